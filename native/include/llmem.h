@@ -1,0 +1,69 @@
+/*
+ * libllmem: the native side of llmem (memory, quantization, attention/matvec, hashing).
+ *
+ * Every kernel has a scalar reference and SIMD paths (AVX2+FMA on x86-64, NEON on
+ * AArch64), picked at run time at one dispatch point per kernel. Callers (the bun:ffi
+ * binding) validate every pointer and length before calling in: these functions trust
+ * their arguments, as C kernels must to stay fast.
+ */
+#ifndef LLMEM_H
+#define LLMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LLMEM_VERSION_MAJOR 0
+#define LLMEM_VERSION_MINOR 1
+#define LLMEM_VERSION_PATCH 0
+
+#if defined(_WIN32)
+#define LLMEM_API __declspec(dllexport)
+#else
+#define LLMEM_API __attribute__((visibility("default")))
+#endif
+
+/* ---- runtime / dispatch ------------------------------------------------ */
+
+/* Instruction-set paths. A kernel runs the path of the active ISA. */
+enum llmem_isa {
+  LLMEM_ISA_SCALAR = 0,
+  LLMEM_ISA_AVX2 = 1, /* AVX2 + FMA + F16C */
+  LLMEM_ISA_NEON = 2,
+};
+
+LLMEM_API const char *llmem_version(void);
+/* Best ISA this CPU supports (cpuid on x86-64). */
+LLMEM_API int llmem_detect_isa(void);
+/* ISA the kernels currently dispatch to. */
+LLMEM_API int llmem_active_isa(void);
+/* Force an ISA (tests and benchmarks compare paths). Returns 0, or -1 if the CPU
+ * or this build lacks it (the active ISA is then unchanged). */
+LLMEM_API int llmem_set_isa(int isa);
+LLMEM_API const char *llmem_isa_name(int isa);
+
+/* ---- memory ------------------------------------------------------------ */
+
+/* align must be a power of two >= sizeof(void*); returns NULL on failure or bytes == 0.
+ * Memory is zeroed so a fresh buffer never exposes earlier contents. */
+LLMEM_API void *llmem_alloc(size_t bytes, size_t align);
+LLMEM_API void llmem_free(void *p);
+/* JSTypedArrayBytesDeallocator-shaped free, for ArrayBuffers that own native memory. */
+LLMEM_API void llmem_free_deallocator(void *bytes, void *ctx);
+LLMEM_API void llmem_zero(void *p, size_t bytes);
+LLMEM_API void llmem_copy(void *dst, const void *src, size_t bytes);
+/* Live byte count of llmem_alloc'ed memory (for leak checks and memory reports). */
+LLMEM_API uint64_t llmem_live_bytes(void);
+
+/* ---- f32 kernels ------------------------------------------------------- */
+
+LLMEM_API float llmem_dot_f32(const float *a, const float *b, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLMEM_H */

@@ -1,0 +1,50 @@
+#include "internal.h"
+
+#if LLMEM_X86
+#include <cpuid.h>
+#endif
+
+int llmem_isa_current = -1;
+
+const char *llmem_version(void) { return "0.1.0"; }
+
+int llmem_detect_isa(void) {
+#if LLMEM_X86
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return LLMEM_ISA_SCALAR;
+  const int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, f16c = (c >> 29) & 1;
+  if (!(fma && osxsave && avx && f16c)) return LLMEM_ISA_SCALAR;
+  /* The OS must save YMM state (XCR0 bits 1 and 2) or AVX registers get clobbered. */
+  unsigned xlo, xhi;
+  __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+  if ((xlo & 6) != 6) return LLMEM_ISA_SCALAR;
+  if (__get_cpuid_max(0, 0) < 7) return LLMEM_ISA_SCALAR;
+  __cpuid_count(7, 0, a, b, c, d);
+  return ((b >> 5) & 1) ? LLMEM_ISA_AVX2 : LLMEM_ISA_SCALAR;
+#elif LLMEM_ARM
+  return LLMEM_ISA_NEON; /* NEON is architectural on AArch64. */
+#else
+  return LLMEM_ISA_SCALAR;
+#endif
+}
+
+int llmem_active_isa(void) {
+  if (llmem_isa_current < 0) llmem_isa_current = llmem_detect_isa();
+  return llmem_isa_current;
+}
+
+int llmem_set_isa(int isa) {
+  const int best = llmem_detect_isa();
+  if (isa != LLMEM_ISA_SCALAR && isa != best) return -1;
+  llmem_isa_current = isa;
+  return 0;
+}
+
+const char *llmem_isa_name(int isa) {
+  switch (isa) {
+  case LLMEM_ISA_SCALAR: return "scalar";
+  case LLMEM_ISA_AVX2: return "avx2";
+  case LLMEM_ISA_NEON: return "neon";
+  default: return "unknown";
+  }
+}

@@ -1,0 +1,22 @@
+/* Shared by the library's sources only; not part of the public API. */
+#ifndef LLMEM_INTERNAL_H
+#define LLMEM_INTERNAL_H
+
+#include "../include/llmem.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define LLMEM_X86 1
+#include <immintrin.h>
+/* AVX2 functions are compiled with target attributes so one library runs on any x86-64. */
+#define LLMEM_AVX2 __attribute__((target("avx2,fma,f16c")))
+#endif
+
+#if defined(__aarch64__)
+#define LLMEM_ARM 1
+#include <arm_neon.h>
+#endif
+
+/* The ISA every dispatch point switches on; written by llmem_set_isa / first use. */
+extern int llmem_isa_current;
+
+#endif

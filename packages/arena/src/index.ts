@@ -1,0 +1,1 @@
+export { Arena, MAX_ARENA_BYTES } from "./arena.ts";

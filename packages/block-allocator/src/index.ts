@@ -1,0 +1,1 @@
+export { BlockAllocator } from "./allocator.ts";

@@ -1,0 +1,12 @@
+export {
+  bytesFor,
+  DTYPES,
+  type DType,
+  type DTypeInfo,
+  type FloatDType,
+  type QuantFormat,
+  type TypedArray,
+  type TypedArrayConstructor,
+} from "./dtypes.ts";
+export { isLlmemError, LlmemError, type LlmemErrorCode, PoolExhaustedError } from "./errors.ts";
+export { checkFiniteNumber, checkInt, checkPowerOfTwo, checkRange, checkSize } from "./validate.ts";

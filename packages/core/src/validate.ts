@@ -1,0 +1,67 @@
+import { LlmemError } from "./errors.ts";
+
+function describe(value: unknown): string {
+  if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "string") return JSON.stringify(value);
+  return value === null ? "null" : typeof value;
+}
+
+/** An integer in [min, max]; anything else (NaN, Infinity, fractions, non-numbers) throws. */
+export function checkInt(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new LlmemError("INVALID_ARGUMENT", `${name} must be an integer, got ${describe(value)}`, {
+      argument: name,
+      value,
+    });
+  }
+  if (value < min || value > max) {
+    throw new LlmemError("OUT_OF_RANGE", `${name} must be in [${min}, ${max}], got ${value}`, {
+      argument: name,
+      value,
+      min,
+      max,
+    });
+  }
+  return value;
+}
+
+/** A byte count or element count: an integer in [0, max]. */
+export function checkSize(name: string, value: unknown, max: number = Number.MAX_SAFE_INTEGER): number {
+  return checkInt(name, value, 0, max);
+}
+
+export function checkPowerOfTwo(name: string, value: unknown, max: number = 2 ** 30): number {
+  checkInt(name, value, 1, max);
+  const v = value as number;
+  if ((v & (v - 1)) !== 0) {
+    throw new LlmemError("INVALID_ARGUMENT", `${name} must be a power of two, got ${v}`, {
+      argument: name,
+      value: v,
+    });
+  }
+  return v;
+}
+
+export function checkFiniteNumber(name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new LlmemError("INVALID_ARGUMENT", `${name} must be a finite number, got ${describe(value)}`, {
+      argument: name,
+      value,
+    });
+  }
+  return value;
+}
+
+/** `count` elements starting at `offset` must lie inside a view of `length` elements. */
+export function checkRange(name: string, offset: number, count: number, length: number): void {
+  checkSize(`${name} offset`, offset);
+  checkSize(`${name} count`, count);
+  if (offset + count > length) {
+    throw new LlmemError(
+      "OUT_OF_BOUNDS",
+      `${name}: ${count} elements at offset ${offset} exceed its length ${length}`,
+      { argument: name, offset, count, length },
+    );
+  }
+}

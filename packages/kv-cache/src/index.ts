@@ -1,0 +1,1 @@
+export { ContiguousKvCache, type ContiguousKvCacheOptions } from "./contiguous.ts";

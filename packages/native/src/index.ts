@@ -1,0 +1,31 @@
+export { dotF32, dotF32Reference } from "./kernels.ts";
+export {
+  BUILD_COMMAND,
+  DEFAULT_LIBRARY_PATH,
+  type NativeSymbols,
+  nativeLib,
+  nativeLibraryPath,
+  nativeLoadError,
+} from "./library.ts";
+export {
+  addressOf,
+  allocNative,
+  detach,
+  freeNative,
+  isNativeBlock,
+  MAX_NATIVE_BYTES,
+  type NativeBlock,
+  nativeLiveBytes,
+} from "./memory.ts";
+export { alignedViewPtr, viewPtr } from "./pointers.ts";
+export {
+  type Backend,
+  backend,
+  detectedIsa,
+  type Isa,
+  isNativeAvailable,
+  native,
+  nativeVersion,
+  requireNative,
+  setIsa,
+} from "./runtime.ts";

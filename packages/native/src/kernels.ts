@@ -1,0 +1,20 @@
+import { checkSize } from "@llmem/core";
+import { nativeLib } from "./library.ts";
+import { viewPtr } from "./pointers.ts";
+
+/** TS reference for dotF32 (also the fallback when native is off); accumulates in f32 like C. */
+export function dotF32Reference(a: Float32Array, b: Float32Array, n: number): number {
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum = Math.fround(sum + Math.fround(a[i]! * b[i]!));
+  return sum;
+}
+
+/** Σ a[i]·b[i] over the first n elements (default: all of the shorter array's length must match). */
+export function dotF32(a: Float32Array, b: Float32Array, n: number = a.length): number {
+  checkSize("n", n);
+  const lib = nativeLib();
+  if (n === 0) return 0;
+  const pa = viewPtr("a", a, 0, n);
+  const pb = viewPtr("b", b, 0, n);
+  return lib ? lib.llmem_dot_f32(pa, pb, n) : dotF32Reference(a, b, n);
+}

@@ -1,0 +1,1 @@
+export { blockHash, hashChain } from "./chain.ts";
