@@ -62,6 +62,24 @@ LLMEM_API uint64_t llmem_live_bytes(void);
 
 LLMEM_API float llmem_dot_f32(const float *a, const float *b, size_t n);
 
+/* ---- quantization formats, dot products, matvec (quant-kernels) -------- */
+/* (grown by the quant-kernels work: Q8_0/Q4_0/Q4_1/Q8_1, fp16/bf16, dot, matvec, threads) */
+
+
+/* ---- attention building blocks over quantized rows (quant-kernels) ------ */
+
+
+/* ---- hashing (prefix-hash) ---------------------------------------------- */
+
+
+/* ---- paged attention (kv-cache) ----------------------------------------- */
+
+
+/* ---- Metal (macOS only; see src/metal/) ---------------------------------- */
+/* Returns 1 if a Metal device is available (always 0 off macOS). */
+LLMEM_API int llmem_metal_available(void);
+
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,10 +1,22 @@
-// One table per concern of libllmem; each package's native additions get their own file here.
+// One table per concern of libllmem, each in its own file, so packages grow them independently.
+import { attentionSymbols } from "./attention.ts";
+import { hashSymbols } from "./hash.ts";
 import { kernelSymbols } from "./kernels.ts";
 import { memorySymbols } from "./memory.ts";
+import { metalSymbols } from "./metal.ts";
+import { pagedSymbols } from "./paged.ts";
+import { poolSymbols } from "./pool.ts";
+import { quantSymbols } from "./quant.ts";
 import { runtimeSymbols } from "./runtime.ts";
 
 export const symbols = {
   ...runtimeSymbols,
   ...memorySymbols,
   ...kernelSymbols,
+  ...quantSymbols,
+  ...attentionSymbols,
+  ...hashSymbols,
+  ...pagedSymbols,
+  ...poolSymbols,
+  ...metalSymbols,
 } as const;
