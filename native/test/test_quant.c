@@ -71,6 +71,25 @@ static void check_half(int nisa) {
   free(h), free(h_want), free(h_got), free(f_want), free(f_got), free(x);
 }
 
+/* Blocks whose amax is 127 (so d = 1 and x*id = x exactly) hold values at and around every
+ * .5 tie: the SIMD rounding must agree with roundf on each. */
+static void check_ties(int nisa) {
+  const size_t nb = 255 * 6 / 31 + 1, n = nb * 32;
+  float *x = malloc(n * 4);
+  size_t i = 0;
+  for (int k = -127; k < 127; k++) {
+    const float t = (float)k + 0.5f, c[] = {t, nextafterf(t, -INFINITY), nextafterf(t, INFINITY)};
+    for (int m = 0; m < 3; m++, i++) {
+      if (i % 32 == 0) x[i++] = 127.0f;
+      x[i] = c[m];
+    }
+  }
+  for (; i < n; i++) x[i] = i % 32 == 0 ? 127.0f : 0.49999997f;
+  check_format(nisa, LLMEM_Q8_0, x, n, "ties");
+  check_format(nisa, LLMEM_Q8_1, x, n, "ties");
+  free(x);
+}
+
 int main(void) {
   const int nisa = t_isa_count();
   /* known answer: F16C-independent scalar conversion */
@@ -93,6 +112,7 @@ int main(void) {
     free(x);
   }
   check_half(nisa);
+  check_ties(nisa);
   free(edge);
   return t_finish("quant");
 }
