@@ -51,7 +51,7 @@ export function prepareMatrix(
 }
 
 /** Checks a Matrix handed in by a caller (it may come from a file, not prepareMatrix). */
-function checkMatrix(w: Matrix): number {
+export function checkMatrix(w: Matrix): number {
   if (typeof w !== "object" || w === null) {
     throw new LlmemError("INVALID_ARGUMENT", "w must be a Matrix", { argument: "w" });
   }
@@ -76,7 +76,7 @@ function checkMatrix(w: Matrix): number {
   return need / w.data.BYTES_PER_ELEMENT;
 }
 
-function checkVector(name: string, v: unknown, length: number, what: string): Float32Array {
+export function checkVector(name: string, v: unknown, length: number, what: string): Float32Array {
   if (!(v instanceof Float32Array) || v.length !== length) {
     throw new LlmemError(
       "INVALID_ARGUMENT",
