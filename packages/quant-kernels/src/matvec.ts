@@ -87,9 +87,11 @@ export function checkVector(name: string, v: unknown, length: number, what: stri
   return v;
 }
 
+/** x as Q8_0 for the block formats; natively also its f32 block scales (38 bytes per block). */
+const scratchBytes = (cols: number): number => (cols / 32) * 38;
 let scratch = new Uint8Array(0);
 function scratchFor(cols: number): Uint8Array {
-  const need = (cols / 32) * 34;
+  const need = scratchBytes(cols);
   if (scratch.length < need) scratch = new Uint8Array(Math.max(need, scratch.length * 2));
   return scratch;
 }
@@ -110,7 +112,7 @@ export function matvec(w: Matrix, x: Float32Array, y: Float32Array): void {
       w.cols,
       viewPtr("x", x),
       viewPtr("y", y),
-      quantized ? viewPtr("scratch", s, 0, (w.cols / 32) * 34) : null,
+      quantized ? viewPtr("scratch", s, 0, scratchBytes(w.cols)) : null,
     );
     if (code !== 0) throw new LlmemError("UNSUPPORTED", `llmem_matvec failed for ${w.format} (code ${code})`);
     return;
