@@ -24,8 +24,10 @@ static void run_tasks(llmem_task_fn fn, void *ctx, size_t tasks) {
 }
 
 static void *worker_main(void *arg) {
-  (void)arg;
-  uint64_t seen = 0;
+  /* The generation current when the worker was created (set_threads holds g_run_mu, so no job
+   * was posted since): earlier jobs are not its to run, their context is long gone, and a job
+   * posted before this thread first takes the lock must still be seen as new. */
+  uint64_t seen = (uint64_t)(uintptr_t)arg;
   pthread_mutex_lock(&g_mu);
   for (;;) {
     while (g_generation == seen && !g_stop) pthread_cond_wait(&g_wake, &g_mu);
@@ -59,7 +61,7 @@ int llmem_set_threads(int n) {
   stop_workers();
   int rc = 0;
   for (int i = 0; i < n - 1; i++) {
-    if (pthread_create(&g_workers[i], NULL, worker_main, NULL) != 0) {
+    if (pthread_create(&g_workers[i], NULL, worker_main, (void *)(uintptr_t)g_generation) != 0) {
       rc = -1;
       break;
     }
