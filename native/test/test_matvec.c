@@ -40,6 +40,29 @@ int main(void) {
     CHECK(llmem_matvec(LLMEM_Q4_1, w, rows, cols, x, got, scratch) == -1, "q4_1 rows are not a matvec format");
     free(wf), free(x), free(want), free(got), free(w), free(scratch);
   }
+  /* Restarting the pool between jobs must never replay an old job (its context is gone). */
+  {
+    const size_t rows = 40, cols = 64;
+    float *wf = malloc(rows * cols * 4), *x = malloc(cols * 4), *want = malloc(rows * 4), *got = malloc(rows * 4);
+    uint8_t *w = malloc(rows * cols / 32 * 34), *scratch = malloc(cols / 32 * 38);
+    for (size_t i = 0; i < rows * cols; i++) wf[i] = t_rand_f32(-1, 1);
+    for (size_t i = 0; i < cols; i++) x[i] = t_rand_f32(-1, 1);
+    llmem_quantize(LLMEM_Q8_0, wf, w, rows * cols);
+    llmem_set_threads(1);
+    llmem_matvec(LLMEM_Q8_0, w, rows, cols, x, want, scratch);
+    int bad = 0;
+    for (int i = 0; i < 200; i++) {
+      llmem_set_threads(1 + i % 4);
+      for (int k = 0; k < 3; k++) {
+        for (size_t r = 0; r < rows; r++) got[r] = NAN;
+        llmem_matvec(LLMEM_Q8_0, w, rows, cols, x, got, scratch);
+        bad += memcmp(got, want, rows * 4) != 0;
+      }
+    }
+    CHECK(bad == 0, "%d of 600 matvecs after pool restarts differ", bad);
+    llmem_set_threads(1);
+    free(wf), free(x), free(want), free(got), free(w), free(scratch);
+  }
   CHECK(llmem_set_threads(0) == -1 && llmem_set_threads(65) == -1, "thread count limits");
   CHECK(llmem_get_threads() == 1, "threads unchanged after a refused count");
   /* the bandwidth baseline reads every byte */
