@@ -106,6 +106,7 @@ const SUFFIX = 64;
 const REQUESTS = 16;
 const prefix = Array.from({ length: PREFIX }, (_, i) => (i * 7919) % 32000);
 const kvChunk = { k: gaussian(PREFIX * ROW, 5), v: gaussian(PREFIX * ROW, 6) };
+const suffixKv = { k: gaussian(SUFFIX * ROW, 7), v: gaussian(SUFFIX * ROW, 8) };
 
 function serve(shared: boolean): { ms: number; bytes: number; blocks: number; saved: number } {
   const blocksNeeded = REQUESTS * Math.ceil((PREFIX + SUFFIX) / 16) + 8;
@@ -126,8 +127,10 @@ function serve(shared: boolean): { ms: number; bytes: number; blocks: number; sa
       for (let p = seq.cachedTokens; p < prompt.length; p += 256) {
         const n = Math.min(256, prompt.length - p);
         const at = (p % PREFIX) * ROW;
-        const k = p + n <= PREFIX ? kvChunk.k.subarray(at, at + n * ROW) : gaussian(n * ROW, p);
-        const v = p + n <= PREFIX ? kvChunk.v.subarray(at, at + n * ROW) : gaussian(n * ROW, p + 1);
+        const src = p + n <= PREFIX ? kvChunk : suffixKv;
+        const from = p + n <= PREFIX ? at : (p - PREFIX) * ROW;
+        const k = src.k.subarray(from, from + n * ROW);
+        const v = src.v.subarray(from, from + n * ROW);
         cache.append(seq, l, k, v);
       }
     }
