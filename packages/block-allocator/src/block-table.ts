@@ -55,26 +55,35 @@ export class BlockTable {
   }
 
   /**
-   * Holds enough blocks for `targetTokens` tokens; idempotent. Beyond maxBlocksPerSeq is
-   * CAPACITY_EXCEEDED, an exhausted pool POOL_EXHAUSTED; either way nothing is allocated.
+   * Holds enough blocks for `targetTokens` tokens, each block that tokens [length, targetTokens)
+   * will land in private to this table (see `append`); idempotent. Beyond maxBlocksPerSeq is
+   * CAPACITY_EXCEEDED, an exhausted pool POOL_EXHAUSTED; either way nothing changes. Returns the
+   * copy the KV cache must make before writing, or null.
    */
-  ensureCapacity(targetTokens: number): void {
-    const needed = this.blocksFor("targetTokens", targetTokens);
-    if (needed > this.count) this.place(this.allocator.allocateN(needed - this.count));
+  ensureCapacity(targetTokens: number): BlockCopy | null {
+    return this.reserve("targetTokens", targetTokens);
   }
 
   /**
-   * Makes room for `count` more tokens and counts them as written. Every block the tokens land
-   * in becomes private first: a shared block already holding tokens of this sequence is replaced
-   * by a copy, and the returned pair tells the KV cache to copy src → dst before writing (at most
-   * one block can be partial); a shared block still empty (from a fork after ensureCapacity) is
-   * just replaced. All or nothing.
+   * Makes room for `count` more tokens (as ensureCapacity(length + count)) and counts them as
+   * written. Returns the copy the KV cache must make before writing, or null.
    */
   append(count = 1): BlockCopy | null {
     checkInt("count", count, 0, 2 ** 31);
-    const target = this.tokens + count;
-    const needed = this.blocksFor("length + count", target);
-    if (count === 0) return null;
+    const copy = this.reserve("length + count", this.tokens + count);
+    this.tokens += count;
+    return copy;
+  }
+
+  /**
+   * Every block that tokens [length, target) land in becomes private first: a shared block that
+   * already holds tokens of this sequence (at most one: the partial last block) is replaced by a
+   * copy, reported as { src, dst }; a shared block still empty (a fork after ensureCapacity) is
+   * just replaced. Missing blocks are allocated. All or nothing.
+   */
+  private reserve(name: string, target: number): BlockCopy | null {
+    const needed = this.blocksFor(name, target);
+    if (target <= this.tokens) return null; // nothing will be written
     const first = Math.floor(this.tokens / this.blockSize);
     const held = Math.min(needed, this.count);
     let replace = 0;
@@ -91,7 +100,6 @@ export class BlockTable {
       if (i * this.blockSize < this.tokens) copy = { src, dst };
     }
     this.place(fresh.slice(next));
-    this.tokens = target;
     return copy;
   }
 

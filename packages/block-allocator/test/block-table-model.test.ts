@@ -59,7 +59,15 @@ test("block tables keep refcounts exact, copy on write, and fail atomically", ()
               expect(pool.refCount(t.blocks[i]!)).toBe(1);
             }
           } else if (op.kind === "ensure") {
-            t.ensureCapacity(op.tokens);
+            const copy = t.ensureCapacity(op.tokens);
+            expect(copy !== null).toBe(partialShared && op.tokens > oldLength);
+            for (
+              let i = Math.floor(oldLength / BS);
+              op.tokens > oldLength && i < Math.ceil(op.tokens / BS);
+              i++
+            ) {
+              expect(pool.refCount(t.blocks[i]!)).toBe(1);
+            }
           } else if (op.kind === "fork") {
             tables.push(t.fork());
           } else {
