@@ -238,3 +238,11 @@ export function blockHash(
 export function hashWords(words: ArrayLike<number>): bigint {
   return hashBlockWords("fast", 0n, toTokenWords("words", words), 0, words.length, null);
 }
+
+/** A hash as fixed-width lowercase hex: 16 digits in fast mode, 64 in secure mode (for logs and keys). */
+export function formatHash(hash: bigint, mode: HashMode = "fast"): string {
+  const m = modeOf({ mode });
+  return checkParent(hash, m)
+    .toString(16)
+    .padStart(m === "fast" ? 16 : 64, "0");
+}

@@ -1,6 +1,7 @@
 export {
   blockHash,
   type ChainOptions,
+  formatHash,
   type HashMode,
   hashChain,
   hashChainWords,
