@@ -55,37 +55,51 @@ export class BlockTable {
   }
 
   /**
-   * Holds enough blocks for `targetTokens` tokens; idempotent. Beyond maxBlocksPerSeq is
-   * CAPACITY_EXCEEDED, an exhausted pool POOL_EXHAUSTED; either way nothing is allocated.
+   * Holds enough blocks for `targetTokens` tokens, each block that tokens [length, targetTokens)
+   * will land in private to this table (see `append`); idempotent. Beyond maxBlocksPerSeq is
+   * CAPACITY_EXCEEDED, an exhausted pool POOL_EXHAUSTED; either way nothing changes. Returns the
+   * copy the KV cache must make before writing, or null.
    */
-  ensureCapacity(targetTokens: number): void {
-    const needed = this.blocksFor("targetTokens", targetTokens);
-    if (needed > this.count) this.place(this.allocator.allocateN(needed - this.count));
+  ensureCapacity(targetTokens: number): BlockCopy | null {
+    return this.reserve("targetTokens", targetTokens);
   }
 
   /**
-   * Makes room for `count` more tokens and counts them as written. If the tokens land in a
-   * partial last block that other sequences share, that block is replaced by a private copy:
-   * the returned pair tells the KV cache to copy src → dst before writing. All or nothing.
+   * Makes room for `count` more tokens (as ensureCapacity(length + count)) and counts them as
+   * written. Returns the copy the KV cache must make before writing, or null.
    */
   append(count = 1): BlockCopy | null {
     checkInt("count", count, 0, 2 ** 31);
-    const target = this.tokens + count;
-    const needed = this.blocksFor("length + count", target);
-    const partial = count > 0 && this.tokens % this.blockSize !== 0;
-    const last = this.count - 1;
-    const shared = partial && this.allocator.refCount(this.blocks[last]!) > 1;
-    const fresh = this.allocator.allocateN(needed - this.count + (shared ? 1 : 0));
+    const copy = this.reserve("length + count", this.tokens + count);
+    this.tokens += count;
+    return copy;
+  }
+
+  /**
+   * Every block that tokens [length, target) land in becomes private first: a shared block that
+   * already holds tokens of this sequence (at most one: the partial last block) is replaced by a
+   * copy, reported as { src, dst }; a shared block still empty (a fork after ensureCapacity) is
+   * just replaced. Missing blocks are allocated. All or nothing.
+   */
+  private reserve(name: string, target: number): BlockCopy | null {
+    const needed = this.blocksFor(name, target);
+    if (target <= this.tokens) return null; // nothing will be written
+    const first = Math.floor(this.tokens / this.blockSize);
+    const held = Math.min(needed, this.count);
+    let replace = 0;
+    for (let i = first; i < held; i++) if (this.allocator.refCount(this.blocks[i]!) > 1) replace++;
+    const fresh = this.allocator.allocateN(replace + Math.max(0, needed - this.count));
     let copy: BlockCopy | null = null;
-    if (shared) {
-      const src = this.blocks[last]!;
-      const dst = fresh.pop()!;
+    let next = 0;
+    for (let i = first; i < held; i++) {
+      const src = this.blocks[i]!;
+      if (this.allocator.refCount(src) === 1) continue;
+      const dst = fresh[next++]!;
       this.allocator.free([src]);
-      this.blocks[last] = dst;
-      copy = { src, dst };
+      this.blocks[i] = dst;
+      if (i * this.blockSize < this.tokens) copy = { src, dst };
     }
-    this.place(fresh);
-    this.tokens = target;
+    this.place(fresh.slice(next));
     return copy;
   }
 
