@@ -9,7 +9,7 @@
 import { BlockAllocator, BlockTable } from "@llmem/block-allocator";
 import { BucketPool, type PooledBuffer } from "@llmem/bucket-pool";
 import { checkInt, LlmemError, PoolExhaustedError } from "@llmem/core";
-import { blockHash } from "@llmem/prefix-hash";
+import { matchPrefix, PrefixHasher } from "@llmem/prefix-hash";
 import { decodeRow, encodeRow } from "./ops.ts";
 import { encodeStoreRow } from "./refine.ts";
 import {
@@ -58,7 +58,7 @@ export class PagedSequence {
   /** @internal */ table: BlockTable;
   /** @internal tokens written per layer */ layerLengths: Int32Array;
   /** @internal token ids known so far (prompt, then addTokens) */ tokenIds: number[];
-  /** @internal chained hash of each full block */ hashes: bigint[];
+  /** @internal chained hashes of the full blocks of tokenIds */ hasher: PrefixHasher;
   /** @internal recent-pool block each full block was registered as (-1: not registered) */ registered: number[];
   /** @internal older blocks in the store pool (two-tier caches only) */ store: BlockTable | null = null;
   /** @internal */ released = false;
@@ -70,14 +70,15 @@ export class PagedSequence {
     numLayers: number,
     tokenIds: number[],
     cachedTokens: number,
-    hashes: bigint[],
+    hasher: PrefixHasher,
   ) {
     this.table = table;
     this.layerLengths = new Int32Array(numLayers).fill(cachedTokens);
     this.tokenIds = tokenIds;
     this.cachedTokens = cachedTokens;
-    this.hashes = hashes;
-    this.registered = Array.from(table.blocks.subarray(0, hashes.length));
+    this.hasher = hasher;
+    // Adopted prefix blocks are registered already (that is how they were found).
+    this.registered = Array.from(table.blocks.subarray(0, table.blockCount));
   }
 
   /** Tokens written in every layer. */
@@ -253,30 +254,17 @@ export class PagedKvCache {
   addSequence(promptTokens: ArrayLike<number>): PagedSequence {
     this.checkUsable();
     const ids = checkTokenIds("promptTokens", promptTokens);
-    const bs = this.blockSize;
-    const maxMatch = Math.min(Math.floor(Math.max(ids.length - 1, 0) / bs), this.maxBlocksPerSeq);
-    const blocks: number[] = [];
-    const hashes: bigint[] = [];
-    let parentHash = 0n;
-    for (let b = 0; b < maxMatch; b++) {
-      const tokens = ids.slice(b * bs, (b + 1) * bs);
-      const hash = blockHash(parentHash, tokens);
-      const parent = b === 0 ? -1 : blocks[b - 1]!;
-      const block = this.allocator.tryAcquireByHash(hash, (found) => {
-        const c = this.allocator.contentOfBlock(found);
-        if (c === undefined || !(c.parent === parent || (b > 0 && c.parent === -1))) return false;
-        return sameTokens(c.tokens, tokens);
-      });
-      if (block === null) break;
-      blocks.push(block);
-      hashes.push(hash);
-      parentHash = hash;
-    }
+    const hasher = new PrefixHasher(this.blockSize);
+    hasher.push(ids);
+    // Verified match: each hit must hold these tokens and follow the block matched before it.
+    const match = matchPrefix(this.allocator, ids, this.blockSize, { hashes: hasher.hashes });
+    const blocks = match.blocks;
+    if (blocks.length > this.maxBlocksPerSeq) this.allocator.free(blocks.splice(this.maxBlocksPerSeq));
     const table = this.newTable(this.allocator);
-    const cached = blocks.length * bs;
+    const cached = blocks.length * this.blockSize;
     if (blocks.length > 0) table.adopt(blocks, cached);
     this.saved += cached;
-    const seq = new PagedSequence(this.nextId++, table, this.numLayers, ids, cached, hashes);
+    const seq = new PagedSequence(this.nextId++, table, this.numLayers, ids, cached, hasher);
     if (this.storeAllocator) seq.store = this.newTable(this.storeAllocator);
     this.live.set(seq.id, seq);
     return seq;
@@ -289,7 +277,9 @@ export class PagedKvCache {
   /** Records generated token ids (positions after the prompt), so their full blocks can be shared too. */
   addTokens(seq: PagedSequence, tokenIds: ArrayLike<number>): void {
     this.checkSeq(seq);
-    seq.tokenIds.push(...checkTokenIds("tokenIds", tokenIds));
+    const ids = checkTokenIds("tokenIds", tokenIds);
+    seq.tokenIds.push(...ids);
+    seq.hasher.push(ids);
     this.registerFullBlocks(seq);
   }
 
@@ -378,14 +368,9 @@ export class PagedKvCache {
       );
     }
     const table = seq.table.fork();
-    const child = new PagedSequence(
-      this.nextId++,
-      table,
-      this.numLayers,
-      seq.tokenIds.slice(),
-      0,
-      seq.hashes.slice(),
-    );
+    const hasher = new PrefixHasher(this.blockSize);
+    hasher.push(seq.tokenIds);
+    const child = new PagedSequence(this.nextId++, table, this.numLayers, seq.tokenIds.slice(), 0, hasher);
     child.registered = seq.registered.slice();
     child.store = seq.store ? seq.store.fork() : null;
     child.layerLengths.set(seq.layerLengths);
@@ -492,23 +477,22 @@ export class PagedKvCache {
   /** Registers each newly completed block (all layers written, token ids known) under its chained hash. */
   private registerFullBlocks(seq: PagedSequence): void {
     const bs = this.blockSize;
-    const full = Math.floor(Math.min(seq.length, seq.tokenIds.length) / bs);
+    const hashes = seq.hasher.hashes;
+    const full = Math.min(Math.floor(seq.length / bs), hashes.length);
     const storeBlocks = seq.storedTokens / bs;
-    for (let b = seq.hashes.length; b < full; b++) {
-      const tokens = seq.tokenIds.slice(b * bs, (b + 1) * bs);
-      const hash = blockHash(b === 0 ? 0n : seq.hashes[b - 1]!, tokens);
-      seq.hashes.push(hash);
+    for (let b = seq.registered.length; b < full; b++) {
+      const hash = hashes[b]!;
       // A block already moved to the store tier (its ids came late) is not shareable.
       const block = b >= storeBlocks ? seq.table.blocks[b - storeBlocks]! : -1;
       seq.registered.push(block);
       // Keep the first holder of a hash: another sequence's identical block may be shared already.
-      if (block >= 0 && this.allocator.peekHash(hash) === null) {
-        // The parent link is kept while the parent block is live; -1 (unknown) once it moved to
-        // the store tier. The chained hash and the token check still identify the prefix.
-        const parent = b === 0 ? -1 : seq.registered[b - 1]!;
-        const live = parent >= 0 && this.allocator.refCount(parent) > 0;
-        this.allocator.registerBlockHash(block, hash, { tokens, parent: live ? parent : -1 });
-      }
+      if (block < 0 || this.allocator.peekHash(hash) !== null) continue;
+      // Verified matching needs the parent link, which exists while the parent block is live:
+      // a block whose parent already moved to the store tier is not registered.
+      const parent = b === 0 ? -1 : seq.registered[b - 1]!;
+      if (b > 0 && (parent < 0 || this.allocator.refCount(parent) === 0)) continue;
+      const tokens = seq.tokenIds.slice(b * bs, (b + 1) * bs);
+      this.allocator.registerBlockHash(block, hash, { tokens, parent });
     }
   }
 
@@ -590,10 +574,4 @@ function checkTokenIds(name: string, tokens: ArrayLike<number>): number[] {
     out[i] = t;
   }
   return out;
-}
-
-function sameTokens(a: Uint32Array, b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
