@@ -180,6 +180,32 @@ describe("PagedKvCache", () => {
     );
     expect(code(() => cache.addSequence([1, -2]))).toBe("INVALID_ARGUMENT");
     expect(s.length).toBe(6);
+    const capped = new PagedKvCache({
+      numLayers: 1,
+      numKvHeads: KV,
+      headDim: HD,
+      blockSize: 4,
+      numBlocks: 8,
+      maxBlocksPerSeq: 1,
+    });
+    const c = capped.addSequence([1]);
+    capped.append(c, 0, new Float32Array(4 * ROW), new Float32Array(4 * ROW));
+    expect(code(() => capped.append(c, 0, new Float32Array(ROW), new Float32Array(ROW)))).toBe(
+      "CAPACITY_EXCEEDED",
+    );
+    expect(c.length).toBe(4);
+    capped.dispose();
+    const tiersBad = [
+      { recentBlocks: -1, storePrecision: "q8_0", numStoreBlocks: 4 },
+      { recentBlocks: 1, storePrecision: "q3", numStoreBlocks: 4 },
+      { recentBlocks: 1, storePrecision: "q8_0", numStoreBlocks: 0 },
+    ];
+    for (const tiers of tiersBad) {
+      const fn = () =>
+        new PagedKvCache({ numLayers: 1, numKvHeads: KV, headDim: HD, numBlocks: 4, tiers: tiers as never });
+      expect(code(fn)).not.toBeNull();
+      expect(() => fn()).toThrow(/tiers\./);
+    }
     cache.release(s);
     expect(code(() => cache.append(s, 0, big, big))).toBe("UNKNOWN_SEQUENCE");
     expect(code(() => cache.release(s))).toBe("UNKNOWN_SEQUENCE");
