@@ -121,7 +121,7 @@ static void run_case(int fmt, size_t nh, size_t nkv, size_t hd, size_t bs, size_
   const float scale = 1.0f / sqrtf((float)hd);
   double *want = malloc(nh * hd * sizeof(double)), *want_lse = malloc(nh * sizeof(double));
   reference(fmt, q, nh, nkv, hd, kp, vp, perm, bs, nt, scale, want, want_lse);
-  float *scratch = malloc((nt * (nh / nkv) + hd) * sizeof(float));
+  float *scratch = malloc((nt * nh + hd) * sizeof(float));
   float *out = malloc(nh * hd * sizeof(float)), *lse = malloc(nh * sizeof(float));
   for (int i = 0; i < t_isa_count(); i++) {
     llmem_set_isa(t_isas[i]);
