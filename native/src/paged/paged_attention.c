@@ -1,4 +1,4 @@
-/* Paged grouped-query attention (row decode, dot and axpy come from kv_rows.h): one sweep of
+/* Paged grouped-query attention (row decode, dot, axpy and softmax come from kv_rows.h): one sweep of
  * scores over the block table, softmax per head, one sweep of weighted values. Each sweep
  * walks the pool in memory order (token by token, every KV head of a token together), so each
  * cache line is fetched once and the hardware prefetcher sees a stream; each K/V row is
@@ -9,7 +9,7 @@
 
 #include "kv_rows.h"
 
-static void paged_attention_with(kv_axpy_fn axpy, int format, const float *query, size_t num_heads,
+static void paged_attention_with(kv_axpy_fn axpy, kv_softmax_fn softmax, int format, const float *query, size_t num_heads,
                                  size_t num_kv_heads, size_t head_dim, const uint8_t *k_pool,
                                  const uint8_t *v_pool, const uint32_t *block_table, size_t block_size,
                                  size_t num_tokens, float scale, float *scratch, float *out, float *lse) {
@@ -38,15 +38,7 @@ static void paged_attention_with(kv_axpy_fn axpy, int format, const float *query
       }
     }
   }
-  for (size_t h = 0; h < num_heads; h++) {
-    float *s = scores + h * num_tokens;
-    float max = -INFINITY, sum = 0;
-    for (size_t t = 0; t < num_tokens; t++) max = s[t] > max ? s[t] : max;
-    for (size_t t = 0; t < num_tokens; t++) sum += s[t] = expf(s[t] - max);
-    const float inv = 1.0f / sum;
-    for (size_t t = 0; t < num_tokens; t++) s[t] *= inv;
-    lse[h] = max + logf(sum);
-  }
+  for (size_t h = 0; h < num_heads; h++) lse[h] = softmax(scores + h * num_tokens, num_tokens);
   memset(out, 0, num_heads * head_dim * sizeof(float));
   for (size_t b = 0, pos = 0; b < num_blocks; b++) {
     const uint8_t *blk = v_pool + (size_t)block_table[b] * block_bytes;
@@ -76,15 +68,16 @@ void llmem_paged_attention(int format, const float *query, size_t num_heads, siz
     return;
   }
   kv_axpy_fn axpy = kv_axpy_scalar;
+  kv_softmax_fn softmax = kv_softmax_scalar;
   switch (llmem_active_isa()) {
 #if LLMEM_X86
-  case LLMEM_ISA_AVX2: axpy = kv_axpy_avx2; break;
+  case LLMEM_ISA_AVX2: axpy = kv_axpy_avx2, softmax = kv_softmax_avx2; break;
 #endif
 #if LLMEM_ARM
-  case LLMEM_ISA_NEON: axpy = kv_axpy_neon; break;
+  case LLMEM_ISA_NEON: axpy = kv_axpy_neon, softmax = kv_softmax_neon; break;
 #endif
   default: break;
   }
-  paged_attention_with(axpy, format, query, num_heads, num_kv_heads, head_dim, k_pool, v_pool, block_table, block_size,
+  paged_attention_with(axpy, softmax, format, query, num_heads, num_kv_heads, head_dim, k_pool, v_pool, block_table, block_size,
                        num_tokens, scale, scratch, out, lse);
 }
