@@ -24,17 +24,22 @@ interface Pool {
 
 const OPS_PER_ROUND = 5;
 const PICKS = 1 << 16;
-const MISSING = 1n << 100n; // never registered: hashes below are < 2^84
+/** 64-bit hashes like @llmem/prefix-hash's fast mode; block i gets hashOf(i). */
+const hashOf = (i: number) => BigInt.asUintN(64, BigInt(i) * 0x9e3779b97f4a7c15n + 1n);
+const MISSING = hashOf(1); // odd blocks are never registered
 
-/** Every block allocated once, every even one hashed, all freed: half the free blocks cached. */
-function prime(pool: Pool, n: number): bigint[] {
+/**
+ * Every block allocated once, every even one hashed, all freed: half the free blocks cached.
+ * The hashes are kept in a BigUint64Array, as an engine computes them fresh from a prompt
+ * rather than reading old bigint objects scattered over the heap.
+ */
+function prime(pool: Pool, n: number): BigUint64Array {
   const blocks: number[] = [];
   for (let i = 0; i < n; i++) blocks.push(pool.allocate());
-  const hashes: bigint[] = [];
+  const hashes = new BigUint64Array(Math.ceil(n / 2));
   for (let i = 0; i < n; i += 2) {
-    const h = BigInt(i) * 0x9e3779b97f4a7c15n + 1n;
-    pool.registerBlockHash(blocks[i]!, h);
-    hashes.push(h);
+    hashes[i / 2] = hashOf(i);
+    pool.registerBlockHash(blocks[i]!, hashes[i / 2]!);
   }
   pool.free(blocks.reverse());
   return hashes;
