@@ -6,7 +6,7 @@ import { checkInt, LlmemError } from "@llmem/core";
 import { type BlockExtraKeys, encodeExtraKeys, type KeyBytes, type MultimodalItem } from "./extra-keys.ts";
 import { lh64Block, lh64Chain } from "./fast.ts";
 import { NATIVE_MIN_WORDS, nativeChain, nativeHash64 } from "./native.ts";
-import { digestToBigint, parentToBytes, SECURE_MAX, secureBlock } from "./secure.ts";
+import { SECURE_MAX, secureChain } from "./secure.ts";
 import { toTokenWords } from "./tokens.ts";
 
 /** `fast`: 64-bit LH64 (native when available, bit-identical TS otherwise). `secure`: SHA-256. */
@@ -185,17 +185,11 @@ export function hashChain(
   }
   checkInt("blockSize", blockSize, 1, MAX_BLOCK_SIZE);
   checkMultimodal(options);
-  let parent: Uint8Array = new Uint8Array(32);
-  parentToBytes(checkParent(options?.parent ?? ROOT_HASH, "secure"), parent, 0);
+  const parent = checkParent(options?.parent ?? ROOT_HASH, "secure");
   const words = toTokenWords("tokens", tokens);
-  const blocks = Math.floor(words.length / blockSize);
-  const out = new Array<bigint>(blocks);
   const keys = continuing(options);
-  for (let i = 0; i < blocks; i++) {
-    parent = secureBlock(parent, words, i * blockSize, blockSize, blockExtraWords(keys, i, blockSize));
-    out[i] = digestToBigint(parent);
-  }
-  return out;
+  const blocks = Math.floor(words.length / blockSize);
+  return secureChain(parent, words, 0, blockSize, blocks, (i) => blockExtraWords(keys, i, blockSize));
 }
 
 /** Internal: one block's hash from already-validated words and extra words. */
@@ -207,11 +201,7 @@ export function hashBlockWords(
   count: number,
   extra: Uint32Array | null,
 ): bigint {
-  if (mode === "secure") {
-    const p = new Uint8Array(32);
-    parentToBytes(parent, p, 0);
-    return digestToBigint(secureBlock(p, tokens, at, count, extra));
-  }
+  if (mode === "secure") return secureChain(parent, tokens, at, count, 1, () => extra)[0]!;
   if (count >= NATIVE_MIN_WORDS) {
     const h = nativeHash64(tokens.subarray(at, at + count), extra, parent);
     if (h !== null) return h;
