@@ -16,7 +16,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export const SECURE_MAX = (1n << 256n) - 1n;
 
-/** A reusable message buffer: one block is hashed per call, the digest lands in the parent slot. */
+/** A reusable message buffer: one block is hashed at a time; its digest is copied into the parent slot. */
 class Message {
   bytes = new Uint8Array(HEADER + 64);
   view = new DataView(this.bytes.buffer);
@@ -88,11 +88,8 @@ export function secureChain(
       for (let k = 0; k < blockSize; k++) view.setUint32(HEADER + 4 * k, tokens[from + k]!, true);
       for (let k = 0; k < e; k++) view.setUint32(HEADER + 4 * (blockSize + k), extra![k]!, true);
     }
-    // The digest becomes the next block's parent in place.
-    Bun.SHA256.hash(
-      bytes.subarray(0, HEADER + 4 * (blockSize + e)),
-      bytes.subarray(PARENT_AT, PARENT_AT + 32),
-    );
+    Bun.SHA256.hash(bytes.subarray(0, HEADER + 4 * (blockSize + e)), digest);
+    bytes.set(digest, PARENT_AT); // the next block's parent
     out[i] = parentSlotToBigint(view);
   }
   return out;
