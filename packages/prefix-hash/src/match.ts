@@ -7,7 +7,8 @@
  */
 import type { BlockAllocator } from "@llmem/block-allocator";
 import { checkInt, LlmemError } from "@llmem/core";
-import { blockExtraWords, type ChainOptions, hashChain } from "./chain.ts";
+import { blockExtraWords, type ChainOptions } from "./block-keys.ts";
+import { hashChain } from "./chain.ts";
 import { toTokenWords } from "./tokens.ts";
 
 export interface MatchOptions extends ChainOptions {
