@@ -135,6 +135,31 @@ export class BlockTable {
     this.tokens = tokenCount;
   }
 
+  /**
+   * Forgets tokens from `length` on (e.g. rejected speculative tokens): blocks past the new end are
+   * released tail first, and a private last block that will be rewritten loses its hash (a shared
+   * one keeps it: the next append copies it first).
+   */
+  truncate(length: number): void {
+    checkInt("length", length, 0, this.tokens);
+    const keep = Math.ceil(length / this.blockSize);
+    if (keep < this.count) {
+      const tailFirst = new Array<number>(this.count - keep);
+      for (let i = 0; i < tailFirst.length; i++) tailFirst[i] = this.blocks[this.count - 1 - i]!;
+      this.allocator.free(tailFirst);
+      this.blocks.fill(0, keep, this.count);
+      this.count = keep;
+    }
+    const last = keep - 1;
+    if (length % this.blockSize !== 0 && length < this.tokens && last >= 0) {
+      const b = this.blocks[last]!;
+      if (this.allocator.refCount(b) === 1 && this.allocator.hashOfBlock(b) !== undefined) {
+        this.allocator.clearBlockHash(b);
+      }
+    }
+    this.tokens = length;
+  }
+
   /** A second table sharing every block (one more reference each); writes then copy on write. */
   fork(): BlockTable {
     const child = new BlockTable(this.allocator, {
