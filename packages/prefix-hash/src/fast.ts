@@ -9,8 +9,8 @@
  * 3. lo = rotl(v0,1) + rotl(v1,7) + rotl(v2,12) + rotl(v3,18); hi likewise from v4..v7.
  * 4. Content digest: a = lo + n · P5, b = hi + tokenCount · P4, then four invertible half-rounds
  *    (see `finish`). It does not depend on the parent, so consecutive blocks overlap.
- * 5. Parent: a ^= parentLo, b ^= parentHi, then a short invertible mix (the end of `finish`):
- *    the only serial step of a chain. The hash is b · 2^32 + a.
+ * 5. Parent: a ^= parentLo, b ^= parentHi, a = (a ^ rotl(b,16)) · P1, b = (b ^ (a >> 15)) · P3:
+ *    the only serial step of a chain. The hash is b · 2^32 + (a ^ (b >> 16)).
  * Word count and token count make the zero padding and the token/extra-key boundary unambiguous;
  * step 5 is a bijection of the parent for fixed content, so one block's content under two
  * different parents can never collide.
@@ -132,7 +132,7 @@ function finish(
   b ^= rotl(a, 17);
   b = Math.imul(b, P4);
   b ^= b >>> 16;
-  // step 5
+  // step 5: the parent
   a ^= parentLo;
   b ^= parentHi;
   a = Math.imul(a ^ rotl(b, 16), P1);
@@ -158,13 +158,6 @@ export function lh64Block(
   start();
   const words = absorbMessage(tokens, at, count, extra);
   finish(words, count, parentLo, parentHi, out, o);
-}
-
-/** LH64 of a whole message of words in one call (token count 0, parent 0): the bulk baseline. */
-export function lh64Words(words: Uint32Array, out: Uint32Array, o = 0): void {
-  start();
-  absorbMessage(words, 0, words.length, null);
-  finish(words.length, 0, 0, 0, out, o);
 }
 
 /**
