@@ -61,7 +61,11 @@ test("block tables keep refcounts exact, copy on write, and fail atomically", ()
               expect(pool.refCount(t.blocks[i]!)).toBe(1);
             }
           } else if (op.kind === "ensure") {
+            const need = op.tokens <= MAX * BS ? t.blocksNeeded(op.tokens) : -1;
+            const free = pool.freeCount;
+            if (need > free) expect(() => t.ensureCapacity(op.tokens)).toThrow(LlmemError);
             const copy = t.ensureCapacity(op.tokens);
+            expect(free - pool.freeCount).toBe(need);
             expect(copy !== null).toBe(partialShared && op.tokens > oldLength);
             for (
               let i = Math.floor(oldLength / BS);
