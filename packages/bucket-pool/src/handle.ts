@@ -7,7 +7,7 @@ export class Slot {
   owner: PooledBuffer | null = null;
   /** True once the owner's ArrayBuffer was handed to user code: it must be detached on return. */
   exposed = false;
-  /** Index in the pool's in-use list while owned, -1 when free. */
+  /** Index in the pool's in-use list; meaningful only while owned. */
   inUseIndex = -1;
   /** Neighbours in the pool's return order while free (only kept when the cache is capped). */
   older: Slot | null = null;

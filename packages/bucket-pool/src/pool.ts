@@ -219,6 +219,7 @@ export class BucketPool {
     const inUse = this.inUse;
     for (let i = 0; i < inUse.length; i++) this.giveBack(inUse[i]!);
     inUse.length = 0;
+    this.inUseBytes = 0;
     this.requestedBytes = 0;
     if (this.trackOrder) this.enforceCacheCap();
     this.residencySet?.commit();
@@ -435,8 +436,7 @@ export class BucketPool {
 
   /** Kills the owner's handle and puts the slot on its free list (or frees it if the class is full). */
   private giveBack(slot: Slot): void {
-    slot.owner = null;
-    slot.inUseIndex = -1;
+    slot.owner = null; // the handle is dead from here on (inUseIndex is only read while owned)
     if (slot.exposed && this.detachViews) {
       this.backendImpl.renew(slot.memory);
       slot.exposed = false;
