@@ -29,7 +29,7 @@ function poolStep(): void {
 function poolStepTouched(): void {
   for (let i = 0; i < STEP_BUFFERS; i++) {
     const h = pool.alloc(sizes[i]!);
-    new Uint8Array(h.buffer)[0] = i;
+    h.bytes()[0] = i;
   }
   pool.reset();
 }
@@ -37,7 +37,7 @@ const undetached = new BucketPool({ detachViews: false });
 function poolStepTouchedUndetached(): void {
   for (let i = 0; i < STEP_BUFFERS; i++) {
     const h = undetached.alloc(sizes[i]!);
-    new Uint8Array(h.buffer)[0] = i;
+    h.bytes()[0] = i;
   }
   undetached.reset();
 }

@@ -9,6 +9,8 @@ export class Slot {
   exposed = false;
   /** Index in the pool's in-use list; meaningful only while owned. */
   inUseIndex = -1;
+  /** The last typed view made of this memory (reused by PooledBuffer.view while still attached). */
+  lastView: TypedArray | undefined = undefined;
   /** Neighbours in the pool's return order while free (only kept when the cache is capped). */
   older: Slot | null = null;
   newer: Slot | null = null;
@@ -72,13 +74,25 @@ export class PooledBuffer {
 
   /** The first byteLength bytes. */
   bytes(): Uint8Array<ArrayBuffer> {
-    return new Uint8Array(this.buffer, 0, this.byteLength);
+    return this.view(Uint8Array, 0, this.byteLength);
   }
 
   /** A typed view of the requested bytes (whole elements only), or of `length` elements at `byteOffset`. */
   view<C extends TypedArrayConstructor>(ctor: C, byteOffset = 0, length?: number): InstanceType<C> {
     const buffer = this.buffer;
     const size = ctor.BYTES_PER_ELEMENT;
+    // The last view made of this memory is reused while its buffer is still the live one
+    // (always true with detachViews: false), so a step that re-views its buffers allocates nothing.
+    const cached = this.slot.lastView;
+    if (
+      cached !== undefined &&
+      cached.buffer === buffer &&
+      cached.constructor === ctor &&
+      cached.byteOffset === byteOffset &&
+      cached.length === (length ?? Math.floor((this.byteLength - byteOffset) / size))
+    ) {
+      return cached as InstanceType<C>;
+    }
     if (typeof size !== "number") {
       throw new LlmemError("INVALID_ARGUMENT", "ctor must be a typed-array constructor", {
         argument: "ctor",
@@ -98,8 +112,8 @@ export class PooledBuffer {
         { argument: "length", value: length, capacity: this.capacity },
       );
     }
-    return new ctor(buffer, byteOffset, count) as InstanceType<C>;
+    const view = new ctor(buffer, byteOffset, count) as InstanceType<C>;
+    this.slot.lastView = view;
+    return view;
   }
 }
-
-export type { TypedArray };
