@@ -72,6 +72,11 @@ export class PooledBuffer {
     return slot.memory.buffer;
   }
 
+  /** Zeroes the whole capacity (reused buffers hold their last owner's bytes). */
+  zero(): void {
+    new Uint8Array(this.buffer).fill(0);
+  }
+
   /** The first byteLength bytes. */
   bytes(): Uint8Array<ArrayBuffer> {
     return this.view(Uint8Array, 0, this.byteLength);

@@ -58,6 +58,8 @@ export interface PoolStats {
   hitRate: number;
   /** Fresh buffers allocated from the backend (misses and prewarm). */
   allocations: number;
+  /** Buffers returned to a free list (by release or reset). */
+  returns: number;
   /** Returns freed because their class already held maxFreePerClass buffers. */
   drops: number;
   /** Free buffers freed to stay under maxCachedBytes. */
@@ -93,6 +95,7 @@ export class BucketPool {
   private misses = 0;
   private allocations = 0;
   private drops = 0;
+  private returns = 0;
   private evictions = 0;
   private freeCount = 0;
   private freeBytes = 0;
@@ -242,6 +245,25 @@ export class BucketPool {
     return Math.max(0, room);
   }
 
+  /** Fixed mode: prewarms every size class (ruvllm's prewarm_all); returns how many buffers were added. */
+  prewarmAll(countPerClass: number): number {
+    if (this.disposed) throw disposedError();
+    const classes = this.bucketing.sizeClasses;
+    if (!classes) {
+      throw new LlmemError(
+        "UNSUPPORTED",
+        'prewarmAll needs bucketing: "fixed" (use prewarm(byteLength, count))',
+        {
+          argument: "bucketing",
+        },
+      );
+    }
+    checkInt("countPerClass", countPerClass, 0, MAX_PREWARM);
+    let added = 0;
+    for (const size of classes) added += this.prewarm(size, countPerClass);
+    return added;
+  }
+
   /** Frees every free buffer (buffers in use are untouched). */
   clear(): void {
     if (this.disposed) throw disposedError();
@@ -326,6 +348,7 @@ export class BucketPool {
       misses: this.misses,
       hitRate: lookups === 0 ? 0 : this.hits / lookups,
       allocations: this.allocations,
+      returns: this.returns,
       drops: this.drops,
       evictions: this.evictions,
       peakBytes: this.peakBytes,
@@ -445,7 +468,10 @@ export class BucketPool {
     if (this.capsPerClass && this.free[slot.classIndex]!.size >= this.maxFreePerClass) {
       this.drops++;
       this.destroy(slot);
-    } else this.addFree(slot);
+    } else {
+      this.returns++;
+      this.addFree(slot);
+    }
   }
 
   private addFree(slot: Slot): void {
