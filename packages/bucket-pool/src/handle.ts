@@ -35,24 +35,14 @@ function stale(): LlmemError {
 }
 
 export class PooledBuffer {
-  /** Bytes requested; the buffer itself holds `capacity` bytes. */
-  readonly byteLength: number;
-  readonly dtype: DType | undefined;
-  readonly shape: readonly number[] | undefined;
-  /** @internal */
-  readonly slot: Slot;
-
   constructor(
-    slot: Slot,
-    byteLength: number,
-    dtype: DType | undefined,
-    shape: readonly number[] | undefined,
-  ) {
-    this.slot = slot;
-    this.byteLength = byteLength;
-    this.dtype = dtype;
-    this.shape = shape;
-  }
+    /** @internal */
+    readonly slot: Slot,
+    /** Bytes requested; the buffer itself holds `capacity` bytes. */
+    readonly byteLength: number,
+    readonly dtype: DType | undefined,
+    readonly shape: readonly number[] | undefined,
+  ) {}
 
   /** Bucket size in bytes (>= byteLength). */
   get capacity(): number {

@@ -85,6 +85,7 @@ export class BucketPool {
   private readonly free: FreeList[];
   private readonly order = new ReturnOrder();
   private readonly trackOrder: boolean;
+  private readonly pow2: boolean;
   private readonly capsPerClass: boolean;
   /** False only with `detachViews: false`: stale views then alias the next owner (the seed's behaviour). */
   readonly detachViews: boolean;
@@ -97,9 +98,9 @@ export class BucketPool {
   private drops = 0;
   private returns = 0;
   private evictions = 0;
-  private freeCount = 0;
-  private freeBytes = 0;
+  /** Capacity bytes handed out; free bytes are totalBytes - inUseBytes, free buffers totalCount - in use. */
   private inUseBytes = 0;
+  private totalCount = 0;
   private requestedBytes = 0;
   private totalBytes = 0;
   private peakBytes = 0;
@@ -130,6 +131,7 @@ export class BucketPool {
     this.maxFreePerClass = limitOption("maxFreePerClass", options.maxFreePerClass, defaultMaxFree);
     this.maxCachedBytes = limitOption("maxCachedBytes", options.maxCachedBytes, Number.POSITIVE_INFINITY);
     this.trackOrder = this.maxCachedBytes !== Number.POSITIVE_INFINITY;
+    this.pow2 = this.bucketing.mode === "pow2";
     this.capsPerClass = this.maxFreePerClass !== Number.POSITIVE_INFINITY;
     this.detachViews = options.detachViews ?? true;
     if (typeof this.detachViews !== "boolean") {
@@ -166,13 +168,29 @@ export class BucketPool {
    * (a hit; its bytes are whatever the last owner left), else a fresh zeroed one (a miss).
    */
   alloc(byteLength: number, meta?: BufferMeta): PooledBuffer {
+    // The per-step hot path, kept small so the JIT inlines it: a valid size without metadata
+    // whose bucket has a free buffer. Everything else (errors, misses, metadata) is allocSlow.
+    const b = this.bucketing;
+    if (meta === undefined && byteLength >= 0 && byteLength <= b.maxBytes && Number.isInteger(byteLength)) {
+      const ci = this.pow2 ? (byteLength <= 1 ? 0 : 32 - Math.clz32(byteLength - 1)) : b.classOf(byteLength);
+      const slot = ci < 0 ? undefined : this.free[ci]!.pop();
+      if (slot !== undefined) {
+        this.hits++;
+        if (this.trackOrder) this.order.unlink(slot);
+        return this.handOut(slot, byteLength, undefined, undefined);
+      }
+    }
+    return this.allocSlow(byteLength, meta);
+  }
+
+  private allocSlow(byteLength: number, meta: BufferMeta | undefined): PooledBuffer {
     if (this.disposed) throw disposedError();
     const ci = this.classFor(byteLength);
     let dtype: DType | undefined;
     let shape: readonly number[] | undefined;
     if (meta !== undefined) [dtype, shape] = checkMeta(meta, byteLength);
     const slot = this.take(ci);
-    if (this.residencySet) this.residencySet.commit();
+    this.residencySet?.commit();
     return this.handOut(slot, byteLength, dtype, shape);
   }
 
@@ -211,6 +229,7 @@ export class BucketPool {
       last.inUseIndex = slot.inUseIndex;
     }
     this.requestedBytes -= handle.byteLength;
+    this.inUseBytes -= slot.capacity;
     this.giveBack(slot);
     if (this.trackOrder) this.enforceCacheCap();
     this.residencySet?.commit();
@@ -238,7 +257,7 @@ export class BucketPool {
     const room = Math.min(
       count,
       this.maxFreePerClass - list.size,
-      Math.floor((this.maxCachedBytes - this.freeBytes) / capacity),
+      Math.floor((this.maxCachedBytes - this.freeBytes()) / capacity),
     );
     for (let i = 0; i < room; i++) this.addFree(this.fresh(ci));
     this.residencySet?.commit();
@@ -272,8 +291,6 @@ export class BucketPool {
       list.clear();
     }
     this.order.clear();
-    this.freeCount = 0;
-    this.freeBytes = 0;
     this.residencySet?.commit();
   }
 
@@ -339,8 +356,8 @@ export class BucketPool {
     });
     return {
       backend: this.backendImpl.kind,
-      freeCount: this.freeCount,
-      freeBytes: this.freeBytes,
+      freeCount: this.totalCount - this.inUse.length,
+      freeBytes: this.freeBytes(),
       inUseCount: this.inUse.length,
       inUseBytes: this.inUseBytes,
       requestedBytes: this.requestedBytes,
@@ -382,13 +399,14 @@ export class BucketPool {
     this.dispose();
   }
 
-  private classFor(byteLength: number, name = "byteLength"): number {
+  private classFor(byteLength: number, name?: string): number {
     const b = this.bucketing;
     if (!(byteLength >= 0 && byteLength <= b.maxBytes && Number.isInteger(byteLength))) {
-      checkSize(name, byteLength, b.maxBytes); // throws with the argument and the limit
+      checkSize(name ?? "byteLength", byteLength, b.maxBytes); // throws with the argument and the limit
     }
     const ci = b.classOf(byteLength);
     if (ci < 0) {
+      name ??= "byteLength";
       throw new LlmemError("OUT_OF_RANGE", `${name} must be at most ${b.maxBytes}, got ${byteLength}`, {
         argument: name,
         value: byteLength,
@@ -425,8 +443,6 @@ export class BucketPool {
       return fresh;
     }
     this.hits++;
-    this.freeCount--;
-    this.freeBytes -= slot.capacity;
     if (this.trackOrder) this.order.unlink(slot);
     return slot;
   }
@@ -453,6 +469,7 @@ export class BucketPool {
     if (this.residencySet && typeof memory.token === "number") this.residencySet.add(memory.token);
     this.allocations++;
     this.totalBytes += capacity;
+    this.totalCount++;
     if (this.totalBytes > this.peakBytes) this.peakBytes = this.totalBytes;
     return slot;
   }
@@ -464,7 +481,6 @@ export class BucketPool {
       this.backendImpl.renew(slot.memory);
       slot.exposed = false;
     }
-    this.inUseBytes -= slot.capacity;
     if (this.capsPerClass && this.free[slot.classIndex]!.size >= this.maxFreePerClass) {
       this.drops++;
       this.destroy(slot);
@@ -476,18 +492,14 @@ export class BucketPool {
 
   private addFree(slot: Slot): void {
     this.free[slot.classIndex]!.push(slot);
-    this.freeCount++;
-    this.freeBytes += slot.capacity;
     if (this.trackOrder) this.order.append(slot);
   }
 
   private enforceCacheCap(): void {
-    while (this.freeBytes > this.maxCachedBytes) {
+    while (this.freeBytes() > this.maxCachedBytes) {
       const oldest = this.order.oldest!;
       this.order.unlink(oldest);
       this.free[oldest.classIndex]!.shift();
-      this.freeCount--;
-      this.freeBytes -= oldest.capacity;
       this.evictions++;
       this.destroy(oldest);
     }
@@ -498,6 +510,11 @@ export class BucketPool {
       this.residencySet.remove(slot.memory.token);
     this.backendImpl.free(slot.memory);
     this.totalBytes -= slot.capacity;
+    this.totalCount--;
+  }
+
+  private freeBytes(): number {
+    return this.totalBytes - this.inUseBytes;
   }
 }
 
