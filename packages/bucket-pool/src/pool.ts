@@ -317,6 +317,11 @@ export class BucketPool {
         );
       }
       if (buffer.handle === 0) throw new LlmemError("STALE_HANDLE", "buffer (a MetalBuffer) was freed");
+      if (!buffer.onDevice) {
+        throw new LlmemError("FOREIGN_HANDLE", "buffer belongs to another Metal device", {
+          argument: "buffer",
+        });
+      }
       if (this.residencySet) {
         this.residencySet.add(buffer.handle);
         this.residencySet.trackExternal(buffer);
