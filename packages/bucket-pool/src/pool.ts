@@ -127,6 +127,16 @@ export class BucketPool {
         },
       );
     }
+    if (options.classesPerPowerOfTwo !== undefined && mode !== "fine") {
+      throw new LlmemError("INVALID_ARGUMENT", 'classesPerPowerOfTwo applies only to bucketing: "fine"', {
+        argument: "classesPerPowerOfTwo",
+      });
+    }
+    if (options.sizeClasses !== undefined && mode !== "fixed") {
+      throw new LlmemError("INVALID_ARGUMENT", 'sizeClasses applies only to bucketing: "fixed"', {
+        argument: "sizeClasses",
+      });
+    }
     const defaultMaxFree = mode === "fixed" ? 32 : Number.POSITIVE_INFINITY;
     this.maxFreePerClass = limitOption("maxFreePerClass", options.maxFreePerClass, defaultMaxFree);
     this.maxCachedBytes = limitOption("maxCachedBytes", options.maxCachedBytes, Number.POSITIVE_INFINITY);
