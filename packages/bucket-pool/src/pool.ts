@@ -86,6 +86,7 @@ export class BucketPool {
   private readonly order = new ReturnOrder();
   private readonly trackOrder: boolean;
   private readonly pow2: boolean;
+  private readonly maxBytes: number;
   private readonly capsPerClass: boolean;
   /** False only with `detachViews: false`: stale views then alias the next owner (the seed's behaviour). */
   readonly detachViews: boolean;
@@ -101,7 +102,6 @@ export class BucketPool {
   /** Capacity bytes handed out; free bytes are totalBytes - inUseBytes, free buffers totalCount - in use. */
   private inUseBytes = 0;
   private totalCount = 0;
-  private requestedBytes = 0;
   private totalBytes = 0;
   private peakBytes = 0;
 
@@ -142,6 +142,7 @@ export class BucketPool {
     this.maxCachedBytes = limitOption("maxCachedBytes", options.maxCachedBytes, Number.POSITIVE_INFINITY);
     this.trackOrder = this.maxCachedBytes !== Number.POSITIVE_INFINITY;
     this.pow2 = this.bucketing.mode === "pow2";
+    this.maxBytes = this.bucketing.maxBytes;
     this.capsPerClass = this.maxFreePerClass !== Number.POSITIVE_INFINITY;
     this.detachViews = options.detachViews ?? true;
     if (typeof this.detachViews !== "boolean") {
@@ -180,9 +181,17 @@ export class BucketPool {
   alloc(byteLength: number, meta?: BufferMeta): PooledBuffer {
     // The per-step hot path, kept small so the JIT inlines it: a valid size without metadata
     // whose bucket has a free buffer. Everything else (errors, misses, metadata) is allocSlow.
-    const b = this.bucketing;
-    if (meta === undefined && byteLength >= 0 && byteLength <= b.maxBytes && Number.isInteger(byteLength)) {
-      const ci = this.pow2 ? (byteLength <= 1 ? 0 : 32 - Math.clz32(byteLength - 1)) : b.classOf(byteLength);
+    if (
+      meta === undefined &&
+      byteLength >= 0 &&
+      byteLength <= this.maxBytes &&
+      Number.isInteger(byteLength)
+    ) {
+      const ci = this.pow2
+        ? byteLength <= 1
+          ? 0
+          : 32 - Math.clz32(byteLength - 1)
+        : this.bucketing.classOf(byteLength);
       const slot = ci < 0 ? undefined : this.free[ci]!.pop();
       if (slot !== undefined) {
         this.hits++;
@@ -238,7 +247,6 @@ export class BucketPool {
       inUse[slot.inUseIndex] = last;
       last.inUseIndex = slot.inUseIndex;
     }
-    this.requestedBytes -= handle.byteLength;
     this.inUseBytes -= slot.capacity;
     this.giveBack(slot);
     if (this.trackOrder) this.enforceCacheCap();
@@ -252,7 +260,6 @@ export class BucketPool {
     for (let i = 0; i < inUse.length; i++) this.giveBack(inUse[i]!);
     inUse.length = 0;
     this.inUseBytes = 0;
-    this.requestedBytes = 0;
     if (this.trackOrder) this.enforceCacheCap();
     this.residencySet?.commit();
   }
@@ -375,7 +382,7 @@ export class BucketPool {
       freeBytes: this.freeBytes(),
       inUseCount: this.inUse.length,
       inUseBytes: this.inUseBytes,
-      requestedBytes: this.requestedBytes,
+      requestedBytes: this.inUse.reduce((sum, slot) => sum + slot.owner!.byteLength, 0),
       hits: this.hits,
       misses: this.misses,
       hitRate: lookups === 0 ? 0 : this.hits / lookups,
@@ -403,7 +410,7 @@ export class BucketPool {
       this.destroy(slot);
     }
     this.inUse.length = 0;
-    this.inUseBytes = this.requestedBytes = 0;
+    this.inUseBytes = 0;
     for (const b of this.registered) if (b instanceof MetalBuffer) this.residencySet?.untrackExternal(b);
     this.registered.clear();
     this.residencySet?.dispose();
@@ -473,7 +480,6 @@ export class BucketPool {
     slot.inUseIndex = this.inUse.length;
     this.inUse.push(slot);
     this.inUseBytes += slot.capacity;
-    this.requestedBytes += byteLength;
     return handle;
   }
 
