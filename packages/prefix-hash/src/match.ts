@@ -74,7 +74,14 @@ export function matchPrefix(
           return sameWords(c.extra, blockExtraWords(options, i, blockSize));
         }
       : undefined;
-    const b = allocator.tryAcquireByHash(hashes[i]!, accept);
+    let b: number | null;
+    try {
+      b = allocator.tryAcquireByHash(hashes[i]!, accept);
+    } catch (e) {
+      // e.g. REFCOUNT_OVERFLOW: give back what was taken, so a failed match takes nothing
+      allocator.free(blocks.reverse());
+      throw e;
+    }
     if (b === null) break;
     blocks.push(b);
   }
