@@ -74,6 +74,16 @@ test("MemoryManager resets arena, scratch and pool per step, with combined stats
   expect(mm.stats().pool!.inUseCount).toBe(0);
 });
 
+test("MemoryManager.prewarmPool prewarms every fixed class; config reports the sizes", () => {
+  releaseScratch();
+  using mm = new MemoryManager({ arenaBytes: 4096, pool: new BucketPool({ bucketing: "fixed" }) });
+  expect(mm.config).toEqual({ arenaBytes: 4096, scratchBytes: 64 * 1024 });
+  expect(mm.prewarmPool(2)).toBe(10);
+  expect(mm.stats().pool!.freeCount).toBe(10);
+  using bare = new MemoryManager({ arenaBytes: 64 });
+  expectLlmemError(() => bare.prewarmPool(1), "UNSUPPORTED", "prewarmAll");
+});
+
 test("MemoryManager.forModel sizes as ruvllm's MemoryManagerConfig::for_model", () => {
   releaseScratch();
   const mm = MemoryManager.forModel({ hiddenDim: 288, vocabSize: 512, batchSize: 1 });
