@@ -453,10 +453,14 @@ export class PagedKvCache {
 
   /** POOL_EXHAUSTED up front when growing `table` to `tokens` needs more blocks than are free. */
   private checkBlocksAvailable(table: BlockTable, tokens: number): void {
+    // What BlockTable.append will take: a private copy of every shared block the new tokens
+    // land in, and the missing blocks.
     const bs = this.blockSize;
-    const last = table.blockCount - 1;
-    const cow = table.length % bs !== 0 && this.allocator.refCount(table.blocks[last]!) > 1 ? 1 : 0;
-    const needed = Math.max(0, Math.ceil(tokens / bs) - table.blockCount) + cow;
+    const target = Math.ceil(tokens / bs);
+    let needed = Math.max(0, target - table.blockCount);
+    for (let b = Math.floor(table.length / bs); b < Math.min(target, table.blockCount); b++) {
+      if (this.allocator.refCount(table.blocks[b]!) > 1) needed++;
+    }
     if (needed > this.allocator.freeCount) {
       throw new PoolExhaustedError(
         `KV block pool exhausted: ${tokens} tokens need ${needed} more blocks, ${this.allocator.freeCount} free`,
