@@ -157,6 +157,7 @@ int main(void) {
         run_case(fmt, 4, 2, hd, 16, tokens[ti]);
         run_case(fmt, 3, 3, hd, 1, tokens[ti]);
         run_case(fmt, 8, 1, hd, 7, tokens[ti]);
+        run_case(fmt, 10, 2, hd, 5, tokens[ti]); /* groups of 5: four heads at once plus one */
       }
     }
   }

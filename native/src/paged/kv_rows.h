@@ -1,6 +1,6 @@
 /* What the paged-attention kernel needs per row: decode to f32 (quant-kernels' converters and
- * dequantizers, each with its own dispatch point), f32 dot (the foundation's) and axpy, here
- * with its scalar reference beside the AVX2 and NEON paths. Internal to libllmem. */
+ * dequantizers, each with its own dispatch point), and here, each with its scalar reference
+ * beside the AVX2 and NEON paths, the grouped dot, axpy and softmax. Internal to libllmem. */
 #ifndef LLMEM_PAGED_KV_ROWS_H
 #define LLMEM_PAGED_KV_ROWS_H
 
@@ -19,6 +19,21 @@ void kv_axpy_avx2(float w, const float *x, float *y, size_t n);
 #endif
 #if LLMEM_ARM
 void kv_axpy_neon(float w, const float *x, float *y, size_t n);
+#endif
+
+/* The query heads of one KV group against one decoded row:
+ * out[j * out_stride] = scale * (q + j*head_dim) . row for j < group. */
+typedef void (*kv_dot_group_fn)(const float *q, size_t group, size_t head_dim, const float *row, float scale,
+                                float *out, size_t out_stride);
+void kv_dot_group_scalar(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
+                         size_t out_stride);
+#if LLMEM_X86
+void kv_dot_group_avx2(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
+                       size_t out_stride);
+#endif
+#if LLMEM_ARM
+void kv_dot_group_neon(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
+                       size_t out_stride);
 #endif
 
 /* In place s[i] = exp(s[i] - max) / Σ; returns max + log Σ (the log-sum-exp). */

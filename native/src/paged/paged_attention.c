@@ -1,4 +1,4 @@
-/* Paged grouped-query attention (row decode, dot, axpy and softmax come from kv_rows.h): one sweep of
+/* Paged grouped-query attention (row decode, grouped dot, axpy and softmax come from kv_rows.h): one sweep of
  * scores over the block table, softmax per head, one sweep of weighted values. Each sweep
  * walks the pool in memory order (token by token, every KV head of a token together), so each
  * cache line is fetched once and the hardware prefetcher sees a stream; each K/V row is
@@ -9,7 +9,7 @@
 
 #include "kv_rows.h"
 
-static void paged_attention_with(kv_axpy_fn axpy, kv_softmax_fn softmax, int format, const float *query, size_t num_heads,
+static void paged_attention_with(kv_dot_group_fn dot_group, kv_axpy_fn axpy, kv_softmax_fn softmax, int format, const float *query, size_t num_heads,
                                  size_t num_kv_heads, size_t head_dim, const uint8_t *k_pool,
                                  const uint8_t *v_pool, const uint32_t *block_table, size_t block_size,
                                  size_t num_tokens, float scale, float *scratch, float *out, float *lse) {
@@ -32,9 +32,8 @@ static void paged_attention_with(kv_axpy_fn axpy, kv_softmax_fn softmax, int for
           kv_decode_row(format, k, tmp, head_dim);
           row = tmp;
         }
-        for (size_t h = g * group; h < (g + 1) * group; h++) {
-          scores[h * num_tokens + pos] = scale * llmem_dot_f32(query + h * head_dim, row, head_dim);
-        }
+        dot_group(query + g * group * head_dim, group, head_dim, row, scale, scores + g * group * num_tokens + pos,
+                  num_tokens);
       }
     }
   }
@@ -67,17 +66,18 @@ void llmem_paged_attention(int format, const float *query, size_t num_heads, siz
     for (size_t h = 0; h < num_heads; h++) lse[h] = -INFINITY;
     return;
   }
+  kv_dot_group_fn dot_group = kv_dot_group_scalar;
   kv_axpy_fn axpy = kv_axpy_scalar;
   kv_softmax_fn softmax = kv_softmax_scalar;
   switch (llmem_active_isa()) {
 #if LLMEM_X86
-  case LLMEM_ISA_AVX2: axpy = kv_axpy_avx2, softmax = kv_softmax_avx2; break;
+  case LLMEM_ISA_AVX2: dot_group = kv_dot_group_avx2, axpy = kv_axpy_avx2, softmax = kv_softmax_avx2; break;
 #endif
 #if LLMEM_ARM
-  case LLMEM_ISA_NEON: axpy = kv_axpy_neon, softmax = kv_softmax_neon; break;
+  case LLMEM_ISA_NEON: dot_group = kv_dot_group_neon, axpy = kv_axpy_neon, softmax = kv_softmax_neon; break;
 #endif
   default: break;
   }
-  paged_attention_with(axpy, softmax, format, query, num_heads, num_kv_heads, head_dim, k_pool, v_pool, block_table, block_size,
+  paged_attention_with(dot_group, axpy, softmax, format, query, num_heads, num_kv_heads, head_dim, k_pool, v_pool, block_table, block_size,
                        num_tokens, scale, scratch, out, lse);
 }
