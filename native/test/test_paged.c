@@ -121,7 +121,7 @@ static void run_case_scaled(int fmt, size_t nh, size_t nkv, size_t hd, size_t bs
   const float scale = sharpness / sqrtf((float)hd);
   double *want = malloc(nh * hd * sizeof(double)), *want_lse = malloc(nh * sizeof(double));
   reference(fmt, q, nh, nkv, hd, kp, vp, perm, bs, nt, scale, want, want_lse);
-  float *scratch = malloc((nt * nh + hd) * sizeof(float));
+  float *scratch = malloc((nt * nh + 32 * hd) * sizeof(float));
   float *out = malloc(nh * hd * sizeof(float)), *lse = malloc(nh * sizeof(float));
   for (int i = 0; i < t_isa_count(); i++) {
     llmem_set_isa(t_isas[i]);
@@ -158,6 +158,7 @@ int main(void) {
         run_case(fmt, 3, 3, hd, 1, tokens[ti]);
         run_case(fmt, 8, 1, hd, 7, tokens[ti]);
         run_case(fmt, 10, 2, hd, 5, tokens[ti]); /* groups of 5: four heads at once plus one */
+        run_case(fmt, 4, 2, hd, 50, tokens[ti]);  /* blocks longer than one 32-row value tile */
       }
     }
   }

@@ -34,8 +34,10 @@ void kv_dot_group_scalar(const float *q, size_t group, size_t head_dim, const fl
   }
 }
 
-void kv_axpy_scalar(float w, const float *x, float *y, size_t n) {
-  for (size_t i = 0; i < n; i++) y[i] += w * x[i];
+void kv_weighted_rows_scalar(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim) {
+  for (size_t t = 0; t < n; t++) {
+    for (size_t d = 0; d < head_dim; d++) out[d] += w[t] * rows[t * stride + d];
+  }
 }
 
 #if LLMEM_X86
@@ -69,15 +71,33 @@ LLMEM_AVX2 void kv_dot_group_avx2(const float *q, size_t group, size_t head_dim,
   if (j < group) kv_dot_group_scalar(q + j * head_dim, group - j, head_dim, row, scale, out + j * out_stride, out_stride);
 }
 
-LLMEM_AVX2 void kv_axpy_avx2(float w, const float *x, float *y, size_t n) {
-  const __m256 vw = _mm256_set1_ps(w);
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(vw, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    _mm256_storeu_ps(y + i + 8, _mm256_fmadd_ps(vw, _mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8)));
+LLMEM_AVX2 void kv_weighted_rows_avx2(const float *rows, size_t stride, const float *w, size_t n, float *out,
+                                      size_t head_dim) {
+  size_t d = 0;
+  for (; d + 32 <= head_dim; d += 32) {
+    __m256 a0 = _mm256_loadu_ps(out + d), a1 = _mm256_loadu_ps(out + d + 8);
+    __m256 a2 = _mm256_loadu_ps(out + d + 16), a3 = _mm256_loadu_ps(out + d + 24);
+    for (size_t t = 0; t < n; t++) {
+      const __m256 wt = _mm256_set1_ps(w[t]);
+      const float *r = rows + t * stride + d;
+      a0 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r), a0);
+      a1 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r + 8), a1);
+      a2 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r + 16), a2);
+      a3 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r + 24), a3);
+    }
+    _mm256_storeu_ps(out + d, a0), _mm256_storeu_ps(out + d + 8, a1);
+    _mm256_storeu_ps(out + d + 16, a2), _mm256_storeu_ps(out + d + 24, a3);
   }
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(vw, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-  for (; i < n; i++) y[i] += w * x[i];
+  for (; d + 8 <= head_dim; d += 8) {
+    __m256 a = _mm256_loadu_ps(out + d);
+    for (size_t t = 0; t < n; t++) a = _mm256_fmadd_ps(_mm256_set1_ps(w[t]), _mm256_loadu_ps(rows + t * stride + d), a);
+    _mm256_storeu_ps(out + d, a);
+  }
+  for (; d < head_dim; d++) {
+    float a = out[d];
+    for (size_t t = 0; t < n; t++) a += w[t] * rows[t * stride + d];
+    out[d] = a;
+  }
 }
 #endif
 
@@ -103,13 +123,28 @@ void kv_dot_group_neon(const float *q, size_t group, size_t head_dim, const floa
   if (j < group) kv_dot_group_scalar(q + j * head_dim, group - j, head_dim, row, scale, out + j * out_stride, out_stride);
 }
 
-void kv_axpy_neon(float w, const float *x, float *y, size_t n) {
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), w));
-    vst1q_f32(y + i + 4, vfmaq_n_f32(vld1q_f32(y + i + 4), vld1q_f32(x + i + 4), w));
+void kv_weighted_rows_neon(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim) {
+  size_t d = 0;
+  for (; d + 16 <= head_dim; d += 16) {
+    float32x4_t a0 = vld1q_f32(out + d), a1 = vld1q_f32(out + d + 4), a2 = vld1q_f32(out + d + 8), a3 = vld1q_f32(out + d + 12);
+    for (size_t t = 0; t < n; t++) {
+      const float *r = rows + t * stride + d;
+      a0 = vfmaq_n_f32(a0, vld1q_f32(r), w[t]);
+      a1 = vfmaq_n_f32(a1, vld1q_f32(r + 4), w[t]);
+      a2 = vfmaq_n_f32(a2, vld1q_f32(r + 8), w[t]);
+      a3 = vfmaq_n_f32(a3, vld1q_f32(r + 12), w[t]);
+    }
+    vst1q_f32(out + d, a0), vst1q_f32(out + d + 4, a1), vst1q_f32(out + d + 8, a2), vst1q_f32(out + d + 12, a3);
   }
-  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), w));
-  for (; i < n; i++) y[i] += w * x[i];
+  for (; d + 4 <= head_dim; d += 4) {
+    float32x4_t a = vld1q_f32(out + d);
+    for (size_t t = 0; t < n; t++) a = vfmaq_n_f32(a, vld1q_f32(rows + t * stride + d), w[t]);
+    vst1q_f32(out + d, a);
+  }
+  for (; d < head_dim; d++) {
+    float a = out[d];
+    for (size_t t = 0; t < n; t++) a += w[t] * rows[t * stride + d];
+    out[d] = a;
+  }
 }
 #endif
