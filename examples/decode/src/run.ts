@@ -1,0 +1,168 @@
+/**
+ * One decode run: load (or synthesize) the model and tokenizer, build the KV store and
+ * kernels, decode every request with continuous batching, and measure it.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { LlmemError } from "@llmem/core";
+import type { Options } from "./args.ts";
+import { type Checkpoint, readCheckpoint, viewCheckpoint } from "./checkpoint.ts";
+import { kvDim, type ModelConfig } from "./config.ts";
+import { selectKernels } from "./kernels.ts";
+import { ContiguousF32Kv } from "./kv.ts";
+import { Transformer } from "./model.ts";
+import { type KvProvider, type RequestSpec, runRequests, type Timing } from "./scheduler.ts";
+import type { Sequence } from "./sequence.ts";
+import { EMBEDDED_CONFIG, syntheticCheckpoint, syntheticTokenizer } from "./synthetic.ts";
+import { Tokenizer } from "./tokenizer.ts";
+
+/** The embedded default's requests: they share a prefix so the prefix cache has work. */
+export const EMBEDDED_PROMPTS = [
+  "Once upon a time, there was a little girl named Lily. She loved to play in the park with her mom",
+  "Once upon a time, there was a little girl named Lily. She saw a big red ball",
+  "Once upon a time, there was a little girl named Lily. One day she went home",
+];
+
+export interface RunHooks {
+  progress?: (what: string, done: number, total: number) => void;
+  onStart?: (requests: number) => void;
+  onPiece?: (seq: Sequence, piece: Uint8Array) => void;
+  onFinish?: (seq: Sequence) => void;
+}
+
+export interface RunResult {
+  embedded: boolean;
+  config: ModelConfig;
+  sequences: Sequence[];
+  timing: Timing;
+  kernels: string;
+  weights: string;
+  kv: string;
+  threads: number;
+  seed: bigint;
+  memory: MemoryReport;
+}
+
+export interface MemoryReport {
+  weightBytes: number;
+  kvBytes: Record<string, number>;
+  arenaHighWater: number;
+  poolHitRate: number | null;
+  prefixHits: number;
+  prefillTokensSaved: number;
+}
+
+function loadModel(
+  o: Options,
+  hooks: RunHooks,
+): { ckpt: Checkpoint; tokenizer: Tokenizer; embedded: boolean } {
+  if (!o.model) {
+    if (o.tokenizer) throw new LlmemError("INVALID_ARGUMENT", "--tokenizer needs --model");
+    const ckpt = viewCheckpoint(syntheticCheckpoint(EMBEDDED_CONFIG), "embedded synthetic model");
+    const tokenizer = Tokenizer.parse(
+      syntheticTokenizer(EMBEDDED_CONFIG.vocabSize),
+      EMBEDDED_CONFIG.vocabSize,
+    );
+    return { ckpt, tokenizer, embedded: true };
+  }
+  const kvBytes = (c: ModelConfig) => c.nLayers * c.seqLen * kvDim(c) * 4 * 2;
+  const ckpt = readCheckpoint(o.model, {
+    progress: hooks.progress && ((d, t) => hooks.progress!("loading", d, t)),
+    extraBytes: kvBytes,
+  });
+  const tokPath = o.tokenizer ?? join(dirname(o.model), "tokenizer.bin");
+  const tokenizer = Tokenizer.read(tokPath, ckpt.config.vocabSize);
+  return { ckpt, tokenizer, embedded: false };
+}
+
+function requestPrompts(o: Options, embedded: boolean): string[] {
+  if (o.requests) {
+    let text: string;
+    try {
+      text = readFileSync(o.requests, "utf8");
+    } catch (e) {
+      throw new LlmemError(
+        "INVALID_ARGUMENT",
+        `cannot read requests ${o.requests}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+      );
+    }
+    const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
+    if (lines.length === 0)
+      throw new LlmemError("INVALID_ARGUMENT", `requests file ${o.requests} has no prompts`);
+    return lines;
+  }
+  if (embedded && o.prompt === "") return EMBEDDED_PROMPTS;
+  return [o.prompt];
+}
+
+/** run.c's KV cache, one per sequence, no sharing. */
+function contiguousProvider(c: ModelConfig, maxLive: number): KvProvider & { bytes: () => number } {
+  let live = 0;
+  let peak = 0;
+  return {
+    open() {
+      if (live >= maxLive) return null;
+      live++;
+      peak = Math.max(peak, live);
+      return { kv: new ContiguousF32Kv(c), cached: 0 };
+    },
+    close(seq) {
+      live--;
+      seq.kv.release();
+    },
+    bytes: () => peak * c.nLayers * c.seqLen * kvDim(c) * 4 * 2,
+  };
+}
+
+export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
+  const { ckpt, tokenizer, embedded } = loadModel(o, hooks);
+  const c = ckpt.config;
+  const kernels = selectKernels(o.weights, o.threads);
+  const model = new Transformer(ckpt, {
+    format: o.weights,
+    kernels,
+    progress:
+      hooks.progress && o.weights !== "f32" ? (d, t) => hooks.progress!("quantizing", d, t) : undefined,
+  });
+  let steps = o.steps;
+  if (steps === 0 || steps > c.seqLen) steps = c.seqLen;
+  const seed = o.seed ?? BigInt(Math.floor(Date.now() / 1000));
+  const prompts = requestPrompts(o, embedded);
+  const requests: RequestSpec[] = prompts.map((p, i) => ({
+    prompt: tokenizer.encode(p),
+    seed: seed + BigInt(i),
+  }));
+  hooks.onStart?.(requests.length);
+  const maxLive = 8;
+  const kv = contiguousProvider(c, maxLive);
+  const { sequences, timing } = runRequests(requests, {
+    model,
+    tokenizer,
+    kv,
+    steps,
+    temperature: o.temperature,
+    topp: o.topp,
+    maxLive,
+    onPiece: hooks.onPiece,
+    onFinish: hooks.onFinish,
+  });
+  return {
+    embedded,
+    config: c,
+    sequences,
+    timing,
+    kernels: kernels.name,
+    weights: o.weights,
+    kv: o.kv,
+    threads: kernels.threads(),
+    seed,
+    memory: {
+      weightBytes: model.weightBytes,
+      kvBytes: { f32: kv.bytes() },
+      arenaHighWater: model.arena.highWaterMark,
+      poolHitRate: null,
+      prefixHits: 0,
+      prefillTokensSaved: timing.reusedTokens,
+    },
+  };
+}

@@ -1,0 +1,142 @@
+/** The command line end to end: the published story, --json, the embedded default, and every failure as one line + exit 2. */
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { syntheticTokenizer } from "../src/synthetic.ts";
+import { syntheticCheckpointFile } from "../src/write-synthetic.ts";
+
+const CLI = join(import.meta.dir, "..", "src", "cli.ts");
+const MODELS = join(import.meta.dir, "..", "..", "..", "..", "shared", "models");
+const haveModels = existsSync(join(MODELS, "stories260K.bin"));
+if (!haveModels) console.warn(`SKIPPED: the published-story test needs ${MODELS} (absent)`);
+
+function run(args: string[]) {
+  const r = Bun.spawnSync(["bun", CLI, ...args], { env: { ...process.env } });
+  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "llmem-decode-"));
+const shape = {
+  dim: 64,
+  hiddenDim: 128,
+  nLayers: 2,
+  nHeads: 4,
+  nKvHeads: 2,
+  vocabSize: 300,
+  seqLen: 64,
+  sharedClassifier: false,
+};
+const model = join(tmp, "model.bin");
+const tokenizer = join(tmp, "tokenizer.bin");
+writeFileSync(model, syntheticCheckpointFile(shape));
+writeFileSync(tokenizer, syntheticTokenizer(300));
+
+describe("bun run decode", () => {
+  test.skipIf(!haveModels)("greedy stories260K prints exactly the story published with the model", () => {
+    const readme = readFileSync(join(MODELS, "README.md"), "utf8");
+    const story = readme.split("```")[1]!.trim();
+    const r = run([
+      "--model",
+      join(MODELS, "stories260K.bin"),
+      "--tokenizer",
+      join(MODELS, "tok512.bin"),
+      "--temperature",
+      "0",
+      "--prompt",
+      "Once upon a time",
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`${story}\n`);
+    expect(r.err).toMatch(/prefill: 4 tok at [\d.]+ tok\/s · decode: 252 tok at [\d.]+ tok\/s/);
+    expect(r.err).toMatch(
+      /memory: weights .* · KV .* · arena high-water .* · pool hit rate .* · prefix cache/,
+    );
+  });
+
+  test("--json prints one object with tokens, text and tok/s", () => {
+    const r = run([
+      "--model",
+      model,
+      "--tokenizer",
+      tokenizer,
+      "--temperature",
+      "0",
+      "--prompt",
+      "the girl",
+      "--steps",
+      "20",
+      "--json",
+    ]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.tokens.length).toBe(20); // one id per position, as run.c prints
+    expect(typeof j.text).toBe("string");
+    expect(j.tokPerSec).toBeGreaterThan(0);
+    expect(j.memory.weightBytes).toBeGreaterThan(0);
+  });
+
+  test("the embedded default runs with no files and says the weights are random", () => {
+    const r = run(["--steps", "40"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("── request 0");
+    expect(r.out).toContain("── request 2");
+    expect(r.err).toContain("random weights");
+  });
+
+  test("--requests decodes every line", () => {
+    const reqs = join(tmp, "requests.txt");
+    writeFileSync(reqs, "the girl\nthe boy\n\nthe dog\n");
+    const r = run([
+      "--model",
+      model,
+      "--tokenizer",
+      tokenizer,
+      "--requests",
+      reqs,
+      "--steps",
+      "16",
+      "--json",
+      "--seed",
+      "3",
+    ]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).requests.length).toBe(3);
+  });
+
+  const failures: [string, string[], RegExp][] = [
+    ["unknown flag", ["--nope"], /unknown flag "--nope"/],
+    ["missing value", ["--steps"], /--steps needs a value/],
+    ["bad number", ["--temperature", "hot"], /--temperature must be a number/],
+    ["top-p out of range", ["--topp", "1.5"], /--topp must be a number in \[0, 1\]/],
+    ["bad seed", ["--seed", "-3"], /--seed must be an integer/],
+    ["bad weights", ["--weights", "q2"], /--weights must be one of f32, q8_0, q4_0/],
+    ["missing model", ["--model", join(tmp, "nope.bin")], /cannot open model .*nope.bin: ENOENT/],
+    ["missing tokenizer", ["--model", model, "--tokenizer", join(tmp, "nope.bin")], /cannot open tokenizer/],
+  ];
+  for (const [name, args, msg] of failures) {
+    test(`${name}: one error line, exit 2`, () => {
+      const r = run(args);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(msg);
+      expect(r.err.trim().split("\n").length).toBe(1);
+      expect(r.err).not.toContain("    at ");
+    });
+  }
+
+  test("a truncated checkpoint and a tokenizer for another vocabulary: one line, exit 2", () => {
+    const bytes = readFileSync(model);
+    const cut = join(tmp, "cut.bin");
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 100));
+    let r = run(["--model", cut, "--tokenizer", tokenizer]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /^decode: model .*cut.bin is truncated: \d+ bytes, but its header .* needs exactly \d+\n$/,
+    );
+    const otherTok = join(tmp, "tok512.bin");
+    writeFileSync(otherTok, syntheticTokenizer(512));
+    r = run(["--model", model, "--tokenizer", otherTok]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^decode: tokenizer .* holds 512 tokens but the model's vocab_size is 300 .*\n$/);
+  });
+});

@@ -1,0 +1,74 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { argmax, Rng, Sampler, sampleMult, sampleTopp } from "../src/sampler.ts";
+
+describe("Rng (xorshift*, as run.c)", () => {
+  test("random_u32 from seed 42 matches the C generator", () => {
+    const r = new Rng(42n);
+    expect([1, 2, 3, 4, 5].map(() => r.nextU32())).toEqual([
+      1456360119, 3359763283, 3393612768, 4054632243, 3283045847,
+    ]);
+  });
+  test("random_f32 from seed 2^64-1 matches the C generator", () => {
+    const r = new Rng(2n ** 64n - 1n);
+    expect([0, 1, 2].map(() => Math.fround(r.nextF32()))).toEqual(
+      [0.973339617, 0.562324762, 0.20478183].map(Math.fround),
+    );
+  });
+  test("random_f32 stays in [0, 1)", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: 2n ** 64n - 1n }), (seed) => {
+        const r = new Rng(seed);
+        for (let i = 0; i < 20; i++) {
+          const x = r.nextF32();
+          if (!(x >= 0 && x < 1)) return false;
+        }
+        return true;
+      }),
+    );
+  });
+});
+
+describe("sampling rules", () => {
+  test("argmax takes the first of equal maxima", () => {
+    expect(argmax(Float32Array.of(0.1, 0.5, 0.5, 0.2))).toBe(1);
+  });
+  test("multinomial walks the cdf and falls back to the last index", () => {
+    const p = Float32Array.of(0.25, 0.25, 0.5);
+    expect(sampleMult(p, 0)).toBe(0);
+    expect(sampleMult(p, 0.3)).toBe(1);
+    expect(sampleMult(p, 0.9999)).toBe(2);
+    expect(sampleMult(Float32Array.of(0.1, 0.1), 0.5)).toBe(1);
+  });
+  test("top-p keeps the smallest set over p; ties keep index order (glibc's stable qsort)", () => {
+    const p = Float32Array.of(0.1, 0.3, 0.3, 0.2, 0.1);
+    const idx = new Int32Array(5);
+    // sorted: 1 (.3), 2 (.3), 3 (.2), 0 (.1), 4 (.1); top-p 0.5 keeps 1, 2 (cum .6)
+    expect(sampleTopp(p, 0.5, 0, idx)).toBe(1);
+    expect(sampleTopp(p, 0.5, 0.49, idx)).toBe(1);
+    expect(sampleTopp(p, 0.5, 0.51, idx)).toBe(2);
+    expect(sampleTopp(p, 0.5, 0.999, idx)).toBe(2);
+  });
+  test("top-p draws only from the nucleus for any coin", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.float({ min: 0, max: 1, noNaN: true }), { minLength: 2, maxLength: 40 }),
+        fc.float({ min: Math.fround(0.05), max: Math.fround(0.95), noNaN: true }),
+        fc.float({ min: 0, max: Math.fround(0.9999), noNaN: true }),
+        (raw, topp, coin) => {
+          const sum = raw.reduce((a, b) => a + b, 0);
+          if (sum === 0) return true;
+          const p = Float32Array.from(raw, (v) => v / sum);
+          const pick = sampleTopp(p, topp, coin, new Int32Array(p.length));
+          // Every token with a strictly higher probability than the pick is in the nucleus too.
+          const higher = [...p].filter((v) => v > p[pick]!).reduce((a, b) => a + b, 0);
+          return higher <= topp + 1e-6;
+        },
+      ),
+    );
+  });
+  test("temperature 0 is argmax and consumes no randomness", () => {
+    const s = new Sampler({ temperature: 0, topp: 0.9, seed: 1n });
+    expect(s.sample(Float32Array.of(1, 3, 2))).toBe(1);
+  });
+});
