@@ -14,6 +14,8 @@ export interface KvSequence {
   write(layer: number, pos: number, k: Float32Array, v: Float32Array): void;
   /** out[h·hs ..] = Σ_t softmax(q_h·k_t / √hs) v_t over t ≤ pos; att holds pos+1 scores. */
   attend(layer: number, pos: number, q: Float32Array, out: Float32Array, att: Float32Array): void;
+  /** The token fed in at `pos` (known once it is chosen), for stores that hash full blocks. */
+  noteInput?(pos: number, token: number): void;
   /** Gives back what the sequence holds. */
   release(): void;
 }

@@ -3,24 +3,25 @@
  * kernels, decode every request with continuous batching, and measure it.
  */
 import { readFileSync } from "node:fs";
+import { totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { LlmemError } from "@llmem/core";
 import type { Options } from "./args.ts";
 import { type Checkpoint, readCheckpoint, viewCheckpoint } from "./checkpoint.ts";
 import { kvDim, type ModelConfig } from "./config.ts";
 import { selectKernels } from "./kernels.ts";
-import { ContiguousF32Kv } from "./kv.ts";
 import { Transformer } from "./model.ts";
-import { type KvProvider, type RequestSpec, runRequests, type Timing } from "./scheduler.ts";
+import { PagedKvPool } from "./paged-kv.ts";
+import { type RequestSpec, runRequests, type Timing } from "./scheduler.ts";
 import type { Sequence } from "./sequence.ts";
 import { EMBEDDED_CONFIG, syntheticCheckpoint, syntheticTokenizer } from "./synthetic.ts";
 import { Tokenizer } from "./tokenizer.ts";
 
 /** The embedded default's requests: they share a prefix so the prefix cache has work. */
 export const EMBEDDED_PROMPTS = [
-  "Once upon a time, there was a little girl named Lily. She loved to play in the park with her mom",
-  "Once upon a time, there was a little girl named Lily. She saw a big red ball",
-  "Once upon a time, there was a little girl named Lily. One day she went home",
+  "Once upon a time, there was a little girl named Lily. She loved to play in the park with her mom and dad. One day",
+  "Once upon a time, there was a little girl named Lily. She loved to play in the park with her mom and dad. She saw a big red ball",
+  "Once upon a time, there was a little girl named Lily. She loved to play in the park with her mom and dad. Her friend Ben went home",
 ];
 
 export interface RunHooks {
@@ -95,23 +96,19 @@ function requestPrompts(o: Options, embedded: boolean): string[] {
   return [o.prompt];
 }
 
-/** run.c's KV cache, one per sequence, no sharing. */
-function contiguousProvider(c: ModelConfig, maxLive: number): KvProvider & { bytes: () => number } {
-  let live = 0;
-  let peak = 0;
-  return {
-    open() {
-      if (live >= maxLive) return null;
-      live++;
-      peak = Math.max(peak, live);
-      return { kv: new ContiguousF32Kv(c), cached: 0 };
-    },
-    close(seq) {
-      live--;
-      seq.kv.release();
-    },
-    bytes: () => peak * c.nLayers * c.seqLen * kvDim(c) * 4 * 2,
-  };
+/** Tokens per KV block: small enough that short shared prompts still fill whole blocks. */
+const BLOCK_SIZE = 16;
+/** Decoded at once at most. */
+const MAX_LIVE = 8;
+
+/** Enough blocks for `live` full-length sequences plus as much again kept for prefix reuse, within a quarter of RAM. */
+function kvPool(c: ModelConfig, format: "f32" | "f16", requests: number): PagedKvPool {
+  const perSeq = Math.ceil(c.seqLen / BLOCK_SIZE);
+  const blockBytes = BLOCK_SIZE * kvDim(c) * c.nLayers * 2 * (format === "f16" ? 2 : 4);
+  const live = Math.min(requests, MAX_LIVE);
+  const wanted = perSeq * (requests > 1 ? live * 2 : 1);
+  const budget = Math.max(perSeq, Math.floor(totalmem() / 4 / blockBytes));
+  return new PagedKvPool(c, { blockSize: BLOCK_SIZE, numBlocks: Math.min(wanted, budget), format });
 }
 
 export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
@@ -133,16 +130,21 @@ export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
     seed: seed + BigInt(i),
   }));
   hooks.onStart?.(requests.length);
-  const maxLive = 8;
-  const kv = contiguousProvider(c, maxLive);
-  const { sequences, timing } = runRequests(requests, {
+  if (o.kv !== "f32" && o.kv !== "f16") {
+    throw new LlmemError(
+      "UNSUPPORTED",
+      `--kv ${o.kv} needs the quantized K/V store of @llmem/kv-cache, not available in this build`,
+    );
+  }
+  const kv = kvPool(c, o.kv, requests.length);
+  const { sequences, timing, pool } = runRequests(requests, {
     model,
     tokenizer,
     kv,
     steps,
     temperature: o.temperature,
     topp: o.topp,
-    maxLive,
+    maxLive: MAX_LIVE,
     onPiece: hooks.onPiece,
     onFinish: hooks.onFinish,
   });
@@ -158,11 +160,15 @@ export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
     seed,
     memory: {
       weightBytes: model.weightBytes,
-      kvBytes: { f32: kv.bytes() },
+      kvBytes: { [o.kv]: kv.bytes },
       arenaHighWater: model.arena.highWaterMark,
-      poolHitRate: null,
-      prefixHits: 0,
+      poolHitRate: poolHitRate(pool.stats()),
+      prefixHits: kv.prefixHits,
       prefillTokensSaved: timing.reusedTokens,
     },
   };
+}
+
+function poolHitRate(s: { hits: number; misses: number }): number | null {
+  return s.hits + s.misses === 0 ? null : s.hits / (s.hits + s.misses);
 }

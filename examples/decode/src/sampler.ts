@@ -34,6 +34,8 @@ export interface SamplerOptions {
   temperature: number;
   topp: number;
   seed: bigint;
+  /** Scratch for top-p candidates (vocab-sized), e.g. a pooled per-request buffer. */
+  scratch?: Int32Array;
 }
 
 export class Sampler {
@@ -48,6 +50,7 @@ export class Sampler {
     this.temperature = Math.fround(o.temperature);
     this.topp = Math.fround(o.topp);
     this.rng = new Rng(o.seed);
+    if (o.scratch) this.indices = o.scratch;
   }
 
   /** Picks the next token; overwrites `logits` with probabilities when sampling, as run.c does. */

@@ -2,6 +2,7 @@
  * Continuous batching: every step advances each live sequence by one position; finished
  * sequences give their K/V back and waiting ones join as room frees up.
  */
+import { BucketPool, type PooledBuffer } from "@llmem/bucket-pool";
 import type { KvSequence } from "./kv.ts";
 import type { Transformer } from "./model.ts";
 import { Sampler } from "./sampler.ts";
@@ -13,6 +14,11 @@ export interface KvProvider {
   open(prompt: readonly number[]): { kv: KvSequence; cached: number } | null;
   /** Called when a sequence finishes (its store is released by the provider). */
   close(seq: Sequence): void;
+  /**
+   * True when a live sequence is still computing prompt blocks this prompt could reuse:
+   * admitting it later saves that prefill (the waiting request keeps its place in line).
+   */
+  shouldWait?(prompt: readonly number[]): boolean;
 }
 
 export interface RequestSpec {
@@ -42,26 +48,37 @@ export interface SchedulerOptions {
   onFinish?: (seq: Sequence) => void;
 }
 
-export function runRequests(
-  requests: readonly RequestSpec[],
-  o: SchedulerOptions,
-): { sequences: Sequence[]; timing: Timing } {
+export interface RunOutcome {
+  sequences: Sequence[];
+  timing: Timing;
+  /** Per-request buffers (sampler scratch) come from here and go back when a request ends. */
+  pool: BucketPool;
+}
+
+export function runRequests(requests: readonly RequestSpec[], o: SchedulerOptions): RunOutcome {
   const timing: Timing = { prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0, reusedTokens: 0 };
   const sequences: Sequence[] = [];
   const live: Sequence[] = [];
+  const pool = new BucketPool();
+  const buffers = new Map<Sequence, PooledBuffer>();
+  const vocab = o.model.config.vocabSize;
   let next = 0;
   const admit = () => {
     while (next < requests.length && live.length < o.maxLive) {
       const r = requests[next]!;
+      if (live.length > 0 && o.kv.shouldWait?.(r.prompt)) break;
       const opened = o.kv.open(r.prompt);
       if (!opened) {
         if (live.length === 0) throw new Error("the KV store cannot hold even one request");
         break;
       }
-      const sampler = new Sampler({ temperature: o.temperature, topp: o.topp, seed: r.seed });
+      const buf = pool.alloc(vocab * 4);
+      const scratch = new Int32Array(buf.buffer, 0, vocab);
+      const sampler = new Sampler({ temperature: o.temperature, topp: o.topp, seed: r.seed, scratch });
       const seq = new Sequence({ id: next, prompt: r.prompt, steps: o.steps, kv: opened.kv, sampler });
       seq.skipPrefix(opened.cached, o.tokenizer, o.onPiece);
       timing.reusedTokens += seq.reused;
+      buffers.set(seq, buf);
       sequences.push(seq);
       live.push(seq);
       next++;
@@ -90,9 +107,11 @@ export function runRequests(
       if (!seq.done) continue;
       live.splice(i, 1);
       o.kv.close(seq);
+      pool.release(buffers.get(seq)!);
+      buffers.delete(seq);
       o.onFinish?.(seq);
     }
     admit();
   }
-  return { sequences, timing };
+  return { sequences, timing, pool };
 }
