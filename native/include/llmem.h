@@ -79,6 +79,27 @@ LLMEM_API float llmem_dot_f32(const float *a, const float *b, size_t n);
 /* Returns 1 if a Metal device is available (always 0 off macOS). */
 LLMEM_API int llmem_metal_available(void);
 
+/* Buffer pool support (src/metal/pool.m; off macOS src/pool_metal_stub.c fails every call:
+ * NULL, 0 or -1). Buffers are opaque retained MTLBuffer handles with shared storage, so the
+ * CPU sees their bytes at llmem_metal_buffer_contents for llmem_metal_buffer_length bytes. */
+/* A zeroed shared-storage buffer of `bytes` on llmem's device, or NULL. */
+LLMEM_API void *llmem_metal_buffer_new(uint64_t bytes);
+LLMEM_API void llmem_metal_buffer_release(void *buffer);
+LLMEM_API void *llmem_metal_buffer_contents(void *buffer);
+LLMEM_API uint64_t llmem_metal_buffer_length(void *buffer);
+/* 1 if the buffer lives on llmem's Metal device, 0 if on another one (or off macOS). */
+LLMEM_API int llmem_metal_buffer_on_device(void *buffer);
+/* A residency set attached to llmem's command queue (macOS 15+), or NULL when the OS has
+ * none or LLMEM_NO_RESIDENCY=1. Adds and removes take effect at the next commit. */
+LLMEM_API void *llmem_metal_residency_new(void);
+/* Ends residency, detaches the set from the queue and releases it. */
+LLMEM_API void llmem_metal_residency_release(void *set);
+/* 0 on success, -1 if the buffer is on another device or an argument is NULL. */
+LLMEM_API int llmem_metal_residency_add(void *set, void *buffer);
+LLMEM_API int llmem_metal_residency_remove(void *set, void *buffer);
+LLMEM_API void llmem_metal_residency_commit(void *set);
+LLMEM_API uint64_t llmem_metal_residency_count(void *set);
+
 
 #ifdef __cplusplus
 }

@@ -1,2 +1,14 @@
-export { powerOfTwoBucket } from "./bucket.ts";
-export { BucketPool, MAX_BUFFER_BYTES, type PooledBuffer, type PoolStats } from "./pool.ts";
+export type { BackendKind } from "./backend.ts";
+export {
+  type Bucketing,
+  type BucketMode,
+  fineBucketing,
+  fixedBucketing,
+  MAX_BUFFER_BYTES,
+  pow2Bucketing,
+  powerOfTwoBucket,
+  RUVLLM_SIZE_CLASSES,
+} from "./bucketing.ts";
+export { type BufferMeta, PooledBuffer } from "./handle.ts";
+export { allocMetalBuffer, isMetalAvailable, MetalBuffer } from "./metal.ts";
+export { type BatchRequest, BucketPool, type BucketPoolOptions, type PoolStats } from "./pool.ts";

@@ -1,0 +1,96 @@
+/**
+ * Where pooled bytes come from. A backend allocates a buffer of a bucket's capacity,
+ * re-issues its ArrayBuffer (detaching every old view) and frees it.
+ */
+import { type Pointer, toArrayBuffer } from "bun:ffi";
+import { LlmemError } from "@llmem/core";
+import { allocNative, detach, freeNative, type NativeBlock, nativeLib, requireNative } from "@llmem/native";
+
+export type BackendKind = "native" | "js" | "metal";
+
+/** One buffer's memory: `buffer` is replaced by `renew`, so hold the memory, not the buffer. */
+export interface Memory {
+  buffer: ArrayBuffer;
+  /** Native block, Metal buffer pointer, or null for a plain ArrayBuffer. */
+  readonly token: NativeBlock | number | null;
+}
+
+export interface Backend {
+  readonly kind: BackendKind;
+  allocate(capacity: number): Memory;
+  /** Detaches every view of the memory and gives it a fresh ArrayBuffer. */
+  renew(memory: Memory): void;
+  free(memory: Memory): void;
+}
+
+/** 64-byte aligned libllmem memory. */
+export const nativeBackend: Backend = {
+  kind: "native",
+  allocate(capacity) {
+    const block = allocNative(capacity, 64);
+    return { buffer: block.buffer, token: block };
+  },
+  renew(memory) {
+    memory.buffer = detach(memory.token as NativeBlock);
+  },
+  free(memory) {
+    freeNative(memory.token as NativeBlock);
+  },
+};
+
+/** Plain ArrayBuffers (native off); transfer() detaches views without copying. */
+export const jsBackend: Backend = {
+  kind: "js",
+  allocate(capacity) {
+    return { buffer: new ArrayBuffer(capacity), token: null };
+  },
+  renew(memory) {
+    memory.buffer = memory.buffer.transfer();
+  },
+  free(memory) {
+    memory.buffer.transfer(); // detach so no view outlives the pool's ownership
+  },
+};
+
+/** Shared-storage MTLBuffers, their contents exposed as ArrayBuffers (macOS only). */
+export function metalBackend(): Backend {
+  const lib = requireNative("the Metal bucket pool");
+  if (!lib.llmem_metal_available()) {
+    throw new LlmemError(
+      "UNSUPPORTED",
+      'backend "metal" needs a Metal device (macOS); this machine has none',
+    );
+  }
+  const view = (p: number): ArrayBuffer => {
+    const contents = lib.llmem_metal_buffer_contents(p as unknown as Pointer);
+    const length = Number(lib.llmem_metal_buffer_length(p as unknown as Pointer));
+    return toArrayBuffer(contents!, 0, length);
+  };
+  return {
+    kind: "metal",
+    allocate(capacity) {
+      const p = lib.llmem_metal_buffer_new(capacity);
+      if (!p) {
+        throw new LlmemError(
+          "NATIVE_ALLOC_FAILED",
+          `Metal buffer of ${capacity} bytes could not be allocated`,
+          {
+            byteLength: capacity,
+          },
+        );
+      }
+      return { buffer: view(Number(p)), token: Number(p) };
+    },
+    renew(memory) {
+      memory.buffer = memory.buffer.transfer();
+    },
+    free(memory) {
+      memory.buffer.transfer(); // no view may reach the memory once Metal frees it
+      lib.llmem_metal_buffer_release(memory.token as unknown as Pointer);
+    },
+  };
+}
+
+export function hostBackend(): Backend {
+  return nativeLib() ? nativeBackend : jsBackend;
+}
