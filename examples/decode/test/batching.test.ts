@@ -49,7 +49,7 @@ describe("continuous batching over the paged, prefix-sharing store", () => {
     const out = runRequests(requests, { ...common, kv: pool, steps: 40, maxLive: 3 });
     expect(out.timing.reusedTokens).toBeGreaterThan(0);
     expect(pool.prefixHits).toBeGreaterThan(0);
-    out.sequences.forEach((s, i) => expect(s.tokens).toEqual(alone(requests[i]!, 40)));
+    for (const [i, s] of out.sequences.entries()) expect(s.tokens).toEqual(alone(requests[i]!, 40));
     expect(pool.allocator.inUse).toBe(0);
   });
 
