@@ -1,10 +1,40 @@
-/** Picks the matvec kernels for the run: @llmem/quant-kernels when it offers them, else pure TS. */
+/**
+ * Picks the matvec kernels: @llmem/quant-kernels (native SIMD, quantized formats, threads)
+ * when it provides the contract's prepareMatrix/matvec, else the pure-TS f32 fallback.
+ */
 import { LlmemError } from "@llmem/core";
-import type { MatvecKernels, WeightFormat } from "./matvec.ts";
+import * as quant from "@llmem/quant-kernels";
+import type { MatvecKernels, WeightFormat, WeightMatrix } from "./matvec.ts";
 import { tsKernels } from "./matvec.ts";
 
+/** The part of the quant-kernels contract the loop uses (checked at run time, so older builds still load). */
+interface QuantMatvec {
+  prepareMatrix(format: WeightFormat, weights: Float32Array, rows: number, cols: number): WeightMatrix;
+  matvec(w: WeightMatrix, x: Float32Array, y: Float32Array): void;
+  setThreads(n: number): void;
+  getThreads(): number;
+}
+
+function quantMatvec(): QuantMatvec | null {
+  const q = quant as unknown as Partial<QuantMatvec>;
+  return typeof q.prepareMatrix === "function" && typeof q.matvec === "function" ? (q as QuantMatvec) : null;
+}
+
+export function quantKernels(): MatvecKernels | null {
+  const q = quantMatvec();
+  if (!q) return null;
+  return {
+    name: "quant-kernels",
+    formats: ["f32", "q8_0", "q4_0"],
+    prepare: (format, weights, rows, cols) => q.prepareMatrix(format, weights, rows, cols),
+    matvec: (w, x, y) => q.matvec(w, x, y),
+    setThreads: (n) => (typeof q.setThreads === "function" ? q.setThreads(n) : undefined),
+    threads: () => (typeof q.getThreads === "function" ? q.getThreads() : 1),
+  };
+}
+
 export function selectKernels(format: WeightFormat, threads: number): MatvecKernels {
-  const k = tsKernels;
+  const k = quantKernels() ?? tsKernels;
   if (!k.formats.includes(format)) {
     throw new LlmemError(
       "UNSUPPORTED",

@@ -8,7 +8,7 @@ export interface WeightMatrix {
   readonly format: WeightFormat;
   readonly rows: number;
   readonly cols: number;
-  readonly data: Float32Array | Uint8Array;
+  readonly data: Float32Array | Uint16Array | Uint8Array;
 }
 
 export interface MatvecKernels {
