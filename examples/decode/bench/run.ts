@@ -24,8 +24,26 @@ import { syntheticCheckpoint, syntheticTokenizer } from "../src/synthetic.ts";
 import { memoryRead } from "./memory-read.ts";
 
 const SHAPES: Record<string, ModelConfig> = {
-  s15: { dim: 288, hiddenDim: 768, nLayers: 6, nHeads: 6, nKvHeads: 6, vocabSize: 32000, seqLen: 256, sharedClassifier: true },
-  gqa: { dim: 256, hiddenDim: 688, nLayers: 4, nHeads: 8, nKvHeads: 2, vocabSize: 32000, seqLen: 256, sharedClassifier: true },
+  s15: {
+    dim: 288,
+    hiddenDim: 768,
+    nLayers: 6,
+    nHeads: 6,
+    nKvHeads: 6,
+    vocabSize: 32000,
+    seqLen: 256,
+    sharedClassifier: true,
+  },
+  gqa: {
+    dim: 256,
+    hiddenDim: 688,
+    nLayers: 4,
+    nHeads: 8,
+    nKvHeads: 2,
+    vocabSize: 32000,
+    seqLen: 256,
+    sharedClassifier: true,
+  },
 };
 /** The issue's goals, as ratios to run.c f32 single-thread tok/s, and 2 threads to 1. */
 const GOALS = { f32: 1.2, q8_0: 2.5, threads2: 1.6 };
@@ -61,7 +79,18 @@ async function tokPerSec(padded: Uint8Array, format: WeightFormat, threads: numb
 function runC(bin: string, dir: string, runs: number): number | null {
   const rates: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const r = Bun.spawnSync([bin, join(dir, "model.bin"), "-z", join(dir, "tokenizer.bin"), "-n", "256", "-s", "1", "-i", "Once"]);
+    const r = Bun.spawnSync([
+      bin,
+      join(dir, "model.bin"),
+      "-z",
+      join(dir, "tokenizer.bin"),
+      "-n",
+      "256",
+      "-s",
+      "1",
+      "-i",
+      "Once",
+    ]);
     const m = /achieved tok\/s: ([\d.]+)/.exec(r.stderr.toString());
     if (!m) return null;
     rates.push(Number(m[1]));
@@ -75,7 +104,9 @@ async function main() {
   const shapes = (process.env.BENCH_SHAPES ?? "s15,gqa").split(",");
   const runs = Number(process.env.BENCH_RUNS ?? 3);
   const runc = process.env.RUNC;
-  console.log(`native: ${native.available ? native.backend : "off"}; run.c baseline: ${runc ?? "not given (set RUNC=path/to/run)"}`);
+  console.log(
+    `native: ${native.available ? native.backend : "off"}; run.c baseline: ${runc ?? "not given (set RUNC=path/to/run)"}`,
+  );
   for (const name of shapes) {
     const c = SHAPES[name];
     if (!c) throw new Error(`unknown shape ${name}`);
@@ -83,7 +114,9 @@ async function main() {
     const dir = mkdtempSync(join(tmpdir(), "llmem-bench-"));
     writeFileSync(join(dir, "model.bin"), padded.subarray(64 - 28));
     writeFileSync(join(dir, "tokenizer.bin"), syntheticTokenizer(c.vocabSize));
-    console.log(`\n${name}: dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nLayers} layers, ${c.nHeads} heads / ${c.nKvHeads} KV, vocab ${c.vocabSize}`);
+    console.log(
+      `\n${name}: dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nLayers} layers, ${c.nHeads} heads / ${c.nKvHeads} KV, vocab ${c.vocabSize}`,
+    );
     const rows: { label: string; tokS: number[]; bytes: number; kernels: string }[] = [];
     const variants: [string, WeightFormat, number][] = [
       ["f32, 1 thread", "f32", 1],
@@ -115,7 +148,11 @@ async function main() {
       let line = `  ${row.label.padEnd(16)} ${fmt(tokS).padStart(7)} tok/s (median of ${row.tokS.length}, ${row.kernels} kernels)  weights ${fmt(row.bytes / 2 ** 20)} MiB/token → ${fmt(bw, 2)} GB/s = ${fmt((100 * bw) / read)}% of a plain read (${fmt(read, 2)} GB/s)`;
       if (base) {
         const ratio = tokS / base;
-        const goal = row.label.startsWith("f32, 1") ? GOALS.f32 : row.label.startsWith("q8_0, 1") ? GOALS.q8_0 : null;
+        const goal = row.label.startsWith("f32, 1")
+          ? GOALS.f32
+          : row.label.startsWith("q8_0, 1")
+            ? GOALS.q8_0
+            : null;
         line += `  ×${fmt(ratio, 2)} run.c${goal ? ` (goal ≥ ${goal}: ${ratio >= goal ? "met" : "not met"})` : ""}`;
       }
       if (row.label.includes("2 threads")) {
@@ -127,7 +164,8 @@ async function main() {
       }
       console.log(line);
     }
-    if (base) console.log(`  run.c            ${fmt(base).padStart(7)} tok/s (median of ${runs} × 256 steps)`);
+    if (base)
+      console.log(`  run.c            ${fmt(base).padStart(7)} tok/s (median of ${runs} × 256 steps)`);
     if (!f32one) console.log("  (no f32 result)");
     rmSync(dir, { recursive: true, force: true });
   }

@@ -21,17 +21,17 @@ export function rmsnorm(
   for (let j = 0; j < size; j++) o[j] = weight[wOff + j]! * f(ss * x[j]!);
 }
 
-/** In-place softmax of x[off .. off+size). */
-export function softmax(x: Float32Array, size: number, off = 0): void {
-  let max = x[off]!;
-  for (let i = 1; i < size; i++) if (x[off + i]! > max) max = x[off + i]!;
+/** In-place softmax of x[0 .. size). */
+export function softmax(x: Float32Array, size: number): void {
+  let max = x[0]!;
+  for (let i = 1; i < size; i++) if (x[i]! > max) max = x[i]!;
   let sum = 0;
-  for (let i = off; i < off + size; i++) {
+  for (let i = 0; i < size; i++) {
     const e = f(Math.exp(f(x[i]! - max)));
     x[i] = e;
     sum = f(sum + e);
   }
-  for (let i = off; i < off + size; i++) x[i] = x[i]! / sum;
+  for (let i = 0; i < size; i++) x[i] = x[i]! / sum;
 }
 
 /**

@@ -35,22 +35,22 @@ export interface SamplerOptions {
   topp: number;
   seed: bigint;
   /** Scratch for top-p candidates (vocab-sized), e.g. a pooled per-request buffer. */
-  scratch?: Int32Array;
+  scratch?: Float64Array;
 }
 
 export class Sampler {
   readonly temperature: number;
   readonly topp: number;
   private readonly rng: Rng;
-  /** Candidate indices for top-p, reused across steps. */
-  private indices: Int32Array = new Int32Array(0);
+  /** Sort keys of top-p candidates, reused across steps. */
+  private keys: Float64Array = new Float64Array(0);
 
   constructor(o: SamplerOptions) {
     // run.c keeps both as C floats.
     this.temperature = Math.fround(o.temperature);
     this.topp = Math.fround(o.topp);
     this.rng = new Rng(o.seed);
-    if (o.scratch) this.indices = o.scratch;
+    if (o.scratch) this.keys = o.scratch;
   }
 
   /** Picks the next token; overwrites `logits` with probabilities when sampling, as run.c does. */
@@ -61,8 +61,8 @@ export class Sampler {
     softmax(logits, logits.length);
     const coin = this.rng.nextF32();
     if (this.topp <= 0 || this.topp >= 1) return sampleMult(logits, coin);
-    if (this.indices.length < logits.length) this.indices = new Int32Array(logits.length);
-    return sampleTopp(logits, this.topp, coin, this.indices);
+    if (this.keys.length < logits.length) this.keys = new Float64Array(logits.length);
+    return sampleTopp(logits, this.topp, coin, this.keys);
   }
 }
 
@@ -87,21 +87,58 @@ export function sampleMult(p: Float32Array, coin: number): number {
   return p.length - 1;
 }
 
+/** Index bits in a sort key; the f32 bits of the probability sit above them (2^32 · 2^21 < 2^53). */
+const INDEX_BITS = 2 ** 21;
+const bitsOf = new Uint32Array(1);
+const floatOf = new Float32Array(bitsOf.buffer);
+
 /**
  * Nucleus sampling as run.c: drop probabilities below (1 - topp) / (n - 1), sort the rest
  * descending (glibc's qsort is a stable merge sort here, so ties keep index order), cut
  * where the cumulative sum first exceeds topp, and draw with coin × that sum.
+ * The order is a numeric sort of one float64 key per candidate, (~f32 bits, index): positive
+ * floats order like their bit patterns, so the key order is exactly (prob desc, index asc).
  */
-export function sampleTopp(p: Float32Array, topp: number, coin: number, indices: Int32Array): number {
+export function sampleTopp(p: Float32Array, topp: number, coin: number, keys: Float64Array): number {
   const n = p.length;
   const cutoff = Math.fround(Math.fround(1 - topp) / (n - 1));
+  if (n > INDEX_BITS) return sampleToppLarge(p, topp, coin, cutoff);
   let n0 = 0;
-  for (let i = 0; i < n; i++) if (p[i]! >= cutoff) indices[n0++] = i;
-  const cand = indices.subarray(0, n0);
-  cand.sort((a, b) => p[b]! - p[a]! || a - b);
+  for (let i = 0; i < n; i++) {
+    const v = p[i]!;
+    if (v >= cutoff) {
+      floatOf[0] = v;
+      keys[n0++] = (0xffffffff - bitsOf[0]!) * INDEX_BITS + i;
+    }
+  }
+  const cand = keys.subarray(0, n0).sort();
+  const index = (i: number) => cand[i]! & (INDEX_BITS - 1); // ToInt32 keeps the low 32 bits exactly
   let cumulative = 0;
   let last = n0 - 1;
   for (let i = 0; i < n0; i++) {
+    cumulative = Math.fround(cumulative + p[index(i)]!);
+    if (cumulative > topp) {
+      last = i;
+      break;
+    }
+  }
+  const r = Math.fround(coin * cumulative);
+  let cdf = 0;
+  for (let i = 0; i <= last; i++) {
+    cdf = Math.fround(cdf + p[index(i)]!);
+    if (r < cdf) return index(i);
+  }
+  return index(last);
+}
+
+/** The same rule for vocabularies too large for packed keys (over 2M tokens). */
+function sampleToppLarge(p: Float32Array, topp: number, coin: number, cutoff: number): number {
+  const cand: number[] = [];
+  for (let i = 0; i < p.length; i++) if (p[i]! >= cutoff) cand.push(i);
+  cand.sort((a, b) => p[b]! - p[a]! || a - b);
+  let cumulative = 0;
+  let last = cand.length - 1;
+  for (let i = 0; i < cand.length; i++) {
     cumulative = Math.fround(cumulative + p[cand[i]!]!);
     if (cumulative > topp) {
       last = i;

@@ -140,3 +140,15 @@ describe("bun run decode", () => {
     expect(r.err).toMatch(/^decode: tokenizer .* holds 512 tokens but the model's vocab_size is 300 .*\n$/);
   });
 });
+
+test("a model too large for this machine: one line, exit 2, before reading the weights", () => {
+  const dir = mkdtempSync(join(tmpdir(), "llmem-decode-"));
+  const huge = join(dir, "huge.bin");
+  const header = new Int32Array([65536, 262144, 1024, 512, 512, 32000, 4096]);
+  writeFileSync(huge, new Uint8Array(header.buffer));
+  const r = run(["--model", huge, "--tokenizer", tokenizer]);
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(
+    /^decode: model .*huge.bin needs [\d.]+ GiB \(weights, KV cache, buffers\), this machine has [\d.]+ GiB\n$/,
+  );
+});

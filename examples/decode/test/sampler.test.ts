@@ -42,7 +42,7 @@ describe("sampling rules", () => {
   });
   test("top-p keeps the smallest set over p; ties keep index order (glibc's stable qsort)", () => {
     const p = Float32Array.of(0.1, 0.3, 0.3, 0.2, 0.1);
-    const idx = new Int32Array(5);
+    const idx = new Float64Array(5);
     // sorted: 1 (.3), 2 (.3), 3 (.2), 0 (.1), 4 (.1); top-p 0.5 keeps 1, 2 (cum .6)
     expect(sampleTopp(p, 0.5, 0, idx)).toBe(1);
     expect(sampleTopp(p, 0.5, 0.49, idx)).toBe(1);
@@ -59,7 +59,7 @@ describe("sampling rules", () => {
           const sum = raw.reduce((a, b) => a + b, 0);
           if (sum === 0) return true;
           const p = Float32Array.from(raw, (v) => v / sum);
-          const pick = sampleTopp(p, topp, coin, new Int32Array(p.length));
+          const pick = sampleTopp(p, topp, coin, new Float64Array(p.length));
           // Every token with a strictly higher probability than the pick is in the nucleus too.
           const higher = [...p].filter((v) => v > p[pick]!).reduce((a, b) => a + b, 0);
           return higher <= topp + 1e-6;
