@@ -111,6 +111,8 @@ export function sampleTopp(p: Float32Array, topp: number, coin: number, keys: Fl
       keys[n0++] = (0xffffffff - bitsOf[0]!) * INDEX_BITS + i;
     }
   }
+  // Nothing passes only when topp < 1/n; run.c then reads before its array (undefined), we take the argmax.
+  if (n0 === 0) return argmax(p);
   const cand = keys.subarray(0, n0).sort();
   const index = (i: number) => cand[i]! & (INDEX_BITS - 1); // ToInt32 keeps the low 32 bits exactly
   let cumulative = 0;
@@ -135,6 +137,7 @@ export function sampleTopp(p: Float32Array, topp: number, coin: number, keys: Fl
 function sampleToppLarge(p: Float32Array, topp: number, coin: number, cutoff: number): number {
   const cand: number[] = [];
   for (let i = 0; i < p.length; i++) if (p[i]! >= cutoff) cand.push(i);
+  if (cand.length === 0) return argmax(p);
   cand.sort((a, b) => p[b]! - p[a]! || a - b);
   let cumulative = 0;
   let last = cand.length - 1;

@@ -67,6 +67,9 @@ describe("sampling rules", () => {
       ),
     );
   });
+  test("top-p below 1/n keeps no candidate in run.c (undefined there): the argmax here", () => {
+    expect(sampleTopp(Float32Array.of(0.4, 0.6), Math.fround(0.05), 0, new Float64Array(2))).toBe(1);
+  });
   test("temperature 0 is argmax and consumes no randomness", () => {
     const s = new Sampler({ temperature: 0, topp: 0.9, seed: 1n });
     expect(s.sample(Float32Array.of(1, 3, 2))).toBe(1);
