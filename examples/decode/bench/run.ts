@@ -135,7 +135,10 @@ async function main() {
           continue;
         }
         let row = rows.find((x) => x.label === label);
-        if (!row) rows.push((row = { label, tokS: [], bytes: r.matrixBytes, kernels: r.kernels }));
+        if (!row) {
+          row = { label, tokS: [], bytes: r.matrixBytes, kernels: r.kernels };
+          rows.push(row);
+        }
         row.tokS.push(r.tokS);
       }
     }
