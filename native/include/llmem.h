@@ -64,9 +64,64 @@ LLMEM_API float llmem_dot_f32(const float *a, const float *b, size_t n);
 
 /* ---- quantization formats, dot products, matvec (quant-kernels) -------- */
 /* (grown by the quant-kernels work: Q8_0/Q4_0/Q4_1/Q8_1, fp16/bf16, dot, matvec, threads) */
+/* GGML-compatible block formats (32 values per block, little-endian fp16 scales):
+ *   Q8_0 34 B { fp16 d; int8 qs[32] }              x = qs[i]*d
+ *   Q4_0 18 B { fp16 d; uint8 qs[16] }             x = (nibble-8)*d, byte j: lo = x[j], hi = x[j+16]
+ *   Q4_1 20 B { fp16 d; fp16 m; uint8 qs[16] }     x = nibble*d + m
+ *   Q8_1 36 B { fp16 d; fp16 s = d*sum(qs); int8 qs[32] }  (activation side of Q4_1 dots)
+ * Every path (scalar, AVX2, NEON, Metal) writes the same bytes as GGML's reference quantizer. */
+enum llmem_format {
+  LLMEM_F32 = 0,
+  LLMEM_F16 = 1,
+  LLMEM_BF16 = 2,
+  LLMEM_Q8_0 = 3,
+  LLMEM_Q4_0 = 4,
+  LLMEM_Q4_1 = 5,
+  LLMEM_Q8_1 = 6,
+};
+#define LLMEM_QK 32
+
+/* Round to nearest even; subnormals, signed zeros, infinities exact; NaN stays NaN (quieted). */
+LLMEM_API void llmem_f32_to_f16(const float *src, uint16_t *dst, size_t n);
+LLMEM_API void llmem_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+LLMEM_API void llmem_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
+LLMEM_API void llmem_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
+
+/* n values (a multiple of 32) of a block format; 0, or -1 for another format or a partial block. */
+LLMEM_API int llmem_quantize(int format, const float *src, void *dst, size_t n);
+LLMEM_API int llmem_dequantize(int format, const void *src, float *dst, size_t n);
+
+/* Dot products over n values (a multiple of 32 for the block pairs). */
+LLMEM_API float llmem_dot_q8_0_q8_0(const void *x, const void *y, size_t n);
+LLMEM_API float llmem_dot_q4_0_q8_0(const void *x, const void *y, size_t n);
+LLMEM_API float llmem_dot_q4_1_q8_1(const void *x, const void *y, size_t n);
+LLMEM_API float llmem_dot_f16_f32(const uint16_t *x, const float *y, size_t n);
+
+/* y[r] = W[r]·x for a row-major W (F32, F16, Q8_0 or Q4_0). For Q8_0/Q4_0, x is quantized to
+ * Q8_0 into scratch (cols/32*34 bytes) first. Rows are split over the thread pool.
+ * Returns 0, or -1 for an unsupported format or cols. */
+LLMEM_API int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const float *x, float *y,
+                           void *scratch);
+/* Threads matvec uses (the caller plus n-1 pool workers), 1..64; 0 or -1 if threads cannot start. */
+LLMEM_API int llmem_set_threads(int n);
+LLMEM_API int llmem_get_threads(void);
+/* Reads every byte once (the bandwidth baseline benchmarks compare matvec against). */
+LLMEM_API uint64_t llmem_read_bytes(const void *p, size_t bytes);
+
+/* Metal versions (macOS; -1 elsewhere or without a device): same results as the CPU paths. */
+LLMEM_API int llmem_metal_dequantize(int format, const void *src, float *dst, size_t n);
+LLMEM_API int llmem_metal_matvec(int format, const void *w, size_t rows, size_t cols, const float *x, float *y);
 
 
 /* ---- attention building blocks over quantized rows (quant-kernels) ------ */
+/* Rows (F32, F16, Q8_0, Q4_0 or Q4_1) of head_dim values at base + offset_bytes + t*stride_bytes.
+ * Quantized rows are decoded block by block in registers, never into an f32 copy.
+ * scores: out[t] = scale * (query . row_t), t < count.
+ * weighted sum: out[d] += sum_t weights[t] * row_t[d] (accumulates). Both return 0 or -1. */
+LLMEM_API int llmem_attn_scores(int format, const float *query, const void *base, size_t offset_bytes,
+                                size_t stride_bytes, size_t count, size_t head_dim, float scale, float *out);
+LLMEM_API int llmem_attn_weighted_sum(int format, const float *weights, const void *base, size_t offset_bytes,
+                                      size_t stride_bytes, size_t count, size_t head_dim, float *out);
 
 
 /* ---- hashing (prefix-hash) ---------------------------------------------- */

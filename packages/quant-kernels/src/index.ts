@@ -1,2 +1,32 @@
+export {
+  attentionScores,
+  attentionWeightedSum,
+  type RowLayout,
+  referenceAttention,
+  type ScoresOptions,
+  type WeightedSumOptions,
+} from "./attention.ts";
+export { fromBf16, fromF16, referenceConvert, toBf16, toF16 } from "./convert.ts";
+export { dotF16F32, dotF32, dotQ4_0Q8_0, dotQ4_1Q8_1, dotQ8_0, referenceDot } from "./dot.ts";
+export {
+  blockBytes,
+  FORMAT_ID,
+  type MatrixFormat,
+  QK,
+  type QuantFormat,
+  type RowFormat,
+} from "./formats.ts";
 export { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "./half.ts";
-export { dequantizeQ8_0, Q8_0_BLOCK_BYTES, QK8_0, quantizeQ8_0 } from "./q8_0.ts";
+export { getThreads, type Matrix, matvec, matvecReference, prepareMatrix, setThreads } from "./matvec.ts";
+export {
+  dequantize,
+  dequantizeInto,
+  dequantizeQ8_0,
+  Q8_0_BLOCK_BYTES,
+  QK8_0,
+  quantize,
+  quantizedBytes,
+  quantizeInto,
+  quantizeQ8_0,
+  reference,
+} from "./quantize.ts";

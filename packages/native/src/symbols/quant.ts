@@ -1,2 +1,23 @@
-// FFI declarations for libllmem's quant functions (see native/include/llmem.h).
-export const quantSymbols = {} as const;
+import { FFIType } from "bun:ffi";
+
+// FFI declarations for libllmem's quantization functions (see native/include/llmem.h).
+const { ptr, u64, i32, f32, void: none } = FFIType;
+
+export const quantSymbols = {
+  llmem_f32_to_f16: { args: [ptr, ptr, u64], returns: none },
+  llmem_f16_to_f32: { args: [ptr, ptr, u64], returns: none },
+  llmem_f32_to_bf16: { args: [ptr, ptr, u64], returns: none },
+  llmem_bf16_to_f32: { args: [ptr, ptr, u64], returns: none },
+  llmem_quantize: { args: [i32, ptr, ptr, u64], returns: i32 },
+  llmem_dequantize: { args: [i32, ptr, ptr, u64], returns: i32 },
+  llmem_dot_q8_0_q8_0: { args: [ptr, ptr, u64], returns: f32 },
+  llmem_dot_q4_0_q8_0: { args: [ptr, ptr, u64], returns: f32 },
+  llmem_dot_q4_1_q8_1: { args: [ptr, ptr, u64], returns: f32 },
+  llmem_dot_f16_f32: { args: [ptr, ptr, u64], returns: f32 },
+  llmem_matvec: { args: [i32, ptr, u64, u64, ptr, ptr, ptr], returns: i32 },
+  llmem_set_threads: { args: [i32], returns: i32 },
+  llmem_get_threads: { args: [], returns: i32 },
+  llmem_read_bytes: { args: [ptr, u64], returns: u64 },
+  llmem_metal_dequantize: { args: [i32, ptr, ptr, u64], returns: i32 },
+  llmem_metal_matvec: { args: [i32, ptr, u64, u64, ptr, ptr], returns: i32 },
+} as const;

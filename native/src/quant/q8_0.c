@@ -1,0 +1,102 @@
+/* Q8_0: { fp16 d; int8 qs[32] } per 32 values. Scalar reference, AVX2, NEON; one dispatch each. */
+#include "quant_internal.h"
+
+LLMEM_SCALAR static void quantize_q8_0_scalar(const float *x, uint8_t *y, size_t n) {
+  for (size_t b = 0; b < n / 32; b++, x += 32, y += Q8_0_BYTES) {
+    float amax = 0.0f;
+    for (int j = 0; j < 32; j++) {
+      const float v = fabsf(x[j]);
+      if (v > amax) amax = v;
+    }
+    const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    st_u16(y, fp32_to_fp16(d));
+    for (int j = 0; j < 32; j++) y[2 + j] = (uint8_t)q8_round(x[j] * id);
+  }
+}
+
+LLMEM_SCALAR static void dequantize_q8_0_scalar(const uint8_t *x, float *y, size_t n) {
+  for (size_t b = 0; b < n / 32; b++, x += Q8_0_BYTES, y += 32) {
+    const float d = scale_at(x);
+    for (int j = 0; j < 32; j++) y[j] = (float)(int8_t)x[2 + j] * d;
+  }
+}
+
+#if LLMEM_X86
+LLMEM_AVX2 static void quantize_q8_0_avx2(const float *x, uint8_t *y, size_t n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (size_t b = 0; b < n / 32; b++, x += 32, y += Q8_0_BYTES) {
+    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                                   _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+    const float d = hmax_avx2(m) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    st_u16(y, fp16_avx2(d));
+    const __m256 mul = _mm256_set1_ps(id);
+    const __m256i q = pack_q8_avx2(round_q8_avx2(_mm256_mul_ps(v0, mul)), round_q8_avx2(_mm256_mul_ps(v1, mul)),
+                                   round_q8_avx2(_mm256_mul_ps(v2, mul)), round_q8_avx2(_mm256_mul_ps(v3, mul)));
+    _mm256_storeu_si256((__m256i *)(y + 2), q);
+  }
+}
+
+LLMEM_AVX2 static void dequantize_q8_0_avx2(const uint8_t *x, float *y, size_t n) {
+  for (size_t b = 0; b < n / 32; b++, x += Q8_0_BYTES, y += 32) {
+    const __m256 d = _mm256_set1_ps(scale_at_avx2(x));
+    for (int k = 0; k < 4; k++) {
+      const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x + 2 + 8 * k)));
+      _mm256_storeu_ps(y + 8 * k, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
+    }
+  }
+}
+#endif
+
+#if LLMEM_ARM
+static void quantize_q8_0_neon(const float *x, uint8_t *y, size_t n) {
+  for (size_t b = 0; b < n / 32; b++, x += 32, y += Q8_0_BYTES) {
+    float32x4_t v[8];
+    for (int k = 0; k < 8; k++) v[k] = vld1q_f32(x + 4 * k);
+    float32x4_t m = vabsq_f32(v[0]);
+    for (int k = 1; k < 8; k++) m = vmaxq_f32(m, vabsq_f32(v[k]));
+    const float d = vmaxvq_f32(m) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    st_u16(y, fp32_to_fp16(d));
+    int32x4_t q[8];
+    for (int k = 0; k < 8; k++) q[k] = round_q8_neon(vmulq_n_f32(v[k], id));
+    store_q8_neon((int8_t *)(y + 2), q);
+  }
+}
+
+static void dequantize_q8_0_neon(const uint8_t *x, float *y, size_t n) {
+  for (size_t b = 0; b < n / 32; b++, x += Q8_0_BYTES, y += 32) {
+    const float d = scale_at(x);
+    for (int k = 0; k < 4; k++) {
+      float32x4_t lo, hi;
+      widen8_neon(vld1_s8((const int8_t *)(x + 2 + 8 * k)), d, &lo, &hi);
+      vst1q_f32(y + 8 * k, lo);
+      vst1q_f32(y + 8 * k + 4, hi);
+    }
+  }
+}
+#endif
+
+void llmem_quantize_q8_0(const float *x, uint8_t *y, size_t n) {
+  switch (llmem_active_isa()) {
+#if LLMEM_X86
+  case LLMEM_ISA_AVX2: quantize_q8_0_avx2(x, y, n); return;
+#endif
+#if LLMEM_ARM
+  case LLMEM_ISA_NEON: quantize_q8_0_neon(x, y, n); return;
+#endif
+  default: quantize_q8_0_scalar(x, y, n);
+  }
+}
+
+void llmem_dequantize_q8_0(const uint8_t *x, float *y, size_t n) {
+  switch (llmem_active_isa()) {
+#if LLMEM_X86
+  case LLMEM_ISA_AVX2: dequantize_q8_0_avx2(x, y, n); return;
+#endif
+#if LLMEM_ARM
+  case LLMEM_ISA_NEON: dequantize_q8_0_neon(x, y, n); return;
+#endif
+  default: dequantize_q8_0_scalar(x, y, n);
+  }
+}

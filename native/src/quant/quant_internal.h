@@ -1,0 +1,195 @@
+/* Shared by the quant-kernels sources: block layouts, scalar fp16/bf16, ISA helpers. */
+#ifndef LLMEM_QUANT_INTERNAL_H
+#define LLMEM_QUANT_INTERNAL_H
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "../internal.h"
+
+/* Block sizes in bytes (GGML's layouts; scales are little-endian fp16, read with memcpy
+ * because blocks of 34/18/20 bytes leave them unaligned). */
+#define Q8_0_BYTES 34
+#define Q4_0_BYTES 18
+#define Q4_1_BYTES 20
+#define Q8_1_BYTES 36
+
+/* The scalar references are the yardstick the SIMD paths are measured against, so the
+ * compiler must not auto-vectorize them (GCC would, at -O3): an honest "scalar" baseline. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define LLMEM_SCALAR __attribute__((optimize("no-tree-vectorize")))
+#else
+#define LLMEM_SCALAR
+#endif
+
+static inline uint16_t ld_u16(const uint8_t *p) {
+  uint16_t v;
+  memcpy(&v, p, 2);
+  return v;
+}
+static inline void st_u16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline uint32_t f32_bits(float x) {
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  return u;
+}
+static inline float bits_f32(uint32_t u) {
+  float x;
+  memcpy(&x, &u, 4);
+  return x;
+}
+
+/* f32 -> fp16, round to nearest even; NaN keeps its sign and top payload bits, quieted
+ * (what F16C and AArch64 FCVT do, so every path agrees bit for bit). */
+static inline uint16_t fp32_to_fp16(float x) {
+  const uint32_t u = f32_bits(x), sign = (u >> 16) & 0x8000, a = u & 0x7fffffff;
+  if (a > 0x7f800000) return (uint16_t)(sign | 0x7e00 | ((a >> 13) & 0x3ff));
+  if (a >= 0x477ff000) return (uint16_t)(sign | 0x7c00);
+  if (a >= 0x38800000) {
+    const uint32_t r = a - 0x38000000;
+    return (uint16_t)(sign | ((r + 0xfff + ((r >> 13) & 1)) >> 13));
+  }
+  if (a <= 0x33000000) return (uint16_t)sign;
+  const uint32_t e = a >> 23, mant = (a & 0x7fffff) | 0x800000, shift = 126 - e;
+  uint32_t q = mant >> shift;
+  const uint32_t rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+  if (rem > half || (rem == half && (q & 1))) q++;
+  return (uint16_t)(sign | q);
+}
+
+static inline float fp16_to_fp32(uint16_t h) {
+  const uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  if (e == 0x1f) return bits_f32(sign | 0x7f800000 | (m << 13) | (m ? 0x400000 : 0));
+  if (e != 0) return bits_f32(sign | ((e + 112) << 23) | (m << 13));
+  if (m == 0) return bits_f32(sign);
+  return bits_f32(sign | f32_bits((float)m * 0x1p-24f)); /* exact: subnormal fp16 is normal f32 */
+}
+
+static inline uint16_t fp32_to_bf16(float x) {
+  const uint32_t u = f32_bits(x);
+  if ((u & 0x7fffffff) > 0x7f800000) return (uint16_t)((u >> 16) | 0x40);
+  return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+static inline float scale_at(const uint8_t *p) { return fp16_to_fp32(ld_u16(p)); }
+
+/* roundf for the 8-bit formats: |p| < 127.5 rounds half away from zero; a non-finite p
+ * (1/d overflowed, or an Inf input) gives 0, where GGML's reference is undefined. */
+static inline int8_t q8_round(float p) { return fabsf(p) < 127.5f ? (int8_t)roundf(p) : 0; }
+/* min(15, (int8)v) for the 4-bit formats, truncating; non-finite -> 0. */
+static inline uint8_t q4_trunc(float v) {
+  if (!(fabsf(v) <= FLT_MAX)) return 0;
+  const int t = (int)fmaxf(-1.0f, fminf(16.0f, v));
+  return (uint8_t)(t < 0 ? 0 : t > 15 ? 15 : t);
+}
+
+/* Per-format block kernels (n values, a multiple of 32), each with one dispatch point. */
+void llmem_quantize_q8_0(const float *x, uint8_t *y, size_t n);
+void llmem_quantize_q8_1(const float *x, uint8_t *y, size_t n);
+void llmem_quantize_q4_0(const float *x, uint8_t *y, size_t n);
+void llmem_quantize_q4_1(const float *x, uint8_t *y, size_t n);
+void llmem_dequantize_q8_0(const uint8_t *x, float *y, size_t n);
+void llmem_dequantize_q8_1(const uint8_t *x, float *y, size_t n);
+void llmem_dequantize_q4_0(const uint8_t *x, float *y, size_t n);
+void llmem_dequantize_q4_1(const uint8_t *x, float *y, size_t n);
+
+/* Runs fn(ctx, i) for i in [0, tasks) over the thread pool (the caller runs its share). */
+typedef void (*llmem_task_fn)(void *ctx, size_t task);
+void llmem_pool_run(llmem_task_fn fn, void *ctx, size_t tasks);
+
+#if LLMEM_X86
+LLMEM_AVX2 static inline float hsum_avx2(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+LLMEM_AVX2 static inline float hmax_avx2(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+LLMEM_AVX2 static inline float hmin_avx2(__m256 v) {
+  __m128 s = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_min_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_min_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+LLMEM_AVX2 static inline float scale_at_avx2(const uint8_t *p) { return _cvtsh_ss(ld_u16(p)); }
+LLMEM_AVX2 static inline uint16_t fp16_avx2(float x) { return (uint16_t)_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT); }
+
+/* q8_round on 8 lanes. _mm256_round_ps has no "half away from zero" mode (GGML's AVX2
+ * quantizer uses nearest-even and so disagrees with its own reference on .5 ties):
+ * truncate, then step one away from zero when the dropped fraction (exact) is >= 0.5. */
+LLMEM_AVX2 static inline __m256i round_q8_avx2(__m256 p) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  p = _mm256_and_ps(p, _mm256_cmp_ps(_mm256_andnot_ps(sign, p), _mm256_set1_ps(127.5f), _CMP_LT_OQ));
+  const __m256 t = _mm256_round_ps(p, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(p, t));
+  const __m256 step = _mm256_or_ps(_mm256_and_ps(p, sign), _mm256_set1_ps(1.0f));
+  const __m256 half = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+  return _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(step, half)));
+}
+
+/* Four vectors of 8 int32 (elements 0..31) to 32 int8 in order (packs interleave lanes). */
+LLMEM_AVX2 static inline __m256i pack_q8_avx2(__m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i abcd = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+  return _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* q4_trunc on 8 lanes: truncation, and the clamp to [0, 15] also maps the "integer
+ * indefinite" result of a non-finite or huge lane to 0, as the scalar rule says. */
+LLMEM_AVX2 static inline __m256i trunc_q4_avx2(__m256 v) {
+  const __m256i t = _mm256_cvttps_epi32(v);
+  return _mm256_min_epi32(_mm256_max_epi32(t, _mm256_setzero_si256()), _mm256_set1_epi32(15));
+}
+
+/* 32 values of 0..15 (elements 0..31 in a..d) to 16 bytes: low nibble j, high nibble j+16. */
+LLMEM_AVX2 static inline __m128i pack_q4_avx2(__m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i lo = _mm256_packs_epi32(a, b), hi = _mm256_packs_epi32(c, d); /* 0-3,8-11|4-7,12-15 */
+  const __m256i both = _mm256_permute4x64_epi64(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)), 0xD8);
+  return _mm_packus_epi16(_mm256_castsi256_si128(both), _mm256_extracti128_si256(both, 1));
+}
+#endif
+
+#if LLMEM_ARM
+/* q8_round on 4 lanes: FCVTAS rounds half away from zero, exactly roundf. */
+static inline int32x4_t round_q8_neon(float32x4_t p) {
+  const uint32x4_t ok = vcaltq_f32(p, vdupq_n_f32(127.5f));
+  return vcvtaq_s32_f32(vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(p), ok)));
+}
+/* q4_trunc on 4 lanes (FCVTZS saturates, so a non-finite lane is zeroed first). */
+static inline int32x4_t trunc_q4_neon(float32x4_t v) {
+  const uint32x4_t finite = vcaleq_f32(v, vdupq_n_f32(FLT_MAX));
+  const int32x4_t t = vcvtq_s32_f32(vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), finite)));
+  return vminq_s32(vmaxq_s32(t, vdupq_n_s32(0)), vdupq_n_s32(15));
+}
+/* 8 vectors of 4 int32 (elements 0..31) to 32 int8. */
+static inline void store_q8_neon(int8_t *y, const int32x4_t q[8]) {
+  const int16x8_t h0 = vcombine_s16(vqmovn_s32(q[0]), vqmovn_s32(q[1]));
+  const int16x8_t h1 = vcombine_s16(vqmovn_s32(q[2]), vqmovn_s32(q[3]));
+  const int16x8_t h2 = vcombine_s16(vqmovn_s32(q[4]), vqmovn_s32(q[5]));
+  const int16x8_t h3 = vcombine_s16(vqmovn_s32(q[6]), vqmovn_s32(q[7]));
+  vst1q_s8(y, vcombine_s8(vqmovn_s16(h0), vqmovn_s16(h1)));
+  vst1q_s8(y + 16, vcombine_s8(vqmovn_s16(h2), vqmovn_s16(h3)));
+}
+/* 8 vectors of 4 values 0..15 (elements 0..31) to 16 bytes: low nibble j, high nibble j+16. */
+static inline void store_q4_neon(uint8_t *y, const int32x4_t q[8]) {
+  const uint16x8_t l0 = vcombine_u16(vmovn_u32(vreinterpretq_u32_s32(q[0])), vmovn_u32(vreinterpretq_u32_s32(q[1])));
+  const uint16x8_t l1 = vcombine_u16(vmovn_u32(vreinterpretq_u32_s32(q[2])), vmovn_u32(vreinterpretq_u32_s32(q[3])));
+  const uint16x8_t h0 = vcombine_u16(vmovn_u32(vreinterpretq_u32_s32(q[4])), vmovn_u32(vreinterpretq_u32_s32(q[5])));
+  const uint16x8_t h1 = vcombine_u16(vmovn_u32(vreinterpretq_u32_s32(q[6])), vmovn_u32(vreinterpretq_u32_s32(q[7])));
+  const uint8x16_t lo = vcombine_u8(vmovn_u16(l0), vmovn_u16(l1)), hi = vcombine_u8(vmovn_u16(h0), vmovn_u16(h1));
+  vst1q_u8(y, vorrq_u8(lo, vshlq_n_u8(hi, 4)));
+}
+/* 8 int8 to two f32x4 (scaled by d). */
+static inline void widen8_neon(int8x8_t q, float d, float32x4_t *lo, float32x4_t *hi) {
+  const int16x8_t w = vmovl_s8(q);
+  *lo = vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(w))), d);
+  *hi = vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(w))), d);
+}
+#endif
+
+#endif

@@ -1,0 +1,246 @@
+/**
+ * Attention building blocks over K/V rows stored in any row format, addressed in bytes
+ * inside any typed array (so [token][kvHead][headDim] layouts need no copies). Quantized
+ * rows are decoded block by block in registers; no f32 copy of a row is ever made.
+ */
+import { checkFiniteNumber, checkInt, checkSize, LlmemError, type TypedArray } from "@llmem/core";
+import { nativeLib, viewPtr } from "@llmem/native";
+import { checkRowFormat, FORMAT_ID, type RowFormat, rowBytes, wholeBlocks } from "./formats.ts";
+import { f16Values } from "./half.ts";
+import { rowAxpyQ, rowDotQ } from "./reference/matvec.ts";
+
+export interface RowLayout {
+  /** Rows to visit. */
+  count: number;
+  /** Values per row (a multiple of 32 for the block formats). */
+  headDim: number;
+  /** Byte offset of row 0 inside the array's bytes. */
+  offsetBytes: number;
+  /** Bytes from one row to the next (may exceed the row size: rows of other heads in between). */
+  strideBytes: number;
+}
+
+export interface ScoresOptions extends RowLayout {
+  scale: number;
+}
+
+export interface WeightedSumOptions extends RowLayout {
+  /** Index of the weight of row 0 (default 0). */
+  weightsOffset?: number;
+}
+
+const MAX_HEAD_DIM = 1 << 20;
+const fr = Math.fround;
+
+function fail(code: "INVALID_ARGUMENT" | "OUT_OF_BOUNDS" | "MISALIGNED", msg: string, details = {}): never {
+  throw new LlmemError(code, msg, details);
+}
+
+/** Validates the layout against the array; returns the byte span the rows cover. */
+function checkRows(format: RowFormat, name: string, rows: TypedArray, o: RowLayout): number {
+  if (!ArrayBuffer.isView(rows) || rows instanceof DataView)
+    fail("INVALID_ARGUMENT", `${name} must be a typed array`);
+  if (typeof o !== "object" || o === null) fail("INVALID_ARGUMENT", "options must be an object");
+  const count = checkSize("count", o.count, 2 ** 32);
+  const headDim = checkInt("headDim", o.headDim, 1, MAX_HEAD_DIM);
+  const offset = checkSize("offsetBytes", o.offsetBytes);
+  const stride = checkSize("strideBytes", o.strideBytes);
+  if (format !== "f32" && format !== "f16") wholeBlocks("headDim", format, headDim);
+  const bytes = rowBytes(format, headDim);
+  if (count === 0) return 0;
+  const align = format === "f32" ? 4 : format === "f16" ? 2 : 1;
+  if ((rows.byteOffset + offset) % align !== 0 || stride % align !== 0) {
+    fail(
+      "MISALIGNED",
+      `${format} rows of ${name} must start on ${align}-byte boundaries (offsetBytes ${offset}, strideBytes ${stride})`,
+      {
+        argument: name,
+        align,
+      },
+    );
+  }
+  const span = offset + (count - 1) * stride + bytes;
+  if (span > rows.byteLength) {
+    fail(
+      "OUT_OF_BOUNDS",
+      `${name}: ${count} rows of ${bytes} bytes at offsetBytes ${offset}, strideBytes ${stride} end at byte ${span}, past its ${rows.byteLength} bytes`,
+      { argument: name, required: span, length: rows.byteLength },
+    );
+  }
+  return span;
+}
+
+function checkF32(name: string, v: unknown, need: number, what: string): Float32Array {
+  if (!(v instanceof Float32Array))
+    fail("INVALID_ARGUMENT", `${name} must be a Float32Array`, { argument: name });
+  if (v.length < need) {
+    fail("OUT_OF_BOUNDS", `${name} has ${v.length} values, ${what} need ${need}`, {
+      argument: name,
+      length: v.length,
+      required: need,
+    });
+  }
+  return v;
+}
+
+/** A byte view of the whole array (pointers are derived from it, checked by viewPtr). */
+function bytesOf(a: TypedArray): Uint8Array {
+  return a instanceof Uint8Array ? a : new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** out[outOffset + t] = scale · (query · key_t) for t < count. */
+export function attentionScores(
+  format: RowFormat,
+  query: Float32Array,
+  keys: TypedArray,
+  o: ScoresOptions,
+  out: Float32Array,
+  outOffset = 0,
+): void {
+  checkRowFormat(format);
+  const span = checkRows(format, "keys", keys, o);
+  checkF32("query", query, o.headDim, "headDim");
+  const scale = checkFiniteNumber("scale", o.scale);
+  checkSize("outOffset", outOffset);
+  checkF32("out", out, outOffset + o.count, "outOffset + count");
+  if (o.count === 0) return;
+  const kb = bytesOf(keys);
+  const lib = nativeLib();
+  if (lib) {
+    lib.llmem_attn_scores(
+      FORMAT_ID[format],
+      viewPtr("query", query, 0, o.headDim),
+      viewPtr("keys", kb, 0, span),
+      o.offsetBytes,
+      o.strideBytes,
+      o.count,
+      o.headDim,
+      scale,
+      viewPtr("out", out, outOffset, o.count),
+    );
+    return;
+  }
+  scoresRef(format, query, kb, o, scale, out, outOffset);
+}
+
+/** out[d] += Σ_t weights[weightsOffset + t] · value_t[d] for d < headDim (accumulates). */
+export function attentionWeightedSum(
+  format: RowFormat,
+  weights: Float32Array,
+  values: TypedArray,
+  o: WeightedSumOptions,
+  out: Float32Array,
+): void {
+  checkRowFormat(format);
+  const span = checkRows(format, "values", values, o);
+  const wo = checkSize("weightsOffset", o.weightsOffset ?? 0);
+  checkF32("weights", weights, wo + o.count, "weightsOffset + count");
+  checkF32("out", out, o.headDim, "headDim");
+  if (o.count === 0) return;
+  const vb = bytesOf(values);
+  const lib = nativeLib();
+  if (lib) {
+    lib.llmem_attn_weighted_sum(
+      FORMAT_ID[format],
+      viewPtr("weights", weights, wo, o.count),
+      viewPtr("values", vb, 0, span),
+      o.offsetBytes,
+      o.strideBytes,
+      o.count,
+      o.headDim,
+      viewPtr("out", out, 0, o.headDim),
+    );
+    return;
+  }
+  weightedSumRef(format, weights, wo, vb, o, out);
+}
+
+function scoresRef(
+  format: RowFormat,
+  q: Float32Array,
+  kb: Uint8Array,
+  o: RowLayout,
+  scale: number,
+  out: Float32Array,
+  outOffset: number,
+): void {
+  const { count, headDim: n, offsetBytes, strideBytes } = o;
+  const t16 = f16Values();
+  // Views start at row 0, which checkRows made element-aligned (the array itself may not be).
+  const rowsLen = (count - 1) * strideBytes + rowBytes(format, n);
+  const base = kb.byteOffset + offsetBytes;
+  const f32 = format === "f32" ? new Float32Array(kb.buffer, base, rowsLen >>> 2) : undefined;
+  const u16 = format === "f16" ? new Uint16Array(kb.buffer, base, rowsLen >>> 1) : undefined;
+  for (let t = 0; t < count; t++) {
+    const at = offsetBytes + t * strideBytes;
+    let acc = 0;
+    if (f32) {
+      const e = (t * strideBytes) / 4;
+      for (let i = 0; i < n; i++) acc = fr(acc + fr(q[i]! * f32[e + i]!));
+    } else if (u16) {
+      const e = (t * strideBytes) / 2;
+      for (let i = 0; i < n; i++) acc = fr(acc + fr(q[i]! * t16[u16[e + i]!]!));
+    } else {
+      acc = rowDotQ(format as "q8_0", q, kb, at, n);
+    }
+    out[outOffset + t] = fr(fr(scale) * acc); // the native side receives scale as an f32
+  }
+}
+
+function weightedSumRef(
+  format: RowFormat,
+  w: Float32Array,
+  wo: number,
+  vb: Uint8Array,
+  o: RowLayout,
+  out: Float32Array,
+): void {
+  const { count, headDim: n, offsetBytes, strideBytes } = o;
+  const t16 = f16Values();
+  // Views start at row 0, which checkRows made element-aligned (the array itself may not be).
+  const rowsLen = (count - 1) * strideBytes + rowBytes(format, n);
+  const base = vb.byteOffset + offsetBytes;
+  const f32 = format === "f32" ? new Float32Array(vb.buffer, base, rowsLen >>> 2) : undefined;
+  const u16 = format === "f16" ? new Uint16Array(vb.buffer, base, rowsLen >>> 1) : undefined;
+  for (let t = 0; t < count; t++) {
+    const at = offsetBytes + t * strideBytes;
+    const wt = w[wo + t]!;
+    if (f32) {
+      const e = (t * strideBytes) / 4;
+      for (let i = 0; i < n; i++) out[i] = out[i]! + fr(wt * f32[e + i]!);
+    } else if (u16) {
+      const e = (t * strideBytes) / 2;
+      for (let i = 0; i < n; i++) out[i] = out[i]! + fr(wt * t16[u16[e + i]!]!);
+    } else {
+      rowAxpyQ(format as "q8_0", wt, vb, at, out, n);
+    }
+  }
+}
+
+/** The TS reference paths, whatever the backend (arguments validated as above). */
+export const referenceAttention = {
+  scores(
+    format: RowFormat,
+    query: Float32Array,
+    keys: TypedArray,
+    o: ScoresOptions,
+    out: Float32Array,
+    outOffset = 0,
+  ) {
+    checkRowFormat(format);
+    checkRows(format, "keys", keys, o);
+    checkF32("out", out, outOffset + o.count, "outOffset + count");
+    scoresRef(format, query, bytesOf(keys), o, o.scale, out, outOffset);
+  },
+  weightedSum(
+    format: RowFormat,
+    weights: Float32Array,
+    values: TypedArray,
+    o: WeightedSumOptions,
+    out: Float32Array,
+  ) {
+    checkRowFormat(format);
+    checkRows(format, "values", values, o);
+    weightedSumRef(format, weights, o.weightsOffset ?? 0, bytesOf(values), o, out);
+  },
+};

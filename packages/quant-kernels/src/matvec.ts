@@ -1,0 +1,151 @@
+/**
+ * y = W x, the workhorse of a decode loop. Rows are f32, f16, Q8_0 or Q4_0; for the block
+ * formats x is first quantized to Q8_0 (into a scratch buffer kept between calls, so the hot
+ * path allocates nothing) and each row is an integer dot product, as GGML does.
+ */
+import { checkInt, LlmemError } from "@llmem/core";
+import { nativeLib, viewPtr } from "@llmem/native";
+import { toF16 } from "./convert.ts";
+import { checkMatrixFormat, FORMAT_ID, type MatrixFormat, rowBytes, wholeBlocks } from "./formats.ts";
+import { quantize } from "./quantize.ts";
+import { quantizeQ8_0Blocks } from "./reference/blocks.ts";
+import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
+import { dotF32At } from "./reference/matvec.ts";
+
+export interface Matrix {
+  format: MatrixFormat;
+  rows: number;
+  cols: number;
+  /** Row-major: Float32Array for f32, Uint16Array (fp16 bits) for f16, Uint8Array of blocks for q8_0/q4_0. */
+  data: Float32Array | Uint16Array | Uint8Array;
+}
+
+/** Largest rows/cols accepted (keeps every byte offset a safe integer and size_t-sized). */
+const MAX_DIM = 2 ** 31 - 1;
+const DATA_KIND = { f32: Float32Array, f16: Uint16Array, q8_0: Uint8Array, q4_0: Uint8Array } as const;
+
+/** Quantizes or converts row-major f32 weights (rows × cols) into a Matrix. */
+export function prepareMatrix(
+  format: MatrixFormat,
+  weights: Float32Array,
+  rows: number,
+  cols: number,
+): Matrix {
+  checkMatrixFormat(format);
+  checkInt("rows", rows, 1, MAX_DIM);
+  checkInt("cols", cols, 1, MAX_DIM);
+  if (!(weights instanceof Float32Array) || weights.length !== rows * cols) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `weights must be a Float32Array of rows·cols = ${rows * cols} values`,
+      {
+        argument: "weights",
+        required: rows * cols,
+      },
+    );
+  }
+  if (format === "q8_0" || format === "q4_0") wholeBlocks("cols", format, cols);
+  const data =
+    format === "f32" ? weights.slice() : format === "f16" ? toF16(weights) : quantize(format, weights);
+  return { format, rows, cols, data };
+}
+
+/** Checks a Matrix handed in by a caller (it may come from a file, not prepareMatrix). */
+function checkMatrix(w: Matrix): number {
+  if (typeof w !== "object" || w === null) {
+    throw new LlmemError("INVALID_ARGUMENT", "w must be a Matrix", { argument: "w" });
+  }
+  const format = checkMatrixFormat(w.format);
+  checkInt("w.rows", w.rows, 1, MAX_DIM);
+  checkInt("w.cols", w.cols, 1, MAX_DIM);
+  if (format === "q8_0" || format === "q4_0") wholeBlocks("w.cols", format, w.cols);
+  const kind = DATA_KIND[format];
+  if (!(w.data instanceof kind)) {
+    throw new LlmemError("INVALID_ARGUMENT", `w.data must be a ${kind.name} for ${format}`, {
+      argument: "w.data",
+    });
+  }
+  const need = w.rows * rowBytes(format, w.cols);
+  if (w.data.byteLength < need) {
+    throw new LlmemError(
+      "OUT_OF_BOUNDS",
+      `w.data holds ${w.data.byteLength} bytes, ${w.rows}×${w.cols} ${format} needs ${need}`,
+      { argument: "w.data", length: w.data.byteLength, required: need },
+    );
+  }
+  return need / w.data.BYTES_PER_ELEMENT;
+}
+
+function checkVector(name: string, v: unknown, length: number, what: string): Float32Array {
+  if (!(v instanceof Float32Array) || v.length !== length) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `${name} must be a Float32Array of ${length} values (${what}), got ${v instanceof Float32Array ? v.length : typeof v}`,
+      { argument: name, required: length },
+    );
+  }
+  return v;
+}
+
+let scratch = new Uint8Array(0);
+function scratchFor(cols: number): Uint8Array {
+  const need = (cols / 32) * 34;
+  if (scratch.length < need) scratch = new Uint8Array(Math.max(need, scratch.length * 2));
+  return scratch;
+}
+
+/** y = W x: x has w.cols values, y gets w.rows values. Allocation-free after the first call of a size. */
+export function matvec(w: Matrix, x: Float32Array, y: Float32Array): void {
+  const elements = checkMatrix(w);
+  checkVector("x", x, w.cols, "w.cols");
+  checkVector("y", y, w.rows, "w.rows");
+  const quantized = w.format === "q8_0" || w.format === "q4_0";
+  const s = quantized ? scratchFor(w.cols) : scratch;
+  const lib = nativeLib();
+  if (lib) {
+    const code = lib.llmem_matvec(
+      FORMAT_ID[w.format],
+      viewPtr("w.data", w.data, 0, elements),
+      w.rows,
+      w.cols,
+      viewPtr("x", x),
+      viewPtr("y", y),
+      quantized ? viewPtr("scratch", s, 0, (w.cols / 32) * 34) : null,
+    );
+    if (code !== 0) throw new LlmemError("UNSUPPORTED", `llmem_matvec failed for ${w.format} (code ${code})`);
+    return;
+  }
+  matvecReference(w, x, y, s);
+}
+
+/** The TS reference matvec (same operation order as the native scalar path). */
+export function matvecReference(w: Matrix, x: Float32Array, y: Float32Array, s = scratchFor(w.cols)): void {
+  const { rows, cols } = w;
+  if (w.format === "f32") {
+    for (let r = 0; r < rows; r++) y[r] = dotF32At(w.data as Float32Array, r * cols, x, cols);
+  } else if (w.format === "f16") {
+    for (let r = 0; r < rows; r++) y[r] = dotF16F32Ref(w.data as Uint16Array, r * cols, x, cols);
+  } else {
+    const nb = cols / 32;
+    quantizeQ8_0Blocks(x, s, nb);
+    const dot = w.format === "q8_0" ? dotQ8_0Q8_0Ref : dotQ4_0Q8_0Ref;
+    const rb = rowBytes(w.format, cols);
+    for (let r = 0; r < rows; r++) y[r] = dot(w.data as Uint8Array, r * rb, s, 0, nb);
+  }
+}
+
+let threads = 1;
+
+/** Threads the native matvec splits rows over (1 = the calling thread only). */
+export function setThreads(n: number): void {
+  checkInt("n", n, 1, 64);
+  const lib = nativeLib();
+  if (lib && lib.llmem_set_threads(n) !== 0) {
+    throw new LlmemError("NATIVE_ALLOC_FAILED", `could not start ${n} threads`, { argument: "n", value: n });
+  }
+  threads = n;
+}
+
+export function getThreads(): number {
+  return threads;
+}

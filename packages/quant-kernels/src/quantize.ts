@@ -1,0 +1,148 @@
+/**
+ * quantize / dequantize in every block format, with caller-provided outputs so a decode
+ * loop allocates nothing. Native when libllmem is loaded, the TS reference otherwise;
+ * both produce identical bytes.
+ */
+import { checkSize, LlmemError, type QuantFormat } from "@llmem/core";
+import { nativeLib, viewPtr } from "@llmem/native";
+import { blockBytes, checkQuantFormat, FORMAT_ID, wholeBlocks } from "./formats.ts";
+import {
+  dequantizeQ4_0Blocks,
+  dequantizeQ4_1Blocks,
+  dequantizeQ8_0Blocks,
+  dequantizeQ8_1Blocks,
+  quantizeQ4_0Blocks,
+  quantizeQ4_1Blocks,
+  quantizeQ8_0Blocks,
+  quantizeQ8_1Blocks,
+} from "./reference/blocks.ts";
+
+type QuantizeBlocks = (src: Float32Array, dst: Uint8Array, nb: number) => void;
+type DequantizeBlocks = (src: Uint8Array, dst: Float32Array, nb: number) => void;
+
+const QUANTIZE_REF: Record<QuantFormat, QuantizeBlocks> = {
+  q8_0: quantizeQ8_0Blocks,
+  q4_0: quantizeQ4_0Blocks,
+  q4_1: quantizeQ4_1Blocks,
+  q8_1: quantizeQ8_1Blocks,
+};
+const DEQUANTIZE_REF: Record<QuantFormat, DequantizeBlocks> = {
+  q8_0: dequantizeQ8_0Blocks,
+  q4_0: dequantizeQ4_0Blocks,
+  q4_1: dequantizeQ4_1Blocks,
+  q8_1: dequantizeQ8_1Blocks,
+};
+
+function checkF32(name: string, v: unknown): Float32Array {
+  if (!(v instanceof Float32Array)) {
+    throw new LlmemError("INVALID_ARGUMENT", `${name} must be a Float32Array`, { argument: name });
+  }
+  return v;
+}
+
+function checkBytes(name: string, v: unknown): Uint8Array {
+  if (!(v instanceof Uint8Array)) {
+    throw new LlmemError("INVALID_ARGUMENT", `${name} must be a Uint8Array`, { argument: name });
+  }
+  return v;
+}
+
+function checkCapacity(name: string, have: number, need: number, what: string): void {
+  if (have < need) {
+    throw new LlmemError("OUT_OF_BOUNDS", `${name} holds ${have} bytes, ${what} need ${need}`, {
+      argument: name,
+      length: have,
+      required: need,
+    });
+  }
+}
+
+/** Bytes that `count` values take in `format` (count must be a multiple of 32). */
+export function quantizedBytes(format: QuantFormat, count: number): number {
+  checkQuantFormat(format);
+  checkSize("count", count);
+  return wholeBlocks("count", format, count) * blockBytes(format);
+}
+
+/**
+ * Quantizes src (a multiple of 32 values) into the first bytes of dst, which must hold
+ * quantizedBytes(format, src.length) bytes. Throws before writing anything on bad input.
+ */
+export function quantizeInto(format: QuantFormat, src: Float32Array, dst: Uint8Array): void {
+  checkQuantFormat(format);
+  checkF32("src", src);
+  checkBytes("dst", dst);
+  const nb = wholeBlocks("src", format, src.length);
+  const need = nb * blockBytes(format);
+  checkCapacity("dst", dst.length, need, `${src.length} ${format} values`);
+  if (nb === 0) return;
+  const lib = nativeLib();
+  if (lib) {
+    lib.llmem_quantize(FORMAT_ID[format], viewPtr("src", src), viewPtr("dst", dst, 0, need), src.length);
+  } else {
+    QUANTIZE_REF[format](src, dst, nb);
+  }
+}
+
+export function quantize(format: QuantFormat, src: Float32Array): Uint8Array {
+  checkQuantFormat(format);
+  checkF32("src", src);
+  const dst = new Uint8Array(wholeBlocks("src", format, src.length) * blockBytes(format));
+  quantizeInto(format, src, dst);
+  return dst;
+}
+
+/** Dequantizes dst.length values (a multiple of 32) from the first bytes of `bytes`. */
+export function dequantizeInto(format: QuantFormat, bytes: Uint8Array, dst: Float32Array): void {
+  checkQuantFormat(format);
+  checkBytes("bytes", bytes);
+  checkF32("dst", dst);
+  const nb = wholeBlocks("dst", format, dst.length);
+  const need = nb * blockBytes(format);
+  checkCapacity("bytes", bytes.length, need, `${dst.length} ${format} values`);
+  if (nb === 0) return;
+  const lib = nativeLib();
+  if (lib) {
+    lib.llmem_dequantize(
+      FORMAT_ID[format],
+      viewPtr("bytes", bytes, 0, need),
+      viewPtr("dst", dst),
+      dst.length,
+    );
+  } else {
+    DEQUANTIZE_REF[format](bytes, dst, nb);
+  }
+}
+
+export function dequantize(format: QuantFormat, bytes: Uint8Array, count: number): Float32Array {
+  checkQuantFormat(format);
+  checkSize("count", count);
+  wholeBlocks("count", format, count);
+  const dst = new Float32Array(count);
+  dequantizeInto(format, bytes, dst);
+  return dst;
+}
+
+/** The TS reference, whatever the backend (tests cross-check it against native). */
+export const reference = {
+  quantizeInto(format: QuantFormat, src: Float32Array, dst: Uint8Array): void {
+    QUANTIZE_REF[checkQuantFormat(format)](src, dst, wholeBlocks("src", format, src.length));
+  },
+  dequantizeInto(format: QuantFormat, bytes: Uint8Array, dst: Float32Array): void {
+    DEQUANTIZE_REF[checkQuantFormat(format)](bytes, dst, wholeBlocks("dst", format, dst.length));
+  },
+};
+
+/** Values per Q8_0 block and its bytes (kept from the first API; same as QK and blockBytes("q8_0")). */
+export const QK8_0 = 32;
+export const Q8_0_BLOCK_BYTES = 34;
+
+/** quantize("q8_0", src), kept from the first API. */
+export function quantizeQ8_0(src: Float32Array): Uint8Array {
+  return quantize("q8_0", src);
+}
+
+/** dequantize("q8_0", bytes, count), kept from the first API. */
+export function dequantizeQ8_0(bytes: Uint8Array, count: number): Float32Array {
+  return dequantize("q8_0", bytes, count);
+}

@@ -1,0 +1,100 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import {
+  getThreads,
+  type Matrix,
+  type MatrixFormat,
+  matvec,
+  matvecReference,
+  prepareMatrix,
+  setThreads,
+} from "../src/index.ts";
+import { codeOf, eachIsa, hasNative, noteBackend, randomF32 } from "./helpers.ts";
+
+noteBackend("@llmem/quant-kernels matvec");
+const FORMATS: MatrixFormat[] = ["f32", "f16", "q8_0", "q4_0"];
+
+afterAll(() => setThreads(1));
+
+function exactMatvec(w: Float32Array, x: Float32Array, rows: number, cols: number): Float64Array {
+  const y = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) y[r]! += w[r * cols + c]! * x[c]!;
+  return y;
+}
+
+describe("matvec", () => {
+  const shapes = [
+    [1, 32],
+    [3, 64],
+    [17, 96],
+    [64, 256],
+    [130, 1024],
+  ] as const;
+  for (const format of FORMATS) {
+    test(`${format}: native (every ISA and thread count) matches the reference`, () => {
+      for (const [rows, cols] of shapes) {
+        const wf = randomF32(rows * cols, rows, 1);
+        const x = randomF32(cols, cols, 1);
+        const w = prepareMatrix(format, wf, rows, cols);
+        const want = new Float32Array(rows);
+        matvecReference(w, x, want);
+        // the reference itself is close to the exact product (quantization error aside)
+        const ex = exactMatvec(wf, x, rows, cols);
+        const tolQ = format === "q4_0" ? 0.2 : format === "q8_0" ? 0.02 : format === "f16" ? 2e-3 : 1e-4;
+        for (let r = 0; r < rows; r++)
+          expect(Math.abs(want[r]! - ex[r]!)).toBeLessThanOrEqual(tolQ * Math.sqrt(cols));
+        for (const threads of [1, 2, 3]) {
+          setThreads(threads);
+          expect(getThreads()).toBe(threads);
+          eachIsa((isa) => {
+            const y = new Float32Array(rows).fill(Number.NaN);
+            matvec(w, x, y);
+            for (let r = 0; r < rows; r++) {
+              if (isa === "scalar") expect(y[r]).toBe(want[r]!);
+              else expect(Math.abs(y[r]! - want[r]!)).toBeLessThanOrEqual(1e-5 * cols);
+            }
+          });
+          const y = new Float32Array(rows);
+          matvec(w, x, y); // whatever backend is active (TS when native is off)
+          for (let r = 0; r < rows; r++) expect(Math.abs(y[r]! - want[r]!)).toBeLessThanOrEqual(1e-5 * cols);
+        }
+        setThreads(1);
+      }
+    });
+  }
+
+  test("bad matrices and vectors throw LlmemError and leave y untouched", () => {
+    const w = prepareMatrix("q8_0", randomF32(4 * 64), 4, 64);
+    const y = new Float32Array(4).fill(9);
+    const x = randomF32(64);
+    const bad = (m: Partial<Matrix>) => codeOf(() => matvec({ ...w, ...m } as Matrix, x, y));
+    expect(bad({ rows: 5 })).toBe("OUT_OF_BOUNDS"); // data too short for the claimed rows
+    expect(bad({ data: w.data.subarray(0, 100) })).toBe("OUT_OF_BOUNDS");
+    expect(bad({ cols: 48 })).toBe("INVALID_ARGUMENT");
+    expect(bad({ rows: 2 ** 40 })).toBe("OUT_OF_RANGE");
+    expect(bad({ rows: 1.5 })).toBe("INVALID_ARGUMENT");
+    expect(bad({ format: "q5_0" as MatrixFormat })).toBe("INVALID_ARGUMENT");
+    expect(bad({ data: new Float32Array(1000) })).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => matvec(w, randomF32(63), y))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => matvec(w, x, new Float32Array(3)))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => matvec(null as unknown as Matrix, x, y))).toBe("INVALID_ARGUMENT");
+    expect(y.every((v) => v === 9)).toBe(true);
+    expect(codeOf(() => prepareMatrix("q4_0", randomF32(40), 1, 40))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => prepareMatrix("f32", randomF32(40), 2, 21))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => setThreads(0))).toBe("OUT_OF_RANGE");
+    expect(codeOf(() => setThreads(65))).toBe("OUT_OF_RANGE");
+    expect(codeOf(() => setThreads(2.5))).toBe("INVALID_ARGUMENT");
+    expect(getThreads()).toBe(1);
+  });
+
+  test.skipIf(!hasNative)("a GGUF-style Uint8Array of blocks works as matrix data", () => {
+    const w = prepareMatrix("q4_0", randomF32(8 * 64), 8, 64);
+    const copy = new Uint8Array(w.data.byteLength + 3).subarray(3); // unaligned, as in a file
+    copy.set(w.data as Uint8Array);
+    const y1 = new Float32Array(8);
+    const y2 = new Float32Array(8);
+    const x = randomF32(64);
+    matvec(w, x, y1);
+    matvec({ ...w, data: copy }, x, y2);
+    expect(y2).toEqual(y1);
+  });
+});
