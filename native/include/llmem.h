@@ -125,6 +125,18 @@ LLMEM_API int llmem_attn_weighted_sum(int format, const float *weights, const vo
 
 
 /* ---- hashing (prefix-hash) ---------------------------------------------- */
+/* LH64, the `fast` prefix-hash mode (spec: packages/prefix-hash/src/fast.ts and README).
+ * One block: the message tokens[0..n_tokens) ++ extra[0..n_extra), chained to `parent`.
+ * extra may be NULL when n_extra == 0. */
+LLMEM_API uint64_t llmem_hash64(const uint32_t *tokens, size_t n_tokens, const uint32_t *extra,
+                                size_t n_extra, uint64_t parent);
+/* A chain over n_blocks full blocks of block_size tokens: block i hashes its tokens, then
+ * extra[extra_offsets[i] .. extra_offsets[i+1]) (no extra words when extra_offsets is NULL),
+ * chained to block i-1's hash (block 0 to `parent`). Writes out[2i] = low, out[2i+1] = high
+ * 32 bits of block i's hash (2 * n_blocks words). */
+LLMEM_API void llmem_hash64_chain(const uint32_t *tokens, size_t block_size, size_t n_blocks,
+                                  const uint32_t *extra, const uint32_t *extra_offsets, uint64_t parent,
+                                  uint32_t *out);
 
 
 /* ---- paged attention (kv-cache) ----------------------------------------- */

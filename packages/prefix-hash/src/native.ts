@@ -1,0 +1,76 @@
+/**
+ * The native LH64 paths (one FFI call per prompt), validated here; every caller has the pure-TS
+ * path of fast.ts for when `nativeLib()` is null. All lengths are checked against the views
+ * before the call so C never reads or writes outside them.
+ */
+import { LlmemError } from "@llmem/core";
+import { nativeLib, viewPtr } from "@llmem/native";
+
+/** Calls below this many token words stay in TS: the FFI call costs more than it saves. */
+export const NATIVE_MIN_WORDS = 64;
+
+export function nativeAvailable(): boolean {
+  return nativeLib() !== null;
+}
+
+function outOfBounds(message: string): never {
+  throw new LlmemError("OUT_OF_BOUNDS", message);
+}
+
+/**
+ * Chain over `blocks` blocks of `blockSize` words of `tokens` into out (2 u32 per block).
+ * Returns false when native is off (the caller then runs the TS path).
+ */
+export function nativeChain(
+  tokens: Uint32Array,
+  blockSize: number,
+  blocks: number,
+  extra: Uint32Array | null,
+  offsets: Uint32Array | null,
+  parent: bigint,
+  out: Uint32Array,
+): boolean {
+  const lib = nativeLib();
+  if (lib === null) return false;
+  if (blocks === 0) return true;
+  if (blocks * blockSize > tokens.length)
+    outOfBounds(`tokens: ${blocks} blocks of ${blockSize} exceed its length ${tokens.length}`);
+  if (out.length < 2 * blocks) outOfBounds(`out: needs ${2 * blocks} words, has ${out.length}`);
+  let pe = null;
+  let po = null;
+  if (offsets !== null) {
+    if (offsets.length < blocks + 1)
+      outOfBounds(`offsets: needs ${blocks + 1} entries, has ${offsets.length}`);
+    const m = extra === null ? 0 : extra.length;
+    let prev = 0;
+    for (let i = 0; i <= blocks; i++) {
+      const o = offsets[i]!;
+      if (o < prev || o > m)
+        outOfBounds(`offsets[${i}] = ${o} is out of order or beyond extra's length ${m}`);
+      prev = o;
+    }
+    po = viewPtr("offsets", offsets, 0, blocks + 1);
+    if (m > 0) pe = viewPtr("extra", extra!, 0, m);
+  }
+  lib.llmem_hash64_chain(
+    viewPtr("tokens", tokens, 0, blocks * blockSize),
+    blockSize,
+    blocks,
+    pe,
+    po,
+    parent,
+    viewPtr("out", out, 0, 2 * blocks),
+  );
+  return true;
+}
+
+/** LH64 of one message (tokens ++ extra) chained to parent, or null when native is off. */
+export function nativeHash64(tokens: Uint32Array, extra: Uint32Array | null, parent: bigint): bigint | null {
+  const lib = nativeLib();
+  if (lib === null) return null;
+  const n = tokens.length;
+  const m = extra === null ? 0 : extra.length;
+  const pt = n === 0 ? null : viewPtr("tokens", tokens, 0, n);
+  const pe = m === 0 ? null : viewPtr("extra", extra!, 0, m);
+  return BigInt.asUintN(64, BigInt(lib.llmem_hash64(pt, n, pe, m, parent)));
+}

@@ -1,0 +1,82 @@
+// The native LH64 (scalar and SIMD paths) must equal the TypeScript path bit for bit.
+import { expect, test } from "bun:test";
+import { LlmemError } from "@llmem/core";
+import { backend, setIsa } from "@llmem/native";
+import fc from "fast-check";
+import { lh64Block, lh64Chain } from "../src/fast.ts";
+import { nativeAvailable, nativeChain, nativeHash64 } from "../src/native.ts";
+
+const native = nativeAvailable();
+if (!native) console.log("native LH64 tests skipped: libllmem not loaded (LLMEM_NATIVE=0 or not built)");
+
+const isas = native ? (["scalar", backend()] as const) : [];
+
+test.skipIf(!native)("native chain and single-block hash equal the TS path on every ISA", () => {
+  for (const isa of isas) {
+    setIsa(isa as "scalar");
+    fc.assert(
+      fc.property(
+        fc.array(fc.nat({ max: 0xffffffff }), { maxLength: 200 }),
+        fc.integer({ min: 1, max: 37 }),
+        fc.array(fc.array(fc.nat({ max: 0xffffffff }), { maxLength: 11 }), { maxLength: 8 }),
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        (list, bs, extras, parent) => {
+          const tokens = Uint32Array.from(list);
+          const blocks = Math.floor(tokens.length / bs);
+          const perBlock = Array.from(
+            { length: blocks },
+            (_, i) => extras[i % Math.max(1, extras.length)] ?? [],
+          );
+          const offsets = new Uint32Array(blocks + 1);
+          for (let i = 0; i < blocks; i++) offsets[i + 1] = offsets[i]! + perBlock[i]!.length;
+          const extra = Uint32Array.from(perBlock.flat());
+          const want = new Uint32Array(2 * blocks);
+          const got = new Uint32Array(2 * blocks);
+          const lo = Number(parent & 0xffffffffn);
+          const hi = Number(parent >> 32n);
+          lh64Chain(tokens, bs, blocks, extra, offsets, lo, hi, want);
+          expect(nativeChain(tokens, bs, blocks, extra, offsets, parent, got)).toBe(true);
+          expect(got).toEqual(want);
+          const one = new Uint32Array(2);
+          const e = Uint32Array.from(extras[0] ?? []);
+          lh64Block(tokens, 0, tokens.length, e.length ? e : null, lo, hi, one, 0);
+          expect(nativeHash64(tokens, e.length ? e : null, parent)).toBe(
+            (BigInt(one[1]!) << 32n) | BigInt(one[0]!),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+  }
+  setIsa(isas[1] as "scalar");
+});
+
+test.skipIf(!native)("hostile lengths never reach C", () => {
+  const tokens = new Uint32Array(32);
+  const out = new Uint32Array(8);
+  const code = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return (e as LlmemError).code;
+    }
+    return "none";
+  };
+  expect(code(() => nativeChain(tokens, 16, 3, null, null, 0n, out))).toBe("OUT_OF_BOUNDS");
+  expect(code(() => nativeChain(tokens, 8, 4, null, null, 0n, new Uint32Array(7)))).toBe("OUT_OF_BOUNDS");
+  const extra = new Uint32Array(4);
+  expect(code(() => nativeChain(tokens, 8, 2, extra, new Uint32Array([0, 2]), 0n, out))).toBe(
+    "OUT_OF_BOUNDS",
+  );
+  expect(code(() => nativeChain(tokens, 8, 2, extra, new Uint32Array([0, 5, 5]), 0n, out))).toBe(
+    "OUT_OF_BOUNDS",
+  );
+  expect(code(() => nativeChain(tokens, 8, 2, extra, new Uint32Array([3, 1, 4]), 0n, out))).toBe(
+    "OUT_OF_BOUNDS",
+  );
+  expect(code(() => nativeChain(tokens, 8, 2, null, new Uint32Array([0, 1, 1]), 0n, out))).toBe(
+    "OUT_OF_BOUNDS",
+  );
+  expect(code(() => nativeChain(tokens, 8, 2, extra, new Uint32Array([0, 2, 4]), 0n, out))).toBe("none");
+  expect(LlmemError).toBeDefined();
+});
