@@ -140,6 +140,34 @@ LLMEM_API void llmem_hash64_chain(const uint32_t *tokens, size_t block_size, siz
 
 
 /* ---- paged attention (kv-cache) ----------------------------------------- */
+/* Row formats of KV pools: one row = head_dim values of one token and one KV head.
+ * Block formats (Q8_0, Q4_0, Q4_1) are GGML's 32-value blocks and need head_dim % 32 == 0. */
+enum llmem_kv_format {
+  LLMEM_KV_F32 = 0,
+  LLMEM_KV_F16 = 1,
+  LLMEM_KV_BF16 = 2,
+  LLMEM_KV_Q8_0 = 3,
+  LLMEM_KV_Q4_0 = 4,
+  LLMEM_KV_Q4_1 = 5,
+};
+
+/* Bytes of one row of head_dim values in `format` (0 for an unknown format or a head_dim
+ * a block format cannot split). */
+LLMEM_API size_t llmem_kv_row_bytes(int format, size_t head_dim);
+
+/* Grouped-query softmax attention of one sequence over num_tokens cached tokens stored in
+ * blocks of block_size tokens: logical block i is physical block block_table[i] of the K and
+ * V pools, laid out [block][token][kv_head][row]. query and out are [num_heads][head_dim]
+ * (num_heads a multiple of num_kv_heads); lse[num_heads] receives each head's
+ * log-sum-exp of its scores, so attention over several segments (e.g. tiers of different
+ * formats) can be merged exactly. scratch holds
+ * num_tokens * (num_heads / num_kv_heads) + head_dim floats. num_tokens == 0 writes zeros
+ * and lse = -inf. */
+LLMEM_API void llmem_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads,
+                                     size_t head_dim, const void *k_pool, const void *v_pool,
+                                     const uint32_t *block_table, size_t block_size, size_t num_tokens,
+                                     float scale, float *scratch, float *out, float *lse);
+
 
 
 /* ---- Metal (macOS only; see src/metal/) ---------------------------------- */

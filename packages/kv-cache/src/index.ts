@@ -1,4 +1,6 @@
 export { ContiguousKvCache, type ContiguousKvCacheOptions } from "./contiguous.ts";
+export { PagedKvCache, type PagedKvCacheOptions, PagedSequence, type PagedStats } from "./paged.ts";
+export { type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
 export {
   type RowFormat,
   STORE_PRECISIONS,
