@@ -16,9 +16,9 @@ import { measure } from "mitata";
 import { viewCheckpoint } from "../src/checkpoint.ts";
 import type { ModelConfig } from "../src/config.ts";
 import { selectKernels } from "../src/kernels.ts";
+import { KvStore } from "../src/kv-store.ts";
 import type { WeightFormat } from "../src/matvec.ts";
 import { Transformer } from "../src/model.ts";
-import { PagedKvPool } from "../src/paged-kv.ts";
 import { Sampler } from "../src/sampler.ts";
 import { syntheticCheckpoint, syntheticTokenizer } from "../src/synthetic.ts";
 import { memoryRead } from "./memory-read.ts";
@@ -57,7 +57,7 @@ async function tokPerSec(padded: Uint8Array, format: WeightFormat, threads: numb
   const c = ckpt.config;
   const kernels = selectKernels(format, threads);
   const model = new Transformer(ckpt, { format, kernels });
-  const kv = new PagedKvPool(c, { blockSize: 16, numBlocks: Math.ceil(c.seqLen / 16), format: "f32" });
+  const kv = new KvStore(c, { blockSize: 16, numBlocks: Math.ceil(c.seqLen / 16), format: "f32" });
   const seq = kv.open([1])!.kv;
   const sampler = new Sampler({ temperature: 1, topp: 0.9, seed: 1n });
   for (let pos = 0; pos < POS; pos++) {

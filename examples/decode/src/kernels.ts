@@ -3,6 +3,7 @@
  * when it provides the contract's prepareMatrix/matvec, else the pure-TS f32 fallback.
  */
 import { LlmemError } from "@llmem/core";
+import { isNativeAvailable } from "@llmem/native";
 import * as quant from "@llmem/quant-kernels";
 import type { MatvecKernels, WeightFormat, WeightMatrix } from "./matvec.ts";
 import { tsKernels } from "./matvec.ts";
@@ -20,21 +21,30 @@ function quantMatvec(): QuantMatvec | null {
   return typeof q.prepareMatrix === "function" && typeof q.matvec === "function" ? (q as QuantMatvec) : null;
 }
 
+/**
+ * f32 matrices are views of the checkpoint (prepareMatrix would copy them); a matrix whose
+ * width is not a whole number of 32-value blocks stays f32 when a block format is asked for.
+ */
 export function quantKernels(): MatvecKernels | null {
   const q = quantMatvec();
   if (!q) return null;
   return {
     name: "quant-kernels",
     formats: ["f32", "q8_0", "q4_0"],
-    prepare: (format, weights, rows, cols) => q.prepareMatrix(format, weights, rows, cols),
+    prepare: (format, weights, rows, cols) =>
+      format === "f32" || cols % 32 !== 0
+        ? { format: "f32", rows, cols, data: weights }
+        : q.prepareMatrix(format, weights, rows, cols),
     matvec: (w, x, y) => q.matvec(w, x, y),
     setThreads: (n) => (typeof q.setThreads === "function" ? q.setThreads(n) : undefined),
     threads: () => (typeof q.getThreads === "function" ? q.getThreads() : 1),
   };
 }
 
+/** Native quant-kernels when libllmem is loaded; without it, the TS f32 loop is faster than their reference path. */
 export function selectKernels(format: WeightFormat, threads: number): MatvecKernels {
-  const k = quantKernels() ?? tsKernels;
+  const q = quantKernels();
+  const k = q && (isNativeAvailable() || format !== "f32") ? q : tsKernels;
   if (!k.formats.includes(format)) {
     throw new LlmemError(
       "UNSUPPORTED",

@@ -6,12 +6,12 @@ import { readFileSync } from "node:fs";
 import { totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { LlmemError } from "@llmem/core";
-import type { Options } from "./args.ts";
+import type { KvFormat, Options } from "./args.ts";
 import { type Checkpoint, readCheckpoint, viewCheckpoint } from "./checkpoint.ts";
 import { kvDim, type ModelConfig } from "./config.ts";
 import { selectKernels } from "./kernels.ts";
+import { KvStore } from "./kv-store.ts";
 import { Transformer } from "./model.ts";
-import { PagedKvPool } from "./paged-kv.ts";
 import { type RequestSpec, runRequests, type Timing } from "./scheduler.ts";
 import type { Sequence } from "./sequence.ts";
 import { EMBEDDED_CONFIG, syntheticCheckpoint, syntheticTokenizer } from "./synthetic.ts";
@@ -101,14 +101,16 @@ const BLOCK_SIZE = 16;
 /** Decoded at once at most. */
 const MAX_LIVE = 8;
 
-/** Enough blocks for `live` full-length sequences plus as much again kept for prefix reuse, within a quarter of RAM. */
-function kvPool(c: ModelConfig, format: "f32" | "f16", requests: number): PagedKvPool {
+const KV_BYTES: Record<KvFormat, number> = { f32: 4, f16: 2, q8_0: 34 / 32, q4_0: 18 / 32 };
+
+/** Enough blocks for the live sequences plus as much again kept for prefix reuse, within a quarter of RAM. */
+function kvStore(c: ModelConfig, format: KvFormat, requests: number): KvStore {
   const perSeq = Math.ceil(c.seqLen / BLOCK_SIZE);
-  const blockBytes = BLOCK_SIZE * kvDim(c) * c.nLayers * 2 * (format === "f16" ? 2 : 4);
+  const blockBytes = BLOCK_SIZE * kvDim(c) * c.nLayers * 2 * KV_BYTES[format];
   const live = Math.min(requests, MAX_LIVE);
   const wanted = perSeq * (requests > 1 ? live * 2 : 1);
   const budget = Math.max(perSeq, Math.floor(totalmem() / 4 / blockBytes));
-  return new PagedKvPool(c, { blockSize: BLOCK_SIZE, numBlocks: Math.min(wanted, budget), format });
+  return new KvStore(c, { blockSize: BLOCK_SIZE, numBlocks: Math.min(wanted, budget), format });
 }
 
 export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
@@ -130,13 +132,7 @@ export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
     seed: seed + BigInt(i),
   }));
   hooks.onStart?.(requests.length);
-  if (o.kv !== "f32" && o.kv !== "f16") {
-    throw new LlmemError(
-      "UNSUPPORTED",
-      `--kv ${o.kv} needs the quantized K/V store of @llmem/kv-cache, not available in this build`,
-    );
-  }
-  const kv = kvPool(c, o.kv, requests.length);
+  const kv = kvStore(c, o.kv, requests.length);
   const { sequences, timing, pool } = runRequests(requests, {
     model,
     tokenizer,
@@ -148,6 +144,8 @@ export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
     onPiece: hooks.onPiece,
     onFinish: hooks.onFinish,
   });
+  const kvStats = kv.cache.stats();
+  kv.cache.dispose();
   return {
     embedded,
     config: c,
@@ -160,10 +158,13 @@ export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
     seed,
     memory: {
       weightBytes: model.weightBytes,
-      kvBytes: { [o.kv]: kv.bytes },
+      kvBytes: {
+        [`${o.kv} blocks (peak in use)`]: kvStats.peakBlocksInUse * kvStats.bytesPerBlock,
+        [`${o.kv} pool`]: kvStats.poolBytes,
+      },
       arenaHighWater: model.arena.highWaterMark,
       poolHitRate: poolHitRate(pool.stats()),
-      prefixHits: kv.prefixHits,
+      prefixHits: kvStats.prefixHits,
       prefillTokensSaved: timing.reusedTokens,
     },
   };

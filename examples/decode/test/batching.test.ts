@@ -7,9 +7,9 @@ import fc from "fast-check";
 import { viewCheckpoint } from "../src/checkpoint.ts";
 import type { ModelConfig } from "../src/config.ts";
 import { ContiguousF32Kv } from "../src/kv.ts";
+import { KvStore } from "../src/kv-store.ts";
 import { tsKernels } from "../src/matvec.ts";
 import { Transformer } from "../src/model.ts";
-import { PagedKvPool } from "../src/paged-kv.ts";
 import { type RequestSpec, runRequests } from "../src/scheduler.ts";
 import { syntheticCheckpoint, syntheticTokenizer } from "../src/synthetic.ts";
 import { Tokenizer } from "../src/tokenizer.ts";
@@ -45,12 +45,12 @@ describe("continuous batching over the paged, prefix-sharing store", () => {
       prompt: [...base, 3 + 40 + i, 3 + 50 + i],
       seed: BigInt(10 + i),
     }));
-    const pool = new PagedKvPool(shape, { blockSize: 4, numBlocks: 60, format: "f32" });
+    const pool = new KvStore(shape, { blockSize: 4, numBlocks: 60, format: "f32" });
     const out = runRequests(requests, { ...common, kv: pool, steps: 40, maxLive: 3 });
     expect(out.timing.reusedTokens).toBeGreaterThan(0);
-    expect(pool.prefixHits).toBeGreaterThan(0);
+    expect(pool.cache.stats().prefixHits).toBeGreaterThan(0);
     for (const [i, s] of out.sequences.entries()) expect(s.tokens).toEqual(alone(requests[i]!, 40));
-    expect(pool.allocator.inUse).toBe(0);
+    expect(pool.cache.stats().blocksInUse).toBe(0);
   });
 
   test("property: any mix of prompts, pool sizes and block sizes gives the tokens of solo runs", () => {
@@ -67,7 +67,7 @@ describe("continuous batching over the paged, prefix-sharing store", () => {
         (prefix, tails, blockSize, maxLive, steps) => {
           const requests = tails.map((t, i) => ({ prompt: [1, ...prefix, ...t], seed: BigInt(i + 1) }));
           const perSeq = Math.ceil(shape.seqLen / blockSize);
-          const pool = new PagedKvPool(shape, {
+          const pool = new KvStore(shape, {
             blockSize,
             numBlocks: perSeq * (maxLive + 1),
             format: "f32",
@@ -83,7 +83,7 @@ describe("continuous batching over the paged, prefix-sharing store", () => {
   });
 
   test("f16 K/V decodes (close to f32, not bit-identical)", () => {
-    const pool = new PagedKvPool(shape, { blockSize: 8, numBlocks: 12, format: "f16" });
+    const pool = new KvStore(shape, { blockSize: 8, numBlocks: 12, format: "f16" });
     const out = runRequests([{ prompt: tokenizer.encode("the girl"), seed: 3n }], {
       ...common,
       kv: pool,
@@ -91,6 +91,29 @@ describe("continuous batching over the paged, prefix-sharing store", () => {
       maxLive: 1,
     });
     expect(out.sequences[0]!.tokens.length).toBeGreaterThan(0);
-    expect(pool.bytes).toBe(2 * 2 * 12 * 8 * 16 * 2);
+    expect(pool.cache.stats().poolBytes).toBe(2 * 2 * 12 * 8 * 16 * 2);
+  });
+
+  test("q8_0 and q4_0 K/V decode on a model with 32-wide heads; narrower heads are refused clearly", () => {
+    const wide: ModelConfig = { ...shape, dim: 64, nHeads: 2, nKvHeads: 1 };
+    const m = new Transformer(viewCheckpoint(syntheticCheckpoint(wide, 3), "w"), {
+      format: "f32",
+      kernels: tsKernels,
+    });
+    for (const format of ["q8_0", "q4_0"] as const) {
+      const kv = new KvStore(wide, { blockSize: 8, numBlocks: 6, format });
+      const out = runRequests([{ prompt: tokenizer.encode("the girl"), seed: 3n }], {
+        ...common,
+        model: m,
+        kv,
+        steps: 40,
+        maxLive: 1,
+      });
+      expect(out.sequences[0]!.tokens.length).toBeGreaterThan(2);
+      expect(kv.cache.stats().poolBytes).toBe(2 * 2 * 6 * 8 * (format === "q8_0" ? 34 : 18));
+    }
+    expect(() => new KvStore(shape, { blockSize: 8, numBlocks: 6, format: "q8_0" })).toThrow(
+      /--kv q8_0 stores each head in 32-value blocks; this model's head size is 8/,
+    );
   });
 });
