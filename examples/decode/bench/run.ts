@@ -47,33 +47,30 @@ const SHAPES: Record<string, ModelConfig> = {
 };
 /** The goals, as ratios to run.c f32 single-thread tok/s, and 2 threads to 1. */
 const GOALS = { f32: 1.2, q8_0: 2.5, threads2: 1.6 };
-/** Measured at a mid-sequence position, where per-token cost equals the average over 256 steps. */
-const POS = 128;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
+/** tok/s of whole 256-position generations (what run.c reports), median of mitata samples. */
 async function tokPerSec(padded: Uint8Array, format: WeightFormat, threads: number) {
   const ckpt = viewCheckpoint(padded, "bench");
   const c = ckpt.config;
   const kernels = selectKernels(format, threads);
   const model = new Transformer(ckpt, { format, kernels });
   const kv = new KvStore(c, { blockSize: 16, numBlocks: Math.ceil(c.seqLen / 16), format: "f32" });
-  const seq = kv.open([1])!.kv;
-  const sampler = new Sampler({ temperature: 1, topp: 0.9, seed: 1n });
-  for (let pos = 0; pos < POS; pos++) {
-    model.forward((pos * 7919) % c.vocabSize, pos, seq, model.activations(), false);
-    model.arena.reset();
-  }
-  const stats = await measure(
-    () => {
-      const logits = model.forward(42, POS, seq, model.activations());
-      sampler.sample(logits);
+  let seed = 1n;
+  const generate = () => {
+    const seq = kv.open([1])!.kv;
+    const sampler = new Sampler({ temperature: 1, topp: 0.9, seed: seed++ });
+    let token = 1;
+    for (let pos = 0; pos < c.seqLen; pos++) {
+      token = sampler.sample(model.forward(token, pos, seq, model.activations()));
       model.arena.reset();
-    },
-    { min_samples: 30, min_cpu_time: 1e9 },
-  );
+    }
+    kv.closeKv(seq);
+  };
+  const stats = await measure(generate, { min_samples: 3, max_samples: 5, min_cpu_time: 1e9 });
   kernels.setThreads(1);
-  return { tokS: 1e9 / stats.p50, matrixBytes: model.matrixBytes, kernels: kernels.name };
+  return { tokS: (c.seqLen * 1e9) / stats.p50, matrixBytes: model.matrixBytes, kernels: kernels.name };
 }
 
 function runC(bin: string, dir: string, runs: number): number | null {
@@ -124,8 +121,13 @@ async function main() {
       ["f32, 2 threads", "f32", 2],
       ["q8_0, 2 threads", "q8_0", 2],
     ];
-    // Interleave the variants across rounds so machine noise hits them alike.
+    // Interleave the variants and run.c across rounds so machine noise hits them alike.
+    const baseRates: number[] = [];
     for (let round = 0; round < runs; round++) {
+      if (runc) {
+        const rate = runC(runc, dir, 1);
+        if (rate !== null) baseRates.push(rate);
+      }
       for (const [label, format, threads] of variants) {
         let r: Awaited<ReturnType<typeof tokPerSec>>;
         try {
@@ -142,7 +144,7 @@ async function main() {
         row.tokS.push(r.tokS);
       }
     }
-    const base = runc ? runC(runc, dir, runs) : null;
+    const base = baseRates.length > 0 ? median(baseRates) : null;
     const f32one = rows.find((r) => r.label === "f32, 1 thread");
     for (const row of rows) {
       const tokS = median(row.tokS);

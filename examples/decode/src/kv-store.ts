@@ -85,7 +85,12 @@ export class KvStore implements KvProvider {
   }
 
   close(s: Sequence): void {
-    const seq = s.kv as CachedSequence;
+    this.closeKv(s.kv);
+  }
+
+  /** Ends a store opened with `open` (for callers driving the model without a Sequence). */
+  closeKv(kv: KvSequence): void {
+    const seq = kv as CachedSequence;
     this.promised -= seq.promised;
     seq.promised = 0;
     this.live.delete(seq);
