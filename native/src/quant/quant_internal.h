@@ -121,16 +121,14 @@ LLMEM_AVX2 static inline float scale_at_avx2(const uint8_t *p) { return _cvtsh_s
 LLMEM_AVX2 static inline uint16_t fp16_avx2(float x) { return (uint16_t)_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT); }
 
 /* q8_round on 8 lanes. _mm256_round_ps has no "half away from zero" mode (GGML's AVX2
- * quantizer uses nearest-even and so disagrees with its own reference on .5 ties):
- * truncate, then step one away from zero when the dropped fraction (exact) is >= 0.5. */
+ * quantizer rounds to nearest even and so disagrees with its own reference on .5 ties).
+ * Adding copysign(0.5 - 2^-25, p) and truncating is exactly roundf for |p| < 2^23: the
+ * largest fraction below .5 stays below the next integer, and .5 itself reaches it. */
 LLMEM_AVX2 static inline __m256i round_q8_avx2(__m256 p) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
-  p = _mm256_and_ps(p, _mm256_cmp_ps(_mm256_andnot_ps(sign, p), _mm256_set1_ps(127.5f), _CMP_LT_OQ));
-  const __m256 t = _mm256_round_ps(p, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  const __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(p, t));
-  const __m256 step = _mm256_or_ps(_mm256_and_ps(p, sign), _mm256_set1_ps(1.0f));
-  const __m256 half = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
-  return _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(step, half)));
+  const __m256 ok = _mm256_cmp_ps(_mm256_andnot_ps(sign, p), _mm256_set1_ps(127.5f), _CMP_LT_OQ);
+  const __m256 nudge = _mm256_or_ps(_mm256_and_ps(p, sign), _mm256_set1_ps(0x1.fffffep-2f));
+  return _mm256_and_si256(_mm256_cvttps_epi32(_mm256_add_ps(p, nudge)), _mm256_castps_si256(ok));
 }
 
 /* Four vectors of 8 int32 (elements 0..31) to 32 int8 in order (packs interleave lanes). */

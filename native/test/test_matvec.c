@@ -1,0 +1,56 @@
+/* matvec over f32/f16/Q8_0/Q4_0 rows, every ISA and 1..4 threads, against the scalar path. */
+#include "quant_test_util.h"
+
+int main(void) {
+  const int nisa = t_isa_count();
+  const size_t shapes[][2] = {{1, 32}, {3, 64}, {17, 96}, {64, 256}, {257, 1024}};
+  const int formats[] = {LLMEM_F32, LLMEM_F16, LLMEM_Q8_0, LLMEM_Q4_0};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    const size_t rows = shapes[s][0], cols = shapes[s][1];
+    float *wf = malloc(rows * cols * 4), *x = malloc(cols * 4), *want = malloc(rows * 4), *got = malloc(rows * 4);
+    uint8_t *w = malloc(rows * cols * 4), *scratch = malloc(cols / 32 * 34);
+    for (size_t i = 0; i < rows * cols; i++) wf[i] = t_rand_f32(-1, 1);
+    for (size_t i = 0; i < cols; i++) x[i] = t_rand_f32(-1, 1);
+    for (int f = 0; f < 4; f++) {
+      const int fmt = formats[f];
+      llmem_set_isa(LLMEM_ISA_SCALAR);
+      if (fmt == LLMEM_F32) memcpy(w, wf, rows * cols * 4);
+      else if (fmt == LLMEM_F16) llmem_f32_to_f16(wf, (uint16_t *)(void *)w, rows * cols);
+      else llmem_quantize(fmt, wf, w, rows * cols);
+      CHECK(llmem_matvec(fmt, w, rows, cols, x, want, scratch) == 0, "matvec %s", QT_NAMES[fmt]);
+      for (int threads = 1; threads <= 4; threads++) {
+        CHECK(llmem_set_threads(threads) == 0 && llmem_get_threads() == threads, "set threads %d", threads);
+        for (int k = 0; k < nisa; k++) {
+          llmem_set_isa(t_isas[k]);
+          for (size_t r = 0; r < rows; r++) got[r] = NAN;
+          llmem_matvec(fmt, w, rows, cols, x, got, scratch);
+          double worst = 0;
+          for (size_t r = 0; r < rows; r++) {
+            const double e = fabs((double)got[r] - want[r]);
+            worst = isnan(e) ? INFINITY : e > worst ? e : worst;
+          }
+          const double tol = t_isas[k] == LLMEM_ISA_SCALAR ? 0 : 1e-5 * (double)cols;
+          CHECK(worst <= tol, "%s %s %zux%zu threads=%d: error %g", llmem_isa_name(t_isas[k]), QT_NAMES[fmt], rows,
+                cols, threads, worst);
+        }
+      }
+      llmem_set_threads(1);
+    }
+    CHECK(llmem_matvec(LLMEM_Q8_0, w, rows, cols + 1, x, got, scratch) == -1, "partial block cols refused");
+    CHECK(llmem_matvec(LLMEM_Q4_1, w, rows, cols, x, got, scratch) == -1, "q4_1 rows are not a matvec format");
+    free(wf), free(x), free(want), free(got), free(w), free(scratch);
+  }
+  CHECK(llmem_set_threads(0) == -1 && llmem_set_threads(65) == -1, "thread count limits");
+  CHECK(llmem_get_threads() == 1, "threads unchanged after a refused count");
+  /* the bandwidth baseline reads every byte */
+  uint8_t buf[300];
+  uint64_t sum = 0;
+  for (int i = 0; i < 300; i++) buf[i] = (uint8_t)i, sum += (uint64_t)i;
+  for (int k = 0; k < nisa; k++) {
+    llmem_set_isa(t_isas[k]);
+    (void)llmem_read_bytes(buf, 300);
+    CHECK(llmem_read_bytes(buf, 5) == 0 + 1 + 2 + 3 + 4, "read_bytes tail");
+  }
+  (void)sum;
+  return t_finish("matvec");
+}
