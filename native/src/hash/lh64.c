@@ -3,8 +3,8 @@
  * the bit-identical TypeScript path): eight 32-bit lanes absorb 8-word stripes with
  * v = rotl(v + w*P2, 13) * P1, then a fold and a short finish that mixes in the parent hash.
  * Only the stripe absorption is vectorized (one AVX2 register, or two NEON registers, holds
- * the eight lanes); the parent enters at the finish, so consecutive blocks' absorptions are
- * independent and the out-of-order core overlaps them.
+ * the eight lanes); the parent enters after the content digest, so consecutive blocks'
+ * absorptions and digests are independent and the out-of-order core overlaps them.
  */
 #include <string.h>
 
@@ -85,8 +85,9 @@ static inline __attribute__((always_inline)) void absorb_message(absorb_fn absor
 static inline uint64_t finish(const uint32_t v[8], size_t words, size_t tokens, uint64_t parent) {
   uint32_t lo = rotl32(v[0], 1) + rotl32(v[1], 7) + rotl32(v[2], 12) + rotl32(v[3], 18);
   uint32_t hi = rotl32(v[4], 1) + rotl32(v[5], 7) + rotl32(v[6], 12) + rotl32(v[7], 18);
-  uint32_t a = (lo ^ (uint32_t)parent) + (uint32_t)words * P5;
-  uint32_t b = (hi ^ (uint32_t)(parent >> 32)) + (uint32_t)tokens * P4;
+  /* content digest: independent of the parent, so blocks of a chain overlap */
+  uint32_t a = lo + (uint32_t)words * P5;
+  uint32_t b = hi + (uint32_t)tokens * P4;
   a ^= rotl32(b, 11);
   a *= P1;
   a ^= a >> 15;
@@ -99,7 +100,12 @@ static inline uint64_t finish(const uint32_t v[8], size_t words, size_t tokens, 
   b ^= rotl32(a, 17);
   b *= P4;
   b ^= b >> 16;
-  return ((uint64_t)b << 32) | (uint32_t)(a ^ b);
+  /* the parent: a short bijective mix, the chain's only serial step */
+  a ^= (uint32_t)parent;
+  b ^= (uint32_t)(parent >> 32);
+  a = (a ^ rotl32(b, 16)) * P1;
+  b = (b ^ (a >> 15)) * P3;
+  return ((uint64_t)b << 32) | (uint32_t)(a ^ (b >> 16));
 }
 
 static inline __attribute__((always_inline)) uint64_t hash_one(absorb_fn absorb, const uint32_t *tokens,

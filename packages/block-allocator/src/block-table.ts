@@ -64,27 +64,33 @@ export class BlockTable {
   }
 
   /**
-   * Makes room for `count` more tokens and counts them as written. If the tokens land in a
-   * partial last block that other sequences share, that block is replaced by a private copy:
-   * the returned pair tells the KV cache to copy src → dst before writing. All or nothing.
+   * Makes room for `count` more tokens and counts them as written. Every block the tokens land
+   * in becomes private first: a shared block already holding tokens of this sequence is replaced
+   * by a copy, and the returned pair tells the KV cache to copy src → dst before writing (at most
+   * one block can be partial); a shared block still empty (from a fork after ensureCapacity) is
+   * just replaced. All or nothing.
    */
   append(count = 1): BlockCopy | null {
     checkInt("count", count, 0, 2 ** 31);
     const target = this.tokens + count;
     const needed = this.blocksFor("length + count", target);
-    const partial = count > 0 && this.tokens % this.blockSize !== 0;
-    const last = this.count - 1;
-    const shared = partial && this.allocator.refCount(this.blocks[last]!) > 1;
-    const fresh = this.allocator.allocateN(needed - this.count + (shared ? 1 : 0));
+    if (count === 0) return null;
+    const first = Math.floor(this.tokens / this.blockSize);
+    const held = Math.min(needed, this.count);
+    let replace = 0;
+    for (let i = first; i < held; i++) if (this.allocator.refCount(this.blocks[i]!) > 1) replace++;
+    const fresh = this.allocator.allocateN(replace + Math.max(0, needed - this.count));
     let copy: BlockCopy | null = null;
-    if (shared) {
-      const src = this.blocks[last]!;
-      const dst = fresh.pop()!;
+    let next = 0;
+    for (let i = first; i < held; i++) {
+      const src = this.blocks[i]!;
+      if (this.allocator.refCount(src) === 1) continue;
+      const dst = fresh[next++]!;
       this.allocator.free([src]);
-      this.blocks[last] = dst;
-      copy = { src, dst };
+      this.blocks[i] = dst;
+      if (i * this.blockSize < this.tokens) copy = { src, dst };
     }
-    this.place(fresh);
+    this.place(fresh.slice(next));
     this.tokens = target;
     return copy;
   }

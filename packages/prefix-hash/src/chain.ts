@@ -122,6 +122,13 @@ function packExtras(
   return { extra, offsets };
 }
 
+/** A chain continued from `parent` is not a sequence's start: its first block takes no salt. */
+function continuing(options: (ChainOptions & { parent?: bigint }) | undefined): ChainOptions | undefined {
+  return options?.parent !== undefined && options.salt !== undefined
+    ? { ...options, salt: undefined }
+    : options;
+}
+
 /** Hash pairs (lo, hi u32) → bigints. */
 function pairsToBigints(words: Uint32Array, n: number): bigint[] {
   const out = new Array<bigint>(n);
@@ -154,7 +161,7 @@ export function hashChainWords(
   const words = toTokenWords("tokens", tokens);
   const blocks = Math.floor(words.length / blockSize);
   const out = new Uint32Array(2 * blocks);
-  const { extra, offsets } = packExtras(options, blocks, blockSize);
+  const { extra, offsets } = packExtras(continuing(options), blocks, blockSize);
   const lo = Number(parent & 0xffffffffn);
   const hi = Number(parent >> 32n);
   if (
@@ -183,8 +190,9 @@ export function hashChain(
   const words = toTokenWords("tokens", tokens);
   const blocks = Math.floor(words.length / blockSize);
   const out = new Array<bigint>(blocks);
+  const keys = continuing(options);
   for (let i = 0; i < blocks; i++) {
-    parent = secureBlock(parent, words, i * blockSize, blockSize, blockExtraWords(options, i, blockSize));
+    parent = secureBlock(parent, words, i * blockSize, blockSize, blockExtraWords(keys, i, blockSize));
     out[i] = digestToBigint(parent);
   }
   return out;
