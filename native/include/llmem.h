@@ -140,16 +140,9 @@ LLMEM_API void llmem_hash64_chain(const uint32_t *tokens, size_t block_size, siz
 
 
 /* ---- paged attention (kv-cache) ----------------------------------------- */
-/* Row formats of KV pools: one row = head_dim values of one token and one KV head.
- * Block formats (Q8_0, Q4_0, Q4_1) are GGML's 32-value blocks and need head_dim % 32 == 0. */
-enum llmem_kv_format {
-  LLMEM_KV_F32 = 0,
-  LLMEM_KV_F16 = 1,
-  LLMEM_KV_BF16 = 2,
-  LLMEM_KV_Q8_0 = 3,
-  LLMEM_KV_Q4_0 = 4,
-  LLMEM_KV_Q4_1 = 5,
-};
+/* KV pools hold rows in the formats of enum llmem_format above (F32, F16, BF16, Q8_0, Q4_0,
+ * Q4_1): one row = head_dim values of one token and one KV head; block formats need
+ * head_dim % 32 == 0. */
 
 /* Bytes of one row of head_dim values in `format` (0 for an unknown format or a head_dim
  * a block format cannot split). */

@@ -18,18 +18,18 @@ static float ref_bf16(uint16_t h) {
 static double ref_value(int fmt, const uint8_t *row, size_t i) {
   const size_t b = i / 32, j = i % 32;
   switch (fmt) {
-  case LLMEM_KV_F32: {
+  case LLMEM_F32: {
     float f;
     memcpy(&f, row + 4 * i, 4);
     return f;
   }
-  case LLMEM_KV_F16: return ref_f16((uint16_t)(row[2 * i] | row[2 * i + 1] << 8));
-  case LLMEM_KV_BF16: return ref_bf16((uint16_t)(row[2 * i] | row[2 * i + 1] << 8));
-  case LLMEM_KV_Q8_0: {
+  case LLMEM_F16: return ref_f16((uint16_t)(row[2 * i] | row[2 * i + 1] << 8));
+  case LLMEM_BF16: return ref_bf16((uint16_t)(row[2 * i] | row[2 * i + 1] << 8));
+  case LLMEM_Q8_0: {
     const uint8_t *p = row + b * 34;
     return ref_f16((uint16_t)(p[0] | p[1] << 8)) * (double)(int8_t)p[2 + j];
   }
-  case LLMEM_KV_Q4_0: {
+  case LLMEM_Q4_0: {
     const uint8_t *p = row + b * 18;
     const int q = j < 16 ? (p[2 + j] & 15) : (p[2 + j - 16] >> 4);
     return ref_f16((uint16_t)(p[0] | p[1] << 8)) * (q - 8);
@@ -46,25 +46,25 @@ static double ref_value(int fmt, const uint8_t *row, size_t i) {
 static void fill_row(int fmt, uint8_t *row, size_t head_dim) {
   const size_t bytes = llmem_kv_row_bytes(fmt, head_dim);
   for (size_t i = 0; i < bytes; i++) row[i] = (uint8_t)t_rand_u32();
-  if (fmt == LLMEM_KV_F32) {
+  if (fmt == LLMEM_F32) {
     for (size_t i = 0; i < head_dim; i++) {
       float f = t_rand_f32(-2, 2);
       memcpy(row + 4 * i, &f, 4);
     }
-  } else if (fmt == LLMEM_KV_F16 || fmt == LLMEM_KV_BF16) {
+  } else if (fmt == LLMEM_F16 || fmt == LLMEM_BF16) {
     for (size_t i = 0; i < head_dim; i++) {
-      uint16_t h = fmt == LLMEM_KV_F16 ? (uint16_t)((t_rand_u32() & 0x83ff) | ((12 + t_rand_u32() % 5) << 10))
+      uint16_t h = fmt == LLMEM_F16 ? (uint16_t)((t_rand_u32() & 0x83ff) | ((12 + t_rand_u32() % 5) << 10))
                                        : (uint16_t)((t_rand_u32() & 0x807f) | ((124 + t_rand_u32() % 5) << 7));
       row[2 * i] = (uint8_t)h;
       row[2 * i + 1] = (uint8_t)(h >> 8);
     }
   } else {
-    const size_t stride = fmt == LLMEM_KV_Q8_0 ? 34 : fmt == LLMEM_KV_Q4_0 ? 18 : 20;
+    const size_t stride = fmt == LLMEM_Q8_0 ? 34 : fmt == LLMEM_Q4_0 ? 18 : 20;
     for (size_t b = 0; b < head_dim / 32; b++) {
       const uint16_t d = (uint16_t)((t_rand_u32() & 0x3ff) | ((8 + t_rand_u32() % 4) << 10));
       row[b * stride] = (uint8_t)d;
       row[b * stride + 1] = (uint8_t)(d >> 8);
-      if (fmt == LLMEM_KV_Q4_1) {
+      if (fmt == LLMEM_Q4_1) {
         const uint16_t m = (uint16_t)((t_rand_u32() & 0x83ff) | (13u << 10));
         row[b * stride + 2] = (uint8_t)m;
         row[b * stride + 3] = (uint8_t)(m >> 8);
@@ -138,7 +138,7 @@ static void run_case(int fmt, size_t nh, size_t nkv, size_t hd, size_t bs, size_
 
 int main(void) {
   static const size_t tokens[] = {0, 1, 15, 16, 17, 100};
-  for (int fmt = LLMEM_KV_F32; fmt <= LLMEM_KV_Q4_1; fmt++) {
+  for (int fmt = LLMEM_F32; fmt <= LLMEM_Q4_1; fmt++) {
     static const size_t dims[] = {32, 64, 128, 8, 40, 3};
     for (size_t di = 0; di < 6; di++) {
       const size_t hd = dims[di];
@@ -150,8 +150,8 @@ int main(void) {
       }
     }
   }
-  CHECK(llmem_kv_row_bytes(LLMEM_KV_Q8_0, 40) == 0, "block formats need head_dim %% 32 == 0");
+  CHECK(llmem_kv_row_bytes(LLMEM_Q8_0, 40) == 0, "block formats need head_dim %% 32 == 0");
   CHECK(llmem_kv_row_bytes(99, 32) == 0, "unknown format");
-  CHECK(llmem_kv_row_bytes(LLMEM_KV_Q4_1, 128) == 80, "q4_1 row bytes");
+  CHECK(llmem_kv_row_bytes(LLMEM_Q4_1, 128) == 80, "q4_1 row bytes");
   return t_finish("paged_attention");
 }

@@ -1,4 +1,4 @@
-/* Paged grouped-query attention: one pass of scores over the block table, softmax, one pass
+/* Paged grouped-query attention (row decode, dot and axpy come from kv_rows.h): one pass of scores over the block table, softmax, one pass
  * of weighted values. Each K/V row is read (and decoded, for 16-bit and block formats)
  * once per KV head and reused by every query head of its group, so a quantized pool
  * moves a quarter of the bytes of an f32 one. */
@@ -7,7 +7,7 @@
 
 #include "kv_rows.h"
 
-static void paged_attention_with(const kv_row_ops *ops, int format, const float *query, size_t num_heads,
+static void paged_attention_with(kv_axpy_fn axpy, int format, const float *query, size_t num_heads,
                                  size_t num_kv_heads, size_t head_dim, const uint8_t *k_pool,
                                  const uint8_t *v_pool, const uint32_t *block_table, size_t block_size,
                                  size_t num_tokens, float scale, float *scratch, float *out, float *lse) {
@@ -28,11 +28,11 @@ static void paged_attention_with(const kv_row_ops *ops, int format, const float 
       for (size_t t = 0; t < n; t++, pos++) {
         const uint8_t *k = blk + t * token_bytes;
         const float *row = (const float *)(const void *)k;
-        if (format != LLMEM_KV_F32) {
-          ops->decode(format, k, tmp, head_dim);
+        if (format != LLMEM_F32) {
+          kv_decode_row(format, k, tmp, head_dim);
           row = tmp;
         }
-        for (size_t j = 0; j < group; j++) scores[j * num_tokens + pos] = scale * ops->dot(q + j * head_dim, row, head_dim);
+        for (size_t j = 0; j < group; j++) scores[j * num_tokens + pos] = scale * llmem_dot_f32(q + j * head_dim, row, head_dim);
       }
     }
     for (size_t j = 0; j < group; j++) {
@@ -51,11 +51,11 @@ static void paged_attention_with(const kv_row_ops *ops, int format, const float 
       for (size_t t = 0; t < n; t++, pos++) {
         const uint8_t *v = blk + t * token_bytes;
         const float *row = (const float *)(const void *)v;
-        if (format != LLMEM_KV_F32) {
-          ops->decode(format, v, tmp, head_dim);
+        if (format != LLMEM_F32) {
+          kv_decode_row(format, v, tmp, head_dim);
           row = tmp;
         }
-        for (size_t j = 0; j < group; j++) ops->axpy(scores[j * num_tokens + pos], row, o + j * head_dim, head_dim);
+        for (size_t j = 0; j < group; j++) axpy(scores[j * num_tokens + pos], row, o + j * head_dim, head_dim);
       }
     }
   }
@@ -69,16 +69,16 @@ void llmem_paged_attention(int format, const float *query, size_t num_heads, siz
     for (size_t h = 0; h < num_heads; h++) lse[h] = -INFINITY;
     return;
   }
-  const kv_row_ops *ops = &kv_row_ops_scalar;
+  kv_axpy_fn axpy = kv_axpy_scalar;
   switch (llmem_active_isa()) {
 #if LLMEM_X86
-  case LLMEM_ISA_AVX2: ops = &kv_row_ops_avx2; break;
+  case LLMEM_ISA_AVX2: axpy = kv_axpy_avx2; break;
 #endif
 #if LLMEM_ARM
-  case LLMEM_ISA_NEON: ops = &kv_row_ops_neon; break;
+  case LLMEM_ISA_NEON: axpy = kv_axpy_neon; break;
 #endif
   default: break;
   }
-  paged_attention_with(ops, format, query, num_heads, num_kv_heads, head_dim, k_pool, v_pool, block_table, block_size,
+  paged_attention_with(axpy, format, query, num_heads, num_kv_heads, head_dim, k_pool, v_pool, block_table, block_size,
                        num_tokens, scale, scratch, out, lse);
 }

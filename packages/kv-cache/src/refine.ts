@@ -5,8 +5,10 @@
  * the squared error of every block. The output is ordinary q4_0/q4_1 bytes, read by any
  * kernel for those formats.
  */
+
+import { f16BitsToF32 as f16ToF32, f32ToF16Bits as f32ToF16 } from "@llmem/quant-kernels";
 import type { RowFormat } from "./row-formats.ts";
-import { encodeRow, f16ToF32, f32ToF16 } from "./row-kernels.ts";
+import { encodeRow } from "./row-kernels.ts";
 
 const L = new Uint8Array(32);
 const BEST = new Uint8Array(32);

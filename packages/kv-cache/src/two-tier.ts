@@ -27,6 +27,7 @@ import {
   TAIL_PRECISIONS,
   type TailPrecision,
 } from "./row-formats.ts";
+import { type Segment, SegmentAttention } from "./segments.ts";
 import { type AttendOptions, checkAttend, checkFloat32Array, checkKeysValues } from "./validate.ts";
 
 export type KeyGrouping = "token" | "channel";
@@ -125,6 +126,7 @@ export class TwoTierKvCache {
   private readonly rowV: Float32Array;
   private readonly groupK: Float32Array;
   private readonly column = new Float32Array(QK);
+  private readonly segments: SegmentAttention;
 
   constructor(o: TwoTierKvCacheOptions) {
     if (typeof o !== "object" || o === null) {
@@ -158,6 +160,7 @@ export class TwoTierKvCache {
     this.groupBytes = this.tokenFloats * this.blockBytes;
     this.rowK = new Float32Array(this.tokenFloats);
     this.rowV = new Float32Array(this.tokenFloats);
+    this.segments = new SegmentAttention(this.numKvHeads, this.headDim);
     this.groupK = new Float32Array(this.keyGrouping === "channel" ? QK * this.tokenFloats : 0);
     this.allocate(this.cfg);
   }
@@ -312,6 +315,10 @@ export class TwoTierKvCache {
     const total = this.length;
     if (total === 0) return out;
     if (this.scores.length < total) this.scores = new Float32Array(Math.max(total, this.scores.length * 2));
+    if (this.keyGrouping === "token") {
+      this.segmentAttend(query, numHeads, scale, out);
+      return out;
+    }
     const scores = this.scores;
     const hd = this.headDim;
     const group = numHeads / this.numKvHeads;
@@ -319,24 +326,7 @@ export class TwoTierKvCache {
     for (let h = 0; h < numHeads; h++) {
       const g = Math.floor(h / group);
       const q = query.subarray(h * hd, (h + 1) * hd);
-      if (this.keyGrouping === "channel") this.channelScores(q, g, scale, scores);
-      else
-        this.forStoreSegments((slot, count, at) => {
-          attentionScores(
-            this.storePrecision,
-            q,
-            this.storeK,
-            {
-              count,
-              headDim: hd,
-              offsetBytes: slot * this.storeRowBytes + g * this.storeHeadBytes,
-              strideBytes: this.storeRowBytes,
-              scale,
-            },
-            scores,
-            at,
-          );
-        });
+      this.channelScores(q, g, scale, scores);
       this.forTailSegments((slot, count, at) => {
         attentionScores(
           this.tailPrecision,
@@ -387,6 +377,34 @@ export class TwoTierKvCache {
       });
     }
     return out;
+  }
+
+  /**
+   * Token-grouped keys: every ring half of both tiers is a contiguous run of
+   * [token][kvHead][row], so each goes through the paged kernel as one block (GQA fused,
+   * quantized rows read in place) and the parts merge through their log-sum-exp.
+   */
+  private segmentAttend(query: Float32Array, numHeads: number, scale: number, out: Float32Array): void {
+    const segs: Segment[] = [];
+    const sr = this.storeRowBytes;
+    const tr = this.tailRowBytes;
+    this.forStoreSegments((slot, count) => {
+      segs.push({
+        format: this.storePrecision,
+        keys: this.storeK.subarray(slot * sr, (slot + count) * sr),
+        values: this.storeV.subarray(slot * sr, (slot + count) * sr),
+        count,
+      });
+    });
+    this.forTailSegments((slot, count) => {
+      segs.push({
+        format: this.tailPrecision,
+        keys: this.tailK.subarray(slot * tr, (slot + count) * tr),
+        values: this.tailV.subarray(slot * tr, (slot + count) * tr),
+        count,
+      });
+    });
+    this.segments.attend(segs, query, numHeads, scale, out);
   }
 
   /**
