@@ -100,6 +100,14 @@ export class Transformer {
     this.arena = new Arena(activationBytes(c) + 64 * 16);
   }
 
+  /** Every matrix a token streams through, in forward order (benchmarks read them as a baseline). */
+  matrices(): WeightMatrix[] {
+    const out: WeightMatrix[] = [];
+    for (const w of this.layers) out.push(w.wq, w.wk, w.wv, w.wo, w.w1, w.w3, w.w2);
+    out.push(this.classifier);
+    return out;
+  }
+
   /** Per-step buffers from the arena (the caller resets the arena once the step's logits are used). */
   activations(): Activations {
     const c = this.config;
