@@ -108,23 +108,26 @@ export class Transformer {
     return out;
   }
 
-  /** Per-step buffers from the arena (the caller resets the arena once the step's logits are used). */
+  /**
+   * Per-step buffers from the arena (the caller resets the arena once the step's logits are
+   * used). Uninitialized: forward writes every element of each before reading it.
+   */
   activations(): Activations {
     const c = this.config;
     const a = this.arena;
     return {
-      x: a.alloc(Float32Array, c.dim),
-      xb: a.alloc(Float32Array, c.dim),
-      xb2: a.alloc(Float32Array, c.dim),
-      hb: a.alloc(Float32Array, c.hiddenDim),
-      hb2: a.alloc(Float32Array, c.hiddenDim),
-      q: a.alloc(Float32Array, c.dim),
-      k: a.alloc(Float32Array, kvDim(c)),
-      v: a.alloc(Float32Array, kvDim(c)),
-      att: a.alloc(Float32Array, c.seqLen),
-      logits: a.alloc(Float32Array, c.vocabSize),
-      cos: a.alloc(Float32Array, headSize(c) / 2),
-      sin: a.alloc(Float32Array, headSize(c) / 2),
+      x: a.allocUninit(Float32Array, c.dim),
+      xb: a.allocUninit(Float32Array, c.dim),
+      xb2: a.allocUninit(Float32Array, c.dim),
+      hb: a.allocUninit(Float32Array, c.hiddenDim),
+      hb2: a.allocUninit(Float32Array, c.hiddenDim),
+      q: a.allocUninit(Float32Array, c.dim),
+      k: a.allocUninit(Float32Array, kvDim(c)),
+      v: a.allocUninit(Float32Array, kvDim(c)),
+      att: a.allocUninit(Float32Array, c.seqLen),
+      logits: a.allocUninit(Float32Array, c.vocabSize),
+      cos: a.allocUninit(Float32Array, headSize(c) / 2),
+      sin: a.allocUninit(Float32Array, headSize(c) / 2),
     };
   }
 
