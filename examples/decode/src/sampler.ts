@@ -34,35 +34,35 @@ export interface SamplerOptions {
   temperature: number;
   topp: number;
   seed: bigint;
-  /** Scratch for top-p candidates (vocab-sized), e.g. a pooled per-request buffer. */
-  scratch?: Float64Array;
+  /** Scratch for top-p candidates (vocab-sized), e.g. over a pooled per-request buffer. */
+  scratch?: ToppScratch;
 }
 
 export class Sampler {
   readonly temperature: number;
   readonly topp: number;
   private readonly rng: Rng;
-  /** Sort keys of top-p candidates, reused across steps. */
-  private keys: Float64Array = new Float64Array(0);
+  /** Top-p sort arrays, made on first use unless given. */
+  private scratch: ToppScratch | undefined;
 
   constructor(o: SamplerOptions) {
     // run.c keeps both as C floats.
     this.temperature = Math.fround(o.temperature);
     this.topp = Math.fround(o.topp);
     this.rng = new Rng(o.seed);
-    if (o.scratch) this.keys = o.scratch;
+    this.scratch = o.scratch;
   }
 
   /** Picks the next token; overwrites `logits` with probabilities when sampling, as run.c does. */
   sample(logits: Float32Array): number {
     if (this.temperature === 0) return argmax(logits);
     const t = this.temperature;
-    for (let i = 0; i < logits.length; i++) logits[i] = logits[i]! / t;
+    if (t !== 1) for (let i = 0; i < logits.length; i++) logits[i] = logits[i]! / t; // x / 1 is x
     softmax(logits, logits.length);
     const coin = this.rng.nextF32();
     if (this.topp <= 0 || this.topp >= 1) return sampleMult(logits, coin);
-    if (this.keys.length < logits.length) this.keys = new Float64Array(logits.length);
-    return sampleTopp(logits, this.topp, coin, this.keys);
+    if (!this.scratch || this.scratch.capacity < logits.length) this.scratch = new ToppScratch(logits.length);
+    return sampleTopp(logits, this.topp, coin, this.scratch);
   }
 }
 
@@ -87,62 +87,96 @@ export function sampleMult(p: Float32Array, coin: number): number {
   return p.length - 1;
 }
 
-/** Index bits in a sort key; the f32 bits of the probability sit above them (2^32 · 2^21 < 2^53). */
-const INDEX_BITS = 2 ** 21;
+/** Bytes of top-p scratch for a vocabulary of n tokens (two key and two index arrays). */
+export function toppScratchBytes(n: number): number {
+  return n * 16;
+}
+
+/** Working arrays of the top-p sort, carved from one buffer (e.g. a pooled per-request one). */
+export class ToppScratch {
+  readonly capacity: number;
+  readonly keysA: Uint32Array;
+  readonly keysB: Uint32Array;
+  readonly idxA: Int32Array;
+  readonly idxB: Int32Array;
+  readonly hist = new Uint32Array(RADIX);
+
+  constructor(n: number, buffer: ArrayBuffer = new ArrayBuffer(toppScratchBytes(n))) {
+    this.capacity = n;
+    this.keysA = new Uint32Array(buffer, 0, n);
+    this.keysB = new Uint32Array(buffer, n * 4, n);
+    this.idxA = new Int32Array(buffer, n * 8, n);
+    this.idxB = new Int32Array(buffer, n * 12, n);
+  }
+}
+
+const RADIX_BITS = 11;
+const RADIX = 1 << RADIX_BITS;
 const bitsOf = new Uint32Array(1);
 const floatOf = new Float32Array(bitsOf.buffer);
 
 /**
- * Nucleus sampling as run.c: drop probabilities below (1 - topp) / (n - 1), sort the rest
- * descending (glibc's qsort is a stable merge sort here, so ties keep index order), cut
- * where the cumulative sum first exceeds topp, and draw with coin × that sum.
- * The order is a numeric sort of one float64 key per candidate, (~f32 bits, index): positive
- * floats order like their bit patterns, so the key order is exactly (prob desc, index asc).
+ * Candidates sorted by (probability desc, index asc), returned as indices in s.idxA or s.idxB.
+ * Positive floats order like their bit patterns, so keys are the inverted bits; an LSD radix
+ * sort is stable, and candidates go in by ascending index, so ties keep index order exactly as
+ * glibc's stable qsort (a merge sort) leaves them in run.c.
  */
-export function sampleTopp(p: Float32Array, topp: number, coin: number, keys: Float64Array): number {
-  const n = p.length;
-  const cutoff = Math.fround(Math.fround(1 - topp) / (n - 1));
-  if (n > INDEX_BITS) return sampleToppLarge(p, topp, coin, cutoff);
-  let n0 = 0;
-  for (let i = 0; i < n; i++) {
+function sortCandidates(
+  p: Float32Array,
+  cutoff: number,
+  s: ToppScratch,
+): { order: Int32Array; count: number } {
+  let sk = s.keysA;
+  let si = s.idxA;
+  let dk = s.keysB;
+  let di = s.idxB;
+  let m = 0;
+  for (let i = 0; i < p.length; i++) {
     const v = p[i]!;
     if (v >= cutoff) {
       floatOf[0] = v;
-      keys[n0++] = (0xffffffff - bitsOf[0]!) * INDEX_BITS + i;
+      sk[m] = ~bitsOf[0]! >>> 0;
+      si[m++] = i;
     }
   }
-  // Nothing passes only when topp < 1/n; run.c then reads before its array (undefined), we take the argmax.
-  if (n0 === 0) return argmax(p);
-  const cand = keys.subarray(0, n0).sort();
-  const index = (i: number) => cand[i]! & (INDEX_BITS - 1); // ToInt32 keeps the low 32 bits exactly
-  let cumulative = 0;
-  let last = n0 - 1;
-  for (let i = 0; i < n0; i++) {
-    cumulative = Math.fround(cumulative + p[index(i)]!);
-    if (cumulative > topp) {
-      last = i;
-      break;
+  const hist = s.hist;
+  for (let shift = 0; shift < 32; shift += RADIX_BITS) {
+    hist.fill(0);
+    for (let i = 0; i < m; i++) hist[(sk[i]! >>> shift) & (RADIX - 1)]!++;
+    let sum = 0;
+    for (let b = 0; b < RADIX; b++) {
+      const c = hist[b]!;
+      hist[b] = sum;
+      sum += c;
     }
+    for (let i = 0; i < m; i++) {
+      const k = sk[i]!;
+      const d = hist[(k >>> shift) & (RADIX - 1)]!++;
+      dk[d] = k;
+      di[d] = si[i]!;
+    }
+    [sk, dk] = [dk, sk];
+    [si, di] = [di, si];
   }
-  const r = Math.fround(coin * cumulative);
-  let cdf = 0;
-  for (let i = 0; i <= last; i++) {
-    cdf = Math.fround(cdf + p[index(i)]!);
-    if (r < cdf) return index(i);
-  }
-  return index(last);
+  return { order: si, count: m };
 }
 
-/** The same rule for vocabularies too large for packed keys (over 2M tokens). */
-function sampleToppLarge(p: Float32Array, topp: number, coin: number, cutoff: number): number {
-  const cand: number[] = [];
-  for (let i = 0; i < p.length; i++) if (p[i]! >= cutoff) cand.push(i);
-  if (cand.length === 0) return argmax(p);
-  cand.sort((a, b) => p[b]! - p[a]! || a - b);
+/**
+ * Nucleus sampling as run.c: drop probabilities below (1 - topp) / (n - 1), sort the rest
+ * descending (ties in index order), cut where the cumulative sum first exceeds topp, and
+ * draw with coin × that sum.
+ */
+export function sampleTopp(p: Float32Array, topp: number, coin: number, scratch?: ToppScratch): number {
+  const n = p.length;
+  const cutoff = Math.fround(Math.fround(1 - topp) / (n - 1));
+  const s = scratch && scratch.capacity >= n ? scratch : new ToppScratch(n);
+  const { order, count } = sortCandidates(p, cutoff, s);
+  // Nothing passes only when topp < 1/n; run.c then reads before its array (undefined), we take the argmax.
+  if (count === 0) return argmax(p);
   let cumulative = 0;
-  let last = cand.length - 1;
-  for (let i = 0; i < cand.length; i++) {
-    cumulative = Math.fround(cumulative + p[cand[i]!]!);
+  let last = count - 1;
+  for (let i = 0; i < count; i++) {
+    cumulative = Math.fround(cumulative + p[order[i]!]!);
     if (cumulative > topp) {
       last = i;
       break;
@@ -151,8 +185,8 @@ function sampleToppLarge(p: Float32Array, topp: number, coin: number, cutoff: nu
   const r = Math.fround(coin * cumulative);
   let cdf = 0;
   for (let i = 0; i <= last; i++) {
-    cdf = Math.fround(cdf + p[cand[i]!]!);
-    if (r < cdf) return cand[i]!;
+    cdf = Math.fround(cdf + p[order[i]!]!);
+    if (r < cdf) return order[i]!;
   }
-  return cand[last]!;
+  return order[last]!;
 }

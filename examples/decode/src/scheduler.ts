@@ -5,7 +5,7 @@
 import { BucketPool, type PooledBuffer } from "@llmem/bucket-pool";
 import type { KvSequence } from "./kv.ts";
 import type { Transformer } from "./model.ts";
-import { Sampler } from "./sampler.ts";
+import { Sampler, ToppScratch, toppScratchBytes } from "./sampler.ts";
 import { Sequence } from "./sequence.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
@@ -72,8 +72,8 @@ export function runRequests(requests: readonly RequestSpec[], o: SchedulerOption
         if (live.length === 0) throw new Error("the KV store cannot hold even one request");
         break;
       }
-      const buf = pool.alloc(vocab * 8);
-      const scratch = new Float64Array(buf.buffer, 0, vocab);
+      const buf = pool.alloc(toppScratchBytes(vocab));
+      const scratch = new ToppScratch(vocab, buf.buffer);
       const sampler = new Sampler({ temperature: o.temperature, topp: o.topp, seed: r.seed, scratch });
       const seq = new Sequence({ id: next, prompt: r.prompt, steps: o.steps, kv: opened.kv, sampler });
       seq.skipPrefix(opened.cached, o.tokenizer, o.onPiece);
