@@ -8,7 +8,7 @@ import type { WeightMatrix } from "../src/matvec.ts";
 
 export let sinkHole = 0;
 
-export function memoryRead(matrices: readonly WeightMatrix[], sweeps = 21): number {
+export function memoryRead(matrices: readonly WeightMatrix[], sweeps = 9): number {
   const views = matrices.map(
     (m) => new Float32Array(m.data.buffer, m.data.byteOffset, m.data.byteLength >> 2),
   );

@@ -155,6 +155,7 @@ async function main() {
     const rates = new Map<Variant, number[]>(variants.map((v) => [v, []]));
     const vsRunC = new Map<Variant, number[]>(variants.map((v) => [v, []]));
     const vsOneThread = new Map<Variant, number[]>(variants.map((v) => [v, []]));
+    const reads = new Map<Variant, number[]>(variants.map((v) => [v, []]));
     const baseRates: number[] = [];
     for (const v of variants) v.generate(); // warm-up (JIT, page faults)
     for (let round = 0; round < rounds; round++) {
@@ -162,6 +163,7 @@ async function main() {
       for (const v of variants) {
         const r = v.generate();
         rates.get(v)!.push(r);
+        reads.get(v)!.push(v.plainRead());
         if (v.threads === 1) oneThread = r;
         else if (oneThread > 0) vsOneThread.get(v)!.push(r / oneThread);
         if (runc) {
@@ -175,7 +177,7 @@ async function main() {
     }
     for (const v of variants) {
       const tokS = median(rates.get(v)!);
-      const read = v.plainRead();
+      const read = median(reads.get(v)!);
       const bw = (v.matrixBytes * tokS) / 1e9;
       let line = `  ${v.label.padEnd(16)} ${fmt(tokS).padStart(7)} tok/s  weights ${fmt(v.matrixBytes / 2 ** 20)} MiB/token → ${fmt(bw, 2)} GB/s = ${fmt((100 * bw) / read)}% of a plain read (${fmt(read, 2)} GB/s)`;
       const rc = vsRunC.get(v)!;
