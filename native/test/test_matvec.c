@@ -8,7 +8,7 @@ int main(void) {
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     const size_t rows = shapes[s][0], cols = shapes[s][1];
     float *wf = malloc(rows * cols * 4), *x = malloc(cols * 4), *want = malloc(rows * 4), *got = malloc(rows * 4);
-    uint8_t *w = malloc(rows * cols * 4), *scratch = malloc(cols / 32 * 34);
+    uint8_t *w = malloc(rows * cols * 4), *scratch = malloc(cols / 32 * 38);
     for (size_t i = 0; i < rows * cols; i++) wf[i] = t_rand_f32(-1, 1);
     for (size_t i = 0; i < cols; i++) x[i] = t_rand_f32(-1, 1);
     for (int f = 0; f < 4; f++) {

@@ -51,7 +51,7 @@ export function prepareMatrix(
 }
 
 /** Checks a Matrix handed in by a caller (it may come from a file, not prepareMatrix). */
-function checkMatrix(w: Matrix): number {
+export function checkMatrix(w: Matrix): number {
   if (typeof w !== "object" || w === null) {
     throw new LlmemError("INVALID_ARGUMENT", "w must be a Matrix", { argument: "w" });
   }
@@ -76,7 +76,7 @@ function checkMatrix(w: Matrix): number {
   return need / w.data.BYTES_PER_ELEMENT;
 }
 
-function checkVector(name: string, v: unknown, length: number, what: string): Float32Array {
+export function checkVector(name: string, v: unknown, length: number, what: string): Float32Array {
   if (!(v instanceof Float32Array) || v.length !== length) {
     throw new LlmemError(
       "INVALID_ARGUMENT",
@@ -87,9 +87,11 @@ function checkVector(name: string, v: unknown, length: number, what: string): Fl
   return v;
 }
 
+/** x as Q8_0 for the block formats; natively also its f32 block scales (38 bytes per block). */
+const scratchBytes = (cols: number): number => (cols / 32) * 38;
 let scratch = new Uint8Array(0);
 function scratchFor(cols: number): Uint8Array {
-  const need = (cols / 32) * 34;
+  const need = scratchBytes(cols);
   if (scratch.length < need) scratch = new Uint8Array(Math.max(need, scratch.length * 2));
   return scratch;
 }
@@ -110,7 +112,7 @@ export function matvec(w: Matrix, x: Float32Array, y: Float32Array): void {
       w.cols,
       viewPtr("x", x),
       viewPtr("y", y),
-      quantized ? viewPtr("scratch", s, 0, (w.cols / 32) * 34) : null,
+      quantized ? viewPtr("scratch", s, 0, scratchBytes(w.cols)) : null,
     );
     if (code !== 0) throw new LlmemError("UNSUPPORTED", `llmem_matvec failed for ${w.format} (code ${code})`);
     return;

@@ -1,0 +1,80 @@
+/**
+ * Metal (macOS) versions of dequantizeInto and matvec, for large inputs: buffers are copied to
+ * the GPU and back on every call. Dequantized values are bit-identical to the CPU paths; matvec
+ * equals the CPU result up to the f32 summation order. Elsewhere (or without a GPU) both throw
+ * UNSUPPORTED; `metalAvailable()` says which.
+ */
+import { LlmemError } from "@llmem/core";
+import { nativeLib, viewPtr } from "@llmem/native";
+import { blockBytes, FORMAT_ID, wholeBlocks } from "./formats.ts";
+import { checkMatrix, checkVector, type Matrix } from "./matvec.ts";
+
+export function metalAvailable(): boolean {
+  const lib = nativeLib();
+  return lib !== null && lib.llmem_metal_available() === 1;
+}
+
+function requireMetal(what: string) {
+  if (!metalAvailable()) {
+    throw new LlmemError("UNSUPPORTED", `${what} needs a Metal device (macOS with libllmem loaded)`);
+  }
+  return nativeLib()!;
+}
+
+/** dequantizeInto on the GPU, for "q8_0" and "q4_0". */
+export function dequantizeIntoMetal(format: "q8_0" | "q4_0", bytes: Uint8Array, dst: Float32Array): void {
+  if (format !== "q8_0" && format !== "q4_0") {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `format must be q8_0 or q4_0 on Metal, got ${JSON.stringify(format)}`,
+      {
+        argument: "format",
+      },
+    );
+  }
+  if (!(bytes instanceof Uint8Array) || !(dst instanceof Float32Array)) {
+    throw new LlmemError("INVALID_ARGUMENT", "bytes must be a Uint8Array and dst a Float32Array");
+  }
+  const nb = wholeBlocks("dst", format, dst.length);
+  const need = nb * blockBytes(format);
+  if (bytes.length < need) {
+    throw new LlmemError(
+      "OUT_OF_BOUNDS",
+      `bytes holds ${bytes.length} bytes, ${dst.length} ${format} values need ${need}`,
+      {
+        argument: "bytes",
+      },
+    );
+  }
+  const lib = requireMetal("dequantizeIntoMetal");
+  if (nb === 0) return;
+  const rc = lib.llmem_metal_dequantize(
+    FORMAT_ID[format],
+    viewPtr("bytes", bytes, 0, need),
+    viewPtr("dst", dst),
+    dst.length,
+  );
+  if (rc !== 0)
+    throw new LlmemError(
+      "UNSUPPORTED",
+      `Metal dequantize failed (${dst.length} values too many for one buffer?)`,
+    );
+}
+
+/** matvec on the GPU (same Matrix and rules as matvec). */
+export function matvecMetal(w: Matrix, x: Float32Array, y: Float32Array): void {
+  const elements = checkMatrix(w);
+  checkVector("x", x, w.cols, "w.cols");
+  checkVector("y", y, w.rows, "w.rows");
+  const lib = requireMetal("matvecMetal");
+  const rc = lib.llmem_metal_matvec(
+    FORMAT_ID[w.format],
+    viewPtr("w.data", w.data, 0, elements),
+    w.rows,
+    w.cols,
+    viewPtr("x", x),
+    viewPtr("y", y),
+  );
+  if (rc !== 0)
+    throw new LlmemError("UNSUPPORTED", `Metal matvec failed for a ${w.rows}×${w.cols} ${w.format} matrix`);
+}
