@@ -149,7 +149,10 @@ export class Arena {
     return this.disposed;
   }
 
-  /** A zeroed view of `count` elements, aligned to `align` bytes (default: the arena's, 64). */
+  /**
+   * A zeroed view of `count` elements, aligned to `align` bytes (default: the arena's, 64;
+   * never less than the element size).
+   */
   alloc<C extends TypedArrayConstructor>(
     ctor: C,
     count: number,
@@ -258,11 +261,13 @@ export class Arena {
   private bump(ctor: TypedArrayConstructor, count: number, align: number, zero: boolean): View | null {
     const offset = this.offset;
     let start: number;
-    if (align === this.align && this.alignMask >= 0) start = (offset + this.alignMask) & ~this.alignMask;
+    // An alignment of at least 8 covers every element size; smaller ones are raised to it.
+    if (align === this.align && this.alignMask >= 7) start = (offset + this.alignMask) & ~this.alignMask;
     else {
-      checkPowerOfTwo("align", align, MAX_ALIGN);
+      if (align !== this.align) checkPowerOfTwo("align", align, MAX_ALIGN);
+      const a = Math.max(align, ELEMENT_BYTES.get(ctor) ?? 1);
       // Division by a power of two is exact in floating point, so this is exact for any address.
-      start = Math.ceil((this.base + offset) / align) * align - this.base;
+      start = Math.ceil((this.base + offset) / a) * a - this.base;
     }
     const index = this.count;
     const cached = this.views[index];

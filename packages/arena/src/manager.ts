@@ -12,6 +12,8 @@ export interface StepPool {
   reset(): void;
   stats(): object;
   dispose(): void;
+  /** Optional: prewarm every size class (BucketPool in fixed mode). */
+  prewarmAll?(countPerClass: number): number;
 }
 
 export interface MemoryManagerOptions<P extends StepPool> {
@@ -71,6 +73,25 @@ export class MemoryManager<P extends StepPool = StepPool> {
     Arena.bytesForModel(dims); // validates the dims
     const arenaBytes = (dims.hiddenDim * dims.batchSize * 4 + dims.vocabSize * dims.batchSize * 4) * 4;
     return new MemoryManager({ ...options, arenaBytes, scratchBytes: dims.hiddenDim * 4 * 4 });
+  }
+
+  /** The sizes the manager was built with (ruvllm's MemoryManager::config). */
+  get config(): { arenaBytes: number; scratchBytes: number } {
+    return { arenaBytes: this.arena.capacity, scratchBytes: this.scratchBytes };
+  }
+
+  /** Prewarms every size class of the pool (ruvllm's prewarm_pool); needs a pool with prewarmAll. */
+  prewarmPool(countPerClass: number): number {
+    if (!this.pool?.prewarmAll) {
+      throw new LlmemError(
+        "UNSUPPORTED",
+        'prewarmPool needs a pool with prewarmAll (a BucketPool with bucketing "fixed")',
+        {
+          argument: "pool",
+        },
+      );
+    }
+    return this.pool.prewarmAll(countPerClass);
   }
 
   /** This worker's scratch arena (created on first use; limited per process, see configureScratch). */

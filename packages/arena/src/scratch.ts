@@ -67,14 +67,14 @@ export function configureScratch(config: ScratchConfig): void {
 
 /**
  * This worker's scratch arena, created on first use with `bytes` (default: the configured
- * size). Throws CAPACITY_EXCEEDED when the process already has maxScratches of them, or
+ * size; later calls return it). Throws CAPACITY_EXCEEDED when the process already has maxScratches of them, or
  * when an existing scratch is smaller than `bytes`.
  */
 export function scratch(bytes?: number): Arena {
   const size =
     bytes === undefined ? Atomics.load(shared, BYTES) : checkInt("bytes", bytes, 0, MAX_ARENA_BYTES);
   if (mine && !mine.isDisposed) {
-    if (size > mine.capacity) {
+    if (bytes !== undefined && size > mine.capacity) {
       throw new LlmemError(
         "CAPACITY_EXCEEDED",
         `this worker's scratch holds ${mine.capacity} bytes; asked for ${size} (call releaseScratch() first to resize)`,

@@ -46,7 +46,7 @@ test("every typed-array constructor works", () => {
 });
 
 test("align takes any power of two, as real addresses", () => {
-  const arena = new Arena(1 << 16, { align: 16 });
+  const arena = new Arena(1 << 16, { align: 16, checked: false });
   arena.alloc(Uint8Array, 1);
   const b = arena.alloc(Uint8Array, 1);
   expect(arena.used).toBe(17);
@@ -213,5 +213,20 @@ test("an empty arena works", () => {
   expect(arena.alloc(Float32Array, 0).length).toBe(0);
   expect(arena.tryAlloc(Float32Array, 1)).toBeNull();
   expect(arena.stats().utilization).toBe(0);
+  arena.dispose();
+});
+
+test("default mode reuses last step's view object for the same allocation", () => {
+  const arena = new Arena(4096, { checked: false });
+  const a = arena.alloc(Float32Array, 8);
+  const b = arena.alloc(Uint8Array, 3);
+  a.fill(5);
+  arena.reset();
+  const a2 = arena.alloc(Float32Array, 8);
+  expect(a2).toBe(a); // same allocation pattern, same object: no garbage per step
+  expect(Array.from(a2)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]); // still zeroed
+  const b2 = arena.alloc(Int8Array, 3); // another type at the same place: a new view
+  expect(b2).not.toBe(b as never);
+  expect(b2).toBeInstanceOf(Int8Array);
   arena.dispose();
 });
