@@ -233,6 +233,17 @@ export class BlockAllocator {
     this.contentOf[block] = record;
   }
 
+  /**
+   * Before rewriting a live block's content in place (e.g. rolling back speculative tokens):
+   * drops its hash and content, and bumps its generation so blocks registered after it no longer
+   * verify as its successors.
+   */
+  clearBlockHash(block: number): void {
+    const b = this.checkLive("block", block);
+    this.forget(b);
+    this.meta[4 * b + GEN] = (this.meta[4 * b + GEN]! + 1) | 0;
+  }
+
   /** The block registered under `hash`, without taking it or counting a hit; null on a miss. */
   peekHash(hash: BlockHash): number | null {
     const b = this.index.get(checkHash(hash));

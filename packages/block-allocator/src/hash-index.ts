@@ -6,7 +6,9 @@
  * lookup usually touches one 16-byte slot: [fingerprint lo, fingerprint hi, block + 1, exact].
  * The fingerprint of a bigint in [0, 2^64) is the value itself ("exact": equal fingerprints mean
  * equal keys); of a larger bigint its low 64 bits, of a string its 64-bit wyhash. Non-exact
- * fingerprints are confirmed against the key stored per block (`keyOf`).
+ * fingerprints are confirmed against the key stored per block (`keyOf`). Slots are placed with a
+ * per-table random seed: `fast` hashes are seedless and predictable, so without it crafted prompts
+ * could pile their hashes into one probe run.
  */
 import type { BlockHash } from "./allocator.ts";
 
@@ -23,6 +25,8 @@ export class HashIndex {
   private readonly slots: Int32Array;
   private readonly mask: number;
   private readonly shift: number;
+  private readonly seedLo: number;
+  private readonly seedHi: number;
   private count = 0;
   // The fingerprint of the key last passed to `fingerprint`.
   private lo = 0;
@@ -39,6 +43,9 @@ export class HashIndex {
     this.slots = new Int32Array(4 * 2 ** bits);
     this.mask = 2 ** bits - 1;
     this.shift = 32 - bits;
+    const seed = crypto.getRandomValues(new Int32Array(2));
+    this.seedLo = seed[0]!;
+    this.seedHi = seed[1]!;
   }
 
   get size(): number {
@@ -101,7 +108,7 @@ export class HashIndex {
   }
 
   private home(lo: number, hi: number): number {
-    return Math.imul(lo ^ Math.imul(hi, 0x85ebca77), 0x9e3779b1) >>> this.shift;
+    return Math.imul(lo ^ this.seedLo ^ Math.imul(hi ^ this.seedHi, 0x85ebca77), 0x9e3779b1) >>> this.shift;
   }
 
   /** Backward-shift deletion: later entries of the probe run move up so lookups never stop early. */

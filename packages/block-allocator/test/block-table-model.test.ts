@@ -15,7 +15,8 @@ type Op =
   | { kind: "append"; t: number; count: number }
   | { kind: "ensure"; t: number; tokens: number }
   | { kind: "fork"; t: number }
-  | { kind: "release"; t: number };
+  | { kind: "release"; t: number }
+  | { kind: "truncate"; t: number; keep: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.constant({ kind: "new" as const }),
@@ -23,6 +24,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant("ensure" as const), t: fc.nat(5), tokens: fc.nat(14) }),
   fc.record({ kind: fc.constant("fork" as const), t: fc.nat(5) }),
   fc.record({ kind: fc.constant("release" as const), t: fc.nat(5) }),
+  fc.record({ kind: fc.constant("truncate" as const), t: fc.nat(5), keep: fc.nat(14) }),
 );
 
 function state(pool: BlockAllocator, tables: BlockTable[]) {
@@ -59,9 +61,24 @@ test("block tables keep refcounts exact, copy on write, and fail atomically", ()
               expect(pool.refCount(t.blocks[i]!)).toBe(1);
             }
           } else if (op.kind === "ensure") {
-            t.ensureCapacity(op.tokens);
+            const need = op.tokens <= MAX * BS ? t.blocksNeeded(op.tokens) : -1;
+            const free = pool.freeCount;
+            if (need > free) expect(() => t.ensureCapacity(op.tokens)).toThrow(LlmemError);
+            const copy = t.ensureCapacity(op.tokens);
+            expect(free - pool.freeCount).toBe(need);
+            expect(copy !== null).toBe(partialShared && op.tokens > oldLength);
+            for (
+              let i = Math.floor(oldLength / BS);
+              op.tokens > oldLength && i < Math.ceil(op.tokens / BS);
+              i++
+            ) {
+              expect(pool.refCount(t.blocks[i]!)).toBe(1);
+            }
           } else if (op.kind === "fork") {
             tables.push(t.fork());
+          } else if (op.kind === "truncate") {
+            t.truncate(Math.min(op.keep, t.length));
+            expect(t.blockCount).toBe(Math.ceil(t.length / BS));
           } else {
             t.release();
           }

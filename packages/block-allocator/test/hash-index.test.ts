@@ -51,3 +51,48 @@ test("HashIndex behaves like a Map<key, block> with one key per block", () => {
     { numRuns: 300 },
   );
 });
+
+test("HashIndex stays exact through a long churn at full load", () => {
+  const n = 5000;
+  const keyOf: (BlockHash | undefined)[] = new Array(n);
+  const index = new HashIndex(n, (b) => keyOf[b]);
+  const model = new Map<BlockHash, number>();
+  let s = 12345;
+  const rand = (m: number) => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s % m;
+  };
+  for (let step = 0; step < 60_000; step++) {
+    const block = rand(n);
+    const old = keyOf[block];
+    if (old !== undefined) {
+      index.removeIf(old, block);
+      model.delete(old);
+      keyOf[block] = undefined;
+    }
+    if (rand(4) !== 0) {
+      // keys of all kinds, many sharing a home slot pattern (small values, strings)
+      const kind = rand(3);
+      const key: BlockHash =
+        kind === 0
+          ? BigInt(rand(20_000))
+          : kind === 1
+            ? `k${rand(20_000)}`
+            : (1n << 70n) + BigInt(rand(20_000));
+      const holder = model.get(key);
+      if (holder !== undefined) {
+        index.removeIf(key, holder);
+        keyOf[holder] = undefined;
+      }
+      index.add(key, block);
+      model.set(key, block);
+      keyOf[block] = key;
+    }
+  }
+  expect(index.size).toBe(model.size);
+  for (const [k, b] of model) expect(index.get(k)).toBe(b);
+  for (let i = 0; i < 1000; i++) {
+    const k = BigInt(20_000 + i);
+    expect(index.get(k)).toBe(-1);
+  }
+});

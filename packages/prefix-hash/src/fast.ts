@@ -9,8 +9,8 @@
  * 3. lo = rotl(v0,1) + rotl(v1,7) + rotl(v2,12) + rotl(v3,18); hi likewise from v4..v7.
  * 4. Content digest: a = lo + n · P5, b = hi + tokenCount · P4, then four invertible half-rounds
  *    (see `finish`). It does not depend on the parent, so consecutive blocks overlap.
- * 5. Parent: a ^= parentLo, b ^= parentHi, then a short invertible mix (the end of `finish`):
- *    the only serial step of a chain. The hash is b · 2^32 + a.
+ * 5. Parent: a ^= parentLo, b ^= parentHi, a = (a ^ rotl(b,16)) · P1, b = (b ^ (a >> 15)) · P3:
+ *    the only serial step of a chain. The hash is b · 2^32 + (a ^ (b >> 16)).
  * Word count and token count make the zero padding and the token/extra-key boundary unambiguous;
  * step 5 is a bijection of the parent for fixed content, so one block's content under two
  * different parents can never collide.
@@ -24,6 +24,9 @@ export const P5 = 0x165667b1;
 
 /** The eight lane seeds, IV[j] = P1 · (2j + 1) mod 2^32. */
 export const IV: readonly number[] = Array.from({ length: 8 }, (_, j) => Math.imul(P1, 2 * j + 1) >>> 0);
+// The same as int32: lanes must start as int32 values, or the JIT runs the lane arithmetic on
+// doubles (IV values above 2^31 are not int32), about three times slower.
+const IV32 = Int32Array.from(IV);
 
 const lanes = new Int32Array(8);
 const tail = new Uint32Array(8);
@@ -129,7 +132,7 @@ function finish(
   b ^= rotl(a, 17);
   b = Math.imul(b, P4);
   b ^= b >>> 16;
-  // step 5
+  // step 5: the parent
   a ^= parentLo;
   b ^= parentHi;
   a = Math.imul(a ^ rotl(b, 16), P1);
@@ -155,13 +158,6 @@ export function lh64Block(
   start();
   const words = absorbMessage(tokens, at, count, extra);
   finish(words, count, parentLo, parentHi, out, o);
-}
-
-/** LH64 of a whole message of words in one call (token count 0, parent 0): the bulk baseline. */
-export function lh64Words(words: Uint32Array, out: Uint32Array, o = 0): void {
-  start();
-  absorbMessage(words, 0, words.length, null);
-  finish(words.length, 0, 0, 0, out, o);
 }
 
 /**
@@ -204,14 +200,14 @@ function chainWholeStripes(
   parentHi: number,
   out: Uint32Array,
 ): void {
-  const i0 = IV[0]!;
-  const i1 = IV[1]!;
-  const i2 = IV[2]!;
-  const i3 = IV[3]!;
-  const i4 = IV[4]!;
-  const i5 = IV[5]!;
-  const i6 = IV[6]!;
-  const i7 = IV[7]!;
+  const i0 = IV32[0]!;
+  const i1 = IV32[1]!;
+  const i2 = IV32[2]!;
+  const i3 = IV32[3]!;
+  const i4 = IV32[4]!;
+  const i5 = IV32[5]!;
+  const i6 = IV32[6]!;
+  const i7 = IV32[7]!;
   const words = Math.imul(blockSize, P5);
   const count = Math.imul(blockSize, P4);
   let pLo = parentLo | 0;

@@ -1,7 +1,7 @@
 // Committed test vectors: these values are part of the format. A change here breaks every
 // persisted or shared prefix cache, so it needs a new format version, not an updated vector.
 import { expect, test } from "bun:test";
-import { blockHash, hashChain, hashWords } from "../src/index.ts";
+import { blockHash, formatHash, hashChain, hashWords } from "../src/index.ts";
 
 const seq = Array.from({ length: 40 }, (_, i) => i);
 const hex = (h: bigint, width: number) => h.toString(16).padStart(width, "0");
@@ -34,4 +34,10 @@ test("secure (SHA-256) vectors, checked against an independent encoder", () => {
   expect(hex(blockHash(0n, [], undefined, "secure"), 64)).toBe(
     "39d701971fbd4c3d533a8407b6583cfa0463aefd31b3c30d279d3227ab4121e3",
   );
+});
+
+test("formatHash gives fixed-width hex", () => {
+  expect(formatHash(0x1fn)).toBe("000000000000001f");
+  expect(formatHash(1n, "secure")).toHaveLength(64);
+  expect(() => formatHash(1n << 64n)).toThrow();
 });
