@@ -149,6 +149,12 @@ LLMEM_API void llmem_hash64_chain(const uint32_t *tokens, size_t block_size, siz
  * a block format cannot split). */
 LLMEM_API size_t llmem_kv_row_bytes(int format, size_t head_dim);
 
+/* Encodes n values (a multiple of 32) as Q4_0 or Q4_1 blocks, each block's scale (and minimum)
+ * chosen by an error-minimising search around the round-to-nearest one: ordinary GGML blocks
+ * with a lower squared error. src must be finite. Returns 0, or -1 for another format or a
+ * partial block. */
+LLMEM_API int llmem_kv_quantize_refined(int format, const float *src, void *dst, size_t n);
+
 /* Grouped-query softmax attention of one sequence over num_tokens cached tokens stored in
  * blocks of block_size tokens: logical block i is physical block block_table[i] of the K and
  * V pools, laid out [block][token][kv_head][row]. query and out are [num_heads][head_dim]

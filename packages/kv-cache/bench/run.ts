@@ -61,6 +61,16 @@ const twoTier = new TwoTierKvCache({
   maxTokens: T,
 });
 twoTier.append(keys, values);
+const twoTierChannel = new TwoTierKvCache({
+  numKvHeads: KV,
+  headDim: HD,
+  tailLength: 127,
+  migrationBatch: 128,
+  maxTokens: T,
+  storePrecision: "q4_1",
+  keyGrouping: "channel",
+});
+twoTierChannel.append(keys, values);
 
 console.log(`attend over ${T} tokens, ${KV} KV heads × ${HD}, ${HEADS} query heads; kernels: ${backend()}`);
 summary(() => {
@@ -81,6 +91,9 @@ summary(() => {
   );
   bench("two-tier q8_0 store + f32 tail", () =>
     do_not_optimize(twoTier.attend(query, { numHeads: HEADS, out })),
+  );
+  bench("two-tier q4_1 channel keys + f32 tail", () =>
+    do_not_optimize(twoTierChannel.attend(query, { numHeads: HEADS, out })),
   );
 });
 const result = await run();

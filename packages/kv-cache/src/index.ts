@@ -1,5 +1,11 @@
 export { ContiguousKvCache, type ContiguousKvCacheOptions } from "./contiguous.ts";
-export { PagedKvCache, type PagedKvCacheOptions, PagedSequence, type PagedStats } from "./paged.ts";
+export {
+  PagedKvCache,
+  type PagedKvCacheOptions,
+  PagedSequence,
+  type PagedStats,
+  type PagedTiers,
+} from "./paged.ts";
 export { type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
 export {
   type RowFormat,

@@ -6,13 +6,15 @@
  * kernel for those formats.
  */
 
+import { checkRange, LlmemError } from "@llmem/core";
+import { nativeLib, viewPtr } from "@llmem/native";
 import { f16BitsToF32 as f16ToF32, f32ToF16Bits as f32ToF16 } from "@llmem/quant-kernels";
-import type { RowFormat } from "./row-formats.ts";
+import { type RowFormat, rowBytes } from "./row-formats.ts";
 import { encodeRow } from "./row-kernels.ts";
 
 const L = new Uint8Array(32);
 const BEST = new Uint8Array(32);
-const STEPS = 10;
+const STEPS = 4;
 
 function put16(u8: Uint8Array, at: number, bits: number): void {
   u8[at] = bits & 255;
@@ -91,36 +93,61 @@ export function encodeQ4_0Block(x: Float32Array, o: number, u8: Uint8Array, at: 
   let bestD = 0;
   BEST.fill(8);
   // The extreme value may land on level -8 (GGML's choice) or on +7: try scales around both.
-  for (let s = -2 * STEPS - 1; s <= 2 * STEPS + 1 && amax > 0; s++) {
-    const id = s < 0 ? (-8 + (s + STEPS + 1) * 0.1) / max : (7 + (s - STEPS - 1) * 0.1) / max;
-    let sll = 0;
-    let slx = 0;
-    for (let j = 0; j < 32; j++) {
-      const l = Math.max(0, Math.min(15, Math.round(x[o + j]! * id) + 8));
-      L[j] = l;
-      sll += (l - 8) * (l - 8);
-      slx += (l - 8) * x[o + j]!;
-    }
-    if (sll === 0) continue;
-    const d = f16ToF32(f32ToF16(slx / sll));
-    let err = 0;
-    for (let j = 0; j < 32; j++) {
-      const e = x[o + j]! - (L[j]! - 8) * d;
-      err += e * e;
-    }
-    if (err < bestErr) {
-      bestErr = err;
-      bestD = d;
-      BEST.set(L);
+  for (const base of amax > 0 ? [-8, 7] : []) {
+    for (let s = -STEPS; s <= STEPS; s++) {
+      const id = (base + s * 0.1) / max;
+      let sll = 0;
+      let slx = 0;
+      for (let j = 0; j < 32; j++) {
+        const l = Math.max(0, Math.min(15, Math.round(x[o + j]! * id) + 8));
+        L[j] = l;
+        sll += (l - 8) * (l - 8);
+        slx += (l - 8) * x[o + j]!;
+      }
+      if (sll === 0) continue;
+      const d = f16ToF32(f32ToF16(slx / sll));
+      let err = 0;
+      for (let j = 0; j < 32; j++) {
+        const e = x[o + j]! - (L[j]! - 8) * d;
+        err += e * e;
+      }
+      if (err < bestErr) {
+        bestErr = err;
+        bestD = d;
+        BEST.set(L);
+      }
     }
   }
   put16(u8, at, f32ToF16(bestD));
   pack(u8, at + 2, BEST);
 }
 
-/** encodeRow for store rows: the error-minimising search for 4-bit formats, plain encoding otherwise. */
+/**
+ * encodeRow for store rows: the error-minimising search for 4-bit formats (libllmem's
+ * vectorised one when loaded, the TS one here otherwise; near-ties may pick different but
+ * equally valid scales), plain encoding for the other formats.
+ */
 export function encodeStoreRow(f: RowFormat, src: Float32Array, n: number, u8: Uint8Array, at: number): void {
+  if (f !== "q4_0" && f !== "q4_1") {
+    encodeRow(f, src, n, u8, at);
+    return;
+  }
+  const bytes = rowBytes(f, n);
+  const lib = nativeLib();
+  if (lib) {
+    checkRange("dst", at, bytes, u8.length);
+    const rc = lib.llmem_kv_quantize_refined(
+      f === "q4_0" ? 4 : 5,
+      viewPtr("src", src, 0, n),
+      viewPtr("dst", u8, at, bytes),
+      n,
+    );
+    if (rc !== 0)
+      throw new LlmemError("INVALID_ARGUMENT", `src must hold whole 32-value blocks, got ${n}`, {
+        argument: "src",
+      });
+    return;
+  }
   if (f === "q4_0") for (let b = 0; b < n; b += 32) encodeQ4_0Block(src, b, u8, at + (b / 32) * 18);
-  else if (f === "q4_1") for (let b = 0; b < n; b += 32) encodeQ4_1Block(src, b, u8, at + (b / 32) * 20);
-  else encodeRow(f, src, n, u8, at);
+  else for (let b = 0; b < n; b += 32) encodeQ4_1Block(src, b, u8, at + (b / 32) * 20);
 }

@@ -8,10 +8,13 @@ import type { RowFormat } from "./row-formats.ts";
 
 export interface Segment {
   format: RowFormat;
-  /** Bytes of `count` consecutive tokens, [token][kvHead][row]. */
+  /** Pools of [block][token][kvHead][row] (without a block table: `count` consecutive tokens). */
   keys: Uint8Array;
   values: Uint8Array;
   count: number;
+  /** Logical → physical blocks (default: one block of `count` tokens). */
+  blockTable?: Uint32Array;
+  blockSize?: number;
 }
 
 const ONE_BLOCK = new Uint32Array(1);
@@ -55,8 +58,8 @@ export class SegmentAttention {
         headDim: hd,
         kPool: s.keys,
         vPool: s.values,
-        blockTable: ONE_BLOCK,
-        blockSize: s.count,
+        blockTable: s.blockTable ?? ONE_BLOCK,
+        blockSize: s.blockSize ?? s.count,
         numTokens: s.count,
         scale,
         out: b.out,

@@ -39,13 +39,26 @@ function prefill(cache: PagedKvCache, seq: PagedSequence, tokens: readonly numbe
   }
 }
 
-function expected(tokens: readonly number[], layer: number, precision: RowFormat) {
+/** What a cache must hold: each token's KV through `precision`, and again through `storePrecision` before `stored`. */
+function expected(
+  tokens: readonly number[],
+  layer: number,
+  precision: RowFormat,
+  stored = 0,
+  storePrecision?: RowFormat,
+) {
   const keys = new Float32Array(tokens.length * ROW);
   const values = new Float32Array(keys.length);
   for (let p = 0; p < tokens.length; p++) {
-    const { k, v } = kvFor(tokens.slice(0, p + 1), layer);
-    keys.set(roundTrip(precision, k, true), p * ROW);
-    values.set(roundTrip(precision, v, true), p * ROW);
+    let { k, v } = kvFor(tokens.slice(0, p + 1), layer);
+    k = roundTrip(precision, k, true);
+    v = roundTrip(precision, v, true);
+    if (p < stored && storePrecision) {
+      k = roundTrip(storePrecision, k, true);
+      v = roundTrip(storePrecision, v, true);
+    }
+    keys.set(k, p * ROW);
+    values.set(v, p * ROW);
   }
   return { keys, values };
 }
@@ -167,6 +180,32 @@ describe("PagedKvCache", () => {
     );
     expect(code(() => cache.addSequence([1, -2]))).toBe("INVALID_ARGUMENT");
     expect(s.length).toBe(6);
+    const capped = new PagedKvCache({
+      numLayers: 1,
+      numKvHeads: KV,
+      headDim: HD,
+      blockSize: 4,
+      numBlocks: 8,
+      maxBlocksPerSeq: 1,
+    });
+    const c = capped.addSequence([1]);
+    capped.append(c, 0, new Float32Array(4 * ROW), new Float32Array(4 * ROW));
+    expect(code(() => capped.append(c, 0, new Float32Array(ROW), new Float32Array(ROW)))).toBe(
+      "CAPACITY_EXCEEDED",
+    );
+    expect(c.length).toBe(4);
+    capped.dispose();
+    const tiersBad = [
+      { recentBlocks: -1, storePrecision: "q8_0", numStoreBlocks: 4 },
+      { recentBlocks: 1, storePrecision: "q3", numStoreBlocks: 4 },
+      { recentBlocks: 1, storePrecision: "q8_0", numStoreBlocks: 0 },
+    ];
+    for (const tiers of tiersBad) {
+      const fn = () =>
+        new PagedKvCache({ numLayers: 1, numKvHeads: KV, headDim: HD, numBlocks: 4, tiers: tiers as never });
+      expect(code(fn)).not.toBeNull();
+      expect(() => fn()).toThrow(/tiers\./);
+    }
     cache.release(s);
     expect(code(() => cache.append(s, 0, big, big))).toBe("UNKNOWN_SEQUENCE");
     expect(code(() => cache.release(s))).toBe("UNKNOWN_SEQUENCE");
@@ -183,6 +222,39 @@ describe("PagedKvCache", () => {
     cache.dispose();
     other.dispose();
   });
+});
+
+test("two-tier policy: old blocks move to the quantized store; attend spans both tiers; a full store keeps blocks recent", () => {
+  const cache = new PagedKvCache({
+    numLayers: 2,
+    numKvHeads: KV,
+    headDim: HD,
+    blockSize: 4,
+    numBlocks: 16,
+    tiers: { recentBlocks: 2, storePrecision: "q8_0", numStoreBlocks: 3 },
+  });
+  const prompt = Array.from({ length: 23 }, (_, i) => 500 + i);
+  const s = cache.addSequence(prompt);
+  prefill(cache, s, prompt, 0);
+  // 5 full blocks + 3 tokens: 3 old blocks to the store, 2 full + the partial one recent.
+  expect(s.storedTokens).toBe(12);
+  expect(s.storeBlockIds().length).toBe(3);
+  expect(s.blockIds().length).toBe(3);
+  const want = expected(prompt, 1, "f32", 12, "q8_0");
+  expect(maxAbsDiff(cache.read(s, 1).keys, want.keys)).toBe(0);
+  const query = new Float32Array(4 * HD).map((_, i) => Math.sin(i));
+  const out = cache.attend(s, 1, query, { numHeads: 4 });
+  expect(maxAbsDiff(out, referenceAttend(want.keys, want.values, 23, query, 4, KV, HD))).toBeLessThan(1e-5);
+  // The store holds 3 blocks: further old blocks stay in the recent tier.
+  const more = Array.from({ length: 8 }, (_, i) => 900 + i);
+  prefill(cache, s, [...prompt, ...more], 23);
+  expect(s.storedTokens).toBe(12);
+  expect(s.blockIds().length).toBe(5);
+  const st = cache.stats();
+  expect(st.storeBlocksInUse).toBe(3);
+  expect(st.bytesInUse).toBe(5 * st.bytesPerBlock + 3 * st.storeBytesPerBlock);
+  expect(st.storeBytesPerBlock / st.bytesPerBlock).toBeCloseTo(34 / 128, 6);
+  cache.dispose();
 });
 
 describe("PagedKvCache against a reference model (fast-check)", () => {
@@ -212,8 +284,11 @@ describe("PagedKvCache against a reference model (fast-check)", () => {
         fc.constantFrom<RowFormat>("f32", "q8_0"),
         fc.integer({ min: 1, max: 5 }),
         fc.integer({ min: 4, max: 30 }),
+        fc.option(fc.integer({ min: 0, max: 2 })),
         fc.array(cmd, { maxLength: 25 }),
-        (precision, blockSize, numBlocks, cmds) => {
+        (precision, blockSize, numBlocks, recentBlocks, cmds) => {
+          // With tiers, the store is large enough that the policy alone decides what moves.
+          const storePrecision: RowFormat = precision === "f32" ? "q8_0" : "q4_1";
           const cache = new PagedKvCache({
             numLayers: 2,
             numKvHeads: KV,
@@ -222,7 +297,12 @@ describe("PagedKvCache against a reference model (fast-check)", () => {
             numBlocks,
             maxBlocksPerSeq: 64,
             precision,
+            ...(recentBlocks === null
+              ? {}
+              : { tiers: { recentBlocks, storePrecision, numStoreBlocks: 400 } }),
           });
+          const storedFor = (n: number) =>
+            recentBlocks === null ? 0 : blockSize * Math.max(0, Math.floor(n / blockSize) - recentBlocks);
           const live: { seq: PagedSequence; tokens: number[] }[] = [];
           for (const c of cmds) {
             if (c.kind === "add") {
@@ -275,7 +355,8 @@ describe("PagedKvCache against a reference model (fast-check)", () => {
               for (const b of seq.blockIds()) distinct.add(b);
               for (let l = 0; l < 2; l++) {
                 const got = cache.read(seq, l);
-                const want = expected(tokens, l, precision);
+                expect(seq.storedTokens).toBe(storedFor(tokens.length));
+                const want = expected(tokens, l, precision, seq.storedTokens, storePrecision);
                 expect(maxAbsDiff(got.keys, want.keys)).toBe(0);
                 expect(maxAbsDiff(got.values, want.values)).toBe(0);
               }

@@ -3,6 +3,10 @@ import { FFIType } from "bun:ffi";
 // FFI declarations for libllmem's paged functions (see native/include/llmem.h).
 export const pagedSymbols = {
   llmem_kv_row_bytes: { args: [FFIType.i32, FFIType.u64], returns: FFIType.u64 },
+  llmem_kv_quantize_refined: {
+    args: [FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.u64],
+    returns: FFIType.i32,
+  },
   llmem_paged_attention: {
     args: [
       FFIType.i32, // format
