@@ -8,6 +8,8 @@ export interface Options {
   model?: string;
   tokenizer?: string;
   prompt: string;
+  /** Whether --prompt was on the command line (an empty prompt is a prompt too). */
+  promptGiven: boolean;
   /** 0 means seq_len, as in run.c. */
   steps: number;
   temperature: number;
@@ -77,6 +79,7 @@ function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[])
 export function parseArgs(argv: readonly string[]): Options {
   const o: Options = {
     prompt: "",
+    promptGiven: false,
     steps: 256,
     temperature: 1,
     topp: 0.9,
@@ -114,6 +117,7 @@ export function parseArgs(argv: readonly string[]): Options {
         break;
       case "prompt":
         o.prompt = value;
+        o.promptGiven = true;
         break;
       case "steps":
         o.steps = number(name, value, 0, 2 ** 31 - 1, true);

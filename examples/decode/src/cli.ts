@@ -111,6 +111,6 @@ try {
   process.exitCode = main(process.argv.slice(2));
 } catch (e) {
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`decode: ${msg}\n`);
+  writeSync(2, `decode: ${msg}\n`);
   process.exitCode = 2;
 }

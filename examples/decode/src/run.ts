@@ -72,12 +72,22 @@ function loadModel(
     extraBytes: kvBytes,
   });
   const tokPath = o.tokenizer ?? join(dirname(o.model), "tokenizer.bin");
-  const tokenizer = Tokenizer.read(tokPath, ckpt.config.vocabSize);
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = Tokenizer.read(tokPath, ckpt.config.vocabSize);
+  } catch (e) {
+    if (o.tokenizer || !(e instanceof LlmemError) || e.code !== "INVALID_ARGUMENT") throw e;
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `${e.message} (the default beside the model; pass --tokenizer PATH)`,
+    );
+  }
   return { ckpt, tokenizer, embedded: false };
 }
 
 function requestPrompts(o: Options, embedded: boolean): string[] {
   if (o.requests) {
+    if (o.promptGiven) throw new LlmemError("INVALID_ARGUMENT", "--prompt and --requests cannot be combined");
     let text: string;
     try {
       text = readFileSync(o.requests, "utf8");
@@ -92,7 +102,7 @@ function requestPrompts(o: Options, embedded: boolean): string[] {
       throw new LlmemError("INVALID_ARGUMENT", `requests file ${o.requests} has no prompts`);
     return lines;
   }
-  if (embedded && o.prompt === "") return EMBEDDED_PROMPTS;
+  if (embedded && !o.promptGiven) return EMBEDDED_PROMPTS;
   return [o.prompt];
 }
 

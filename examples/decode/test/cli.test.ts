@@ -113,6 +113,11 @@ describe("bun run decode", () => {
     ["bad weights", ["--weights", "q2"], /--weights must be one of f32, q8_0, q4_0/],
     ["missing model", ["--model", join(tmp, "nope.bin")], /cannot open model .*nope.bin: ENOENT/],
     ["missing tokenizer", ["--model", model, "--tokenizer", join(tmp, "nope.bin")], /cannot open tokenizer/],
+    [
+      "--prompt with --requests",
+      ["--model", model, "--tokenizer", tokenizer, "--prompt", "x", "--requests", model],
+      /--prompt and --requests cannot be combined/,
+    ],
   ];
   for (const [name, args, msg] of failures) {
     test(`${name}: one error line, exit 2`, () => {
@@ -139,6 +144,20 @@ describe("bun run decode", () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/^decode: tokenizer .* holds 512 tokens but the model's vocab_size is 300 .*\n$/);
   });
+});
+
+test("the default tokenizer is the one beside the model; without it the error says how to pass one", () => {
+  const dir = mkdtempSync(join(tmpdir(), "llmem-decode-"));
+  writeFileSync(join(dir, "model.bin"), readFileSync(model));
+  let r = run(["--model", join(dir, "model.bin")]);
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(
+    /cannot open tokenizer .*tokenizer.bin: ENOENT \(the default beside the model; pass --tokenizer PATH\)\n$/,
+  );
+  writeFileSync(join(dir, "tokenizer.bin"), syntheticTokenizer(300));
+  r = run(["--model", join(dir, "model.bin"), "--steps", "8", "--json"]);
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.out).tokens.length).toBe(8);
 });
 
 test("a model too large for this machine: one line, exit 2, before reading the weights", () => {
