@@ -100,6 +100,11 @@ export class Transformer {
     this.arena = new Arena(activationBytes(c) + 64 * 16);
   }
 
+  /** Returns the arena's native memory; the model cannot run afterwards. */
+  dispose(): void {
+    this.arena.dispose();
+  }
+
   /** Every matrix a token streams through, in forward order (benchmarks read them as a baseline). */
   matrices(): WeightMatrix[] {
     const out: WeightMatrix[] = [];

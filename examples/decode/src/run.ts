@@ -155,7 +155,9 @@ export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
     onFinish: hooks.onFinish,
   });
   const kvStats = kv.cache.stats();
+  const arenaHighWater = model.arena.highWaterMark;
   kv.cache.dispose();
+  model.dispose();
   return {
     embedded,
     config: c,
@@ -172,7 +174,7 @@ export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
         [`${o.kv} blocks (peak in use)`]: kvStats.peakBlocksInUse * kvStats.bytesPerBlock,
         [`${o.kv} pool`]: kvStats.poolBytes,
       },
-      arenaHighWater: model.arena.highWaterMark,
+      arenaHighWater,
       poolHitRate: poolHitRate(pool.stats()),
       prefixHits: kvStats.prefixHits,
       prefillTokensSaved: timing.reusedTokens,
