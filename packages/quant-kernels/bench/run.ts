@@ -35,6 +35,16 @@ if (!lib) {
 const best = detectedIsa()!;
 const want = (group: string) => group.includes(filter);
 
+/**
+ * Pointers are plain numbers: the arrays behind them must stay reachable for as long as a bench
+ * may call with them, or the GC frees memory C then writes to. Every pointer comes from here.
+ */
+const alive: ArrayBufferView[] = [];
+function pin<T extends Float32Array | Uint16Array | Uint8Array>(name: string, view: T) {
+  alive.push(view);
+  return viewPtr(name, view);
+}
+
 function randomF32(n: number, seed = 1): Float32Array {
   const out = new Float32Array(n);
   let s = seed;
@@ -100,7 +110,7 @@ if (want("cache")) {
   const qdst = new Uint8Array(q8.length);
   const q41 = new Uint8Array(q8.length);
   const [px, pout, pcopy, p8, p4, py8, pq] = [x, out, copySrc, q8, q4, y8, qdst].map((v, i) =>
-    viewPtr(`v${i}`, v),
+    pin(`v${i}`, v),
   );
   const kernels: [string, () => unknown][] = [
     ["dequantize q8_0", () => lib.llmem_dequantize(FORMAT_ID.q8_0, p8!, pout!, N)],
@@ -168,7 +178,7 @@ if (want("overhead")) {
   const xs = randomF32(n, 9);
   const qs = new Uint8Array((n / 32) * 34);
   const ys = new Float32Array(n);
-  const [pxs, pqs, pys] = [xs, qs, ys].map((v, i) => viewPtr(`o${i}`, v));
+  const [pxs, pqs, pys] = [xs, qs, ys].map((v, i) => pin(`o${i}`, v));
   quantizeInto("q8_0", xs, qs);
   const calls: [string, () => unknown, () => unknown][] = [
     [
@@ -205,7 +215,7 @@ if (want("memory")) {
   const big = randomF32(M, 3);
   const bigOut = new Float32Array(M);
   const [pb, pbo, pb8, pb4] = [big, bigOut, quantize("q8_0", big), quantize("q4_0", big)].map((v, i) =>
-    viewPtr(`m${i}`, v),
+    pin(`m${i}`, v),
   );
   const memcpy = () => lib.llmem_copy(pbo!, pb!, M * 4);
   bench("memcpy 64 MB", memcpy);
@@ -241,7 +251,7 @@ if (want("matvec")) {
     for (const f of formats) {
       const m = prepareMatrix(f, wf, dim, dim);
       const bytes = m.data.byteLength;
-      const pw = viewPtr("w", m.data);
+      const pw = pin("w", m.data);
       const read = () => lib.llmem_read_bytes(pw, bytes);
       const run1 = () => matvec(m, xv, yv);
       mv.set(f, run1);
@@ -295,6 +305,7 @@ if (want("matvec")) {
 }
 
 const results = await run({ format: "mitata" });
+if (alive.length === 0) console.log("(no benchmark group matched)");
 const medians = new Map<string, number>();
 for (const t of results.benchmarks) for (const r of t.runs) if (r.stats) medians.set(r.name, r.stats.p50);
 

@@ -155,6 +155,19 @@ export function attentionWeightedSum(
   weightedSumRef(format, weights, wo, vb, o, out);
 }
 
+/** f32/f16 views from row 0 on, which checkRows made element-aligned (the array itself may not be). */
+function floatRows(
+  format: RowFormat,
+  bytes: Uint8Array,
+  o: RowLayout,
+): { f32?: Float32Array; u16?: Uint16Array } {
+  const span = (o.count - 1) * o.strideBytes + rowBytes(format, o.headDim);
+  const base = bytes.byteOffset + o.offsetBytes;
+  if (format === "f32") return { f32: new Float32Array(bytes.buffer, base, span / 4) };
+  if (format === "f16") return { u16: new Uint16Array(bytes.buffer, base, span / 2) };
+  return {};
+}
+
 function scoresRef(
   format: RowFormat,
   q: Float32Array,
@@ -166,11 +179,7 @@ function scoresRef(
 ): void {
   const { count, headDim: n, offsetBytes, strideBytes } = o;
   const t16 = f16Values();
-  // Views start at row 0, which checkRows made element-aligned (the array itself may not be).
-  const rowsLen = (count - 1) * strideBytes + rowBytes(format, n);
-  const base = kb.byteOffset + offsetBytes;
-  const f32 = format === "f32" ? new Float32Array(kb.buffer, base, rowsLen >>> 2) : undefined;
-  const u16 = format === "f16" ? new Uint16Array(kb.buffer, base, rowsLen >>> 1) : undefined;
+  const { f32, u16 } = floatRows(format, kb, o);
   for (let t = 0; t < count; t++) {
     const at = offsetBytes + t * strideBytes;
     let acc = 0;
@@ -197,11 +206,7 @@ function weightedSumRef(
 ): void {
   const { count, headDim: n, offsetBytes, strideBytes } = o;
   const t16 = f16Values();
-  // Views start at row 0, which checkRows made element-aligned (the array itself may not be).
-  const rowsLen = (count - 1) * strideBytes + rowBytes(format, n);
-  const base = vb.byteOffset + offsetBytes;
-  const f32 = format === "f32" ? new Float32Array(vb.buffer, base, rowsLen >>> 2) : undefined;
-  const u16 = format === "f16" ? new Uint16Array(vb.buffer, base, rowsLen >>> 1) : undefined;
+  const { f32, u16 } = floatRows(format, vb, o);
   for (let t = 0; t < count; t++) {
     const at = offsetBytes + t * strideBytes;
     const wt = w[wo + t]!;

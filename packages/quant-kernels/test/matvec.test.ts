@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import {
   getThreads,
   type Matrix,
@@ -84,6 +85,64 @@ describe("matvec", () => {
     expect(codeOf(() => setThreads(65))).toBe("OUT_OF_RANGE");
     expect(codeOf(() => setThreads(2.5))).toBe("INVALID_ARGUMENT");
     expect(getThreads()).toBe(1);
+  });
+
+  test("model: any sequence of setThreads / matvec / getThreads behaves like the reference", () => {
+    // The stateful parts are the thread pool and the reused scratch buffer: the model is a
+    // thread count plus the TS reference matvec; shapes change between calls to resize scratch.
+    type Model = { threads: number };
+    type Real = { y: Float32Array };
+    class SetThreads implements fc.Command<Model, Real> {
+      constructor(readonly n: number) {}
+      check = () => true;
+      run(m: Model): void {
+        setThreads(this.n);
+        m.threads = this.n;
+        expect(getThreads()).toBe(m.threads);
+      }
+      toString = () => `setThreads(${this.n})`;
+    }
+    class Matvec implements fc.Command<Model, Real> {
+      constructor(
+        readonly format: MatrixFormat,
+        readonly rows: number,
+        readonly blocks: number,
+        readonly seed: number,
+      ) {}
+      check = () => true;
+      run(m: Model): void {
+        const cols = this.blocks * 32;
+        const w = prepareMatrix(this.format, randomF32(this.rows * cols, this.seed), this.rows, cols);
+        const x = randomF32(cols, this.seed + 1);
+        const want = new Float32Array(this.rows);
+        matvecReference(w, x, want);
+        const y = new Float32Array(this.rows);
+        matvec(w, x, y);
+        for (let r = 0; r < this.rows; r++)
+          expect(Math.abs(y[r]! - want[r]!)).toBeLessThanOrEqual(1e-5 * cols);
+        expect(getThreads()).toBe(m.threads);
+      }
+      toString = () => `matvec(${this.format}, ${this.rows}×${this.blocks * 32})`;
+    }
+    const commands = [
+      fc.integer({ min: 1, max: 4 }).map((n) => new SetThreads(n)),
+      fc
+        .tuple(
+          fc.constantFrom(...FORMATS),
+          fc.integer({ min: 1, max: 70 }),
+          fc.integer({ min: 1, max: 12 }),
+          fc.nat(),
+        )
+        .map(([f, r, b, s]) => new Matvec(f, r, b, s)),
+    ];
+    fc.assert(
+      fc.property(fc.commands(commands, { maxCommands: 12 }), (cmds) => {
+        setThreads(1);
+        fc.modelRun(() => ({ model: { threads: 1 }, real: { y: new Float32Array(0) } }), cmds);
+      }),
+      { numRuns: 40 },
+    );
+    setThreads(1);
   });
 
   test.skipIf(!hasNative)("a GGUF-style Uint8Array of blocks works as matrix data", () => {
