@@ -171,3 +171,72 @@ test("a model too large for this machine: one line, exit 2, before reading the w
     /^decode: model .*huge.bin needs [\d.]+ GiB \(weights, KV cache, buffers\), this machine has [\d.]+ GiB\n$/,
   );
 });
+
+describe("quantized weights, quantized K/V and threads end to end", () => {
+  const dir = mkdtempSync(join(tmpdir(), "llmem-decode-"));
+  const wide = {
+    dim: 128,
+    hiddenDim: 256,
+    nLayers: 2,
+    nHeads: 4,
+    nKvHeads: 2,
+    vocabSize: 300,
+    seqLen: 64,
+    sharedClassifier: false,
+  };
+  writeFileSync(join(dir, "model.bin"), syntheticCheckpointFile(wide, 5));
+  writeFileSync(join(dir, "tokenizer.bin"), syntheticTokenizer(300));
+  const tokens = (extra: string[]) => {
+    const r = run([
+      "--model",
+      join(dir, "model.bin"),
+      "--prompt",
+      "the girl",
+      "--seed",
+      "9",
+      "--steps",
+      "48",
+      "--json",
+      ...extra,
+    ]);
+    expect(r.code).toBe(0);
+    return JSON.parse(r.out).tokens as number[];
+  };
+  for (const weights of ["f32", "q8_0", "q4_0"]) {
+    for (const kv of ["f32", "f16", "q8_0", "q4_0"]) {
+      test(`--weights ${weights} --kv ${kv}: 2 threads give the tokens of 1 thread`, () => {
+        const one = tokens(["--weights", weights, "--kv", kv]);
+        expect(one.length).toBeGreaterThan(2);
+        expect(tokens(["--weights", weights, "--kv", kv, "--threads", "2"])).toEqual(one);
+      });
+    }
+  }
+});
+
+test.skipIf(!haveModels)(
+  "q8_0 weights keep stories260K's greedy story for over 100 tokens (f32 for the 172-wide W2)",
+  () => {
+    const ids = (weights: string) => {
+      const r = run([
+        "--model",
+        join(MODELS, "stories260K.bin"),
+        "--tokenizer",
+        join(MODELS, "tok512.bin"),
+        "--temperature",
+        "0",
+        "--prompt",
+        "Once upon a time",
+        "--weights",
+        weights,
+        "--json",
+      ]);
+      expect(r.code).toBe(0);
+      return JSON.parse(r.out).tokens as number[];
+    };
+    const f32 = ids("f32");
+    const q8 = ids("q8_0");
+    let same = 0;
+    while (same < f32.length && f32[same] === q8[same]) same++;
+    expect(same).toBeGreaterThan(100);
+  },
+);
