@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { readCheckpoint, viewCheckpoint } from "../src/checkpoint.ts";
 import type { ModelConfig } from "../src/config.ts";
 import { selectKernels } from "../src/kernels.ts";
-import { ContiguousF32Kv } from "../src/kv.ts";
+import { KvStore } from "../src/kv-store.ts";
 import { Transformer } from "../src/model.ts";
 import { runRequests } from "../src/scheduler.ts";
 import { syntheticCheckpoint, syntheticTokenizer } from "../src/synthetic.ts";
@@ -58,7 +58,12 @@ export function decodeCase(c: Case): number[] {
   const { sequences } = runRequests([{ prompt: tok.encode(c.prompt), seed: BigInt(c.seed) }], {
     model,
     tokenizer: tok,
-    kv: { open: () => ({ kv: new ContiguousF32Kv(ckpt.config), cached: 0 }), close: () => {} },
+    // The store the CLI uses (kv-cache's paged cache, native paged attention when loaded).
+    kv: new KvStore(ckpt.config, {
+      blockSize: 16,
+      numBlocks: Math.ceil(ckpt.config.seqLen / 16),
+      format: "f32",
+    }),
     steps,
     temperature: c.temperature,
     topp: c.topp,
