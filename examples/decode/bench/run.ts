@@ -119,7 +119,7 @@ function runC(bin: string, dir: string): number | null {
 
 async function main() {
   const shapes = (process.env.BENCH_SHAPES ?? "s15,gqa").split(",");
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
   const runc = process.env.RUNC;
   console.log(
     `native: ${native.available ? native.backend : "off"}; run.c baseline: ${runc ?? "not given (set RUNC=path/to/run)"}; ${rounds} rounds`,
