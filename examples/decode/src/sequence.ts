@@ -7,13 +7,6 @@ import type { Activations, Transformer } from "./model.ts";
 import type { Sampler } from "./sampler.ts";
 import { BOS, printable, type Tokenizer } from "./tokenizer.ts";
 
-export interface StepTiming {
-  prefillTokens: number;
-  prefillMs: number;
-  decodeTokens: number;
-  decodeMs: number;
-}
-
 export class Sequence {
   readonly id: number;
   readonly prompt: readonly number[];
