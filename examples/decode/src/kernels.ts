@@ -23,7 +23,7 @@ function quantMatvec(): QuantMatvec | null {
 
 /**
  * f32 matrices are views of the checkpoint (prepareMatrix would copy them); a matrix whose
- * width is not a whole number of 32-value blocks stays f32 when a block format is asked for.
+ * width is not a whole number of 32-value blocks stays f32 (a copy) when a block format is asked for.
  */
 export function quantKernels(): MatvecKernels | null {
   const q = quantMatvec();
@@ -31,10 +31,12 @@ export function quantKernels(): MatvecKernels | null {
   return {
     name: "quant-kernels",
     formats: ["f32", "q8_0", "q4_0"],
-    prepare: (format, weights, rows, cols) =>
-      format === "f32" || cols % 32 !== 0
-        ? { format: "f32", rows, cols, data: weights }
-        : q.prepareMatrix(format, weights, rows, cols),
+    prepare: (format, weights, rows, cols) => {
+      if (format === "f32") return { format, rows, cols, data: weights };
+      // Kept f32 but copied, so a quantized model holds no view of the checkpoint buffer.
+      if (cols % 32 !== 0) return { format: "f32", rows, cols, data: weights.slice() };
+      return q.prepareMatrix(format, weights, rows, cols);
+    },
     matvec: (w, x, y) => q.matvec(w, x, y),
     setThreads: (n) => (typeof q.setThreads === "function" ? q.setThreads(n) : undefined),
     threads: () => (typeof q.getThreads === "function" ? q.getThreads() : 1),

@@ -85,10 +85,12 @@ export class Transformer {
       });
     }
     this.classifier = mat(t.wcls, 0, c.vocabSize, dim);
-    this.embedding = t.tokenEmbedding;
-    this.rmsAtt = t.rmsAtt;
-    this.rmsFfn = t.rmsFfn;
-    this.rmsFinal = t.rmsFinal;
+    // With quantized matrices, own copies of what stays f32 let the checkpoint buffer go.
+    const own = o.format === "f32" ? (a: Float32Array) => a : (a: Float32Array) => a.slice();
+    this.embedding = own(t.tokenEmbedding);
+    this.rmsAtt = own(t.rmsAtt);
+    this.rmsFfn = own(t.rmsFfn);
+    this.rmsFinal = own(t.rmsFinal);
     this.matrixBytes = matrixBytes;
     const shared = c.sharedClassifier && o.format === "f32";
     this.weightBytes =

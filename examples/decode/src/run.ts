@@ -123,16 +123,25 @@ function kvStore(c: ModelConfig, format: KvFormat, requests: number): KvStore {
   return new KvStore(c, { blockSize: BLOCK_SIZE, numBlocks: Math.min(wanted, budget), format });
 }
 
-export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
+/** Loads and prepares the model; the checkpoint is not kept here, so quantized runs can drop it. */
+function buildModel(
+  o: Options,
+  hooks: RunHooks,
+): { model: Transformer; tokenizer: Tokenizer; embedded: boolean } {
   const { ckpt, tokenizer, embedded } = loadModel(o, hooks);
-  const c = ckpt.config;
-  const kernels = selectKernels(o.weights, o.threads);
   const model = new Transformer(ckpt, {
     format: o.weights,
-    kernels,
+    kernels: selectKernels(o.weights, o.threads),
     progress:
       hooks.progress && o.weights !== "f32" ? (d, t) => hooks.progress!("quantizing", d, t) : undefined,
   });
+  return { model, tokenizer, embedded };
+}
+
+export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
+  const { model, tokenizer, embedded } = buildModel(o, hooks);
+  const c = model.config;
+  const kernels = model.kernels;
   let steps = o.steps;
   if (steps === 0 || steps > c.seqLen) steps = c.seqLen;
   const seed = o.seed ?? BigInt(Math.floor(Date.now() / 1000));
