@@ -160,9 +160,8 @@ LLMEM_API int llmem_kv_quantize_refined(int format, const float *src, void *dst,
  * V pools, laid out [block][token][kv_head][row]. query and out are [num_heads][head_dim]
  * (num_heads a multiple of num_kv_heads); lse[num_heads] receives each head's
  * log-sum-exp of its scores, so attention over several segments (e.g. tiers of different
- * formats) can be merged exactly. scratch holds
- * num_tokens * (num_heads / num_kv_heads) + head_dim floats. num_tokens == 0 writes zeros
- * and lse = -inf. */
+ * formats) can be merged exactly. scratch holds num_tokens * num_heads + head_dim floats.
+ * num_tokens == 0 writes zeros and lse = -inf. */
 LLMEM_API void llmem_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads,
                                      size_t head_dim, const void *k_pool, const void *v_pool,
                                      const uint32_t *block_table, size_t block_size, size_t num_tokens,

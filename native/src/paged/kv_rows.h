@@ -21,4 +21,14 @@ void kv_axpy_avx2(float w, const float *x, float *y, size_t n);
 void kv_axpy_neon(float w, const float *x, float *y, size_t n);
 #endif
 
+/* In place s[i] = exp(s[i] - max) / Σ; returns max + log Σ (the log-sum-exp). */
+typedef float (*kv_softmax_fn)(float *s, size_t n);
+float kv_softmax_scalar(float *s, size_t n);
+#if LLMEM_X86
+float kv_softmax_avx2(float *s, size_t n);
+#endif
+#if LLMEM_ARM
+float kv_softmax_neon(float *s, size_t n);
+#endif
+
 #endif

@@ -84,7 +84,7 @@ export function pagedAttention(a: PagedAttentionArgs): void {
     return;
   }
   const group = numHeads / numKvHeads;
-  const need = numTokens * group + headDim;
+  const need = numTokens * numHeads + headDim;
   if (scratch.length < need) scratch = new Float32Array(Math.max(need, scratch.length * 2));
   const lib = nativeLib();
   if (lib) {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { BucketPool } from "@llmem/bucket-pool";
 import { isLlmemError } from "@llmem/core";
 import fc from "fast-check";
 import { PagedKvCache, type PagedSequence } from "../src/index.ts";
@@ -222,6 +223,25 @@ describe("PagedKvCache", () => {
     cache.dispose();
     other.dispose();
   });
+});
+
+test("pool memory comes from a caller's BucketPool and goes back to it on dispose", () => {
+  const pool = new BucketPool();
+  const cache = new PagedKvCache({
+    numLayers: 3,
+    numKvHeads: KV,
+    headDim: HD,
+    blockSize: 4,
+    numBlocks: 8,
+    pool,
+  });
+  expect(pool.stats().inUseCount).toBe(6); // K and V per layer
+  const s = cache.addSequence([1, 2, 3]);
+  prefill(cache, s, [1, 2, 3], 0);
+  cache.dispose();
+  expect(pool.stats().inUseCount).toBe(0);
+  expect(() => cache.addSequence([1])).toThrow(/disposed/);
+  pool.dispose();
 });
 
 test("two-tier policy: old blocks move to the quantized store; attend spans both tiers; a full store keeps blocks recent", () => {
