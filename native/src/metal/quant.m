@@ -17,7 +17,7 @@ static NSString *const kQuantSource = @
 "\n"
 "// Scales sit at byte offsets that are not 2-aligned (34- and 18-byte blocks): read bytes.\n"
 "static inline float scale_at(device const uchar *p) {\n"
-"  return float(as_type<half>(ushort(p[0]) | ushort(p[1] << 8)));\n"
+"  return float(as_type<half>(ushort(p[0] | (p[1] << 8))));\n"
 "}\n"
 "\n"
 "kernel void llmem_quant_dequant_q8_0(device const uchar *src [[buffer(0)]], device float *dst [[buffer(1)]],\n"

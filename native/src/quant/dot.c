@@ -59,6 +59,18 @@ LLMEM_AVX2 static inline __m256i unpack_q4_avx2(const uint8_t *qs) {
   return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
 }
 
+/* dx·dy of two consecutive block pairs: the four fp16 scales gathered in a register and
+ * converted by one VCVTPH2PS (half the vector work of converting them one by one). */
+LLMEM_AVX2 static inline void scales2_avx2(const uint8_t *x0, const uint8_t *x1, const uint8_t *y0, const uint8_t *y1,
+                                          __m256 *d0, __m256 *d1) {
+  const uint64_t bits = (uint64_t)ld_u16(x0) | (uint64_t)ld_u16(y0) << 16 | (uint64_t)ld_u16(x1) << 32 |
+                        (uint64_t)ld_u16(y1) << 48;
+  const __m128 f = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)bits)); /* dx0 dy0 dx1 dy1 */
+  const __m128 p = _mm_mul_ps(f, _mm_movehdup_ps(f));               /* dx0·dy0 _ dx1·dy1 _ */
+  *d0 = _mm256_broadcastss_ps(p);
+  *d1 = _mm256_broadcastss_ps(_mm_movehl_ps(p, p));
+}
+
 LLMEM_AVX2 static float dot_q8_0_q8_0_avx2(const uint8_t *x, const uint8_t *y, size_t n) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   const size_t nb = n / 32;
@@ -69,10 +81,10 @@ LLMEM_AVX2 static float dot_q8_0_q8_0_avx2(const uint8_t *x, const uint8_t *y, s
                                    _mm256_loadu_si256((const __m256i *)(y + 2)));
     const __m256i s1 = dot_i8_avx2(_mm256_loadu_si256((const __m256i *)(x + Q8_0_BYTES + 2)),
                                    _mm256_loadu_si256((const __m256i *)(y + Q8_0_BYTES + 2)));
-    const float d0 = scale_at_avx2(x) * scale_at_avx2(y);
-    const float d1 = scale_at_avx2(x + Q8_0_BYTES) * scale_at_avx2(y + Q8_0_BYTES);
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0), _mm256_cvtepi32_ps(s0), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1), _mm256_cvtepi32_ps(s1), acc1);
+    __m256 d0, d1;
+    scales2_avx2(x, x + Q8_0_BYTES, y, y + Q8_0_BYTES, &d0, &d1);
+    acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(s0), acc0);
+    acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(s1), acc1);
   }
   if (b < nb) {
     const __m256i s0 = dot_i8_avx2(_mm256_loadu_si256((const __m256i *)(x + 2)),
@@ -92,10 +104,10 @@ LLMEM_AVX2 static float dot_q4_0_q8_0_avx2(const uint8_t *x, const uint8_t *y, s
     const __m256i q1 = _mm256_sub_epi8(unpack_q4_avx2(x + Q4_0_BYTES + 2), eight);
     const __m256i s0 = dot_i8_avx2(q0, _mm256_loadu_si256((const __m256i *)(y + 2)));
     const __m256i s1 = dot_i8_avx2(q1, _mm256_loadu_si256((const __m256i *)(y + Q8_0_BYTES + 2)));
-    const float d0 = scale_at_avx2(x) * scale_at_avx2(y);
-    const float d1 = scale_at_avx2(x + Q4_0_BYTES) * scale_at_avx2(y + Q8_0_BYTES);
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0), _mm256_cvtepi32_ps(s0), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1), _mm256_cvtepi32_ps(s1), acc1);
+    __m256 d0, d1;
+    scales2_avx2(x, x + Q4_0_BYTES, y, y + Q8_0_BYTES, &d0, &d1);
+    acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(s0), acc0);
+    acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(s1), acc1);
   }
   if (b < nb) {
     const __m256i q0 = _mm256_sub_epi8(unpack_q4_avx2(x + 2), eight);

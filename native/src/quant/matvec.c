@@ -16,8 +16,8 @@ typedef struct {
 /* Row · x for Q8_0/Q4_0 rows with x's scales already in f32: per block, the exact integer sum
  * (weights' |q| against x's q carrying the weights' sign: exact for any weight byte, as x is
  * quantized here and never holds -128) times dw·dx, accumulated like the dot kernels. */
-/* acc + dw·dx · (integer sums of one block, 8 lanes). */
-LLMEM_AVX2 static inline __m256 block_q_avx2(int format, const uint8_t *w, const uint8_t *xq, float xd, __m256 acc) {
+/* The exact integer sums of one block, 8 lanes, as f32. */
+LLMEM_AVX2 static inline __m256 block_sums_avx2(int format, const uint8_t *w, const uint8_t *xq) {
   __m256i qw;
   if (format == LLMEM_Q8_0) {
     qw = _mm256_loadu_si256((const __m256i *)(w + 2));
@@ -28,8 +28,7 @@ LLMEM_AVX2 static inline __m256 block_q_avx2(int format, const uint8_t *w, const
   }
   const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq + 2));
   const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
-  const __m256 sums = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-  return _mm256_fmadd_ps(_mm256_set1_ps(scale_at_avx2(w) * xd), sums, acc);
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
 LLMEM_AVX2 static float row_dot_q_avx2(int format, const uint8_t *w, const uint8_t *xq, const float *xd, size_t nb) {
@@ -37,10 +36,19 @@ LLMEM_AVX2 static float row_dot_q_avx2(int format, const uint8_t *w, const uint8
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   size_t b = 0;
   for (; b + 2 <= nb; b += 2, w += 2 * bb, xq += 2 * Q8_0_BYTES) {
-    acc0 = block_q_avx2(format, w, xq, xd[b], acc0);
-    acc1 = block_q_avx2(format, w + bb, xq + Q8_0_BYTES, xd[b + 1], acc1);
+    /* W streams from DRAM: the hardware prefetcher alone left ~30% of the read bandwidth
+     * unused here; asking for the bytes 16 KB ahead (measured best of 2/8/16 KB) closes most
+     * of it. A prefetch past the end of W is harmless (it never faults). */
+    _mm_prefetch((const char *)w + 16384, _MM_HINT_T0);
+    /* Both weight scales converted by one VCVTPH2PS, times x's two f32 scales. */
+    const __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(ld_u16(w) | (uint32_t)ld_u16(w + bb) << 16)));
+    const __m128 d = _mm_mul_ps(dw, _mm_castpd_ps(_mm_load_sd((const double *)(const void *)(xd + b))));
+    acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(d), block_sums_avx2(format, w, xq), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(d)), block_sums_avx2(format, w + bb, xq + Q8_0_BYTES),
+                           acc1);
   }
-  if (b < nb) acc0 = block_q_avx2(format, w, xq, xd[b], acc0);
+  if (b < nb)
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(scale_at_avx2(w) * xd[b]), block_sums_avx2(format, w, xq), acc0);
   return hsum_avx2(_mm256_add_ps(acc0, acc1));
 }
 #endif

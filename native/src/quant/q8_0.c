@@ -29,35 +29,55 @@ LLMEM_AVX2 static inline __m256 absmax8_avx2(const float *x) {
   return _mm256_max_ps(a, b);
 }
 
+/* roundf of 8 finite lanes with |p| < 2^23: see round_q8_avx2, minus the non-finite mask. */
+LLMEM_AVX2 static inline __m256i round_finite_avx2(__m256 p) {
+  const __m256 nudge = _mm256_or_ps(_mm256_and_ps(p, _mm256_set1_ps(-0.0f)), _mm256_set1_ps(0x1.fffffep-2f));
+  return _mm256_cvttps_epi32(_mm256_add_ps(p, nudge));
+}
+
 LLMEM_AVX2 static inline void quantize_q8_0_block_avx2(const float *x, uint8_t *qs, float id) {
   const __m256 mul = _mm256_set1_ps(id);
-  const __m256i q = pack_q8_avx2(round_q8_avx2(_mm256_mul_ps(_mm256_loadu_ps(x), mul)),
-                                 round_q8_avx2(_mm256_mul_ps(_mm256_loadu_ps(x + 8), mul)),
-                                 round_q8_avx2(_mm256_mul_ps(_mm256_loadu_ps(x + 16), mul)),
-                                 round_q8_avx2(_mm256_mul_ps(_mm256_loadu_ps(x + 24), mul)));
+  const __m256i q = pack_q8_avx2(round_finite_avx2(_mm256_mul_ps(_mm256_loadu_ps(x), mul)),
+                                 round_finite_avx2(_mm256_mul_ps(_mm256_loadu_ps(x + 8), mul)),
+                                 round_finite_avx2(_mm256_mul_ps(_mm256_loadu_ps(x + 16), mul)),
+                                 round_finite_avx2(_mm256_mul_ps(_mm256_loadu_ps(x + 24), mul)));
   _mm256_storeu_si256((__m256i *)qs, q);
 }
 
 LLMEM_AVX2 static void quantize_q8_0_avx2(const float *x, uint8_t *y, size_t n) {
   const size_t nb = n / 32;
+  const __m256 inf = _mm256_set1_ps(INFINITY);
   size_t b = 0;
   /* Eight blocks at a time: their scales come from one vector division each for d and 1/d
-   * (the same IEEE results as eight scalar ones), off the per-block critical path. */
+   * (the same IEEE results as eight scalar ones), off the per-block critical path. A block
+   * with a non-finite amax or 1/d (Inf input, or amax ~1e-37) goes to the scalar reference,
+   * so the common path needs no per-lane finiteness masks. NaN inputs are unspecified. */
   for (; b + 8 <= nb; b += 8, x += 256, y += 8 * Q8_0_BYTES) {
     float amax[8], id[8];
     uint16_t dh[8];
     for (int k = 0; k < 8; k++) amax[k] = hmax_avx2(absmax8_avx2(x + 32 * k));
-    const __m256 d = _mm256_div_ps(_mm256_loadu_ps(amax), _mm256_set1_ps(127.0f));
+    const __m256 a = _mm256_loadu_ps(amax);
+    const __m256 d = _mm256_div_ps(a, _mm256_set1_ps(127.0f));
     const __m256 nonzero = _mm256_cmp_ps(d, _mm256_setzero_ps(), _CMP_NEQ_UQ);
-    _mm256_storeu_ps(id, _mm256_and_ps(_mm256_div_ps(_mm256_set1_ps(1.0f), d), nonzero));
+    const __m256 inv = _mm256_and_ps(_mm256_div_ps(_mm256_set1_ps(1.0f), d), nonzero);
+    const int slow = _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(a, inf, _CMP_NLT_UQ), _mm256_cmp_ps(inv, inf, _CMP_NLT_UQ)));
+    _mm256_storeu_ps(id, inv);
     _mm_storeu_si128((__m128i *)dh, _mm256_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT));
     for (int k = 0; k < 8; k++) {
+      if (slow >> k & 1) {
+        quantize_q8_0_scalar(x + 32 * k, y + k * Q8_0_BYTES, 32);
+        continue;
+      }
       st_u16(y + k * Q8_0_BYTES, dh[k]);
       quantize_q8_0_block_avx2(x + 32 * k, y + k * Q8_0_BYTES + 2, id[k]);
     }
   }
   for (; b < nb; b++, x += 32, y += Q8_0_BYTES) {
     const float d = hmax_avx2(absmax8_avx2(x)) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    if (!(d < INFINITY && id < INFINITY)) {
+      quantize_q8_0_scalar(x, y, 32);
+      continue;
+    }
     st_u16(y, fp16_avx2(d));
     quantize_q8_0_block_avx2(x, y + 2, id);
   }
