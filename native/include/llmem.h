@@ -141,6 +141,32 @@ LLMEM_API void llmem_hash64_chain(const uint32_t *tokens, size_t block_size, siz
 
 
 /* ---- paged attention (kv-cache) ----------------------------------------- */
+/* KV pools hold rows in the formats of enum llmem_format above (F32, F16, BF16, Q8_0, Q4_0,
+ * Q4_1): one row = head_dim values of one token and one KV head; block formats need
+ * head_dim % 32 == 0. */
+
+/* Bytes of one row of head_dim values in `format` (0 for an unknown format or a head_dim
+ * a block format cannot split). */
+LLMEM_API size_t llmem_kv_row_bytes(int format, size_t head_dim);
+
+/* Encodes n values (a multiple of 32) as Q4_0 or Q4_1 blocks, each block's scale (and minimum)
+ * chosen by an error-minimising search around the round-to-nearest one: ordinary GGML blocks
+ * with a lower squared error. src must be finite. Returns 0, or -1 for another format or a
+ * partial block. */
+LLMEM_API int llmem_kv_quantize_refined(int format, const float *src, void *dst, size_t n);
+
+/* Grouped-query softmax attention of one sequence over num_tokens cached tokens stored in
+ * blocks of block_size tokens: logical block i is physical block block_table[i] of the K and
+ * V pools, laid out [block][token][kv_head][row]. query and out are [num_heads][head_dim]
+ * (num_heads a multiple of num_kv_heads); lse[num_heads] receives each head's
+ * log-sum-exp of its scores, so attention over several segments (e.g. tiers of different
+ * formats) can be merged exactly. scratch holds num_tokens * num_heads + 32 * head_dim floats.
+ * num_tokens == 0 writes zeros and lse = -inf. */
+LLMEM_API void llmem_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads,
+                                     size_t head_dim, const void *k_pool, const void *v_pool,
+                                     const uint32_t *block_table, size_t block_size, size_t num_tokens,
+                                     float scale, float *scratch, float *out, float *lse);
+
 
 
 /* ---- Metal (macOS only; see src/metal/) ---------------------------------- */

@@ -19,12 +19,12 @@ int main(void) {
     /* committed vectors */
     uint32_t v[4];
     llmem_hash64_chain(seq, 16, 2, NULL, NULL, 0, v);
-    CHECK(v[0] == 0x5cf43589u && v[1] == 0xb76874c3u, "[%s] chain block 0 = %08x%08x",
+    CHECK(v[0] == 0x69fd72b8u && v[1] == 0x4d3a9695u, "[%s] chain block 0 = %08x%08x",
           llmem_isa_name(t_isas[k]), v[1], v[0]);
-    CHECK(v[2] == 0x3c8daac5u && v[3] == 0xf23edf74u, "[%s] chain block 1", llmem_isa_name(t_isas[k]));
-    CHECK(llmem_hash64(seq, 40, NULL, 0, 0) == 0xc61621268cfe9f65ull, "[%s] one-call vector",
+    CHECK(v[2] == 0xfe788ef5u && v[3] == 0xf4c1f4e3u, "[%s] chain block 1", llmem_isa_name(t_isas[k]));
+    CHECK(llmem_hash64(seq, 40, NULL, 0, 0) == 0x2c09bcb670e473ccull, "[%s] one-call vector",
           llmem_isa_name(t_isas[k]));
-    CHECK(llmem_hash64(NULL, 0, NULL, 0, 0) == 0x120fb7c8475f5e58ull, "[%s] empty", llmem_isa_name(t_isas[k]));
+    CHECK(llmem_hash64(NULL, 0, NULL, 0, 0) == 0x8b99f72a2bdd9476ull, "[%s] empty", llmem_isa_name(t_isas[k]));
   }
 
   /* every SIMD path against scalar, at the edge sizes, with and without extra words */

@@ -1,32 +1,116 @@
-// Until the decode loop lands: a short tour of the packages working together.
-import { Arena } from "@llmem/arena";
-import { BlockAllocator } from "@llmem/block-allocator";
-import { BucketPool } from "@llmem/bucket-pool";
-import { ContiguousKvCache } from "@llmem/kv-cache";
+/**
+ * `bun run decode`: streams generated text to stdout, then reports speed and memory on
+ * stderr (like run.c's "achieved tok/s"); --json prints one JSON object instead. Every
+ * failure is one line on stderr and exit code 2.
+ */
+import { writeSync } from "node:fs";
 import { native } from "@llmem/native";
-import { hashChain } from "@llmem/prefix-hash";
-import { dequantizeQ8_0, quantizeQ8_0 } from "@llmem/quant-kernels";
+import { parseArgs, USAGE } from "./args.ts";
+import { type RunResult, runDecode } from "./run.ts";
+import type { Sequence } from "./sequence.ts";
 
-console.log(
-  `llmem demo — native: ${native.available ? `${native.backend} (libllmem ${native.version})` : "off"}`,
-);
-const arena = new Arena(1 << 20);
-const pool = new BucketPool();
-const cache = new ContiguousKvCache({ numKvHeads: 2, headDim: 32, maxTokens: 64 });
-for (let step = 0; step < 8; step++) {
-  const k = arena.alloc(Float32Array, 64).map((_, i) => Math.sin(step + i));
-  cache.append(k, k);
-  pool.alloc(1000 + step);
-  pool.reset();
-  arena.reset();
+function fmtBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(2)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
-const out = cache.attend(new Float32Array(4 * 32).fill(0.1), { numHeads: 4 });
-const q = quantizeQ8_0(out);
-const err = Math.max(...dequantizeQ8_0(q, out.length).map((v, i) => Math.abs(v - out[i]!)));
-const blocks = new BlockAllocator(16);
-console.log(`attention over ${cache.length} tokens; q8_0 max error ${err.toExponential(2)}`);
-console.log(`prefix hashes: ${hashChain([1, 2, 3, 4, 5], 2).length}, first block id ${blocks.allocate()}`);
-console.log(
-  `arena high-water ${arena.highWaterMark} B; pool hits ${pool.stats().hits}/${pool.stats().hits + pool.stats().misses}`,
-);
-arena.dispose();
+
+function rate(tokens: number, ms: number): number {
+  return ms > 0 ? (tokens * 1000) / ms : 0;
+}
+
+function report(r: RunResult): string {
+  const t = r.timing;
+  const m = r.memory;
+  const kv = Object.entries(m.kvBytes)
+    .map(([tier, b]) => `${tier} ${fmtBytes(b)}`)
+    .join(", ");
+  return [
+    `prefill: ${t.prefillTokens} tok at ${rate(t.prefillTokens, t.prefillMs).toFixed(1)} tok/s · decode: ${t.decodeTokens} tok at ${rate(t.decodeTokens, t.decodeMs).toFixed(1)} tok/s` +
+      ` (${r.kernels} kernels, ${r.weights} weights, ${r.threads} thread${r.threads > 1 ? "s" : ""}, native ${native.available ? native.backend : "off"})`,
+    `memory: weights ${fmtBytes(m.weightBytes)} · KV ${kv} · arena high-water ${fmtBytes(m.arenaHighWater)} · pool hit rate ${
+      m.poolHitRate === null ? "n/a" : `${(m.poolHitRate * 100).toFixed(0)}%`
+    } · prefix cache ${m.prefixHits} hits, ${m.prefillTokensSaved} prefill tokens saved`,
+  ].join("\n");
+}
+
+function toJson(r: RunResult): string {
+  const t = r.timing;
+  const one = (s: Sequence) => ({ tokens: s.tokens, text: s.text(), reusedTokens: s.reused });
+  const first = r.sequences[0];
+  return JSON.stringify({
+    model: r.embedded ? "embedded synthetic model (random weights)" : "checkpoint",
+    config: r.config,
+    seed: r.seed.toString(),
+    tokens: first?.tokens ?? [],
+    text: first?.text() ?? "",
+    tokPerSec: rate(t.prefillTokens + t.decodeTokens, t.prefillMs + t.decodeMs),
+    prefillTokPerSec: rate(t.prefillTokens, t.prefillMs),
+    decodeTokPerSec: rate(t.decodeTokens, t.decodeMs),
+    requests: r.sequences.map(one),
+    kernels: r.kernels,
+    weights: r.weights,
+    kv: r.kv,
+    threads: r.threads,
+    memory: r.memory,
+  });
+}
+
+function main(argv: string[]): number {
+  const o = parseArgs(argv);
+  if (o.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const tty = process.stderr.isTTY && !o.json;
+  // Synchronous writes keep stdout and stderr in order and stream each piece at once.
+  const out = (s: string | Uint8Array) =>
+    writeSync(1, typeof s === "string" ? new TextEncoder().encode(s) : s);
+  const err = (s: string) => writeSync(2, s);
+  let multi = false;
+  const result = runDecode(o, {
+    progress: tty
+      ? (what, done, total) => {
+          err(`\r${what} ${((100 * done) / total).toFixed(0)}%`);
+          if (done === total) err("\r\x1b[K");
+        }
+      : undefined,
+    onStart: (requests) => {
+      multi = requests > 1;
+    },
+    onPiece: o.json
+      ? undefined
+      : (_seq, piece) => {
+          if (!multi) out(piece);
+        },
+    onFinish: o.json
+      ? undefined
+      : (seq) => {
+          if (multi)
+            out(
+              `── request ${seq.id} (${seq.tokens.length} tokens, ${seq.reused} from the prefix cache) ──\n${seq.text()}\n`,
+            );
+        },
+  });
+  if (o.json) {
+    out(`${toJson(result)}\n`);
+    return 0;
+  }
+  if (!multi) out("\n");
+  if (result.embedded) {
+    err(
+      "(embedded synthetic model with random weights: the text is noise by design; pass --model for a real one)\n",
+    );
+  }
+  err(`${report(result)}\n`);
+  return 0;
+}
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (e) {
+  const msg = e instanceof Error ? e.message : String(e);
+  writeSync(2, `decode: ${msg}\n`);
+  process.exitCode = 2;
+}

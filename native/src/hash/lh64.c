@@ -3,8 +3,8 @@
  * the bit-identical TypeScript path): eight 32-bit lanes absorb 8-word stripes with
  * v = rotl(v + w*P2, 13) * P1, then a fold and a short finish that mixes in the parent hash.
  * Only the stripe absorption is vectorized (one AVX2 register, or two NEON registers, holds
- * the eight lanes); the parent enters at the finish, so consecutive blocks' absorptions are
- * independent and the out-of-order core overlaps them.
+ * the eight lanes); the parent enters after the content digest, so consecutive blocks'
+ * absorptions and digests are independent and the out-of-order core overlaps them.
  */
 #include <string.h>
 
@@ -82,11 +82,11 @@ static inline __attribute__((always_inline)) void absorb_message(absorb_fn absor
   }
 }
 
-static inline uint64_t finish(const uint32_t v[8], size_t words, size_t tokens, uint64_t parent) {
-  uint32_t lo = rotl32(v[0], 1) + rotl32(v[1], 7) + rotl32(v[2], 12) + rotl32(v[3], 18);
-  uint32_t hi = rotl32(v[4], 1) + rotl32(v[5], 7) + rotl32(v[6], 12) + rotl32(v[7], 18);
-  uint32_t a = (lo ^ (uint32_t)parent) + (uint32_t)words * P5;
-  uint32_t b = (hi ^ (uint32_t)(parent >> 32)) + (uint32_t)tokens * P4;
+/* Steps 4 and 5 of the spec: the content digest, then the parent (the chain's serial step). */
+static inline uint64_t mix(uint32_t lo, uint32_t hi, size_t words, size_t tokens, uint64_t parent) {
+  /* content digest: independent of the parent, so blocks of a chain overlap */
+  uint32_t a = lo + (uint32_t)words * P5;
+  uint32_t b = hi + (uint32_t)tokens * P4;
   a ^= rotl32(b, 11);
   a *= P1;
   a ^= a >> 15;
@@ -99,7 +99,19 @@ static inline uint64_t finish(const uint32_t v[8], size_t words, size_t tokens, 
   b ^= rotl32(a, 17);
   b *= P4;
   b ^= b >> 16;
-  return ((uint64_t)b << 32) | (uint32_t)(a ^ b);
+  /* the parent: a short bijective mix */
+  a ^= (uint32_t)parent;
+  b ^= (uint32_t)(parent >> 32);
+  a = (a ^ rotl32(b, 16)) * P1;
+  b = (b ^ (a >> 15)) * P3;
+  return ((uint64_t)b << 32) | (uint32_t)(a ^ (b >> 16));
+}
+
+/* Step 3: fold the lanes. */
+static inline uint64_t finish(const uint32_t v[8], size_t words, size_t tokens, uint64_t parent) {
+  uint32_t lo = rotl32(v[0], 1) + rotl32(v[1], 7) + rotl32(v[2], 12) + rotl32(v[3], 18);
+  uint32_t hi = rotl32(v[4], 1) + rotl32(v[5], 7) + rotl32(v[6], 12) + rotl32(v[7], 18);
+  return mix(lo, hi, words, tokens, parent);
 }
 
 static inline __attribute__((always_inline)) uint64_t hash_one(absorb_fn absorb, const uint32_t *tokens,
@@ -123,6 +135,55 @@ static inline __attribute__((always_inline)) void chain(absorb_fn absorb, const 
   }
 }
 
+/* The common chain (no extra keys, blocks of whole stripes) with the lanes kept in registers
+ * from load to fold, instead of going through memory once per block. */
+#if LLMEM_X86
+LLMEM_AVX2 static void chain_plain_avx2(const uint32_t *tokens, size_t block_size, size_t n_blocks,
+                                        uint64_t parent, uint32_t *out) {
+  const __m256i p1 = _mm256_set1_epi32((int)P1), p2 = _mm256_set1_epi32((int)P2);
+  const __m256i iv = _mm256_loadu_si256((const __m256i *)IV);
+  const __m256i left = _mm256_setr_epi32(1, 7, 12, 18, 1, 7, 12, 18);
+  const __m256i right = _mm256_setr_epi32(31, 25, 20, 14, 31, 25, 20, 14);
+  for (size_t i = 0; i < n_blocks; i++, tokens += block_size) {
+    __m256i acc = iv;
+    for (size_t s = 0; s < block_size; s += 8) {
+      acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(tokens + s)), p2));
+      acc = _mm256_or_si256(_mm256_slli_epi32(acc, 13), _mm256_srli_epi32(acc, 19));
+      acc = _mm256_mullo_epi32(acc, p1);
+    }
+    __m256i r = _mm256_or_si256(_mm256_sllv_epi32(acc, left), _mm256_srlv_epi32(acc, right));
+    __m128i x = _mm_hadd_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    x = _mm_hadd_epi32(x, x); /* lo = lanes 0-3, hi = lanes 4-7 */
+    parent = mix((uint32_t)_mm_cvtsi128_si32(x), (uint32_t)_mm_extract_epi32(x, 1), block_size, block_size, parent);
+    out[2 * i] = (uint32_t)parent;
+    out[2 * i + 1] = (uint32_t)(parent >> 32);
+  }
+}
+#endif
+
+#if LLMEM_ARM
+static void chain_plain_neon(const uint32_t *tokens, size_t block_size, size_t n_blocks, uint64_t parent,
+                             uint32_t *out) {
+  static const int32_t left[4] = {1, 7, 12, 18}, right[4] = {-31, -25, -20, -14};
+  const int32x4_t l = vld1q_s32(left), r = vld1q_s32(right);
+  const uint32x4_t iva = vld1q_u32(IV), ivb = vld1q_u32(IV + 4);
+  for (size_t i = 0; i < n_blocks; i++, tokens += block_size) {
+    uint32x4_t a = iva, b = ivb;
+    for (size_t s = 0; s < block_size; s += 8) {
+      a = vmlaq_n_u32(a, vld1q_u32(tokens + s), P2);
+      b = vmlaq_n_u32(b, vld1q_u32(tokens + s + 4), P2);
+      a = vmulq_n_u32(vsriq_n_u32(vshlq_n_u32(a, 13), a, 19), P1);
+      b = vmulq_n_u32(vsriq_n_u32(vshlq_n_u32(b, 13), b, 19), P1);
+    }
+    uint32_t lo = vaddvq_u32(vorrq_u32(vshlq_u32(a, l), vshlq_u32(a, r)));
+    uint32_t hi = vaddvq_u32(vorrq_u32(vshlq_u32(b, l), vshlq_u32(b, r)));
+    parent = mix(lo, hi, block_size, block_size, parent);
+    out[2 * i] = (uint32_t)parent;
+    out[2 * i + 1] = (uint32_t)(parent >> 32);
+  }
+}
+#endif
+
 static uint64_t hash64_scalar(const uint32_t *t, size_t n, const uint32_t *e, size_t m, uint64_t p) {
   return hash_one(absorb_scalar, t, n, e, m, p);
 }
@@ -136,7 +197,8 @@ LLMEM_AVX2 static uint64_t hash64_avx2(const uint32_t *t, size_t n, const uint32
 }
 LLMEM_AVX2 static void chain_avx2(const uint32_t *t, size_t bs, size_t nb, const uint32_t *e,
                                   const uint32_t *o, uint64_t p, uint32_t *out) {
-  chain(absorb_avx2, t, bs, nb, e, o, p, out);
+  if (!o && bs % 8 == 0) chain_plain_avx2(t, bs, nb, p, out);
+  else chain(absorb_avx2, t, bs, nb, e, o, p, out);
 }
 #endif
 #if LLMEM_ARM
@@ -145,7 +207,8 @@ static uint64_t hash64_neon(const uint32_t *t, size_t n, const uint32_t *e, size
 }
 static void chain_neon(const uint32_t *t, size_t bs, size_t nb, const uint32_t *e, const uint32_t *o,
                        uint64_t p, uint32_t *out) {
-  chain(absorb_neon, t, bs, nb, e, o, p, out);
+  if (!o && bs % 8 == 0) chain_plain_neon(t, bs, nb, p, out);
+  else chain(absorb_neon, t, bs, nb, e, o, p, out);
 }
 #endif
 

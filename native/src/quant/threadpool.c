@@ -23,12 +23,15 @@ static void run_tasks(llmem_task_fn fn, void *ctx, size_t tasks) {
   for (size_t t; (t = atomic_fetch_add_explicit(&g_next, 1, memory_order_relaxed)) < tasks;) fn(ctx, t);
 }
 
+/* A worker starts from the generation current when it was created: starting from 0 would make a
+ * worker created after earlier jobs replay the last one's stale fn/ctx (a dangling stack pointer)
+ * while claiming task numbers from the next job's counter, leaving those tasks undone. */
+static uint64_t g_created_at;
+
 static void *worker_main(void *arg) {
-  /* The generation current when the worker was created (set_threads holds g_run_mu, so no job
-   * was posted since): earlier jobs are not its to run, their context is long gone, and a job
-   * posted before this thread first takes the lock must still be seen as new. */
-  uint64_t seen = (uint64_t)(uintptr_t)arg;
+  (void)arg;
   pthread_mutex_lock(&g_mu);
+  uint64_t seen = g_created_at;
   for (;;) {
     while (g_generation == seen && !g_stop) pthread_cond_wait(&g_wake, &g_mu);
     if (g_stop) break;
@@ -60,8 +63,11 @@ int llmem_set_threads(int n) {
   pthread_mutex_lock(&g_run_mu);
   stop_workers();
   int rc = 0;
+  pthread_mutex_lock(&g_mu);
+  g_created_at = g_generation; /* no job runs while g_run_mu is held, so this is stable */
+  pthread_mutex_unlock(&g_mu);
   for (int i = 0; i < n - 1; i++) {
-    if (pthread_create(&g_workers[i], NULL, worker_main, (void *)(uintptr_t)g_generation) != 0) {
+    if (pthread_create(&g_workers[i], NULL, worker_main, NULL) != 0) {
       rc = -1;
       break;
     }

@@ -6,9 +6,13 @@
  * - the clean list: freed blocks without cached content, LIFO so warm blocks are reused first,
  * - the cached list: soft-free blocks (ref 0, content and hash intact), in free order, so the
  *   least recently freed is evicted first and a hit unlinks its block in O(1).
- * Both lists are intrusive and doubly linked through `prev`/`next` (Int32Array, -1 = none).
+ * Both lists are intrusive and doubly linked through prev/next links (-1 = none). A block's links,
+ * state (ref count | where << 16) and generation share one 16-byte record in `meta`, so touching
+ * a block costs one cache line, and the hash table is a typed open-addressing index (hash-index.ts):
+ * at a million blocks the costs are cache misses, and this keeps them to a few per operation.
  */
 import { checkInt, LlmemError, PoolExhaustedError } from "@llmem/core";
+import { HashIndex } from "./hash-index.ts";
 
 /** A prefix-cache key: the hashes of @llmem/prefix-hash are bigints; any bigint or string works. */
 export type BlockHash = bigint | string;
@@ -53,12 +57,20 @@ export interface AllocatorMetrics {
 }
 
 const MAX_REF = 0xffff;
+/** Largest pool: the hash index takes 32 bytes per block, block records 16. */
+export const MAX_BLOCKS = 2 ** 26;
 const NONE = -1;
-// Where a block is: live (ref >= 1), or free in one of the three places.
-const LIVE = 0;
-const FRESH = 1;
-const CLEAN = 2;
-const CACHED = 3;
+// Where a free block is, in STATE bits 16-17 (0 for a live block and a never-used one).
+const CLEAN = 1;
+const CACHED = 2;
+// STATE bit 18: the block has a registered hash (saves reading hashOf when it is freed).
+const HASHED = 1 << 18;
+const REF_AND_WHERE = 0x3ffff;
+// A block's record in `meta`: 4 int32 at 4·block.
+const PREV = 0;
+const NEXT = 1;
+const STATE = 2; // ref count | where << 16 | HASHED
+const GEN = 3;
 
 function checkHash(hash: unknown): BlockHash {
   if (typeof hash !== "bigint" && typeof hash !== "string") {
@@ -71,11 +83,7 @@ function checkHash(hash: unknown): BlockHash {
 
 export class BlockAllocator {
   readonly capacity: number;
-  private readonly refs: Uint16Array;
-  private readonly where: Uint8Array;
-  private readonly prev: Int32Array;
-  private readonly next: Int32Array;
-  private readonly gen: Uint32Array;
+  private readonly meta: Int32Array;
   private fresh = 0;
   private cleanHead = NONE;
   private cleanCount = 0;
@@ -88,17 +96,14 @@ export class BlockAllocator {
   private evictions = 0;
   private readonly hashOf: (BlockHash | undefined)[];
   private readonly contentOf: (BlockContent | undefined)[];
-  private readonly table = new Map<BlockHash, number>();
+  private readonly index: HashIndex;
 
   constructor(numBlocks: number) {
-    this.capacity = checkInt("numBlocks", numBlocks, 1, 2 ** 31 - 1);
-    this.refs = new Uint16Array(numBlocks);
-    this.where = new Uint8Array(numBlocks).fill(FRESH);
-    this.prev = new Int32Array(numBlocks);
-    this.next = new Int32Array(numBlocks);
-    this.gen = new Uint32Array(numBlocks);
+    this.capacity = checkInt("numBlocks", numBlocks, 1, MAX_BLOCKS);
+    this.meta = new Int32Array(4 * numBlocks);
     this.hashOf = new Array(numBlocks);
     this.contentOf = new Array(numBlocks);
+    this.index = new HashIndex(numBlocks, (b) => this.hashOf[b]);
   }
 
   /** Blocks that `allocate` can hand out (clean, never used, and evictable cached ones). */
@@ -116,7 +121,7 @@ export class BlockAllocator {
 
   /** Number of hash → block entries (live and soft-free blocks). */
   get hashTableSize(): number {
-    return this.table.size;
+    return this.index.size;
   }
 
   /** One block with ref 1. Prefers clean blocks; evicts the least recently freed cached block last. */
@@ -148,33 +153,25 @@ export class BlockAllocator {
 
   /** One more reference to a live block. */
   acquire(block: number): void {
-    this.checkLive("acquire", block);
-    if (this.refs[block] === MAX_REF) {
-      throw new LlmemError("REFCOUNT_OVERFLOW", `block ${block} already has ${MAX_REF} references`, {
-        block,
-        limit: MAX_REF,
-      });
-    }
-    this.refs[block]!++;
+    const b = this.checkLive("block", block);
+    if ((this.meta[4 * b + STATE]! & 0xffff) === MAX_REF) throw this.overflow("block", b);
+    this.meta[4 * b + STATE]!++;
   }
 
   /** One more reference to each block (a block may repeat); all or none. */
   acquireMany(blocks: ArrayLike<number>): void {
     const n = blocks.length;
     for (let i = 0; i < n; i++) this.checkLive(`blocks[${i}]`, blocks[i]);
+    const m = this.meta;
     let i = 0;
     for (; i < n; i++) {
-      const b = blocks[i]!;
-      if (this.refs[b] === MAX_REF) break;
-      this.refs[b]!++;
+      const s = 4 * blocks[i]! + STATE;
+      if ((m[s]! & 0xffff) === MAX_REF) break;
+      m[s]!++;
     }
     if (i < n) {
-      const b = blocks[i]!;
-      for (let j = 0; j < i; j++) this.refs[blocks[j]!]!--;
-      throw new LlmemError("REFCOUNT_OVERFLOW", `blocks[${i}] = ${b} already has ${MAX_REF} references`, {
-        block: b,
-        limit: MAX_REF,
-      });
+      for (let j = 0; j < i; j++) m[4 * blocks[j]! + STATE]!--;
+      throw this.overflow(`blocks[${i}]`, blocks[i]!);
     }
   }
 
@@ -185,33 +182,36 @@ export class BlockAllocator {
   free(blocks: ArrayLike<number>): void {
     const n = blocks.length;
     for (let i = 0; i < n; i++) this.checkId(`blocks[${i}]`, blocks[i]);
+    const m = this.meta;
     let i = 0;
     for (; i < n; i++) {
-      const b = blocks[i]!;
-      if (this.refs[b] === 0) break;
-      this.refs[b]!--;
+      const s = 4 * blocks[i]! + STATE;
+      if ((m[s]! & 0xffff) === 0) break;
+      m[s]!--;
     }
     if (i < n) {
       const b = blocks[i]!;
-      for (let j = 0; j < i; j++) this.refs[blocks[j]!]!++;
+      for (let j = 0; j < i; j++) m[4 * blocks[j]! + STATE]!++;
       throw new LlmemError("DOUBLE_FREE", `blocks[${i}] = ${b} is already free`, { block: b, index: i });
     }
     for (let j = 0; j < n; j++) {
       const b = blocks[j]!;
-      if (this.refs[b] === 0 && this.where[b] === LIVE) {
-        if (this.hashOf[b] !== undefined) this.pushCached(b);
+      const state = m[4 * b + STATE]!;
+      if ((state & REF_AND_WHERE) === 0) {
+        // ref 0 but not yet on a list: it reached zero in this call (a repeated id only once)
+        if (state & HASHED) this.pushCached(b);
         else this.pushClean(b);
       }
     }
   }
 
   refCount(block: number): number {
-    return this.refs[this.checkId("block", block)]!;
+    return this.meta[4 * this.checkId("block", block) + STATE]! & 0xffff;
   }
 
   /** Bumped each time the block is handed out with new content (for verifying cached chains). */
   generation(block: number): number {
-    return this.gen[this.checkId("block", block)]!;
+    return this.meta[4 * this.checkId("block", block) + GEN]! >>> 0;
   }
 
   /**
@@ -224,17 +224,30 @@ export class BlockAllocator {
     checkHash(hash);
     const record = content === undefined ? undefined : this.makeContent(content);
     const old = this.hashOf[block];
-    if (old !== undefined && old !== hash && this.table.get(old) === block) this.table.delete(old);
-    const holder = this.table.get(hash);
-    if (holder !== undefined && holder !== block) this.forget(holder);
-    this.table.set(hash, block);
+    if (old !== undefined) this.index.removeIf(old, block);
+    const holder = this.index.get(hash);
+    if (holder >= 0) this.forget(holder);
+    this.index.add(hash, block);
+    this.meta[4 * block + STATE]! |= HASHED;
     this.hashOf[block] = hash;
     this.contentOf[block] = record;
   }
 
+  /**
+   * Before rewriting a live block's content in place (e.g. rolling back speculative tokens):
+   * drops its hash and content, and bumps its generation so blocks registered after it no longer
+   * verify as its successors.
+   */
+  clearBlockHash(block: number): void {
+    const b = this.checkLive("block", block);
+    this.forget(b);
+    this.meta[4 * b + GEN] = (this.meta[4 * b + GEN]! + 1) | 0;
+  }
+
   /** The block registered under `hash`, without taking it or counting a hit; null on a miss. */
   peekHash(hash: BlockHash): number | null {
-    return this.table.get(checkHash(hash)) ?? null;
+    const b = this.index.get(checkHash(hash));
+    return b < 0 ? null : b;
   }
 
   /**
@@ -243,18 +256,20 @@ export class BlockAllocator {
    * stored tokens: a rejection counts as a miss and changes nothing.
    */
   tryAcquireByHash(hash: BlockHash, accept?: (block: number) => boolean): number | null {
-    const b = this.table.get(checkHash(hash));
-    if (b === undefined || (accept !== undefined && !accept(b))) {
+    const b = this.index.get(checkHash(hash));
+    if (b < 0 || (accept !== undefined && !accept(b))) {
       this.misses++;
       return null;
     }
-    if (this.refs[b] === 0) {
+    const s = 4 * b + STATE;
+    const state = this.meta[s]!;
+    if (((state >>> 16) & 3) === CACHED) {
       this.unlinkCached(b);
-      this.where[b] = LIVE;
-      this.refs[b] = 1;
+      this.meta[s] = HASHED | 1;
       this.notePeak();
     } else {
-      this.acquire(b);
+      if ((state & 0xffff) === MAX_REF) throw this.overflow("hash", b);
+      this.meta[s] = state + 1;
     }
     this.hits++;
     return b;
@@ -279,7 +294,7 @@ export class BlockAllocator {
       free: this.freeCount,
       peakInUse: this.peak,
       usage: inUse / this.capacity,
-      hashedBlocks: this.table.size,
+      hashedBlocks: this.index.size,
       cachedBlocks: this.cachedCount,
       hits: this.hits,
       misses: this.misses,
@@ -291,60 +306,64 @@ export class BlockAllocator {
   // ---- internals -------------------------------------------------------------------------
 
   private take(): number {
+    const m = this.meta;
     let b: number;
     if (this.cleanHead !== NONE) {
       b = this.cleanHead;
-      this.cleanHead = this.next[b]!;
+      this.cleanHead = m[4 * b + NEXT]!;
       this.cleanCount--;
     } else if (this.fresh < this.capacity) {
       b = this.fresh++;
     } else {
       b = this.cachedHead;
       this.unlinkCached(b);
-      this.where[b] = LIVE;
+      m[4 * b + STATE] = HASHED | 1;
       this.forget(b); // its content is about to be overwritten
       this.evictions++;
     }
-    this.where[b] = LIVE;
-    this.refs[b] = 1;
-    this.gen[b] = (this.gen[b]! + 1) >>> 0;
+    m[4 * b + STATE] = 1; // ref 1, live, no hash
+    m[4 * b + GEN] = (m[4 * b + GEN]! + 1) | 0;
     return b;
   }
 
   private pushClean(b: number): void {
-    this.where[b] = CLEAN;
-    this.next[b] = this.cleanHead;
+    const m = this.meta;
+    m[4 * b + STATE] = CLEAN << 16;
+    m[4 * b + NEXT] = this.cleanHead;
     this.cleanHead = b;
     this.cleanCount++;
   }
 
   private pushCached(b: number): void {
-    this.where[b] = CACHED;
-    this.prev[b] = this.cachedTail;
-    this.next[b] = NONE;
+    const m = this.meta;
+    m[4 * b + STATE] = HASHED | (CACHED << 16);
+    m[4 * b + PREV] = this.cachedTail;
+    m[4 * b + NEXT] = NONE;
     if (this.cachedTail === NONE) this.cachedHead = b;
-    else this.next[this.cachedTail] = b;
+    else m[4 * this.cachedTail + NEXT] = b;
     this.cachedTail = b;
     this.cachedCount++;
   }
 
   private unlinkCached(b: number): void {
-    const p = this.prev[b]!;
-    const n = this.next[b]!;
+    const m = this.meta;
+    const p = m[4 * b + PREV]!;
+    const n = m[4 * b + NEXT]!;
     if (p === NONE) this.cachedHead = n;
-    else this.next[p] = n;
+    else m[4 * p + NEXT] = n;
     if (n === NONE) this.cachedTail = p;
-    else this.prev[n] = p;
+    else m[4 * n + PREV] = p;
     this.cachedCount--;
   }
 
   /** Drops a block's hash and content; a soft-free block becomes a clean one. */
   private forget(b: number): void {
     const h = this.hashOf[b];
-    if (h !== undefined && this.table.get(h) === b) this.table.delete(h);
+    if (h !== undefined) this.index.removeIf(h, b);
     this.hashOf[b] = undefined;
     this.contentOf[b] = undefined;
-    if (this.where[b] === CACHED) {
+    this.meta[4 * b + STATE]! &= ~HASHED;
+    if (((this.meta[4 * b + STATE]! >>> 16) & 3) === CACHED) {
       this.unlinkCached(b);
       this.pushClean(b);
     }
@@ -381,13 +400,21 @@ export class BlockAllocator {
       tokens,
       extra: extra === null ? null : extra.slice(),
       parent,
-      parentGeneration: parent === NONE ? 0 : this.gen[parent]!,
+      parentGeneration: parent === NONE ? 0 : this.meta[4 * parent + GEN]! >>> 0,
     };
   }
 
   private notePeak(): void {
-    const inUse = this.inUse;
+    const inUse = this.capacity - this.freeCount;
     if (inUse > this.peak) this.peak = inUse;
+  }
+
+  private overflow(name: string, block: number): LlmemError {
+    return new LlmemError("REFCOUNT_OVERFLOW", `${name}: block ${block} already has ${MAX_REF} references`, {
+      argument: name,
+      block,
+      limit: MAX_REF,
+    });
   }
 
   private checkId(name: string, block: unknown): number {
@@ -399,7 +426,7 @@ export class BlockAllocator {
 
   private checkLive(name: string, block: unknown): number {
     const b = this.checkId(name, block);
-    if (this.refs[b] === 0) {
+    if ((this.meta[4 * b + STATE]! & 0xffff) === 0) {
       throw new LlmemError("BLOCK_NOT_LIVE", `${name}: block ${b} is free (ref count 0), not allocated`, {
         argument: name,
         block: b,

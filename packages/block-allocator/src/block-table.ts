@@ -55,37 +55,60 @@ export class BlockTable {
   }
 
   /**
-   * Holds enough blocks for `targetTokens` tokens; idempotent. Beyond maxBlocksPerSeq is
-   * CAPACITY_EXCEEDED, an exhausted pool POOL_EXHAUSTED; either way nothing is allocated.
+   * Holds enough blocks for `targetTokens` tokens, each block that tokens [length, targetTokens)
+   * will land in private to this table (see `append`); idempotent. Beyond maxBlocksPerSeq is
+   * CAPACITY_EXCEEDED, an exhausted pool POOL_EXHAUSTED; either way nothing changes. Returns the
+   * copy the KV cache must make before writing, or null.
    */
-  ensureCapacity(targetTokens: number): void {
-    const needed = this.blocksFor("targetTokens", targetTokens);
-    if (needed > this.count) this.place(this.allocator.allocateN(needed - this.count));
+  ensureCapacity(targetTokens: number): BlockCopy | null {
+    return this.reserve("targetTokens", targetTokens);
   }
 
   /**
-   * Makes room for `count` more tokens and counts them as written. If the tokens land in a
-   * partial last block that other sequences share, that block is replaced by a private copy:
-   * the returned pair tells the KV cache to copy src → dst before writing. All or nothing.
+   * How many free blocks ensureCapacity(targetTokens) would take from the pool (new blocks plus
+   * private copies of shared ones), so a scheduler can check several tables before touching any.
+   */
+  blocksNeeded(targetTokens: number): number {
+    const needed = this.blocksFor("targetTokens", targetTokens);
+    if (targetTokens <= this.tokens) return 0;
+    const first = Math.floor(this.tokens / this.blockSize);
+    return this.replacements(first, Math.min(needed, this.count)) + Math.max(0, needed - this.count);
+  }
+
+  /**
+   * Makes room for `count` more tokens (as ensureCapacity(length + count)) and counts them as
+   * written. Returns the copy the KV cache must make before writing, or null.
    */
   append(count = 1): BlockCopy | null {
     checkInt("count", count, 0, 2 ** 31);
-    const target = this.tokens + count;
-    const needed = this.blocksFor("length + count", target);
-    const partial = count > 0 && this.tokens % this.blockSize !== 0;
-    const last = this.count - 1;
-    const shared = partial && this.allocator.refCount(this.blocks[last]!) > 1;
-    const fresh = this.allocator.allocateN(needed - this.count + (shared ? 1 : 0));
+    const copy = this.reserve("length + count", this.tokens + count);
+    this.tokens += count;
+    return copy;
+  }
+
+  /**
+   * Every block that tokens [length, target) land in becomes private first: a shared block that
+   * already holds tokens of this sequence (at most one: the partial last block) is replaced by a
+   * copy, reported as { src, dst }; a shared block still empty (a fork after ensureCapacity) is
+   * just replaced. Missing blocks are allocated. All or nothing.
+   */
+  private reserve(name: string, target: number): BlockCopy | null {
+    const needed = this.blocksFor(name, target);
+    if (target <= this.tokens) return null; // nothing will be written
+    const first = Math.floor(this.tokens / this.blockSize);
+    const held = Math.min(needed, this.count);
+    const fresh = this.allocator.allocateN(this.replacements(first, held) + Math.max(0, needed - this.count));
     let copy: BlockCopy | null = null;
-    if (shared) {
-      const src = this.blocks[last]!;
-      const dst = fresh.pop()!;
+    let next = 0;
+    for (let i = first; i < held; i++) {
+      const src = this.blocks[i]!;
+      if (this.allocator.refCount(src) === 1) continue;
+      const dst = fresh[next++]!;
       this.allocator.free([src]);
-      this.blocks[last] = dst;
-      copy = { src, dst };
+      this.blocks[i] = dst;
+      if (i * this.blockSize < this.tokens) copy = { src, dst };
     }
-    this.place(fresh);
-    this.tokens = target;
+    this.place(fresh.slice(next));
     return copy;
   }
 
@@ -121,6 +144,31 @@ export class BlockTable {
     this.tokens = tokenCount;
   }
 
+  /**
+   * Forgets tokens from `length` on (e.g. rejected speculative tokens): blocks past the new end are
+   * released tail first, and a private last block that will be rewritten loses its hash (a shared
+   * one keeps it: the next append copies it first).
+   */
+  truncate(length: number): void {
+    checkInt("length", length, 0, this.tokens);
+    const keep = Math.ceil(length / this.blockSize);
+    if (keep < this.count) {
+      const tailFirst = new Array<number>(this.count - keep);
+      for (let i = 0; i < tailFirst.length; i++) tailFirst[i] = this.blocks[this.count - 1 - i]!;
+      this.allocator.free(tailFirst);
+      this.blocks.fill(0, keep, this.count);
+      this.count = keep;
+    }
+    const last = keep - 1;
+    if (length % this.blockSize !== 0 && length < this.tokens && last >= 0) {
+      const b = this.blocks[last]!;
+      if (this.allocator.refCount(b) === 1 && this.allocator.hashOfBlock(b) !== undefined) {
+        this.allocator.clearBlockHash(b);
+      }
+    }
+    this.tokens = length;
+  }
+
   /** A second table sharing every block (one more reference each); writes then copy on write. */
   fork(): BlockTable {
     const child = new BlockTable(this.allocator, {
@@ -148,6 +196,13 @@ export class BlockTable {
     this.blocks.fill(0, 0, n);
     this.count = 0;
     this.tokens = 0;
+  }
+
+  /** Shared blocks among held[first, held): each needs a private replacement before a write. */
+  private replacements(first: number, held: number): number {
+    let n = 0;
+    for (let i = first; i < held; i++) if (this.allocator.refCount(this.blocks[i]!) > 1) n++;
+    return n;
   }
 
   private blocksFor(name: string, tokens: number): number {

@@ -87,3 +87,43 @@ test("adopt takes over matched blocks", () => {
   expect(t.append(1)).toBeNull();
   expect(t.blockCount).toBe(3);
 });
+
+test("truncate releases the tail and unhashes a private block that will be rewritten", () => {
+  const a = new BlockAllocator(8);
+  const t = new BlockTable(a, { blockSize: 4, maxBlocksPerSeq: 4 });
+  t.append(12);
+  const [b0, b1, b2] = t.blockIds() as [number, number, number];
+  a.registerBlockHash(b0, 0n);
+  a.registerBlockHash(b1, 1n, { tokens: [1, 2, 3, 4], parent: b0 });
+  a.registerBlockHash(b2, 2n, { tokens: [5, 6, 7, 8], parent: b1 });
+  const gen = a.generation(b1);
+  t.truncate(6); // keeps b0 (full) and 2 tokens of b1
+  expect(t.length).toBe(6);
+  expect(t.blockIds()).toEqual([b0, b1]);
+  expect(a.refCount(b2)).toBe(0);
+  expect(a.hashOfBlock(b2)).toBe(2n); // released whole: still cached
+  expect(a.hashOfBlock(b1)).toBeUndefined(); // will be rewritten in place
+  expect(a.generation(b1)).toBe(gen + 1);
+  expect(a.hashOfBlock(b0)).toBe(0n);
+  expect(() => t.truncate(7)).toThrow(LlmemError);
+  // a shared partial block keeps its hash; the next append copies it
+  const u = new BlockTable(a, { blockSize: 4, maxBlocksPerSeq: 4 });
+  u.append(8);
+  const [, c1] = u.blockIds() as [number, number];
+  a.registerBlockHash(c1, 9n);
+  const v = u.fork();
+  v.truncate(6);
+  expect(a.hashOfBlock(c1)).toBe(9n);
+  expect(v.append(1)).toEqual({ src: c1, dst: expect.any(Number) });
+});
+
+test("clearBlockHash drops the hash of a live block and needs a live block", () => {
+  const a = new BlockAllocator(2);
+  const b = a.allocate();
+  a.registerBlockHash(b, 5n);
+  a.clearBlockHash(b);
+  expect(a.tryAcquireByHash(5n)).toBeNull();
+  a.free([b]);
+  expect(a.metrics().cachedBlocks).toBe(0);
+  expect(() => a.clearBlockHash(b)).toThrow(LlmemError);
+});

@@ -87,6 +87,11 @@ class Model {
     this.hashOf[b] = h;
     return undefined;
   }
+  clear(b: number): string | undefined {
+    if (this.refs[b] === 0) return "BLOCK_NOT_LIVE";
+    this.forget(b);
+    return undefined;
+  }
   tryAcquire(h: bigint): number | null {
     const b = this.table.get(h);
     if (b === undefined) {
@@ -108,7 +113,8 @@ type Op =
   | { kind: "free"; picks: number[] }
   | { kind: "acquire"; pick: number }
   | { kind: "register"; pick: number; hash: number }
-  | { kind: "tryAcquire"; hash: number };
+  | { kind: "tryAcquire"; hash: number }
+  | { kind: "clear"; pick: number };
 
 const CAP = 6;
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -124,6 +130,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     hash: fc.integer({ min: 0, max: 4 }),
   }),
   fc.record({ kind: fc.constant("tryAcquire" as const), hash: fc.integer({ min: 0, max: 4 }) }),
+  fc.record({ kind: fc.constant("clear" as const), pick: fc.integer({ min: 0, max: CAP - 1 }) }),
 );
 
 function run<T>(f: () => T): T | string {
@@ -157,6 +164,10 @@ function check(ops: Op[]): void {
       case "register":
         got = run(() => real.registerBlockHash(op.pick, BigInt(op.hash)));
         want = model.register(op.pick, BigInt(op.hash));
+        break;
+      case "clear":
+        got = run(() => real.clearBlockHash(op.pick));
+        want = model.clear(op.pick);
         break;
       case "tryAcquire":
         got = run(() => real.tryAcquireByHash(BigInt(op.hash)));

@@ -42,7 +42,14 @@ export const nativeBackend: Backend = {
 export const jsBackend: Backend = {
   kind: "js",
   allocate(capacity) {
-    return { buffer: new ArrayBuffer(capacity), token: null };
+    try {
+      return { buffer: new ArrayBuffer(capacity), token: null };
+    } catch (e) {
+      throw new LlmemError("NATIVE_ALLOC_FAILED", `ArrayBuffer of ${capacity} bytes could not be allocated`, {
+        byteLength: capacity,
+        cause: String(e),
+      });
+    }
   },
   renew(memory) {
     memory.buffer = memory.buffer.transfer();

@@ -7,8 +7,10 @@ export class Slot {
   owner: PooledBuffer | null = null;
   /** True once the owner's ArrayBuffer was handed to user code: it must be detached on return. */
   exposed = false;
-  /** Index in the pool's in-use list while owned, -1 when free. */
+  /** Index in the pool's in-use list; meaningful only while owned. */
   inUseIndex = -1;
+  /** The last typed view made of this memory (reused by PooledBuffer.view while still attached). */
+  lastView: TypedArray | undefined = undefined;
   /** Neighbours in the pool's return order while free (only kept when the cache is capped). */
   older: Slot | null = null;
   newer: Slot | null = null;
@@ -33,24 +35,14 @@ function stale(): LlmemError {
 }
 
 export class PooledBuffer {
-  /** Bytes requested; the buffer itself holds `capacity` bytes. */
-  readonly byteLength: number;
-  readonly dtype: DType | undefined;
-  readonly shape: readonly number[] | undefined;
-  /** @internal */
-  readonly slot: Slot;
-
   constructor(
-    slot: Slot,
-    byteLength: number,
-    dtype: DType | undefined,
-    shape: readonly number[] | undefined,
-  ) {
-    this.slot = slot;
-    this.byteLength = byteLength;
-    this.dtype = dtype;
-    this.shape = shape;
-  }
+    /** @internal */
+    readonly slot: Slot,
+    /** Bytes requested; the buffer itself holds `capacity` bytes. */
+    readonly byteLength: number,
+    readonly dtype: DType | undefined,
+    readonly shape: readonly number[] | undefined,
+  ) {}
 
   /** Bucket size in bytes (>= byteLength). */
   get capacity(): number {
@@ -70,15 +62,32 @@ export class PooledBuffer {
     return slot.memory.buffer;
   }
 
+  /** Zeroes the whole capacity (reused buffers hold their last owner's bytes). */
+  zero(): void {
+    new Uint8Array(this.buffer).fill(0);
+  }
+
   /** The first byteLength bytes. */
   bytes(): Uint8Array<ArrayBuffer> {
-    return new Uint8Array(this.buffer, 0, this.byteLength);
+    return this.view(Uint8Array, 0, this.byteLength);
   }
 
   /** A typed view of the requested bytes (whole elements only), or of `length` elements at `byteOffset`. */
   view<C extends TypedArrayConstructor>(ctor: C, byteOffset = 0, length?: number): InstanceType<C> {
     const buffer = this.buffer;
     const size = ctor.BYTES_PER_ELEMENT;
+    // The last view made of this memory is reused while its buffer is still the live one
+    // (always true with detachViews: false), so a step that re-views its buffers allocates nothing.
+    const cached = this.slot.lastView;
+    if (
+      cached !== undefined &&
+      cached.buffer === buffer &&
+      cached.constructor === ctor &&
+      cached.byteOffset === byteOffset &&
+      cached.length === (length ?? Math.floor((this.byteLength - byteOffset) / size))
+    ) {
+      return cached as InstanceType<C>;
+    }
     if (typeof size !== "number") {
       throw new LlmemError("INVALID_ARGUMENT", "ctor must be a typed-array constructor", {
         argument: "ctor",
@@ -98,8 +107,8 @@ export class PooledBuffer {
         { argument: "length", value: length, capacity: this.capacity },
       );
     }
-    return new ctor(buffer, byteOffset, count) as InstanceType<C>;
+    const view = new ctor(buffer, byteOffset, count) as InstanceType<C>;
+    this.slot.lastView = view;
+    return view;
   }
 }
-
-export type { TypedArray };

@@ -38,6 +38,12 @@ export class MetalBuffer {
     return this.#buffer;
   }
 
+  /** True if the buffer lives on llmem's Metal device. */
+  get onDevice(): boolean {
+    const lib = nativeLib();
+    return this.#handle !== 0 && lib !== null && lib.llmem_metal_buffer_on_device(asPtr(this.#handle)) === 1;
+  }
+
   /** Releases the MTLBuffer; views of it are detached first. Pools it was registered with drop it first. */
   free(): void {
     if (this.#handle === 0) throw new LlmemError("DOUBLE_FREE", "Metal buffer was already freed");

@@ -58,6 +58,8 @@ export interface PoolStats {
   hitRate: number;
   /** Fresh buffers allocated from the backend (misses and prewarm). */
   allocations: number;
+  /** Buffers returned to a free list (by release or reset). */
+  returns: number;
   /** Returns freed because their class already held maxFreePerClass buffers. */
   drops: number;
   /** Free buffers freed to stay under maxCachedBytes. */
@@ -83,6 +85,8 @@ export class BucketPool {
   private readonly free: FreeList[];
   private readonly order = new ReturnOrder();
   private readonly trackOrder: boolean;
+  private readonly pow2: boolean;
+  private readonly maxBytes: number;
   private readonly capsPerClass: boolean;
   /** False only with `detachViews: false`: stale views then alias the next owner (the seed's behaviour). */
   readonly detachViews: boolean;
@@ -93,11 +97,11 @@ export class BucketPool {
   private misses = 0;
   private allocations = 0;
   private drops = 0;
+  private returns = 0;
   private evictions = 0;
-  private freeCount = 0;
-  private freeBytes = 0;
+  /** Capacity bytes handed out; free bytes are totalBytes - inUseBytes, free buffers totalCount - in use. */
   private inUseBytes = 0;
-  private requestedBytes = 0;
+  private totalCount = 0;
   private totalBytes = 0;
   private peakBytes = 0;
 
@@ -123,10 +127,22 @@ export class BucketPool {
         },
       );
     }
+    if (options.classesPerPowerOfTwo !== undefined && mode !== "fine") {
+      throw new LlmemError("INVALID_ARGUMENT", 'classesPerPowerOfTwo applies only to bucketing: "fine"', {
+        argument: "classesPerPowerOfTwo",
+      });
+    }
+    if (options.sizeClasses !== undefined && mode !== "fixed") {
+      throw new LlmemError("INVALID_ARGUMENT", 'sizeClasses applies only to bucketing: "fixed"', {
+        argument: "sizeClasses",
+      });
+    }
     const defaultMaxFree = mode === "fixed" ? 32 : Number.POSITIVE_INFINITY;
     this.maxFreePerClass = limitOption("maxFreePerClass", options.maxFreePerClass, defaultMaxFree);
     this.maxCachedBytes = limitOption("maxCachedBytes", options.maxCachedBytes, Number.POSITIVE_INFINITY);
     this.trackOrder = this.maxCachedBytes !== Number.POSITIVE_INFINITY;
+    this.pow2 = this.bucketing.mode === "pow2";
+    this.maxBytes = this.bucketing.maxBytes;
     this.capsPerClass = this.maxFreePerClass !== Number.POSITIVE_INFINITY;
     this.detachViews = options.detachViews ?? true;
     if (typeof this.detachViews !== "boolean") {
@@ -163,13 +179,37 @@ export class BucketPool {
    * (a hit; its bytes are whatever the last owner left), else a fresh zeroed one (a miss).
    */
   alloc(byteLength: number, meta?: BufferMeta): PooledBuffer {
+    // The per-step hot path, kept small so the JIT inlines it: a valid size without metadata
+    // whose bucket has a free buffer. Everything else (errors, misses, metadata) is allocSlow.
+    if (
+      meta === undefined &&
+      byteLength >= 0 &&
+      byteLength <= this.maxBytes &&
+      Number.isInteger(byteLength)
+    ) {
+      const ci = this.pow2
+        ? byteLength <= 1
+          ? 0
+          : 32 - Math.clz32(byteLength - 1)
+        : this.bucketing.classOf(byteLength);
+      const slot = ci < 0 ? undefined : this.free[ci]!.pop();
+      if (slot !== undefined) {
+        this.hits++;
+        if (this.trackOrder) this.order.unlink(slot);
+        return this.handOut(slot, byteLength, undefined, undefined);
+      }
+    }
+    return this.allocSlow(byteLength, meta);
+  }
+
+  private allocSlow(byteLength: number, meta: BufferMeta | undefined): PooledBuffer {
     if (this.disposed) throw disposedError();
     const ci = this.classFor(byteLength);
     let dtype: DType | undefined;
     let shape: readonly number[] | undefined;
     if (meta !== undefined) [dtype, shape] = checkMeta(meta, byteLength);
     const slot = this.take(ci);
-    if (this.residencySet) this.residencySet.commit();
+    this.residencySet?.commit();
     return this.handOut(slot, byteLength, dtype, shape);
   }
 
@@ -207,7 +247,7 @@ export class BucketPool {
       inUse[slot.inUseIndex] = last;
       last.inUseIndex = slot.inUseIndex;
     }
-    this.requestedBytes -= handle.byteLength;
+    this.inUseBytes -= slot.capacity;
     this.giveBack(slot);
     if (this.trackOrder) this.enforceCacheCap();
     this.residencySet?.commit();
@@ -219,7 +259,7 @@ export class BucketPool {
     const inUse = this.inUse;
     for (let i = 0; i < inUse.length; i++) this.giveBack(inUse[i]!);
     inUse.length = 0;
-    this.requestedBytes = 0;
+    this.inUseBytes = 0;
     if (this.trackOrder) this.enforceCacheCap();
     this.residencySet?.commit();
   }
@@ -234,11 +274,30 @@ export class BucketPool {
     const room = Math.min(
       count,
       this.maxFreePerClass - list.size,
-      Math.floor((this.maxCachedBytes - this.freeBytes) / capacity),
+      Math.floor((this.maxCachedBytes - this.freeBytes()) / capacity),
     );
     for (let i = 0; i < room; i++) this.addFree(this.fresh(ci));
     this.residencySet?.commit();
     return Math.max(0, room);
+  }
+
+  /** Fixed mode: prewarms every size class (ruvllm's prewarm_all); returns how many buffers were added. */
+  prewarmAll(countPerClass: number): number {
+    if (this.disposed) throw disposedError();
+    const classes = this.bucketing.sizeClasses;
+    if (!classes) {
+      throw new LlmemError(
+        "UNSUPPORTED",
+        'prewarmAll needs bucketing: "fixed" (use prewarm(byteLength, count))',
+        {
+          argument: "bucketing",
+        },
+      );
+    }
+    checkInt("countPerClass", countPerClass, 0, MAX_PREWARM);
+    let added = 0;
+    for (const size of classes) added += this.prewarm(size, countPerClass);
+    return added;
   }
 
   /** Frees every free buffer (buffers in use are untouched). */
@@ -249,8 +308,6 @@ export class BucketPool {
       list.clear();
     }
     this.order.clear();
-    this.freeCount = 0;
-    this.freeBytes = 0;
     this.residencySet?.commit();
   }
 
@@ -277,6 +334,11 @@ export class BucketPool {
         );
       }
       if (buffer.handle === 0) throw new LlmemError("STALE_HANDLE", "buffer (a MetalBuffer) was freed");
+      if (!buffer.onDevice) {
+        throw new LlmemError("FOREIGN_HANDLE", "buffer belongs to another Metal device", {
+          argument: "buffer",
+        });
+      }
       if (this.residencySet) {
         this.residencySet.add(buffer.handle);
         this.residencySet.trackExternal(buffer);
@@ -316,15 +378,16 @@ export class BucketPool {
     });
     return {
       backend: this.backendImpl.kind,
-      freeCount: this.freeCount,
-      freeBytes: this.freeBytes,
+      freeCount: this.totalCount - this.inUse.length,
+      freeBytes: this.freeBytes(),
       inUseCount: this.inUse.length,
       inUseBytes: this.inUseBytes,
-      requestedBytes: this.requestedBytes,
+      requestedBytes: this.inUse.reduce((sum, slot) => sum + slot.owner!.byteLength, 0),
       hits: this.hits,
       misses: this.misses,
       hitRate: lookups === 0 ? 0 : this.hits / lookups,
       allocations: this.allocations,
+      returns: this.returns,
       drops: this.drops,
       evictions: this.evictions,
       peakBytes: this.peakBytes,
@@ -347,7 +410,7 @@ export class BucketPool {
       this.destroy(slot);
     }
     this.inUse.length = 0;
-    this.inUseBytes = this.requestedBytes = 0;
+    this.inUseBytes = 0;
     for (const b of this.registered) if (b instanceof MetalBuffer) this.residencySet?.untrackExternal(b);
     this.registered.clear();
     this.residencySet?.dispose();
@@ -358,13 +421,14 @@ export class BucketPool {
     this.dispose();
   }
 
-  private classFor(byteLength: number, name = "byteLength"): number {
+  private classFor(byteLength: number, name?: string): number {
     const b = this.bucketing;
     if (!(byteLength >= 0 && byteLength <= b.maxBytes && Number.isInteger(byteLength))) {
-      checkSize(name, byteLength, b.maxBytes); // throws with the argument and the limit
+      checkSize(name ?? "byteLength", byteLength, b.maxBytes); // throws with the argument and the limit
     }
     const ci = b.classOf(byteLength);
     if (ci < 0) {
+      name ??= "byteLength";
       throw new LlmemError("OUT_OF_RANGE", `${name} must be at most ${b.maxBytes}, got ${byteLength}`, {
         argument: name,
         value: byteLength,
@@ -401,8 +465,6 @@ export class BucketPool {
       return fresh;
     }
     this.hits++;
-    this.freeCount--;
-    this.freeBytes -= slot.capacity;
     if (this.trackOrder) this.order.unlink(slot);
     return slot;
   }
@@ -418,7 +480,6 @@ export class BucketPool {
     slot.inUseIndex = this.inUse.length;
     this.inUse.push(slot);
     this.inUseBytes += slot.capacity;
-    this.requestedBytes += byteLength;
     return handle;
   }
 
@@ -429,39 +490,37 @@ export class BucketPool {
     if (this.residencySet && typeof memory.token === "number") this.residencySet.add(memory.token);
     this.allocations++;
     this.totalBytes += capacity;
+    this.totalCount++;
     if (this.totalBytes > this.peakBytes) this.peakBytes = this.totalBytes;
     return slot;
   }
 
   /** Kills the owner's handle and puts the slot on its free list (or frees it if the class is full). */
   private giveBack(slot: Slot): void {
-    slot.owner = null;
-    slot.inUseIndex = -1;
+    slot.owner = null; // the handle is dead from here on (inUseIndex is only read while owned)
     if (slot.exposed && this.detachViews) {
       this.backendImpl.renew(slot.memory);
       slot.exposed = false;
     }
-    this.inUseBytes -= slot.capacity;
     if (this.capsPerClass && this.free[slot.classIndex]!.size >= this.maxFreePerClass) {
       this.drops++;
       this.destroy(slot);
-    } else this.addFree(slot);
+    } else {
+      this.returns++;
+      this.addFree(slot);
+    }
   }
 
   private addFree(slot: Slot): void {
     this.free[slot.classIndex]!.push(slot);
-    this.freeCount++;
-    this.freeBytes += slot.capacity;
     if (this.trackOrder) this.order.append(slot);
   }
 
   private enforceCacheCap(): void {
-    while (this.freeBytes > this.maxCachedBytes) {
+    while (this.freeBytes() > this.maxCachedBytes) {
       const oldest = this.order.oldest!;
       this.order.unlink(oldest);
       this.free[oldest.classIndex]!.shift();
-      this.freeCount--;
-      this.freeBytes -= oldest.capacity;
       this.evictions++;
       this.destroy(oldest);
     }
@@ -472,6 +531,11 @@ export class BucketPool {
       this.residencySet.remove(slot.memory.token);
     this.backendImpl.free(slot.memory);
     this.totalBytes -= slot.capacity;
+    this.totalCount--;
+  }
+
+  private freeBytes(): number {
+    return this.totalBytes - this.inUseBytes;
   }
 }
 

@@ -61,4 +61,9 @@ test("bad bucketing options are refused", () => {
   expectLlmemError(() => new BucketPool({ maxBufferBytes: 2 ** 33 }), "OUT_OF_RANGE", "maxBufferBytes");
   expectLlmemError(() => new BucketPool({ maxCachedBytes: -1 }), "OUT_OF_RANGE", "maxCachedBytes");
   expectLlmemError(() => new BucketPool({ backend: "gpu" as never }), "INVALID_ARGUMENT", "backend");
+  expectLlmemError(() => new BucketPool({ sizeClasses: [1024] }), "INVALID_ARGUMENT", "sizeClasses", "fixed");
+  expectLlmemError(() => new BucketPool({ classesPerPowerOfTwo: 2 }), "INVALID_ARGUMENT", "fine");
+  const fine = new BucketPool({ bucketing: "fine", classesPerPowerOfTwo: 2 });
+  expect(fine.bucketFor(1025)).toBe(1536);
+  fine.dispose();
 });

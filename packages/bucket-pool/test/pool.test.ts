@@ -200,6 +200,23 @@ test("prewarm fills free lists up to the per-class maximum", () => {
   pool.dispose();
 });
 
+test("prewarmAll fills every fixed class (ruvllm's prewarm_all); zero() clears a reused buffer", () => {
+  const pool = new BucketPool({ bucketing: "fixed", maxFreePerClass: 3 });
+  expect(pool.prewarmAll(2)).toBe(10);
+  expect(pool.prewarmAll(2)).toBe(5); // the third of each class fits, the fourth does not
+  expect(pool.stats().freeBuffers.map((b) => b.count)).toEqual([3, 3, 3, 3, 3]);
+  const h = pool.alloc(10);
+  h.bytes().fill(9);
+  pool.reset();
+  const again = pool.alloc(10);
+  again.zero();
+  expect(new Uint8Array(again.buffer).every((b) => b === 0)).toBe(true);
+  expect(pool.stats().returns).toBe(1);
+  expectLlmemError(() => pool.prewarmAll(-1), "OUT_OF_RANGE", "countPerClass");
+  pool.dispose();
+  expectLlmemError(() => new BucketPool().prewarmAll(1), "UNSUPPORTED", "fixed");
+});
+
 test("fixed classes: returns beyond maxFreePerClass are dropped and counted", () => {
   const pool = new BucketPool({ bucketing: "fixed", maxFreePerClass: 2 });
   const hs = [pool.alloc(100), pool.alloc(200), pool.alloc(1024)];

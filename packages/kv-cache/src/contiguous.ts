@@ -3,7 +3,8 @@
  * layout [token][kvHead][headDim], with grouped-query multi-head attention.
  */
 import { checkInt, LlmemError } from "@llmem/core";
-import { dotF32 } from "@llmem/native";
+import { pagedAttention } from "./paged-kernel.ts";
+import { type AttendOptions, checkAttend } from "./validate.ts";
 
 export interface ContiguousKvCacheOptions {
   numKvHeads: number;
@@ -54,43 +55,31 @@ export class ContiguousKvCache {
   }
 
   /** Softmax attention of `query` ([head][headDim]) over every cached token; output has the query's layout. */
-  attend(query: Float32Array, options: { numHeads: number; scale?: number }): Float32Array {
-    const { headDim, numKvHeads } = this;
-    const numHeads = checkInt("numHeads", options.numHeads, 1, 65536);
-    if (numHeads % numKvHeads !== 0) {
-      throw new LlmemError(
-        "INVALID_ARGUMENT",
-        `numHeads ${numHeads} must be a multiple of numKvHeads ${numKvHeads}`,
-      );
-    }
-    if (query.length !== numHeads * headDim) {
-      throw new LlmemError(
-        "INVALID_ARGUMENT",
-        `query must hold numHeads*headDim = ${numHeads * headDim} floats`,
-      );
-    }
-    const scale = options.scale ?? 1 / Math.sqrt(headDim);
-    const out = new Float32Array(query.length);
-    const scores = new Float32Array(this.tokens);
-    const row = numKvHeads * headDim;
-    for (let h = 0; h < numHeads; h++) {
-      const kvh = Math.floor(h / (numHeads / numKvHeads));
-      const q = query.subarray(h * headDim, (h + 1) * headDim);
-      let max = Number.NEGATIVE_INFINITY;
-      for (let t = 0; t < this.tokens; t++) {
-        const k = this.keys.subarray(t * row + kvh * headDim, t * row + (kvh + 1) * headDim);
-        scores[t] = dotF32(q, k) * scale;
-        if (scores[t]! > max) max = scores[t]!;
-      }
-      let sum = 0;
-      for (let t = 0; t < this.tokens; t++) sum += scores[t] = Math.exp(scores[t]! - max);
-      const o = out.subarray(h * headDim, (h + 1) * headDim);
-      for (let t = 0; t < this.tokens; t++) {
-        const w = scores[t]! / sum;
-        const base = t * row + kvh * headDim;
-        for (let d = 0; d < headDim; d++) o[d]! += w * this.values[base + d]!;
-      }
-    }
+  attend(query: Float32Array, options: AttendOptions): Float32Array {
+    const { numHeads, scale, out } = checkAttend(query, options, this.numKvHeads, this.headDim);
+    // The whole cache is one block of the paged kernel: the same code path as PagedKvCache.
+    pagedAttention({
+      format: "f32",
+      query,
+      numHeads,
+      numKvHeads: this.numKvHeads,
+      headDim: this.headDim,
+      kPool: this.keys,
+      vPool: this.values,
+      blockTable: ONE_BLOCK,
+      blockSize: this.maxTokens,
+      numTokens: this.tokens,
+      scale,
+      out,
+      lse: lseScratch(numHeads),
+    });
     return out;
   }
+}
+
+const ONE_BLOCK = new Uint32Array(1);
+let lse = new Float32Array(64);
+function lseScratch(n: number): Float32Array {
+  if (lse.length < n) lse = new Float32Array(n);
+  return lse.subarray(0, n);
 }

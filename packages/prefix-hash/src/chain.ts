@@ -3,124 +3,16 @@
  * so equal prefixes give equal leading hashes. A trailing partial block gets none.
  */
 import { checkInt, LlmemError } from "@llmem/core";
-import { type BlockExtraKeys, encodeExtraKeys, type KeyBytes, type MultimodalItem } from "./extra-keys.ts";
+import { blockExtraWords, type ChainOptions, checkMultimodal, continuing, packExtras } from "./block-keys.ts";
+import { type BlockExtraKeys, encodeExtraKeys } from "./extra-keys.ts";
 import { lh64Block, lh64Chain } from "./fast.ts";
+import { checkParent, type HashMode, modeOf, ROOT_HASH } from "./mode.ts";
 import { NATIVE_MIN_WORDS, nativeChain, nativeHash64 } from "./native.ts";
-import { digestToBigint, parentToBytes, SECURE_MAX, secureBlock } from "./secure.ts";
+import { secureChain } from "./secure.ts";
 import { toTokenWords } from "./tokens.ts";
 
-/** `fast`: 64-bit LH64 (native when available, bit-identical TS otherwise). `secure`: SHA-256. */
-export type HashMode = "fast" | "secure";
-
-/** The hash of a chain's (virtual) block −1. */
-export const ROOT_HASH = 0n;
-
-export interface ChainOptions {
-  mode?: HashMode;
-  /** LoRA adapter id: part of every block's key. */
-  lora?: string | number;
-  /** Per-tenant cache salt: part of the first block's key (and so of every later hash). */
-  salt?: KeyBytes;
-  /** Multimodal items; a block's key includes the hash of every item overlapping its tokens. */
-  multimodal?: readonly MultimodalItem[];
-  /** Further keys for every block. */
-  custom?: readonly KeyBytes[];
-}
-
 const MAX_BLOCK_SIZE = 1 << 20;
-const FAST_MAX = (1n << 64n) - 1n;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-export function modeOf(options: { mode?: HashMode } | undefined): HashMode {
-  const mode = options?.mode ?? "fast";
-  if (mode !== "fast" && mode !== "secure") {
-    throw new LlmemError("INVALID_ARGUMENT", `mode must be "fast" or "secure", got ${String(mode)}`, {
-      argument: "mode",
-    });
-  }
-  return mode;
-}
-
-export function checkParent(parent: unknown, mode: HashMode): bigint {
-  const max = mode === "fast" ? FAST_MAX : SECURE_MAX;
-  if (typeof parent !== "bigint" || parent < 0n || parent > max) {
-    throw new LlmemError(
-      "INVALID_ARGUMENT",
-      `parent must be a bigint in [0, 2^${mode === "fast" ? 64 : 256}) for ${mode} mode, got ${String(parent)}`,
-      { argument: "parent" },
-    );
-  }
-  return parent;
-}
-
-/** Extra-key words of block `index` (blocks of `blockSize` tokens from the sequence start). */
-export function blockExtraWords(
-  options: ChainOptions | undefined,
-  index: number,
-  blockSize: number,
-): Uint32Array | null {
-  if (options === undefined) return null;
-  const { lora, salt, multimodal, custom } = options;
-  if (lora === undefined && salt === undefined && multimodal === undefined && custom === undefined)
-    return null;
-  const keys: BlockExtraKeys = {};
-  if (lora !== undefined) keys.lora = lora;
-  if (salt !== undefined && index === 0) keys.salt = salt;
-  if (custom !== undefined) keys.custom = custom;
-  if (multimodal !== undefined) {
-    const lo = index * blockSize;
-    const hi = lo + blockSize;
-    const hits: KeyBytes[] = [];
-    for (const item of multimodal) {
-      if (item.offset < hi && item.offset + item.length > lo) hits.push(item.hash);
-    }
-    if (hits.length > 0) keys.multimodal = hits;
-  }
-  return encodeExtraKeys(keys);
-}
-
-function checkMultimodal(options: ChainOptions | undefined): void {
-  for (const [i, item] of (options?.multimodal ?? []).entries()) {
-    checkInt(`multimodal[${i}].offset`, item?.offset, 0, Number.MAX_SAFE_INTEGER);
-    checkInt(`multimodal[${i}].length`, item?.length, 1, Number.MAX_SAFE_INTEGER);
-  }
-}
-
-/** Per-block extras packed for the native chain: words plus offsets, or nulls when there are none. */
-function packExtras(
-  options: ChainOptions | undefined,
-  blocks: number,
-  blockSize: number,
-): { extra: Uint32Array | null; offsets: Uint32Array | null } {
-  if (
-    options === undefined ||
-    (options.lora === undefined &&
-      options.salt === undefined &&
-      options.multimodal === undefined &&
-      options.custom === undefined)
-  ) {
-    return { extra: null, offsets: null };
-  }
-  const parts: (Uint32Array | null)[] = [];
-  const offsets = new Uint32Array(blocks + 1);
-  let total = 0;
-  // Blocks without salt or multimodal items share one encoding.
-  const plain = blockExtraWords({ ...options, salt: undefined, multimodal: undefined }, 1, blockSize);
-  for (let i = 0; i < blocks; i++) {
-    const special = (i === 0 && options.salt !== undefined) || options.multimodal !== undefined;
-    const words = special ? blockExtraWords(options, i, blockSize) : plain;
-    parts.push(words);
-    offsets[i] = total;
-    total += words === null ? 0 : words.length;
-  }
-  offsets[blocks] = total;
-  const extra = new Uint32Array(total);
-  for (let i = 0; i < blocks; i++) {
-    const w = parts[i];
-    if (w) extra.set(w, offsets[i]!);
-  }
-  return { extra, offsets };
-}
 
 /** Hash pairs (lo, hi u32) → bigints. */
 function pairsToBigints(words: Uint32Array, n: number): bigint[] {
@@ -154,7 +46,7 @@ export function hashChainWords(
   const words = toTokenWords("tokens", tokens);
   const blocks = Math.floor(words.length / blockSize);
   const out = new Uint32Array(2 * blocks);
-  const { extra, offsets } = packExtras(options, blocks, blockSize);
+  const { extra, offsets } = packExtras(continuing(options), blocks, blockSize);
   const lo = Number(parent & 0xffffffffn);
   const hi = Number(parent >> 32n);
   if (
@@ -178,16 +70,11 @@ export function hashChain(
   }
   checkInt("blockSize", blockSize, 1, MAX_BLOCK_SIZE);
   checkMultimodal(options);
-  let parent: Uint8Array = new Uint8Array(32);
-  parentToBytes(checkParent(options?.parent ?? ROOT_HASH, "secure"), parent, 0);
+  const parent = checkParent(options?.parent ?? ROOT_HASH, "secure");
   const words = toTokenWords("tokens", tokens);
+  const keys = continuing(options);
   const blocks = Math.floor(words.length / blockSize);
-  const out = new Array<bigint>(blocks);
-  for (let i = 0; i < blocks; i++) {
-    parent = secureBlock(parent, words, i * blockSize, blockSize, blockExtraWords(options, i, blockSize));
-    out[i] = digestToBigint(parent);
-  }
-  return out;
+  return secureChain(parent, words, 0, blockSize, blocks, (i) => blockExtraWords(keys, i, blockSize));
 }
 
 /** Internal: one block's hash from already-validated words and extra words. */
@@ -199,11 +86,7 @@ export function hashBlockWords(
   count: number,
   extra: Uint32Array | null,
 ): bigint {
-  if (mode === "secure") {
-    const p = new Uint8Array(32);
-    parentToBytes(parent, p, 0);
-    return digestToBigint(secureBlock(p, tokens, at, count, extra));
-  }
+  if (mode === "secure") return secureChain(parent, tokens, at, count, 1, () => extra)[0]!;
   if (count >= NATIVE_MIN_WORDS) {
     const h = nativeHash64(tokens.subarray(at, at + count), extra, parent);
     if (h !== null) return h;
@@ -229,4 +112,12 @@ export function blockHash(
 /** LH64 of a whole token/word array in one call (the bulk baseline the chain is measured against). */
 export function hashWords(words: ArrayLike<number>): bigint {
   return hashBlockWords("fast", 0n, toTokenWords("words", words), 0, words.length, null);
+}
+
+/** A hash as fixed-width lowercase hex: 16 digits in fast mode, 64 in secure mode (for logs and keys). */
+export function formatHash(hash: bigint, mode: HashMode = "fast"): string {
+  const m = modeOf({ mode });
+  return checkParent(hash, m)
+    .toString(16)
+    .padStart(m === "fast" ? 16 : 64, "0");
 }

@@ -7,11 +7,13 @@
  * 2. The words are taken in stripes of 8 (the last stripe zero-padded); lane j takes word j:
  *    v = rotl32(v + w · P2, 13) · P1.
  * 3. lo = rotl(v0,1) + rotl(v1,7) + rotl(v2,12) + rotl(v3,18); hi likewise from v4..v7.
- * 4. a = (lo ^ parentLo) + n · P5, b = (hi ^ parentHi) + tokenCount · P4, then four invertible
- *    half-rounds mixing a and b (see `finish`), and the hash is b · 2^32 + (a ^ b).
- * The parent enters only at step 4, so blocks' stripes can be absorbed independently and the
- * chain's serial dependency is just the short finish. Word count and token count make the zero
- * padding and the token/extra-key boundary unambiguous.
+ * 4. Content digest: a = lo + n · P5, b = hi + tokenCount · P4, then four invertible half-rounds
+ *    (see `finish`). It does not depend on the parent, so consecutive blocks overlap.
+ * 5. Parent: a ^= parentLo, b ^= parentHi, a = (a ^ rotl(b,16)) · P1, b = (b ^ (a >> 15)) · P3:
+ *    the only serial step of a chain. The hash is b · 2^32 + (a ^ (b >> 16)).
+ * Word count and token count make the zero padding and the token/extra-key boundary unambiguous;
+ * step 5 is a bijection of the parent for fixed content, so one block's content under two
+ * different parents can never collide.
  */
 
 export const P1 = 0x9e3779b1;
@@ -22,6 +24,9 @@ export const P5 = 0x165667b1;
 
 /** The eight lane seeds, IV[j] = P1 · (2j + 1) mod 2^32. */
 export const IV: readonly number[] = Array.from({ length: 8 }, (_, j) => Math.imul(P1, 2 * j + 1) >>> 0);
+// The same as int32: lanes must start as int32 values, or the JIT runs the lane arithmetic on
+// doubles (IV values above 2^31 are not int32), about three times slower.
+const IV32 = Int32Array.from(IV);
 
 const lanes = new Int32Array(8);
 const tail = new Uint32Array(8);
@@ -102,7 +107,7 @@ function absorbMessage(a: Uint32Array, at: number, count: number, b: Uint32Array
   return count + m;
 }
 
-/** Step 3 and 4: fold the lanes and mix in the parent and the lengths. Writes lo/hi into out. */
+/** Steps 3 to 5: fold the lanes, digest with the lengths, chain in the parent. Writes lo/hi into out. */
 function finish(
   words: number,
   tokenCount: number,
@@ -113,8 +118,8 @@ function finish(
 ): void {
   const lo = rotl(lanes[0]!, 1) + rotl(lanes[1]!, 7) + rotl(lanes[2]!, 12) + rotl(lanes[3]!, 18);
   const hi = rotl(lanes[4]!, 1) + rotl(lanes[5]!, 7) + rotl(lanes[6]!, 12) + rotl(lanes[7]!, 18);
-  let a = ((lo ^ parentLo) + Math.imul(words, P5)) | 0;
-  let b = ((hi ^ parentHi) + Math.imul(tokenCount, P4)) | 0;
+  let a = (lo + Math.imul(words, P5)) | 0;
+  let b = (hi + Math.imul(tokenCount, P4)) | 0;
   a ^= rotl(b, 11);
   a = Math.imul(a, P1);
   a ^= a >>> 15;
@@ -127,7 +132,12 @@ function finish(
   b ^= rotl(a, 17);
   b = Math.imul(b, P4);
   b ^= b >>> 16;
-  out[o] = a ^ b;
+  // step 5: the parent
+  a ^= parentLo;
+  b ^= parentHi;
+  a = Math.imul(a ^ rotl(b, 16), P1);
+  b = Math.imul(b ^ (a >>> 15), P3);
+  out[o] = a ^ (b >>> 16);
   out[o + 1] = b;
 }
 
@@ -150,13 +160,6 @@ export function lh64Block(
   finish(words, count, parentLo, parentHi, out, o);
 }
 
-/** LH64 of a whole message of words in one call (token count 0, parent 0): the bulk baseline. */
-export function lh64Words(words: Uint32Array, out: Uint32Array, o = 0): void {
-  start();
-  absorbMessage(words, 0, words.length, null);
-  finish(words.length, 0, 0, 0, out, o);
-}
-
 /**
  * Chain over n full blocks of `blockSize` tokens: block i's extra words are
  * extra[offsets[i] .. offsets[i+1]) (none when offsets is null). out gets 2 u32 per block.
@@ -171,6 +174,10 @@ export function lh64Chain(
   parentHi: number,
   out: Uint32Array,
 ): void {
+  if ((offsets === null || extra === null) && blockSize % 8 === 0) {
+    chainWholeStripes(tokens, blockSize, blocks, parentLo, parentHi, out);
+    return;
+  }
   let lo = parentLo;
   let hi = parentHi;
   for (let i = 0; i < blocks; i++) {
@@ -178,5 +185,83 @@ export function lh64Chain(
     lh64Block(tokens, i * blockSize, blockSize, e !== null && e.length === 0 ? null : e, lo, hi, out, 2 * i);
     lo = out[2 * i]!;
     hi = out[2 * i + 1]!;
+  }
+}
+
+/**
+ * lh64Chain's common case (no extra keys, blocks of whole stripes) with the lanes in locals:
+ * the same arithmetic as absorb + finish, without a round trip through the lanes array per block.
+ */
+function chainWholeStripes(
+  src: Uint32Array,
+  blockSize: number,
+  blocks: number,
+  parentLo: number,
+  parentHi: number,
+  out: Uint32Array,
+): void {
+  const i0 = IV32[0]!;
+  const i1 = IV32[1]!;
+  const i2 = IV32[2]!;
+  const i3 = IV32[3]!;
+  const i4 = IV32[4]!;
+  const i5 = IV32[5]!;
+  const i6 = IV32[6]!;
+  const i7 = IV32[7]!;
+  const words = Math.imul(blockSize, P5);
+  const count = Math.imul(blockSize, P4);
+  let pLo = parentLo | 0;
+  let pHi = parentHi | 0;
+  for (let blk = 0, at = 0; blk < blocks; blk++) {
+    let v0 = i0;
+    let v1 = i1;
+    let v2 = i2;
+    let v3 = i3;
+    let v4 = i4;
+    let v5 = i5;
+    let v6 = i6;
+    let v7 = i7;
+    for (const end = at + blockSize; at < end; at += 8) {
+      v0 = v0 + Math.imul(src[at]!, P2);
+      v0 = Math.imul((v0 << 13) | (v0 >>> 19), P1);
+      v1 = v1 + Math.imul(src[at + 1]!, P2);
+      v1 = Math.imul((v1 << 13) | (v1 >>> 19), P1);
+      v2 = v2 + Math.imul(src[at + 2]!, P2);
+      v2 = Math.imul((v2 << 13) | (v2 >>> 19), P1);
+      v3 = v3 + Math.imul(src[at + 3]!, P2);
+      v3 = Math.imul((v3 << 13) | (v3 >>> 19), P1);
+      v4 = v4 + Math.imul(src[at + 4]!, P2);
+      v4 = Math.imul((v4 << 13) | (v4 >>> 19), P1);
+      v5 = v5 + Math.imul(src[at + 5]!, P2);
+      v5 = Math.imul((v5 << 13) | (v5 >>> 19), P1);
+      v6 = v6 + Math.imul(src[at + 6]!, P2);
+      v6 = Math.imul((v6 << 13) | (v6 >>> 19), P1);
+      v7 = v7 + Math.imul(src[at + 7]!, P2);
+      v7 = Math.imul((v7 << 13) | (v7 >>> 19), P1);
+    }
+    const lo = rotl(v0, 1) + rotl(v1, 7) + rotl(v2, 12) + rotl(v3, 18);
+    const hi = rotl(v4, 1) + rotl(v5, 7) + rotl(v6, 12) + rotl(v7, 18);
+    let a = (lo + words) | 0;
+    let b = (hi + count) | 0;
+    a ^= rotl(b, 11);
+    a = Math.imul(a, P1);
+    a ^= a >>> 15;
+    b ^= rotl(a, 17);
+    b = Math.imul(b, P2);
+    b ^= b >>> 13;
+    a ^= rotl(b, 11);
+    a = Math.imul(a, P3);
+    a ^= a >>> 16;
+    b ^= rotl(a, 17);
+    b = Math.imul(b, P4);
+    b ^= b >>> 16;
+    a ^= pLo;
+    b ^= pHi;
+    a = Math.imul(a ^ rotl(b, 16), P1);
+    b = Math.imul(b ^ (a >>> 15), P3);
+    pLo = a ^ (b >>> 16);
+    pHi = b;
+    out[2 * blk] = pLo;
+    out[2 * blk + 1] = pHi;
   }
 }

@@ -1,14 +1,8 @@
 /** Incremental chain hashing for decoding: each block is hashed once, when its last token arrives. */
 import { checkInt } from "@llmem/core";
-import {
-  blockExtraWords,
-  type ChainOptions,
-  checkParent,
-  type HashMode,
-  hashBlockWords,
-  modeOf,
-  ROOT_HASH,
-} from "./chain.ts";
+import { blockExtraWords, type ChainOptions } from "./block-keys.ts";
+import { hashBlockWords } from "./chain.ts";
+import { checkParent, type HashMode, modeOf, ROOT_HASH } from "./mode.ts";
 import { badToken } from "./tokens.ts";
 
 export class PrefixHasher {

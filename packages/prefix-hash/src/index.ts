@@ -1,12 +1,5 @@
-export {
-  blockHash,
-  type ChainOptions,
-  type HashMode,
-  hashChain,
-  hashChainWords,
-  hashWords,
-  ROOT_HASH,
-} from "./chain.ts";
+export type { ChainOptions } from "./block-keys.ts";
+export { blockHash, formatHash, hashChain, hashChainWords, hashWords } from "./chain.ts";
 export {
   type BlockExtraKeys,
   encodeExtraKeys,
@@ -22,3 +15,4 @@ export {
   type RegisterOptions,
   registerPrefix,
 } from "./match.ts";
+export { type HashMode, ROOT_HASH } from "./mode.ts";

@@ -7,7 +7,8 @@
  */
 import type { BlockAllocator } from "@llmem/block-allocator";
 import { checkInt, LlmemError } from "@llmem/core";
-import { blockExtraWords, type ChainOptions, hashChain } from "./chain.ts";
+import { blockExtraWords, type ChainOptions } from "./block-keys.ts";
+import { hashChain } from "./chain.ts";
 import { toTokenWords } from "./tokens.ts";
 
 export interface MatchOptions extends ChainOptions {
@@ -73,7 +74,14 @@ export function matchPrefix(
           return sameWords(c.extra, blockExtraWords(options, i, blockSize));
         }
       : undefined;
-    const b = allocator.tryAcquireByHash(hashes[i]!, accept);
+    let b: number | null;
+    try {
+      b = allocator.tryAcquireByHash(hashes[i]!, accept);
+    } catch (e) {
+      // e.g. REFCOUNT_OVERFLOW: give back what was taken, so a failed match takes nothing
+      allocator.free(blocks.reverse());
+      throw e;
+    }
     if (b === null) break;
     blocks.push(b);
   }

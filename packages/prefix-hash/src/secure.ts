@@ -9,11 +9,35 @@
 import { LlmemError } from "@llmem/core";
 
 const MAGIC = new TextEncoder().encode("LLMEMPH1");
-const HEADER = MAGIC.length + 32 + 4;
-
-let scratch = new Uint8Array(HEADER + 64);
+const PARENT_AT = MAGIC.length;
+const COUNT_AT = PARENT_AT + 32;
+const HEADER = COUNT_AT + 4; // 44: the words that follow are 4-byte aligned
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export const SECURE_MAX = (1n << 256n) - 1n;
+
+/** A reusable message buffer: one block is hashed at a time; its digest is copied into the parent slot. */
+class Message {
+  bytes = new Uint8Array(HEADER + 64);
+  view = new DataView(this.bytes.buffer);
+  words = new Uint32Array(this.bytes.buffer, HEADER);
+
+  constructor() {
+    this.bytes.set(MAGIC, 0);
+  }
+
+  fit(words: number): void {
+    if (this.bytes.length >= HEADER + 4 * words) return;
+    const bigger = new Uint8Array(HEADER + 8 * words);
+    bigger.set(this.bytes.subarray(0, HEADER));
+    this.bytes = bigger;
+    this.view = new DataView(bigger.buffer);
+    this.words = new Uint32Array(bigger.buffer, HEADER);
+  }
+}
+
+const message = new Message();
+const digest = new Uint8Array(32);
 
 export function parentToBytes(parent: bigint, out: Uint8Array, at: number): void {
   let p = parent;
@@ -23,29 +47,50 @@ export function parentToBytes(parent: bigint, out: Uint8Array, at: number): void
   }
 }
 
-export function digestToBigint(d: Uint8Array): bigint {
-  return BigInt(`0x${Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString("hex")}`);
+/** The digest in the message's parent slot as a bigint. */
+function parentSlotToBigint(view: DataView): bigint {
+  return (
+    (view.getBigUint64(PARENT_AT) << 192n) |
+    (view.getBigUint64(PARENT_AT + 8) << 128n) |
+    (view.getBigUint64(PARENT_AT + 16) << 64n) |
+    view.getBigUint64(PARENT_AT + 24)
+  );
 }
 
-/** SHA-256 of one block; `parent` is the previous digest (32 bytes). Returns a fresh 32-byte digest. */
-export function secureBlock(
-  parent: Uint8Array,
+/**
+ * Secure hashes of `blocks` consecutive blocks of `blockSize` tokens from `tokens[at]`, chained
+ * from `parent`; block i's extra-key words come from `extraFor(i)`.
+ */
+export function secureChain(
+  parent: bigint,
   tokens: Uint32Array,
   at: number,
-  count: number,
-  extra: Uint32Array | null,
-): Uint8Array {
-  const m = extra === null ? 0 : extra.length;
-  const size = HEADER + 4 * (count + m);
-  if (scratch.length < size) scratch = new Uint8Array(size * 2);
-  const msg = scratch;
-  const view = new DataView(msg.buffer, 0, size);
-  msg.set(MAGIC, 0);
-  if (parent.length !== 32) throw new LlmemError("INVALID_ARGUMENT", "secure parent must be 32 bytes");
-  msg.set(parent, MAGIC.length);
-  view.setUint32(MAGIC.length + 32, count, true);
-  let o = HEADER;
-  for (let i = at; i < at + count; i++, o += 4) view.setUint32(o, tokens[i]!, true);
-  for (let i = 0; i < m; i++, o += 4) view.setUint32(o, extra![i]!, true);
-  return new Uint8Array(Bun.CryptoHasher.hash("sha256", msg.subarray(0, size)) as Uint8Array);
+  blockSize: number,
+  blocks: number,
+  extraFor: (i: number) => Uint32Array | null,
+): bigint[] {
+  const m = message;
+  if (parent < 0n || parent > SECURE_MAX)
+    throw new LlmemError("INVALID_ARGUMENT", "secure parent out of range");
+  parentToBytes(parent, m.bytes, PARENT_AT);
+  const out = new Array<bigint>(blocks);
+  for (let i = 0; i < blocks; i++) {
+    const extra = extraFor(i);
+    const e = extra === null ? 0 : extra.length;
+    m.fit(blockSize + e);
+    const { bytes, view, words } = m;
+    view.setUint32(COUNT_AT, blockSize, true);
+    const from = at + i * blockSize;
+    if (LITTLE_ENDIAN) {
+      words.set(tokens.subarray(from, from + blockSize));
+      if (extra !== null) words.set(extra, blockSize);
+    } else {
+      for (let k = 0; k < blockSize; k++) view.setUint32(HEADER + 4 * k, tokens[from + k]!, true);
+      for (let k = 0; k < e; k++) view.setUint32(HEADER + 4 * (blockSize + k), extra![k]!, true);
+    }
+    Bun.SHA256.hash(bytes.subarray(0, HEADER + 4 * (blockSize + e)), digest);
+    bytes.set(digest, PARENT_AT); // the next block's parent
+    out[i] = parentSlotToBigint(view);
+  }
+  return out;
 }

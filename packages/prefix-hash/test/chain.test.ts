@@ -48,6 +48,13 @@ for (const mode of ["fast", "secure"] as const) {
     expect(s[1]).toBe(blockHash(s[0]!, t, {}, mode));
   });
 
+  test(`${mode}: a chain continued from a parent equals the whole chain (salt only at the start)`, () => {
+    const t = Array.from({ length: 12 }, (_, i) => i * 3);
+    const whole = hashChain(t, 4, { mode, salt: "s", lora: 2 });
+    const tail = hashChain(t.slice(4), 4, { mode, salt: "s", lora: 2, parent: whole[0]! });
+    expect(tail).toEqual(whole.slice(1));
+  });
+
   test(`${mode}: multimodal hashes key the blocks their placeholders overlap`, () => {
     const t = Array.from({ length: 12 }, () => 7);
     const a = hashChain(t, 4, { mode, multimodal: [{ hash: "img-a", offset: 5, length: 2 }] });

@@ -90,3 +90,21 @@ test("bad input to matchPrefix / registerPrefix is an LlmemError and takes nothi
   expect(() => registerPrefix(a, [0, 1, 2], prompt, BS)).toThrow(LlmemError); // free blocks
   expect(a.metrics()).toEqual(before);
 });
+
+test("a match that fails midway takes nothing", () => {
+  const a = new BlockAllocator(8);
+  const [b0, b1] = serve(a, prompt) as [number, number];
+  a.tryAcquireByHash(hashChain(prompt, BS)[0]!); // b0 live, ref 1
+  for (let i = 1; i < 0xffff; i++) a.acquire(b0);
+  // b0 is at the limit and comes first: the match fails before taking anything
+  expect(() => matchPrefix(a, prompt, BS)).toThrow(LlmemError);
+  expect(a.refCount(b0)).toBe(0xffff);
+  expect(a.refCount(b1)).toBe(0);
+  // with b1 at the limit instead, b0 is taken first and must be given back
+  a.free(Array.from({ length: 0xffff }, () => b0));
+  a.tryAcquireByHash(hashChain(prompt, BS)[1]!);
+  for (let i = 1; i < 0xffff; i++) a.acquire(b1);
+  expect(() => matchPrefix(a, prompt, BS)).toThrow(LlmemError);
+  expect(a.refCount(b0)).toBe(0);
+  expect(a.refCount(b1)).toBe(0xffff);
+});

@@ -37,6 +37,14 @@ test.skipIf(!native)("native chain and single-block hash equal the TS path on ev
           lh64Chain(tokens, bs, blocks, extra, offsets, lo, hi, want);
           expect(nativeChain(tokens, bs, blocks, extra, offsets, parent, got)).toBe(true);
           expect(got).toEqual(want);
+          // without extra keys (the TS chain's whole-stripe fast path when bs is a multiple of 8)
+          const bs8 = 8 * Math.ceil(bs / 8);
+          const nb8 = Math.floor(tokens.length / bs8);
+          const want8 = new Uint32Array(2 * nb8);
+          const got8 = new Uint32Array(2 * nb8);
+          lh64Chain(tokens, bs8, nb8, null, null, lo, hi, want8);
+          expect(nativeChain(tokens, bs8, nb8, null, null, parent, got8)).toBe(true);
+          expect(got8).toEqual(want8);
           const one = new Uint32Array(2);
           const e = Uint32Array.from(extras[0] ?? []);
           lh64Block(tokens, 0, tokens.length, e.length ? e : null, lo, hi, one, 0);

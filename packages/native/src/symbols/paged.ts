@@ -1,2 +1,29 @@
+import { FFIType } from "bun:ffi";
+
 // FFI declarations for libllmem's paged functions (see native/include/llmem.h).
-export const pagedSymbols = {} as const;
+export const pagedSymbols = {
+  llmem_kv_row_bytes: { args: [FFIType.i32, FFIType.u64], returns: FFIType.u64 },
+  llmem_kv_quantize_refined: {
+    args: [FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.u64],
+    returns: FFIType.i32,
+  },
+  llmem_paged_attention: {
+    args: [
+      FFIType.i32, // format
+      FFIType.ptr, // query
+      FFIType.u64, // num_heads
+      FFIType.u64, // num_kv_heads
+      FFIType.u64, // head_dim
+      FFIType.ptr, // k_pool
+      FFIType.ptr, // v_pool
+      FFIType.ptr, // block_table
+      FFIType.u64, // block_size
+      FFIType.u64, // num_tokens
+      FFIType.f32, // scale
+      FFIType.ptr, // scratch
+      FFIType.ptr, // out
+      FFIType.ptr, // lse
+    ],
+    returns: FFIType.void,
+  },
+} as const;

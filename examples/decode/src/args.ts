@@ -1,0 +1,149 @@
+/** The command line: run.c's defaults, strict parsing, one clear error per bad flag. */
+import { LlmemError } from "@llmem/core";
+import type { WeightFormat } from "./matvec.ts";
+
+export type KvFormat = "f32" | "f16" | "q8_0" | "q4_0";
+
+export interface Options {
+  model?: string;
+  tokenizer?: string;
+  prompt: string;
+  /** Whether --prompt was on the command line (an empty prompt is a prompt too). */
+  promptGiven: boolean;
+  /** 0 means seq_len, as in run.c. */
+  steps: number;
+  temperature: number;
+  topp: number;
+  /** undefined: from the clock, as run.c does for seed 0. */
+  seed?: bigint;
+  weights: WeightFormat;
+  kv: KvFormat;
+  threads: number;
+  requests?: string;
+  json: boolean;
+  help: boolean;
+}
+
+export const USAGE = `usage: bun run decode [--model PATH] [--tokenizer PATH] [--prompt TEXT] [--steps N]
+       [--temperature T] [--topp P] [--seed S] [--weights f32|q8_0|q4_0]
+       [--kv f32|f16|q8_0|q4_0] [--threads N] [--requests FILE] [--json]
+Without --model it decodes an embedded synthetic model (random weights) with a few requests.
+  --model PATH        llama2.c .bin checkpoint
+  --tokenizer PATH    llama2.c tokenizer .bin (default: tokenizer.bin beside the model)
+  --prompt TEXT       prompt (default: empty)
+  --steps N           positions to run, prompt included; 0 = seq_len (default 256)
+  --temperature T     0 = greedy (default 1.0)
+  --topp P            nucleus sampling in (0,1); 0 or 1 = plain sampling (default 0.9)
+  --seed S            random seed, a positive integer (default: the clock)
+  --weights F         matvec weights: f32 (default), q8_0 or q4_0 (quantized at load)
+  --kv F              KV store: f32 (default), f16, q8_0 or q4_0
+  --threads N         matvec threads (default 1)
+  --requests FILE     one prompt per line, decoded together (continuous batching)
+  --json              print one JSON object instead of text and report`;
+
+const VALUE_FLAGS = new Set([
+  "model",
+  "tokenizer",
+  "prompt",
+  "steps",
+  "temperature",
+  "topp",
+  "seed",
+  "weights",
+  "kv",
+  "threads",
+  "requests",
+]);
+
+function bad(message: string): LlmemError {
+  return new LlmemError("INVALID_ARGUMENT", message);
+}
+
+function number(flag: string, v: string, min: number, max: number, integer: boolean): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
+    throw bad(
+      `--${flag} must be ${integer ? "an integer" : "a number"} in [${min}, ${max}], got ${JSON.stringify(v)}`,
+    );
+  }
+  return n;
+}
+
+function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw bad(`--${flag} must be one of ${allowed.join(", ")}, got ${JSON.stringify(v)}`);
+  }
+  return v as T;
+}
+
+export function parseArgs(argv: readonly string[]): Options {
+  const o: Options = {
+    prompt: "",
+    promptGiven: false,
+    steps: 256,
+    temperature: 1,
+    topp: 0.9,
+    weights: "f32",
+    kv: "f32",
+    threads: 1,
+    json: false,
+    help: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--json") {
+      o.json = true;
+      continue;
+    }
+    if (arg === "--help" || arg === "-h") {
+      o.help = true;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.startsWith("--") ? arg.slice(2, eq < 0 ? undefined : eq) : "";
+    if (!VALUE_FLAGS.has(name)) throw bad(`unknown flag ${JSON.stringify(arg)} (see --help)`);
+    let value: string;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else {
+      if (i + 1 >= argv.length) throw bad(`--${name} needs a value`);
+      value = argv[++i]!;
+    }
+    switch (name) {
+      case "model":
+      case "tokenizer":
+      case "requests":
+        if (value === "") throw bad(`--${name} needs a path`);
+        o[name] = value;
+        break;
+      case "prompt":
+        o.prompt = value;
+        o.promptGiven = true;
+        break;
+      case "steps":
+        o.steps = number(name, value, 0, 2 ** 31 - 1, true);
+        break;
+      case "temperature":
+        o.temperature = number(name, value, 0, 1e6, false);
+        break;
+      case "topp":
+        o.topp = number(name, value, 0, 1, false);
+        break;
+      case "seed":
+        if (!/^\d{1,20}$/.test(value) || BigInt(value) < 1n || BigInt(value) >= 2n ** 64n) {
+          throw bad(`--seed must be an integer in [1, 2^64), got ${JSON.stringify(value)}`);
+        }
+        o.seed = BigInt(value);
+        break;
+      case "weights":
+        o.weights = oneOf(name, value, ["f32", "q8_0", "q4_0"] as const);
+        break;
+      case "kv":
+        o.kv = oneOf(name, value, ["f32", "f16", "q8_0", "q4_0"] as const);
+        break;
+      case "threads":
+        o.threads = number(name, value, 1, 256, true);
+        break;
+    }
+  }
+  return o;
+}

@@ -1,0 +1,196 @@
+/**
+ * One decode run: load (or synthesize) the model and tokenizer, build the KV store and
+ * kernels, decode every request with continuous batching, and measure it.
+ */
+import { readFileSync } from "node:fs";
+import { totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { LlmemError } from "@llmem/core";
+import type { KvFormat, Options } from "./args.ts";
+import { type Checkpoint, readCheckpoint, viewCheckpoint } from "./checkpoint.ts";
+import { kvDim, type ModelConfig } from "./config.ts";
+import { selectKernels } from "./kernels.ts";
+import { KvStore } from "./kv-store.ts";
+import { Transformer } from "./model.ts";
+import { type RequestSpec, runRequests, type Timing } from "./scheduler.ts";
+import type { Sequence } from "./sequence.ts";
+import { EMBEDDED_CONFIG, syntheticCheckpoint, syntheticTokenizer } from "./synthetic.ts";
+import { Tokenizer } from "./tokenizer.ts";
+
+/** The embedded default's requests: they share a prefix so the prefix cache has work. */
+export const EMBEDDED_PROMPTS = [
+  "Once upon a time, there was a little girl named Lily. She loved to play in the park with her mom and dad. One day",
+  "Once upon a time, there was a little girl named Lily. She loved to play in the park with her mom and dad. She saw a big red ball",
+  "Once upon a time, there was a little girl named Lily. She loved to play in the park with her mom and dad. Her friend Ben went home",
+];
+
+export interface RunHooks {
+  progress?: (what: string, done: number, total: number) => void;
+  onStart?: (requests: number) => void;
+  onPiece?: (seq: Sequence, piece: Uint8Array) => void;
+  onFinish?: (seq: Sequence) => void;
+}
+
+export interface RunResult {
+  embedded: boolean;
+  config: ModelConfig;
+  sequences: Sequence[];
+  timing: Timing;
+  kernels: string;
+  weights: string;
+  kv: string;
+  threads: number;
+  seed: bigint;
+  memory: MemoryReport;
+}
+
+export interface MemoryReport {
+  weightBytes: number;
+  kvBytes: Record<string, number>;
+  arenaHighWater: number;
+  poolHitRate: number | null;
+  prefixHits: number;
+  prefillTokensSaved: number;
+}
+
+function loadModel(
+  o: Options,
+  hooks: RunHooks,
+): { ckpt: Checkpoint; tokenizer: Tokenizer; embedded: boolean } {
+  if (!o.model) {
+    if (o.tokenizer) throw new LlmemError("INVALID_ARGUMENT", "--tokenizer needs --model");
+    const ckpt = viewCheckpoint(syntheticCheckpoint(EMBEDDED_CONFIG), "embedded synthetic model");
+    const tokenizer = Tokenizer.parse(
+      syntheticTokenizer(EMBEDDED_CONFIG.vocabSize),
+      EMBEDDED_CONFIG.vocabSize,
+    );
+    return { ckpt, tokenizer, embedded: true };
+  }
+  const kvBytes = (c: ModelConfig) => c.nLayers * c.seqLen * kvDim(c) * 4 * 2;
+  const ckpt = readCheckpoint(o.model, {
+    progress: hooks.progress && ((d, t) => hooks.progress!("loading", d, t)),
+    extraBytes: kvBytes,
+  });
+  const tokPath = o.tokenizer ?? join(dirname(o.model), "tokenizer.bin");
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = Tokenizer.read(tokPath, ckpt.config.vocabSize);
+  } catch (e) {
+    if (o.tokenizer || !(e instanceof LlmemError) || e.code !== "INVALID_ARGUMENT") throw e;
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `${e.message} (the default beside the model; pass --tokenizer PATH)`,
+    );
+  }
+  return { ckpt, tokenizer, embedded: false };
+}
+
+function requestPrompts(o: Options, embedded: boolean): string[] {
+  if (o.requests) {
+    if (o.promptGiven) throw new LlmemError("INVALID_ARGUMENT", "--prompt and --requests cannot be combined");
+    let text: string;
+    try {
+      text = readFileSync(o.requests, "utf8");
+    } catch (e) {
+      throw new LlmemError(
+        "INVALID_ARGUMENT",
+        `cannot read requests ${o.requests}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+      );
+    }
+    const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
+    if (lines.length === 0)
+      throw new LlmemError("INVALID_ARGUMENT", `requests file ${o.requests} has no prompts`);
+    return lines;
+  }
+  if (embedded && !o.promptGiven) return EMBEDDED_PROMPTS;
+  return [o.prompt];
+}
+
+/** Tokens per KV block: small enough that short shared prompts still fill whole blocks. */
+const BLOCK_SIZE = 16;
+/** Decoded at once at most. */
+const MAX_LIVE = 8;
+
+const KV_BYTES: Record<KvFormat, number> = { f32: 4, f16: 2, q8_0: 34 / 32, q4_0: 18 / 32 };
+
+/** Enough blocks for the live sequences plus as much again kept for prefix reuse, within a quarter of RAM. */
+function kvStore(c: ModelConfig, format: KvFormat, requests: number): KvStore {
+  const perSeq = Math.ceil(c.seqLen / BLOCK_SIZE);
+  const blockBytes = BLOCK_SIZE * kvDim(c) * c.nLayers * 2 * KV_BYTES[format];
+  const live = Math.min(requests, MAX_LIVE);
+  const wanted = perSeq * (requests > 1 ? live * 2 : 1);
+  const budget = Math.max(perSeq, Math.floor(totalmem() / 4 / blockBytes));
+  return new KvStore(c, { blockSize: BLOCK_SIZE, numBlocks: Math.min(wanted, budget), format });
+}
+
+/** Loads and prepares the model; the checkpoint is not kept here, so quantized runs can drop it. */
+function buildModel(
+  o: Options,
+  hooks: RunHooks,
+): { model: Transformer; tokenizer: Tokenizer; embedded: boolean } {
+  const { ckpt, tokenizer, embedded } = loadModel(o, hooks);
+  const model = new Transformer(ckpt, {
+    format: o.weights,
+    kernels: selectKernels(o.weights, o.threads),
+    progress:
+      hooks.progress && o.weights !== "f32" ? (d, t) => hooks.progress!("quantizing", d, t) : undefined,
+  });
+  return { model, tokenizer, embedded };
+}
+
+export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
+  const { model, tokenizer, embedded } = buildModel(o, hooks);
+  const c = model.config;
+  const kernels = model.kernels;
+  let steps = o.steps;
+  if (steps === 0 || steps > c.seqLen) steps = c.seqLen;
+  const seed = o.seed ?? BigInt(Math.floor(Date.now() / 1000));
+  const prompts = requestPrompts(o, embedded);
+  const requests: RequestSpec[] = prompts.map((p, i) => ({
+    prompt: tokenizer.encode(p),
+    seed: seed + BigInt(i),
+  }));
+  hooks.onStart?.(requests.length);
+  const kv = kvStore(c, o.kv, requests.length);
+  const { sequences, timing, pool } = runRequests(requests, {
+    model,
+    tokenizer,
+    kv,
+    steps,
+    temperature: o.temperature,
+    topp: o.topp,
+    maxLive: MAX_LIVE,
+    onPiece: hooks.onPiece,
+    onFinish: hooks.onFinish,
+  });
+  const kvStats = kv.cache.stats();
+  const arenaHighWater = model.arena.highWaterMark;
+  kv.cache.dispose();
+  model.dispose();
+  return {
+    embedded,
+    config: c,
+    sequences,
+    timing,
+    kernels: kernels.name,
+    weights: o.weights,
+    kv: o.kv,
+    threads: kernels.threads(),
+    seed,
+    memory: {
+      weightBytes: model.weightBytes,
+      kvBytes: {
+        [`${o.kv} blocks (peak in use)`]: kvStats.peakBlocksInUse * kvStats.bytesPerBlock,
+        [`${o.kv} pool`]: kvStats.poolBytes,
+      },
+      arenaHighWater,
+      poolHitRate: poolHitRate(pool.stats()),
+      prefixHits: kvStats.prefixHits,
+      prefillTokensSaved: timing.reusedTokens,
+    },
+  };
+}
+
+function poolHitRate(s: { hits: number; misses: number }): number | null {
+  return s.hits + s.misses === 0 ? null : s.hits / (s.hits + s.misses);
+}

@@ -1,0 +1,83 @@
+/**
+ * One request moving through run.c's generate loop: forward the current token, force the
+ * next prompt token or sample, stop at BOS (1) or after `steps` positions, print the piece.
+ */
+import type { KvSequence } from "./kv.ts";
+import type { Activations, Transformer } from "./model.ts";
+import type { Sampler } from "./sampler.ts";
+import { BOS, printable, type Tokenizer } from "./tokenizer.ts";
+
+export class Sequence {
+  readonly id: number;
+  readonly prompt: readonly number[];
+  readonly steps: number;
+  readonly kv: KvSequence;
+  /** Every id run.c's loop would print (prompt tokens after BOS, then samples). */
+  readonly tokens: number[] = [];
+  /** Printed bytes (after safe_printf's filter). */
+  readonly bytes: number[] = [];
+  pos = 0;
+  token: number;
+  done = false;
+  /** Prompt positions whose K/V came from the prefix cache instead of a forward pass. */
+  reused = 0;
+  private readonly sampler: Sampler;
+
+  constructor(o: { id: number; prompt: number[]; steps: number; kv: KvSequence; sampler: Sampler }) {
+    if (o.prompt.length < 1) throw new Error("a prompt holds at least BOS");
+    this.id = o.id;
+    this.prompt = o.prompt;
+    this.steps = o.steps;
+    this.kv = o.kv;
+    this.sampler = o.sampler;
+    this.token = o.prompt[0]!;
+    this.done = this.steps <= 0;
+  }
+
+  /** Skips the first `n` positions (their K/V is already in the store): emits their forced tokens. */
+  skipPrefix(n: number, tok: Tokenizer, onPiece?: (s: Sequence, piece: Uint8Array) => void): void {
+    const limit = Math.min(n, this.prompt.length - 1, this.steps);
+    while (this.pos < limit && !this.done) this.advance(this.prompt[this.pos + 1]!, tok, onPiece);
+    this.reused = limit;
+  }
+
+  /** True while the next forward is a prompt position whose logits are not needed. */
+  get inPrefill(): boolean {
+    return this.pos < this.prompt.length - 1;
+  }
+
+  /** One position: forward, choose the next token, emit it. */
+  step(
+    model: Transformer,
+    acts: Activations,
+    tok: Tokenizer,
+    onPiece?: (s: Sequence, piece: Uint8Array) => void,
+  ): void {
+    if (this.done) return;
+    const forced = this.inPrefill;
+    const logits = model.forward(this.token, this.pos, this.kv, acts, !forced);
+    const next = forced ? this.prompt[this.pos + 1]! : this.sampler.sample(logits);
+    this.advance(next, tok, onPiece);
+  }
+
+  private advance(next: number, tok: Tokenizer, onPiece?: (s: Sequence, piece: Uint8Array) => void): void {
+    this.pos++;
+    if (next === BOS) {
+      this.done = true;
+      return;
+    }
+    this.tokens.push(next);
+    this.kv.noteInput?.(this.pos, next);
+    const piece = tok.decode(this.token, next);
+    if (printable(piece)) {
+      for (const b of piece) this.bytes.push(b);
+      onPiece?.(this, piece);
+    }
+    this.token = next;
+    if (this.pos >= this.steps) this.done = true;
+  }
+
+  text(): string {
+    return new TextDecoder().decode(Uint8Array.from(this.bytes));
+  }
+}

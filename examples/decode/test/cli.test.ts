@@ -1,0 +1,242 @@
+/** The command line end to end: the published story, --json, the embedded default, and every failure as one line + exit 2. */
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { syntheticTokenizer } from "../src/synthetic.ts";
+import { syntheticCheckpointFile } from "../src/write-synthetic.ts";
+
+const CLI = join(import.meta.dir, "..", "src", "cli.ts");
+const MODELS = join(import.meta.dir, "..", "..", "..", "..", "shared", "models");
+const haveModels = existsSync(join(MODELS, "stories260K.bin"));
+if (!haveModels) console.warn(`SKIPPED: the published-story test needs ${MODELS} (absent)`);
+
+function run(args: string[]) {
+  const r = Bun.spawnSync(["bun", CLI, ...args], { env: { ...process.env } });
+  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "llmem-decode-"));
+const shape = {
+  dim: 64,
+  hiddenDim: 128,
+  nLayers: 2,
+  nHeads: 4,
+  nKvHeads: 2,
+  vocabSize: 300,
+  seqLen: 64,
+  sharedClassifier: false,
+};
+const model = join(tmp, "model.bin");
+const tokenizer = join(tmp, "tokenizer.bin");
+writeFileSync(model, syntheticCheckpointFile(shape));
+writeFileSync(tokenizer, syntheticTokenizer(300));
+
+describe("bun run decode", () => {
+  test.skipIf(!haveModels)("greedy stories260K prints exactly the story published with the model", () => {
+    const readme = readFileSync(join(MODELS, "README.md"), "utf8");
+    const story = readme.split("```")[1]!.trim();
+    const r = run([
+      "--model",
+      join(MODELS, "stories260K.bin"),
+      "--tokenizer",
+      join(MODELS, "tok512.bin"),
+      "--temperature",
+      "0",
+      "--prompt",
+      "Once upon a time",
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`${story}\n`);
+    expect(r.err).toMatch(/prefill: 4 tok at [\d.]+ tok\/s · decode: 252 tok at [\d.]+ tok\/s/);
+    expect(r.err).toMatch(
+      /memory: weights .* · KV .* · arena high-water .* · pool hit rate .* · prefix cache/,
+    );
+  });
+
+  test("--json prints one object with tokens, text and tok/s", () => {
+    const r = run([
+      "--model",
+      model,
+      "--tokenizer",
+      tokenizer,
+      "--temperature",
+      "0",
+      "--prompt",
+      "the girl",
+      "--steps",
+      "20",
+      "--json",
+    ]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.tokens.length).toBe(20); // one id per position, as run.c prints
+    expect(typeof j.text).toBe("string");
+    expect(j.tokPerSec).toBeGreaterThan(0);
+    expect(j.memory.weightBytes).toBeGreaterThan(0);
+  });
+
+  test("the embedded default runs with no files and says the weights are random", () => {
+    const r = run(["--steps", "40"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("── request 0");
+    expect(r.out).toContain("── request 2");
+    expect(r.err).toContain("random weights");
+  });
+
+  test("--requests decodes every line", () => {
+    const reqs = join(tmp, "requests.txt");
+    writeFileSync(reqs, "the girl\nthe boy\n\nthe dog\n");
+    const r = run([
+      "--model",
+      model,
+      "--tokenizer",
+      tokenizer,
+      "--requests",
+      reqs,
+      "--steps",
+      "16",
+      "--json",
+      "--seed",
+      "3",
+    ]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).requests.length).toBe(3);
+  });
+
+  const failures: [string, string[], RegExp][] = [
+    ["unknown flag", ["--nope"], /unknown flag "--nope"/],
+    ["missing value", ["--steps"], /--steps needs a value/],
+    ["bad number", ["--temperature", "hot"], /--temperature must be a number/],
+    ["top-p out of range", ["--topp", "1.5"], /--topp must be a number in \[0, 1\]/],
+    ["bad seed", ["--seed", "-3"], /--seed must be an integer/],
+    ["bad weights", ["--weights", "q2"], /--weights must be one of f32, q8_0, q4_0/],
+    ["missing model", ["--model", join(tmp, "nope.bin")], /cannot open model .*nope.bin: ENOENT/],
+    ["missing tokenizer", ["--model", model, "--tokenizer", join(tmp, "nope.bin")], /cannot open tokenizer/],
+    [
+      "--prompt with --requests",
+      ["--model", model, "--tokenizer", tokenizer, "--prompt", "x", "--requests", model],
+      /--prompt and --requests cannot be combined/,
+    ],
+  ];
+  for (const [name, args, msg] of failures) {
+    test(`${name}: one error line, exit 2`, () => {
+      const r = run(args);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(msg);
+      expect(r.err.trim().split("\n").length).toBe(1);
+      expect(r.err).not.toContain("    at ");
+    });
+  }
+
+  test("a truncated checkpoint and a tokenizer for another vocabulary: one line, exit 2", () => {
+    const bytes = readFileSync(model);
+    const cut = join(tmp, "cut.bin");
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 100));
+    let r = run(["--model", cut, "--tokenizer", tokenizer]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /^decode: model .*cut.bin is truncated: \d+ bytes, but its header .* needs exactly \d+\n$/,
+    );
+    const otherTok = join(tmp, "tok512.bin");
+    writeFileSync(otherTok, syntheticTokenizer(512));
+    r = run(["--model", model, "--tokenizer", otherTok]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^decode: tokenizer .* holds 512 tokens but the model's vocab_size is 300 .*\n$/);
+  });
+});
+
+test("the default tokenizer is the one beside the model; without it the error says how to pass one", () => {
+  const dir = mkdtempSync(join(tmpdir(), "llmem-decode-"));
+  writeFileSync(join(dir, "model.bin"), readFileSync(model));
+  let r = run(["--model", join(dir, "model.bin")]);
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(
+    /cannot open tokenizer .*tokenizer.bin: ENOENT \(the default beside the model; pass --tokenizer PATH\)\n$/,
+  );
+  writeFileSync(join(dir, "tokenizer.bin"), syntheticTokenizer(300));
+  r = run(["--model", join(dir, "model.bin"), "--steps", "8", "--json"]);
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.out).tokens.length).toBe(8);
+});
+
+test("a model too large for this machine: one line, exit 2, before reading the weights", () => {
+  const dir = mkdtempSync(join(tmpdir(), "llmem-decode-"));
+  const huge = join(dir, "huge.bin");
+  const header = new Int32Array([65536, 262144, 1024, 512, 512, 32000, 4096]);
+  writeFileSync(huge, new Uint8Array(header.buffer));
+  const r = run(["--model", huge, "--tokenizer", tokenizer]);
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(
+    /^decode: model .*huge.bin needs [\d.]+ GiB \(weights, KV cache, buffers\), this machine has [\d.]+ GiB\n$/,
+  );
+});
+
+describe("quantized weights, quantized K/V and threads end to end", () => {
+  const dir = mkdtempSync(join(tmpdir(), "llmem-decode-"));
+  const wide = {
+    dim: 128,
+    hiddenDim: 256,
+    nLayers: 2,
+    nHeads: 4,
+    nKvHeads: 2,
+    vocabSize: 300,
+    seqLen: 64,
+    sharedClassifier: false,
+  };
+  writeFileSync(join(dir, "model.bin"), syntheticCheckpointFile(wide, 5));
+  writeFileSync(join(dir, "tokenizer.bin"), syntheticTokenizer(300));
+  const tokens = (extra: string[]) => {
+    const r = run([
+      "--model",
+      join(dir, "model.bin"),
+      "--prompt",
+      "the girl",
+      "--seed",
+      "9",
+      "--steps",
+      "48",
+      "--json",
+      ...extra,
+    ]);
+    expect(r.code).toBe(0);
+    return JSON.parse(r.out).tokens as number[];
+  };
+  for (const weights of ["f32", "q8_0", "q4_0"]) {
+    for (const kv of ["f32", "f16", "q8_0", "q4_0"]) {
+      test(`--weights ${weights} --kv ${kv}: 2 threads give the tokens of 1 thread`, () => {
+        const one = tokens(["--weights", weights, "--kv", kv]);
+        expect(one.length).toBeGreaterThan(2);
+        expect(tokens(["--weights", weights, "--kv", kv, "--threads", "2"])).toEqual(one);
+      });
+    }
+  }
+});
+
+test.skipIf(!haveModels)(
+  "q8_0 weights keep stories260K's greedy story for over 100 tokens (f32 for the 172-wide W2)",
+  () => {
+    const ids = (weights: string) => {
+      const r = run([
+        "--model",
+        join(MODELS, "stories260K.bin"),
+        "--tokenizer",
+        join(MODELS, "tok512.bin"),
+        "--temperature",
+        "0",
+        "--prompt",
+        "Once upon a time",
+        "--weights",
+        weights,
+        "--json",
+      ]);
+      expect(r.code).toBe(0);
+      return JSON.parse(r.out).tokens as number[];
+    };
+    const f32 = ids("f32");
+    const q8 = ids("q8_0");
+    let same = 0;
+    while (same < f32.length && f32[same] === q8[same]) same++;
+    expect(same).toBeGreaterThan(100);
+  },
+);

@@ -1,0 +1,150 @@
+/* Row decode and axpy for the paged-attention kernel. */
+#include "kv_rows.h"
+
+size_t llmem_kv_row_bytes(int format, size_t head_dim) {
+  const int block = format == LLMEM_Q8_0 || format == LLMEM_Q4_0 || format == LLMEM_Q4_1;
+  if (block && head_dim % LLMEM_QK != 0) return 0;
+  switch (format) {
+  case LLMEM_F32: return head_dim * 4;
+  case LLMEM_F16:
+  case LLMEM_BF16: return head_dim * 2;
+  case LLMEM_Q8_0: return head_dim / 32 * 34;
+  case LLMEM_Q4_0: return head_dim / 32 * 18;
+  case LLMEM_Q4_1: return head_dim / 32 * 20;
+  default: return 0;
+  }
+}
+
+void kv_decode_row(int format, const uint8_t *row, float *dst, size_t n) {
+  switch (format) {
+  case LLMEM_F32: memcpy(dst, row, n * sizeof(float)); return;
+  /* 16-bit rows sit at even offsets of pools the caller allocated element-aligned. */
+  case LLMEM_F16: llmem_f16_to_f32((const uint16_t *)(const void *)row, dst, n); return;
+  case LLMEM_BF16: llmem_bf16_to_f32((const uint16_t *)(const void *)row, dst, n); return;
+  default: llmem_dequantize(format, row, dst, n);
+  }
+}
+
+void kv_dot_group_scalar(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
+                         size_t out_stride) {
+  for (size_t j = 0; j < group; j++) {
+    float s = 0;
+    for (size_t d = 0; d < head_dim; d++) s += q[j * head_dim + d] * row[d];
+    out[j * out_stride] = scale * s;
+  }
+}
+
+void kv_weighted_rows_scalar(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim) {
+  for (size_t t = 0; t < n; t++) {
+    for (size_t d = 0; d < head_dim; d++) out[d] += w[t] * rows[t * stride + d];
+  }
+}
+
+#if LLMEM_X86
+/* Four heads at a time: each 8-float slice of the row is loaded once for all four. */
+LLMEM_AVX2 void kv_dot_group_avx2(const float *q, size_t group, size_t head_dim, const float *row, float scale,
+                                  float *out, size_t out_stride) {
+  size_t j = 0;
+  const size_t vec = head_dim & ~(size_t)7;
+  for (; j + 4 <= group; j += 4) {
+    const float *q0 = q + j * head_dim, *q1 = q0 + head_dim, *q2 = q1 + head_dim, *q3 = q2 + head_dim;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (size_t d = 0; d < vec; d += 8) {
+      const __m256 r = _mm256_loadu_ps(row + d);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + d), r, a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + d), r, a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + d), r, a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + d), r, a3);
+    }
+    /* Transpose-add the four accumulators into one vector of four sums. */
+    const __m256 s01 = _mm256_hadd_ps(a0, a1), s23 = _mm256_hadd_ps(a2, a3);
+    const __m256 s = _mm256_hadd_ps(s01, s23);
+    const __m128 sums = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    float t[4];
+    _mm_storeu_ps(t, sums);
+    for (int k = 0; k < 4; k++) {
+      const float *qk = q0 + (size_t)k * head_dim;
+      for (size_t d = vec; d < head_dim; d++) t[k] += qk[d] * row[d];
+      out[(j + (size_t)k) * out_stride] = scale * t[k];
+    }
+  }
+  if (j < group) kv_dot_group_scalar(q + j * head_dim, group - j, head_dim, row, scale, out + j * out_stride, out_stride);
+}
+
+LLMEM_AVX2 void kv_weighted_rows_avx2(const float *rows, size_t stride, const float *w, size_t n, float *out,
+                                      size_t head_dim) {
+  size_t d = 0;
+  for (; d + 32 <= head_dim; d += 32) {
+    __m256 a0 = _mm256_loadu_ps(out + d), a1 = _mm256_loadu_ps(out + d + 8);
+    __m256 a2 = _mm256_loadu_ps(out + d + 16), a3 = _mm256_loadu_ps(out + d + 24);
+    for (size_t t = 0; t < n; t++) {
+      const __m256 wt = _mm256_set1_ps(w[t]);
+      const float *r = rows + t * stride + d;
+      a0 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r), a0);
+      a1 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r + 8), a1);
+      a2 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r + 16), a2);
+      a3 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r + 24), a3);
+    }
+    _mm256_storeu_ps(out + d, a0), _mm256_storeu_ps(out + d + 8, a1);
+    _mm256_storeu_ps(out + d + 16, a2), _mm256_storeu_ps(out + d + 24, a3);
+  }
+  for (; d + 8 <= head_dim; d += 8) {
+    __m256 a = _mm256_loadu_ps(out + d);
+    for (size_t t = 0; t < n; t++) a = _mm256_fmadd_ps(_mm256_set1_ps(w[t]), _mm256_loadu_ps(rows + t * stride + d), a);
+    _mm256_storeu_ps(out + d, a);
+  }
+  for (; d < head_dim; d++) {
+    float a = out[d];
+    for (size_t t = 0; t < n; t++) a += w[t] * rows[t * stride + d];
+    out[d] = a;
+  }
+}
+#endif
+
+#if LLMEM_ARM
+void kv_dot_group_neon(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
+                       size_t out_stride) {
+  size_t j = 0;
+  const size_t vec = head_dim & ~(size_t)3;
+  for (; j + 4 <= group; j += 4) {
+    const float *q0 = q + j * head_dim;
+    float32x4_t a[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+    for (size_t d = 0; d < vec; d += 4) {
+      const float32x4_t r = vld1q_f32(row + d);
+      for (int k = 0; k < 4; k++) a[k] = vfmaq_f32(a[k], vld1q_f32(q0 + (size_t)k * head_dim + d), r);
+    }
+    for (int k = 0; k < 4; k++) {
+      const float *qk = q0 + (size_t)k * head_dim;
+      float t = vaddvq_f32(a[k]);
+      for (size_t d = vec; d < head_dim; d++) t += qk[d] * row[d];
+      out[(j + (size_t)k) * out_stride] = scale * t;
+    }
+  }
+  if (j < group) kv_dot_group_scalar(q + j * head_dim, group - j, head_dim, row, scale, out + j * out_stride, out_stride);
+}
+
+void kv_weighted_rows_neon(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim) {
+  size_t d = 0;
+  for (; d + 16 <= head_dim; d += 16) {
+    float32x4_t a0 = vld1q_f32(out + d), a1 = vld1q_f32(out + d + 4), a2 = vld1q_f32(out + d + 8), a3 = vld1q_f32(out + d + 12);
+    for (size_t t = 0; t < n; t++) {
+      const float *r = rows + t * stride + d;
+      a0 = vfmaq_n_f32(a0, vld1q_f32(r), w[t]);
+      a1 = vfmaq_n_f32(a1, vld1q_f32(r + 4), w[t]);
+      a2 = vfmaq_n_f32(a2, vld1q_f32(r + 8), w[t]);
+      a3 = vfmaq_n_f32(a3, vld1q_f32(r + 12), w[t]);
+    }
+    vst1q_f32(out + d, a0), vst1q_f32(out + d + 4, a1), vst1q_f32(out + d + 8, a2), vst1q_f32(out + d + 12, a3);
+  }
+  for (; d + 4 <= head_dim; d += 4) {
+    float32x4_t a = vld1q_f32(out + d);
+    for (size_t t = 0; t < n; t++) a = vfmaq_n_f32(a, vld1q_f32(rows + t * stride + d), w[t]);
+    vst1q_f32(out + d, a);
+  }
+  for (; d < head_dim; d++) {
+    float a = out[d];
+    for (size_t t = 0; t < n; t++) a += w[t] * rows[t * stride + d];
+    out[d] = a;
+  }
+}
+#endif

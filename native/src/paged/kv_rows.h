@@ -1,0 +1,51 @@
+/* What the paged-attention kernel needs per row: decode to f32 (quant-kernels' converters and
+ * dequantizers, each with its own dispatch point), and here, each with its scalar reference
+ * beside the AVX2 and NEON paths, the grouped dot, weighted rows and softmax. Internal to libllmem. */
+#ifndef LLMEM_PAGED_KV_ROWS_H
+#define LLMEM_PAGED_KV_ROWS_H
+
+#include <string.h>
+
+#include "../internal.h"
+
+/* Decodes one row of n values (n a multiple of 32 for block formats) into dst. */
+void kv_decode_row(int format, const uint8_t *row, float *dst, size_t n);
+
+/* The query heads of one KV group against one decoded row:
+ * out[j * out_stride] = scale * (q + j*head_dim) . row for j < group. */
+typedef void (*kv_dot_group_fn)(const float *q, size_t group, size_t head_dim, const float *row, float scale,
+                                float *out, size_t out_stride);
+void kv_dot_group_scalar(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
+                         size_t out_stride);
+#if LLMEM_X86
+void kv_dot_group_avx2(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
+                       size_t out_stride);
+#endif
+#if LLMEM_ARM
+void kv_dot_group_neon(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
+                       size_t out_stride);
+#endif
+
+/* out[d] += Σ_t w[t] · rows[t*stride + d] for t < n, d < head_dim: the output stays in registers
+ * across the n rows, so it is loaded and stored once per call instead of once per row. */
+typedef void (*kv_weighted_rows_fn)(const float *rows, size_t stride, const float *w, size_t n, float *out,
+                                    size_t head_dim);
+void kv_weighted_rows_scalar(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim);
+#if LLMEM_X86
+void kv_weighted_rows_avx2(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim);
+#endif
+#if LLMEM_ARM
+void kv_weighted_rows_neon(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim);
+#endif
+
+/* In place s[i] = exp(s[i] - max) / Σ; returns max + log Σ (the log-sum-exp). */
+typedef float (*kv_softmax_fn)(float *s, size_t n);
+float kv_softmax_scalar(float *s, size_t n);
+#if LLMEM_X86
+float kv_softmax_avx2(float *s, size_t n);
+#endif
+#if LLMEM_ARM
+float kv_softmax_neon(float *s, size_t n);
+#endif
+
+#endif

@@ -1,0 +1,158 @@
+/**
+ * Validated paged attention over a block table: libllmem's kernel when loaded, the TS
+ * building blocks otherwise. Every length and every block id is checked against the pools
+ * before C sees a pointer.
+ */
+import { checkInt, LlmemError, type TypedArray } from "@llmem/core";
+import { nativeLib, viewPtr } from "@llmem/native";
+import { attentionScores, attentionWeightedSum } from "./ops.ts";
+import { checkFormat, checkHeadDimFor, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
+
+const FORMAT_CODE: Record<RowFormat, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_1: 5 };
+
+export interface PagedAttentionArgs {
+  format: RowFormat;
+  query: Float32Array;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  /** Pools laid out [block][blockSize tokens][kvHead][row]. */
+  kPool: TypedArray;
+  vPool: TypedArray;
+  blockTable: Uint32Array;
+  blockSize: number;
+  numTokens: number;
+  scale: number;
+  out: Float32Array;
+  /** Per-head log-sum-exp of the scores (for merging segments); -Infinity with no tokens. */
+  lse: Float32Array;
+}
+
+let scratch = new Float32Array(4096);
+
+function fail(argument: string, message: string, details: Record<string, unknown> = {}): never {
+  throw new LlmemError("INVALID_ARGUMENT", message, { argument, ...details });
+}
+
+export function pagedAttention(a: PagedAttentionArgs): void {
+  const format = checkFormat("format", a.format, ROW_FORMATS);
+  const numKvHeads = checkInt("numKvHeads", a.numKvHeads, 1, 4096);
+  const numHeads = checkInt("numHeads", a.numHeads, 1, 65536);
+  const headDim = checkInt("headDim", a.headDim, 1, 65536);
+  checkHeadDimFor(format, headDim);
+  if (numHeads % numKvHeads !== 0)
+    fail("numHeads", `numHeads ${numHeads} must be a multiple of numKvHeads ${numKvHeads}`);
+  const blockSize = checkInt("blockSize", a.blockSize, 1, 1 << 20);
+  const numTokens = checkInt("numTokens", a.numTokens, 0, 2 ** 31);
+  if (!(a.query instanceof Float32Array) || a.query.length !== numHeads * headDim) {
+    fail("query", `query must be a Float32Array of numHeads*headDim = ${numHeads * headDim} floats`);
+  }
+  if (!(a.out instanceof Float32Array) || a.out.length !== numHeads * headDim) {
+    fail("out", `out must be a Float32Array of ${numHeads * headDim} floats`);
+  }
+  if (!(a.lse instanceof Float32Array) || a.lse.length !== numHeads)
+    fail("lse", `lse must be a Float32Array of ${numHeads} floats`);
+  if (!(a.blockTable instanceof Uint32Array)) fail("blockTable", "blockTable must be a Uint32Array");
+  if (!Number.isFinite(a.scale)) fail("scale", `scale must be finite, got ${a.scale}`);
+  const blockBytes = blockSize * numKvHeads * rowBytes(format, headDim);
+  const numBlocks = Math.ceil(numTokens / blockSize);
+  if (a.blockTable.length < numBlocks) {
+    throw new LlmemError(
+      "OUT_OF_BOUNDS",
+      `blockTable holds ${a.blockTable.length} blocks, ${numTokens} tokens need ${numBlocks}`,
+      {
+        argument: "blockTable",
+      },
+    );
+  }
+  const poolBlocks = Math.min(
+    Math.floor(a.kPool.byteLength / blockBytes),
+    Math.floor(a.vPool.byteLength / blockBytes),
+  );
+  for (let i = 0; i < numBlocks; i++) {
+    if (a.blockTable[i]! >= poolBlocks) {
+      throw new LlmemError(
+        "OUT_OF_BOUNDS",
+        `blockTable[${i}] = ${a.blockTable[i]} is not a block of the pools (${poolBlocks} blocks of ${blockBytes} bytes)`,
+        { argument: "blockTable", index: i, value: a.blockTable[i], blocks: poolBlocks },
+      );
+    }
+  }
+  if (numTokens === 0) {
+    a.out.fill(0);
+    a.lse.fill(Number.NEGATIVE_INFINITY);
+    return;
+  }
+  const group = numHeads / numKvHeads;
+  const need = numTokens * numHeads + 32 * headDim;
+  if (scratch.length < need) scratch = new Float32Array(Math.max(need, scratch.length * 2));
+  const lib = nativeLib();
+  if (lib) {
+    lib.llmem_paged_attention(
+      FORMAT_CODE[format],
+      viewPtr("query", a.query),
+      numHeads,
+      numKvHeads,
+      headDim,
+      viewPtr("kPool", new Uint8Array(a.kPool.buffer, a.kPool.byteOffset, a.kPool.byteLength)),
+      viewPtr("vPool", new Uint8Array(a.vPool.buffer, a.vPool.byteOffset, a.vPool.byteLength)),
+      viewPtr("blockTable", a.blockTable, 0, numBlocks),
+      blockSize,
+      numTokens,
+      a.scale,
+      viewPtr("scratch", scratch, 0, need),
+      viewPtr("out", a.out),
+      viewPtr("lse", a.lse),
+    );
+    return;
+  }
+  pagedAttentionTs(format, a, numBlocks, blockBytes, group);
+}
+
+function pagedAttentionTs(
+  format: RowFormat,
+  a: PagedAttentionArgs,
+  numBlocks: number,
+  blockBytes: number,
+  group: number,
+): void {
+  const { headDim, numKvHeads, blockSize, numTokens, query, out } = a;
+  const headBytes = rowBytes(format, headDim);
+  const tokenBytes = numKvHeads * headBytes;
+  const s = scratch;
+  for (let h = 0; h < a.numHeads; h++) {
+    const g = Math.floor(h / group);
+    const q = query.subarray(h * headDim, (h + 1) * headDim);
+    for (let b = 0; b < numBlocks; b++) {
+      const count = Math.min(blockSize, numTokens - b * blockSize);
+      const at = a.blockTable[b]! * blockBytes + g * headBytes;
+      attentionScores(
+        format,
+        q,
+        a.kPool,
+        { count, headDim, offsetBytes: at, strideBytes: tokenBytes, scale: a.scale },
+        s,
+        b * blockSize,
+      );
+    }
+    let max = Number.NEGATIVE_INFINITY;
+    for (let t = 0; t < numTokens; t++) if (s[t]! > max) max = s[t]!;
+    let sum = 0;
+    for (let t = 0; t < numTokens; t++) sum += s[t] = Math.exp(s[t]! - max);
+    for (let t = 0; t < numTokens; t++) s[t]! /= sum;
+    a.lse[h] = max + Math.log(sum);
+    const o = out.subarray(h * headDim, (h + 1) * headDim);
+    o.fill(0);
+    for (let b = 0; b < numBlocks; b++) {
+      const count = Math.min(blockSize, numTokens - b * blockSize);
+      const at = a.blockTable[b]! * blockBytes + g * headBytes;
+      attentionWeightedSum(
+        format,
+        s,
+        a.vPool,
+        { count, headDim, offsetBytes: at, strideBytes: tokenBytes, weightsOffset: b * blockSize },
+        o,
+      );
+    }
+  }
+}

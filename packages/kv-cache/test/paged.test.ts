@@ -1,0 +1,393 @@
+import { describe, expect, test } from "bun:test";
+import { BucketPool } from "@llmem/bucket-pool";
+import { isLlmemError } from "@llmem/core";
+import fc from "fast-check";
+import { PagedKvCache, type PagedSequence } from "../src/index.ts";
+import type { RowFormat } from "../src/row-formats.ts";
+import { maxAbsDiff, referenceAttend, roundTrip } from "./reference.ts";
+
+const KV = 2;
+const HD = 32;
+const ROW = KV * HD;
+
+/** K/V of the token at the end of `prefix` in `layer`: depends on the whole prefix, as in a real model. */
+function kvFor(prefix: readonly number[], layer: number): { k: Float32Array; v: Float32Array } {
+  let h = 2166136261 ^ layer;
+  for (const t of prefix) h = Math.imul(h ^ t, 16777619);
+  let s = h >>> 0 || 1;
+  const k = new Float32Array(ROW);
+  const v = new Float32Array(ROW);
+  for (let i = 0; i < 2 * ROW; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    (i < ROW ? k : v)[i % ROW] = (s >>> 0) / 2 ** 31 - 1;
+  }
+  return { k, v };
+}
+
+function prefill(cache: PagedKvCache, seq: PagedSequence, tokens: readonly number[], from: number): void {
+  for (let l = 0; l < cache.numLayers; l++) {
+    const n = tokens.length - from;
+    const k = new Float32Array(n * ROW);
+    const v = new Float32Array(n * ROW);
+    for (let p = from; p < tokens.length; p++) {
+      const kv = kvFor(tokens.slice(0, p + 1), l);
+      k.set(kv.k, (p - from) * ROW);
+      v.set(kv.v, (p - from) * ROW);
+    }
+    cache.append(seq, l, k, v);
+  }
+}
+
+/** What a cache must hold: each token's KV through `precision`, and again through `storePrecision` before `stored`. */
+function expected(
+  tokens: readonly number[],
+  layer: number,
+  precision: RowFormat,
+  stored = 0,
+  storePrecision?: RowFormat,
+) {
+  const keys = new Float32Array(tokens.length * ROW);
+  const values = new Float32Array(keys.length);
+  for (let p = 0; p < tokens.length; p++) {
+    let { k, v } = kvFor(tokens.slice(0, p + 1), layer);
+    k = roundTrip(precision, k, true);
+    v = roundTrip(precision, v, true);
+    if (p < stored && storePrecision) {
+      k = roundTrip(storePrecision, k, true);
+      v = roundTrip(storePrecision, v, true);
+    }
+    keys.set(k, p * ROW);
+    values.set(v, p * ROW);
+  }
+  return { keys, values };
+}
+
+function code(fn: () => unknown): string | null {
+  try {
+    fn();
+    return null;
+  } catch (e) {
+    if (!isLlmemError(e)) throw e;
+    return e.code;
+  }
+}
+
+describe("PagedKvCache", () => {
+  test("prefix sharing: a second prompt with the same prefix adopts its blocks, even after release", () => {
+    const cache = new PagedKvCache({
+      numLayers: 2,
+      numKvHeads: KV,
+      headDim: HD,
+      blockSize: 4,
+      numBlocks: 32,
+    });
+    const prompt = Array.from({ length: 14 }, (_, i) => 100 + i);
+    const a = cache.addSequence(prompt);
+    expect(a.cachedTokens).toBe(0);
+    prefill(cache, a, prompt, 0);
+    const b = cache.addSequence([...prompt.slice(0, 10), 7, 7, 7]);
+    expect(b.cachedTokens).toBe(8); // two full blocks of the shared 10-token prefix
+    expect(b.blockIds().slice(0, 2)).toEqual(a.blockIds().slice(0, 2));
+    cache.release(a);
+    cache.release(b);
+    const c = cache.addSequence(prompt);
+    expect(c.cachedTokens).toBe(12); // three full blocks; soft-free blocks resurrected
+    prefill(cache, c, prompt, 12);
+    for (let l = 0; l < 2; l++) {
+      const got = cache.read(c, l);
+      const want = expected(prompt, l, "f32");
+      expect(maxAbsDiff(got.keys, want.keys)).toBe(0);
+      expect(maxAbsDiff(got.values, want.values)).toBe(0);
+    }
+    expect(cache.stats().prefillTokensSaved).toBe(20);
+    // A prompt that is entirely cached still leaves its last token to compute.
+    const d = cache.addSequence(prompt.slice(0, 12));
+    expect(d.cachedTokens).toBe(8);
+    cache.dispose();
+  });
+
+  test("fork copies a shared partial block on first write, leaving the parent intact", () => {
+    const cache = new PagedKvCache({ numLayers: 1, numKvHeads: KV, headDim: HD, blockSize: 4, numBlocks: 8 });
+    const prompt = [1, 2, 3, 4, 5, 6];
+    const a = cache.addSequence(prompt);
+    prefill(cache, a, prompt, 0);
+    const b = cache.fork(a);
+    expect(b.blockIds()).toEqual(a.blockIds());
+    expect(cache.stats().blocksInUse).toBe(2);
+    const { k, v } = kvFor([...prompt, 9], 0);
+    cache.append(b, 0, k, v);
+    expect(b.blockIds()[0]).toBe(a.blockIds()[0]!); // the full block stays shared
+    expect(b.blockIds()[1]).not.toBe(a.blockIds()[1]!);
+    expect(cache.stats().blocksInUse).toBe(3);
+    expect(maxAbsDiff(cache.read(a, 0).keys, expected(prompt, 0, "f32").keys)).toBe(0);
+    expect(maxAbsDiff(cache.read(b, 0).keys, expected([...prompt, 9], 0, "f32").keys)).toBe(0);
+    cache.dispose();
+  });
+
+  test("attend matches the f32 reference over the sequence's tokens", () => {
+    for (const precision of ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"] as const) {
+      const cache = new PagedKvCache({
+        numLayers: 2,
+        numKvHeads: KV,
+        headDim: HD,
+        blockSize: 3,
+        numBlocks: 20,
+        precision,
+      });
+      const prompt = Array.from({ length: 17 }, (_, i) => i * 3);
+      const s = cache.addSequence(prompt);
+      prefill(cache, s, prompt, 0);
+      const q = kvFor([42], 9).k.subarray(0, (4 * HD) / 2);
+      const query = new Float32Array(4 * HD);
+      query.set(q);
+      query.set(q, 2 * HD);
+      const out = cache.attend(s, 1, query, { numHeads: 4 });
+      const want = expected(prompt, 1, precision);
+      expect(maxAbsDiff(out, referenceAttend(want.keys, want.values, 17, query, 4, KV, HD))).toBeLessThan(
+        1e-5,
+      );
+      cache.dispose();
+    }
+  });
+
+  test("out of blocks: POOL_EXHAUSTED with the sequence unchanged; bad input names the argument", () => {
+    const cache = new PagedKvCache({
+      numLayers: 1,
+      numKvHeads: KV,
+      headDim: HD,
+      blockSize: 4,
+      numBlocks: 2,
+      maxBlocksPerSeq: 8,
+      precision: "q8_0",
+    });
+    const s = cache.addSequence([1, 2, 3, 4, 5, 6]);
+    prefill(cache, s, [1, 2, 3, 4, 5, 6], 0);
+    const before = cache.read(s, 0);
+    const blocks = s.blockIds();
+    const big = new Float32Array(3 * ROW);
+    expect(code(() => cache.append(s, 0, big, big))).toBe("POOL_EXHAUSTED");
+    expect(s.length).toBe(6);
+    expect(s.blockIds()).toEqual(blocks);
+    expect(maxAbsDiff(cache.read(s, 0).keys, before.keys)).toBe(0);
+    const nan = new Float32Array(ROW);
+    nan[3] = Number.POSITIVE_INFINITY;
+    expect(code(() => cache.append(s, 0, nan, new Float32Array(ROW)))).toBe("INVALID_ARGUMENT");
+    expect(code(() => cache.append(s, 1, big, big))).toBe("OUT_OF_RANGE");
+    expect(code(() => cache.append(s, 0, new Float32Array(5), new Float32Array(5)))).toBe("INVALID_ARGUMENT");
+    expect(code(() => cache.attend(s, 0, new Float32Array(3 * HD), { numHeads: 3 }))).toBe(
+      "INVALID_ARGUMENT",
+    );
+    expect(code(() => cache.addSequence([1, -2]))).toBe("INVALID_ARGUMENT");
+    expect(s.length).toBe(6);
+    const capped = new PagedKvCache({
+      numLayers: 1,
+      numKvHeads: KV,
+      headDim: HD,
+      blockSize: 4,
+      numBlocks: 8,
+      maxBlocksPerSeq: 1,
+    });
+    const c = capped.addSequence([1]);
+    capped.append(c, 0, new Float32Array(4 * ROW), new Float32Array(4 * ROW));
+    expect(code(() => capped.append(c, 0, new Float32Array(ROW), new Float32Array(ROW)))).toBe(
+      "CAPACITY_EXCEEDED",
+    );
+    expect(c.length).toBe(4);
+    capped.dispose();
+    const tiersBad = [
+      { recentBlocks: -1, storePrecision: "q8_0", numStoreBlocks: 4 },
+      { recentBlocks: 1, storePrecision: "q3", numStoreBlocks: 4 },
+      { recentBlocks: 1, storePrecision: "q8_0", numStoreBlocks: 0 },
+    ];
+    for (const tiers of tiersBad) {
+      const fn = () =>
+        new PagedKvCache({ numLayers: 1, numKvHeads: KV, headDim: HD, numBlocks: 4, tiers: tiers as never });
+      expect(code(fn)).not.toBeNull();
+      expect(() => fn()).toThrow(/tiers\./);
+    }
+    cache.release(s);
+    expect(code(() => cache.append(s, 0, big, big))).toBe("UNKNOWN_SEQUENCE");
+    expect(code(() => cache.release(s))).toBe("UNKNOWN_SEQUENCE");
+    const other = new PagedKvCache({ numLayers: 1, numKvHeads: KV, headDim: HD, numBlocks: 2 });
+    const foreign = other.addSequence([1]);
+    expect(code(() => cache.attend(foreign, 0, new Float32Array(2 * HD), { numHeads: 2 }))).toBe(
+      "UNKNOWN_SEQUENCE",
+    );
+    expect(
+      code(
+        () => new PagedKvCache({ numLayers: 1, numKvHeads: 2, headDim: 40, numBlocks: 2, precision: "q4_0" }),
+      ),
+    ).toBe("INVALID_ARGUMENT");
+    cache.dispose();
+    other.dispose();
+  });
+});
+
+test("pool memory comes from a caller's BucketPool and goes back to it on dispose", () => {
+  const pool = new BucketPool();
+  const cache = new PagedKvCache({
+    numLayers: 3,
+    numKvHeads: KV,
+    headDim: HD,
+    blockSize: 4,
+    numBlocks: 8,
+    pool,
+  });
+  expect(pool.stats().inUseCount).toBe(6); // K and V per layer
+  const s = cache.addSequence([1, 2, 3]);
+  prefill(cache, s, [1, 2, 3], 0);
+  cache.dispose();
+  expect(pool.stats().inUseCount).toBe(0);
+  expect(() => cache.addSequence([1])).toThrow(/disposed/);
+  pool.dispose();
+});
+
+test("two-tier policy: old blocks move to the quantized store; attend spans both tiers; a full store keeps blocks recent", () => {
+  const cache = new PagedKvCache({
+    numLayers: 2,
+    numKvHeads: KV,
+    headDim: HD,
+    blockSize: 4,
+    numBlocks: 16,
+    tiers: { recentBlocks: 2, storePrecision: "q8_0", numStoreBlocks: 3 },
+  });
+  const prompt = Array.from({ length: 23 }, (_, i) => 500 + i);
+  const s = cache.addSequence(prompt);
+  prefill(cache, s, prompt, 0);
+  // 5 full blocks + 3 tokens: 3 old blocks to the store, 2 full + the partial one recent.
+  expect(s.storedTokens).toBe(12);
+  expect(s.storeBlockIds().length).toBe(3);
+  expect(s.blockIds().length).toBe(3);
+  const want = expected(prompt, 1, "f32", 12, "q8_0");
+  expect(maxAbsDiff(cache.read(s, 1).keys, want.keys)).toBe(0);
+  const query = new Float32Array(4 * HD).map((_, i) => Math.sin(i));
+  const out = cache.attend(s, 1, query, { numHeads: 4 });
+  expect(maxAbsDiff(out, referenceAttend(want.keys, want.values, 23, query, 4, KV, HD))).toBeLessThan(1e-5);
+  // The store holds 3 blocks: further old blocks stay in the recent tier.
+  const more = Array.from({ length: 8 }, (_, i) => 900 + i);
+  prefill(cache, s, [...prompt, ...more], 23);
+  expect(s.storedTokens).toBe(12);
+  expect(s.blockIds().length).toBe(5);
+  const st = cache.stats();
+  expect(st.storeBlocksInUse).toBe(3);
+  expect(st.bytesInUse).toBe(5 * st.bytesPerBlock + 3 * st.storeBytesPerBlock);
+  expect(st.storeBytesPerBlock / st.bytesPerBlock).toBeCloseTo(34 / 128, 6);
+  cache.dispose();
+});
+
+describe("PagedKvCache against a reference model (fast-check)", () => {
+  const BASE = Array.from({ length: 40 }, (_, i) => 1000 + i);
+  const cmd = fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant("add" as const),
+        shared: fc.integer({ min: 0, max: 24 }),
+        extra: fc.integer({ min: 0, max: 9 }),
+        seed: fc.nat(50),
+      }),
+    },
+    {
+      weight: 4,
+      arbitrary: fc.record({ kind: fc.constant("decode" as const), which: fc.nat(), token: fc.nat(60) }),
+    },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("fork" as const), which: fc.nat() }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("release" as const), which: fc.nat() }) },
+  );
+
+  test("add (prefix match) / append / fork / release: contents, sharing and block accounting", () => {
+    let cachedSeen = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom<RowFormat>("f32", "q8_0"),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 4, max: 30 }),
+        fc.option(fc.integer({ min: 0, max: 2 })),
+        fc.array(cmd, { maxLength: 25 }),
+        (precision, blockSize, numBlocks, recentBlocks, cmds) => {
+          // With tiers, the store is large enough that the policy alone decides what moves.
+          const storePrecision: RowFormat = precision === "f32" ? "q8_0" : "q4_1";
+          const cache = new PagedKvCache({
+            numLayers: 2,
+            numKvHeads: KV,
+            headDim: HD,
+            blockSize,
+            numBlocks,
+            maxBlocksPerSeq: 64,
+            precision,
+            ...(recentBlocks === null
+              ? {}
+              : { tiers: { recentBlocks, storePrecision, numStoreBlocks: 400 } }),
+          });
+          const storedFor = (n: number) =>
+            recentBlocks === null ? 0 : blockSize * Math.max(0, Math.floor(n / blockSize) - recentBlocks);
+          const live: { seq: PagedSequence; tokens: number[] }[] = [];
+          for (const c of cmds) {
+            if (c.kind === "add") {
+              const tokens = [
+                ...BASE.slice(0, c.shared),
+                ...Array.from({ length: c.extra + 1 }, (_, i) => (c.seed * 7 + i) % 50),
+              ];
+              const seq = cache.addSequence(tokens);
+              expect(seq.cachedTokens % blockSize).toBe(0);
+              expect(seq.cachedTokens).toBeLessThan(tokens.length);
+              cachedSeen += seq.cachedTokens;
+              // Matched blocks must hold exactly this prompt's KV (checked below with everything else).
+              try {
+                prefill(cache, seq, tokens, seq.cachedTokens);
+                live.push({ seq, tokens });
+              } catch (e) {
+                if (!isLlmemError(e, "POOL_EXHAUSTED")) throw e;
+                expect(seq.length).toBe(seq.cachedTokens);
+                cache.release(seq);
+              }
+            } else if (live.length > 0) {
+              const i = c.which % live.length;
+              const entry = live[i]!;
+              if (c.kind === "decode") {
+                const next = [...entry.tokens, c.token];
+                const blocksBefore = entry.seq.blockIds();
+                try {
+                  for (let l = 0; l < 2; l++) {
+                    const { k, v } = kvFor(next, l);
+                    cache.append(entry.seq, l, k, v);
+                  }
+                  cache.addTokens(entry.seq, [c.token]);
+                  entry.tokens = next;
+                } catch (e) {
+                  if (!isLlmemError(e, "POOL_EXHAUSTED")) throw e;
+                  // Layer 0 either failed (nothing changed) or layer 1 did: undo is the engine's call; here
+                  // only layer 0 can fail, since layer 1 writes into blocks layer 0 already placed.
+                  expect(entry.seq.blockIds()).toEqual(blocksBefore);
+                  expect(entry.seq.layerLengths[0]).toBe(entry.tokens.length);
+                }
+              } else if (c.kind === "fork") {
+                live.push({ seq: cache.fork(entry.seq), tokens: entry.tokens.slice() });
+              } else {
+                cache.release(entry.seq);
+                live.splice(i, 1);
+              }
+            }
+            const distinct = new Set<number>();
+            for (const { seq, tokens } of live) {
+              for (const b of seq.blockIds()) distinct.add(b);
+              for (let l = 0; l < 2; l++) {
+                const got = cache.read(seq, l);
+                expect(seq.storedTokens).toBe(storedFor(tokens.length));
+                const want = expected(tokens, l, precision, seq.storedTokens, storePrecision);
+                expect(maxAbsDiff(got.keys, want.keys)).toBe(0);
+                expect(maxAbsDiff(got.values, want.values)).toBe(0);
+              }
+            }
+            expect(cache.stats().blocksInUse).toBe(distinct.size);
+          }
+          cache.dispose();
+        },
+      ),
+      { numRuns: 120 },
+    );
+    expect(cachedSeen).toBeGreaterThan(0); // the runs did exercise prefix hits
+  });
+});
