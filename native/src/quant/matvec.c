@@ -9,6 +9,7 @@ typedef struct {
   const float *x;
   const uint8_t *xq; /* x as Q8_0 for the block formats */
   const float *xd;   /* its block scales as f32 (AVX2 only), so rows do not convert them again */
+  int avx2;          /* the AVX2 row kernels apply (the active ISA, read once per call) */
   float *y;
 } matvec_job;
 
@@ -29,6 +30,22 @@ LLMEM_AVX2 static inline __m256 block_sums_avx2(int format, const uint8_t *w, co
   const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq + 2));
   const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+/* An f16 row · x, as llmem_dot_f16_f32 with the same prefetch as the block rows. */
+LLMEM_AVX2 static float row_dot_f16_avx2(const uint16_t *w, const float *x, size_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    _mm_prefetch((const char *)(w + i) + 16384, _MM_HINT_T0);
+    acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))), _mm256_loadu_ps(x + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8))), _mm256_loadu_ps(x + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 16))), _mm256_loadu_ps(x + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 24))), _mm256_loadu_ps(x + i + 24), acc3);
+  }
+  float sum = hsum_avx2(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; i < n; i++) sum += _cvtsh_ss(w[i]) * x[i];
+  return sum;
 }
 
 LLMEM_AVX2 static float row_dot_q_avx2(int format, const uint8_t *w, const uint8_t *xq, const float *xd, size_t nb) {
@@ -56,7 +73,11 @@ LLMEM_AVX2 static float row_dot_q_avx2(int format, const uint8_t *w, const uint8
 static float row_dot(const matvec_job *j, const uint8_t *row) {
   switch (j->format) {
   case LLMEM_F32: return llmem_dot_f32((const float *)(const void *)row, j->x, j->cols);
-  case LLMEM_F16: return llmem_dot_f16_f32((const uint16_t *)(const void *)row, j->x, j->cols);
+  case LLMEM_F16:
+#if LLMEM_X86
+    if (j->avx2) return row_dot_f16_avx2((const uint16_t *)(const void *)row, j->x, j->cols);
+#endif
+    return llmem_dot_f16_f32((const uint16_t *)(const void *)row, j->x, j->cols);
   default:
 #if LLMEM_X86
     if (j->xd) return row_dot_q_avx2(j->format, row, j->xq, j->xd, j->cols / 32);
@@ -76,6 +97,9 @@ static void matvec_rows(void *ctx, size_t task) {
 
 int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const float *x, float *y, void *scratch) {
   matvec_job j = {.format = format, .w = w, .rows = rows, .cols = cols, .x = x, .y = y};
+#if LLMEM_X86
+  j.avx2 = llmem_active_isa() == LLMEM_ISA_AVX2;
+#endif
   switch (format) {
   case LLMEM_F32: j.row_bytes = cols * 4; break;
   case LLMEM_F16: j.row_bytes = cols * 2; break;
@@ -87,7 +111,7 @@ int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const floa
     j.xq = (const uint8_t *)scratch + cols / 32 * sizeof(float);
     llmem_quantize_q8_0(x, (uint8_t *)scratch + cols / 32 * sizeof(float), cols);
 #if LLMEM_X86
-    if (llmem_active_isa() == LLMEM_ISA_AVX2) {
+    if (j.avx2) {
       float *xd = scratch;
       for (size_t b = 0; b < cols / 32; b++) xd[b] = scale_at(j.xq + b * Q8_0_BYTES);
       j.xd = xd;
