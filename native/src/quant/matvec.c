@@ -59,7 +59,7 @@ LLMEM_AVX2 static float row_dot_q_avx2(int format, const uint8_t *w, const uint8
     _mm_prefetch((const char *)w + 16384, _MM_HINT_T0);
     /* Both weight scales converted by one VCVTPH2PS, times x's two f32 scales. */
     const __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(ld_u16(w) | (uint32_t)ld_u16(w + bb) << 16)));
-    const __m128 d = _mm_mul_ps(dw, _mm_castpd_ps(_mm_load_sd((const double *)(const void *)(xd + b))));
+    const __m128 d = _mm_mul_ps(dw, _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(const void *)(xd + b))));
     acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(d), block_sums_avx2(format, w, xq), acc0);
     acc1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(d)), block_sums_avx2(format, w + bb, xq + Q8_0_BYTES),
                            acc1);
