@@ -8,11 +8,13 @@
  * samples each, median per call) and both figures are printed; the goal is judged on the
  * interleaved one.
  *   bun run bench            all groups
- *   bun run bench matvec     only groups whose name contains "matvec" (cache|overhead|memory|matvec)
+ *   bun run bench matvec     only groups whose name contains "matvec" (cache|overhead|memory|matvec|attention)
  */
 import { detectedIsa, nativeLib, setIsa, viewPtr } from "@llmem/native";
 import { bench, do_not_optimize, run } from "mitata";
 import {
+  attentionScores,
+  attentionWeightedSum,
   dequantizeInto,
   FORMAT_ID,
   type MatrixFormat,
@@ -21,6 +23,7 @@ import {
   quantize,
   quantizeInto,
   reference,
+  referenceAttention,
   setThreads,
 } from "../src/index.ts";
 
@@ -301,6 +304,39 @@ if (want("matvec")) {
         min: f === "q8_0" && dim === 8192 ? 2.5 : null,
         format: (r) => `${r.toFixed(2)}× faster`,
       });
+  }
+}
+
+// ---- attention blocks (information): 1,024 keys × headDim 128, one head of 8 interleaved ----
+if (want("attention")) {
+  const tokens = 1024;
+  const heads = 8;
+  const headDim = 128;
+  const f32 = randomF32(tokens * heads * headDim, 6);
+  const query = randomF32(headDim, 7);
+  const scores = new Float32Array(tokens);
+  const acc = new Float32Array(headDim);
+  for (const format of ["f32", "q8_0", "q4_0"] as const) {
+    const data = format === "f32" ? f32 : quantize(format, f32);
+    const rowBytes = data.byteLength / (tokens * heads);
+    const o = { count: tokens, headDim, offsetBytes: 3 * rowBytes, strideBytes: heads * rowBytes };
+    const native = () => attentionScores(format, query, data, { ...o, scale: 0.088 }, scores);
+    const sum = () => attentionWeightedSum(format, scores, data, o, acc);
+    bench(`attentionScores ${format} 1024×128`, native);
+    bench(`attentionWeightedSum ${format} 1024×128`, sum);
+    ratioGoals.push({
+      what: `attentionScores ${format} 1024×128: native vs TS reference`,
+      base: `attentionScores ${format} 1024×128 ts`,
+      cand: `attentionScores ${format} 1024×128`,
+      baseFn: () => referenceAttention.scores(format, query, data, { ...o, scale: 0.088 }, scores),
+      candFn: native,
+      min: null,
+      format: (r) => `${r.toFixed(0)}×`,
+      note: (_b, c) => `(${((tokens * headDim) / c).toFixed(1)} G el/s native)`,
+    });
+    bench(`attentionScores ${format} 1024×128 ts`, () =>
+      referenceAttention.scores(format, query, data, { ...o, scale: 0.088 }, scores),
+    );
   }
 }
 
