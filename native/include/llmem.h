@@ -194,6 +194,18 @@ LLMEM_API int llmem_metal_residency_remove(void *set, void *buffer);
 LLMEM_API void llmem_metal_residency_commit(void *set);
 LLMEM_API uint64_t llmem_metal_residency_count(void *set);
 
+/* llmem_paged_attention on the GPU (src/metal/paged.m; -1 off macOS, without a device, or on
+ * any Metal failure, so callers fall back to the CPU kernel). Same arguments, plus the pools'
+ * byte lengths (every table entry must name a whole block of both pools, else -1) and,
+ * optionally, the Metal buffers (llmem_metal_buffer_new handles, or NULL) whose contents hold
+ * the pools: those are read in place, other memory is gathered block by block into a
+ * temporary buffer. No scratch: scores live in GPU memory. Returns 0 on success. */
+LLMEM_API int llmem_metal_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads,
+                                          size_t head_dim, const void *k_pool, size_t k_bytes, const void *v_pool,
+                                          size_t v_bytes, void *k_buffer, void *v_buffer,
+                                          const uint32_t *block_table, size_t block_size, size_t num_tokens,
+                                          float scale, float *out, float *lse);
+
 
 #ifdef __cplusplus
 }

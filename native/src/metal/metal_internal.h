@@ -12,5 +12,10 @@ id<MTLCommandQueue> llmem_metal_queue(void);
 /* Compiles Metal shader source once per name and returns its pipeline for `function`
  * (nil and a message on stderr if it fails). */
 id<MTLComputePipelineState> llmem_metal_pipeline(NSString *source, NSString *function);
+/* Encodes one compute pass (buffers at indices 0..n-1, then `params` by setBytes at index n),
+ * commits it and waits; 0 when the GPU finished without error. `grid` counts threadgroups
+ * when grid_is_threadgroups, else threads (non-uniform threadgroups, Apple GPUs). */
+int llmem_metal_run(id<MTLComputePipelineState> pipeline, NSArray<id<MTLBuffer>> *buffers, const void *params,
+                    size_t params_len, MTLSize grid, MTLSize group, BOOL grid_is_threadgroups);
 
 #endif

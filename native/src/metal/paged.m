@@ -1,0 +1,239 @@
+/* Metal paged attention for kv-cache (macOS): the semantics of llmem_paged_attention (scores
+ * over the block table, softmax per head, weighted values, per-head log-sum-exp) with one
+ * threadgroup per query head.
+ *
+ * Scores: each simdgroup takes whole tokens, its lanes stride over the row (coalesced reads)
+ * and simd_sum combines them. Softmax: max and sum reduced per simdgroup, then across
+ * simdgroups through threadgroup memory. Values: each thread owns output dimensions and walks
+ * every token, so a simdgroup reads consecutive bytes of one row at a time.
+ *
+ * Pools that are Metal buffers (llmem_metal_buffer_new, e.g. a bucket pool on "metal") are
+ * read in place; other memory is not page-aligned and so cannot be wrapped without a copy,
+ * and only the blocks the table names are gathered into one buffer in table order. */
+#include <math.h>
+#include <string.h>
+
+#include "metal_internal.h"
+
+/* Same layout on both sides: 64-bit fields first, so neither compiler pads. */
+typedef struct {
+  uint64_t block_bytes, k_offset, v_offset;
+  uint32_t format, num_heads, num_kv_heads, head_dim, block_size, num_tokens, row_bytes, token_bytes;
+  float scale;
+} paged_params;
+_Static_assert(sizeof(paged_params) == 64, "paged_params must match the shader's struct");
+
+static NSString *const kPagedSource = @
+"#include <metal_stdlib>\n"
+"using namespace metal;\n"
+"\n"
+"struct paged_params {\n"
+"  ulong block_bytes, k_offset, v_offset;\n"
+"  uint format, num_heads, num_kv_heads, head_dim, block_size, num_tokens, row_bytes, token_bytes;\n"
+"  float scale;\n"
+"};\n"
+"\n"
+"// Scales sit at byte offsets that are not 2-aligned (34-, 18- and 20-byte blocks): read bytes.\n"
+"static inline float half_at(device const uchar *p) {\n"
+"  return float(as_type<half>(ushort(p[0] | (p[1] << 8))));\n"
+"}\n"
+"\n"
+"// Value d of a row, decoded as the CPU's dequantizers do (formats of enum llmem_format).\n"
+"static inline float row_value(uint format, device const uchar *row, uint d) {\n"
+"  switch (format) {\n"
+"  case 0: return *((device const float *)row + d);\n"
+"  case 1: return half_at(row + 2 * d);\n"
+"  case 2: return as_type<float>(uint(row[2 * d] | (row[2 * d + 1] << 8)) << 16);\n"
+"  case 3: {\n"
+"    device const uchar *b = row + (d / 32) * 34;\n"
+"    return float(as_type<char>(b[2 + d % 32])) * half_at(b);\n"
+"  }\n"
+"  case 4: {\n"
+"    device const uchar *b = row + (d / 32) * 18;\n"
+"    const uint j = d % 32;\n"
+"    const uchar byte = b[2 + (j & 15)];\n"
+"    return float(int(j < 16 ? (byte & 15) : (byte >> 4)) - 8) * half_at(b);\n"
+"  }\n"
+"  default: {\n"
+"    device const uchar *b = row + (d / 32) * 20;\n"
+"    const uint j = d % 32;\n"
+"    const uchar byte = b[4 + (j & 15)];\n"
+"    return float(j < 16 ? (byte & 15) : (byte >> 4)) * half_at(b) + half_at(b + 2);\n"
+"  }\n"
+"  }\n"
+"}\n"
+"\n"
+"static inline ulong row_at(constant paged_params &p, device const uint *table, uint t, uint g) {\n"
+"  return ulong(table[t / p.block_size]) * p.block_bytes + ulong(t % p.block_size) * p.token_bytes +\n"
+"         ulong(g) * p.row_bytes;\n"
+"}\n"
+"\n"
+"// Threadgroup-wide reductions; partial has a slot per simdgroup (at most 32).\n"
+"static float group_max(float v, threadgroup float *partial, uint lane, uint sg, uint sgs) {\n"
+"  v = simd_max(v);\n"
+"  if (lane == 0) partial[sg] = v;\n"
+"  threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+"  float r = partial[0];\n"
+"  for (uint i = 1; i < sgs; i++) r = max(r, partial[i]);\n"
+"  threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+"  return r;\n"
+"}\n"
+"static float group_sum(float v, threadgroup float *partial, uint lane, uint sg, uint sgs) {\n"
+"  v = simd_sum(v);\n"
+"  if (lane == 0) partial[sg] = v;\n"
+"  threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+"  float r = 0.0f;\n"
+"  for (uint i = 0; i < sgs; i++) r += partial[i];\n"
+"  threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+"  return r;\n"
+"}\n"
+"\n"
+"kernel void llmem_paged_attention(device const float *query [[buffer(0)]],\n"
+"                                  device const uchar *k_pool [[buffer(1)]],\n"
+"                                  device const uchar *v_pool [[buffer(2)]],\n"
+"                                  device const uint *table [[buffer(3)]],\n"
+"                                  device float *scores [[buffer(4)]],\n"
+"                                  device float *out [[buffer(5)]],\n"
+"                                  device float *lse [[buffer(6)]],\n"
+"                                  constant paged_params &p [[buffer(7)]],\n"
+"                                  uint head [[threadgroup_position_in_grid]],\n"
+"                                  uint tid [[thread_index_in_threadgroup]],\n"
+"                                  uint threads [[threads_per_threadgroup]],\n"
+"                                  uint lane [[thread_index_in_simdgroup]],\n"
+"                                  uint width [[threads_per_simdgroup]],\n"
+"                                  uint sg [[simdgroup_index_in_threadgroup]],\n"
+"                                  uint sgs [[simdgroups_per_threadgroup]]) {\n"
+"  threadgroup float partial[32];\n"
+"  const uint g = head / (p.num_heads / p.num_kv_heads);\n"
+"  device const float *q = query + ulong(head) * p.head_dim;\n"
+"  device float *s = scores + ulong(head) * p.num_tokens;\n"
+"  device const uchar *k = k_pool + p.k_offset;\n"
+"  device const uchar *v = v_pool + p.v_offset;\n"
+"\n"
+"  for (uint t = sg; t < p.num_tokens; t += sgs) {\n"
+"    device const uchar *row = k + row_at(p, table, t, g);\n"
+"    float acc = 0.0f;\n"
+"    for (uint d = lane; d < p.head_dim; d += width) acc += q[d] * row_value(p.format, row, d);\n"
+"    acc = simd_sum(acc);\n"
+"    if (lane == 0) s[t] = p.scale * acc;\n"
+"  }\n"
+"  // Scores written by one simdgroup are read by all threads below.\n"
+"  threadgroup_barrier(mem_flags::mem_device);\n"
+"\n"
+"  float m = -INFINITY;\n"
+"  for (uint t = tid; t < p.num_tokens; t += threads) m = max(m, s[t]);\n"
+"  m = group_max(m, partial, lane, sg, sgs);\n"
+"  float sum = 0.0f;\n"
+"  for (uint t = tid; t < p.num_tokens; t += threads) {\n"
+"    const float e = precise::exp(s[t] - m);\n"
+"    s[t] = e;\n"
+"    sum += e;\n"
+"  }\n"
+"  sum = group_sum(sum, partial, lane, sg, sgs);\n"
+"  threadgroup_barrier(mem_flags::mem_device);\n"
+"  const float inv = 1.0f / sum;\n"
+"  if (tid == 0) lse[head] = m + precise::log(sum);\n"
+"\n"
+"  for (uint d = tid; d < p.head_dim; d += threads) {\n"
+"    float acc = 0.0f;\n"
+"    for (uint t = 0; t < p.num_tokens; t++) acc += (s[t] * inv) * row_value(p.format, v + row_at(p, table, t, g), d);\n"
+"    out[ulong(head) * p.head_dim + d] = acc;\n"
+"  }\n"
+"}\n";
+
+/* A Metal buffer handle holding [pool, pool + bytes) at a 4-aligned offset, or nil. */
+static id<MTLBuffer> buffer_holding(void *handle, const void *pool, size_t bytes, uint64_t *offset) {
+  if (!handle || !llmem_metal_buffer_on_device(handle)) return nil;
+  id<MTLBuffer> buffer = (__bridge id<MTLBuffer>)handle;
+  const uint8_t *base = buffer.contents, *p = pool;
+  if (!base || p < base || (uint64_t)(p - base) > buffer.length || bytes > buffer.length - (uint64_t)(p - base))
+    return nil;
+  *offset = (uint64_t)(p - base);
+  return *offset % 4 == 0 ? buffer : nil;
+}
+
+/* The blocks `table` names, copied in table order into one new shared buffer. */
+static id<MTLBuffer> gather_blocks(id<MTLDevice> device, const uint8_t *pool, const uint32_t *table,
+                                   size_t num_blocks, size_t block_bytes) {
+  id<MTLBuffer> buffer = [device newBufferWithLength:num_blocks * block_bytes options:MTLResourceStorageModeShared];
+  if (!buffer) return nil;
+  uint8_t *dst = buffer.contents;
+  for (size_t b = 0; b < num_blocks; b++) memcpy(dst + b * block_bytes, pool + (size_t)table[b] * block_bytes, block_bytes);
+  return buffer;
+}
+
+int llmem_metal_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads,
+                                size_t head_dim, const void *k_pool, size_t k_bytes, const void *v_pool,
+                                size_t v_bytes, void *k_buffer, void *v_buffer, const uint32_t *block_table,
+                                size_t block_size, size_t num_tokens, float scale, float *out, float *lse) {
+  const size_t row_bytes = llmem_kv_row_bytes(format, head_dim);
+  if (row_bytes == 0 || num_kv_heads == 0 || num_heads == 0 || num_heads % num_kv_heads || block_size == 0 ||
+      !query || !k_pool || !v_pool || !block_table || !out || !lse)
+    return -1;
+  if (num_tokens == 0) {
+    memset(out, 0, num_heads * head_dim * sizeof(float));
+    for (size_t h = 0; h < num_heads; h++) lse[h] = -INFINITY;
+    return 0;
+  }
+  /* Every index the shader computes fits its 32-bit fields; byte offsets are 64-bit. */
+  if (num_heads > UINT32_MAX || head_dim > UINT32_MAX || block_size > UINT32_MAX || num_tokens > UINT32_MAX ||
+      num_kv_heads > UINT32_MAX / row_bytes || block_size > SIZE_MAX / (num_kv_heads * row_bytes))
+    return -1;
+  const size_t token_bytes = num_kv_heads * row_bytes, block_bytes = block_size * token_bytes;
+  const size_t num_blocks = (num_tokens + block_size - 1) / block_size;
+  for (size_t b = 0; b < num_blocks; b++) {
+    if (block_table[b] >= k_bytes / block_bytes || block_table[b] >= v_bytes / block_bytes) return -1;
+  }
+  @autoreleasepool {
+    id<MTLDevice> device = llmem_metal_device();
+    id<MTLComputePipelineState> pipeline = llmem_metal_pipeline(kPagedSource, @"llmem_paged_attention");
+    if (!device || !pipeline) return -1;
+    /* A multiple of the SIMD width, at most 32 simdgroups (the shader's partial[32]). */
+    const NSUInteger width = pipeline.threadExecutionWidth;
+    NSUInteger threads = pipeline.maxTotalThreadsPerThreadgroup < 256 ? pipeline.maxTotalThreadsPerThreadgroup : 256;
+    threads -= width ? threads % width : threads;
+    if (width < 8 || threads == 0) return -1;
+    if (num_heads * num_tokens > device.maxBufferLength / sizeof(float) || num_blocks > UINT32_MAX) return -1;
+
+    paged_params params = {.block_bytes = block_bytes,
+                           .format = (uint32_t)format,
+                           .num_heads = (uint32_t)num_heads,
+                           .num_kv_heads = (uint32_t)num_kv_heads,
+                           .head_dim = (uint32_t)head_dim,
+                           .block_size = (uint32_t)block_size,
+                           .num_tokens = (uint32_t)num_tokens,
+                           .row_bytes = (uint32_t)row_bytes,
+                           .token_bytes = (uint32_t)token_bytes,
+                           .scale = scale};
+    id<MTLBuffer> kb = buffer_holding(k_buffer, k_pool, k_bytes, &params.k_offset);
+    id<MTLBuffer> vb = buffer_holding(v_buffer, v_pool, v_bytes, &params.v_offset);
+    id<MTLBuffer> table;
+    if (kb && vb) {
+      table = [device newBufferWithBytes:block_table length:num_blocks * sizeof(uint32_t)
+                                 options:MTLResourceStorageModeShared];
+    } else {
+      /* Gathered blocks sit in table order, so the table becomes 0, 1, 2, ... */
+      if (num_blocks > device.maxBufferLength / block_bytes) return -1;
+      kb = gather_blocks(device, k_pool, block_table, num_blocks, block_bytes);
+      vb = gather_blocks(device, v_pool, block_table, num_blocks, block_bytes);
+      params.k_offset = params.v_offset = 0;
+      table = [device newBufferWithLength:num_blocks * sizeof(uint32_t) options:MTLResourceStorageModeShared];
+      uint32_t *identity = table.contents;
+      for (size_t b = 0; identity && b < num_blocks; b++) identity[b] = (uint32_t)b;
+    }
+    id<MTLBuffer> qb = [device newBufferWithBytes:query length:num_heads * head_dim * sizeof(float)
+                                          options:MTLResourceStorageModeShared];
+    id<MTLBuffer> scores = [device newBufferWithLength:num_heads * num_tokens * sizeof(float)
+                                               options:MTLResourceStorageModePrivate];
+    id<MTLBuffer> ob = [device newBufferWithLength:num_heads * head_dim * sizeof(float)
+                                           options:MTLResourceStorageModeShared];
+    id<MTLBuffer> lb = [device newBufferWithLength:num_heads * sizeof(float) options:MTLResourceStorageModeShared];
+    if (!kb || !vb || !table || !qb || !scores || !ob || !lb) return -1;
+    if (llmem_metal_run(pipeline, @[ qb, kb, vb, table, scores, ob, lb ], &params, sizeof params,
+                        MTLSizeMake(num_heads, 1, 1), MTLSizeMake(threads, 1, 1), YES))
+      return -1;
+    memcpy(out, ob.contents, num_heads * head_dim * sizeof(float));
+    memcpy(lse, lb.contents, num_heads * sizeof(float));
+    return 0;
+  }
+}
