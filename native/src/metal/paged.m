@@ -7,8 +7,8 @@
  * simdgroups through threadgroup memory. Values: each thread owns output dimensions and walks
  * every token, so a simdgroup reads consecutive bytes of one row at a time.
  *
- * Pools that are Metal buffers (llmem_metal_buffer_new, e.g. a bucket pool on "metal") are
- * read in place; other memory is not page-aligned and so cannot be wrapped without a copy,
+ * Pools inside Metal buffers (llmem_metal_buffer_new: a bucket pool on "metal", a MetalBuffer)
+ * are read in place; other memory is not page-aligned and so cannot be wrapped without a copy,
  * and only the blocks the table names are gathered into one buffer in table order. */
 #include <math.h>
 #include <string.h>
@@ -141,15 +141,10 @@ static NSString *const kPagedSource = @
 "  }\n"
 "}\n";
 
-/* A Metal buffer handle holding [pool, pool + bytes) at a 4-aligned offset, or nil. */
-static id<MTLBuffer> buffer_holding(void *handle, const void *pool, size_t bytes, uint64_t *offset) {
-  if (!handle || !llmem_metal_buffer_on_device(handle)) return nil;
-  id<MTLBuffer> buffer = (__bridge id<MTLBuffer>)handle;
-  const uint8_t *base = buffer.contents, *p = pool;
-  if (!base || p < base || (uint64_t)(p - base) > buffer.length || bytes > buffer.length - (uint64_t)(p - base))
-    return nil;
-  *offset = (uint64_t)(p - base);
-  return *offset % 4 == 0 ? buffer : nil;
+/* The Metal buffer holding [pool, pool + bytes) at a 4-aligned offset (f32 rows), or nil. */
+static id<MTLBuffer> buffer_holding(const void *pool, size_t bytes, uint64_t *offset) {
+  id<MTLBuffer> buffer = llmem_metal_buffer_holding(pool, bytes, offset);
+  return buffer && *offset % 4 == 0 && buffer.device == llmem_metal_device() ? buffer : nil;
 }
 
 /* The blocks `table` names, copied in table order into one new shared buffer. */
@@ -164,7 +159,7 @@ static id<MTLBuffer> gather_blocks(id<MTLDevice> device, const uint8_t *pool, co
 
 int llmem_metal_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads,
                                 size_t head_dim, const void *k_pool, size_t k_bytes, const void *v_pool,
-                                size_t v_bytes, void *k_buffer, void *v_buffer, const uint32_t *block_table,
+                                size_t v_bytes, const uint32_t *block_table,
                                 size_t block_size, size_t num_tokens, float scale, float *out, float *lse) {
   const size_t row_bytes = llmem_kv_row_bytes(format, head_dim);
   if (row_bytes == 0 || num_kv_heads == 0 || num_heads == 0 || num_heads % num_kv_heads || block_size == 0 ||
@@ -205,8 +200,8 @@ int llmem_metal_paged_attention(int format, const float *query, size_t num_heads
                            .row_bytes = (uint32_t)row_bytes,
                            .token_bytes = (uint32_t)token_bytes,
                            .scale = scale};
-    id<MTLBuffer> kb = buffer_holding(k_buffer, k_pool, k_bytes, &params.k_offset);
-    id<MTLBuffer> vb = buffer_holding(v_buffer, v_pool, v_bytes, &params.v_offset);
+    id<MTLBuffer> kb = buffer_holding(k_pool, k_bytes, &params.k_offset);
+    id<MTLBuffer> vb = buffer_holding(v_pool, v_bytes, &params.v_offset);
     id<MTLBuffer> table;
     if (kb && vb) {
       table = [device newBufferWithBytes:block_table length:num_blocks * sizeof(uint32_t)

@@ -2,6 +2,7 @@
  * the CPU reads and writes directly, and residency sets (macOS 15+) that keep a pool's
  * buffers resident for every command buffer of llmem's queue. Handles crossing the C API
  * are retained Objective-C objects (CFBridgingRetain), released by the matching release. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,64 @@
 
 static id<MTLBuffer> as_buffer(void *handle) { return (__bridge id<MTLBuffer>)handle; }
 
+/* Every live buffer's contents range, so kernels handed a plain pointer (a typed array over a
+ * pool buffer) can find the MTLBuffer behind it and read it in place instead of copying.
+ * A pool holds at most a few thousand buffers and lookups happen once per kernel call:
+ * a linear scan is cheaper than keeping an index sorted. */
+typedef struct {
+  const uint8_t *base;
+  uint64_t length;
+  void *handle;
+} region;
+static region *g_regions;
+static size_t g_region_count, g_region_cap;
+static pthread_mutex_t g_region_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void region_add(void *handle, id<MTLBuffer> buffer) {
+  pthread_mutex_lock(&g_region_lock);
+  if (g_region_count == g_region_cap) {
+    const size_t cap = g_region_cap ? g_region_cap * 2 : 64;
+    region *grown = realloc(g_regions, cap * sizeof *grown);
+    if (grown) g_regions = grown, g_region_cap = cap;
+  }
+  /* Without room the buffer stays unregistered: kernels then copy its bytes, still correct. */
+  if (g_region_count < g_region_cap)
+    g_regions[g_region_count++] = (region){buffer.contents, buffer.length, handle};
+  pthread_mutex_unlock(&g_region_lock);
+}
+
+static void region_remove(void *handle) {
+  pthread_mutex_lock(&g_region_lock);
+  for (size_t i = 0; i < g_region_count; i++) {
+    if (g_regions[i].handle == handle) {
+      g_regions[i] = g_regions[--g_region_count];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&g_region_lock);
+}
+
+id<MTLBuffer> llmem_metal_buffer_holding(const void *p, uint64_t bytes, uint64_t *offset) {
+  const uint8_t *q = p;
+  id<MTLBuffer> found = nil;
+  pthread_mutex_lock(&g_region_lock);
+  for (size_t i = 0; q && i < g_region_count; i++) {
+    const region r = g_regions[i];
+    if (q >= r.base && (uint64_t)(q - r.base) <= r.length && bytes <= r.length - (uint64_t)(q - r.base)) {
+      found = as_buffer(r.handle); /* a strong reference: the buffer outlives a concurrent release */
+      *offset = (uint64_t)(q - r.base);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&g_region_lock);
+  return found;
+}
+
+int llmem_metal_holds(const void *p, uint64_t bytes) {
+  uint64_t offset;
+  return llmem_metal_buffer_holding(p, bytes, &offset) != nil;
+}
+
 void *llmem_metal_buffer_new(uint64_t bytes) {
   id<MTLDevice> device = llmem_metal_device();
   if (!device || bytes == 0 || bytes > (uint64_t)device.maxBufferLength) return NULL;
@@ -22,12 +81,16 @@ void *llmem_metal_buffer_new(uint64_t bytes) {
     if (!buffer || !buffer.contents) return NULL;
     /* A fresh buffer must never expose an earlier owner's bytes, whatever the driver hands back. */
     memset(buffer.contents, 0, (size_t)bytes);
-    return (void *)CFBridgingRetain(buffer);
+    void *handle = (void *)CFBridgingRetain(buffer);
+    region_add(handle, buffer);
+    return handle;
   }
 }
 
 void llmem_metal_buffer_release(void *buffer) {
-  if (buffer) CFRelease((CFTypeRef)buffer);
+  if (!buffer) return;
+  region_remove(buffer);
+  CFRelease((CFTypeRef)buffer);
 }
 
 void *llmem_metal_buffer_contents(void *buffer) { return buffer ? as_buffer(buffer).contents : NULL; }

@@ -1,12 +1,11 @@
 /**
  * Paged attention on the GPU (macOS, Metal): the same arguments and results as
  * `pagedAttention` (up to f32 summation order and the GPU's exp), used when the pools are
- * Metal buffers or when asked (`force`, or LLMEM_METAL=1), and falling back to the CPU
- * kernel whenever Metal is missing or fails. Pools in ordinary memory are gathered block by
- * block into a GPU buffer on every call; pools that are views of MetalBuffers are read in place.
+ * Metal buffers (views of a MetalBuffer or of a "metal" BucketPool's buffers: read in place)
+ * or when asked (`force`, or LLMEM_METAL=1: pools in ordinary memory are then gathered block
+ * by block into a GPU buffer on every call), falling back to the CPU kernel whenever Metal is
+ * missing or fails. LLMEM_METAL=0 keeps everything on the CPU.
  */
-import type { Pointer } from "bun:ffi";
-import { MetalBuffer } from "@llmem/bucket-pool";
 import { checkInt, LlmemError } from "@llmem/core";
 import { nativeLib, viewPtr } from "@llmem/native";
 import { type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
@@ -15,32 +14,24 @@ import { checkFormat, checkHeadDimFor, ROW_FORMATS, type RowFormat, rowBytes } f
 const FORMAT_CODE: Record<RowFormat, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_1: 5 };
 
 export interface MetalAttentionOptions {
-  /** The MetalBuffer whose contents `kPool` views (read in place, no copy). */
-  kBuffer?: MetalBuffer;
-  /** The MetalBuffer whose contents `vPool` views. */
-  vBuffer?: MetalBuffer;
   /** Use the GPU even for pools in ordinary memory (default: LLMEM_METAL=1). */
   force?: boolean;
 }
 
+let available: boolean | undefined;
+
 /** True when libllmem is loaded with a Metal device and LLMEM_METAL is not "0". */
 export function metalAttentionAvailable(): boolean {
   if (process.env.LLMEM_METAL === "0") return false;
-  const lib = nativeLib();
-  return lib !== null && lib.llmem_metal_available() === 1;
+  if (available === undefined) {
+    const lib = nativeLib();
+    available = lib !== null && lib.llmem_metal_available() === 1;
+  }
+  return available;
 }
 
 function fail(argument: string, message: string): never {
   throw new LlmemError("INVALID_ARGUMENT", message, { argument });
-}
-
-/** The Metal handle behind `pool`, after checking that `pool` really views that buffer. */
-function handleFor(name: string, pool: PagedAttentionArgs["kPool"], buffer: MetalBuffer | undefined): number {
-  if (buffer === undefined) return 0;
-  if (!(buffer instanceof MetalBuffer)) fail(name, `${name} must be a MetalBuffer`);
-  if (buffer.handle === 0) throw new LlmemError("STALE_HANDLE", `${name} was freed`, { argument: name });
-  if (pool.buffer !== buffer.buffer) fail(name, `${name} must be the MetalBuffer the pool is a view of`);
-  return buffer.handle;
 }
 
 /**
@@ -96,38 +87,40 @@ function checkForGpu(a: PagedAttentionArgs): RowFormat {
 }
 
 /**
- * `pagedAttention` on the GPU when Metal is available and wanted (both pools given as
- * MetalBuffers, `force`, or LLMEM_METAL=1), otherwise, or if the GPU fails, on the CPU.
- * Returns where it ran. Invalid arguments throw the same LlmemErrors either way.
+ * `pagedAttention` on the GPU when Metal is available and wanted (both pools inside Metal
+ * buffers, `force`, or LLMEM_METAL=1), otherwise, or if the GPU fails, on the CPU. Returns
+ * where it ran. Invalid arguments throw the same LlmemErrors either way.
  */
 export function pagedAttentionMetal(
   a: PagedAttentionArgs,
   options: MetalAttentionOptions = {},
 ): "metal" | "cpu" {
   const format = checkForGpu(a);
-  const kHandle = handleFor("kBuffer", a.kPool, options.kBuffer);
-  const vHandle = handleFor("vBuffer", a.vPool, options.vBuffer);
-  const wanted =
-    (kHandle !== 0 && vHandle !== 0) || options.force === true || process.env.LLMEM_METAL === "1";
   const lib = nativeLib();
-  if (!wanted || a.numTokens === 0 || lib === null || !metalAttentionAvailable()) {
+  if (a.numTokens === 0 || lib === null || !metalAttentionAvailable()) {
     pagedAttention(a);
     return "cpu";
   }
   const kBytes = new Uint8Array(a.kPool.buffer, a.kPool.byteOffset, a.kPool.byteLength);
   const vBytes = new Uint8Array(a.vPool.buffer, a.vPool.byteOffset, a.vPool.byteLength);
+  const kPtr = viewPtr("kPool", kBytes);
+  const vPtr = viewPtr("vPool", vBytes);
+  const inMetal =
+    lib.llmem_metal_holds(kPtr, kBytes.length) === 1 && lib.llmem_metal_holds(vPtr, vBytes.length) === 1;
+  if (!inMetal && options.force !== true && process.env.LLMEM_METAL !== "1") {
+    pagedAttention(a);
+    return "cpu";
+  }
   const rc = lib.llmem_metal_paged_attention(
     FORMAT_CODE[format],
     viewPtr("query", a.query),
     a.numHeads,
     a.numKvHeads,
     a.headDim,
-    viewPtr("kPool", kBytes),
+    kPtr,
     kBytes.length,
-    viewPtr("vPool", vBytes),
+    vPtr,
     vBytes.length,
-    kHandle as unknown as Pointer,
-    vHandle as unknown as Pointer,
     viewPtr("blockTable", a.blockTable, 0, Math.ceil(a.numTokens / a.blockSize)),
     a.blockSize,
     a.numTokens,

@@ -7,9 +7,9 @@ const { i32, u64, f32, ptr } = FFIType;
 export const metalSymbols = {
   llmem_metal_available: { args: [], returns: i32 },
   llmem_metal_paged_attention: {
-    // format, query, numHeads, numKvHeads, headDim, kPool, kBytes, vPool, vBytes, kBuffer,
-    // vBuffer, blockTable, blockSize, numTokens, scale, out, lse
-    args: [i32, ptr, u64, u64, u64, ptr, u64, ptr, u64, ptr, ptr, ptr, u64, u64, f32, ptr, ptr],
+    // format, query, numHeads, numKvHeads, headDim, kPool, kBytes, vPool, vBytes, blockTable,
+    // blockSize, numTokens, scale, out, lse
+    args: [i32, ptr, u64, u64, u64, ptr, u64, ptr, u64, ptr, u64, u64, f32, ptr, ptr],
     returns: i32,
   },
 } as const;
