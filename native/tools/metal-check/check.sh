@@ -33,7 +33,7 @@ done
 for m in "$src"/*.m; do
   echo "== $(basename "$m")"
   "${objc[@]}" "$m" || fail=1
-  python3 "$here/extract.py" "$m" "$out" | sed 's/^/   /' || fail=1
+  bun "$here/extract.ts" "$m" "$out" | sed 's/^/   /' || fail=1
 done
 for s in "$out"/*.metal; do
   [ -e "$s" ] || continue
