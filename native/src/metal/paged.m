@@ -4,8 +4,9 @@
  *
  * Scores: each simdgroup takes whole tokens, its lanes stride over the row (coalesced reads)
  * and simd_sum combines them. Softmax: max and sum reduced per simdgroup, then across
- * simdgroups through threadgroup memory. Values: each thread owns output dimensions and walks
- * every token, so a simdgroup reads consecutive bytes of one row at a time.
+ * simdgroups through threadgroup memory. Values: threads own output dimensions, so a
+ * simdgroup reads consecutive bytes of one row; rows narrower than the threadgroup (head_dim
+ * 64 or 128 against 256 threads) split the tokens among several such slices.
  *
  * Pools inside Metal buffers (llmem_metal_buffer_new: a bucket pool on "metal", a MetalBuffer)
  * are read in place; other memory is not page-aligned and so cannot be wrapped without a copy,
@@ -104,6 +105,7 @@ static NSString *const kPagedSource = @
 "                                  uint sg [[simdgroup_index_in_threadgroup]],\n"
 "                                  uint sgs [[simdgroups_per_threadgroup]]) {\n"
 "  threadgroup float partial[32];\n"
+"  threadgroup float red[256]; // one float per thread: the host launches at most 256\n"
 "  const uint g = head / (p.num_heads / p.num_kv_heads);\n"
 "  device const float *q = query + ulong(head) * p.head_dim;\n"
 "  device float *s = scores + ulong(head) * p.num_tokens;\n"
@@ -134,10 +136,25 @@ static NSString *const kPagedSource = @
 "  const float inv = 1.0f / sum;\n"
 "  if (tid == 0) lse[head] = m + precise::log(sum);\n"
 "\n"
-"  for (uint d = tid; d < p.head_dim; d += threads) {\n"
+"  // Values: `lanes` threads cover the row's dimensions; when the row is narrower than the\n"
+"  // threadgroup, `slices` groups of them split the tokens and their sums meet in red[].\n"
+"  const uint lanes = min(p.head_dim, threads), slices = threads / lanes;\n"
+"  const uint slice = tid / lanes;\n"
+"  for (uint d = tid % lanes; d < p.head_dim; d += lanes) {\n"
 "    float acc = 0.0f;\n"
-"    for (uint t = 0; t < p.num_tokens; t++) acc += (s[t] * inv) * row_value(p.format, v + row_at(p, table, t, g), d);\n"
-"    out[ulong(head) * p.head_dim + d] = acc;\n"
+"    if (slice < slices) {\n"
+"      for (uint t = slice; t < p.num_tokens; t += slices)\n"
+"        acc += (s[t] * inv) * row_value(p.format, v + row_at(p, table, t, g), d);\n"
+"    }\n"
+"    // slices > 1 means lanes == head_dim: every thread makes exactly one pass, so the\n"
+"    // barrier is reached by the whole threadgroup.\n"
+"    if (slices > 1) {\n"
+"      red[tid] = acc;\n"
+"      threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+"      acc = 0.0f;\n"
+"      for (uint i = 0; i < slices; i++) acc += red[i * lanes + d];\n"
+"    }\n"
+"    if (slice == 0) out[ulong(head) * p.head_dim + d] = acc;\n"
 "  }\n"
 "}\n";
 
