@@ -11,10 +11,12 @@ static NSMutableDictionary<NSString *, id<MTLComputePipelineState>> *g_pipelines
 static void metal_init(void) {
   static dispatch_once_t once;
   dispatch_once(&once, ^{
-    g_device = MTLCreateSystemDefaultDevice();
-    if (g_device) g_queue = [g_device newCommandQueue];
-    g_libraries = [NSMutableDictionary dictionary];
-    g_pipelines = [NSMutableDictionary dictionary];
+    @autoreleasepool {
+      g_device = MTLCreateSystemDefaultDevice();
+      if (g_device) g_queue = [g_device newCommandQueue];
+      g_libraries = [NSMutableDictionary dictionary];
+      g_pipelines = [NSMutableDictionary dictionary];
+    }
   });
 }
 
@@ -28,7 +30,11 @@ id<MTLCommandQueue> llmem_metal_queue(void) {
   return g_queue;
 }
 
-int llmem_metal_available(void) { return llmem_metal_device() != nil && llmem_metal_queue() != nil; }
+int llmem_metal_available(void) {
+  @autoreleasepool {
+    return llmem_metal_device() != nil && llmem_metal_queue() != nil;
+  }
+}
 
 id<MTLComputePipelineState> llmem_metal_pipeline(NSString *source, NSString *function) {
   metal_init();

@@ -1,7 +1,9 @@
 /* Metal buffers for @llmem/bucket-pool (macOS): shared-storage MTLBuffers whose contents
  * the CPU reads and writes directly, and residency sets (macOS 15+) that keep a pool's
  * buffers resident for every command buffer of llmem's queue. Handles crossing the C API
- * are retained Objective-C objects (CFBridgingRetain), released by the matching release. */
+ * are retained Objective-C objects (CFBridgingRetain, inline: no CoreFoundation link needed),
+ * released by the matching release. Entry points that touch Objective-C objects run in their
+ * own @autoreleasepool: the JS thread calling them has no pool that is ever drained. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,13 @@
 #endif
 
 static id<MTLBuffer> as_buffer(void *handle) { return (__bridge id<MTLBuffer>)handle; }
+
+/* Drops the reference CFBridgingRetain gave a handle: a strong local takes it over and
+ * releases it at the end of the scope, never through an autorelease pool (callers from JS
+ * have none that is ever drained). */
+static void release_handle(void *handle) {
+  __attribute__((unused)) id object = (__bridge_transfer id)handle;
+}
 
 /* Every live buffer's contents range, so kernels handed a plain pointer (a typed array over a
  * pool buffer) can find the MTLBuffer behind it and read it in place instead of copying.
@@ -69,8 +78,10 @@ id<MTLBuffer> llmem_metal_buffer_holding(const void *p, uint64_t bytes, uint64_t
 }
 
 int llmem_metal_holds(const void *p, uint64_t bytes) {
-  uint64_t offset;
-  return llmem_metal_buffer_holding(p, bytes, &offset) != nil;
+  @autoreleasepool {
+    uint64_t offset;
+    return llmem_metal_buffer_holding(p, bytes, &offset) != nil;
+  }
 }
 
 void *llmem_metal_buffer_new(uint64_t bytes) {
@@ -90,7 +101,7 @@ void *llmem_metal_buffer_new(uint64_t bytes) {
 void llmem_metal_buffer_release(void *buffer) {
   if (!buffer) return;
   region_remove(buffer);
-  CFRelease((CFTypeRef)buffer);
+  release_handle(buffer);
 }
 
 void *llmem_metal_buffer_contents(void *buffer) { return buffer ? as_buffer(buffer).contents : NULL; }
@@ -98,8 +109,10 @@ void *llmem_metal_buffer_contents(void *buffer) { return buffer ? as_buffer(buff
 uint64_t llmem_metal_buffer_length(void *buffer) { return buffer ? (uint64_t)as_buffer(buffer).length : 0; }
 
 int llmem_metal_buffer_on_device(void *buffer) {
-  id<MTLDevice> device = llmem_metal_device();
-  return buffer && device && as_buffer(buffer).device == device ? 1 : 0;
+  @autoreleasepool {
+    id<MTLDevice> device = llmem_metal_device();
+    return buffer && device && as_buffer(buffer).device == device ? 1 : 0;
+  }
 }
 
 void *llmem_metal_residency_new(void) {
@@ -132,19 +145,23 @@ void llmem_metal_residency_release(void *set) {
   if (!set) return;
 #ifdef LLMEM_HAS_RESIDENCY_SETS
   if (@available(macOS 15.0, *)) {
-    id<MTLResidencySet> s = (__bridge id<MTLResidencySet>)set;
-    [s endResidency];
-    [llmem_metal_queue() removeResidencySet:s];
+    @autoreleasepool {
+      id<MTLResidencySet> s = (__bridge id<MTLResidencySet>)set;
+      [s endResidency];
+      [llmem_metal_queue() removeResidencySet:s];
+    }
   }
 #endif
-  CFRelease((CFTypeRef)set);
+  release_handle(set);
 }
 
 int llmem_metal_residency_add(void *set, void *buffer) {
 #ifdef LLMEM_HAS_RESIDENCY_SETS
   if (!set || !buffer || !llmem_metal_buffer_on_device(buffer)) return -1;
   if (@available(macOS 15.0, *)) {
-    [(__bridge id<MTLResidencySet>)set addAllocation:as_buffer(buffer)];
+    @autoreleasepool {
+      [(__bridge id<MTLResidencySet>)set addAllocation:as_buffer(buffer)];
+    }
     return 0;
   }
 #else
@@ -158,7 +175,9 @@ int llmem_metal_residency_remove(void *set, void *buffer) {
 #ifdef LLMEM_HAS_RESIDENCY_SETS
   if (!set || !buffer) return -1;
   if (@available(macOS 15.0, *)) {
-    [(__bridge id<MTLResidencySet>)set removeAllocation:as_buffer(buffer)];
+    @autoreleasepool {
+      [(__bridge id<MTLResidencySet>)set removeAllocation:as_buffer(buffer)];
+    }
     return 0;
   }
 #else
@@ -172,10 +191,12 @@ void llmem_metal_residency_commit(void *set) {
 #ifdef LLMEM_HAS_RESIDENCY_SETS
   if (!set) return;
   if (@available(macOS 15.0, *)) {
-    id<MTLResidencySet> s = (__bridge id<MTLResidencySet>)set;
-    [s commit];
-    /* Start paging in now rather than at the first command buffer that needs the buffers. */
-    [s requestResidency];
+    @autoreleasepool {
+      id<MTLResidencySet> s = (__bridge id<MTLResidencySet>)set;
+      [s commit];
+      /* Start paging in now rather than at the first command buffer that needs the buffers. */
+      [s requestResidency];
+    }
   }
 #else
   (void)set;

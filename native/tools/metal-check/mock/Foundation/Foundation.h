@@ -20,10 +20,10 @@ typedef signed char BOOL; /* arm64 Apple uses bool; signed char keeps YES/NO com
 #define NS_ASSUME_NONNULL_BEGIN _Pragma("clang assume_nonnull begin")
 #define NS_ASSUME_NONNULL_END _Pragma("clang assume_nonnull end")
 
-/* CoreFoundation: handles crossing C APIs are retained with CFBridgingRetain, dropped by CFRelease. */
+/* Handles crossing the C API are retained with CFBridgingRetain and dropped with
+ * CFBridgingRelease, both inline in Foundation's NSObject.h. CFRelease/CFRetain are left out
+ * on purpose: they live in CoreFoundation, which native/Makefile does not link. */
 typedef const void *CFTypeRef;
-void CFRelease(CFTypeRef cf);
-CFTypeRef CFRetain(CFTypeRef cf);
 static inline CFTypeRef CFBridgingRetain(id X) { return (__bridge_retained CFTypeRef)X; }
 static inline id CFBridgingRelease(CFTypeRef X) { return (__bridge_transfer id)X; }
 
