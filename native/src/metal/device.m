@@ -61,20 +61,17 @@ id<MTLComputePipelineState> llmem_metal_pipeline(NSString *source, NSString *fun
   }
 }
 
-int llmem_metal_run(id<MTLComputePipelineState> pipeline, NSArray<id<MTLBuffer>> *buffers, const void *params,
-                    size_t params_len, MTLSize grid, MTLSize group, BOOL grid_is_threadgroups) {
-  id<MTLCommandQueue> queue = llmem_metal_queue();
-  if (!pipeline || !queue) return -1;
-  if (group.width * group.height * group.depth > pipeline.maxTotalThreadsPerThreadgroup) return -1;
-  id<MTLCommandBuffer> cb = [queue commandBuffer];
-  id<MTLComputeCommandEncoder> enc = [cb computeCommandEncoder];
-  if (!cb || !enc) return -1;
+void llmem_metal_encode(id<MTLComputeCommandEncoder> enc, id<MTLComputePipelineState> pipeline,
+                        NSArray<id<MTLBuffer>> *buffers, const void *params, size_t params_len, MTLSize grid,
+                        MTLSize group, BOOL grid_is_threadgroups) {
   [enc setComputePipelineState:pipeline];
   for (NSUInteger i = 0; i < buffers.count; i++) [enc setBuffer:buffers[i] offset:0 atIndex:i];
   [enc setBytes:params length:params_len atIndex:buffers.count];
   if (grid_is_threadgroups) [enc dispatchThreadgroups:grid threadsPerThreadgroup:group];
   else [enc dispatchThreads:grid threadsPerThreadgroup:group];
-  [enc endEncoding];
+}
+
+int llmem_metal_finish(id<MTLCommandBuffer> cb) {
   [cb commit];
   [cb waitUntilCompleted];
   if (cb.status != MTLCommandBufferStatusCompleted) {
@@ -83,4 +80,17 @@ int llmem_metal_run(id<MTLComputePipelineState> pipeline, NSArray<id<MTLBuffer>>
     return -1;
   }
   return 0;
+}
+
+int llmem_metal_run(id<MTLComputePipelineState> pipeline, NSArray<id<MTLBuffer>> *buffers, const void *params,
+                    size_t params_len, MTLSize grid, MTLSize group, BOOL grid_is_threadgroups) {
+  id<MTLCommandQueue> queue = llmem_metal_queue();
+  if (!pipeline || !queue) return -1;
+  if (group.width * group.height * group.depth > pipeline.maxTotalThreadsPerThreadgroup) return -1;
+  id<MTLCommandBuffer> cb = [queue commandBuffer];
+  id<MTLComputeCommandEncoder> enc = [cb computeCommandEncoder];
+  if (!cb || !enc) return -1;
+  llmem_metal_encode(enc, pipeline, buffers, params, params_len, grid, group, grid_is_threadgroups);
+  [enc endEncoding];
+  return llmem_metal_finish(cb);
 }

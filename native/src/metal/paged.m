@@ -1,6 +1,8 @@
 /* Metal paged attention for kv-cache (macOS): the semantics of llmem_paged_attention (scores
- * over the block table, softmax per head, weighted values, per-head log-sum-exp) with one
- * threadgroup per query head.
+ * over the block table, softmax per head, weighted values, per-head log-sum-exp) in two
+ * dispatches of one command buffer, as flash-decoding does: pass 1 runs a threadgroup per
+ * (query head, split of the tokens) and leaves each split's max, exp-sum and unnormalized
+ * output; pass 2 merges a head's splits exactly through their maxima.
  *
  * Scores: each simdgroup takes whole tokens, its lanes stride over the row (coalesced reads)
  * and simd_sum combines them. Softmax: max and sum reduced per simdgroup, then across
@@ -20,9 +22,10 @@
 typedef struct {
   uint64_t block_bytes, k_offset, v_offset;
   uint32_t format, num_heads, num_kv_heads, head_dim, block_size, num_tokens, row_bytes, token_bytes;
+  uint32_t num_splits, chunk;
   float scale;
 } paged_params;
-_Static_assert(sizeof(paged_params) == 64, "paged_params must match the shader's struct");
+_Static_assert(sizeof(paged_params) == 72, "paged_params must match the shader's struct");
 
 static NSString *const kPagedSource = @
 "#include <metal_stdlib>\n"
@@ -31,6 +34,7 @@ static NSString *const kPagedSource = @
 "struct paged_params {\n"
 "  ulong block_bytes, k_offset, v_offset;\n"
 "  uint format, num_heads, num_kv_heads, head_dim, block_size, num_tokens, row_bytes, token_bytes;\n"
+"  uint num_splits, chunk; // tokens [split * chunk, min(num_tokens, (split + 1) * chunk)) per split\n"
 "  float scale;\n"
 "};\n"
 "\n"
@@ -89,31 +93,36 @@ static NSString *const kPagedSource = @
 "  return r;\n"
 "}\n"
 "\n"
-"kernel void llmem_paged_attention(device const float *query [[buffer(0)]],\n"
-"                                  device const uchar *k_pool [[buffer(1)]],\n"
-"                                  device const uchar *v_pool [[buffer(2)]],\n"
-"                                  device const uint *table [[buffer(3)]],\n"
-"                                  device float *scores [[buffer(4)]],\n"
-"                                  device float *out [[buffer(5)]],\n"
-"                                  device float *lse [[buffer(6)]],\n"
-"                                  constant paged_params &p [[buffer(7)]],\n"
-"                                  uint head [[threadgroup_position_in_grid]],\n"
-"                                  uint tid [[thread_index_in_threadgroup]],\n"
-"                                  uint threads [[threads_per_threadgroup]],\n"
-"                                  uint lane [[thread_index_in_simdgroup]],\n"
-"                                  uint width [[threads_per_simdgroup]],\n"
-"                                  uint sg [[simdgroup_index_in_threadgroup]],\n"
-"                                  uint sgs [[simdgroups_per_threadgroup]]) {\n"
+"// Pass 1, one threadgroup per (query head, split of the tokens): the split's scores, their\n"
+"// max m and sum l of exp(score - m), and o = sum of exp(score - m) * value row, unnormalized.\n"
+"kernel void llmem_paged_attention_part(device const float *query [[buffer(0)]],\n"
+"                                       device const uchar *k_pool [[buffer(1)]],\n"
+"                                       device const uchar *v_pool [[buffer(2)]],\n"
+"                                       device const uint *table [[buffer(3)]],\n"
+"                                       device float *scores [[buffer(4)]],\n"
+"                                       device float *part_o [[buffer(5)]],\n"
+"                                       device float *part_ml [[buffer(6)]],\n"
+"                                       constant paged_params &p [[buffer(7)]],\n"
+"                                       uint group_id [[threadgroup_position_in_grid]],\n"
+"                                       uint tid [[thread_index_in_threadgroup]],\n"
+"                                       uint threads [[threads_per_threadgroup]],\n"
+"                                       uint lane [[thread_index_in_simdgroup]],\n"
+"                                       uint width [[threads_per_simdgroup]],\n"
+"                                       uint sg [[simdgroup_index_in_threadgroup]],\n"
+"                                       uint sgs [[simdgroups_per_threadgroup]]) {\n"
 "  threadgroup float partial[32];\n"
 "  threadgroup float red[256]; // one float per thread: the host launches at most 256\n"
+"  const uint head = group_id / p.num_splits, split = group_id % p.num_splits;\n"
+"  const uint first = split * p.chunk, count = min(p.chunk, p.num_tokens - first);\n"
 "  const uint g = head / (p.num_heads / p.num_kv_heads);\n"
 "  device const float *q = query + ulong(head) * p.head_dim;\n"
-"  device float *s = scores + ulong(head) * p.num_tokens;\n"
+"  device float *s = scores + ulong(head) * p.num_tokens + first;\n"
 "  device const uchar *k = k_pool + p.k_offset;\n"
 "  device const uchar *v = v_pool + p.v_offset;\n"
 "\n"
-"  for (uint t = sg; t < p.num_tokens; t += sgs) {\n"
-"    device const uchar *row = k + row_at(p, table, t, g);\n"
+"  // Scores: a simdgroup per token, lanes over the row (coalesced), simd_sum to combine.\n"
+"  for (uint t = sg; t < count; t += sgs) {\n"
+"    device const uchar *row = k + row_at(p, table, first + t, g);\n"
 "    float acc = 0.0f;\n"
 "    for (uint d = lane; d < p.head_dim; d += width) acc += q[d] * row_value(p.format, row, d);\n"
 "    acc = simd_sum(acc);\n"
@@ -123,18 +132,21 @@ static NSString *const kPagedSource = @
 "  threadgroup_barrier(mem_flags::mem_device);\n"
 "\n"
 "  float m = -INFINITY;\n"
-"  for (uint t = tid; t < p.num_tokens; t += threads) m = max(m, s[t]);\n"
+"  for (uint t = tid; t < count; t += threads) m = max(m, s[t]);\n"
 "  m = group_max(m, partial, lane, sg, sgs);\n"
-"  float sum = 0.0f;\n"
-"  for (uint t = tid; t < p.num_tokens; t += threads) {\n"
+"  float l = 0.0f;\n"
+"  for (uint t = tid; t < count; t += threads) {\n"
 "    const float e = precise::exp(s[t] - m);\n"
 "    s[t] = e;\n"
-"    sum += e;\n"
+"    l += e;\n"
 "  }\n"
-"  sum = group_sum(sum, partial, lane, sg, sgs);\n"
+"  l = group_sum(l, partial, lane, sg, sgs);\n"
 "  threadgroup_barrier(mem_flags::mem_device);\n"
-"  const float inv = 1.0f / sum;\n"
-"  if (tid == 0) lse[head] = m + precise::log(sum);\n"
+"  device float *o = part_o + ulong(group_id) * p.head_dim;\n"
+"  if (tid == 0) {\n"
+"    part_ml[2 * group_id] = m;\n"
+"    part_ml[2 * group_id + 1] = l;\n"
+"  }\n"
 "\n"
 "  // Values: `lanes` threads cover the row's dimensions; when the row is narrower than the\n"
 "  // threadgroup, `slices` groups of them split the tokens and their sums meet in red[].\n"
@@ -143,8 +155,7 @@ static NSString *const kPagedSource = @
 "  for (uint d = tid % lanes; d < p.head_dim; d += lanes) {\n"
 "    float acc = 0.0f;\n"
 "    if (slice < slices) {\n"
-"      for (uint t = slice; t < p.num_tokens; t += slices)\n"
-"        acc += (s[t] * inv) * row_value(p.format, v + row_at(p, table, t, g), d);\n"
+"      for (uint t = slice; t < count; t += slices) acc += s[t] * row_value(p.format, v + row_at(p, table, first + t, g), d);\n"
 "    }\n"
 "    // slices > 1 means lanes == head_dim: every thread makes exactly one pass, so the\n"
 "    // barrier is reached by the whole threadgroup.\n"
@@ -154,7 +165,32 @@ static NSString *const kPagedSource = @
 "      acc = 0.0f;\n"
 "      for (uint i = 0; i < slices; i++) acc += red[i * lanes + d];\n"
 "    }\n"
-"    if (slice == 0) out[ulong(head) * p.head_dim + d] = acc;\n"
+"    if (slice == 0) o[d] = acc;\n"
+"  }\n"
+"}\n"
+"\n"
+"// Pass 2, one threadgroup per query head: the splits merged exactly through their maxima,\n"
+"// as the CPU merges segments; lse = M + log(L) with L the rescaled sum of the l's.\n"
+"kernel void llmem_paged_attention_merge(device const float *part_o [[buffer(0)]],\n"
+"                                        device const float *part_ml [[buffer(1)]],\n"
+"                                        device float *out [[buffer(2)]],\n"
+"                                        device float *lse [[buffer(3)]],\n"
+"                                        constant paged_params &p [[buffer(4)]],\n"
+"                                        uint head [[threadgroup_position_in_grid]],\n"
+"                                        uint tid [[thread_index_in_threadgroup]],\n"
+"                                        uint threads [[threads_per_threadgroup]]) {\n"
+"  device const float *ml = part_ml + 2 * ulong(head) * p.num_splits;\n"
+"  float big = -INFINITY;\n"
+"  for (uint i = 0; i < p.num_splits; i++) big = max(big, ml[2 * i]);\n"
+"  float total = 0.0f;\n"
+"  for (uint i = 0; i < p.num_splits; i++) total += ml[2 * i + 1] * precise::exp(ml[2 * i] - big);\n"
+"  const float inv = 1.0f / total;\n"
+"  if (tid == 0) lse[head] = big + precise::log(total);\n"
+"  device const float *o = part_o + ulong(head) * p.num_splits * p.head_dim;\n"
+"  for (uint d = tid; d < p.head_dim; d += threads) {\n"
+"    float acc = 0.0f;\n"
+"    for (uint i = 0; i < p.num_splits; i++) acc += o[ulong(i) * p.head_dim + d] * precise::exp(ml[2 * i] - big);\n"
+"    out[ulong(head) * p.head_dim + d] = acc * inv;\n"
 "  }\n"
 "}\n";
 
@@ -198,14 +234,26 @@ int llmem_metal_paged_attention(int format, const float *query, size_t num_heads
   }
   @autoreleasepool {
     id<MTLDevice> device = llmem_metal_device();
-    id<MTLComputePipelineState> pipeline = llmem_metal_pipeline(kPagedSource, @"llmem_paged_attention");
-    if (!device || !pipeline) return -1;
-    /* A multiple of the SIMD width, at most 32 simdgroups (the shader's partial[32]). */
-    const NSUInteger width = pipeline.threadExecutionWidth;
-    NSUInteger threads = pipeline.maxTotalThreadsPerThreadgroup < 256 ? pipeline.maxTotalThreadsPerThreadgroup : 256;
+    id<MTLCommandQueue> queue = llmem_metal_queue();
+    id<MTLComputePipelineState> part = llmem_metal_pipeline(kPagedSource, @"llmem_paged_attention_part");
+    id<MTLComputePipelineState> merge = llmem_metal_pipeline(kPagedSource, @"llmem_paged_attention_merge");
+    if (!device || !queue || !part || !merge) return -1;
+    /* A multiple of the SIMD width, at most 256 (the shader's red[256]) and so at most 32
+     * simdgroups (its partial[32]) for any width of 8 or more. */
+    const NSUInteger width = part.threadExecutionWidth;
+    NSUInteger threads = part.maxTotalThreadsPerThreadgroup < 256 ? part.maxTotalThreadsPerThreadgroup : 256;
     threads -= width ? threads % width : threads;
-    if (width < 8 || threads == 0) return -1;
-    if (num_heads * num_tokens > device.maxBufferLength / sizeof(float) || num_blocks > UINT32_MAX) return -1;
+    const NSUInteger merge_threads = merge.maxTotalThreadsPerThreadgroup < 256 ? merge.maxTotalThreadsPerThreadgroup : 256;
+    if (width < 8 || threads == 0 || merge_threads == 0) return -1;
+    /* Splits of the tokens, so a long context fills the GPU with about 128 threadgroups
+     * however few heads there are, while each split keeps at least 128 tokens. */
+    size_t splits = (128 + num_heads - 1) / num_heads, max_splits = (num_tokens + 127) / 128;
+    if (splits > max_splits) splits = max_splits;
+    const size_t chunk = (num_tokens + splits - 1) / splits;
+    splits = (num_tokens + chunk - 1) / chunk; /* every split non-empty */
+    const size_t max_floats = device.maxBufferLength / sizeof(float);
+    if (num_heads * num_tokens > max_floats || num_heads * splits * head_dim > max_floats || num_blocks > UINT32_MAX)
+      return -1;
 
     paged_params params = {.block_bytes = block_bytes,
                            .format = (uint32_t)format,
@@ -216,6 +264,8 @@ int llmem_metal_paged_attention(int format, const float *query, size_t num_heads
                            .num_tokens = (uint32_t)num_tokens,
                            .row_bytes = (uint32_t)row_bytes,
                            .token_bytes = (uint32_t)token_bytes,
+                           .num_splits = (uint32_t)splits,
+                           .chunk = (uint32_t)chunk,
                            .scale = scale};
     id<MTLBuffer> kb = buffer_holding(k_pool, k_bytes, &params.k_offset);
     id<MTLBuffer> vb = buffer_holding(v_pool, v_bytes, &params.v_offset);
@@ -237,13 +287,23 @@ int llmem_metal_paged_attention(int format, const float *query, size_t num_heads
                                           options:MTLResourceStorageModeShared];
     id<MTLBuffer> scores = [device newBufferWithLength:num_heads * num_tokens * sizeof(float)
                                                options:MTLResourceStorageModePrivate];
+    id<MTLBuffer> part_o = [device newBufferWithLength:num_heads * splits * head_dim * sizeof(float)
+                                               options:MTLResourceStorageModePrivate];
+    id<MTLBuffer> part_ml = [device newBufferWithLength:num_heads * splits * 2 * sizeof(float)
+                                                options:MTLResourceStorageModePrivate];
     id<MTLBuffer> ob = [device newBufferWithLength:num_heads * head_dim * sizeof(float)
                                            options:MTLResourceStorageModeShared];
     id<MTLBuffer> lb = [device newBufferWithLength:num_heads * sizeof(float) options:MTLResourceStorageModeShared];
-    if (!kb || !vb || !table || !qb || !scores || !ob || !lb) return -1;
-    if (llmem_metal_run(pipeline, @[ qb, kb, vb, table, scores, ob, lb ], &params, sizeof params,
-                        MTLSizeMake(num_heads, 1, 1), MTLSizeMake(threads, 1, 1), YES))
-      return -1;
+    if (!kb || !vb || !table || !qb || !scores || !part_o || !part_ml || !ob || !lb) return -1;
+    id<MTLCommandBuffer> cb = [queue commandBuffer];
+    id<MTLComputeCommandEncoder> enc = [cb computeCommandEncoder];
+    if (!cb || !enc) return -1;
+    llmem_metal_encode(enc, part, @[ qb, kb, vb, table, scores, part_o, part_ml ], &params, sizeof params,
+                       MTLSizeMake(num_heads * splits, 1, 1), MTLSizeMake(threads, 1, 1), YES);
+    llmem_metal_encode(enc, merge, @[ part_o, part_ml, ob, lb ], &params, sizeof params, MTLSizeMake(num_heads, 1, 1),
+                       MTLSizeMake(merge_threads, 1, 1), YES);
+    [enc endEncoding];
+    if (llmem_metal_finish(cb)) return -1;
     memcpy(out, ob.contents, num_heads * head_dim * sizeof(float));
     memcpy(lse, lb.contents, num_heads * sizeof(float));
     return 0;

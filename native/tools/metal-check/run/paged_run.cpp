@@ -16,32 +16,53 @@ extern "C" {
 }
 
 namespace {
-// Mirrors paged.m's param packing (the shader's struct is the single definition).
-int run_gpu(int format, const std::vector<float> &query, uint heads, uint kv, uint hd, const std::vector<uchar> &k,
-            const std::vector<uchar> &v, ulong offset, const std::vector<uint> &table, uint bs, uint tokens, float scale,
-            uint threads, std::vector<float> &out, std::vector<float> &lse) {
-  const uint row = uint(llmem_kv_row_bytes(format, hd));
-  paged_params p{};
-  p.block_bytes = ulong(bs) * kv * row;
-  p.k_offset = p.v_offset = offset;
-  p.format = uint(format), p.num_heads = heads, p.num_kv_heads = kv, p.head_dim = hd, p.block_size = bs;
-  p.num_tokens = tokens, p.row_bytes = row, p.token_bytes = kv * row, p.scale = scale;
-  std::vector<float> scores(size_t(heads) * tokens);
-  const uint width = 32;
-  for (uint head = 0; head < heads; head++) {
+// Threadgroups run one after another, each as `threads` OS threads.
+template <typename F> void run_groups(uint groups, uint threads, uint width, F kernel_fn) {
+  for (uint group_id = 0; group_id < groups; group_id++) {
     metal::run_group group(threads, width);
     metal::g_group = &group;
     std::vector<os_thread> pool;
     for (uint tid = 0; tid < threads; tid++) {
       pool.emplace_back([&, tid] {
-        metal::t_lane = tid % width, metal::t_sg = tid / width;
-        llmem_paged_attention(query.data(), k.data(), v.data(), table.data(), scores.data(), out.data(), lse.data(), p,
-                              head, tid, threads, tid % width, width, tid / width, threads / width);
+        metal::t_lane = tid % width;
+        metal::t_sg = tid / width;
+        kernel_fn(group_id, tid);
       });
     }
     for (auto &t : pool) t.join();
   }
-  return 0;
+}
+
+// paged.m's choice of splits: about 128 threadgroups, at least 128 tokens per split.
+uint host_splits(uint heads, uint tokens) {
+  uint splits = (128 + heads - 1) / heads, max_splits = (tokens + 127) / 128;
+  return splits > max_splits ? max_splits : splits;
+}
+
+// Mirrors paged.m's param packing and its two dispatches (the shader's struct is the only
+// definition of the layout).
+void run_gpu(int format, const std::vector<float> &query, uint heads, uint kv, uint hd, const std::vector<uchar> &k,
+             const std::vector<uchar> &v, ulong offset, const std::vector<uint> &table, uint bs, uint tokens,
+             float scale, uint threads, uint splits, std::vector<float> &out, std::vector<float> &lse) {
+  const uint row = uint(llmem_kv_row_bytes(format, hd));
+  const uint chunk = (tokens + splits - 1) / splits;
+  splits = (tokens + chunk - 1) / chunk;
+  paged_params p{};
+  p.block_bytes = ulong(bs) * kv * row;
+  p.k_offset = p.v_offset = offset;
+  p.format = uint(format), p.num_heads = heads, p.num_kv_heads = kv, p.head_dim = hd, p.block_size = bs;
+  p.num_tokens = tokens, p.row_bytes = row, p.token_bytes = kv * row, p.scale = scale;
+  p.num_splits = splits, p.chunk = chunk;
+  std::vector<float> scores(size_t(heads) * tokens), part_o(size_t(heads) * splits * hd), part_ml(size_t(heads) * splits * 2);
+  const uint width = 32;
+  run_groups(heads * splits, threads, width, [&](uint group_id, uint tid) {
+    llmem_paged_attention_part(query.data(), k.data(), v.data(), table.data(), scores.data(), part_o.data(),
+                               part_ml.data(), p, group_id, tid, threads, tid % width, width, tid / width,
+                               threads / width);
+  });
+  run_groups(heads, 64, width, [&](uint head, uint tid) {
+    llmem_paged_attention_merge(part_o.data(), part_ml.data(), out.data(), lse.data(), p, head, tid, 64);
+  });
 }
 
 std::vector<uchar> encode_rows(int format, const std::vector<float> &x, uint hd) {
@@ -64,8 +85,9 @@ int main() {
     uint heads, kv, hd, bs, tokens, threads;
   };
   const shape shapes[] = {
-      {6, 2, 64, 5, 1, 256},    {6, 2, 64, 5, 23, 256}, {6, 2, 64, 16, 301, 256}, {4, 4, 256, 7, 40, 128},
-      {2, 1, 96, 3, 17, 64},    {8, 2, 32, 4, 33, 256}, {3, 3, 128, 8, 64, 128},  {2, 2, 64, 5, 9, 32},
+      {6, 2, 64, 5, 1, 256}, {6, 2, 64, 5, 23, 256}, {6, 2, 64, 16, 301, 256}, {4, 4, 256, 7, 40, 128},
+      {2, 1, 96, 3, 17, 64}, {8, 2, 32, 4, 33, 256}, {3, 3, 128, 8, 64, 128},  {2, 2, 64, 5, 9, 32},
+      {1, 1, 64, 16, 700, 64}, // one head, a long context: the host splits it 6 ways
   };
   const int formats[] = {LLMEM_F32, LLMEM_F16, LLMEM_BF16, LLMEM_Q8_0, LLMEM_Q4_0, LLMEM_Q4_1};
   std::mt19937 rng(7);
@@ -93,15 +115,20 @@ int main() {
       std::vector<float> scratch(size_t(s.tokens) * s.heads + 32 * s.hd);
       llmem_paged_attention(format, q.data(), s.heads, s.kv, s.hd, k.data(), v.data(), table.data(), s.bs, s.tokens,
                             scale, scratch.data(), ref.data(), ref_lse.data());
-      run_gpu(format, q, s.heads, s.kv, s.hd, kbuf, vbuf, offset, table, s.bs, s.tokens, scale, s.threads, out, lse);
-      float diff = 0;
-      for (size_t i = 0; i < out.size(); i++) diff = std::fmax(diff, std::fabs(out[i] - ref[i]));
-      for (uint h = 0; h < s.heads; h++) diff = std::fmax(diff, std::fabs(lse[h] - ref_lse[h]));
-      const bool ok = diff < 1e-4f;
-      ok ? passed++ : failed++;
-      if (!ok || std::getenv("VERBOSE"))
-        std::printf("%s format %d heads %u/%u hd %u bs %u tokens %u threads %u: max diff %g\n", ok ? "ok  " : "FAIL",
-                    format, s.heads, s.kv, s.hd, s.bs, s.tokens, s.threads, double(diff));
+      // The host's choice of splits, and a few forced ones (1 = no merge work, uneven last split).
+      for (uint splits : {host_splits(s.heads, s.tokens), 1u, 2u, 5u}) {
+        if (splits > s.tokens) continue;
+        run_gpu(format, q, s.heads, s.kv, s.hd, kbuf, vbuf, offset, table, s.bs, s.tokens, scale, s.threads, splits,
+                out, lse);
+        float diff = 0;
+        for (size_t i = 0; i < out.size(); i++) diff = std::fmax(diff, std::fabs(out[i] - ref[i]));
+        for (uint h = 0; h < s.heads; h++) diff = std::fmax(diff, std::fabs(lse[h] - ref_lse[h]));
+        const bool ok = diff < 1e-4f;
+        ok ? passed++ : failed++;
+        if (!ok || std::getenv("VERBOSE"))
+          std::printf("%s format %d heads %u/%u hd %u bs %u tokens %u threads %u splits %u: max diff %g\n",
+                      ok ? "ok  " : "FAIL", format, s.heads, s.kv, s.hd, s.bs, s.tokens, s.threads, splits, double(diff));
+      }
     }
   }
   std::printf("paged attention kernel (CPU emulation vs llmem_paged_attention): %d passed, %d failed\n", passed, failed);
