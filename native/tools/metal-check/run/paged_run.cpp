@@ -34,8 +34,8 @@ template <typename F> void run_groups(uint groups, uint threads, uint width, F k
 }
 
 // paged.m's choice of splits: about 128 threadgroups, at least 128 tokens per split.
-uint host_splits(uint heads, uint tokens) {
-  uint splits = (128 + heads - 1) / heads, max_splits = (tokens + 127) / 128;
+uint host_splits(uint kv_heads, uint tokens) {
+  uint splits = (128 + kv_heads - 1) / kv_heads, max_splits = (tokens + 127) / 128;
   return splits > max_splits ? max_splits : splits;
 }
 
@@ -55,7 +55,7 @@ void run_gpu(int format, const std::vector<float> &query, uint heads, uint kv, u
   p.num_splits = splits, p.chunk = chunk;
   std::vector<float> scores(size_t(heads) * tokens), part_o(size_t(heads) * splits * hd), part_ml(size_t(heads) * splits * 2);
   const uint width = 32;
-  run_groups(heads * splits, threads, width, [&](uint group_id, uint tid) {
+  run_groups(kv * splits, threads, width, [&](uint group_id, uint tid) {
     llmem_paged_attention_part(query.data(), k.data(), v.data(), table.data(), scores.data(), part_o.data(),
                                part_ml.data(), p, group_id, tid, threads, tid % width, width, tid / width,
                                threads / width);
@@ -88,6 +88,7 @@ int main() {
       {6, 2, 64, 5, 1, 256}, {6, 2, 64, 5, 23, 256}, {6, 2, 64, 16, 301, 256}, {4, 4, 256, 7, 40, 128},
       {2, 1, 96, 3, 17, 64}, {8, 2, 32, 4, 33, 256}, {3, 3, 128, 8, 64, 128},  {2, 2, 64, 5, 9, 32},
       {1, 1, 64, 16, 700, 64}, // one head, a long context: the host splits it 6 ways
+      {20, 2, 64, 8, 50, 128}, // 10 query heads per KV head: two rounds of HEADS_AT_ONCE
   };
   const int formats[] = {LLMEM_F32, LLMEM_F16, LLMEM_BF16, LLMEM_Q8_0, LLMEM_Q4_0, LLMEM_Q4_1};
   std::mt19937 rng(7);
@@ -116,7 +117,7 @@ int main() {
       llmem_paged_attention(format, q.data(), s.heads, s.kv, s.hd, k.data(), v.data(), table.data(), s.bs, s.tokens,
                             scale, scratch.data(), ref.data(), ref_lse.data());
       // The host's choice of splits, and a few forced ones (1 = no merge work, uneven last split).
-      for (uint splits : {host_splits(s.heads, s.tokens), 1u, 2u, 5u}) {
+      for (uint splits : {host_splits(s.kv, s.tokens), 1u, 2u, 5u}) {
         if (splits > s.tokens) continue;
         run_gpu(format, q, s.heads, s.kv, s.hd, kbuf, vbuf, offset, table, s.bs, s.tokens, scale, s.threads, splits,
                 out, lse);
