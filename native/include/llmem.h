@@ -183,6 +183,9 @@ LLMEM_API void *llmem_metal_buffer_contents(void *buffer);
 LLMEM_API uint64_t llmem_metal_buffer_length(void *buffer);
 /* 1 if the buffer lives on llmem's Metal device, 0 if on another one (or off macOS). */
 LLMEM_API int llmem_metal_buffer_on_device(void *buffer);
+/* 1 if [p, p + bytes) lies inside one live llmem_metal_buffer_new buffer (which Metal kernels
+ * then read in place), else 0 (always 0 off macOS). */
+LLMEM_API int llmem_metal_holds(const void *p, uint64_t bytes);
 /* A residency set attached to llmem's command queue (macOS 15+), or NULL when the OS has
  * none or LLMEM_NO_RESIDENCY=1. Adds and removes take effect at the next commit. */
 LLMEM_API void *llmem_metal_residency_new(void);
@@ -193,6 +196,16 @@ LLMEM_API int llmem_metal_residency_add(void *set, void *buffer);
 LLMEM_API int llmem_metal_residency_remove(void *set, void *buffer);
 LLMEM_API void llmem_metal_residency_commit(void *set);
 LLMEM_API uint64_t llmem_metal_residency_count(void *set);
+
+/* llmem_paged_attention on the GPU (src/metal/paged.m; -1 off macOS, without a device, or on
+ * any Metal failure, so callers fall back to the CPU kernel). Same arguments, plus the pools'
+ * byte lengths (every table entry must name a whole block of both pools, else -1). Pools
+ * inside llmem Metal buffers (llmem_metal_holds) are read in place; other memory is gathered
+ * block by block into a temporary buffer. No scratch: scores live in GPU memory. 0 on success. */
+LLMEM_API int llmem_metal_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads,
+                                          size_t head_dim, const void *k_pool, size_t k_bytes, const void *v_pool,
+                                          size_t v_bytes, const uint32_t *block_table, size_t block_size, size_t num_tokens,
+                                          float scale, float *out, float *lse);
 
 
 #ifdef __cplusplus

@@ -33,6 +33,11 @@ int llmem_metal_residency_remove(void *set, void *buffer) {
   return -1;
 }
 void llmem_metal_residency_commit(void *set) { (void)set; }
+int llmem_metal_holds(const void *p, uint64_t bytes) {
+  (void)p;
+  (void)bytes;
+  return 0;
+}
 uint64_t llmem_metal_residency_count(void *set) {
   (void)set;
   return 0;

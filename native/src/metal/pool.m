@@ -1,7 +1,10 @@
 /* Metal buffers for @llmem/bucket-pool (macOS): shared-storage MTLBuffers whose contents
  * the CPU reads and writes directly, and residency sets (macOS 15+) that keep a pool's
  * buffers resident for every command buffer of llmem's queue. Handles crossing the C API
- * are retained Objective-C objects (CFBridgingRetain), released by the matching release. */
+ * are retained Objective-C objects (CFBridgingRetain, inline: no CoreFoundation link needed),
+ * released by the matching release. Entry points that touch Objective-C objects run in their
+ * own @autoreleasepool: the JS thread calling them has no pool that is ever drained. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,73 @@
 
 static id<MTLBuffer> as_buffer(void *handle) { return (__bridge id<MTLBuffer>)handle; }
 
+/* Drops the reference CFBridgingRetain gave a handle: a strong local takes it over and
+ * releases it at the end of the scope, never through an autorelease pool (callers from JS
+ * have none that is ever drained). */
+static void release_handle(void *handle) {
+  __attribute__((unused)) id object = (__bridge_transfer id)handle;
+}
+
+/* Every live buffer's contents range, so kernels handed a plain pointer (a typed array over a
+ * pool buffer) can find the MTLBuffer behind it and read it in place instead of copying.
+ * A pool holds at most a few thousand buffers and lookups happen once per kernel call:
+ * a linear scan is cheaper than keeping an index sorted. */
+typedef struct {
+  const uint8_t *base;
+  uint64_t length;
+  void *handle;
+} region;
+static region *g_regions;
+static size_t g_region_count, g_region_cap;
+static pthread_mutex_t g_region_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void region_add(void *handle, id<MTLBuffer> buffer) {
+  pthread_mutex_lock(&g_region_lock);
+  if (g_region_count == g_region_cap) {
+    const size_t cap = g_region_cap ? g_region_cap * 2 : 64;
+    region *grown = realloc(g_regions, cap * sizeof *grown);
+    if (grown) g_regions = grown, g_region_cap = cap;
+  }
+  /* Without room the buffer stays unregistered: kernels then copy its bytes, still correct. */
+  if (g_region_count < g_region_cap)
+    g_regions[g_region_count++] = (region){buffer.contents, buffer.length, handle};
+  pthread_mutex_unlock(&g_region_lock);
+}
+
+static void region_remove(void *handle) {
+  pthread_mutex_lock(&g_region_lock);
+  for (size_t i = 0; i < g_region_count; i++) {
+    if (g_regions[i].handle == handle) {
+      g_regions[i] = g_regions[--g_region_count];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&g_region_lock);
+}
+
+id<MTLBuffer> llmem_metal_buffer_holding(const void *p, uint64_t bytes, uint64_t *offset) {
+  const uint8_t *q = p;
+  id<MTLBuffer> found = nil;
+  pthread_mutex_lock(&g_region_lock);
+  for (size_t i = 0; q && i < g_region_count; i++) {
+    const region r = g_regions[i];
+    if (q >= r.base && (uint64_t)(q - r.base) <= r.length && bytes <= r.length - (uint64_t)(q - r.base)) {
+      found = as_buffer(r.handle); /* a strong reference: the buffer outlives a concurrent release */
+      *offset = (uint64_t)(q - r.base);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&g_region_lock);
+  return found;
+}
+
+int llmem_metal_holds(const void *p, uint64_t bytes) {
+  @autoreleasepool {
+    uint64_t offset;
+    return llmem_metal_buffer_holding(p, bytes, &offset) != nil;
+  }
+}
+
 void *llmem_metal_buffer_new(uint64_t bytes) {
   id<MTLDevice> device = llmem_metal_device();
   if (!device || bytes == 0 || bytes > (uint64_t)device.maxBufferLength) return NULL;
@@ -22,12 +92,16 @@ void *llmem_metal_buffer_new(uint64_t bytes) {
     if (!buffer || !buffer.contents) return NULL;
     /* A fresh buffer must never expose an earlier owner's bytes, whatever the driver hands back. */
     memset(buffer.contents, 0, (size_t)bytes);
-    return (void *)CFBridgingRetain(buffer);
+    void *handle = (void *)CFBridgingRetain(buffer);
+    region_add(handle, buffer);
+    return handle;
   }
 }
 
 void llmem_metal_buffer_release(void *buffer) {
-  if (buffer) CFRelease((CFTypeRef)buffer);
+  if (!buffer) return;
+  region_remove(buffer);
+  release_handle(buffer);
 }
 
 void *llmem_metal_buffer_contents(void *buffer) { return buffer ? as_buffer(buffer).contents : NULL; }
@@ -35,8 +109,10 @@ void *llmem_metal_buffer_contents(void *buffer) { return buffer ? as_buffer(buff
 uint64_t llmem_metal_buffer_length(void *buffer) { return buffer ? (uint64_t)as_buffer(buffer).length : 0; }
 
 int llmem_metal_buffer_on_device(void *buffer) {
-  id<MTLDevice> device = llmem_metal_device();
-  return buffer && device && as_buffer(buffer).device == device ? 1 : 0;
+  @autoreleasepool {
+    id<MTLDevice> device = llmem_metal_device();
+    return buffer && device && as_buffer(buffer).device == device ? 1 : 0;
+  }
 }
 
 void *llmem_metal_residency_new(void) {
@@ -69,19 +145,23 @@ void llmem_metal_residency_release(void *set) {
   if (!set) return;
 #ifdef LLMEM_HAS_RESIDENCY_SETS
   if (@available(macOS 15.0, *)) {
-    id<MTLResidencySet> s = (__bridge id<MTLResidencySet>)set;
-    [s endResidency];
-    [llmem_metal_queue() removeResidencySet:s];
+    @autoreleasepool {
+      id<MTLResidencySet> s = (__bridge id<MTLResidencySet>)set;
+      [s endResidency];
+      [llmem_metal_queue() removeResidencySet:s];
+    }
   }
 #endif
-  CFRelease((CFTypeRef)set);
+  release_handle(set);
 }
 
 int llmem_metal_residency_add(void *set, void *buffer) {
 #ifdef LLMEM_HAS_RESIDENCY_SETS
   if (!set || !buffer || !llmem_metal_buffer_on_device(buffer)) return -1;
   if (@available(macOS 15.0, *)) {
-    [(__bridge id<MTLResidencySet>)set addAllocation:as_buffer(buffer)];
+    @autoreleasepool {
+      [(__bridge id<MTLResidencySet>)set addAllocation:as_buffer(buffer)];
+    }
     return 0;
   }
 #else
@@ -95,7 +175,9 @@ int llmem_metal_residency_remove(void *set, void *buffer) {
 #ifdef LLMEM_HAS_RESIDENCY_SETS
   if (!set || !buffer) return -1;
   if (@available(macOS 15.0, *)) {
-    [(__bridge id<MTLResidencySet>)set removeAllocation:as_buffer(buffer)];
+    @autoreleasepool {
+      [(__bridge id<MTLResidencySet>)set removeAllocation:as_buffer(buffer)];
+    }
     return 0;
   }
 #else
@@ -109,10 +191,12 @@ void llmem_metal_residency_commit(void *set) {
 #ifdef LLMEM_HAS_RESIDENCY_SETS
   if (!set) return;
   if (@available(macOS 15.0, *)) {
-    id<MTLResidencySet> s = (__bridge id<MTLResidencySet>)set;
-    [s commit];
-    /* Start paging in now rather than at the first command buffer that needs the buffers. */
-    [s requestResidency];
+    @autoreleasepool {
+      id<MTLResidencySet> s = (__bridge id<MTLResidencySet>)set;
+      [s commit];
+      /* Start paging in now rather than at the first command buffer that needs the buffers. */
+      [s requestResidency];
+    }
   }
 #else
   (void)set;

@@ -100,23 +100,19 @@ static NSString *const kQuantSource = @
 "  if (lane == 0) y[row] = acc;\n"
 "}\n";
 
-/* Runs one compute pass and waits; returns 0 when the GPU finished without error. */
+/* The simdgroup kernels (matvec) put one row on one 32-lane simdgroup: a GPU with another
+ * SIMD width would leave lanes unused or rows unfinished, so those refuse to run there. */
 static int run_pass(NSString *function, NSArray<id<MTLBuffer>> *buffers, const void *params, size_t params_len,
-                    MTLSize grid, MTLSize group, BOOL grid_is_threadgroups) {
+                    MTLSize grid, NSUInteger group, BOOL simdgroup_rows) {
   id<MTLComputePipelineState> pipeline = llmem_metal_pipeline(kQuantSource, function);
-  id<MTLCommandQueue> queue = llmem_metal_queue();
-  if (!pipeline || !queue) return -1;
-  id<MTLCommandBuffer> cb = [queue commandBuffer];
-  id<MTLComputeCommandEncoder> enc = [cb computeCommandEncoder];
-  [enc setComputePipelineState:pipeline];
-  for (NSUInteger i = 0; i < buffers.count; i++) [enc setBuffer:buffers[i] offset:0 atIndex:i];
-  [enc setBytes:params length:params_len atIndex:buffers.count];
-  if (grid_is_threadgroups) [enc dispatchThreadgroups:grid threadsPerThreadgroup:group];
-  else [enc dispatchThreads:grid threadsPerThreadgroup:group];
-  [enc endEncoding];
-  [cb commit];
-  [cb waitUntilCompleted];
-  return cb.status == MTLCommandBufferStatusCompleted ? 0 : -1;
+  if (!pipeline) return -1;
+  if (simdgroup_rows) {
+    if (pipeline.threadExecutionWidth != 32 || pipeline.maxTotalThreadsPerThreadgroup < 32) return -1;
+    return llmem_metal_run(pipeline, buffers, params, params_len, grid, MTLSizeMake(32, 1, 1), YES);
+  }
+  /* A pipeline's limit can be below the device's (register pressure): never ask for more. */
+  const NSUInteger width = group < pipeline.maxTotalThreadsPerThreadgroup ? group : pipeline.maxTotalThreadsPerThreadgroup;
+  return llmem_metal_run(pipeline, buffers, params, params_len, grid, MTLSizeMake(width, 1, 1), NO);
 }
 
 int llmem_metal_dequantize(int format, const void *src, float *dst, size_t n) {
@@ -134,7 +130,7 @@ int llmem_metal_dequantize(int format, const void *src, float *dst, size_t n) {
     id<MTLBuffer> dst_buf = [device newBufferWithLength:out_bytes options:MTLResourceStorageModeShared];
     if (!src_buf || !dst_buf) return -1;
     const uint32_t count = (uint32_t)n;
-    if (run_pass(function, @[ src_buf, dst_buf ], &count, sizeof count, MTLSizeMake(n, 1, 1), MTLSizeMake(256, 1, 1), NO))
+    if (run_pass(function, @[ src_buf, dst_buf ], &count, sizeof count, MTLSizeMake(n, 1, 1), 256, NO))
       return -1;
     memcpy(dst, dst_buf.contents, out_bytes);
     return 0;
@@ -167,7 +163,7 @@ int llmem_metal_matvec(int format, const void *w, size_t rows, size_t cols, cons
     if (quantized) llmem_quantize_q8_0(x, xb.contents, cols);
     else memcpy(xb.contents, x, cols * 4);
     const uint32_t shape[2] = {(uint32_t)rows, (uint32_t)cols};
-    if (run_pass(function, @[ wb, xb, yb ], shape, sizeof shape, MTLSizeMake(rows, 1, 1), MTLSizeMake(32, 1, 1), YES))
+    if (run_pass(function, @[ wb, xb, yb ], shape, sizeof shape, MTLSizeMake(rows, 1, 1), 32, YES))
       return -1;
     memcpy(y, yb.contents, rows * 4);
     return 0;

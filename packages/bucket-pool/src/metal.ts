@@ -47,7 +47,11 @@ export class MetalBuffer {
   /** Releases the MTLBuffer; views of it are detached first. Pools it was registered with drop it first. */
   free(): void {
     if (this.#handle === 0) throw new LlmemError("DOUBLE_FREE", "Metal buffer was already freed");
-    for (const set of residencyOwners.get(this) ?? []) set.remove(this.#handle);
+    // A removal is only staged until commit: commit now, so no set keeps the freed buffer resident.
+    for (const set of residencyOwners.get(this) ?? []) {
+      set.remove(this.#handle);
+      set.commit();
+    }
     residencyOwners.delete(this);
     this.#buffer.transfer();
     requireNative("MetalBuffer.free").llmem_metal_buffer_release(asPtr(this.#handle));

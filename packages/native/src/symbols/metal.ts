@@ -1,6 +1,15 @@
 import { FFIType } from "bun:ffi";
 
-// FFI declarations for libllmem's Metal functions (present in every build; 0 off macOS).
+const { i32, u64, f32, ptr } = FFIType;
+
+// FFI declarations for libllmem's Metal functions (present in every build; stubs off macOS
+// report "no device" / -1).
 export const metalSymbols = {
-  llmem_metal_available: { args: [], returns: FFIType.i32 },
+  llmem_metal_available: { args: [], returns: i32 },
+  llmem_metal_paged_attention: {
+    // format, query, numHeads, numKvHeads, headDim, kPool, kBytes, vPool, vBytes, blockTable,
+    // blockSize, numTokens, scale, out, lse
+    args: [i32, ptr, u64, u64, u64, ptr, u64, ptr, u64, ptr, u64, u64, f32, ptr, ptr],
+    returns: i32,
+  },
 } as const;

@@ -1,0 +1,166 @@
+import { ptr } from "bun:ffi";
+import { expect, test } from "bun:test";
+import { allocMetalBuffer } from "@llmem/bucket-pool";
+import { isLlmemError } from "@llmem/core";
+import { nativeLib } from "@llmem/native";
+import { type PagedAttentionArgs, pagedAttention } from "../src/paged-kernel.ts";
+import { metalAttentionAvailable, pagedAttentionMetal } from "../src/paged-metal.ts";
+import { ROW_FORMATS, type RowFormat, rowBytes } from "../src/row-formats.ts";
+import { encodeRow } from "../src/row-kernels.ts";
+import { gaussian } from "./quality.ts";
+import { maxAbsDiff } from "./reference.ts";
+
+const KV = 2;
+const HD = 64;
+const HEADS = 6;
+const BS = 5;
+const metal = metalAttentionAvailable();
+if (!metal)
+  console.log("paged-metal: no Metal device here; GPU-vs-CPU comparisons are skipped (macOS CI runs them)");
+
+function args(format: RowFormat, tokens: number): PagedAttentionArgs {
+  const poolBlocks = Math.ceil(tokens / BS) + 2;
+  const rb = rowBytes(format, HD);
+  const kPool = new Uint8Array(poolBlocks * BS * KV * rb);
+  const vPool = new Uint8Array(kPool.length);
+  const blockTable = Uint32Array.from({ length: poolBlocks }, (_, i) => poolBlocks - 1 - i);
+  const k = gaussian(tokens * KV * HD, 1);
+  const v = gaussian(tokens * KV * HD, 2);
+  for (let t = 0; t < tokens; t++) {
+    for (let g = 0; g < KV; g++) {
+      const at = ((blockTable[Math.floor(t / BS)]! * BS + (t % BS)) * KV + g) * rb;
+      const o = (t * KV + g) * HD;
+      encodeRow(format, k.subarray(o, o + HD), HD, kPool, at);
+      encodeRow(format, v.subarray(o, o + HD), HD, vPool, at);
+    }
+  }
+  return {
+    format,
+    query: gaussian(HEADS * HD, 3),
+    numHeads: HEADS,
+    numKvHeads: KV,
+    headDim: HD,
+    kPool,
+    vPool,
+    blockTable,
+    blockSize: BS,
+    numTokens: tokens,
+    scale: 0.125,
+    out: new Float32Array(HEADS * HD),
+    lse: new Float32Array(HEADS),
+  };
+}
+
+function cpuResult(a: PagedAttentionArgs) {
+  const out = new Float32Array(a.out.length);
+  const lse = new Float32Array(a.lse.length);
+  pagedAttention({ ...a, out, lse });
+  return { out, lse };
+}
+
+test("without Metal (or unasked) the CPU kernel runs and gives its exact result", () => {
+  for (const format of ROW_FORMATS) {
+    const a = args(format, 23);
+    // Forcing where there is no GPU must fall back; where there is one, unasked stays on the CPU.
+    expect(pagedAttentionMetal(a, metal ? {} : { force: true })).toBe("cpu");
+    const cpu = cpuResult(a);
+    expect(Array.from(a.out)).toEqual(Array.from(cpu.out));
+    expect(Array.from(a.lse)).toEqual(Array.from(cpu.lse));
+  }
+});
+
+test("the C entry point reports failure (-1) where there is no Metal, leaving out untouched", () => {
+  const lib = nativeLib();
+  if (!lib || metal) {
+    console.log("paged-metal: stub test needs libllmem without Metal; skipped");
+    return;
+  }
+  const a = args("f32", 5);
+  a.out.fill(7);
+  const rc = lib.llmem_metal_paged_attention(
+    0,
+    ptr(a.query),
+    HEADS,
+    KV,
+    HD,
+    ptr(a.kPool),
+    a.kPool.byteLength,
+    ptr(a.vPool),
+    a.vPool.byteLength,
+    ptr(a.blockTable),
+    BS,
+    5,
+    0.125,
+    ptr(a.out),
+    ptr(a.lse),
+  );
+  expect(rc).toBe(-1);
+  expect(a.out.every((x) => x === 7)).toBe(true);
+  expect(lib.llmem_metal_holds(ptr(a.kPool), a.kPool.byteLength)).toBe(0);
+});
+
+test("hostile arguments are rejected before the GPU or CPU sees a pointer", () => {
+  const base = args("q8_0", 10);
+  const bad: [Record<string, unknown>, string][] = [
+    [{ blockTable: Uint32Array.of(0, 99) }, "blockTable"],
+    [{ blockTable: Uint32Array.of(0) }, "blockTable"],
+    [{ numTokens: 10_000 }, "blockTable"],
+    [{ kPool: base.kPool.subarray(0, 100) }, "blockTable"],
+    [{ query: new Float32Array(5) }, "query"],
+    [{ out: new Float32Array(5) }, "out"],
+    [{ lse: new Float32Array(1) }, "lse"],
+    [{ numHeads: 5 }, "numHeads"],
+    [{ headDim: 48 }, "headDim"],
+    [{ format: "q3" }, "format"],
+    [{ scale: Number.POSITIVE_INFINITY }, "scale"],
+    [{ blockSize: 0 }, "blockSize"],
+  ];
+  for (const [patch, name] of bad) {
+    const a = { ...base, out: base.out, ...patch } as PagedAttentionArgs;
+    base.out.fill(3);
+    let caught: unknown;
+    try {
+      pagedAttentionMetal(a, { force: true });
+    } catch (e) {
+      caught = e;
+    }
+    expect(isLlmemError(caught)).toBe(true);
+    expect((caught as Error).message).toContain(name);
+    expect(base.out.every((x) => x === 3)).toBe(true);
+  }
+});
+
+test.skipIf(!metal)("Metal matches the CPU kernel for every format, pools copied in (force)", () => {
+  for (const format of ROW_FORMATS) {
+    for (const tokens of [0, 1, 5, 23, 301]) {
+      const a = args(format, tokens);
+      const cpu = cpuResult(a);
+      expect(pagedAttentionMetal(a, { force: true })).toBe(tokens === 0 ? "cpu" : "metal");
+      expect(maxAbsDiff(a.out, cpu.out)).toBeLessThan(1e-4);
+      if (tokens === 0) expect(a.lse.every((x) => x === Number.NEGATIVE_INFINITY)).toBe(true);
+      else expect(maxAbsDiff(a.lse, cpu.lse)).toBeLessThan(1e-4);
+    }
+  }
+});
+
+test.skipIf(!metal)("pools inside MetalBuffers go to the GPU unasked and are read in place", () => {
+  for (const format of ROW_FORMATS) {
+    const a = args(format, 47);
+    const cpu = cpuResult(a);
+    const offset = 256;
+    const kBuffer = allocMetalBuffer(offset + a.kPool.byteLength);
+    const vBuffer = allocMetalBuffer(offset + a.vPool.byteLength);
+    try {
+      const kPool = new Uint8Array(kBuffer.buffer, offset, a.kPool.byteLength);
+      const vPool = new Uint8Array(vBuffer.buffer, offset, a.vPool.byteLength);
+      kPool.set(a.kPool as Uint8Array);
+      vPool.set(a.vPool as Uint8Array);
+      expect(pagedAttentionMetal({ ...a, kPool, vPool })).toBe("metal");
+      expect(maxAbsDiff(a.out, cpu.out)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(a.lse, cpu.lse)).toBeLessThan(1e-4);
+    } finally {
+      kBuffer.free();
+      vBuffer.free();
+    }
+  }
+});
