@@ -7,6 +7,7 @@ export {
   type PagedTiers,
 } from "./paged.ts";
 export { type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
+export { type MetalAttentionOptions, metalAttentionAvailable, pagedAttentionMetal } from "./paged-metal.ts";
 export {
   type RowFormat,
   STORE_PRECISIONS,

@@ -8,7 +8,7 @@ import { nativeLib, viewPtr } from "@llmem/native";
 import { attentionScores, attentionWeightedSum } from "./ops.ts";
 import { checkFormat, checkHeadDimFor, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
 
-const FORMAT_CODE: Record<RowFormat, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_1: 5 };
+export const FORMAT_CODE: Record<RowFormat, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_1: 5 };
 
 export interface PagedAttentionArgs {
   format: RowFormat;
@@ -34,7 +34,19 @@ function fail(argument: string, message: string, details: Record<string, unknown
   throw new LlmemError("INVALID_ARGUMENT", message, { argument, ...details });
 }
 
-export function pagedAttention(a: PagedAttentionArgs): void {
+export interface CheckedPagedArgs {
+  format: RowFormat;
+  /** Blocks of the table the tokens occupy. */
+  numBlocks: number;
+  /** Bytes of one physical block in each pool. */
+  blockBytes: number;
+}
+
+/**
+ * Every check a paged-attention kernel (CPU or GPU) needs before C sees a pointer: shapes,
+ * lengths, and each block id of the table against both pools.
+ */
+export function checkPagedArgs(a: PagedAttentionArgs): CheckedPagedArgs {
   const format = checkFormat("format", a.format, ROW_FORMATS);
   const numKvHeads = checkInt("numKvHeads", a.numKvHeads, 1, 4096);
   const numHeads = checkInt("numHeads", a.numHeads, 1, 65536);
@@ -78,6 +90,12 @@ export function pagedAttention(a: PagedAttentionArgs): void {
       );
     }
   }
+  return { format, numBlocks, blockBytes };
+}
+
+export function pagedAttention(a: PagedAttentionArgs): void {
+  const { format, numBlocks, blockBytes } = checkPagedArgs(a);
+  const { numHeads, numKvHeads, headDim, blockSize, numTokens } = a;
   if (numTokens === 0) {
     a.out.fill(0);
     a.lse.fill(Number.NEGATIVE_INFINITY);

@@ -6,12 +6,8 @@
  * by block into a GPU buffer on every call), falling back to the CPU kernel whenever Metal is
  * missing or fails. LLMEM_METAL=0 keeps everything on the CPU.
  */
-import { checkInt, LlmemError } from "@llmem/core";
 import { nativeLib, viewPtr } from "@llmem/native";
-import { type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
-import { checkFormat, checkHeadDimFor, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
-
-const FORMAT_CODE: Record<RowFormat, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_1: 5 };
+import { checkPagedArgs, FORMAT_CODE, type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
 
 export interface MetalAttentionOptions {
   /** Use the GPU even for pools in ordinary memory (default: LLMEM_METAL=1). */
@@ -30,62 +26,6 @@ export function metalAttentionAvailable(): boolean {
   return available;
 }
 
-function fail(argument: string, message: string): never {
-  throw new LlmemError("INVALID_ARGUMENT", message, { argument });
-}
-
-/**
- * The checks `pagedAttention` makes, for the arguments the GPU reads: lengths, and every
- * block id of the table against both pools.
- */
-function checkForGpu(a: PagedAttentionArgs): RowFormat {
-  const format = checkFormat("format", a.format, ROW_FORMATS);
-  const numKvHeads = checkInt("numKvHeads", a.numKvHeads, 1, 4096);
-  const numHeads = checkInt("numHeads", a.numHeads, 1, 65536);
-  const headDim = checkInt("headDim", a.headDim, 1, 65536);
-  checkHeadDimFor(format, headDim);
-  if (numHeads % numKvHeads !== 0)
-    fail("numHeads", `numHeads ${numHeads} must be a multiple of numKvHeads ${numKvHeads}`);
-  const blockSize = checkInt("blockSize", a.blockSize, 1, 1 << 20);
-  const numTokens = checkInt("numTokens", a.numTokens, 0, 2 ** 31);
-  const vectors: [string, unknown, number][] = [
-    ["query", a.query, numHeads * headDim],
-    ["out", a.out, numHeads * headDim],
-    ["lse", a.lse, numHeads],
-  ];
-  for (const [name, v, n] of vectors) {
-    if (!(v instanceof Float32Array) || v.length !== n)
-      fail(name, `${name} must be a Float32Array of ${n} floats`);
-  }
-  if (!(a.blockTable instanceof Uint32Array)) fail("blockTable", "blockTable must be a Uint32Array");
-  if (!Number.isFinite(a.scale)) fail("scale", `scale must be finite, got ${a.scale}`);
-  const blockBytes = blockSize * numKvHeads * rowBytes(format, headDim);
-  const numBlocks = Math.ceil(numTokens / blockSize);
-  const poolBlocks = Math.min(
-    Math.floor(a.kPool.byteLength / blockBytes),
-    Math.floor(a.vPool.byteLength / blockBytes),
-  );
-  if (a.blockTable.length < numBlocks) {
-    throw new LlmemError(
-      "OUT_OF_BOUNDS",
-      `blockTable holds ${a.blockTable.length} blocks, need ${numBlocks}`,
-      {
-        argument: "blockTable",
-      },
-    );
-  }
-  for (let i = 0; i < numBlocks; i++) {
-    if (a.blockTable[i]! >= poolBlocks) {
-      throw new LlmemError(
-        "OUT_OF_BOUNDS",
-        `blockTable[${i}] = ${a.blockTable[i]} is not a block of the pools (${poolBlocks} blocks)`,
-        { argument: "blockTable", index: i },
-      );
-    }
-  }
-  return format;
-}
-
 /**
  * `pagedAttention` on the GPU when Metal is available and wanted (both pools inside Metal
  * buffers, `force`, or LLMEM_METAL=1), otherwise, or if the GPU fails, on the CPU. Returns
@@ -95,12 +35,13 @@ export function pagedAttentionMetal(
   a: PagedAttentionArgs,
   options: MetalAttentionOptions = {},
 ): "metal" | "cpu" {
-  const format = checkForGpu(a);
   const lib = nativeLib();
-  if (a.numTokens === 0 || lib === null || !metalAttentionAvailable()) {
+  // Without Metal this is the CPU kernel, which validates for itself (the decode hot path).
+  if (lib === null || !metalAttentionAvailable() || a.numTokens === 0) {
     pagedAttention(a);
     return "cpu";
   }
+  const { format } = checkPagedArgs(a);
   const kBytes = new Uint8Array(a.kPool.buffer, a.kPool.byteOffset, a.kPool.byteLength);
   const vBytes = new Uint8Array(a.vPool.buffer, a.vPool.byteOffset, a.vPool.byteLength);
   const kPtr = viewPtr("kPool", kBytes);

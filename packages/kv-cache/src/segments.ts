@@ -3,7 +3,7 @@
  * formats), each run through the paged kernel on its own and merged exactly through the
  * per-head log-sum-exp, as flash-decoding combines splits.
  */
-import { pagedAttention } from "./paged-kernel.ts";
+import { pagedAttentionMetal } from "./paged-metal.ts";
 import type { RowFormat } from "./row-formats.ts";
 
 export interface Segment {
@@ -50,7 +50,7 @@ export class SegmentAttention {
     const hd = this.headDim;
     const parts = used.map((s, i) => {
       const b = this.buffers(i, numHeads);
-      pagedAttention({
+      pagedAttentionMetal({
         format: s.format,
         query,
         numHeads,
