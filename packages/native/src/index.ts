@@ -17,7 +17,7 @@ export {
   type NativeBlock,
   nativeLiveBytes,
 } from "./memory.ts";
-export { alignedViewPtr, viewPtr } from "./pointers.ts";
+export { alignedViewPtr, type NativePtr, viewPtr } from "./pointers.ts";
 export {
   type Backend,
   backend,
