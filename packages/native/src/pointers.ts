@@ -2,8 +2,9 @@
  * The only way pointers reach C: derived here from a live typed array after checking that
  * the range handed over lies inside it. No raw number from a caller becomes a pointer.
  */
-import { checkRange, LlmemError, type TypedArray } from "@llmem/core";
+
 import { type Pointer, ptr } from "bun:ffi";
+import { checkRange, LlmemError, type TypedArray } from "@llmem/core";
 
 /**
  * What an FFI pointer argument accepts. A typed array passed as is reaches C as the address of
@@ -17,7 +18,9 @@ function invalid(name: string, view: TypedArray, offset: number, count: number):
     throw new LlmemError("INVALID_ARGUMENT", `${name} must be a typed array`, { argument: name });
   }
   if ((view.buffer as ArrayBuffer).detached) {
-    throw new LlmemError("STALE_HANDLE", `${name} is a view of a detached (released) buffer`, { argument: name });
+    throw new LlmemError("STALE_HANDLE", `${name} is a view of a detached (released) buffer`, {
+      argument: name,
+    });
   }
   checkRange(name, offset, count, view.length);
   throw new LlmemError("INVALID_ARGUMENT", `${name} is empty: no memory to pass`, { argument: name });
@@ -38,7 +41,13 @@ export function viewPtr(name: string, view: TypedArray, offset = 0, count = view
 }
 
 /** Like viewPtr, and the address must be a multiple of `align` bytes. */
-export function alignedViewPtr(name: string, view: TypedArray, align: number, offset = 0, count?: number): NativePtr {
+export function alignedViewPtr(
+  name: string,
+  view: TypedArray,
+  align: number,
+  offset = 0,
+  count?: number,
+): NativePtr {
   const p = viewPtr(name, view, offset, count);
   if (Number(ptr(view, offset * view.BYTES_PER_ELEMENT)) % align !== 0) {
     throw new LlmemError("MISALIGNED", `${name} must be ${align}-byte aligned`, { argument: name, align });

@@ -47,13 +47,18 @@ function checkBytes(name: string, v: unknown): Uint8Array {
   return v;
 }
 
-function checkCapacity(name: string, have: number, need: number, what: string): void {
+/** The message is built only on failure: these checks sit on the per-call hot path. */
+function checkCapacity(name: string, have: number, need: number, count: number, format: QuantFormat): void {
   if (have < need) {
-    throw new LlmemError("OUT_OF_BOUNDS", `${name} holds ${have} bytes, ${what} need ${need}`, {
-      argument: name,
-      length: have,
-      required: need,
-    });
+    throw new LlmemError(
+      "OUT_OF_BOUNDS",
+      `${name} holds ${have} bytes, ${count} ${format} values need ${need}`,
+      {
+        argument: name,
+        length: have,
+        required: need,
+      },
+    );
   }
 }
 
@@ -74,7 +79,7 @@ export function quantizeInto(format: QuantFormat, src: Float32Array, dst: Uint8A
   checkBytes("dst", dst);
   const nb = wholeBlocks("src", format, src.length);
   const need = nb * blockBytes(format);
-  checkCapacity("dst", dst.length, need, `${src.length} ${format} values`);
+  checkCapacity("dst", dst.length, need, src.length, format);
   if (nb === 0) return;
   const lib = nativeLib();
   if (lib) {
@@ -99,7 +104,7 @@ export function dequantizeInto(format: QuantFormat, bytes: Uint8Array, dst: Floa
   checkF32("dst", dst);
   const nb = wholeBlocks("dst", format, dst.length);
   const need = nb * blockBytes(format);
-  checkCapacity("bytes", bytes.length, need, `${dst.length} ${format} values`);
+  checkCapacity("bytes", bytes.length, need, dst.length, format);
   if (nb === 0) return;
   const lib = nativeLib();
   if (lib) {
