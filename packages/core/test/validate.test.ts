@@ -5,18 +5,9 @@ import {
   checkRange,
   checkSize,
   isLlmemError,
-  LlmemError,
   PoolExhaustedError,
 } from "../src/index.ts";
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof LlmemError ? e.code : "not-llmem";
-  }
-  return undefined;
-}
+import { codeOf } from "../src/testing.ts";
 
 describe("validation", () => {
   test("checkInt rejects non-integers with INVALID_ARGUMENT naming the argument", () => {
