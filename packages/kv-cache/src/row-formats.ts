@@ -5,8 +5,10 @@
  */
 import { DTYPES, LlmemError } from "@llmem/core";
 
+import type { RowFormat } from "@llmem/quant-kernels";
+
 /** Formats the attention building blocks read directly. */
-export type RowFormat = "f32" | "f16" | "bf16" | "q8_0" | "q4_0" | "q4_1";
+export type { RowFormat };
 export type TailPrecision = "f32" | "f16" | "bf16";
 export type StorePrecision = "q8_0" | "q4_0" | "q4_1" | "f16";
 

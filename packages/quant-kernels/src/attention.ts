@@ -3,10 +3,10 @@
  * inside any typed array (so [token][kvHead][headDim] layouts need no copies). Quantized
  * rows are decoded block by block in registers; no f32 copy of a row is ever made.
  */
-import { checkFiniteNumber, checkInt, checkSize, LlmemError, type TypedArray } from "@llmem/core";
+import { checkFiniteNumber, checkInt, checkSize, DTYPES, LlmemError, type TypedArray } from "@llmem/core";
 import { nativeLib, viewPtr } from "@llmem/native";
 import { checkRowFormat, FORMAT_ID, type RowFormat, rowBytes, wholeBlocks } from "./formats.ts";
-import { f16Values } from "./half.ts";
+import { bf16Values, f16Values } from "./half.ts";
 import { rowAxpyQ, rowDotQ } from "./reference/matvec.ts";
 
 export interface RowLayout {
@@ -45,10 +45,10 @@ function checkRows(format: RowFormat, name: string, rows: TypedArray, o: RowLayo
   const headDim = checkInt("headDim", o.headDim, 1, MAX_HEAD_DIM);
   const offset = checkSize("offsetBytes", o.offsetBytes);
   const stride = checkSize("strideBytes", o.strideBytes);
-  if (format !== "f32" && format !== "f16") wholeBlocks("headDim", format, headDim);
+  if (DTYPES[format].blockSize > 1) wholeBlocks("headDim", format, headDim);
   const bytes = rowBytes(format, headDim);
   if (count === 0) return 0;
-  const align = format === "f32" ? 4 : format === "f16" ? 2 : 1;
+  const align = format === "f32" ? 4 : format === "f16" || format === "bf16" ? 2 : 1;
   if ((rows.byteOffset + offset) % align !== 0 || stride % align !== 0) {
     fail(
       "MISALIGNED",
@@ -155,16 +155,20 @@ export function attentionWeightedSum(
   weightedSumRef(format, weights, wo, vb, o, out);
 }
 
-/** f32/f16 views from row 0 on, which checkRows made element-aligned (the array itself may not be). */
+/**
+ * f32 or 16-bit views from row 0 on, which checkRows made element-aligned (the array itself
+ * may not be); 16-bit rows come with the table that decodes their bits (f16 or bf16).
+ */
 function floatRows(
   format: RowFormat,
   bytes: Uint8Array,
   o: RowLayout,
-): { f32?: Float32Array; u16?: Uint16Array } {
+): { f32?: Float32Array; u16?: Uint16Array; t16?: Float32Array } {
   const span = (o.count - 1) * o.strideBytes + rowBytes(format, o.headDim);
   const base = bytes.byteOffset + o.offsetBytes;
   if (format === "f32") return { f32: new Float32Array(bytes.buffer, base, span / 4) };
-  if (format === "f16") return { u16: new Uint16Array(bytes.buffer, base, span / 2) };
+  if (format === "f16") return { u16: new Uint16Array(bytes.buffer, base, span / 2), t16: f16Values() };
+  if (format === "bf16") return { u16: new Uint16Array(bytes.buffer, base, span / 2), t16: bf16Values() };
   return {};
 }
 
@@ -178,15 +182,14 @@ function scoresRef(
   outOffset: number,
 ): void {
   const { count, headDim: n, offsetBytes, strideBytes } = o;
-  const t16 = f16Values();
-  const { f32, u16 } = floatRows(format, kb, o);
+  const { f32, u16, t16 } = floatRows(format, kb, o);
   for (let t = 0; t < count; t++) {
     const at = offsetBytes + t * strideBytes;
     let acc = 0;
     if (f32) {
       const e = (t * strideBytes) / 4;
       for (let i = 0; i < n; i++) acc = fr(acc + fr(q[i]! * f32[e + i]!));
-    } else if (u16) {
+    } else if (u16 && t16) {
       const e = (t * strideBytes) / 2;
       for (let i = 0; i < n; i++) acc = fr(acc + fr(q[i]! * t16[u16[e + i]!]!));
     } else {
@@ -205,15 +208,14 @@ function weightedSumRef(
   out: Float32Array,
 ): void {
   const { count, headDim: n, offsetBytes, strideBytes } = o;
-  const t16 = f16Values();
-  const { f32, u16 } = floatRows(format, vb, o);
+  const { f32, u16, t16 } = floatRows(format, vb, o);
   for (let t = 0; t < count; t++) {
     const at = offsetBytes + t * strideBytes;
     const wt = w[wo + t]!;
     if (f32) {
       const e = (t * strideBytes) / 4;
       for (let i = 0; i < n; i++) out[i] = out[i]! + fr(wt * f32[e + i]!);
-    } else if (u16) {
+    } else if (u16 && t16) {
       const e = (t * strideBytes) / 2;
       for (let i = 0; i < n; i++) out[i] = out[i]! + fr(wt * t16[u16[e + i]!]!);
     } else {
