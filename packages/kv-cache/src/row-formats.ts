@@ -33,20 +33,6 @@ export function holdsNonFinite(f: RowFormat): boolean {
   return !isBlockFormat(f);
 }
 
-export function checkFormat<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
-  if (typeof value !== "string" || !allowed.includes(value as T)) {
-    throw new LlmemError(
-      "INVALID_ARGUMENT",
-      `${name} must be one of ${allowed.join(", ")}, got ${String(value)}`,
-      {
-        argument: name,
-        value,
-      },
-    );
-  }
-  return value as T;
-}
-
 /** headDim must split into whole 32-value blocks for block formats. */
 export function checkHeadDimFor(f: RowFormat, headDim: number, name = "headDim"): void {
   if (isBlockFormat(f) && headDim % QK !== 0) {
