@@ -10,7 +10,7 @@ import { bench, do_not_optimize, run, summary } from "mitata";
 import { type PagedAttentionArgs, pagedAttention } from "../src/paged-kernel.ts";
 import { metalAttentionAvailable, pagedAttentionMetal } from "../src/paged-metal.ts";
 import { type RowFormat, rowBytes } from "../src/row-formats.ts";
-import { encodeRow } from "../src/row-kernels.ts";
+import { fillPools } from "../test/paged-pools.ts";
 import { gaussian } from "../test/quality.ts";
 
 const KV = 8;
@@ -32,16 +32,7 @@ function argsFor(format: RowFormat): PagedAttentionArgs {
   const kPool = new Uint8Array(allocMetalBuffer(bytes).buffer);
   const vPool = new Uint8Array(allocMetalBuffer(bytes).buffer);
   const blockTable = Uint32Array.from({ length: blocks }, (_, i) => 2 * i + 1);
-  const k = gaussian(T * KV * HD, 1);
-  const v = gaussian(T * KV * HD, 2);
-  for (let t = 0; t < T; t++) {
-    for (let g = 0; g < KV; g++) {
-      const at = ((blockTable[Math.floor(t / BS)]! * BS + (t % BS)) * KV + g) * rb;
-      const o = (t * KV + g) * HD;
-      encodeRow(format, k.subarray(o, o + HD), HD, kPool, at);
-      encodeRow(format, v.subarray(o, o + HD), HD, vPool, at);
-    }
-  }
+  fillPools(format, kPool, vPool, blockTable, { tokens: T, numKvHeads: KV, headDim: HD, blockSize: BS });
   return {
     format,
     query: gaussian(HEADS * HD, 3),

@@ -3,7 +3,8 @@ import { isLlmemError } from "@llmem/core";
 import { backend } from "@llmem/native";
 import { pagedAttention } from "../src/paged-kernel.ts";
 import { ROW_FORMATS, rowBytes } from "../src/row-formats.ts";
-import { decodeRow, encodeRow } from "../src/row-kernels.ts";
+import { decodeRow } from "../src/row-kernels.ts";
+import { fillPools } from "./paged-pools.ts";
 import { gaussian } from "./quality.ts";
 import { maxAbsDiff, referenceAttend } from "./reference.ts";
 
@@ -19,18 +20,15 @@ function setup(format: (typeof ROW_FORMATS)[number], tokens: number) {
   const vPool = new Uint8Array(kPool.length);
   // Logical block i lives in physical block poolBlocks-1-i: a scattered table.
   const table = Uint32Array.from({ length: poolBlocks }, (_, i) => poolBlocks - 1 - i);
-  const k = gaussian(tokens * KV * HD, 1);
-  const v = gaussian(tokens * KV * HD, 2);
-  const kq = new Float32Array(k.length);
-  const vq = new Float32Array(v.length);
+  const layout = { tokens, numKvHeads: KV, headDim: HD, blockSize: BS };
+  const { rowAt } = fillPools(format, kPool, vPool, table, layout);
+  const kq = new Float32Array(tokens * KV * HD);
+  const vq = new Float32Array(kq.length);
   for (let t = 0; t < tokens; t++) {
     for (let g = 0; g < KV; g++) {
-      const at = ((table[Math.floor(t / BS)]! * BS + (t % BS)) * KV + g) * rb;
       const o = (t * KV + g) * HD;
-      encodeRow(format, k.subarray(o, o + HD), HD, kPool, at);
-      encodeRow(format, v.subarray(o, o + HD), HD, vPool, at);
-      decodeRow(format, kPool, at, HD, kq.subarray(o, o + HD));
-      decodeRow(format, vPool, at, HD, vq.subarray(o, o + HD));
+      decodeRow(format, kPool, rowAt(t, g), HD, kq.subarray(o, o + HD));
+      decodeRow(format, vPool, rowAt(t, g), HD, vq.subarray(o, o + HD));
     }
   }
   return { kPool, vPool, table, kq, vq };

@@ -6,7 +6,7 @@ import { nativeLib } from "@llmem/native";
 import { type PagedAttentionArgs, pagedAttention } from "../src/paged-kernel.ts";
 import { metalAttentionAvailable, pagedAttentionMetal } from "../src/paged-metal.ts";
 import { ROW_FORMATS, type RowFormat, rowBytes } from "../src/row-formats.ts";
-import { encodeRow } from "../src/row-kernels.ts";
+import { fillPools } from "./paged-pools.ts";
 import { gaussian } from "./quality.ts";
 import { maxAbsDiff } from "./reference.ts";
 
@@ -24,16 +24,7 @@ function args(format: RowFormat, tokens: number): PagedAttentionArgs {
   const kPool = new Uint8Array(poolBlocks * BS * KV * rb);
   const vPool = new Uint8Array(kPool.length);
   const blockTable = Uint32Array.from({ length: poolBlocks }, (_, i) => poolBlocks - 1 - i);
-  const k = gaussian(tokens * KV * HD, 1);
-  const v = gaussian(tokens * KV * HD, 2);
-  for (let t = 0; t < tokens; t++) {
-    for (let g = 0; g < KV; g++) {
-      const at = ((blockTable[Math.floor(t / BS)]! * BS + (t % BS)) * KV + g) * rb;
-      const o = (t * KV + g) * HD;
-      encodeRow(format, k.subarray(o, o + HD), HD, kPool, at);
-      encodeRow(format, v.subarray(o, o + HD), HD, vPool, at);
-    }
-  }
+  fillPools(format, kPool, vPool, blockTable, { tokens, numKvHeads: KV, headDim: HD, blockSize: BS });
   return {
     format,
     query: gaussian(HEADS * HD, 3),
