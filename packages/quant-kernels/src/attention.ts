@@ -88,6 +88,40 @@ function bytesOf(a: TypedArray): Uint8Array {
   return a instanceof Uint8Array ? a : new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
+/** Every argument of attentionScores (both paths); returns the byte span of the keys and the scale. */
+function checkScores(
+  format: RowFormat,
+  query: Float32Array,
+  keys: TypedArray,
+  o: ScoresOptions,
+  out: Float32Array,
+  outOffset: number,
+): { span: number; scale: number } {
+  checkRowFormat(format);
+  const span = checkRows(format, "keys", keys, o);
+  checkF32("query", query, o.headDim, "headDim");
+  const scale = checkFiniteNumber("scale", o.scale);
+  checkSize("outOffset", outOffset);
+  checkF32("out", out, outOffset + o.count, "outOffset + count");
+  return { span, scale };
+}
+
+/** Every argument of attentionWeightedSum (both paths); returns the byte span of the values and weightsOffset. */
+function checkWeightedSum(
+  format: RowFormat,
+  weights: Float32Array,
+  values: TypedArray,
+  o: WeightedSumOptions,
+  out: Float32Array,
+): { span: number; wo: number } {
+  checkRowFormat(format);
+  const span = checkRows(format, "values", values, o);
+  const wo = checkSize("weightsOffset", o.weightsOffset ?? 0);
+  checkF32("weights", weights, wo + o.count, "weightsOffset + count");
+  checkF32("out", out, o.headDim, "headDim");
+  return { span, wo };
+}
+
 /** out[outOffset + t] = scale · (query · key_t) for t < count. */
 export function attentionScores(
   format: RowFormat,
@@ -97,12 +131,7 @@ export function attentionScores(
   out: Float32Array,
   outOffset = 0,
 ): void {
-  checkRowFormat(format);
-  const span = checkRows(format, "keys", keys, o);
-  checkF32("query", query, o.headDim, "headDim");
-  const scale = checkFiniteNumber("scale", o.scale);
-  checkSize("outOffset", outOffset);
-  checkF32("out", out, outOffset + o.count, "outOffset + count");
+  const { span, scale } = checkScores(format, query, keys, o, out, outOffset);
   if (o.count === 0) return;
   const kb = bytesOf(keys);
   const lib = nativeLib();
@@ -131,11 +160,7 @@ export function attentionWeightedSum(
   o: WeightedSumOptions,
   out: Float32Array,
 ): void {
-  checkRowFormat(format);
-  const span = checkRows(format, "values", values, o);
-  const wo = checkSize("weightsOffset", o.weightsOffset ?? 0);
-  checkF32("weights", weights, wo + o.count, "weightsOffset + count");
-  checkF32("out", out, o.headDim, "headDim");
+  const { span, wo } = checkWeightedSum(format, weights, values, o, out);
   if (o.count === 0) return;
   const vb = bytesOf(values);
   const lib = nativeLib();
@@ -224,7 +249,7 @@ function weightedSumRef(
   }
 }
 
-/** The TS reference paths, whatever the backend (arguments validated as above). */
+/** The TS reference paths, whatever the backend (arguments validated exactly as above). */
 export const referenceAttention = {
   scores(
     format: RowFormat,
@@ -234,10 +259,8 @@ export const referenceAttention = {
     out: Float32Array,
     outOffset = 0,
   ) {
-    checkRowFormat(format);
-    checkRows(format, "keys", keys, o);
-    checkF32("out", out, outOffset + o.count, "outOffset + count");
-    scoresRef(format, query, bytesOf(keys), o, o.scale, out, outOffset);
+    const { scale } = checkScores(format, query, keys, o, out, outOffset);
+    if (o.count > 0) scoresRef(format, query, bytesOf(keys), o, scale, out, outOffset);
   },
   weightedSum(
     format: RowFormat,
@@ -246,8 +269,7 @@ export const referenceAttention = {
     o: WeightedSumOptions,
     out: Float32Array,
   ) {
-    checkRowFormat(format);
-    checkRows(format, "values", values, o);
-    weightedSumRef(format, weights, o.weightsOffset ?? 0, bytesOf(values), o, out);
+    const { wo } = checkWeightedSum(format, weights, values, o, out);
+    if (o.count > 0) weightedSumRef(format, weights, wo, bytesOf(values), o, out);
   },
 };
