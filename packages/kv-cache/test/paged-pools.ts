@@ -3,8 +3,8 @@
  * `tokens` tokens encoded in `format` into [physical block][slot][kvHead] pools through
  * `blockTable`, as the paged cache lays them out.
  */
-import type { RowFormat } from "../src/row-formats.ts";
-import { rowBytes } from "../src/row-formats.ts";
+import type { PagedAttentionArgs } from "../src/paged-kernel.ts";
+import { type RowFormat, rowBytes } from "../src/row-formats.ts";
 import { encodeRow } from "../src/row-kernels.ts";
 import { gaussian } from "./quality.ts";
 
@@ -35,4 +35,36 @@ export function fillPools(
     }
   }
   return { k, v, rowAt };
+}
+
+export interface PagedSetup extends PoolLayout {
+  numHeads: number;
+  scale: number;
+}
+
+/** pagedAttention's arguments over pools filled by fillPools, with a gaussian query (seed 3). */
+export function pagedArgs(
+  format: RowFormat,
+  kPool: Uint8Array,
+  vPool: Uint8Array,
+  blockTable: Uint32Array,
+  s: PagedSetup,
+): { args: PagedAttentionArgs; rowAt: (t: number, g: number) => number } {
+  const { rowAt } = fillPools(format, kPool, vPool, blockTable, s);
+  const args: PagedAttentionArgs = {
+    format,
+    query: gaussian(s.numHeads * s.headDim, 3),
+    numHeads: s.numHeads,
+    numKvHeads: s.numKvHeads,
+    headDim: s.headDim,
+    kPool,
+    vPool,
+    blockTable,
+    blockSize: s.blockSize,
+    numTokens: s.tokens,
+    scale: s.scale,
+    out: new Float32Array(s.numHeads * s.headDim),
+    lse: new Float32Array(s.numHeads),
+  };
+  return { args, rowAt };
 }
