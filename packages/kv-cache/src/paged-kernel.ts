@@ -5,10 +5,9 @@
  */
 import { checkInt, checkOneOf, LlmemError, type TypedArray } from "@llmem/core";
 import { nativeLib, viewPtr } from "@llmem/native";
+import { FORMAT_ID } from "@llmem/quant-kernels";
 import { attentionScores, attentionWeightedSum } from "./ops.ts";
 import { checkHeadDimFor, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
-
-export const FORMAT_CODE: Record<RowFormat, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_1: 5 };
 
 export interface PagedAttentionArgs {
   format: RowFormat;
@@ -107,7 +106,7 @@ export function pagedAttention(a: PagedAttentionArgs): void {
   const lib = nativeLib();
   if (lib) {
     lib.llmem_paged_attention(
-      FORMAT_CODE[format],
+      FORMAT_ID[format],
       viewPtr("query", a.query),
       numHeads,
       numKvHeads,
