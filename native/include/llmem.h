@@ -115,7 +115,7 @@ LLMEM_API int llmem_metal_matvec(int format, const void *w, size_t rows, size_t 
 
 
 /* ---- attention building blocks over quantized rows (quant-kernels) ------ */
-/* Rows (F32, F16, Q8_0, Q4_0 or Q4_1) of head_dim values at base + offset_bytes + t*stride_bytes.
+/* Rows (F32, F16, BF16, Q8_0, Q4_0 or Q4_1) of head_dim values at base + offset_bytes + t*stride_bytes.
  * Quantized rows are decoded block by block in registers, never into an f32 copy.
  * scores: out[t] = scale * (query . row_t), t < count.
  * weighted sum: out[d] += sum_t weights[t] * row_t[d] (accumulates). Both return 0 or -1. */

@@ -4,24 +4,25 @@
 
 static void decode_row(int fmt, const uint8_t *row, float *out, size_t n) {
   if (fmt == LLMEM_F32) memcpy(out, row, n * 4);
-  else if (fmt == LLMEM_F16) {
+  else if (fmt == LLMEM_F16 || fmt == LLMEM_BF16) {
     uint16_t *h = malloc(n * 2);
     memcpy(h, row, n * 2);
-    llmem_f16_to_f32(h, out, n);
+    if (fmt == LLMEM_F16) llmem_f16_to_f32(h, out, n);
+    else llmem_bf16_to_f32(h, out, n);
     free(h);
   } else llmem_dequantize(fmt, row, out, n);
 }
 
 static size_t row_bytes(int fmt, size_t n) {
-  return fmt == LLMEM_F32 ? n * 4 : fmt == LLMEM_F16 ? n * 2 : n / 32 * QT_BLOCK_BYTES[fmt];
+  return fmt == LLMEM_F32 ? n * 4 : fmt == LLMEM_F16 || fmt == LLMEM_BF16 ? n * 2 : n / 32 * QT_BLOCK_BYTES[fmt];
 }
 
 int main(void) {
   const int nisa = t_isa_count();
-  const int formats[] = {LLMEM_F32, LLMEM_F16, LLMEM_Q8_0, LLMEM_Q4_0, LLMEM_Q4_1};
+  const int formats[] = {LLMEM_F32, LLMEM_F16, LLMEM_BF16, LLMEM_Q8_0, LLMEM_Q4_0, LLMEM_Q4_1};
   const size_t dims[] = {1, 7, 32, 64, 100, 128, 256};
   const size_t tokens = 29, heads = 3, head = 2;
-  for (int f = 0; f < 5; f++) {
+  for (int f = 0; f < (int)(sizeof formats / sizeof formats[0]); f++) {
     const int fmt = formats[f];
     for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
       const size_t n = dims[di];
@@ -42,6 +43,7 @@ int main(void) {
         uint8_t *dst = cache + r * rb;
         if (fmt == LLMEM_F32) memcpy(dst, src + r * n, n * 4);
         else if (fmt == LLMEM_F16) llmem_f32_to_f16(src + r * n, (uint16_t *)(void *)dst, n);
+        else if (fmt == LLMEM_BF16) llmem_f32_to_bf16(src + r * n, (uint16_t *)(void *)dst, n);
         else llmem_quantize(fmt, src + r * n, dst, n);
       }
       CHECK(llmem_attn_scores(fmt, q, cache, head * rb, stride, tokens, n, 0.5f, want) == 0, "scores");

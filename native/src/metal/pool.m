@@ -155,37 +155,30 @@ void llmem_metal_residency_release(void *set) {
   release_handle(set);
 }
 
-int llmem_metal_residency_add(void *set, void *buffer) {
+/* Adding and removing share their checks and fallback; only the message differs (and only a
+ * buffer that lives on the device can be made resident). */
+static int residency_edit(void *set, void *buffer, int add) {
 #ifdef LLMEM_HAS_RESIDENCY_SETS
-  if (!set || !buffer || !llmem_metal_buffer_on_device(buffer)) return -1;
+  if (!set || !buffer || (add && !llmem_metal_buffer_on_device(buffer))) return -1;
   if (@available(macOS 15.0, *)) {
     @autoreleasepool {
-      [(__bridge id<MTLResidencySet>)set addAllocation:as_buffer(buffer)];
+      id<MTLResidencySet> s = (__bridge id<MTLResidencySet>)set;
+      if (add) [s addAllocation:as_buffer(buffer)];
+      else [s removeAllocation:as_buffer(buffer)];
     }
     return 0;
   }
 #else
   (void)set;
   (void)buffer;
+  (void)add;
 #endif
   return -1;
 }
 
-int llmem_metal_residency_remove(void *set, void *buffer) {
-#ifdef LLMEM_HAS_RESIDENCY_SETS
-  if (!set || !buffer) return -1;
-  if (@available(macOS 15.0, *)) {
-    @autoreleasepool {
-      [(__bridge id<MTLResidencySet>)set removeAllocation:as_buffer(buffer)];
-    }
-    return 0;
-  }
-#else
-  (void)set;
-  (void)buffer;
-#endif
-  return -1;
-}
+int llmem_metal_residency_add(void *set, void *buffer) { return residency_edit(set, buffer, 1); }
+
+int llmem_metal_residency_remove(void *set, void *buffer) { return residency_edit(set, buffer, 0); }
 
 void llmem_metal_residency_commit(void *set) {
 #ifdef LLMEM_HAS_RESIDENCY_SETS

@@ -1,5 +1,5 @@
 /* Attention building blocks over K/V rows of any row format: scores q·k_t and the weighted sum
- * Σ_t w_t v_t. Quantized rows are decoded one 32-value block at a time into registers and
+ * Σ_t w_t v_t. f32/f16/bf16 rows are widened in registers; quantized rows are decoded one 32-value block at a time into registers and
  * scaled there: no f32 copy of a row is ever written. The scalar references fix the f32
  * operation order the TS reference mirrors. */
 #include "quant_internal.h"
@@ -17,13 +17,26 @@ static inline float block_q(int format, const uint8_t *blk, int j) {
   return (float)(format == LLMEM_Q4_0 ? nib - 8 : nib);
 }
 
+/* The unblocked formats: one value per element, f32 or the top/IEEE half of one. */
+static inline int is_float_format(int format) {
+  return format == LLMEM_F32 || format == LLMEM_F16 || format == LLMEM_BF16;
+}
+
+/* Value i of an f32, f16 or bf16 row (also the SIMD paths' tail). */
+static inline float float_at(int format, const uint8_t *row, size_t i) {
+  if (format == LLMEM_F32) {
+    float v;
+    memcpy(&v, row + 4 * i, 4);
+    return v;
+  }
+  const uint16_t h = ld_u16(row + 2 * i);
+  return format == LLMEM_F16 ? fp16_to_fp32(h) : bits_f32((uint32_t)h << 16);
+}
+
 LLMEM_SCALAR static float row_dot_scalar(int format, const float *q, const uint8_t *row, size_t n) {
   float acc = 0.0f;
-  if (format == LLMEM_F32) {
-    const float *k = (const float *)row;
-    for (size_t i = 0; i < n; i++) acc += q[i] * k[i];
-  } else if (format == LLMEM_F16) {
-    for (size_t i = 0; i < n; i++) acc += q[i] * fp16_to_fp32(ld_u16(row + 2 * i));
+  if (is_float_format(format)) {
+    for (size_t i = 0; i < n; i++) acc += q[i] * float_at(format, row, i);
   } else {
     const size_t bb = block_bytes(format);
     for (size_t b = 0; b < n / 32; b++, q += 32, row += bb) {
@@ -41,11 +54,8 @@ LLMEM_SCALAR static float row_dot_scalar(int format, const float *q, const uint8
 }
 
 LLMEM_SCALAR static void row_axpy_scalar(int format, float w, const uint8_t *row, float *out, size_t n) {
-  if (format == LLMEM_F32) {
-    const float *v = (const float *)row;
-    for (size_t i = 0; i < n; i++) out[i] += w * v[i];
-  } else if (format == LLMEM_F16) {
-    for (size_t i = 0; i < n; i++) out[i] += w * fp16_to_fp32(ld_u16(row + 2 * i));
+  if (is_float_format(format)) {
+    for (size_t i = 0; i < n; i++) out[i] += w * float_at(format, row, i);
   } else {
     const size_t bb = block_bytes(format);
     for (size_t b = 0; b < n / 32; b++, out += 32, row += bb) {
@@ -76,28 +86,26 @@ LLMEM_AVX2 static inline void decode_block_avx2(int format, const uint8_t *blk, 
   v[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
 }
 
+/* Eight values of an f32, f16 or bf16 row from value i on. */
+LLMEM_AVX2 static inline __m256 load8_avx2(int format, const uint8_t *row, size_t i) {
+  if (format == LLMEM_F32) return _mm256_loadu_ps((const float *)(const void *)row + i);
+  const __m128i h = _mm_loadu_si128((const __m128i *)(row + 2 * i));
+  if (format == LLMEM_F16) return _mm256_cvtph_ps(h);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
 LLMEM_AVX2 static float row_dot_avx2(int format, const float *q, const uint8_t *row, size_t n) {
   __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
-  float tail = 0.0f;
-  if (format == LLMEM_F32 || format == LLMEM_F16) {
+  if (is_float_format(format)) {
     size_t i = 0;
     __m256 acc1 = _mm256_setzero_ps();
     for (; i + 16 <= n; i += 16) {
-      __m256 k0, k1;
-      if (format == LLMEM_F32) {
-        k0 = _mm256_loadu_ps((const float *)row + i);
-        k1 = _mm256_loadu_ps((const float *)row + i + 8);
-      } else {
-        k0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * i)));
-        k1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * i + 16)));
-      }
-      acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), k0, acc);
-      acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), k1, acc1);
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8_avx2(format, row, i), acc);
+      acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), load8_avx2(format, row, i + 8), acc1);
     }
-    acc = _mm256_add_ps(acc, acc1);
-    for (; i < n; i++)
-      tail += q[i] * (format == LLMEM_F32 ? ((const float *)row)[i] : _cvtsh_ss(ld_u16(row + 2 * i)));
-    return hsum_avx2(acc) + tail;
+    float tail = 0.0f;
+    for (; i < n; i++) tail += q[i] * float_at(format, row, i);
+    return hsum_avx2(_mm256_add_ps(acc, acc1)) + tail;
   }
   const size_t bb = block_bytes(format);
   for (size_t b = 0; b < n / 32; b++, q += 32, row += bb) {
@@ -119,15 +127,12 @@ LLMEM_AVX2 static float row_dot_avx2(int format, const float *q, const uint8_t *
 }
 
 LLMEM_AVX2 static void row_axpy_avx2(int format, float w, const uint8_t *row, float *out, size_t n) {
-  if (format == LLMEM_F32 || format == LLMEM_F16) {
+  if (is_float_format(format)) {
     const __m256 wv = _mm256_set1_ps(w);
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      const __m256 v = format == LLMEM_F32 ? _mm256_loadu_ps((const float *)row + i)
-                                           : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * i)));
-      _mm256_storeu_ps(out + i, _mm256_fmadd_ps(wv, v, _mm256_loadu_ps(out + i)));
-    }
-    for (; i < n; i++) out[i] += w * (format == LLMEM_F32 ? ((const float *)row)[i] : _cvtsh_ss(ld_u16(row + 2 * i)));
+    for (; i + 8 <= n; i += 8)
+      _mm256_storeu_ps(out + i, _mm256_fmadd_ps(wv, load8_avx2(format, row, i), _mm256_loadu_ps(out + i)));
+    for (; i < n; i++) out[i] += w * float_at(format, row, i);
     return;
   }
   const size_t bb = block_bytes(format);
@@ -163,18 +168,20 @@ static inline void decode_block_neon(int format, const uint8_t *blk, float32x4_t
   }
 }
 
+/* Four values of an f32, f16 or bf16 row from value i on. */
 static inline float32x4_t load_row4_neon(int format, const uint8_t *row, size_t i) {
-  return format == LLMEM_F32 ? vld1q_f32((const float *)(const void *)row + i)
-                             : vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)(const void *)row + i)));
+  if (format == LLMEM_F32) return vld1q_f32((const float *)(const void *)row + i);
+  const uint16x4_t h = vld1_u16((const uint16_t *)(const void *)row + i);
+  return format == LLMEM_F16 ? vcvt_f32_f16(vreinterpret_f16_u16(h)) : vreinterpretq_f32_u32(vshll_n_u16(h, 16));
 }
 
 static float row_dot_neon(int format, const float *q, const uint8_t *row, size_t n) {
   float32x4_t acc = vdupq_n_f32(0), accm = vdupq_n_f32(0);
-  if (format == LLMEM_F32 || format == LLMEM_F16) {
+  if (is_float_format(format)) {
     size_t i = 0;
     for (; i + 4 <= n; i += 4) acc = vfmaq_f32(acc, vld1q_f32(q + i), load_row4_neon(format, row, i));
     float sum = vaddvq_f32(acc);
-    for (; i < n; i++) sum += q[i] * (format == LLMEM_F32 ? ((const float *)(const void *)row)[i] : fp16_to_fp32(ld_u16(row + 2 * i)));
+    for (; i < n; i++) sum += q[i] * float_at(format, row, i);
     return sum;
   }
   const size_t bb = block_bytes(format);
@@ -193,10 +200,10 @@ static float row_dot_neon(int format, const float *q, const uint8_t *row, size_t
 }
 
 static void row_axpy_neon(int format, float w, const uint8_t *row, float *out, size_t n) {
-  if (format == LLMEM_F32 || format == LLMEM_F16) {
+  if (is_float_format(format)) {
     size_t i = 0;
     for (; i + 4 <= n; i += 4) vst1q_f32(out + i, vfmaq_n_f32(vld1q_f32(out + i), load_row4_neon(format, row, i), w));
-    for (; i < n; i++) out[i] += w * (format == LLMEM_F32 ? ((const float *)(const void *)row)[i] : fp16_to_fp32(ld_u16(row + 2 * i)));
+    for (; i < n; i++) out[i] += w * float_at(format, row, i);
     return;
   }
   const size_t bb = block_bytes(format);
@@ -213,7 +220,8 @@ static void row_axpy_neon(int format, float w, const uint8_t *row, float *out, s
 static int row_format_ok(int format, size_t head_dim) {
   switch (format) {
   case LLMEM_F32:
-  case LLMEM_F16: return 1;
+  case LLMEM_F16:
+  case LLMEM_BF16: return 1;
   case LLMEM_Q8_0:
   case LLMEM_Q4_0:
   case LLMEM_Q4_1: return head_dim % LLMEM_QK == 0;

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
+import { expectLlmemError } from "@llmem/core/testing";
 import { addressOf } from "@llmem/native";
 import { Arena, MAX_ARENA_BYTES } from "../src/index.ts";
-import { expectLlmemError } from "./helpers.ts";
 
 test("allocations are aligned, zeroed and bump-allocated", () => {
   const arena = new Arena(4096);

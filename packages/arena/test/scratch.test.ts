@@ -1,4 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
+import { expectLlmemError } from "@llmem/core/testing";
 import { BucketPool } from "../../bucket-pool/src/index.ts";
 import {
   configureScratch,
@@ -9,7 +10,6 @@ import {
   scratch,
   scratchStats,
 } from "../src/index.ts";
-import { expectLlmemError } from "./helpers.ts";
 
 afterAll(() => {
   releaseScratch();

@@ -1,16 +1,7 @@
 import { expect, test } from "bun:test";
-import { LlmemError, PoolExhaustedError } from "@llmem/core";
+import { PoolExhaustedError } from "@llmem/core";
+import { codeOf } from "@llmem/core/testing";
 import { BlockAllocator } from "../src/index.ts";
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(LlmemError);
-    return (e as LlmemError).code;
-  }
-  throw new Error("expected an LlmemError");
-}
 
 function snapshot(a: BlockAllocator) {
   const refs = Array.from({ length: a.capacity }, (_, b) => a.refCount(b));
@@ -44,9 +35,9 @@ test("hostile ids: out of range, fractional, NaN, strings", () => {
   const b = a.allocate();
   const before = snapshot(a);
   for (const bad of [-1, 4, 2 ** 32, 0.5, Number.NaN, Number.POSITIVE_INFINITY]) {
-    expect(["OUT_OF_RANGE", "INVALID_ARGUMENT"]).toContain(codeOf(() => a.free([bad])));
-    expect(["OUT_OF_RANGE", "INVALID_ARGUMENT"]).toContain(codeOf(() => a.acquire(bad)));
-    expect(["OUT_OF_RANGE", "INVALID_ARGUMENT"]).toContain(codeOf(() => a.refCount(bad)));
+    expect(["OUT_OF_RANGE", "INVALID_ARGUMENT"]).toContain(codeOf(() => a.free([bad])) ?? "no error");
+    expect(["OUT_OF_RANGE", "INVALID_ARGUMENT"]).toContain(codeOf(() => a.acquire(bad)) ?? "no error");
+    expect(["OUT_OF_RANGE", "INVALID_ARGUMENT"]).toContain(codeOf(() => a.refCount(bad)) ?? "no error");
   }
   expect(codeOf(() => a.free([b, "0" as unknown as number]))).toBe("INVALID_ARGUMENT");
   expect(codeOf(() => a.registerBlockHash(b, 5 as unknown as bigint))).toBe("INVALID_ARGUMENT");

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
+import { expectLlmemError } from "@llmem/core/testing";
 import { BucketPool, fineBucketing, fixedBucketing, powerOfTwoBucket } from "../src/index.ts";
-import { expectLlmemError } from "./helpers.ts";
 
 test("power-of-two buckets match the seed", () => {
   expect([0, 1, 2, 3, 4, 5, 1023, 1024, 1025].map(powerOfTwoBucket)).toEqual([

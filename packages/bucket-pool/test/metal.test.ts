@@ -1,8 +1,8 @@
 // The Metal backend (macOS): shared MTLBuffers behind the same pool semantics, exact-size
 // external buffers for registerExisting, residency sets. Skipped, visibly, elsewhere.
 import { expect, test } from "bun:test";
+import { expectLlmemError } from "@llmem/core/testing";
 import { allocMetalBuffer, BucketPool, isMetalAvailable } from "../src/index.ts";
-import { expectLlmemError } from "./helpers.ts";
 
 const metal = isMetalAvailable();
 if (!metal) console.log("metal.test.ts: no Metal device here (macOS only); Metal tests skipped");

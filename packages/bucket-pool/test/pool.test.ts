@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
+import { expectLlmemError } from "@llmem/core/testing";
 import { addressOf, isNativeAvailable } from "@llmem/native";
 import { BucketPool, MetalBuffer, type PooledBuffer } from "../src/index.ts";
-import { expectLlmemError } from "./helpers.ts";
 
 test("backend is libllmem memory when native is on, ArrayBuffers when off", () => {
   const pool = new BucketPool();

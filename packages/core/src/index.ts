@@ -9,4 +9,11 @@ export {
   type TypedArrayConstructor,
 } from "./dtypes.ts";
 export { isLlmemError, LlmemError, type LlmemErrorCode, PoolExhaustedError } from "./errors.ts";
-export { checkFiniteNumber, checkInt, checkPowerOfTwo, checkRange, checkSize } from "./validate.ts";
+export {
+  checkFiniteNumber,
+  checkInt,
+  checkOneOf,
+  checkPowerOfTwo,
+  checkRange,
+  checkSize,
+} from "./validate.ts";

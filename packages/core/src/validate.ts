@@ -43,6 +43,21 @@ export function checkPowerOfTwo(name: string, value: unknown, max: number = 2 **
   return v;
 }
 
+/** One of the `allowed` strings (a format, a mode); anything else throws INVALID_ARGUMENT listing them. */
+export function checkOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== "string" || !allowed.includes(value as T)) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `${name} must be one of ${allowed.join(", ")}, got ${describe(value)}`,
+      {
+        argument: name,
+        value,
+      },
+    );
+  }
+  return value as T;
+}
+
 export function checkFiniteNumber(name: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isFinite(value)) {
     throw new LlmemError("INVALID_ARGUMENT", `${name} must be a finite number, got ${describe(value)}`, {

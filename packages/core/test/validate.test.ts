@@ -1,22 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import {
   checkInt,
+  checkOneOf,
   checkPowerOfTwo,
   checkRange,
   checkSize,
   isLlmemError,
-  LlmemError,
   PoolExhaustedError,
 } from "../src/index.ts";
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof LlmemError ? e.code : "not-llmem";
-  }
-  return undefined;
-}
+import { codeOf } from "../src/testing.ts";
 
 describe("validation", () => {
   test("checkInt rejects non-integers with INVALID_ARGUMENT naming the argument", () => {
@@ -36,6 +28,14 @@ describe("validation", () => {
     expect(checkPowerOfTwo("align", 64)).toBe(64);
     expect(codeOf(() => checkPowerOfTwo("align", 48))).toBe("INVALID_ARGUMENT");
     expect(codeOf(() => checkPowerOfTwo("align", 0))).toBe("OUT_OF_RANGE");
+  });
+  test("checkOneOf returns an allowed string and names the argument and the choices otherwise", () => {
+    const formats = ["f32", "f16"] as const;
+    expect(checkOneOf("format", "f16", formats)).toBe("f16");
+    for (const bad of ["q3", "F16", 1, null, undefined, {}]) {
+      expect(codeOf(() => checkOneOf("format", bad, formats))).toBe("INVALID_ARGUMENT");
+    }
+    expect(() => checkOneOf("format", "q3", formats)).toThrow('format must be one of f32, f16, got "q3"');
   });
   test("checkRange", () => {
     expect(() => checkRange("x", 2, 3, 5)).not.toThrow();

@@ -10,8 +10,7 @@ import { bench, do_not_optimize, run, summary } from "mitata";
 import { type PagedAttentionArgs, pagedAttention } from "../src/paged-kernel.ts";
 import { metalAttentionAvailable, pagedAttentionMetal } from "../src/paged-metal.ts";
 import { type RowFormat, rowBytes } from "../src/row-formats.ts";
-import { encodeRow } from "../src/row-kernels.ts";
-import { gaussian } from "../test/quality.ts";
+import { pagedArgs } from "../test/paged-pools.ts";
 
 const KV = 8;
 const HD = 128;
@@ -32,31 +31,15 @@ function argsFor(format: RowFormat): PagedAttentionArgs {
   const kPool = new Uint8Array(allocMetalBuffer(bytes).buffer);
   const vPool = new Uint8Array(allocMetalBuffer(bytes).buffer);
   const blockTable = Uint32Array.from({ length: blocks }, (_, i) => 2 * i + 1);
-  const k = gaussian(T * KV * HD, 1);
-  const v = gaussian(T * KV * HD, 2);
-  for (let t = 0; t < T; t++) {
-    for (let g = 0; g < KV; g++) {
-      const at = ((blockTable[Math.floor(t / BS)]! * BS + (t % BS)) * KV + g) * rb;
-      const o = (t * KV + g) * HD;
-      encodeRow(format, k.subarray(o, o + HD), HD, kPool, at);
-      encodeRow(format, v.subarray(o, o + HD), HD, vPool, at);
-    }
-  }
-  return {
-    format,
-    query: gaussian(HEADS * HD, 3),
-    numHeads: HEADS,
+  const layout = {
+    tokens: T,
     numKvHeads: KV,
     headDim: HD,
-    kPool,
-    vPool,
-    blockTable,
     blockSize: BS,
-    numTokens: T,
+    numHeads: HEADS,
     scale: 1 / Math.sqrt(HD),
-    out: new Float32Array(HEADS * HD),
-    lse: new Float32Array(HEADS),
   };
+  return pagedArgs(format, kPool, vPool, blockTable, layout).args;
 }
 
 const cases = FORMATS.map((f) => [f, argsFor(f)] as const);

@@ -3,12 +3,11 @@
  * building blocks otherwise. Every length and every block id is checked against the pools
  * before C sees a pointer.
  */
-import { checkInt, LlmemError, type TypedArray } from "@llmem/core";
+import { checkInt, checkOneOf, LlmemError, type TypedArray } from "@llmem/core";
 import { nativeLib, viewPtr } from "@llmem/native";
+import { FORMAT_ID } from "@llmem/quant-kernels";
 import { attentionScores, attentionWeightedSum } from "./ops.ts";
-import { checkFormat, checkHeadDimFor, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
-
-export const FORMAT_CODE: Record<RowFormat, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_1: 5 };
+import { checkHeadDimFor, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
 
 export interface PagedAttentionArgs {
   format: RowFormat;
@@ -47,7 +46,7 @@ export interface CheckedPagedArgs {
  * lengths, and each block id of the table against both pools.
  */
 export function checkPagedArgs(a: PagedAttentionArgs): CheckedPagedArgs {
-  const format = checkFormat("format", a.format, ROW_FORMATS);
+  const format = checkOneOf("format", a.format, ROW_FORMATS);
   const numKvHeads = checkInt("numKvHeads", a.numKvHeads, 1, 4096);
   const numHeads = checkInt("numHeads", a.numHeads, 1, 65536);
   const headDim = checkInt("headDim", a.headDim, 1, 65536);
@@ -107,7 +106,7 @@ export function pagedAttention(a: PagedAttentionArgs): void {
   const lib = nativeLib();
   if (lib) {
     lib.llmem_paged_attention(
-      FORMAT_CODE[format],
+      FORMAT_ID[format],
       viewPtr("query", a.query),
       numHeads,
       numKvHeads,

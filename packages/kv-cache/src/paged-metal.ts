@@ -7,7 +7,8 @@
  * missing or fails. LLMEM_METAL=0 keeps everything on the CPU.
  */
 import { nativeLib, viewPtr } from "@llmem/native";
-import { checkPagedArgs, FORMAT_CODE, type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
+import { FORMAT_ID } from "@llmem/quant-kernels";
+import { checkPagedArgs, type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
 
 export interface MetalAttentionOptions {
   /** Use the GPU even for pools in ordinary memory (default: LLMEM_METAL=1). */
@@ -53,7 +54,7 @@ export function pagedAttentionMetal(
     return "cpu";
   }
   const rc = lib.llmem_metal_paged_attention(
-    FORMAT_CODE[format],
+    FORMAT_ID[format],
     viewPtr("query", a.query),
     a.numHeads,
     a.numKvHeads,

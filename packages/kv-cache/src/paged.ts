@@ -8,18 +8,11 @@
  */
 import { BlockAllocator, BlockTable } from "@llmem/block-allocator";
 import { BucketPool, type PooledBuffer } from "@llmem/bucket-pool";
-import { checkInt, LlmemError, PoolExhaustedError } from "@llmem/core";
+import { checkInt, checkOneOf, LlmemError, PoolExhaustedError } from "@llmem/core";
 import { matchPrefix, PrefixHasher } from "@llmem/prefix-hash";
 import { decodeRow, encodeRow } from "./ops.ts";
 import { encodeStoreRow } from "./refine.ts";
-import {
-  checkFormat,
-  checkHeadDimFor,
-  isBlockFormat,
-  ROW_FORMATS,
-  type RowFormat,
-  rowBytes,
-} from "./row-formats.ts";
+import { checkHeadDimFor, isBlockFormat, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
 import { type Segment, SegmentAttention } from "./segments.ts";
 import { type AttendOptions, checkAttend, checkKeysValues } from "./validate.ts";
 
@@ -175,7 +168,7 @@ export class PagedKvCache {
     this.blockSize = checkInt("blockSize", o.blockSize ?? 16, 1, 1 << 16);
     this.numBlocks = checkInt("numBlocks", o.numBlocks, 1, 2 ** 24);
     this.maxBlocksPerSeq = checkInt("maxBlocksPerSeq", o.maxBlocksPerSeq ?? this.numBlocks, 1, 2 ** 24);
-    this.precision = checkFormat("precision", o.precision ?? "f32", ROW_FORMATS);
+    this.precision = checkOneOf("precision", o.precision ?? "f32", ROW_FORMATS);
     checkHeadDimFor(this.precision, this.headDim);
     this.tokenFloats = this.numKvHeads * this.headDim;
     let tiers: PagedTiers | null = null;
@@ -185,7 +178,7 @@ export class PagedKvCache {
       }
       tiers = {
         recentBlocks: checkInt("tiers.recentBlocks", o.tiers.recentBlocks, 0, 2 ** 24),
-        storePrecision: checkFormat("tiers.storePrecision", o.tiers.storePrecision, ROW_FORMATS),
+        storePrecision: checkOneOf("tiers.storePrecision", o.tiers.storePrecision, ROW_FORMATS),
         numStoreBlocks: checkInt("tiers.numStoreBlocks", o.tiers.numStoreBlocks, 1, 2 ** 24),
       };
       checkHeadDimFor(tiers.storePrecision, this.headDim, "headDim");

@@ -4,9 +4,10 @@
  * channel's 32 tokens); block formats pack 32 values per block as GGML does.
  */
 import { DTYPES, LlmemError } from "@llmem/core";
+import { QK, type RowFormat } from "@llmem/quant-kernels";
 
-/** Formats the attention building blocks read directly. */
-export type RowFormat = "f32" | "f16" | "bf16" | "q8_0" | "q4_0" | "q4_1";
+/** Formats the attention building blocks read directly; their block size and row bytes. */
+export { QK, type RowFormat, rowBytes } from "@llmem/quant-kernels";
 export type TailPrecision = "f32" | "f16" | "bf16";
 export type StorePrecision = "q8_0" | "q4_0" | "q4_1" | "f16";
 
@@ -14,35 +15,13 @@ export const TAIL_PRECISIONS: readonly TailPrecision[] = ["f32", "f16", "bf16"];
 export const STORE_PRECISIONS: readonly StorePrecision[] = ["q8_0", "q4_0", "q4_1", "f16"];
 export const ROW_FORMATS: readonly RowFormat[] = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"];
 
-export const QK = 32;
-
 export function isBlockFormat(f: RowFormat): boolean {
   return DTYPES[f].blockSize > 1;
-}
-
-/** Bytes of `count` values in format `f` (count a multiple of 32 for block formats). */
-export function rowBytes(f: RowFormat, count: number): number {
-  const info = DTYPES[f];
-  return (count / info.blockSize) * info.blockBytes;
 }
 
 /** Block formats can hold neither NaN nor ±Inf (the block scale would poison every value). */
 export function holdsNonFinite(f: RowFormat): boolean {
   return !isBlockFormat(f);
-}
-
-export function checkFormat<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
-  if (typeof value !== "string" || !allowed.includes(value as T)) {
-    throw new LlmemError(
-      "INVALID_ARGUMENT",
-      `${name} must be one of ${allowed.join(", ")}, got ${String(value)}`,
-      {
-        argument: name,
-        value,
-      },
-    );
-  }
-  return value as T;
 }
 
 /** headDim must split into whole 32-value blocks for block formats. */

@@ -13,11 +13,10 @@
  * storeHead, leaving dead lanes in the first group that attention skips.
  */
 import { Arena } from "@llmem/arena";
-import { checkInt, LlmemError } from "@llmem/core";
+import { checkInt, checkOneOf, LlmemError } from "@llmem/core";
 import { attentionScores, attentionWeightedSum, decodeRow, encodeRow, softmaxInPlace } from "./ops.ts";
 import { encodeStoreRow } from "./refine.ts";
 import {
-  checkFormat,
   checkHeadDimFor,
   isBlockFormat,
   QK,
@@ -134,9 +133,9 @@ export class TwoTierKvCache {
     }
     this.numKvHeads = checkInt("numKvHeads", o.numKvHeads, 1, 4096);
     this.headDim = checkInt("headDim", o.headDim, 1, 65536);
-    this.tailPrecision = checkFormat("tailPrecision", o.tailPrecision ?? "f32", TAIL_PRECISIONS);
-    this.storePrecision = checkFormat("storePrecision", o.storePrecision ?? "q8_0", STORE_PRECISIONS);
-    this.keyGrouping = checkFormat("keyGrouping", o.keyGrouping ?? "token", ["token", "channel"] as const);
+    this.tailPrecision = checkOneOf("tailPrecision", o.tailPrecision ?? "f32", TAIL_PRECISIONS);
+    this.storePrecision = checkOneOf("storePrecision", o.storePrecision ?? "q8_0", STORE_PRECISIONS);
+    this.keyGrouping = checkOneOf("keyGrouping", o.keyGrouping ?? "token", ["token", "channel"] as const);
     checkHeadDimFor(this.storePrecision, this.headDim);
     if (this.keyGrouping === "channel" && !isBlockFormat(this.storePrecision)) {
       throw new LlmemError(

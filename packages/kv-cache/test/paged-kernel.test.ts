@@ -3,8 +3,8 @@ import { isLlmemError } from "@llmem/core";
 import { backend } from "@llmem/native";
 import { pagedAttention } from "../src/paged-kernel.ts";
 import { ROW_FORMATS, rowBytes } from "../src/row-formats.ts";
-import { decodeRow, encodeRow } from "../src/row-kernels.ts";
-import { gaussian } from "./quality.ts";
+import { decodeRow } from "../src/row-kernels.ts";
+import { pagedArgs } from "./paged-pools.ts";
 import { maxAbsDiff, referenceAttend } from "./reference.ts";
 
 const KV = 2;
@@ -12,52 +12,32 @@ const HD = 64;
 const HEADS = 6;
 const BS = 5;
 
-function setup(format: (typeof ROW_FORMATS)[number], tokens: number) {
+/** Pools through a scattered table (logical block i in physical block poolBlocks-1-i) and their decoded rows. */
+function setup(format: (typeof ROW_FORMATS)[number], tokens: number, scale = 0.125) {
   const poolBlocks = Math.ceil(tokens / BS) + 2;
-  const rb = rowBytes(format, HD);
-  const kPool = new Uint8Array(poolBlocks * BS * KV * rb);
+  const kPool = new Uint8Array(poolBlocks * BS * KV * rowBytes(format, HD));
   const vPool = new Uint8Array(kPool.length);
-  // Logical block i lives in physical block poolBlocks-1-i: a scattered table.
   const table = Uint32Array.from({ length: poolBlocks }, (_, i) => poolBlocks - 1 - i);
-  const k = gaussian(tokens * KV * HD, 1);
-  const v = gaussian(tokens * KV * HD, 2);
-  const kq = new Float32Array(k.length);
-  const vq = new Float32Array(v.length);
+  const layout = { tokens, numKvHeads: KV, headDim: HD, blockSize: BS, numHeads: HEADS, scale };
+  const { args, rowAt } = pagedArgs(format, kPool, vPool, table, layout);
+  const kq = new Float32Array(tokens * KV * HD);
+  const vq = new Float32Array(kq.length);
   for (let t = 0; t < tokens; t++) {
     for (let g = 0; g < KV; g++) {
-      const at = ((table[Math.floor(t / BS)]! * BS + (t % BS)) * KV + g) * rb;
       const o = (t * KV + g) * HD;
-      encodeRow(format, k.subarray(o, o + HD), HD, kPool, at);
-      encodeRow(format, v.subarray(o, o + HD), HD, vPool, at);
-      decodeRow(format, kPool, at, HD, kq.subarray(o, o + HD));
-      decodeRow(format, vPool, at, HD, vq.subarray(o, o + HD));
+      decodeRow(format, kPool, rowAt(t, g), HD, kq.subarray(o, o + HD));
+      decodeRow(format, vPool, rowAt(t, g), HD, vq.subarray(o, o + HD));
     }
   }
-  return { kPool, vPool, table, kq, vq };
+  return { args, kq, vq };
 }
 
 test(`paged attention (${backend()}) matches the f32 reference of the decoded pools, every format`, () => {
   for (const format of ROW_FORMATS) {
     for (const tokens of [0, 1, 5, 23]) {
-      const { kPool, vPool, table, kq, vq } = setup(format, tokens);
-      const query = gaussian(HEADS * HD, 3);
-      const out = new Float32Array(HEADS * HD);
-      const lse = new Float32Array(HEADS);
-      pagedAttention({
-        format,
-        query,
-        numHeads: HEADS,
-        numKvHeads: KV,
-        headDim: HD,
-        kPool,
-        vPool,
-        blockTable: table,
-        blockSize: BS,
-        numTokens: tokens,
-        scale: 0.125,
-        out,
-        lse,
-      });
+      const { args, kq, vq } = setup(format, tokens);
+      const { query, out, lse } = args;
+      pagedAttention(args);
       const ref = referenceAttend(kq, vq, tokens, query, HEADS, KV, HD, 0.125);
       expect(maxAbsDiff(out, ref)).toBeLessThan(1e-4);
       if (tokens === 0) expect(lse[0]).toBe(Number.NEGATIVE_INFINITY);
@@ -66,22 +46,9 @@ test(`paged attention (${backend()}) matches the f32 reference of the decoded po
 });
 
 test("hostile lengths and block ids are rejected before any memory is touched", () => {
-  const { kPool, vPool, table } = setup("q8_0", 10);
-  const base = {
-    format: "q8_0" as const,
-    query: new Float32Array(HEADS * HD),
-    numHeads: HEADS,
-    numKvHeads: KV,
-    headDim: HD,
-    kPool,
-    vPool,
-    blockTable: table,
-    blockSize: BS,
-    numTokens: 10,
-    scale: 1,
-    out: new Float32Array(HEADS * HD),
-    lse: new Float32Array(HEADS),
-  };
+  const { args } = setup("q8_0", 10, 1);
+  const { kPool } = args;
+  const base = { ...args, format: "q8_0" as const, query: new Float32Array(HEADS * HD) };
   const bad: [Partial<typeof base> | Record<string, unknown>, string][] = [
     [{ blockTable: Uint32Array.of(0, 99) }, "blockTable"],
     [{ blockTable: Uint32Array.of(0) }, "blockTable"],

@@ -6,8 +6,7 @@ import { nativeLib } from "@llmem/native";
 import { type PagedAttentionArgs, pagedAttention } from "../src/paged-kernel.ts";
 import { metalAttentionAvailable, pagedAttentionMetal } from "../src/paged-metal.ts";
 import { ROW_FORMATS, type RowFormat, rowBytes } from "../src/row-formats.ts";
-import { encodeRow } from "../src/row-kernels.ts";
-import { gaussian } from "./quality.ts";
+import { pagedArgs } from "./paged-pools.ts";
 import { maxAbsDiff } from "./reference.ts";
 
 const KV = 2;
@@ -20,35 +19,11 @@ if (!metal)
 
 function args(format: RowFormat, tokens: number): PagedAttentionArgs {
   const poolBlocks = Math.ceil(tokens / BS) + 2;
-  const rb = rowBytes(format, HD);
-  const kPool = new Uint8Array(poolBlocks * BS * KV * rb);
+  const kPool = new Uint8Array(poolBlocks * BS * KV * rowBytes(format, HD));
   const vPool = new Uint8Array(kPool.length);
   const blockTable = Uint32Array.from({ length: poolBlocks }, (_, i) => poolBlocks - 1 - i);
-  const k = gaussian(tokens * KV * HD, 1);
-  const v = gaussian(tokens * KV * HD, 2);
-  for (let t = 0; t < tokens; t++) {
-    for (let g = 0; g < KV; g++) {
-      const at = ((blockTable[Math.floor(t / BS)]! * BS + (t % BS)) * KV + g) * rb;
-      const o = (t * KV + g) * HD;
-      encodeRow(format, k.subarray(o, o + HD), HD, kPool, at);
-      encodeRow(format, v.subarray(o, o + HD), HD, vPool, at);
-    }
-  }
-  return {
-    format,
-    query: gaussian(HEADS * HD, 3),
-    numHeads: HEADS,
-    numKvHeads: KV,
-    headDim: HD,
-    kPool,
-    vPool,
-    blockTable,
-    blockSize: BS,
-    numTokens: tokens,
-    scale: 0.125,
-    out: new Float32Array(HEADS * HD),
-    lse: new Float32Array(HEADS),
-  };
+  const layout = { tokens, numKvHeads: KV, headDim: HD, blockSize: BS, numHeads: HEADS, scale: 0.125 };
+  return pagedArgs(format, kPool, vPool, blockTable, layout).args;
 }
 
 function cpuResult(a: PagedAttentionArgs) {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { BucketPool } from "@llmem/bucket-pool";
 import { isLlmemError } from "@llmem/core";
+import { codeOf } from "@llmem/core/testing";
 import fc from "fast-check";
 import { PagedKvCache, type PagedSequence } from "../src/index.ts";
 import type { RowFormat } from "../src/row-formats.ts";
@@ -62,16 +63,6 @@ function expected(
     values.set(v, p * ROW);
   }
   return { keys, values };
-}
-
-function code(fn: () => unknown): string | null {
-  try {
-    fn();
-    return null;
-  } catch (e) {
-    if (!isLlmemError(e)) throw e;
-    return e.code;
-  }
 }
 
 describe("PagedKvCache", () => {
@@ -167,19 +158,21 @@ describe("PagedKvCache", () => {
     const before = cache.read(s, 0);
     const blocks = s.blockIds();
     const big = new Float32Array(3 * ROW);
-    expect(code(() => cache.append(s, 0, big, big))).toBe("POOL_EXHAUSTED");
+    expect(codeOf(() => cache.append(s, 0, big, big))).toBe("POOL_EXHAUSTED");
     expect(s.length).toBe(6);
     expect(s.blockIds()).toEqual(blocks);
     expect(maxAbsDiff(cache.read(s, 0).keys, before.keys)).toBe(0);
     const nan = new Float32Array(ROW);
     nan[3] = Number.POSITIVE_INFINITY;
-    expect(code(() => cache.append(s, 0, nan, new Float32Array(ROW)))).toBe("INVALID_ARGUMENT");
-    expect(code(() => cache.append(s, 1, big, big))).toBe("OUT_OF_RANGE");
-    expect(code(() => cache.append(s, 0, new Float32Array(5), new Float32Array(5)))).toBe("INVALID_ARGUMENT");
-    expect(code(() => cache.attend(s, 0, new Float32Array(3 * HD), { numHeads: 3 }))).toBe(
+    expect(codeOf(() => cache.append(s, 0, nan, new Float32Array(ROW)))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => cache.append(s, 1, big, big))).toBe("OUT_OF_RANGE");
+    expect(codeOf(() => cache.append(s, 0, new Float32Array(5), new Float32Array(5)))).toBe(
       "INVALID_ARGUMENT",
     );
-    expect(code(() => cache.addSequence([1, -2]))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => cache.attend(s, 0, new Float32Array(3 * HD), { numHeads: 3 }))).toBe(
+      "INVALID_ARGUMENT",
+    );
+    expect(codeOf(() => cache.addSequence([1, -2]))).toBe("INVALID_ARGUMENT");
     expect(s.length).toBe(6);
     const capped = new PagedKvCache({
       numLayers: 1,
@@ -191,7 +184,7 @@ describe("PagedKvCache", () => {
     });
     const c = capped.addSequence([1]);
     capped.append(c, 0, new Float32Array(4 * ROW), new Float32Array(4 * ROW));
-    expect(code(() => capped.append(c, 0, new Float32Array(ROW), new Float32Array(ROW)))).toBe(
+    expect(codeOf(() => capped.append(c, 0, new Float32Array(ROW), new Float32Array(ROW)))).toBe(
       "CAPACITY_EXCEEDED",
     );
     expect(c.length).toBe(4);
@@ -204,19 +197,19 @@ describe("PagedKvCache", () => {
     for (const tiers of tiersBad) {
       const fn = () =>
         new PagedKvCache({ numLayers: 1, numKvHeads: KV, headDim: HD, numBlocks: 4, tiers: tiers as never });
-      expect(code(fn)).not.toBeNull();
+      expect(codeOf(fn)).toMatch(/^[A-Z_]+$/); // an LlmemError, whatever its code
       expect(() => fn()).toThrow(/tiers\./);
     }
     cache.release(s);
-    expect(code(() => cache.append(s, 0, big, big))).toBe("UNKNOWN_SEQUENCE");
-    expect(code(() => cache.release(s))).toBe("UNKNOWN_SEQUENCE");
+    expect(codeOf(() => cache.append(s, 0, big, big))).toBe("UNKNOWN_SEQUENCE");
+    expect(codeOf(() => cache.release(s))).toBe("UNKNOWN_SEQUENCE");
     const other = new PagedKvCache({ numLayers: 1, numKvHeads: KV, headDim: HD, numBlocks: 2 });
     const foreign = other.addSequence([1]);
-    expect(code(() => cache.attend(foreign, 0, new Float32Array(2 * HD), { numHeads: 2 }))).toBe(
+    expect(codeOf(() => cache.attend(foreign, 0, new Float32Array(2 * HD), { numHeads: 2 }))).toBe(
       "UNKNOWN_SEQUENCE",
     );
     expect(
-      code(
+      codeOf(
         () => new PagedKvCache({ numLayers: 1, numKvHeads: 2, headDim: 40, numBlocks: 2, precision: "q4_0" }),
       ),
     ).toBe("INVALID_ARGUMENT");

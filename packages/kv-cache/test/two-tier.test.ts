@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Arena } from "@llmem/arena";
-import { isLlmemError } from "@llmem/core";
+import { expectLlmemError } from "@llmem/core/testing";
 import fc from "fast-check";
 import { type StorePrecision, type TailPrecision, TwoTierKvCache } from "../src/index.ts";
 import { maxAbsDiff, referenceAttend, TwoTierModel } from "./reference.ts";
@@ -15,18 +15,6 @@ function rand(n: number, seed: number, scale = 1): Float32Array {
     a[i] = ((s >>> 0) / 2 ** 32 - 0.5) * 2 * scale;
   }
   return a;
-}
-
-function expectCode(fn: () => unknown, code: string, argument?: string): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(isLlmemError(e)).toBe(true);
-    expect((e as { code: string }).code).toBe(code);
-    if (argument) expect((e as Error).message).toContain(argument);
-    return;
-  }
-  throw new Error(`expected LlmemError ${code}`);
 }
 
 describe("TwoTierKvCache", () => {
@@ -110,7 +98,7 @@ describe("TwoTierKvCache", () => {
     const arena = new Arena(1 << 16);
     const viaArena = c.getAll(arena);
     expect(Array.from(viaArena.values)).toEqual(Array.from(v.subarray(0, 320)));
-    expectCode(() => c.getAll(new Float32Array(10), v), "OUT_OF_BOUNDS", "outKeys");
+    expectLlmemError(() => c.getAll(new Float32Array(10), v), "OUT_OF_BOUNDS", "outKeys");
     arena.dispose();
   });
 
@@ -138,12 +126,12 @@ describe("TwoTierKvCache", () => {
   });
 
   test("bad input is rejected naming the argument and changes nothing", () => {
-    expectCode(
+    expectLlmemError(
       () => new TwoTierKvCache({ numKvHeads: 2, headDim: 40, tailLength: 4, maxTokens: 8 }),
       "INVALID_ARGUMENT",
       "headDim",
     );
-    expectCode(
+    expectLlmemError(
       () =>
         new TwoTierKvCache({
           numKvHeads: 2,
@@ -156,13 +144,13 @@ describe("TwoTierKvCache", () => {
       "INVALID_ARGUMENT",
       "migrationBatch",
     );
-    expectCode(
+    expectLlmemError(
       () =>
         new TwoTierKvCache({ numKvHeads: 1, headDim: 32, tailLength: 4, maxTokens: 8, migrationBatch: 6 }),
       "OUT_OF_RANGE",
       "migrationBatch",
     );
-    expectCode(
+    expectLlmemError(
       () =>
         new TwoTierKvCache({
           numKvHeads: 1,
@@ -179,14 +167,22 @@ describe("TwoTierKvCache", () => {
     const snapshot = JSON.stringify(c.stats());
     const bad = rand(128, 3);
     bad[100] = Number.NaN;
-    expectCode(() => c.append(bad, rand(128, 4)), "INVALID_ARGUMENT", "keys[100]");
-    expectCode(() => c.append(rand(128, 4), rand(64, 4)), "INVALID_ARGUMENT", "values");
-    expectCode(() => c.append(rand(65, 4), rand(65, 4)), "INVALID_ARGUMENT", "keys");
-    expectCode(() => c.append([1, 2] as unknown as Float32Array, rand(64, 1)), "INVALID_ARGUMENT", "keys");
-    expectCode(() => c.attend(rand(64, 1), { numHeads: 3 }), "INVALID_ARGUMENT", "numHeads");
-    expectCode(() => c.attend(rand(60, 1), { numHeads: 2 }), "INVALID_ARGUMENT", "query");
-    expectCode(() => c.attend(rand(64, 1), { numHeads: 2, scale: Number.NaN }), "INVALID_ARGUMENT", "scale");
-    expectCode(() => c.setPolicy({ tailLength: -1 }), "OUT_OF_RANGE", "tailLength");
+    expectLlmemError(() => c.append(bad, rand(128, 4)), "INVALID_ARGUMENT", "keys[100]");
+    expectLlmemError(() => c.append(rand(128, 4), rand(64, 4)), "INVALID_ARGUMENT", "values");
+    expectLlmemError(() => c.append(rand(65, 4), rand(65, 4)), "INVALID_ARGUMENT", "keys");
+    expectLlmemError(
+      () => c.append([1, 2] as unknown as Float32Array, rand(64, 1)),
+      "INVALID_ARGUMENT",
+      "keys",
+    );
+    expectLlmemError(() => c.attend(rand(64, 1), { numHeads: 3 }), "INVALID_ARGUMENT", "numHeads");
+    expectLlmemError(() => c.attend(rand(60, 1), { numHeads: 2 }), "INVALID_ARGUMENT", "query");
+    expectLlmemError(
+      () => c.attend(rand(64, 1), { numHeads: 2, scale: Number.NaN }),
+      "INVALID_ARGUMENT",
+      "scale",
+    );
+    expectLlmemError(() => c.setPolicy({ tailLength: -1 }), "OUT_OF_RANGE", "tailLength");
     expect(JSON.stringify(c.stats())).toBe(snapshot);
   });
 });

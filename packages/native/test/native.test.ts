@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { LlmemError } from "@llmem/core";
+import { codeOf } from "@llmem/core/testing";
 import {
   addressOf,
   allocNative,
@@ -18,15 +18,6 @@ import {
 const hasNative = isNativeAvailable();
 if (!hasNative)
   console.log(`[@llmem/native] native library off (${native.loadError}): native-only tests skipped`);
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof LlmemError ? e.code : `not-llmem: ${e}`;
-  }
-  return undefined;
-}
 
 function randomF32(n: number, seed = 1): Float32Array {
   const out = new Float32Array(n);

@@ -118,6 +118,20 @@ function finish(
 ): void {
   const lo = rotl(lanes[0]!, 1) + rotl(lanes[1]!, 7) + rotl(lanes[2]!, 12) + rotl(lanes[3]!, 18);
   const hi = rotl(lanes[4]!, 1) + rotl(lanes[5]!, 7) + rotl(lanes[6]!, 12) + rotl(lanes[7]!, 18);
+  digest(lo, hi, words, tokenCount, parentLo, parentHi, out, o);
+}
+
+/** Steps 4 and 5 from the folded lanes (lo, hi): digest with the lengths, chain in the parent. */
+function digest(
+  lo: number,
+  hi: number,
+  words: number,
+  tokenCount: number,
+  parentLo: number,
+  parentHi: number,
+  out: Uint32Array,
+  o: number,
+): void {
   let a = (lo + Math.imul(words, P5)) | 0;
   let b = (hi + Math.imul(tokenCount, P4)) | 0;
   a ^= rotl(b, 11);
@@ -190,7 +204,8 @@ export function lh64Chain(
 
 /**
  * lh64Chain's common case (no extra keys, blocks of whole stripes) with the lanes in locals:
- * the same arithmetic as absorb + finish, without a round trip through the lanes array per block.
+ * the same arithmetic as absorb + finish, without a round trip through the lanes array per block
+ * (the lane loop stays unrolled here: that round trip is what this path exists to avoid).
  */
 function chainWholeStripes(
   src: Uint32Array,
@@ -208,8 +223,6 @@ function chainWholeStripes(
   const i5 = IV32[5]!;
   const i6 = IV32[6]!;
   const i7 = IV32[7]!;
-  const words = Math.imul(blockSize, P5);
-  const count = Math.imul(blockSize, P4);
   let pLo = parentLo | 0;
   let pHi = parentHi | 0;
   for (let blk = 0, at = 0; blk < blocks; blk++) {
@@ -241,27 +254,8 @@ function chainWholeStripes(
     }
     const lo = rotl(v0, 1) + rotl(v1, 7) + rotl(v2, 12) + rotl(v3, 18);
     const hi = rotl(v4, 1) + rotl(v5, 7) + rotl(v6, 12) + rotl(v7, 18);
-    let a = (lo + words) | 0;
-    let b = (hi + count) | 0;
-    a ^= rotl(b, 11);
-    a = Math.imul(a, P1);
-    a ^= a >>> 15;
-    b ^= rotl(a, 17);
-    b = Math.imul(b, P2);
-    b ^= b >>> 13;
-    a ^= rotl(b, 11);
-    a = Math.imul(a, P3);
-    a ^= a >>> 16;
-    b ^= rotl(a, 17);
-    b = Math.imul(b, P4);
-    b ^= b >>> 16;
-    a ^= pLo;
-    b ^= pHi;
-    a = Math.imul(a ^ rotl(b, 16), P1);
-    b = Math.imul(b ^ (a >>> 15), P3);
-    pLo = a ^ (b >>> 16);
-    pHi = b;
-    out[2 * blk] = pLo;
-    out[2 * blk + 1] = pHi;
+    digest(lo, hi, blockSize, blockSize, pLo, pHi, out, 2 * blk);
+    pLo = out[2 * blk]! | 0;
+    pHi = out[2 * blk + 1]! | 0;
   }
 }

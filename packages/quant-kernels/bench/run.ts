@@ -25,6 +25,7 @@ import {
   reference,
   referenceAttention,
   setThreads,
+  toBf16,
 } from "../src/index.ts";
 
 const filter = process.argv[2] ?? "";
@@ -316,8 +317,8 @@ if (want("attention")) {
   const query = randomF32(headDim, 7);
   const scores = new Float32Array(tokens);
   const acc = new Float32Array(headDim);
-  for (const format of ["f32", "q8_0", "q4_0"] as const) {
-    const data = format === "f32" ? f32 : quantize(format, f32);
+  for (const format of ["f32", "bf16", "q8_0", "q4_0"] as const) {
+    const data = format === "f32" ? f32 : format === "bf16" ? toBf16(f32) : quantize(format, f32);
     const rowBytes = data.byteLength / (tokens * heads);
     const o = { count: tokens, headDim, offsetBytes: 3 * rowBytes, strideBytes: heads * rowBytes };
     const native = () => attentionScores(format, query, data, { ...o, scale: 0.088 }, scores);

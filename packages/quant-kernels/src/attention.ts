@@ -3,10 +3,10 @@
  * inside any typed array (so [token][kvHead][headDim] layouts need no copies). Quantized
  * rows are decoded block by block in registers; no f32 copy of a row is ever made.
  */
-import { checkFiniteNumber, checkInt, checkSize, LlmemError, type TypedArray } from "@llmem/core";
+import { checkFiniteNumber, checkInt, checkSize, DTYPES, LlmemError, type TypedArray } from "@llmem/core";
 import { nativeLib, viewPtr } from "@llmem/native";
 import { checkRowFormat, FORMAT_ID, type RowFormat, rowBytes, wholeBlocks } from "./formats.ts";
-import { f16Values } from "./half.ts";
+import { bf16Values, f16Values } from "./half.ts";
 import { rowAxpyQ, rowDotQ } from "./reference/matvec.ts";
 
 export interface RowLayout {
@@ -45,10 +45,10 @@ function checkRows(format: RowFormat, name: string, rows: TypedArray, o: RowLayo
   const headDim = checkInt("headDim", o.headDim, 1, MAX_HEAD_DIM);
   const offset = checkSize("offsetBytes", o.offsetBytes);
   const stride = checkSize("strideBytes", o.strideBytes);
-  if (format !== "f32" && format !== "f16") wholeBlocks("headDim", format, headDim);
+  if (DTYPES[format].blockSize > 1) wholeBlocks("headDim", format, headDim);
   const bytes = rowBytes(format, headDim);
   if (count === 0) return 0;
-  const align = format === "f32" ? 4 : format === "f16" ? 2 : 1;
+  const align = format === "f32" ? 4 : format === "f16" || format === "bf16" ? 2 : 1;
   if ((rows.byteOffset + offset) % align !== 0 || stride % align !== 0) {
     fail(
       "MISALIGNED",
@@ -88,6 +88,40 @@ function bytesOf(a: TypedArray): Uint8Array {
   return a instanceof Uint8Array ? a : new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
+/** Every argument of attentionScores (both paths); returns the byte span of the keys and the scale. */
+function checkScores(
+  format: RowFormat,
+  query: Float32Array,
+  keys: TypedArray,
+  o: ScoresOptions,
+  out: Float32Array,
+  outOffset: number,
+): { span: number; scale: number } {
+  checkRowFormat(format);
+  const span = checkRows(format, "keys", keys, o);
+  checkF32("query", query, o.headDim, "headDim");
+  const scale = checkFiniteNumber("scale", o.scale);
+  checkSize("outOffset", outOffset);
+  checkF32("out", out, outOffset + o.count, "outOffset + count");
+  return { span, scale };
+}
+
+/** Every argument of attentionWeightedSum (both paths); returns the byte span of the values and weightsOffset. */
+function checkWeightedSum(
+  format: RowFormat,
+  weights: Float32Array,
+  values: TypedArray,
+  o: WeightedSumOptions,
+  out: Float32Array,
+): { span: number; wo: number } {
+  checkRowFormat(format);
+  const span = checkRows(format, "values", values, o);
+  const wo = checkSize("weightsOffset", o.weightsOffset ?? 0);
+  checkF32("weights", weights, wo + o.count, "weightsOffset + count");
+  checkF32("out", out, o.headDim, "headDim");
+  return { span, wo };
+}
+
 /** out[outOffset + t] = scale · (query · key_t) for t < count. */
 export function attentionScores(
   format: RowFormat,
@@ -97,12 +131,7 @@ export function attentionScores(
   out: Float32Array,
   outOffset = 0,
 ): void {
-  checkRowFormat(format);
-  const span = checkRows(format, "keys", keys, o);
-  checkF32("query", query, o.headDim, "headDim");
-  const scale = checkFiniteNumber("scale", o.scale);
-  checkSize("outOffset", outOffset);
-  checkF32("out", out, outOffset + o.count, "outOffset + count");
+  const { span, scale } = checkScores(format, query, keys, o, out, outOffset);
   if (o.count === 0) return;
   const kb = bytesOf(keys);
   const lib = nativeLib();
@@ -131,11 +160,7 @@ export function attentionWeightedSum(
   o: WeightedSumOptions,
   out: Float32Array,
 ): void {
-  checkRowFormat(format);
-  const span = checkRows(format, "values", values, o);
-  const wo = checkSize("weightsOffset", o.weightsOffset ?? 0);
-  checkF32("weights", weights, wo + o.count, "weightsOffset + count");
-  checkF32("out", out, o.headDim, "headDim");
+  const { span, wo } = checkWeightedSum(format, weights, values, o, out);
   if (o.count === 0) return;
   const vb = bytesOf(values);
   const lib = nativeLib();
@@ -155,16 +180,20 @@ export function attentionWeightedSum(
   weightedSumRef(format, weights, wo, vb, o, out);
 }
 
-/** f32/f16 views from row 0 on, which checkRows made element-aligned (the array itself may not be). */
+/**
+ * f32 or 16-bit views from row 0 on, which checkRows made element-aligned (the array itself
+ * may not be); 16-bit rows come with the table that decodes their bits (f16 or bf16).
+ */
 function floatRows(
   format: RowFormat,
   bytes: Uint8Array,
   o: RowLayout,
-): { f32?: Float32Array; u16?: Uint16Array } {
+): { f32?: Float32Array; u16?: Uint16Array; t16?: Float32Array } {
   const span = (o.count - 1) * o.strideBytes + rowBytes(format, o.headDim);
   const base = bytes.byteOffset + o.offsetBytes;
   if (format === "f32") return { f32: new Float32Array(bytes.buffer, base, span / 4) };
-  if (format === "f16") return { u16: new Uint16Array(bytes.buffer, base, span / 2) };
+  if (format === "f16") return { u16: new Uint16Array(bytes.buffer, base, span / 2), t16: f16Values() };
+  if (format === "bf16") return { u16: new Uint16Array(bytes.buffer, base, span / 2), t16: bf16Values() };
   return {};
 }
 
@@ -178,15 +207,14 @@ function scoresRef(
   outOffset: number,
 ): void {
   const { count, headDim: n, offsetBytes, strideBytes } = o;
-  const t16 = f16Values();
-  const { f32, u16 } = floatRows(format, kb, o);
+  const { f32, u16, t16 } = floatRows(format, kb, o);
   for (let t = 0; t < count; t++) {
     const at = offsetBytes + t * strideBytes;
     let acc = 0;
     if (f32) {
       const e = (t * strideBytes) / 4;
       for (let i = 0; i < n; i++) acc = fr(acc + fr(q[i]! * f32[e + i]!));
-    } else if (u16) {
+    } else if (u16 && t16) {
       const e = (t * strideBytes) / 2;
       for (let i = 0; i < n; i++) acc = fr(acc + fr(q[i]! * t16[u16[e + i]!]!));
     } else {
@@ -205,15 +233,14 @@ function weightedSumRef(
   out: Float32Array,
 ): void {
   const { count, headDim: n, offsetBytes, strideBytes } = o;
-  const t16 = f16Values();
-  const { f32, u16 } = floatRows(format, vb, o);
+  const { f32, u16, t16 } = floatRows(format, vb, o);
   for (let t = 0; t < count; t++) {
     const at = offsetBytes + t * strideBytes;
     const wt = w[wo + t]!;
     if (f32) {
       const e = (t * strideBytes) / 4;
       for (let i = 0; i < n; i++) out[i] = out[i]! + fr(wt * f32[e + i]!);
-    } else if (u16) {
+    } else if (u16 && t16) {
       const e = (t * strideBytes) / 2;
       for (let i = 0; i < n; i++) out[i] = out[i]! + fr(wt * t16[u16[e + i]!]!);
     } else {
@@ -222,7 +249,7 @@ function weightedSumRef(
   }
 }
 
-/** The TS reference paths, whatever the backend (arguments validated as above). */
+/** The TS reference paths, whatever the backend (arguments validated exactly as above). */
 export const referenceAttention = {
   scores(
     format: RowFormat,
@@ -232,10 +259,8 @@ export const referenceAttention = {
     out: Float32Array,
     outOffset = 0,
   ) {
-    checkRowFormat(format);
-    checkRows(format, "keys", keys, o);
-    checkF32("out", out, outOffset + o.count, "outOffset + count");
-    scoresRef(format, query, bytesOf(keys), o, o.scale, out, outOffset);
+    const { scale } = checkScores(format, query, keys, o, out, outOffset);
+    if (o.count > 0) scoresRef(format, query, bytesOf(keys), o, scale, out, outOffset);
   },
   weightedSum(
     format: RowFormat,
@@ -244,8 +269,7 @@ export const referenceAttention = {
     o: WeightedSumOptions,
     out: Float32Array,
   ) {
-    checkRowFormat(format);
-    checkRows(format, "values", values, o);
-    weightedSumRef(format, weights, o.weightsOffset ?? 0, bytesOf(values), o, out);
+    const { wo } = checkWeightedSum(format, weights, values, o, out);
+    if (o.count > 0) weightedSumRef(format, weights, wo, bytesOf(values), o, out);
   },
 };

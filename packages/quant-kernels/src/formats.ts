@@ -1,11 +1,11 @@
 /** The formats this package handles, their block geometry and the ids libllmem uses for them. */
-import { DTYPES, LlmemError, type QuantFormat } from "@llmem/core";
+import { checkOneOf, DTYPES, LlmemError, type QuantFormat } from "@llmem/core";
 
 export type { QuantFormat };
 /** Formats a weight matrix can be stored in. */
 export type MatrixFormat = "f32" | "f16" | "q8_0" | "q4_0";
 /** Formats attention rows (keys, values) can be stored in. */
-export type RowFormat = "f32" | "f16" | "q8_0" | "q4_0" | "q4_1";
+export type RowFormat = "f32" | "f16" | "bf16" | "q8_0" | "q4_0" | "q4_1";
 
 /** Values per block of every quantized format. */
 export const QK = 32;
@@ -15,18 +15,7 @@ export const FORMAT_ID = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_1: 5, q
 
 const QUANT_FORMATS: readonly QuantFormat[] = ["q8_0", "q4_0", "q4_1", "q8_1"];
 const MATRIX_FORMATS: readonly MatrixFormat[] = ["f32", "f16", "q8_0", "q4_0"];
-const ROW_FORMATS: readonly RowFormat[] = ["f32", "f16", "q8_0", "q4_0", "q4_1"];
-
-function checkOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
-  if (!allowed.includes(value as T)) {
-    throw new LlmemError(
-      "INVALID_ARGUMENT",
-      `${name} must be one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`,
-      { argument: name, value },
-    );
-  }
-  return value as T;
-}
+const ROW_FORMATS: readonly RowFormat[] = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"];
 
 export const checkQuantFormat = (v: unknown): QuantFormat => checkOneOf("format", v, QUANT_FORMATS);
 export const checkMatrixFormat = (v: unknown): MatrixFormat => checkOneOf("format", v, MATRIX_FORMATS);

@@ -63,6 +63,17 @@ export function f16Values(): Float32Array {
   return f16Table;
 }
 
+let bf16Table: Float32Array | undefined;
+/** All 65,536 bf16 values as f32 (bits << 16), built on first use: the reference attention reads bf16 rows here. */
+export function bf16Values(): Float32Array {
+  if (!bf16Table) {
+    const bits = new Uint32Array(65536);
+    for (let h = 0; h < 65536; h++) bits[h] = h << 16;
+    bf16Table = new Float32Array(bits.buffer);
+  }
+  return bf16Table;
+}
+
 export function f16BitsToF32(bits: number): number {
   return f16Values()[bits & 0xffff]!;
 }

@@ -15,6 +15,7 @@ export {
   QK,
   type QuantFormat,
   type RowFormat,
+  rowBytes,
 } from "./formats.ts";
 export { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "./half.ts";
 export { getThreads, type Matrix, matvec, matvecReference, prepareMatrix, setThreads } from "./matvec.ts";

@@ -3,16 +3,18 @@ import {
   attentionScores,
   attentionWeightedSum,
   dequantize,
+  fromBf16,
   fromF16,
   quantize,
   type RowFormat,
   referenceAttention,
+  toBf16,
   toF16,
 } from "../src/index.ts";
 import { codeOf, eachIsa, noteBackend, randomF32 } from "./helpers.ts";
 
 noteBackend("@llmem/quant-kernels attention");
-const FORMATS: RowFormat[] = ["f32", "f16", "q8_0", "q4_0", "q4_1"];
+const FORMATS: RowFormat[] = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"];
 
 /** A [token][kvHead][headDim] cache of `tokens` tokens stored in `format`, as one typed array. */
 function cache(format: RowFormat, tokens: number, heads: number, headDim: number, seed: number) {
@@ -25,6 +27,9 @@ function cache(format: RowFormat, tokens: number, heads: number, headDim: number
   } else if (format === "f16") {
     data = toF16(f32);
     decoded = fromF16(data);
+  } else if (format === "bf16") {
+    data = toBf16(f32);
+    decoded = fromBf16(data);
   } else {
     data = quantize(format, f32);
     decoded = dequantize(format, data, f32.length);
@@ -35,7 +40,9 @@ function cache(format: RowFormat, tokens: number, heads: number, headDim: number
 
 describe("attention building blocks", () => {
   for (const format of FORMATS) {
-    for (const headDim of format === "f32" || format === "f16" ? [1, 7, 64, 100] : [32, 64, 128]) {
+    for (const headDim of format === "f32" || format === "f16" || format === "bf16"
+      ? [1, 7, 64, 100]
+      : [32, 64, 128]) {
       test(`${format}, headDim ${headDim}: scores and weighted sum over one head of an interleaved cache`, () => {
         const tokens = 37;
         const heads = 3;
@@ -134,7 +141,8 @@ describe("attention building blocks", () => {
     expect(bad({ scale: Number.NaN })).toBe("INVALID_ARGUMENT");
     expect(bad({ offsetBytes: -4 })).toBe("OUT_OF_RANGE");
     expect(bad({ headDim: 48 }, "q8_0", new Uint8Array(4096))).toBe("INVALID_ARGUMENT");
-    expect(bad({}, "bf16" as RowFormat)).toBe("INVALID_ARGUMENT");
+    expect(bad({}, "q8_1" as RowFormat)).toBe("INVALID_ARGUMENT"); // a quant format, but not a row format
+    expect(bad({ offsetBytes: 1 }, "bf16", new Uint8Array(4 * 128 + 1))).toBe("MISALIGNED");
     expect(codeOf(() => attentionScores("f32", q, keys, ok, out, 1))).toBe("OUT_OF_BOUNDS");
     expect(out.every((v) => v === 3)).toBe(true);
     const acc = new Float32Array(64).fill(1);

@@ -1,4 +1,3 @@
-import { LlmemError } from "@llmem/core";
 import { detectedIsa, type Isa, isNativeAvailable, native, setIsa } from "@llmem/native";
 
 export const hasNative = isNativeAvailable();
@@ -23,14 +22,7 @@ export function noteBackend(pkg: string): void {
     console.log(`[${pkg}] native library off (${native.loadError}): native cross-checks skipped`);
 }
 
-export function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof LlmemError ? e.code : `not-llmem: ${e}`;
-  }
-  return undefined;
-}
+export { codeOf } from "@llmem/core/testing";
 
 /** Deterministic LCG so failures reproduce. */
 export function rng(seed: number): () => number {
