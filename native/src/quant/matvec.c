@@ -2,6 +2,8 @@
  * read the benchmarks measure memory bandwidth with. */
 #include "quant_internal.h"
 
+#define SMALL_MATRIX_BYTES ((size_t)128 << 10)
+
 typedef struct {
   int format;
   const uint8_t *w;
@@ -167,8 +169,11 @@ int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const floa
   default: return -1;
   }
   if (rows == 0) return 0;
-  /* A few tasks per thread, so a thread slowed by other load hands rows to the others. */
-  const size_t threads = (size_t)llmem_get_threads();
+  /* A few tasks per thread, so a thread slowed by other load hands rows to the others. A matrix
+   * under SMALL_MATRIX_BYTES runs on the calling thread: measured here, splitting one (a 288×288
+   * Q8_0 projection, ~2 µs) gained nothing, and each hand-off risks waiting on a worker that
+   * another process has taken the core from. */
+  const size_t threads = rows * j.row_bytes < SMALL_MATRIX_BYTES ? 1 : (size_t)llmem_get_threads();
   const size_t tasks = threads == 1 ? 1 : threads * 4 < rows ? threads * 4 : rows;
   j.chunk = (rows + tasks - 1) / tasks;
   j.chunk = (j.chunk + 3) & ~(size_t)3; /* whole groups of four rows per task */
