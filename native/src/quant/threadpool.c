@@ -12,15 +12,19 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "quant_internal.h"
 
 #define MAX_THREADS 64
 /* Task counts above this run on the calling thread (matvec uses at most 4 tasks per thread). */
 #define MAX_POOL_TASKS 0xFFFFu
-/* Spin iterations before an idle worker sleeps: ~50-100 µs, longer than the gap between the
- * matvecs of one token, far shorter than the gap between tokens of an idle engine. */
-#define SPIN_ITERS 20000
+/* How long an idle worker spins before it sleeps: longer than the gap between the matvecs of one
+ * token, shorter than sampling between tokens. While spinning it yields the core every few µs:
+ * when other load leaves this process one core, a worker spinning through its time slice would
+ * halve the calling thread's speed (measured: ×0.6 of one thread without the yield). */
+#define SPIN_NS 50000
+#define PAUSES_PER_YIELD 256
 
 #if LLMEM_X86
 #define cpu_relax() _mm_pause()
@@ -43,6 +47,12 @@ static _Atomic(llmem_task_fn) g_fn;
 static _Atomic(void *) g_ctx;
 static atomic_size_t g_done; /* tasks of the current job finished */
 
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 static inline uint32_t job_gen(uint64_t w) { return (uint32_t)(w >> 32); }
 
 /* Claims and runs the job's tasks while the job word still carries generation gen. */
@@ -63,8 +73,13 @@ static void *worker_main(void *arg) {
   uint32_t seen = (uint32_t)(uintptr_t)arg;
   for (;;) {
     uint64_t w = atomic_load_explicit(&g_job, memory_order_acquire);
-    for (int i = 0; job_gen(w) == seen && i < SPIN_ITERS && !atomic_load_explicit(&g_stop, memory_order_relaxed); i++) {
+    const uint64_t spin_end = now_ns() + SPIN_NS;
+    for (unsigned i = 1; job_gen(w) == seen && !atomic_load_explicit(&g_stop, memory_order_relaxed); i++) {
       cpu_relax();
+      if (i % PAUSES_PER_YIELD == 0) {
+        if (now_ns() > spin_end) break;
+        sched_yield();
+      }
       w = atomic_load_explicit(&g_job, memory_order_acquire);
     }
     if (job_gen(w) == seen && !atomic_load(&g_stop)) {
