@@ -2,6 +2,8 @@
  * read the benchmarks measure memory bandwidth with. */
 #include "quant_internal.h"
 
+#define SMALL_MATRIX_BYTES ((size_t)128 << 10)
+
 typedef struct {
   int format;
   const uint8_t *w;
@@ -48,51 +50,97 @@ LLMEM_AVX2 static float row_dot_f16_avx2(const uint16_t *w, const float *x, size
   return sum;
 }
 
-LLMEM_AVX2 static float row_dot_q_avx2(int format, const uint8_t *w, const uint8_t *xq, const float *xd, size_t nb) {
+/* Four lanes' totals of four accumulators at once: lane r of the result is
+ * ((a_r[0]+a_r[1]) + (a_r[2]+a_r[3])) + ((a_r[4]+a_r[5]) + (a_r[6]+a_r[7])) whatever the other
+ * rows hold, so a row's value never depends on which rows share its pass. */
+LLMEM_AVX2 static inline __m128 hsum4_avx2(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/* Four Q8_0/Q4_0 rows against x in one pass: x's blocks and scales are loaded once for all four,
+ * and the four horizontal sums share one reduction (rows of 9-24 blocks spent a large share of
+ * their time in the single-row version's hsum). out[r] = row r · x. */
+LLMEM_AVX2 static void rows4_dot_q_avx2(int format, const uint8_t *const w[4], const uint8_t *xq, const float *xd,
+                                        size_t nb, float out[4]) {
   const size_t bb = format == LLMEM_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  size_t b = 0;
-  for (; b + 2 <= nb; b += 2, w += 2 * bb, xq += 2 * Q8_0_BYTES) {
-    /* W streams from DRAM: the hardware prefetcher alone left ~30% of the read bandwidth
-     * unused here; asking for the bytes 16 KB ahead (measured best of 2/8/16 KB) closes most
-     * of it. A prefetch past the end of W is harmless (it never faults). */
-    _mm_prefetch((const char *)w + 16384, _MM_HINT_T0);
-    /* Both weight scales converted by one VCVTPH2PS, times x's two f32 scales. */
-    const __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(ld_u16(w) | (uint32_t)ld_u16(w + bb) << 16)));
-    const __m128 d = _mm_mul_ps(dw, _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(const void *)(xd + b))));
-    acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(d), block_sums_avx2(format, w, xq), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(d)), block_sums_avx2(format, w + bb, xq + Q8_0_BYTES),
-                           acc1);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (size_t b = 0; b < nb; b++, xq += Q8_0_BYTES) {
+    const __m256 dx = _mm256_broadcast_ss(xd + b);
+    for (int r = 0; r < 4; r++) {
+      const uint8_t *wb = w[r] + b * bb;
+      /* W streams from DRAM when it outgrows the cache: asking for the bytes 16 KB ahead
+       * (measured best of 2/8/16 KB) closes most of the gap the hardware prefetcher leaves.
+       * A prefetch past the end of W is harmless (it never faults). */
+      if ((b & 1) == 0) _mm_prefetch((const char *)wb + 16384, _MM_HINT_T0);
+      const __m256 d = _mm256_mul_ps(_mm256_set1_ps(scale_at_avx2(wb)), dx);
+      acc[r] = _mm256_fmadd_ps(d, block_sums_avx2(format, wb, xq), acc[r]);
+    }
   }
-  if (b < nb)
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(scale_at_avx2(w) * xd[b]), block_sums_avx2(format, w, xq), acc0);
-  return hsum_avx2(_mm256_add_ps(acc0, acc1));
+  _mm_storeu_ps(out, hsum4_avx2(acc[0], acc[1], acc[2], acc[3]));
+}
+
+/* An f32 row · x in llmem_dot_f32's AVX2 summation order (so the f32 decode stays bit-identical
+ * to it), plus the 16 KB prefetch the block rows use: f32 W always streams from DRAM. */
+LLMEM_AVX2 static float row_dot_f32_avx2(const float *w, const float *x, size_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    _mm_prefetch((const char *)(w + i) + 16384, _MM_HINT_T0);
+    _mm_prefetch((const char *)(w + i) + 16384 + 64, _MM_HINT_T0);
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), acc3);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), acc0);
+  float sum = hsum_avx2(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; i < n; i++) sum += w[i] * x[i];
+  return sum;
 }
 #endif
 
 static float row_dot(const matvec_job *j, const uint8_t *row) {
   switch (j->format) {
-  case LLMEM_F32: return llmem_dot_f32((const float *)(const void *)row, j->x, j->cols);
+  case LLMEM_F32:
+#if LLMEM_X86
+    if (j->avx2) return row_dot_f32_avx2((const float *)(const void *)row, j->x, j->cols);
+#endif
+    return llmem_dot_f32((const float *)(const void *)row, j->x, j->cols);
   case LLMEM_F16:
 #if LLMEM_X86
     if (j->avx2) return row_dot_f16_avx2((const uint16_t *)(const void *)row, j->x, j->cols);
 #endif
     return llmem_dot_f16_f32((const uint16_t *)(const void *)row, j->x, j->cols);
   default:
-#if LLMEM_X86
-    if (j->xd) return row_dot_q_avx2(j->format, row, j->xq, j->xd, j->cols / 32);
-#endif
     return j->format == LLMEM_Q8_0 ? llmem_dot_q8_0_q8_0(row, j->xq, j->cols) : llmem_dot_q4_0_q8_0(row, j->xq, j->cols);
   }
 }
 
-/* Rows one at a time: measured here, interleaving 4 rows (sharing x loads) gained nothing for
- * f32 and lost badly for Q8_0 once W came from DRAM (more concurrent streams than the
- * prefetchers follow well), so the single-row dot kernels do the work. */
+/* Rows [r0, r1). Block rows go four per pass on AVX2 (a short last group repeats its last row,
+ * so every row takes the same arithmetic whichever group it falls in, and results do not
+ * depend on the thread count). f32 rows stay one at a time: measured here, interleaving 4 f32
+ * rows (sharing x loads) gained nothing, the stream from DRAM being the limit. */
+static void matvec_range(const matvec_job *j, size_t r0, size_t r1) {
+#if LLMEM_X86
+  if (j->xd) {
+    for (size_t r = r0; r < r1; r += 4) {
+      const uint8_t *w[4];
+      for (size_t k = 0; k < 4; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
+      float out[4];
+      rows4_dot_q_avx2(j->format, w, j->xq, j->xd, j->cols / 32, out);
+      for (size_t k = 0; k < 4 && r + k < r1; k++) j->y[r + k] = out[k];
+    }
+    return;
+  }
+#endif
+  for (size_t r = r0; r < r1; r++) j->y[r] = row_dot(j, j->w + r * j->row_bytes);
+}
+
 static void matvec_rows(void *ctx, size_t task) {
   const matvec_job *j = ctx;
   const size_t r1 = (task + 1) * j->chunk < j->rows ? (task + 1) * j->chunk : j->rows;
-  for (size_t r = task * j->chunk; r < r1; r++) j->y[r] = row_dot(j, j->w + r * j->row_bytes);
+  matvec_range(j, task * j->chunk, r1);
 }
 
 int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const float *x, float *y, void *scratch) {
@@ -121,10 +169,14 @@ int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const floa
   default: return -1;
   }
   if (rows == 0) return 0;
-  /* A few tasks per thread, so a thread slowed by other load hands rows to the others. */
-  const size_t threads = (size_t)llmem_get_threads();
+  /* A few tasks per thread, so a thread slowed by other load hands rows to the others. A matrix
+   * under SMALL_MATRIX_BYTES runs on the calling thread: measured here, splitting one (a 288×288
+   * Q8_0 projection, ~2 µs) gained nothing, and each hand-off risks waiting on a worker that
+   * another process has taken the core from. */
+  const size_t threads = rows * j.row_bytes < SMALL_MATRIX_BYTES ? 1 : (size_t)llmem_get_threads();
   const size_t tasks = threads == 1 ? 1 : threads * 4 < rows ? threads * 4 : rows;
   j.chunk = (rows + tasks - 1) / tasks;
+  j.chunk = (j.chunk + 3) & ~(size_t)3; /* whole groups of four rows per task */
   const size_t used = (rows + j.chunk - 1) / j.chunk;
   llmem_pool_run(matvec_rows, &j, used);
   return 0;
