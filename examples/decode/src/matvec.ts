@@ -2,14 +2,12 @@
  * Where every weight matrix lives and how y = W x is computed. The loop only sees this
  * interface, so the kernels (pure TS here, @llmem/quant-kernels when present) are pluggable.
  */
+import type { Matrix } from "@llmem/quant-kernels";
+
 export type WeightFormat = "f32" | "q8_0" | "q4_0";
 
-export interface WeightMatrix {
-  readonly format: WeightFormat;
-  readonly rows: number;
-  readonly cols: number;
-  readonly data: Float32Array | Uint16Array | Uint8Array;
-}
+/** A weight matrix as @llmem/quant-kernels holds it (the TS loop uses its f32 form only). */
+export type WeightMatrix = Matrix;
 
 export interface MatvecKernels {
   readonly name: string;
