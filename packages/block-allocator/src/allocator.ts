@@ -7,12 +7,13 @@
  * - the cached list: soft-free blocks (ref 0, content and hash intact), in free order, so the
  *   least recently freed is evicted first and a hit unlinks its block in O(1).
  * Both lists are intrusive and doubly linked through prev/next links (-1 = none). A block's links,
- * state (ref count | where << 16) and generation share one 16-byte record in `meta`, so touching
- * a block costs one cache line, and the hash table is a typed open-addressing index (hash-index.ts):
- * at a million blocks the costs are cache misses, and this keeps them to a few per operation.
+ * state (ref count | where << 16 | key flags) and generation share one 16-byte record in `meta`,
+ * so touching a block costs one cache line, and the hash table is a typed open-addressing index
+ * (hash-index.ts) that keeps u64 keys as numbers: at a million blocks the costs are cache misses,
+ * and this keeps them to a few per operation and holds no JS object per cached block.
  */
 import { checkInt, LlmemError, PoolExhaustedError } from "@llmem/core";
-import { HashIndex } from "./hash-index.ts";
+import { HashIndex, MAX_INDEXED_BLOCKS } from "./hash-index.ts";
 
 /** A prefix-cache key: the hashes of @llmem/prefix-hash are bigints; any bigint or string works. */
 export type BlockHash = bigint | string;
@@ -57,19 +58,23 @@ export interface AllocatorMetrics {
 }
 
 const MAX_REF = 0xffff;
-/** Largest pool: the hash index takes 32 bytes per block, block records 16. */
-export const MAX_BLOCKS = 2 ** 26;
+const U64_LIMIT = 1n << 64n;
+/** Largest pool (2^26 − 1): the hash index keeps block ids in 26 bits. */
+export const MAX_BLOCKS = MAX_INDEXED_BLOCKS;
 const NONE = -1;
 // Where a free block is, in STATE bits 16-17 (0 for a live block and a never-used one).
 const CLEAN = 1;
 const CACHED = 2;
-// STATE bit 18: the block has a registered hash (saves reading hashOf when it is freed).
-const HASHED = 1 << 18;
+// STATE flags, so freeing or recycling a block touches the side arrays only when they hold something.
+const HASHED = 1 << 18; // registered in the index
+const KEY_OBJECT = 1 << 19; // its key is not an exact u64: kept in keyOf for confirmation
+const HAS_CONTENT = 1 << 20; // contentOf holds its tokens
+const KEY_FLAGS = HASHED | KEY_OBJECT | HAS_CONTENT;
 const REF_AND_WHERE = 0x3ffff;
 // A block's record in `meta`: 4 int32 at 4·block.
 const PREV = 0;
 const NEXT = 1;
-const STATE = 2; // ref count | where << 16 | HASHED
+const STATE = 2; // ref count | where << 16 | KEY_FLAGS
 const GEN = 3;
 
 function checkHash(hash: unknown): BlockHash {
@@ -94,16 +99,17 @@ export class BlockAllocator {
   private hits = 0;
   private misses = 0;
   private evictions = 0;
-  private readonly hashOf: (BlockHash | undefined)[];
+  /** Keys that are not exact u64 bigints (strings, wide bigints); exact ones live in the index. */
+  private readonly keyOf: (BlockHash | undefined)[];
   private readonly contentOf: (BlockContent | undefined)[];
   private readonly index: HashIndex;
 
   constructor(numBlocks: number) {
     this.capacity = checkInt("numBlocks", numBlocks, 1, MAX_BLOCKS);
     this.meta = new Int32Array(4 * numBlocks);
-    this.hashOf = new Array(numBlocks);
+    this.keyOf = new Array(numBlocks);
     this.contentOf = new Array(numBlocks);
-    this.index = new HashIndex(numBlocks, (b) => this.hashOf[b]);
+    this.index = new HashIndex(numBlocks, (b) => this.keyOf[b]);
   }
 
   /** Blocks that `allocate` can hand out (clean, never used, and evictable cached ones). */
@@ -223,14 +229,20 @@ export class BlockAllocator {
     this.checkLive("block", block);
     checkHash(hash);
     const record = content === undefined ? undefined : this.makeContent(content);
-    const old = this.hashOf[block];
-    if (old !== undefined) this.index.removeIf(old, block);
+    this.forget(block);
     const holder = this.index.get(hash);
     if (holder >= 0) this.forget(holder);
     this.index.add(hash, block);
-    this.meta[4 * block + STATE]! |= HASHED;
-    this.hashOf[block] = hash;
-    this.contentOf[block] = record;
+    let flags = HASHED;
+    if (typeof hash !== "bigint" || hash < 0n || hash >= U64_LIMIT) {
+      flags |= KEY_OBJECT;
+      this.keyOf[block] = hash;
+    }
+    if (record !== undefined) {
+      flags |= HAS_CONTENT;
+      this.contentOf[block] = record;
+    }
+    this.meta[4 * block + STATE]! |= flags;
   }
 
   /**
@@ -265,7 +277,7 @@ export class BlockAllocator {
     const state = this.meta[s]!;
     if (((state >>> 16) & 3) === CACHED) {
       this.unlinkCached(b);
-      this.meta[s] = HASHED | 1;
+      this.meta[s] = (state & KEY_FLAGS) | 1;
       this.notePeak();
     } else {
       if ((state & 0xffff) === MAX_REF) throw this.overflow("hash", b);
@@ -277,12 +289,16 @@ export class BlockAllocator {
 
   /** The hash a block is registered under, if any. */
   hashOfBlock(block: number): BlockHash | undefined {
-    return this.hashOf[this.checkId("block", block)];
+    const b = this.checkId("block", block);
+    const state = this.meta[4 * b + STATE]!;
+    if ((state & HASHED) === 0) return undefined;
+    return state & KEY_OBJECT ? this.keyOf[b] : this.index.exactKeyOf(b);
   }
 
   /** What was registered with the block's hash (for verification), if anything. */
   contentOfBlock(block: number): BlockContent | undefined {
-    return this.contentOf[this.checkId("block", block)];
+    const b = this.checkId("block", block);
+    return this.meta[4 * b + STATE]! & HAS_CONTENT ? this.contentOf[b] : undefined;
   }
 
   metrics(): AllocatorMetrics {
@@ -317,7 +333,7 @@ export class BlockAllocator {
     } else {
       b = this.cachedHead;
       this.unlinkCached(b);
-      m[4 * b + STATE] = HASHED | 1;
+      m[4 * b + STATE] = (m[4 * b + STATE]! & KEY_FLAGS) | 1;
       this.forget(b); // its content is about to be overwritten
       this.evictions++;
     }
@@ -336,7 +352,7 @@ export class BlockAllocator {
 
   private pushCached(b: number): void {
     const m = this.meta;
-    m[4 * b + STATE] = HASHED | (CACHED << 16);
+    m[4 * b + STATE] = (m[4 * b + STATE]! & KEY_FLAGS) | (CACHED << 16);
     m[4 * b + PREV] = this.cachedTail;
     m[4 * b + NEXT] = NONE;
     if (this.cachedTail === NONE) this.cachedHead = b;
@@ -358,12 +374,13 @@ export class BlockAllocator {
 
   /** Drops a block's hash and content; a soft-free block becomes a clean one. */
   private forget(b: number): void {
-    const h = this.hashOf[b];
-    if (h !== undefined) this.index.removeIf(h, b);
-    this.hashOf[b] = undefined;
-    this.contentOf[b] = undefined;
-    this.meta[4 * b + STATE]! &= ~HASHED;
-    if (((this.meta[4 * b + STATE]! >>> 16) & 3) === CACHED) {
+    const state = this.meta[4 * b + STATE]!;
+    if ((state & HASHED) === 0) return;
+    this.index.removeBlock(b);
+    if (state & KEY_OBJECT) this.keyOf[b] = undefined;
+    if (state & HAS_CONTENT) this.contentOf[b] = undefined;
+    this.meta[4 * b + STATE] = state & REF_AND_WHERE;
+    if (((state >>> 16) & 3) === CACHED) {
       this.unlinkCached(b);
       this.pushClean(b);
     }

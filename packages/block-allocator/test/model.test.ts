@@ -4,12 +4,23 @@
 import { expect, test } from "bun:test";
 import { LlmemError } from "@llmem/core";
 import fc from "fast-check";
-import { BlockAllocator } from "../src/index.ts";
+import { BlockAllocator, type BlockHash } from "../src/index.ts";
+
+/**
+ * Keys of every kind the allocator stores differently: exact u64 bigints (kept only as the
+ * index's fingerprint), strings and bigints beyond 64 bits (kept as objects for confirmation),
+ * including a wide bigint whose low 64 bits equal an exact key's.
+ */
+function keyOf(h: number): BlockHash {
+  if (h % 3 === 1) return `k${h}`;
+  if (h % 3 === 2) return (1n << 64n) + BigInt(h - 2);
+  return BigInt(h);
+}
 
 class Model {
   refs: number[];
-  hashOf: (bigint | undefined)[];
-  table = new Map<bigint, number>();
+  hashOf: (BlockHash | undefined)[];
+  table = new Map<BlockHash, number>();
   clean: number[] = []; // stack: last is reused first
   fresh = 0;
   cached: number[] = []; // free order: first is evicted first
@@ -77,7 +88,7 @@ class Model {
     this.refs[b]!++;
     return undefined;
   }
-  register(b: number, h: bigint): string | undefined {
+  register(b: number, h: BlockHash): string | undefined {
     if (this.refs[b] === 0) return "BLOCK_NOT_LIVE";
     const old = this.hashOf[b];
     if (old !== undefined && this.table.get(old) === b) this.table.delete(old);
@@ -92,7 +103,7 @@ class Model {
     this.forget(b);
     return undefined;
   }
-  tryAcquire(h: bigint): number | null {
+  tryAcquire(h: BlockHash): number | null {
     const b = this.table.get(h);
     if (b === undefined) {
       this.misses++;
@@ -162,16 +173,16 @@ function check(ops: Op[]): void {
         want = model.acquire(op.pick);
         break;
       case "register":
-        got = run(() => real.registerBlockHash(op.pick, BigInt(op.hash)));
-        want = model.register(op.pick, BigInt(op.hash));
+        got = run(() => real.registerBlockHash(op.pick, keyOf(op.hash)));
+        want = model.register(op.pick, keyOf(op.hash));
         break;
       case "clear":
         got = run(() => real.clearBlockHash(op.pick));
         want = model.clear(op.pick);
         break;
       case "tryAcquire":
-        got = run(() => real.tryAcquireByHash(BigInt(op.hash)));
-        want = model.tryAcquire(BigInt(op.hash));
+        got = run(() => real.tryAcquireByHash(keyOf(op.hash)));
+        want = model.tryAcquire(keyOf(op.hash));
         break;
     }
     expect(got).toEqual(want);
