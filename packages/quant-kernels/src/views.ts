@@ -30,6 +30,7 @@ const detachedGetter = intrinsicGetter(ArrayBuffer.prototype, "detached");
 
 const F32_PROTO = Float32Array.prototype;
 const U8_PROTO = Uint8Array.prototype;
+const U16_PROTO = Uint16Array.prototype;
 
 /** A Float32Array that is not a subclass; its `byteLength` is the engine's. */
 export function isPlainF32(v: unknown): v is Float32Array {
@@ -39,6 +40,11 @@ export function isPlainF32(v: unknown): v is Float32Array {
 /** A Uint8Array that is not a subclass; its `byteLength` is the engine's. */
 export function isPlainBytes(v: unknown): v is Uint8Array {
   return ArrayBuffer.isView(v) && Object.getPrototypeOf(v) === U8_PROTO;
+}
+
+/** A Uint16Array (fp16/bf16 bits) that is not a subclass; its `byteLength` is the engine's. */
+export function isPlainU16(v: unknown): v is Uint16Array {
+  return ArrayBuffer.isView(v) && Object.getPrototypeOf(v) === U16_PROTO;
 }
 
 /** The typed-array kind the engine knows `v` to be, whatever its prototype says. */
@@ -58,7 +64,11 @@ function isDetached(v: ArrayBufferView): boolean {
  * The element count of `v`, which must be a live `kind` typed array (subclasses and arrays
  * from other realms included), read from the engine rather than from `v.length`.
  */
-export function checkedLength(name: string, v: unknown, kind: "Float32Array" | "Uint8Array"): number {
+export function checkedLength(
+  name: string,
+  v: unknown,
+  kind: "Float32Array" | "Uint8Array" | "Uint16Array",
+): number {
   const actual = typedArrayKind(v);
   if (actual !== kind) {
     throw new LlmemError(

@@ -8,18 +8,27 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import {
   dequantizeInto,
+  dotF16F32,
+  dotQ4_0Q8_0,
+  dotQ4_1Q8_1,
+  dotQ8_0,
+  fromBf16,
+  fromF16,
   type QuantFormat,
   quantize,
   quantizedBytes,
   quantizeInto,
   reference,
+  referenceDot,
+  toBf16,
+  toF16,
 } from "../src/index.ts";
 import { codeOf, noteBackend, randomF32 } from "./helpers.ts";
 
 noteBackend("@llmem/quant-kernels call checks");
 const FORMATS: QuantFormat[] = ["q8_0", "q4_0", "q4_1", "q8_1"];
 
-function detached<T extends Uint8Array | Float32Array>(v: T): T {
+function detached<T extends ArrayBufferView>(v: T): T {
   structuredClone(v.buffer, { transfer: [v.buffer as ArrayBuffer] });
   return v;
 }
@@ -215,6 +224,87 @@ describe("arrays that lie about their length", () => {
     dequantizeInto("q4_1", q, g.view);
     expect(Array.from(g.view)).toEqual(Array.from(plain));
     expect(g.untouched()).toBe(true);
+  });
+});
+
+describe("dot products and fp16/bf16 conversions take the same care", () => {
+  const x = quantize("q4_0", randomF32(64, 11));
+  const y = quantize("q8_0", randomF32(64, 12));
+  const h = toF16(randomF32(64, 13));
+  const f = randomF32(64, 14);
+
+  test("refusals, cold and after the JIT has warmed up", () => {
+    const out16 = new Uint16Array(64).fill(9);
+    const out32 = new Float32Array(64).fill(9);
+    const cases: [string, () => unknown, ArrayBufferView[], string][] = [
+      ["short y", () => dotQ4_0Q8_0(x, y.subarray(1), 64), [], "OUT_OF_BOUNDS"],
+      ["y sized for q4_0", () => dotQ4_0Q8_0(x, x, 64), [], "OUT_OF_BOUNDS"],
+      ["n not whole blocks", () => dotQ8_0(y, y, 48), [], "INVALID_ARGUMENT"],
+      ["n as a string", () => dotQ8_0(y, y, "64" as never), [], "INVALID_ARGUMENT"],
+      ["n negative", () => dotQ8_0(y, y, -32), [], "OUT_OF_RANGE"],
+      ["n infinite", () => dotQ8_0(y, y, Number.POSITIVE_INFINITY), [], "INVALID_ARGUMENT"],
+      ["n beyond 2^53", () => dotQ8_0(y, y, 2 ** 60), [], "OUT_OF_RANGE"],
+      ["Int8Array x", () => dotQ8_0(new Int8Array(y.buffer) as never, y, 64), [], "INVALID_ARGUMENT"],
+      ["detached x", () => dotQ4_1Q8_1(detached(new Uint8Array(1000)), y, 32), [], "STALE_HANDLE"],
+      ["f16 x too short", () => dotF16F32(h.subarray(1), f, 64), [], "OUT_OF_BOUNDS"],
+      ["f16 n fractional", () => dotF16F32(h, f, 2.5), [], "INVALID_ARGUMENT"],
+      ["f16 wrong kind", () => dotF16F32(new Int16Array(64) as never, f, 64), [], "INVALID_ARGUMENT"],
+      ["toF16 dst one short", () => toF16(f, out16.subarray(1)), [out16], "OUT_OF_BOUNDS"],
+      ["toBf16 dst of the wrong kind", () => toBf16(f, new Int16Array(64) as never), [f], "INVALID_ARGUMENT"],
+      ["fromF16 src detached", () => fromF16(detached(h.slice()), out32), [out32], "STALE_HANDLE"],
+      ["fromBf16 dst detached", () => fromBf16(h, detached(new Float32Array(64))), [h], "STALE_HANDLE"],
+      ["fromF16 f32 src", () => fromF16(f as never, out32), [out32], "INVALID_ARGUMENT"],
+    ];
+    for (const round of ["cold", "hot"]) {
+      if (round === "hot") {
+        for (let i = 0; i < 20_000; i++) {
+          dotQ4_0Q8_0(x, y, 64);
+          dotF16F32(h, f, 64);
+          toF16(f, out16);
+          fromF16(h, out32);
+        }
+        out16.fill(9);
+        out32.fill(9);
+      }
+      for (const [what, fn, watched, code] of cases) {
+        const [got, same] = refusal(fn, ...watched);
+        expect({ round, what, got, same }).toEqual({ round, what, got: code, same: true });
+      }
+    }
+  });
+
+  test("a subclass overriding length cannot make C read past its memory", () => {
+    class Long extends Uint8Array {
+      override get length() {
+        return 2 ** 30;
+      }
+    }
+    const short = new Long(34);
+    short.set(y.subarray(0, 34));
+    expect(codeOf(() => dotQ8_0(short, y, 64))).toBe("OUT_OF_BOUNDS");
+    expect(dotQ8_0(short, y, 32)).toBe(dotQ8_0(y, y.subarray(0, 34), 32));
+    class LongF32 extends Float32Array {
+      override get length() {
+        return 4096;
+      }
+    }
+    const small = new LongF32(32);
+    expect(codeOf(() => toF16(small, new Uint16Array(4096)))).toBe("OUT_OF_BOUNDS");
+    expect(codeOf(() => dotF16F32(toF16(randomF32(4096, 1)), small, 4096))).toBe("OUT_OF_BOUNDS");
+    const asF32 = Object.setPrototypeOf(new Uint8Array(256), Float32Array.prototype) as Float32Array;
+    expect(codeOf(() => toF16(asF32, new Uint16Array(256)))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => dotF16F32(new Uint16Array(256), asF32, 256))).toBe("INVALID_ARGUMENT");
+  });
+
+  test("views into larger buffers and honest subclasses give the reference results", () => {
+    class Bytes extends Uint8Array {}
+    const buf = new ArrayBuffer(y.length + 10);
+    const yAt = new Bytes(buf, 10, y.length);
+    yAt.set(y);
+    expect(dotQ4_0Q8_0(x, yAt, 64)).toBe(dotQ4_0Q8_0(x, y, 64));
+    expect(dotQ8_0(yAt, y, 64)).toBeCloseTo(referenceDot.dotQ8_0(y, y, 64), 3);
+    const dst = new Uint16Array(new ArrayBuffer(200), 36, 64);
+    expect(Array.from(toF16(f, dst))).toEqual(Array.from(toF16(f)));
   });
 });
 
