@@ -1,7 +1,7 @@
 /** Array forms of the fp16/bf16 conversions (native when loaded; identical bits either way). */
 import { LlmemError } from "@llmem/core";
-import { nativeLib } from "@llmem/native";
 import { f16BitsToF32Bits, f32BitsToBf16Bits, f32BitsToF16Bits } from "./half.ts";
+import { loadedLib } from "./lib.ts";
 import { checkedLength, isPlainF32, isPlainU16 } from "./views.ts";
 
 type NativeConvert = "llmem_f32_to_f16" | "llmem_f16_to_f32" | "llmem_f32_to_bf16" | "llmem_bf16_to_f32";
@@ -46,7 +46,7 @@ function convertChecked<D extends Float32Array | Uint16Array>(
     out = dst;
   }
   if (n === 0) return out;
-  const lib = nativeLib();
+  const lib = loadedLib();
   if (lib) {
     // Whole views: the FFI passes each one's first element; both hold n elements (checked above).
     lib[fn](src as never, out as never, n);
@@ -71,7 +71,7 @@ function convertRef<D extends Float32Array | Uint16Array>(
 /** f32 → fp16 bits, round to nearest even. Returns dst (new if not given; else same length as src). */
 export function toF16(src: Float32Array, dst?: Uint16Array): Uint16Array {
   if (isPlainF32(src) && isPlainU16(dst) && sameCount(src, 4, dst, 2)) {
-    const lib = nativeLib();
+    const lib = loadedLib();
     if (lib !== null) {
       lib.llmem_f32_to_f16(src, dst, src.length);
       return dst;
@@ -82,7 +82,7 @@ export function toF16(src: Float32Array, dst?: Uint16Array): Uint16Array {
 
 export function fromF16(src: Uint16Array, dst?: Float32Array): Float32Array {
   if (isPlainU16(src) && isPlainF32(dst) && sameCount(src, 2, dst, 4)) {
-    const lib = nativeLib();
+    const lib = loadedLib();
     if (lib !== null) {
       lib.llmem_f16_to_f32(src, dst, src.length);
       return dst;
@@ -93,7 +93,7 @@ export function fromF16(src: Uint16Array, dst?: Float32Array): Float32Array {
 
 export function toBf16(src: Float32Array, dst?: Uint16Array): Uint16Array {
   if (isPlainF32(src) && isPlainU16(dst) && sameCount(src, 4, dst, 2)) {
-    const lib = nativeLib();
+    const lib = loadedLib();
     if (lib !== null) {
       lib.llmem_f32_to_bf16(src, dst, src.length);
       return dst;
@@ -104,7 +104,7 @@ export function toBf16(src: Float32Array, dst?: Uint16Array): Uint16Array {
 
 export function fromBf16(src: Uint16Array, dst?: Float32Array): Float32Array {
   if (isPlainU16(src) && isPlainF32(dst) && sameCount(src, 2, dst, 4)) {
-    const lib = nativeLib();
+    const lib = loadedLib();
     if (lib !== null) {
       lib.llmem_bf16_to_f32(src, dst, src.length);
       return dst;

@@ -4,8 +4,8 @@
  * both produce identical bytes.
  */
 import { checkSize, LlmemError, type QuantFormat } from "@llmem/core";
-import { nativeLib } from "@llmem/native";
 import { blockBytes, checkQuantFormat, FORMAT_ID, QK, quantGeometry, wholeBlocks } from "./formats.ts";
+import { loadedLib } from "./lib.ts";
 import {
   dequantizeQ4_0Blocks,
   dequantizeQ4_1Blocks,
@@ -72,7 +72,7 @@ export function quantizeInto(format: QuantFormat, src: Float32Array, dst: Uint8A
       src.byteLength === count * 4 &&
       dst.byteLength >= (count / QK) * g.blockBytes
     ) {
-      const lib = nativeLib();
+      const lib = loadedLib();
       if (lib !== null) {
         // Whole views: the FFI passes each one's first element, and the checks above proved C
         // stays inside both.
@@ -91,7 +91,7 @@ function quantizeIntoChecked(format: QuantFormat, src: Float32Array, dst: Uint8A
   const nb = wholeBlocks("src", format, count);
   checkCapacity("dst", have, nb * blockBytes(format), count, format);
   if (nb === 0) return;
-  const lib = nativeLib();
+  const lib = loadedLib();
   if (lib) lib.llmem_quantize(FORMAT_ID[format], src, dst, count);
   else QUANTIZE_REF[format](src, dst, nb);
 }
@@ -116,7 +116,7 @@ export function dequantizeInto(format: QuantFormat, bytes: Uint8Array, dst: Floa
       dst.byteLength === count * 4 &&
       bytes.byteLength >= (count / QK) * g.blockBytes
     ) {
-      const lib = nativeLib();
+      const lib = loadedLib();
       if (lib !== null) {
         lib.llmem_dequantize(g.id, bytes, dst, count);
         return;
@@ -133,7 +133,7 @@ function dequantizeIntoChecked(format: QuantFormat, bytes: Uint8Array, dst: Floa
   const nb = wholeBlocks("dst", format, count);
   checkCapacity("bytes", have, nb * blockBytes(format), count, format);
   if (nb === 0) return;
-  const lib = nativeLib();
+  const lib = loadedLib();
   if (lib) lib.llmem_dequantize(FORMAT_ID[format], bytes, dst, count);
   else DEQUANTIZE_REF[format](bytes, dst, nb);
 }
