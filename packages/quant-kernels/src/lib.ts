@@ -9,5 +9,6 @@ import { type NativeSymbols, nativeLib } from "@llmem/native";
 let lib: NativeSymbols | null | undefined;
 
 export function loadedLib(): NativeSymbols | null {
-  return lib === undefined ? (lib = nativeLib()) : lib;
+  if (lib === undefined) lib = nativeLib();
+  return lib;
 }
