@@ -26,6 +26,8 @@ const intrinsicGetter = (owner: object, key: PropertyKey) =>
 const kindGetter = intrinsicGetter(TYPED_ARRAY_PROTO, Symbol.toStringTag);
 const lengthGetter = intrinsicGetter(TYPED_ARRAY_PROTO, "length");
 const bufferGetter = intrinsicGetter(TYPED_ARRAY_PROTO, "buffer");
+const byteOffsetGetter = intrinsicGetter(TYPED_ARRAY_PROTO, "byteOffset");
+const byteLengthGetter = intrinsicGetter(TYPED_ARRAY_PROTO, "byteLength");
 const detachedGetter = intrinsicGetter(ArrayBuffer.prototype, "detached");
 
 const F32_PROTO = Float32Array.prototype;
@@ -47,6 +49,8 @@ export function isPlainU16(v: unknown): v is Uint16Array {
   return ArrayBuffer.isView(v) && Object.getPrototypeOf(v) === U16_PROTO;
 }
 
+export type TypedArrayKind = "Float32Array" | "Uint8Array" | "Uint16Array";
+
 /** The typed-array kind the engine knows `v` to be, whatever its prototype says. */
 export function typedArrayKind(v: unknown): string | undefined {
   return kindGetter.call(v) as string | undefined;
@@ -64,11 +68,7 @@ function isDetached(v: ArrayBufferView): boolean {
  * The element count of `v`, which must be a live `kind` typed array (subclasses and arrays
  * from other realms included), read from the engine rather than from `v.length`.
  */
-export function checkedLength(
-  name: string,
-  v: unknown,
-  kind: "Float32Array" | "Uint8Array" | "Uint16Array",
-): number {
+export function checkedLength(name: string, v: unknown, kind: TypedArrayKind): number {
   const actual = typedArrayKind(v);
   if (actual !== kind) {
     throw new LlmemError(
@@ -83,4 +83,40 @@ export function checkedLength(
     });
   }
   return lengthGetter.call(v) as number;
+}
+
+/** A direct instance of a built-in typed-array kind: its byte getters are the intrinsic ones. */
+function isPlainView(v: unknown): v is Uint8Array {
+  return ArrayBuffer.isView(v) && Object.getPrototypeOf(Object.getPrototypeOf(v)) === TYPED_ARRAY_PROTO;
+}
+
+/**
+ * The byte length of any live typed array of any kind (not a DataView), as the engine has it.
+ * Subclasses, and empty views (so a detached one is told apart), are read the exact way.
+ */
+export function checkedByteLength(name: string, v: unknown): number {
+  if (isPlainView(v) && v.byteLength > 0) return v.byteLength;
+  if (typedArrayKind(v) === undefined) {
+    throw new LlmemError("INVALID_ARGUMENT", `${name} must be a typed array`, { argument: name });
+  }
+  if (isDetached(v as ArrayBufferView)) {
+    throw new LlmemError("STALE_HANDLE", `${name} is a view of a detached (released) buffer`, {
+      argument: name,
+    });
+  }
+  return byteLengthGetter.call(v) as number;
+}
+
+/** The byte offset of a typed array that checkedByteLength accepted. */
+export function byteOffsetOf(v: ArrayBufferView): number {
+  return isPlainView(v) ? v.byteOffset : (byteOffsetGetter.call(v) as number);
+}
+
+/** A Uint8Array over exactly the bytes of a typed array that checkedByteLength accepted. */
+export function byteView(v: ArrayBufferView): Uint8Array {
+  if (isPlainBytes(v)) return v;
+  const plain = isPlainView(v);
+  const buffer = plain ? v.buffer : (bufferGetter.call(v) as ArrayBufferLike);
+  const length = plain ? v.byteLength : (byteLengthGetter.call(v) as number);
+  return new Uint8Array(buffer, byteOffsetOf(v), length);
 }

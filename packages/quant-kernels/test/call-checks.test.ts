@@ -7,13 +7,18 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import {
+  attentionScores,
+  attentionWeightedSum,
   dequantizeInto,
+  dequantizeIntoMetal,
   dotF16F32,
   dotQ4_0Q8_0,
   dotQ4_1Q8_1,
   dotQ8_0,
   fromBf16,
   fromF16,
+  matvec,
+  prepareMatrix,
   type QuantFormat,
   quantize,
   quantizedBytes,
@@ -305,6 +310,100 @@ describe("dot products and fp16/bf16 conversions take the same care", () => {
     expect(dotQ8_0(yAt, y, 64)).toBeCloseTo(referenceDot.dotQ8_0(y, y, 64), 3);
     const dst = new Uint16Array(new ArrayBuffer(200), 36, 64);
     expect(Array.from(toF16(f, dst))).toEqual(Array.from(toF16(f)));
+  });
+});
+
+describe("matvec, attention and Metal measure arrays the engine's way too", () => {
+  class LongF32 extends Float32Array {
+    override get length() {
+      return 4096;
+    }
+  }
+  class BigBytes extends Uint8Array {
+    override get byteLength() {
+      return 2 ** 20;
+    }
+    override get length() {
+      return 2 ** 20;
+    }
+  }
+
+  test("matvec: x, y and w.data cannot claim more than they hold", () => {
+    const rows = 8;
+    const cols = 64;
+    const w = prepareMatrix("q8_0", randomF32(rows * cols, 15), rows, cols);
+    const x = randomF32(cols, 16);
+    const y = new Float32Array(rows);
+    class Claims extends Float32Array {
+      constructor(
+        n: number,
+        readonly claimed: number,
+      ) {
+        super(n);
+      }
+      override get length() {
+        return this.claimed;
+      }
+    }
+    const shortY = new Claims(1, rows);
+    expect(codeOf(() => matvec(w, x, shortY))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => matvec(w, new Claims(8, cols), y))).toBe("INVALID_ARGUMENT");
+    const shortData = new BigBytes(34);
+    expect(codeOf(() => matvec({ ...w, data: shortData }, x, y))).toBe("OUT_OF_BOUNDS");
+    expect(codeOf(() => matvec({ ...w, data: detached(w.data.slice()) }, x, y))).toBe("STALE_HANDLE");
+    expect(codeOf(() => matvec(w, x, detached(new Float32Array(rows))))).toBe("STALE_HANDLE");
+    // An honest subclass works like a plain array.
+    class Vec extends Float32Array {}
+    const want = new Float32Array(rows);
+    matvec(w, x, want);
+    const got = new Vec(rows);
+    matvec(w, Vec.from(x), got);
+    expect(Array.from(got)).toEqual(Array.from(want));
+  });
+
+  test("attention: keys, values, query, weights and out cannot claim more than they hold", () => {
+    const keys = quantize("q8_0", randomF32(4 * 32, 17));
+    const layout = { count: 4, headDim: 32, offsetBytes: 0, strideBytes: 34 };
+    const query = randomF32(32, 18);
+    const out = new Float32Array(4);
+    const bigKeys = new BigBytes(34);
+    expect(codeOf(() => attentionScores("q8_0", query, bigKeys, { ...layout, scale: 1 }, out))).toBe(
+      "OUT_OF_BOUNDS",
+    );
+    expect(codeOf(() => attentionScores("q8_0", new LongF32(1), keys, { ...layout, scale: 1 }, out))).toBe(
+      "OUT_OF_BOUNDS",
+    );
+    expect(codeOf(() => attentionScores("q8_0", query, keys, { ...layout, scale: 1 }, new LongF32(1)))).toBe(
+      "OUT_OF_BOUNDS",
+    );
+    expect(
+      codeOf(() => attentionWeightedSum("q8_0", new LongF32(1), keys, layout, new Float32Array(32))),
+    ).toBe("OUT_OF_BOUNDS");
+    expect(codeOf(() => attentionWeightedSum("q8_0", out, keys, layout, new LongF32(1)))).toBe(
+      "OUT_OF_BOUNDS",
+    );
+    expect(
+      codeOf(() =>
+        attentionScores("q8_0", query, new DataView(keys.buffer) as never, { ...layout, scale: 1 }, out),
+      ),
+    ).toBe("INVALID_ARGUMENT");
+    expect(
+      codeOf(() => attentionScores("q8_0", query, detached(keys.slice()), { ...layout, scale: 1 }, out)),
+    ).toBe("STALE_HANDLE");
+    // A keys array dressed as another kind is still measured in bytes.
+    const f32Keys = Object.setPrototypeOf(new Uint8Array(34), Float32Array.prototype) as Float32Array;
+    expect(
+      codeOf(() => attentionScores("q8_0", query, f32Keys, { ...layout, count: 2, scale: 1 }, out)),
+    ).toBe("OUT_OF_BOUNDS");
+  });
+
+  test("dequantizeIntoMetal refuses lying arrays before it asks for a GPU", () => {
+    expect(codeOf(() => dequantizeIntoMetal("q8_0", new BigBytes(34), new Float32Array(64)))).toBe(
+      "OUT_OF_BOUNDS",
+    );
+    expect(
+      codeOf(() => dequantizeIntoMetal("q8_0", new Uint8Array(68), detached(new Float32Array(64)))),
+    ).toBe("STALE_HANDLE");
   });
 });
 
