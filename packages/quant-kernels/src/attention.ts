@@ -8,6 +8,7 @@ import { nativeLib, viewPtr } from "@llmem/native";
 import { checkRowFormat, FORMAT_ID, type RowFormat, rowBytes, wholeBlocks } from "./formats.ts";
 import { bf16Values, f16Values } from "./half.ts";
 import { rowAxpyQ, rowDotQ } from "./reference/matvec.ts";
+import { byteOffsetOf, byteView, checkedByteLength, checkedLength, isPlainF32 } from "./views.ts";
 
 export interface RowLayout {
   /** Rows to visit. */
@@ -36,10 +37,12 @@ function fail(code: "INVALID_ARGUMENT" | "OUT_OF_BOUNDS" | "MISALIGNED", msg: st
   throw new LlmemError(code, msg, details);
 }
 
-/** Validates the layout against the array; returns the byte span the rows cover. */
+/**
+ * Validates the layout against the array's bytes (as the engine counts them: see views.ts);
+ * returns the byte span the rows cover.
+ */
 function checkRows(format: RowFormat, name: string, rows: TypedArray, o: RowLayout): number {
-  if (!ArrayBuffer.isView(rows) || rows instanceof DataView)
-    fail("INVALID_ARGUMENT", `${name} must be a typed array`);
+  const have = checkedByteLength(name, rows);
   if (typeof o !== "object" || o === null) fail("INVALID_ARGUMENT", "options must be an object");
   const count = checkSize("count", o.count, 2 ** 32);
   const headDim = checkInt("headDim", o.headDim, 1, MAX_HEAD_DIM);
@@ -49,7 +52,7 @@ function checkRows(format: RowFormat, name: string, rows: TypedArray, o: RowLayo
   const bytes = rowBytes(format, headDim);
   if (count === 0) return 0;
   const align = format === "f32" ? 4 : format === "f16" || format === "bf16" ? 2 : 1;
-  if ((rows.byteOffset + offset) % align !== 0 || stride % align !== 0) {
+  if ((byteOffsetOf(rows) + offset) % align !== 0 || stride % align !== 0) {
     fail(
       "MISALIGNED",
       `${format} rows of ${name} must start on ${align}-byte boundaries (offsetBytes ${offset}, strideBytes ${stride})`,
@@ -60,32 +63,29 @@ function checkRows(format: RowFormat, name: string, rows: TypedArray, o: RowLayo
     );
   }
   const span = offset + (count - 1) * stride + bytes;
-  if (span > rows.byteLength) {
+  if (span > have) {
     fail(
       "OUT_OF_BOUNDS",
-      `${name}: ${count} rows of ${bytes} bytes at offsetBytes ${offset}, strideBytes ${stride} end at byte ${span}, past its ${rows.byteLength} bytes`,
-      { argument: name, required: span, length: rows.byteLength },
+      `${name}: ${count} rows of ${bytes} bytes at offsetBytes ${offset}, strideBytes ${stride} end at byte ${span}, past its ${have} bytes`,
+      { argument: name, required: span, length: have },
     );
   }
   return span;
 }
 
 function checkF32(name: string, v: unknown, need: number, what: string): Float32Array {
-  if (!(v instanceof Float32Array))
-    fail("INVALID_ARGUMENT", `${name} must be a Float32Array`, { argument: name });
-  if (v.length < need) {
-    fail("OUT_OF_BOUNDS", `${name} has ${v.length} values, ${what} need ${need}`, {
+  // Room as the engine counts it (see views.ts): a subclass's length could claim more, and
+  // byteLength bounds what C may touch whatever the prototype says.
+  if (isPlainF32(v) && v.byteLength >= need * 4 && v.byteLength > 0) return v;
+  const have = checkedLength(name, v, "Float32Array");
+  if (have < need) {
+    fail("OUT_OF_BOUNDS", `${name} has ${have} values, ${what} need ${need}`, {
       argument: name,
-      length: v.length,
+      length: have,
       required: need,
     });
   }
-  return v;
-}
-
-/** A byte view of the whole array (pointers are derived from it, checked by viewPtr). */
-function bytesOf(a: TypedArray): Uint8Array {
-  return a instanceof Uint8Array ? a : new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  return v as Float32Array;
 }
 
 /** Every argument of attentionScores (both paths); returns the byte span of the keys and the scale. */
@@ -133,7 +133,7 @@ export function attentionScores(
 ): void {
   const { span, scale } = checkScores(format, query, keys, o, out, outOffset);
   if (o.count === 0) return;
-  const kb = bytesOf(keys);
+  const kb = byteView(keys);
   const lib = nativeLib();
   if (lib) {
     lib.llmem_attn_scores(
@@ -162,7 +162,7 @@ export function attentionWeightedSum(
 ): void {
   const { span, wo } = checkWeightedSum(format, weights, values, o, out);
   if (o.count === 0) return;
-  const vb = bytesOf(values);
+  const vb = byteView(values);
   const lib = nativeLib();
   if (lib) {
     lib.llmem_attn_weighted_sum(
@@ -260,7 +260,7 @@ export const referenceAttention = {
     outOffset = 0,
   ) {
     const { scale } = checkScores(format, query, keys, o, out, outOffset);
-    if (o.count > 0) scoresRef(format, query, bytesOf(keys), o, scale, out, outOffset);
+    if (o.count > 0) scoresRef(format, query, byteView(keys), o, scale, out, outOffset);
   },
   weightedSum(
     format: RowFormat,
@@ -270,6 +270,6 @@ export const referenceAttention = {
     out: Float32Array,
   ) {
     const { wo } = checkWeightedSum(format, weights, values, o, out);
-    if (o.count > 0) weightedSumRef(format, weights, wo, bytesOf(values), o, out);
+    if (o.count > 0) weightedSumRef(format, weights, wo, byteView(values), o, out);
   },
 };

@@ -1,48 +1,58 @@
 /** Array forms of the fp16/bf16 conversions (native when loaded; identical bits either way). */
 import { LlmemError } from "@llmem/core";
-import { nativeLib, viewPtr } from "@llmem/native";
 import { f16BitsToF32Bits, f32BitsToBf16Bits, f32BitsToF16Bits } from "./half.ts";
-
-function checkKind<T>(name: string, v: unknown, ctor: { new (n: number): T; name: string }): T {
-  if (!(v instanceof ctor)) {
-    throw new LlmemError("INVALID_ARGUMENT", `${name} must be a ${ctor.name}`, { argument: name });
-  }
-  return v;
-}
-
-function output<T extends Float32Array | Uint16Array>(
-  dst: T | undefined,
-  ctor: { new (n: number): T; name: string },
-  n: number,
-): T {
-  if (dst === undefined) return new ctor(n);
-  checkKind("dst", dst, ctor);
-  if (dst.length !== n) {
-    throw new LlmemError("OUT_OF_BOUNDS", `dst has ${dst.length} elements, src has ${n}: they must match`, {
-      argument: "dst",
-      length: dst.length,
-      required: n,
-    });
-  }
-  return dst;
-}
+import { loadedLib } from "./lib.ts";
+import { checkedLength, isPlainF32, isPlainU16 } from "./views.ts";
 
 type NativeConvert = "llmem_f32_to_f16" | "llmem_f16_to_f32" | "llmem_f32_to_bf16" | "llmem_bf16_to_f32";
+type Kind = "Float32Array" | "Uint16Array";
 
-function convert<S extends Float32Array | Uint16Array, D extends Float32Array | Uint16Array>(
-  src: S,
-  dst: D,
+/**
+ * The hot-path test (inlined into each conversion): a caller-provided dst whose bytes hold
+ * exactly src.length elements, both plain arrays already checked by the caller, src not empty.
+ */
+function sameCount(
+  src: Float32Array | Uint16Array,
+  srcSize: number,
+  dst: ArrayBufferView,
+  dstSize: number,
+): boolean {
+  const n = src.length;
+  return n > 0 && src.byteLength === n * srcSize && dst.byteLength === n * dstSize;
+}
+
+/** Every case the fast path does not take: errors, a new dst, empty input, subclasses, native off. */
+function convertChecked<D extends Float32Array | Uint16Array>(
+  src: unknown,
+  srcKind: Kind,
+  dst: D | undefined,
+  dstCtor: { new (n: number): D; name: string },
   fn: NativeConvert,
   bitsFn: (u: number) => number,
 ): D {
-  const n = src.length;
-  if (n === 0) return dst;
-  const lib = nativeLib();
-  if (lib) {
-    lib[fn](viewPtr("src", src) as never, viewPtr("dst", dst) as never, n);
-    return dst;
+  const n = checkedLength("src", src, srcKind);
+  let out: D;
+  if (dst === undefined) {
+    out = new dstCtor(n);
+  } else {
+    const m = checkedLength("dst", dst, dstCtor.name as Kind);
+    if (m !== n) {
+      throw new LlmemError("OUT_OF_BOUNDS", `dst has ${m} elements, src has ${n}: they must match`, {
+        argument: "dst",
+        length: m,
+        required: n,
+      });
+    }
+    out = dst;
   }
-  return convertRef(src, dst, bitsFn);
+  if (n === 0) return out;
+  const lib = loadedLib();
+  if (lib) {
+    // Whole views: the FFI passes each one's first element; both hold n elements (checked above).
+    lib[fn](src as never, out as never, n);
+    return out;
+  }
+  return convertRef(src as Float32Array | Uint16Array, out, bitsFn);
 }
 
 /** The TS path: through the bit patterns, so NaN payloads survive (a Float32Array read would canonicalize them). */
@@ -60,23 +70,47 @@ function convertRef<D extends Float32Array | Uint16Array>(
 
 /** f32 → fp16 bits, round to nearest even. Returns dst (new if not given; else same length as src). */
 export function toF16(src: Float32Array, dst?: Uint16Array): Uint16Array {
-  checkKind("src", src, Float32Array);
-  return convert(src, output(dst, Uint16Array, src.length), "llmem_f32_to_f16", f32BitsToF16Bits);
+  if (isPlainF32(src) && isPlainU16(dst) && sameCount(src, 4, dst, 2)) {
+    const lib = loadedLib();
+    if (lib !== null) {
+      lib.llmem_f32_to_f16(src, dst, src.length);
+      return dst;
+    }
+  }
+  return convertChecked(src, "Float32Array", dst, Uint16Array, "llmem_f32_to_f16", f32BitsToF16Bits);
 }
 
 export function fromF16(src: Uint16Array, dst?: Float32Array): Float32Array {
-  checkKind("src", src, Uint16Array);
-  return convert(src, output(dst, Float32Array, src.length), "llmem_f16_to_f32", f16BitsToF32Bits);
+  if (isPlainU16(src) && isPlainF32(dst) && sameCount(src, 2, dst, 4)) {
+    const lib = loadedLib();
+    if (lib !== null) {
+      lib.llmem_f16_to_f32(src, dst, src.length);
+      return dst;
+    }
+  }
+  return convertChecked(src, "Uint16Array", dst, Float32Array, "llmem_f16_to_f32", f16BitsToF32Bits);
 }
 
 export function toBf16(src: Float32Array, dst?: Uint16Array): Uint16Array {
-  checkKind("src", src, Float32Array);
-  return convert(src, output(dst, Uint16Array, src.length), "llmem_f32_to_bf16", f32BitsToBf16Bits);
+  if (isPlainF32(src) && isPlainU16(dst) && sameCount(src, 4, dst, 2)) {
+    const lib = loadedLib();
+    if (lib !== null) {
+      lib.llmem_f32_to_bf16(src, dst, src.length);
+      return dst;
+    }
+  }
+  return convertChecked(src, "Float32Array", dst, Uint16Array, "llmem_f32_to_bf16", f32BitsToBf16Bits);
 }
 
 export function fromBf16(src: Uint16Array, dst?: Float32Array): Float32Array {
-  checkKind("src", src, Uint16Array);
-  return convert(src, output(dst, Float32Array, src.length), "llmem_bf16_to_f32", bf16ToBits);
+  if (isPlainU16(src) && isPlainF32(dst) && sameCount(src, 2, dst, 4)) {
+    const lib = loadedLib();
+    if (lib !== null) {
+      lib.llmem_bf16_to_f32(src, dst, src.length);
+      return dst;
+    }
+  }
+  return convertChecked(src, "Uint16Array", dst, Float32Array, "llmem_bf16_to_f32", bf16ToBits);
 }
 
 const bf16ToBits = (h: number): number => (h << 16) >>> 0;

@@ -14,6 +14,30 @@ export const QK = 32;
 export const FORMAT_ID = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4, q4_1: 5, q8_1: 6 } as const;
 
 const QUANT_FORMATS: readonly QuantFormat[] = ["q8_0", "q4_0", "q4_1", "q8_1"];
+
+/** What a call into libllmem needs of a quantized format. */
+export interface QuantGeometry {
+  readonly id: number;
+  readonly blockBytes: number;
+}
+
+/**
+ * Every quantized format's libllmem id and block bytes in one frozen, prototype-less table, so
+ * the hot path finds both with one lookup and names like "toString" find nothing.
+ */
+const QUANT_GEOMETRY: Readonly<Record<string, QuantGeometry | undefined>> = Object.freeze(
+  Object.assign(
+    Object.create(null),
+    Object.fromEntries(
+      QUANT_FORMATS.map((f) => [f, Object.freeze({ id: FORMAT_ID[f], blockBytes: DTYPES[f].blockBytes })]),
+    ),
+  ),
+);
+
+/** The geometry of `format`, or undefined when it is not a quantized format name. */
+export function quantGeometry(format: unknown): QuantGeometry | undefined {
+  return typeof format === "string" ? QUANT_GEOMETRY[format] : undefined;
+}
 const MATRIX_FORMATS: readonly MatrixFormat[] = ["f32", "f16", "q8_0", "q4_0"];
 const ROW_FORMATS: readonly RowFormat[] = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"];
 

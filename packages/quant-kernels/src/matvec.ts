@@ -11,6 +11,7 @@ import { quantize } from "./quantize.ts";
 import { quantizeQ8_0Blocks } from "./reference/blocks.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
 import { dotF32At } from "./reference/matvec.ts";
+import { checkedLength, isPlainF32, type TypedArrayKind, typedArrayKind } from "./views.ts";
 
 export interface Matrix {
   format: MatrixFormat;
@@ -60,31 +61,36 @@ export function checkMatrix(w: Matrix): number {
   checkInt("w.cols", w.cols, 1, MAX_DIM);
   if (format === "q8_0" || format === "q4_0") wholeBlocks("w.cols", format, w.cols);
   const kind = DATA_KIND[format];
-  if (!(w.data instanceof kind)) {
-    throw new LlmemError("INVALID_ARGUMENT", `w.data must be a ${kind.name} for ${format}`, {
-      argument: "w.data",
-    });
-  }
+  const data: unknown = w.data;
+  // Bytes as the engine counts them: a subclass's byteLength getter could claim more. An empty
+  // plain view goes the exact way too, which tells a detached buffer from a short one.
   const need = w.rows * rowBytes(format, w.cols);
-  if (w.data.byteLength < need) {
+  const have =
+    ArrayBuffer.isView(data) && Object.getPrototypeOf(data) === kind.prototype && data.byteLength > 0
+      ? data.byteLength
+      : checkedLength("w.data", data, kind.name as TypedArrayKind) * kind.BYTES_PER_ELEMENT;
+  if (have < need) {
     throw new LlmemError(
       "OUT_OF_BOUNDS",
-      `w.data holds ${w.data.byteLength} bytes, ${w.rows}×${w.cols} ${format} needs ${need}`,
-      { argument: "w.data", length: w.data.byteLength, required: need },
+      `w.data holds ${have} bytes, ${w.rows}×${w.cols} ${format} needs ${need}`,
+      { argument: "w.data", length: have, required: need },
     );
   }
-  return need / w.data.BYTES_PER_ELEMENT;
+  return need / kind.BYTES_PER_ELEMENT;
 }
 
+/** A Float32Array of exactly `length` values, counted by the engine (see views.ts). */
 export function checkVector(name: string, v: unknown, length: number, what: string): Float32Array {
-  if (!(v instanceof Float32Array) || v.length !== length) {
+  if (isPlainF32(v) && v.length === length && v.byteLength === length * 4) return v;
+  const have = typedArrayKind(v) === "Float32Array" ? checkedLength(name, v, "Float32Array") : -1;
+  if (have !== length) {
     throw new LlmemError(
       "INVALID_ARGUMENT",
-      `${name} must be a Float32Array of ${length} values (${what}), got ${v instanceof Float32Array ? v.length : typeof v}`,
+      `${name} must be a Float32Array of ${length} values (${what}), got ${have >= 0 ? have : (typedArrayKind(v) ?? typeof v)}`,
       { argument: name, required: length },
     );
   }
-  return v;
+  return v as Float32Array;
 }
 
 /** x as Q8_0 for the block formats; natively also its f32 block scales (38 bytes per block). */

@@ -8,6 +8,7 @@ import { LlmemError } from "@llmem/core";
 import { nativeLib, viewPtr } from "@llmem/native";
 import { blockBytes, FORMAT_ID, wholeBlocks } from "./formats.ts";
 import { checkMatrix, checkVector, type Matrix } from "./matvec.ts";
+import { checkedLength } from "./views.ts";
 
 export function metalAvailable(): boolean {
   const lib = nativeLib();
@@ -32,15 +33,15 @@ export function dequantizeIntoMetal(format: "q8_0" | "q4_0", bytes: Uint8Array, 
       },
     );
   }
-  if (!(bytes instanceof Uint8Array) || !(dst instanceof Float32Array)) {
-    throw new LlmemError("INVALID_ARGUMENT", "bytes must be a Uint8Array and dst a Float32Array");
-  }
-  const nb = wholeBlocks("dst", format, dst.length);
+  // Lengths as the engine counts them (see views.ts): not a hot path, so always the exact way.
+  const have = checkedLength("bytes", bytes, "Uint8Array");
+  const count = checkedLength("dst", dst, "Float32Array");
+  const nb = wholeBlocks("dst", format, count);
   const need = nb * blockBytes(format);
-  if (bytes.length < need) {
+  if (have < need) {
     throw new LlmemError(
       "OUT_OF_BOUNDS",
-      `bytes holds ${bytes.length} bytes, ${dst.length} ${format} values need ${need}`,
+      `bytes holds ${have} bytes, ${count} ${format} values need ${need}`,
       {
         argument: "bytes",
       },
@@ -48,17 +49,10 @@ export function dequantizeIntoMetal(format: "q8_0" | "q4_0", bytes: Uint8Array, 
   }
   const lib = requireMetal("dequantizeIntoMetal");
   if (nb === 0) return;
-  const rc = lib.llmem_metal_dequantize(
-    FORMAT_ID[format],
-    viewPtr("bytes", bytes, 0, need),
-    viewPtr("dst", dst),
-    dst.length,
-  );
+  // Whole views: the FFI passes each one's first element, and the checks above bound C.
+  const rc = lib.llmem_metal_dequantize(FORMAT_ID[format], bytes, dst, count);
   if (rc !== 0)
-    throw new LlmemError(
-      "UNSUPPORTED",
-      `Metal dequantize failed (${dst.length} values too many for one buffer?)`,
-    );
+    throw new LlmemError("UNSUPPORTED", `Metal dequantize failed (${count} values too many for one buffer?)`);
 }
 
 /** matvec on the GPU (same Matrix and rules as matvec). */

@@ -4,8 +4,8 @@
  * both produce identical bytes.
  */
 import { checkSize, LlmemError, type QuantFormat } from "@llmem/core";
-import { nativeLib, viewPtr } from "@llmem/native";
-import { blockBytes, checkQuantFormat, FORMAT_ID, wholeBlocks } from "./formats.ts";
+import { blockBytes, checkQuantFormat, FORMAT_ID, QK, quantGeometry, wholeBlocks } from "./formats.ts";
+import { loadedLib } from "./lib.ts";
 import {
   dequantizeQ4_0Blocks,
   dequantizeQ4_1Blocks,
@@ -16,6 +16,7 @@ import {
   quantizeQ8_0Blocks,
   quantizeQ8_1Blocks,
 } from "./reference/blocks.ts";
+import { checkedLength, isPlainBytes, isPlainF32 } from "./views.ts";
 
 type QuantizeBlocks = (src: Float32Array, dst: Uint8Array, nb: number) => void;
 type DequantizeBlocks = (src: Uint8Array, dst: Float32Array, nb: number) => void;
@@ -33,21 +34,7 @@ const DEQUANTIZE_REF: Record<QuantFormat, DequantizeBlocks> = {
   q8_1: dequantizeQ8_1Blocks,
 };
 
-function checkF32(name: string, v: unknown): Float32Array {
-  if (!(v instanceof Float32Array)) {
-    throw new LlmemError("INVALID_ARGUMENT", `${name} must be a Float32Array`, { argument: name });
-  }
-  return v;
-}
-
-function checkBytes(name: string, v: unknown): Uint8Array {
-  if (!(v instanceof Uint8Array)) {
-    throw new LlmemError("INVALID_ARGUMENT", `${name} must be a Uint8Array`, { argument: name });
-  }
-  return v;
-}
-
-/** The message is built only on failure: these checks sit on the per-call hot path. */
+/** The message is built only on failure. */
 function checkCapacity(name: string, have: number, need: number, count: number, format: QuantFormat): void {
   if (have < need) {
     throw new LlmemError(
@@ -74,49 +61,81 @@ export function quantizedBytes(format: QuantFormat, count: number): number {
  * quantizedBytes(format, src.length) bytes. Throws before writing anything on bad input.
  */
 export function quantizeInto(format: QuantFormat, src: Float32Array, dst: Uint8Array): void {
-  checkQuantFormat(format);
-  checkF32("src", src);
-  checkBytes("dst", dst);
-  const nb = wholeBlocks("src", format, src.length);
-  const need = nb * blockBytes(format);
-  checkCapacity("dst", dst.length, need, src.length, format);
-  if (nb === 0) return;
-  const lib = nativeLib();
-  if (lib) {
-    lib.llmem_quantize(FORMAT_ID[format], viewPtr("src", src), viewPtr("dst", dst, 0, need), src.length);
-  } else {
-    QUANTIZE_REF[format](src, dst, nb);
+  // Hot path: plain arrays, whole blocks, room enough, native loaded. Everything else, errors
+  // included, goes to quantizeIntoChecked, kept out of line so this function stays small.
+  const g = quantGeometry(format);
+  if (g !== undefined && isPlainF32(src) && isPlainBytes(dst)) {
+    const count = src.length;
+    if (
+      count % QK === 0 &&
+      count > 0 &&
+      src.byteLength === count * 4 &&
+      dst.byteLength >= (count / QK) * g.blockBytes
+    ) {
+      const lib = loadedLib();
+      if (lib !== null) {
+        // Whole views: the FFI passes each one's first element, and the checks above proved C
+        // stays inside both.
+        lib.llmem_quantize(g.id, src, dst, count);
+        return;
+      }
+    }
   }
+  quantizeIntoChecked(format, src, dst);
+}
+
+function quantizeIntoChecked(format: QuantFormat, src: Float32Array, dst: Uint8Array): void {
+  checkQuantFormat(format);
+  const count = checkedLength("src", src, "Float32Array");
+  const have = checkedLength("dst", dst, "Uint8Array");
+  const nb = wholeBlocks("src", format, count);
+  checkCapacity("dst", have, nb * blockBytes(format), count, format);
+  if (nb === 0) return;
+  const lib = loadedLib();
+  if (lib) lib.llmem_quantize(FORMAT_ID[format], src, dst, count);
+  else QUANTIZE_REF[format](src, dst, nb);
 }
 
 export function quantize(format: QuantFormat, src: Float32Array): Uint8Array {
   checkQuantFormat(format);
-  checkF32("src", src);
-  const dst = new Uint8Array(wholeBlocks("src", format, src.length) * blockBytes(format));
+  const count = checkedLength("src", src, "Float32Array");
+  const dst = new Uint8Array(wholeBlocks("src", format, count) * blockBytes(format));
   quantizeInto(format, src, dst);
   return dst;
 }
 
 /** Dequantizes dst.length values (a multiple of 32) from the first bytes of `bytes`. */
 export function dequantizeInto(format: QuantFormat, bytes: Uint8Array, dst: Float32Array): void {
-  checkQuantFormat(format);
-  checkBytes("bytes", bytes);
-  checkF32("dst", dst);
-  const nb = wholeBlocks("dst", format, dst.length);
-  const need = nb * blockBytes(format);
-  checkCapacity("bytes", bytes.length, need, dst.length, format);
-  if (nb === 0) return;
-  const lib = nativeLib();
-  if (lib) {
-    lib.llmem_dequantize(
-      FORMAT_ID[format],
-      viewPtr("bytes", bytes, 0, need),
-      viewPtr("dst", dst),
-      dst.length,
-    );
-  } else {
-    DEQUANTIZE_REF[format](bytes, dst, nb);
+  // Same shape as quantizeInto: one small hot function, the rest out of line.
+  const g = quantGeometry(format);
+  if (g !== undefined && isPlainBytes(bytes) && isPlainF32(dst)) {
+    const count = dst.length;
+    if (
+      count % QK === 0 &&
+      count > 0 &&
+      dst.byteLength === count * 4 &&
+      bytes.byteLength >= (count / QK) * g.blockBytes
+    ) {
+      const lib = loadedLib();
+      if (lib !== null) {
+        lib.llmem_dequantize(g.id, bytes, dst, count);
+        return;
+      }
+    }
   }
+  dequantizeIntoChecked(format, bytes, dst);
+}
+
+function dequantizeIntoChecked(format: QuantFormat, bytes: Uint8Array, dst: Float32Array): void {
+  checkQuantFormat(format);
+  const have = checkedLength("bytes", bytes, "Uint8Array");
+  const count = checkedLength("dst", dst, "Float32Array");
+  const nb = wholeBlocks("dst", format, count);
+  checkCapacity("bytes", have, nb * blockBytes(format), count, format);
+  if (nb === 0) return;
+  const lib = loadedLib();
+  if (lib) lib.llmem_dequantize(FORMAT_ID[format], bytes, dst, count);
+  else DEQUANTIZE_REF[format](bytes, dst, nb);
 }
 
 export function dequantize(format: QuantFormat, bytes: Uint8Array, count: number): Float32Array {
