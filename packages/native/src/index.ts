@@ -29,3 +29,17 @@ export {
   requireNative,
   setIsa,
 } from "./runtime.ts";
+export {
+  byteOffsetOf,
+  byteView,
+  checkedByteLength,
+  checkedLength,
+  engineElementBytes,
+  engineLength,
+  isDetachedView,
+  isPlainBytes,
+  isPlainF32,
+  isPlainU16,
+  type TypedArrayKind,
+  typedArrayKind,
+} from "./views.ts";

@@ -5,6 +5,7 @@
 
 import { type Pointer, ptr } from "bun:ffi";
 import { checkRange, LlmemError, type TypedArray } from "@llmem/core";
+import { engineElementBytes, engineLength, isDetachedView } from "./views.ts";
 
 /**
  * What an FFI pointer argument accepts. A typed array passed as is reaches C as the address of
@@ -13,31 +14,36 @@ import { checkRange, LlmemError, type TypedArray } from "@llmem/core";
  */
 export type NativePtr = Pointer | TypedArray;
 
-function invalid(name: string, view: TypedArray, offset: number, count: number): never {
-  if (!ArrayBuffer.isView(view)) {
+function invalid(name: string, view: unknown, offset: number, count: number, length: number): never {
+  if (length < 0) {
     throw new LlmemError("INVALID_ARGUMENT", `${name} must be a typed array`, { argument: name });
   }
-  if ((view.buffer as ArrayBuffer).detached) {
+  if (isDetachedView(view as ArrayBufferView)) {
     throw new LlmemError("STALE_HANDLE", `${name} is a view of a detached (released) buffer`, {
       argument: name,
     });
   }
-  checkRange(name, offset, count, view.length);
+  checkRange(name, offset, count, length);
   throw new LlmemError("INVALID_ARGUMENT", `${name} is empty: no memory to pass`, { argument: name });
 }
 
-/** Pointer to `count` elements of `view` starting at element `offset`, bounds-checked. */
-export function viewPtr(name: string, view: TypedArray, offset = 0, count = view.length - offset): NativePtr {
+/**
+ * Pointer to `count` elements of `view` starting at element `offset`, bounds-checked against
+ * the view's length and element size as the engine has them (engineLength): a subclass or an
+ * own property claiming a larger `length` cannot widen what C may touch.
+ */
+export function viewPtr(name: string, view: TypedArray, offset = 0, count?: number): NativePtr {
+  const length = engineLength(view);
+  const n = count === undefined ? length - offset : count;
   // One comparison chain on the hot path; the slow path works out which rule was broken.
-  // A detached view has length 0, so `offset + count <= length` with length > 0 excludes it.
-  const length = ArrayBuffer.isView(view) ? view.length : 0;
+  // A detached view has length 0, so `offset + n <= length` with length > 0 excludes it.
   if (
-    !(length > 0 && Number.isInteger(offset) && Number.isInteger(count) && offset >= 0 && count >= 0) ||
-    offset + count > length
+    !(length > 0 && Number.isInteger(offset) && Number.isInteger(n) && offset >= 0 && n >= 0) ||
+    offset + n > length
   ) {
-    invalid(name, view, offset, count);
+    invalid(name, view, offset, n, length);
   }
-  return offset === 0 ? view : ptr(view, offset * view.BYTES_PER_ELEMENT);
+  return offset === 0 ? view : ptr(view, offset * engineElementBytes(view));
 }
 
 /** Like viewPtr, and the address must be a multiple of `align` bytes. */
@@ -49,7 +55,7 @@ export function alignedViewPtr(
   count?: number,
 ): NativePtr {
   const p = viewPtr(name, view, offset, count);
-  if (Number(ptr(view, offset * view.BYTES_PER_ELEMENT)) % align !== 0) {
+  if (Number(ptr(view, offset * engineElementBytes(view))) % align !== 0) {
     throw new LlmemError("MISALIGNED", `${name} must be ${align}-byte aligned`, { argument: name, align });
   }
   return p;

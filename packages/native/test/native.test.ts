@@ -84,6 +84,35 @@ describe("dotF32", () => {
     buf.transfer();
     expect(codeOf(() => viewPtr("x", v, 0, 0))).toBe("STALE_HANDLE");
   });
+  test("viewPtr bounds by the engine's length: lying subclasses, own properties, borrowed prototypes", () => {
+    class LongF32 extends Float32Array {
+      override get length(): number {
+        return 1 << 20;
+      }
+    }
+    const sub = new LongF32(4);
+    const own = new Float32Array(4);
+    Object.defineProperty(own, "length", { value: 1 << 20 });
+    Object.defineProperty(own, "byteLength", { value: 4 << 20 });
+    Object.defineProperty(own, "BYTES_PER_ELEMENT", { value: 1 });
+    // A Uint8Array wearing Float32Array's prototype: 4 bytes, but its `length` getter says 1.
+    const dressed = Object.setPrototypeOf(new Uint8Array(4), Float32Array.prototype) as Float32Array;
+    for (const liar of [sub, own]) {
+      expect(liar.length).toBe(1 << 20);
+      expect(codeOf(() => viewPtr("x", liar, 0, 5))).toBe("OUT_OF_BOUNDS");
+      expect(codeOf(() => viewPtr("x", liar, 4, 1))).toBe("OUT_OF_BOUNDS");
+      expect(codeOf(() => viewPtr("x", liar))).toBeUndefined(); // the default count is the true 4
+      expect(codeOf(() => dotF32(liar, liar))).toBe("OUT_OF_BOUNDS"); // n defaults to the lie
+      expect(codeOf(() => dotF32(liar, liar, 4))).toBeUndefined();
+    }
+    expect(codeOf(() => viewPtr("x", dressed, 0, 4))).toBeUndefined(); // 4 one-byte elements
+    expect(codeOf(() => viewPtr("x", dressed, 0, 5))).toBe("OUT_OF_BOUNDS");
+    // The element size comes from the engine too: offset 1 of the dressed view is 1 byte in, not 4.
+    expect(Number(viewPtr("x", dressed, 1))).toBe(addressOf(dressed) + 1);
+    expect(codeOf(() => viewPtr("x", new DataView(new ArrayBuffer(8)) as never))).toBe("INVALID_ARGUMENT");
+    const fake = Object.create(Float32Array.prototype, { length: { value: 1 << 20 } }) as Float32Array;
+    expect(codeOf(() => viewPtr("x", fake, 0, 1))).toBe("INVALID_ARGUMENT");
+  });
   test.skipIf(!hasNative)("scalar and SIMD paths agree", () => {
     const a = randomF32(4099, 3);
     const b = randomF32(4099, 4);

@@ -4,11 +4,18 @@
  * rows are decoded block by block in registers; no f32 copy of a row is ever made.
  */
 import { checkFiniteNumber, checkInt, checkSize, DTYPES, LlmemError, type TypedArray } from "@llmem/core";
-import { nativeLib, viewPtr } from "@llmem/native";
+import {
+  byteOffsetOf,
+  byteView,
+  checkedByteLength,
+  checkedLength,
+  isPlainF32,
+  nativeLib,
+  viewPtr,
+} from "@llmem/native";
 import { checkRowFormat, FORMAT_ID, type RowFormat, rowBytes, wholeBlocks } from "./formats.ts";
 import { bf16Values, f16Values } from "./half.ts";
 import { rowAxpyQ, rowDotQ } from "./reference/matvec.ts";
-import { byteOffsetOf, byteView, checkedByteLength, checkedLength, isPlainF32 } from "./views.ts";
 
 export interface RowLayout {
   /** Rows to visit. */
@@ -38,7 +45,7 @@ function fail(code: "INVALID_ARGUMENT" | "OUT_OF_BOUNDS" | "MISALIGNED", msg: st
 }
 
 /**
- * Validates the layout against the array's bytes (as the engine counts them: see views.ts);
+ * Validates the layout against the array's bytes (as the engine counts them: see @llmem/native views.ts);
  * returns the byte span the rows cover.
  */
 function checkRows(format: RowFormat, name: string, rows: TypedArray, o: RowLayout): number {
@@ -74,7 +81,7 @@ function checkRows(format: RowFormat, name: string, rows: TypedArray, o: RowLayo
 }
 
 function checkF32(name: string, v: unknown, need: number, what: string): Float32Array {
-  // Room as the engine counts it (see views.ts): a subclass's length could claim more, and
+  // Room as the engine counts it (see @llmem/native views.ts): a subclass's length could claim more, and
   // byteLength bounds what C may touch whatever the prototype says.
   if (isPlainF32(v) && v.byteLength >= need * 4 && v.byteLength > 0) return v;
   const have = checkedLength(name, v, "Float32Array");

@@ -1,8 +1,8 @@
 /** Array forms of the fp16/bf16 conversions (native when loaded; identical bits either way). */
 import { LlmemError } from "@llmem/core";
+import { checkedLength, isPlainF32, isPlainU16 } from "@llmem/native";
 import { f16BitsToF32Bits, f32BitsToBf16Bits, f32BitsToF16Bits } from "./half.ts";
 import { loadedLib } from "./lib.ts";
-import { checkedLength, isPlainF32, isPlainU16 } from "./views.ts";
 
 type NativeConvert = "llmem_f32_to_f16" | "llmem_f16_to_f32" | "llmem_f32_to_bf16" | "llmem_bf16_to_f32";
 type Kind = "Float32Array" | "Uint16Array";

@@ -4,11 +4,10 @@
  * plus f16·f32 and f32·f32.
  */
 import { checkSize, LlmemError } from "@llmem/core";
-import { dotF32 } from "@llmem/native";
+import { checkedLength, dotF32, isPlainF32, isPlainU16 } from "@llmem/native";
 import { blockBytes, QK, quantGeometry, wholeBlocks } from "./formats.ts";
 import { loadedLib } from "./lib.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ4_1Q8_1Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
-import { checkedLength, isPlainF32, isPlainU16 } from "./views.ts";
 
 export { dotF32 };
 

@@ -4,14 +4,20 @@
  * path allocates nothing) and each row is an integer dot product, as GGML does.
  */
 import { checkInt, LlmemError } from "@llmem/core";
-import { nativeLib, viewPtr } from "@llmem/native";
+import {
+  checkedLength,
+  isPlainF32,
+  nativeLib,
+  type TypedArrayKind,
+  typedArrayKind,
+  viewPtr,
+} from "@llmem/native";
 import { toF16 } from "./convert.ts";
 import { checkMatrixFormat, FORMAT_ID, type MatrixFormat, rowBytes, wholeBlocks } from "./formats.ts";
 import { quantize } from "./quantize.ts";
 import { quantizeQ8_0Blocks } from "./reference/blocks.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
 import { dotF32At } from "./reference/matvec.ts";
-import { checkedLength, isPlainF32, type TypedArrayKind, typedArrayKind } from "./views.ts";
 
 export interface Matrix {
   format: MatrixFormat;
@@ -79,7 +85,7 @@ export function checkMatrix(w: Matrix): number {
   return need / kind.BYTES_PER_ELEMENT;
 }
 
-/** A Float32Array of exactly `length` values, counted by the engine (see views.ts). */
+/** A Float32Array of exactly `length` values, counted by the engine (see @llmem/native views.ts). */
 export function checkVector(name: string, v: unknown, length: number, what: string): Float32Array {
   if (isPlainF32(v) && v.length === length && v.byteLength === length * 4) return v;
   const have = typedArrayKind(v) === "Float32Array" ? checkedLength(name, v, "Float32Array") : -1;

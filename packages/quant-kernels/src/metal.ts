@@ -5,10 +5,9 @@
  * UNSUPPORTED; `metalAvailable()` says which.
  */
 import { LlmemError } from "@llmem/core";
-import { nativeLib, viewPtr } from "@llmem/native";
+import { checkedLength, nativeLib, viewPtr } from "@llmem/native";
 import { blockBytes, FORMAT_ID, wholeBlocks } from "./formats.ts";
 import { checkMatrix, checkVector, type Matrix } from "./matvec.ts";
-import { checkedLength } from "./views.ts";
 
 export function metalAvailable(): boolean {
   const lib = nativeLib();
@@ -33,7 +32,7 @@ export function dequantizeIntoMetal(format: "q8_0" | "q4_0", bytes: Uint8Array, 
       },
     );
   }
-  // Lengths as the engine counts them (see views.ts): not a hot path, so always the exact way.
+  // Lengths as the engine counts them (see @llmem/native views.ts): not a hot path, so always the exact way.
   const have = checkedLength("bytes", bytes, "Uint8Array");
   const count = checkedLength("dst", dst, "Float32Array");
   const nb = wholeBlocks("dst", format, count);

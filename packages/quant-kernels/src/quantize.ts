@@ -4,6 +4,7 @@
  * both produce identical bytes.
  */
 import { checkSize, LlmemError, type QuantFormat } from "@llmem/core";
+import { checkedLength, isPlainBytes, isPlainF32 } from "@llmem/native";
 import { blockBytes, checkQuantFormat, FORMAT_ID, QK, quantGeometry, wholeBlocks } from "./formats.ts";
 import { loadedLib } from "./lib.ts";
 import {
@@ -16,7 +17,6 @@ import {
   quantizeQ8_0Blocks,
   quantizeQ8_1Blocks,
 } from "./reference/blocks.ts";
-import { checkedLength, isPlainBytes, isPlainF32 } from "./views.ts";
 
 type QuantizeBlocks = (src: Float32Array, dst: Uint8Array, nb: number) => void;
 type DequantizeBlocks = (src: Uint8Array, dst: Float32Array, nb: number) => void;

@@ -1,6 +1,7 @@
 /**
- * Typed-array arguments on the per-call hot path: a fast test for the plain arrays callers
- * almost always pass, and a slow, exact inspection for everything else.
+ * Typed-array arguments as the engine sees them, for every binding: `viewPtr` bounds pointers
+ * by `engineLength`, and hot wrappers (quant-kernels) use a fast test for the plain arrays
+ * callers almost always pass, with a slow, exact inspection for everything else.
  *
  * Why not `instanceof` and `.length`: both can be made to lie. A subclass can override the
  * `length` getter and `Object.setPrototypeOf` can dress a Uint8Array as a Float32Array, and
@@ -85,9 +86,55 @@ export function checkedLength(name: string, v: unknown, kind: TypedArrayKind): n
   return lengthGetter.call(v) as number;
 }
 
-/** A direct instance of a built-in typed-array kind: its byte getters are the intrinsic ones. */
+const KIND_PROTOS: ReadonlySet<object> = new Set(
+  [
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+  ].map((kind) => kind.prototype),
+);
+
+/**
+ * A direct instance of a built-in typed-array kind: its byte getters are the intrinsic ones.
+ * (Exactly one of the built-in prototypes: an object made to inherit from %TypedArray%.prototype
+ * could define its own `byteLength`.)
+ */
 function isPlainView(v: unknown): v is Uint8Array {
-  return ArrayBuffer.isView(v) && Object.getPrototypeOf(Object.getPrototypeOf(v)) === TYPED_ARRAY_PROTO;
+  return ArrayBuffer.isView(v) && KIND_PROTOS.has(Object.getPrototypeOf(v));
+}
+
+/**
+ * The length of any typed array as the engine has it, whatever its prototype or own
+ * properties claim: 0 for a detached view, -1 for anything else (a DataView too). The
+ * intrinsic getter throws for a non-typed-array, which is cheaper to catch than to test for.
+ */
+export function engineLength(v: unknown): number {
+  try {
+    return lengthGetter.call(v) as number;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Bytes per element of a non-empty typed array, from the engine's byte length and length (a
+ * Uint8Array wearing Float32Array's prototype still counts 1).
+ */
+export function engineElementBytes(v: unknown): number {
+  return (byteLengthGetter.call(v) as number) / (lengthGetter.call(v) as number);
+}
+
+/** Whether a typed array's buffer has been detached (released), read the engine's way. */
+export function isDetachedView(v: ArrayBufferView): boolean {
+  return isDetached(v);
 }
 
 /**
