@@ -83,6 +83,19 @@ int main(void) {
       same &= out_isa[2 * i] == (uint32_t)p && out_isa[2 * i + 1] == (uint32_t)(p >> 32);
     }
     CHECK(same, "[%s] chain == literal spec", llmem_isa_name(t_isas[k]));
+    /* every count of blocks around the SIMD chains' groups (8 blocks on AVX2, 4 on NEON) */
+    for (size_t bs = 8; bs <= 24; bs += 8) {
+      same = 1;
+      for (size_t nb = 1; nb <= 19; nb++) {
+        llmem_hash64_chain(words + nb, bs, nb, NULL, NULL, parent, out_isa);
+        p = parent;
+        for (size_t i = 0; i < nb; i++) {
+          p = spec_lh64(words + nb + bs * i, bs, NULL, 0, p);
+          same &= out_isa[2 * i] == (uint32_t)p && out_isa[2 * i + 1] == (uint32_t)(p >> 32);
+        }
+      }
+      CHECK(same, "[%s] chains of 1..19 blocks of %zu == literal spec", llmem_isa_name(t_isas[k]), bs);
+    }
   }
 
   /* every SIMD path against scalar, at the edge sizes, with and without extra words */
@@ -102,7 +115,7 @@ int main(void) {
   /* chains: block sizes around the 8-word stripe, per-block extra words of varying length */
   static const size_t BS[] = {1, 3, 7, 8, 9, 16, 17, 32, 64};
   for (size_t s = 0; s < sizeof BS / sizeof *BS; s++) {
-    size_t bs = BS[s], nb = 8192 / bs < 500 ? 8192 / bs : 500;
+    size_t bs = BS[s], nb = (8192 / bs < 500 ? 8192 / bs : 500) - 1; /* odd: SIMD groups and a tail */
     offsets[0] = 0;
     for (size_t i = 0; i < nb; i++) offsets[i + 1] = offsets[i] + (uint32_t)(t_rand_u32() % 12);
     for (int with_extra = 0; with_extra < 2; with_extra++) {

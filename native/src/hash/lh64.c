@@ -2,9 +2,11 @@
  * LH64, the prefix-hash `fast` mode (specified in packages/prefix-hash/src/fast.ts, which is
  * the bit-identical TypeScript path): eight 32-bit lanes absorb 8-word stripes with
  * v = rotl(v + w*P2, 13) * P1, then a fold and a short finish that mixes in the parent hash.
- * Only the stripe absorption is vectorized (one AVX2 register, or two NEON registers, holds
- * the eight lanes); the parent enters after the content digest, so consecutive blocks'
- * absorptions and digests are independent and the out-of-order core overlaps them.
+ * One AVX2 register, or two NEON registers, holds the eight lanes. The parent enters after the
+ * content digest, so consecutive blocks' absorptions and digests are independent: the common
+ * chain (no extra keys, whole stripes) folds and digests several blocks at once with block k
+ * in vector lane k, and only the short parent mix runs block after block. The scalar paths
+ * (absorb_scalar, chain) are the reference every SIMD path is tested against.
  */
 #include <string.h>
 
@@ -265,28 +267,71 @@ LLMEM_AVX2 static void chain_plain_avx2(const uint32_t *tokens, size_t block_siz
 #endif
 
 #if LLMEM_ARM
-static void chain_plain_neon(const uint32_t *tokens, size_t block_size, size_t n_blocks, uint64_t parent,
-                             uint32_t *out) {
+#define ROTL_N(x, r) vsriq_n_u32(vshlq_n_u32((x), (r)), (x), 32 - (r))
+
+/* One block's absorption, lanes 0-3 in *ra and 4-7 in *rb, rotated for the fold. */
+static inline void absorb_block_neon(const uint32_t *tokens, size_t block_size, uint32x4_t *ra, uint32x4_t *rb) {
   static const int32_t left[4] = {1, 7, 12, 18}, right[4] = {-31, -25, -20, -14};
   const int32x4_t l = vld1q_s32(left), r = vld1q_s32(right);
-  const uint32x4_t iva = vld1q_u32(IV), ivb = vld1q_u32(IV + 4);
+  uint32x4_t a = vld1q_u32(IV), b = vld1q_u32(IV + 4);
+  for (size_t s = 0; s < block_size; s += 8) {
+    a = vmlaq_n_u32(a, vld1q_u32(tokens + s), P2);
+    b = vmlaq_n_u32(b, vld1q_u32(tokens + s + 4), P2);
+    a = vmulq_n_u32(ROTL_N(a, 13), P1);
+    b = vmulq_n_u32(ROTL_N(b, 13), P1);
+  }
+  *ra = vorrq_u32(vshlq_u32(a, l), vshlq_u32(a, r));
+  *rb = vorrq_u32(vshlq_u32(b, l), vshlq_u32(b, r));
+}
+
+/* Four blocks at a time, as chain_plain_avx2 does eight: absorb, fold and digest as vectors
+ * (block k in lane k), step 5 scalar. */
+static void chain_plain_neon(const uint32_t *tokens, size_t block_size, size_t n_blocks, uint64_t parent,
+                             uint32_t *out) {
+  const uint32x4_t words_term = vdupq_n_u32((uint32_t)block_size * P5);
+  const uint32x4_t tokens_term = vdupq_n_u32((uint32_t)block_size * P4);
   chain_state st = state_of(parent);
-  for (size_t i = 0; i < n_blocks; i++, tokens += block_size) {
-    uint32x4_t a = iva, b = ivb;
-    for (size_t s = 0; s < block_size; s += 8) {
-      a = vmlaq_n_u32(a, vld1q_u32(tokens + s), P2);
-      b = vmlaq_n_u32(b, vld1q_u32(tokens + s + 4), P2);
-      a = vmulq_n_u32(vsriq_n_u32(vshlq_n_u32(a, 13), a, 19), P1);
-      b = vmulq_n_u32(vsriq_n_u32(vshlq_n_u32(b, 13), b, 19), P1);
+  size_t i = 0;
+  for (; i + 4 <= n_blocks; i += 4) {
+    const uint32_t *t = tokens + i * block_size;
+    uint32x4_t a0, b0, a1, b1, a2, b2, a3, b3;
+    absorb_block_neon(t, block_size, &a0, &b0);
+    absorb_block_neon(t + block_size, block_size, &a1, &b1);
+    absorb_block_neon(t + 2 * block_size, block_size, &a2, &b2);
+    absorb_block_neon(t + 3 * block_size, block_size, &a3, &b3);
+    /* pairwise adds: lane k = the sum of block k's four lanes */
+    uint32x4_t a = vaddq_u32(vpaddq_u32(vpaddq_u32(a0, a1), vpaddq_u32(a2, a3)), words_term);
+    uint32x4_t b = vaddq_u32(vpaddq_u32(vpaddq_u32(b0, b1), vpaddq_u32(b2, b3)), tokens_term);
+    /* step 4, as content_digest */
+    a = vmulq_n_u32(veorq_u32(a, ROTL_N(b, 11)), P1);
+    a = veorq_u32(a, vshrq_n_u32(a, 15));
+    b = vmulq_n_u32(veorq_u32(b, ROTL_N(a, 17)), P2);
+    b = veorq_u32(b, vshrq_n_u32(b, 13));
+    a = vmulq_n_u32(veorq_u32(a, ROTL_N(b, 11)), P3);
+    a = veorq_u32(a, vshrq_n_u32(a, 16));
+    b = vmulq_n_u32(veorq_u32(b, ROTL_N(a, 17)), P4);
+    b = veorq_u32(b, vshrq_n_u32(b, 16));
+    uint32_t early[4], d[4];
+    vst1q_u32(early, veorq_u32(a, ROTL_N(b, 16)));
+    vst1q_u32(d, b);
+    /* step 5, as chain_step with c ^ rotl(d, 16) precomputed */
+    for (int k = 0; k < 4; k++) {
+      uint32_t na = (early[k] ^ st.a ^ (st.b << 16)) * P1;
+      st.b = (d[k] ^ st.b ^ (na >> 15)) * P3;
+      st.a = na;
+      store_hash(st, out + 2 * (i + k));
     }
-    uint32_t lo = vaddvq_u32(vorrq_u32(vshlq_u32(a, l), vshlq_u32(a, r)));
-    uint32_t hi = vaddvq_u32(vorrq_u32(vshlq_u32(b, l), vshlq_u32(b, r)));
+  }
+  for (; i < n_blocks; i++) {
+    uint32x4_t ra, rb;
+    absorb_block_neon(tokens + i * block_size, block_size, &ra, &rb);
     uint32_t c, d;
-    content_digest(lo, hi, block_size, block_size, &c, &d);
+    content_digest(vaddvq_u32(ra), vaddvq_u32(rb), block_size, block_size, &c, &d);
     st = chain_step(st, c, d);
     store_hash(st, out + 2 * i);
   }
 }
+#undef ROTL_N
 #endif
 
 static uint64_t hash64_scalar(const uint32_t *t, size_t n, const uint32_t *e, size_t m, uint64_t p) {
