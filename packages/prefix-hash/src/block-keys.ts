@@ -52,11 +52,15 @@ export function checkMultimodal(options: ChainOptions | undefined): void {
   }
 }
 
-/** Per-block extras packed for the native chain: words plus offsets, or nulls when there are none. */
+/**
+ * Per-block extras packed for the native chain: words plus offsets, or nulls when there are none.
+ * The first block packed is block `first` of its sequence.
+ */
 export function packExtras(
   options: ChainOptions | undefined,
   blocks: number,
   blockSize: number,
+  first = 0,
 ): { extra: Uint32Array | null; offsets: Uint32Array | null } {
   if (
     options === undefined ||
@@ -73,8 +77,9 @@ export function packExtras(
   // Blocks without salt or multimodal items share one encoding.
   const plain = blockExtraWords({ ...options, salt: undefined, multimodal: undefined }, 1, blockSize);
   for (let i = 0; i < blocks; i++) {
-    const special = (i === 0 && options.salt !== undefined) || options.multimodal !== undefined;
-    const words = special ? blockExtraWords(options, i, blockSize) : plain;
+    const index = first + i;
+    const special = (index === 0 && options.salt !== undefined) || options.multimodal !== undefined;
+    const words = special ? blockExtraWords(options, index, blockSize) : plain;
     parts.push(words);
     offsets[i] = total;
     total += words === null ? 0 : words.length;

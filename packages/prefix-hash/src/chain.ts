@@ -54,16 +54,39 @@ export function hashChainWords(
   const words = toTokenWords("tokens", tokens);
   const blocks = Math.floor(words.length / blockSize);
   const out = new Uint32Array(2 * blocks);
-  const { extra, offsets } = packExtras(continuing(options), blocks, blockSize);
-  const lo = Number(parent & 0xffffffffn);
-  const hi = Number(parent >> 32n);
+  fastChainInto(words, blockSize, blocks, 0, continuing(options), parent, out);
+  return out;
+}
+
+/**
+ * Internal, inputs already validated: the fast chain over `blocks` blocks of `words` into out
+ * (2 words per block); the first is block `first` of its sequence (which extra keys it takes).
+ */
+export function fastChainInto(
+  words: Uint32Array,
+  blockSize: number,
+  blocks: number,
+  first: number,
+  keys: ChainOptions | undefined,
+  parent: bigint,
+  out: Uint32Array,
+): void {
+  const { extra, offsets } = packExtras(keys, blocks, blockSize, first);
   if (
     blocks * blockSize < NATIVE_MIN_WORDS ||
     !nativeChain(words, blockSize, blocks, extra, offsets, parent, out)
   ) {
-    lh64Chain(words, blockSize, blocks, extra, offsets, lo, hi, out);
+    lh64Chain(
+      words,
+      blockSize,
+      blocks,
+      extra,
+      offsets,
+      Number(parent & 0xffffffffn),
+      Number(parent >> 32n),
+      out,
+    );
   }
-  return out;
 }
 
 /**

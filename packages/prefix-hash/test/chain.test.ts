@@ -71,7 +71,8 @@ for (const mode of ["fast", "secure"] as const) {
     expect(done).toEqual([
       ...hashChain(tokens, 5, { mode, salt: "s", multimodal: [{ hash: "m", offset: 3, length: 4 }] }),
     ]);
-    expect(h.hashes).toEqual(done);
+    expect([...h.hashes]).toEqual(done);
+    expect(h.lastHash).toBe(done.at(-1)!);
     expect(h.tokenCount).toBe(23);
     expect(() => h.push([1, -1])).toThrow(LlmemError);
     expect(h.tokenCount).toBe(23);
