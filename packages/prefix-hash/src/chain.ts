@@ -4,6 +4,7 @@
  */
 import { checkInt, LlmemError } from "@llmem/core";
 import { blockExtraWords, type ChainOptions, checkMultimodal, continuing, packExtras } from "./block-keys.ts";
+import { LITTLE_ENDIAN } from "./endian.ts";
 import { type BlockExtraKeys, encodeExtraKeys } from "./extra-keys.ts";
 import { lh64Block, lh64Chain } from "./fast.ts";
 import { checkParent, type HashMode, modeOf, ROOT_HASH } from "./mode.ts";
@@ -12,7 +13,6 @@ import { secureChain } from "./secure.ts";
 import { toTokenWords } from "./tokens.ts";
 
 const MAX_BLOCK_SIZE = 1 << 20;
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** A list of chained hashes: fast mode's `BigUint64Array`, or bigints (secure mode, PrefixHasher). */
 export type HashList = BigUint64Array | readonly bigint[];
@@ -56,6 +56,31 @@ export function hashChainWords(
   const out = new Uint32Array(2 * blocks);
   fastChainInto(words, blockSize, blocks, 0, continuing(options), parent, out);
   return out;
+}
+
+/**
+ * Internal, inputs already validated: fastChainInto with the hashes stored at hashes[at...]:
+ * on a little-endian host the chain writes straight into their memory, else each is built.
+ */
+export function fastChainIntoHashes(
+  words: Uint32Array,
+  blockSize: number,
+  blocks: number,
+  first: number,
+  keys: ChainOptions | undefined,
+  parent: bigint,
+  hashes: BigUint64Array,
+  at: number,
+  littleEndian = LITTLE_ENDIAN,
+): void {
+  if (littleEndian) {
+    const out = new Uint32Array(hashes.buffer, hashes.byteOffset + 8 * at, 2 * blocks);
+    fastChainInto(words, blockSize, blocks, first, keys, parent, out);
+    return;
+  }
+  const out = new Uint32Array(2 * blocks);
+  fastChainInto(words, blockSize, blocks, first, keys, parent, out);
+  hashes.set(wordsToHashes(out, false), at);
 }
 
 /**

@@ -5,12 +5,10 @@
  */
 import { checkInt } from "@llmem/core";
 import { blockExtraWords, type ChainOptions, checkMultimodal } from "./block-keys.ts";
-import { fastChainInto, type HashList } from "./chain.ts";
+import { fastChainIntoHashes, type HashList } from "./chain.ts";
 import { type HashMode, modeOf, ROOT_HASH } from "./mode.ts";
 import { secureChain } from "./secure.ts";
 import { badToken } from "./tokens.ts";
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export class PrefixHasher {
   readonly blockSize: number;
@@ -110,17 +108,7 @@ export class PrefixHasher {
       return;
     }
     this.reserve(first + blocks);
-    if (LITTLE_ENDIAN) {
-      // each hash's (lo, hi) words are its u64 in memory: the chain writes straight into storage
-      const out = new Uint32Array(this.fastHashes.buffer, 8 * first, 2 * blocks);
-      fastChainInto(words, bs, blocks, first, this.options, parent, out);
-    } else {
-      const out = new Uint32Array(2 * blocks);
-      fastChainInto(words, bs, blocks, first, this.options, parent, out);
-      for (let k = 0; k < blocks; k++) {
-        this.fastHashes[first + k] = (BigInt(out[2 * k + 1]!) << 32n) | BigInt(out[2 * k]!);
-      }
-    }
+    fastChainIntoHashes(words, bs, blocks, first, this.options, parent, this.fastHashes, first);
     this.count += blocks;
   }
 

@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import { BlockAllocator, BlockTable } from "@llmem/block-allocator";
 import { codeOf } from "@llmem/core/testing";
 import fc from "fast-check";
-import { wordsToHashes } from "../src/chain.ts";
+import { fastChainIntoHashes, wordsToHashes } from "../src/chain.ts";
 import {
   type ChainOptions,
   type HashList,
@@ -91,6 +91,17 @@ test("the big-endian and unaligned fallbacks build the same hashes element by el
   const shifted = new Uint32Array(words.length + 1);
   shifted.set(words, 1);
   expect(wordsToHashes(shifted.subarray(1), true)).toEqual(view);
+  // PrefixHasher's store: written in place (little-endian) or element by element, the same values
+  const tokens = Uint32Array.from({ length: 8 * 40 }, (_, i) => i * 7919);
+  for (const keys of [undefined, { lora: "x", multimodal: [{ hash: "m", offset: 30, length: 50 }] }]) {
+    const inPlace = new BigUint64Array(45);
+    const built = new BigUint64Array(45);
+    fastChainIntoHashes(tokens, 8, 40, 3, keys, 12345n, inPlace, 5, true);
+    fastChainIntoHashes(tokens, 8, 40, 3, keys, 12345n, built, 5, false);
+    expect(built).toEqual(inPlace);
+    expect(inPlace[4]).toBe(0n);
+    expect(inPlace[5]).not.toBe(0n);
+  }
 });
 
 test("the result type follows the mode", () => {
