@@ -1,5 +1,8 @@
 /* LH64: every ISA path equals the scalar reference, the chain equals block-by-block hashing,
  * and the committed vectors (shared with packages/prefix-hash/test/vectors.test.ts) hold. */
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "harness.h"
 
 static uint32_t words[100003 + 64];
@@ -137,6 +140,22 @@ int main(void) {
       CHECK(memcmp(out_ref, out_isa, 2 * nb * sizeof *out_ref) == 0, "chain simd == scalar, bs=%zu extra=%d", bs,
             with_extra);
     }
+  }
+  /* extra words ending at a page whose successor is inaccessible: the SIMD chains' last,
+   * partial stripe of extra words must read only the words that exist */
+  {
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(map != MAP_FAILED && mprotect(map + pg, pg, PROT_NONE) == 0, "guard page");
+    uint32_t *e = (uint32_t *)(map + pg) - 16 * 3, off[17];
+    for (size_t i = 0; i < 16 * 3; i++) e[i] = t_rand_u32();
+    for (size_t i = 0; i <= 16; i++) off[i] = (uint32_t)(3 * i);
+    llmem_set_isa(LLMEM_ISA_SCALAR);
+    llmem_hash64_chain(words, 8, 16, e, off, 5, out_ref);
+    llmem_set_isa(best);
+    llmem_hash64_chain(words, 8, 16, e, off, 5, out_isa);
+    CHECK(memcmp(out_ref, out_isa, 32 * sizeof *out_ref) == 0, "chain with extra words up to a guard page");
+    munmap(map, 2 * pg);
   }
   llmem_hash64_chain(words, 16, 0, NULL, NULL, 0, NULL); /* zero blocks touch nothing */
   return t_finish("test_hash");

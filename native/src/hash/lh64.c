@@ -179,20 +179,32 @@ static inline __attribute__((always_inline)) void chain(absorb_fn absorb, const 
   }
 }
 
-/* The common chain (no extra keys, blocks of whole stripes) with the lanes kept in registers
- * from load to fold, instead of going through memory once per block. */
+/* Chains of blocks of whole stripes (block_size % 8 == 0, the usual sizes) keep the lanes in
+ * registers from load to fold and digest several blocks at once. A block's extra-key words then
+ * start a stripe of their own, so they are absorbed after its tokens without any shifting. */
 #if LLMEM_X86
 #define ROTL_V(x, r) _mm256_or_si256(_mm256_slli_epi32((x), (r)), _mm256_srli_epi32((x), 32 - (r)))
 
-/* One block's absorption, lanes rotated for the fold (step 3 before its sums). */
-LLMEM_AVX2 static inline __m256i absorb_block_avx2(const uint32_t *tokens, size_t block_size, __m256i iv,
-                                                   __m256i p1, __m256i p2) {
+LLMEM_AVX2 static inline __m256i absorb_stripe_avx2(__m256i acc, __m256i w, __m256i p1, __m256i p2) {
+  acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(w, p2));
+  return _mm256_mullo_epi32(ROTL_V(acc, 13), p1);
+}
+
+/* One block's absorption (block_size token words, then m extra words, the last stripe
+ * zero-padded), lanes rotated for the fold (step 3 before its sums). */
+LLMEM_AVX2 static inline __m256i absorb_block_avx2(const uint32_t *tokens, size_t block_size, const uint32_t *extra,
+                                                   size_t m, __m256i iv, __m256i p1, __m256i p2) {
   const __m256i left = _mm256_setr_epi32(1, 7, 12, 18, 1, 7, 12, 18);
   const __m256i right = _mm256_setr_epi32(31, 25, 20, 14, 31, 25, 20, 14);
   __m256i acc = iv;
-  for (size_t s = 0; s < block_size; s += 8) {
-    acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(tokens + s)), p2));
-    acc = _mm256_mullo_epi32(ROTL_V(acc, 13), p1);
+  for (size_t s = 0; s < block_size; s += 8)
+    acc = absorb_stripe_avx2(acc, _mm256_loadu_si256((const __m256i *)(tokens + s)), p1, p2);
+  size_t s = 0;
+  for (; s + 8 <= m; s += 8) acc = absorb_stripe_avx2(acc, _mm256_loadu_si256((const __m256i *)(extra + s)), p1, p2);
+  if (s < m) {
+    /* a masked load reads only the words that exist; the others are zero */
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(m - s)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    acc = absorb_stripe_avx2(acc, _mm256_maskload_epi32((const int *)(extra + s), mask), p1, p2);
   }
   return _mm256_or_si256(_mm256_sllv_epi32(acc, left), _mm256_srlv_epi32(acc, right));
 }
@@ -202,31 +214,38 @@ LLMEM_AVX2 static inline __m256i absorb_block_avx2(const uint32_t *tokens, size_
  * they run as vectors (the digest with block k in lane k); only step 5 stays scalar, fed
  * c ^ rotl(d, 16) and d per block. Per block that is about half the instructions of doing
  * the fold and digest in scalar code, which was the chain's bottleneck, not step 5's latency.
+ * Block i's extra words are extra[offsets[i] .. offsets[i+1]) (none when offsets is NULL).
  */
-LLMEM_AVX2 static void chain_plain_avx2(const uint32_t *tokens, size_t block_size, size_t n_blocks,
-                                        uint64_t parent, uint32_t *out) {
+LLMEM_AVX2 static inline __attribute__((always_inline)) void chain_stripes_avx2(
+    const uint32_t *tokens, size_t block_size, size_t n_blocks, const uint32_t *extra, const uint32_t *offsets,
+    uint64_t parent, uint32_t *out) {
   const __m256i p1 = _mm256_set1_epi32((int)P1), p2 = _mm256_set1_epi32((int)P2);
   const __m256i p3 = _mm256_set1_epi32((int)P3), p4 = _mm256_set1_epi32((int)P4);
+  const __m256i p5 = _mm256_set1_epi32((int)P5);
   const __m256i iv = _mm256_loadu_si256((const __m256i *)IV);
-  const __m256i words_term = _mm256_set1_epi32((int)((uint32_t)block_size * P5));
+  const __m256i bs = _mm256_set1_epi32((int)block_size);
   const __m256i tokens_term = _mm256_set1_epi32((int)((uint32_t)block_size * P4));
   chain_state st = state_of(parent);
   size_t i = 0;
   for (; i + 8 <= n_blocks; i += 8) {
-    const uint32_t *t = tokens + i * block_size;
-    __m256i r0 = absorb_block_avx2(t, block_size, iv, p1, p2);
-    __m256i r1 = absorb_block_avx2(t + block_size, block_size, iv, p1, p2);
-    __m256i r2 = absorb_block_avx2(t + 2 * block_size, block_size, iv, p1, p2);
-    __m256i r3 = absorb_block_avx2(t + 3 * block_size, block_size, iv, p1, p2);
-    __m256i r4 = absorb_block_avx2(t + 4 * block_size, block_size, iv, p1, p2);
-    __m256i r5 = absorb_block_avx2(t + 5 * block_size, block_size, iv, p1, p2);
-    __m256i r6 = absorb_block_avx2(t + 6 * block_size, block_size, iv, p1, p2);
-    __m256i r7 = absorb_block_avx2(t + 7 * block_size, block_size, iv, p1, p2);
+    const uint32_t *t = tokens + i * block_size, *o = offsets ? offsets + i : NULL;
+    /* eight named vectors, not an array: an array of them went through the stack */
+#define ABSORB(k)                                                                                         \
+  absorb_block_avx2(t + (k) * block_size, block_size, o ? extra + o[k] : NULL, o ? o[(k) + 1] - o[k] : 0, iv, \
+                    p1, p2)
+    __m256i r0 = ABSORB(0), r1 = ABSORB(1), r2 = ABSORB(2), r3 = ABSORB(3);
+    __m256i r4 = ABSORB(4), r5 = ABSORB(5), r6 = ABSORB(6), r7 = ABSORB(7);
+#undef ABSORB
+    /* message lengths: block_size + each block's extra-word count */
+    __m256i words = bs;
+    if (o)
+      words = _mm256_add_epi32(bs, _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(o + 1)),
+                                                    _mm256_loadu_si256((const __m256i *)o)));
     /* hadd works per 128-bit half: after two rounds the low half holds lanes 0-3 sums (lo) of
      * four blocks, the high half their lanes 4-7 sums (hi) */
     __m256i q0 = _mm256_hadd_epi32(_mm256_hadd_epi32(r0, r1), _mm256_hadd_epi32(r2, r3));
     __m256i q1 = _mm256_hadd_epi32(_mm256_hadd_epi32(r4, r5), _mm256_hadd_epi32(r6, r7));
-    __m256i a = _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), words_term);
+    __m256i a = _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_mullo_epi32(words, p5));
     __m256i b = _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x31), tokens_term);
     /* step 4, as content_digest */
     a = _mm256_xor_si256(a, ROTL_V(b, 11));
@@ -253,15 +272,25 @@ LLMEM_AVX2 static void chain_plain_avx2(const uint32_t *tokens, size_t block_siz
     }
   }
   for (; i < n_blocks; i++) {
-    __m256i r = absorb_block_avx2(tokens + i * block_size, block_size, iv, p1, p2);
+    size_t m = offsets ? offsets[i + 1] - offsets[i] : 0;
+    const uint32_t *e = offsets ? extra + offsets[i] : NULL;
+    __m256i r = absorb_block_avx2(tokens + i * block_size, block_size, e, m, iv, p1, p2);
     __m128i x = _mm_hadd_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
     x = _mm_hadd_epi32(x, x); /* lo = lanes 0-3, hi = lanes 4-7 */
     uint32_t c, dd;
-    content_digest((uint32_t)_mm_cvtsi128_si32(x), (uint32_t)_mm_extract_epi32(x, 1), block_size, block_size, &c,
-                   &dd);
+    content_digest((uint32_t)_mm_cvtsi128_si32(x), (uint32_t)_mm_extract_epi32(x, 1), block_size + m, block_size,
+                   &c, &dd);
     st = chain_step(st, c, dd);
     store_hash(st, out + 2 * i);
   }
+}
+/* Instantiated apart, so the chain without extra keys carries no code for them. */
+LLMEM_AVX2 static void chain_plain_avx2(const uint32_t *t, size_t bs, size_t nb, uint64_t p, uint32_t *out) {
+  chain_stripes_avx2(t, bs, nb, NULL, NULL, p, out);
+}
+LLMEM_AVX2 static void chain_keyed_avx2(const uint32_t *t, size_t bs, size_t nb, const uint32_t *e,
+                                        const uint32_t *o, uint64_t p, uint32_t *out) {
+  chain_stripes_avx2(t, bs, nb, e, o, p, out);
 }
 #undef ROTL_V
 #endif
@@ -269,38 +298,57 @@ LLMEM_AVX2 static void chain_plain_avx2(const uint32_t *tokens, size_t block_siz
 #if LLMEM_ARM
 #define ROTL_N(x, r) vsriq_n_u32(vshlq_n_u32((x), (r)), (x), 32 - (r))
 
-/* One block's absorption, lanes 0-3 in *ra and 4-7 in *rb, rotated for the fold. */
-static inline void absorb_block_neon(const uint32_t *tokens, size_t block_size, uint32x4_t *ra, uint32x4_t *rb) {
+static inline void absorb_stripe_neon(uint32x4_t *a, uint32x4_t *b, const uint32_t *w) {
+  *a = vmlaq_n_u32(*a, vld1q_u32(w), P2);
+  *b = vmlaq_n_u32(*b, vld1q_u32(w + 4), P2);
+  *a = vmulq_n_u32(ROTL_N(*a, 13), P1);
+  *b = vmulq_n_u32(ROTL_N(*b, 13), P1);
+}
+
+/* One block's absorption (block_size token words, then m extra words, the last stripe
+ * zero-padded), lanes 0-3 in *ra and 4-7 in *rb, rotated for the fold. */
+static inline __attribute__((always_inline)) void absorb_block_neon(const uint32_t *tokens, size_t block_size,
+                                                                    const uint32_t *extra, size_t m,
+                                                                    uint32x4_t *ra, uint32x4_t *rb) {
   static const int32_t left[4] = {1, 7, 12, 18}, right[4] = {-31, -25, -20, -14};
   const int32x4_t l = vld1q_s32(left), r = vld1q_s32(right);
   uint32x4_t a = vld1q_u32(IV), b = vld1q_u32(IV + 4);
-  for (size_t s = 0; s < block_size; s += 8) {
-    a = vmlaq_n_u32(a, vld1q_u32(tokens + s), P2);
-    b = vmlaq_n_u32(b, vld1q_u32(tokens + s + 4), P2);
-    a = vmulq_n_u32(ROTL_N(a, 13), P1);
-    b = vmulq_n_u32(ROTL_N(b, 13), P1);
+  for (size_t s = 0; s < block_size; s += 8) absorb_stripe_neon(&a, &b, tokens + s);
+  size_t s = 0;
+  for (; s + 8 <= m; s += 8) absorb_stripe_neon(&a, &b, extra + s);
+  if (s < m) {
+    uint32_t tail[8] = {0};
+    for (size_t k = 0; s + k < m; k++) tail[k] = extra[s + k];
+    absorb_stripe_neon(&a, &b, tail);
   }
   *ra = vorrq_u32(vshlq_u32(a, l), vshlq_u32(a, r));
   *rb = vorrq_u32(vshlq_u32(b, l), vshlq_u32(b, r));
 }
 
-/* Four blocks at a time, as chain_plain_avx2 does eight: absorb, fold and digest as vectors
+/* Four blocks at a time, as chain_stripes_avx2 does eight: absorb, fold and digest as vectors
  * (block k in lane k), step 5 scalar. */
-static void chain_plain_neon(const uint32_t *tokens, size_t block_size, size_t n_blocks, uint64_t parent,
-                             uint32_t *out) {
-  const uint32x4_t words_term = vdupq_n_u32((uint32_t)block_size * P5);
+static inline __attribute__((always_inline)) void chain_stripes_neon(const uint32_t *tokens, size_t block_size,
+                                                                     size_t n_blocks, const uint32_t *extra,
+                                                                     const uint32_t *offsets, uint64_t parent,
+                                                                     uint32_t *out) {
+  const uint32x4_t bs = vdupq_n_u32((uint32_t)block_size);
   const uint32x4_t tokens_term = vdupq_n_u32((uint32_t)block_size * P4);
   chain_state st = state_of(parent);
   size_t i = 0;
   for (; i + 4 <= n_blocks; i += 4) {
-    const uint32_t *t = tokens + i * block_size;
+    const uint32_t *t = tokens + i * block_size, *o = offsets ? offsets + i : NULL;
     uint32x4_t a0, b0, a1, b1, a2, b2, a3, b3;
-    absorb_block_neon(t, block_size, &a0, &b0);
-    absorb_block_neon(t + block_size, block_size, &a1, &b1);
-    absorb_block_neon(t + 2 * block_size, block_size, &a2, &b2);
-    absorb_block_neon(t + 3 * block_size, block_size, &a3, &b3);
+#define ABSORB(k, ra, rb) \
+  absorb_block_neon(t + (k) * block_size, block_size, o ? extra + o[k] : NULL, o ? o[(k) + 1] - o[k] : 0, ra, rb)
+    ABSORB(0, &a0, &b0);
+    ABSORB(1, &a1, &b1);
+    ABSORB(2, &a2, &b2);
+    ABSORB(3, &a3, &b3);
+#undef ABSORB
+    /* message lengths: block_size + each block's extra-word count */
+    uint32x4_t words = o ? vaddq_u32(bs, vsubq_u32(vld1q_u32(o + 1), vld1q_u32(o))) : bs;
     /* pairwise adds: lane k = the sum of block k's four lanes */
-    uint32x4_t a = vaddq_u32(vpaddq_u32(vpaddq_u32(a0, a1), vpaddq_u32(a2, a3)), words_term);
+    uint32x4_t a = vmlaq_n_u32(vpaddq_u32(vpaddq_u32(a0, a1), vpaddq_u32(a2, a3)), words, P5);
     uint32x4_t b = vaddq_u32(vpaddq_u32(vpaddq_u32(b0, b1), vpaddq_u32(b2, b3)), tokens_term);
     /* step 4, as content_digest */
     a = vmulq_n_u32(veorq_u32(a, ROTL_N(b, 11)), P1);
@@ -323,13 +371,23 @@ static void chain_plain_neon(const uint32_t *tokens, size_t block_size, size_t n
     }
   }
   for (; i < n_blocks; i++) {
+    size_t m = offsets ? offsets[i + 1] - offsets[i] : 0;
     uint32x4_t ra, rb;
-    absorb_block_neon(tokens + i * block_size, block_size, &ra, &rb);
+    absorb_block_neon(tokens + i * block_size, block_size, offsets ? extra + offsets[i] : NULL, m, &ra, &rb);
     uint32_t c, d;
-    content_digest(vaddvq_u32(ra), vaddvq_u32(rb), block_size, block_size, &c, &d);
+    content_digest(vaddvq_u32(ra), vaddvq_u32(rb), block_size + m, block_size, &c, &d);
     st = chain_step(st, c, d);
     store_hash(st, out + 2 * i);
   }
+}
+
+/* Instantiated apart, so the chain without extra keys carries no code for them. */
+static void chain_plain_neon(const uint32_t *t, size_t bs, size_t nb, uint64_t p, uint32_t *out) {
+  chain_stripes_neon(t, bs, nb, NULL, NULL, p, out);
+}
+static void chain_keyed_neon(const uint32_t *t, size_t bs, size_t nb, const uint32_t *e, const uint32_t *o,
+                             uint64_t p, uint32_t *out) {
+  chain_stripes_neon(t, bs, nb, e, o, p, out);
 }
 #undef ROTL_N
 #endif
@@ -347,8 +405,9 @@ LLMEM_AVX2 static uint64_t hash64_avx2(const uint32_t *t, size_t n, const uint32
 }
 LLMEM_AVX2 static void chain_avx2(const uint32_t *t, size_t bs, size_t nb, const uint32_t *e,
                                   const uint32_t *o, uint64_t p, uint32_t *out) {
-  if (!o && bs % 8 == 0) chain_plain_avx2(t, bs, nb, p, out);
-  else chain(absorb_avx2, t, bs, nb, e, o, p, out);
+  if (bs % 8 != 0) chain(absorb_avx2, t, bs, nb, e, o, p, out);
+  else if (o) chain_keyed_avx2(t, bs, nb, e, o, p, out);
+  else chain_plain_avx2(t, bs, nb, p, out);
 }
 #endif
 #if LLMEM_ARM
@@ -357,8 +416,9 @@ static uint64_t hash64_neon(const uint32_t *t, size_t n, const uint32_t *e, size
 }
 static void chain_neon(const uint32_t *t, size_t bs, size_t nb, const uint32_t *e, const uint32_t *o,
                        uint64_t p, uint32_t *out) {
-  if (!o && bs % 8 == 0) chain_plain_neon(t, bs, nb, p, out);
-  else chain(absorb_neon, t, bs, nb, e, o, p, out);
+  if (bs % 8 != 0) chain(absorb_neon, t, bs, nb, e, o, p, out);
+  else if (o) chain_keyed_neon(t, bs, nb, e, o, p, out);
+  else chain_plain_neon(t, bs, nb, p, out);
 }
 #endif
 
