@@ -3,9 +3,10 @@
  * the bit-identical TypeScript path): eight 32-bit lanes absorb 8-word stripes with
  * v = rotl(v + w*P2, 13) * P1, then a fold and a short finish that mixes in the parent hash.
  * One AVX2 register, or two NEON registers, holds the eight lanes. The parent enters after the
- * content digest, so consecutive blocks' absorptions and digests are independent: the common
- * chain (no extra keys, whole stripes) folds and digests several blocks at once with block k
- * in vector lane k, and only the short parent mix runs block after block. The scalar paths
+ * content digest, so consecutive blocks' absorptions and digests are independent: a chain of
+ * blocks of whole stripes (block_size % 8 == 0, with or without extra keys) folds and digests
+ * several blocks at once with block k in vector lane k, and only the short parent mix runs
+ * block after block. The scalar paths
  * (absorb_scalar, chain) are the reference every SIMD path is tested against.
  */
 #include <string.h>

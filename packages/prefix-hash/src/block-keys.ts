@@ -84,6 +84,7 @@ export function packExtras(
     else total += m;
   }
   offsets[blocks] = total;
+  if (total === 0) return { extra: null, offsets: null }; // e.g. a salt, past the first block
   const extra = new Uint32Array(total);
   let from = 0; // the next block not yet written
   for (const { block, words } of [...specials, { block: blocks, words: null }]) {
