@@ -53,11 +53,15 @@ function checkHashes(
 ): void {
   if (hashes === undefined) return;
   const typed = hashes instanceof BigUint64Array;
-  if ((!typed && !Array.isArray(hashes)) || hashes.length !== expected) {
+  const list = typed || Array.isArray(hashes);
+  if (!list || hashes.length !== expected) {
+    const got = list
+      ? `length ${hashes.length}`
+      : String((hashes as object | null)?.constructor?.name ?? hashes);
     throw new LlmemError(
       "INVALID_ARGUMENT",
-      `hashes must be a BigUint64Array or an array holding one hash per full block (${expected})`,
-      { argument: "hashes" },
+      `hashes must be a BigUint64Array or an array holding one hash per full block (${expected}), got ${got}`,
+      { argument: "hashes", expected },
     );
   }
   if (typed && modeOf(options) === "secure") {
