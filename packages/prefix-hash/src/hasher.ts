@@ -3,12 +3,15 @@
  * A push that brings many full blocks (a whole prompt) hashes them as one chain, natively when
  * the library is loaded; fast-mode hashes are kept in a BigUint64Array, with no bigint per block.
  */
-import { checkInt } from "@llmem/core";
+import { checkInt, LlmemError } from "@llmem/core";
 import { blockExtraWords, type ChainOptions, checkMultimodal } from "./block-keys.ts";
 import { fastChainIntoHashes, type HashList } from "./chain.ts";
 import { type HashMode, modeOf, ROOT_HASH } from "./mode.ts";
 import { secureChain } from "./secure.ts";
 import { badToken } from "./tokens.ts";
+
+/** What a fast push that completes no block returns (most pushes while decoding): shared, it has no elements. */
+const NONE = new BigUint64Array(0);
 
 export class PrefixHasher {
   readonly blockSize: number;
@@ -58,6 +61,11 @@ export class PrefixHasher {
    */
   push(tokens: ArrayLike<number> | number): HashList {
     const list = typeof tokens === "number" ? [tokens] : tokens;
+    if (list === null || typeof list !== "object" || typeof list.length !== "number") {
+      throw new LlmemError("INVALID_ARGUMENT", "tokens must be a token id or an array of them", {
+        argument: "tokens",
+      });
+    }
     const n = list.length;
     // every element of a Uint32Array is a valid token id
     if (!(list instanceof Uint32Array)) {
@@ -78,10 +86,12 @@ export class PrefixHasher {
     const blocks = Math.floor((n - i) / bs);
     if (blocks > 0) {
       const end = i + blocks * bs;
-      const run =
-        list instanceof Uint32Array
-          ? list.subarray(i, end)
-          : Uint32Array.from({ length: end - i }, (_, k) => list[i + k]!);
+      let run: Uint32Array;
+      if (list instanceof Uint32Array) run = list.subarray(i, end);
+      else {
+        run = new Uint32Array(end - i);
+        for (let k = 0; k < run.length; k++) run[k] = list[i + k]!;
+      }
       this.hashBlocks(run, blocks);
       i = end;
     }
@@ -90,9 +100,8 @@ export class PrefixHasher {
   }
 
   private completedSince(before: number): HashList {
-    return this.mode === "fast"
-      ? this.fastHashes.slice(before, this.count)
-      : this.secureHashes.slice(before, this.count);
+    if (this.mode === "secure") return this.secureHashes.slice(before, this.count);
+    return before === this.count ? NONE : this.fastHashes.slice(before, this.count);
   }
 
   /** Hashes `blocks` full blocks of `words` (validated) as the next blocks of the chain. */

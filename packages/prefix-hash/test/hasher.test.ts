@@ -93,3 +93,11 @@ test("fast hashes stay valid after the storage grows, and a whole prompt hashes 
     "OUT_OF_RANGE",
   );
 });
+
+test("push rejects what is not a token or a list of them", () => {
+  const h = new PrefixHasher(4);
+  for (const bad of [null, undefined, {}, "abc", 1.5]) {
+    expect(codeOf(() => h.push(bad as unknown as number[]))).toBe("INVALID_ARGUMENT");
+  }
+  expect(h.tokenCount).toBe(0);
+});
