@@ -7,7 +7,7 @@
  */
 import { LlmemError } from "@llmem/core";
 import { PagedKvCache, type PagedSequence } from "@llmem/kv-cache";
-import { blockHash } from "@llmem/prefix-hash";
+import { hashChain } from "@llmem/prefix-hash";
 import type { KvFormat } from "./args.ts";
 import { headSize, type ModelConfig } from "./config.ts";
 import type { KvSequence } from "./kv.ts";
@@ -21,14 +21,8 @@ export interface KvStoreOptions {
 }
 
 /** Chain hashes of the prompt's full blocks (the same chain the cache registers under). */
-function promptChain(prompt: readonly number[], bs: number): bigint[] {
-  const out: bigint[] = [];
-  let parent = 0n;
-  for (let b = 0; (b + 1) * bs <= prompt.length; b++) {
-    parent = blockHash(parent, prompt.slice(b * bs, (b + 1) * bs));
-    out.push(parent);
-  }
-  return out;
+function promptChain(prompt: readonly number[], bs: number): BigUint64Array {
+  return hashChain(prompt, bs);
 }
 
 export class KvStore implements KvProvider {
@@ -124,7 +118,7 @@ export class KvStore implements KvProvider {
 
 class CachedSequence implements KvSequence {
   readonly seq: PagedSequence;
-  readonly promptHashes: bigint[];
+  readonly promptHashes: BigUint64Array;
   promised = 0;
   /** Positions whose K/V is in every layer. */
   written: number;

@@ -52,11 +52,17 @@ export function checkMultimodal(options: ChainOptions | undefined): void {
   }
 }
 
-/** Per-block extras packed for the native chain: words plus offsets, or nulls when there are none. */
+/**
+ * Per-block extras packed for the native chain: words plus offsets, or nulls when there are none.
+ * The first block packed is block `first` of its sequence. Most blocks take the same words
+ * (LoRA and custom keys, or none): only a sequence's first block (the salt) and the blocks a
+ * multimodal item overlaps are encoded one by one; the runs between them are filled by copying.
+ */
 export function packExtras(
   options: ChainOptions | undefined,
   blocks: number,
   blockSize: number,
+  first = 0,
 ): { extra: Uint32Array | null; offsets: Uint32Array | null } {
   if (
     options === undefined ||
@@ -67,25 +73,55 @@ export function packExtras(
   ) {
     return { extra: null, offsets: null };
   }
-  const parts: (Uint32Array | null)[] = [];
+  const plain = blockExtraWords({ ...options, salt: undefined, multimodal: undefined }, 1, blockSize);
+  const specials = specialBlocks(options, blocks, blockSize, first);
+  const m = plain === null ? 0 : plain.length;
   const offsets = new Uint32Array(blocks + 1);
   let total = 0;
-  // Blocks without salt or multimodal items share one encoding.
-  const plain = blockExtraWords({ ...options, salt: undefined, multimodal: undefined }, 1, blockSize);
-  for (let i = 0; i < blocks; i++) {
-    const special = (i === 0 && options.salt !== undefined) || options.multimodal !== undefined;
-    const words = special ? blockExtraWords(options, i, blockSize) : plain;
-    parts.push(words);
+  for (let i = 0, k = 0; i < blocks; i++) {
     offsets[i] = total;
-    total += words === null ? 0 : words.length;
+    if (k < specials.length && specials[k]!.block === i) total += specials[k++]!.words?.length ?? 0;
+    else total += m;
   }
   offsets[blocks] = total;
+  if (total === 0) return { extra: null, offsets: null }; // e.g. a salt, past the first block
   const extra = new Uint32Array(total);
-  for (let i = 0; i < blocks; i++) {
-    const w = parts[i];
-    if (w) extra.set(w, offsets[i]!);
+  let from = 0; // the next block not yet written
+  for (const { block, words } of [...specials, { block: blocks, words: null }]) {
+    if (plain !== null) fillRepeated(extra, plain, offsets[from]!, offsets[block]!);
+    if (words !== null && block < blocks) extra.set(words, offsets[block]!);
+    from = block + 1;
   }
   return { extra, offsets };
+}
+
+/** The blocks (relative to `first`, ascending) whose keys are not the plain ones, with their words. */
+function specialBlocks(
+  options: ChainOptions,
+  blocks: number,
+  blockSize: number,
+  first: number,
+): { block: number; words: Uint32Array | null }[] {
+  const indices = new Set<number>();
+  if (first === 0 && options.salt !== undefined && blocks > 0) indices.add(0);
+  for (const item of options.multimodal ?? []) {
+    const lo = Math.max(first, Math.floor(item.offset / blockSize));
+    const hi = Math.min(first + blocks, Math.ceil((item.offset + item.length) / blockSize));
+    for (let b = lo; b < hi; b++) indices.add(b - first);
+  }
+  return [...indices]
+    .sort((a, b) => a - b)
+    .map((block) => ({ block, words: blockExtraWords(options, first + block, blockSize) }));
+}
+
+/** Fills out[from, to) with copies of `words` (to - from is a multiple of its length). */
+function fillRepeated(out: Uint32Array, words: Uint32Array, from: number, to: number): void {
+  if (to <= from) return;
+  out.set(words, from);
+  // double the filled span until it covers the range: O(log n) copies
+  for (let done = words.length; from + done < to; done *= 2) {
+    out.copyWithin(from + done, from, Math.min(from + 2 * done, to) - done);
+  }
 }
 
 /** A chain continued from `parent` is not a sequence's start: its first block takes no salt. */

@@ -4,6 +4,7 @@
  */
 import { checkInt, LlmemError } from "@llmem/core";
 import { blockExtraWords, type ChainOptions, checkMultimodal, continuing, packExtras } from "./block-keys.ts";
+import { LITTLE_ENDIAN } from "./endian.ts";
 import { type BlockExtraKeys, encodeExtraKeys } from "./extra-keys.ts";
 import { lh64Block, lh64Chain } from "./fast.ts";
 import { checkParent, type HashMode, modeOf, ROOT_HASH } from "./mode.ts";
@@ -12,17 +13,24 @@ import { secureChain } from "./secure.ts";
 import { toTokenWords } from "./tokens.ts";
 
 const MAX_BLOCK_SIZE = 1 << 20;
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-/** Hash pairs (lo, hi u32) → bigints. */
-function pairsToBigints(words: Uint32Array, n: number): bigint[] {
-  const out = new Array<bigint>(n);
-  if (LITTLE_ENDIAN && words.byteOffset % 8 === 0) {
-    const u64 = new BigUint64Array(words.buffer, words.byteOffset, n);
-    for (let i = 0; i < n; i++) out[i] = u64[i]!;
-  } else {
-    for (let i = 0; i < n; i++) out[i] = (BigInt(words[2 * i + 1]!) << 32n) | BigInt(words[2 * i]!);
-  }
+/** A list of chained hashes: fast mode's `BigUint64Array`, or bigints (secure mode, PrefixHasher). */
+export type HashList = BigUint64Array | readonly bigint[];
+
+/** hashChain's options: the chain keys, and `parent` to continue a chain from that hash. */
+export type HashChainOptions = ChainOptions & { parent?: bigint };
+
+/**
+ * Hash words (lo, hi u32 per hash) as 64-bit hashes. On a little-endian host each pair already
+ * is a u64 in memory, so the result is a view over the same buffer: no bigint is created until
+ * an element is read. A big-endian host (or an unaligned view) builds each element instead.
+ */
+export function wordsToHashes(words: Uint32Array, littleEndian = LITTLE_ENDIAN): BigUint64Array {
+  const n = words.length >>> 1;
+  if (littleEndian && words.byteOffset % 8 === 0)
+    return new BigUint64Array(words.buffer, words.byteOffset, n);
+  const out = new BigUint64Array(n);
+  for (let i = 0; i < n; i++) out[i] = (BigInt(words[2 * i + 1]!) << 32n) | BigInt(words[2 * i]!);
   return out;
 }
 
@@ -33,7 +41,7 @@ function pairsToBigints(words: Uint32Array, n: number): bigint[] {
 export function hashChainWords(
   tokens: ArrayLike<number>,
   blockSize: number,
-  options?: ChainOptions & { parent?: bigint },
+  options?: HashChainOptions,
 ): Uint32Array {
   checkInt("blockSize", blockSize, 1, MAX_BLOCK_SIZE);
   if (modeOf(options) !== "fast") {
@@ -46,28 +54,92 @@ export function hashChainWords(
   const words = toTokenWords("tokens", tokens);
   const blocks = Math.floor(words.length / blockSize);
   const out = new Uint32Array(2 * blocks);
-  const { extra, offsets } = packExtras(continuing(options), blocks, blockSize);
-  const lo = Number(parent & 0xffffffffn);
-  const hi = Number(parent >> 32n);
+  fastChainInto(words, blockSize, blocks, 0, continuing(options), parent, out);
+  return out;
+}
+
+/**
+ * Internal, inputs already validated: fastChainInto with the hashes stored at hashes[at...]:
+ * on a little-endian host the chain writes straight into their memory, else each is built.
+ */
+export function fastChainIntoHashes(
+  words: Uint32Array,
+  blockSize: number,
+  blocks: number,
+  first: number,
+  keys: ChainOptions | undefined,
+  parent: bigint,
+  hashes: BigUint64Array,
+  at: number,
+  littleEndian = LITTLE_ENDIAN,
+): void {
+  if (littleEndian) {
+    const out = new Uint32Array(hashes.buffer, hashes.byteOffset + 8 * at, 2 * blocks);
+    fastChainInto(words, blockSize, blocks, first, keys, parent, out);
+    return;
+  }
+  const out = new Uint32Array(2 * blocks);
+  fastChainInto(words, blockSize, blocks, first, keys, parent, out);
+  hashes.set(wordsToHashes(out, false), at);
+}
+
+/**
+ * Internal, inputs already validated: the fast chain over `blocks` blocks of `words` into out
+ * (2 words per block); the first is block `first` of its sequence (which extra keys it takes).
+ */
+export function fastChainInto(
+  words: Uint32Array,
+  blockSize: number,
+  blocks: number,
+  first: number,
+  keys: ChainOptions | undefined,
+  parent: bigint,
+  out: Uint32Array,
+): void {
+  const { extra, offsets } = packExtras(keys, blocks, blockSize, first);
   if (
     blocks * blockSize < NATIVE_MIN_WORDS ||
     !nativeChain(words, blockSize, blocks, extra, offsets, parent, out)
   ) {
-    lh64Chain(words, blockSize, blocks, extra, offsets, lo, hi, out);
+    lh64Chain(
+      words,
+      blockSize,
+      blocks,
+      extra,
+      offsets,
+      Number(parent & 0xffffffffn),
+      Number(parent >> 32n),
+      out,
+    );
   }
-  return out;
 }
 
-/** One hash per full block of `blockSize` tokens, chained from `options.parent` (default the root). */
+/**
+ * One hash per full block of `blockSize` tokens, chained from `options.parent` (default the root).
+ * `fast` mode gives a `BigUint64Array` (a view over the chain's output, no bigint per block),
+ * `secure` mode a `bigint[]` of 256-bit hashes.
+ */
 export function hashChain(
   tokens: ArrayLike<number>,
   blockSize: number,
-  options?: ChainOptions & { parent?: bigint },
-): bigint[] {
-  if (modeOf(options) === "fast") {
-    const words = hashChainWords(tokens, blockSize, options);
-    return pairsToBigints(words, words.length / 2);
-  }
+  options?: HashChainOptions & { mode?: "fast" },
+): BigUint64Array;
+export function hashChain(
+  tokens: ArrayLike<number>,
+  blockSize: number,
+  options: HashChainOptions & { mode: "secure" },
+): bigint[];
+export function hashChain(
+  tokens: ArrayLike<number>,
+  blockSize: number,
+  options?: HashChainOptions,
+): BigUint64Array | bigint[];
+export function hashChain(
+  tokens: ArrayLike<number>,
+  blockSize: number,
+  options?: HashChainOptions,
+): BigUint64Array | bigint[] {
+  if (modeOf(options) === "fast") return wordsToHashes(hashChainWords(tokens, blockSize, options));
   checkInt("blockSize", blockSize, 1, MAX_BLOCK_SIZE);
   checkMultimodal(options);
   const parent = checkParent(options?.parent ?? ROOT_HASH, "secure");

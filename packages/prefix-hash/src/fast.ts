@@ -107,6 +107,18 @@ function absorbMessage(a: Uint32Array, at: number, count: number, b: Uint32Array
   return count + m;
 }
 
+/** Absorbs words [at, at+count) of `src` into `lanes` as whole stripes, the last zero-padded. */
+function absorbWords(src: Uint32Array, at: number, count: number): void {
+  const full = count >>> 3;
+  absorb(src, at, full);
+  const rest = count - 8 * full;
+  if (rest > 0) {
+    tail.fill(0);
+    for (let i = 0; i < rest; i++) tail[i] = src[at + 8 * full + i]!;
+    absorb(tail, 0, 1);
+  }
+}
+
 /** Steps 3 to 5: fold the lanes, digest with the lengths, chain in the parent. Writes lo/hi into out. */
 function finish(
   words: number,
@@ -188,8 +200,18 @@ export function lh64Chain(
   parentHi: number,
   out: Uint32Array,
 ): void {
-  if ((offsets === null || extra === null) && blockSize % 8 === 0) {
-    chainWholeStripes(tokens, blockSize, blocks, parentLo, parentHi, out);
+  if (blockSize % 8 === 0) {
+    const keyed = offsets !== null && extra !== null;
+    chainWholeStripes(
+      tokens,
+      blockSize,
+      blocks,
+      keyed ? extra : null,
+      keyed ? offsets : null,
+      parentLo,
+      parentHi,
+      out,
+    );
     return;
   }
   let lo = parentLo;
@@ -203,14 +225,17 @@ export function lh64Chain(
 }
 
 /**
- * lh64Chain's common case (no extra keys, blocks of whole stripes) with the lanes in locals:
- * the same arithmetic as absorb + finish, without a round trip through the lanes array per block
- * (the lane loop stays unrolled here: that round trip is what this path exists to avoid).
+ * lh64Chain for blocks of whole stripes with the lanes in locals: the same arithmetic as absorb
+ * + finish, without a round trip through the lanes array per block (the lane loop stays unrolled
+ * here: that round trip is what this path exists to avoid). A block's extra-key words start a
+ * stripe of their own; only blocks that have some go through `lanes` to absorb them.
  */
 function chainWholeStripes(
   src: Uint32Array,
   blockSize: number,
   blocks: number,
+  extra: Uint32Array | null,
+  offsets: Uint32Array | null,
   parentLo: number,
   parentHi: number,
   out: Uint32Array,
@@ -252,9 +277,33 @@ function chainWholeStripes(
       v7 = v7 + Math.imul(src[at + 7]!, P2);
       v7 = Math.imul((v7 << 13) | (v7 >>> 19), P1);
     }
+    let m = 0;
+    if (offsets !== null) {
+      const from = offsets[blk]!;
+      m = offsets[blk + 1]! - from;
+      if (m > 0) {
+        lanes[0] = v0;
+        lanes[1] = v1;
+        lanes[2] = v2;
+        lanes[3] = v3;
+        lanes[4] = v4;
+        lanes[5] = v5;
+        lanes[6] = v6;
+        lanes[7] = v7;
+        absorbWords(extra!, from, m);
+        v0 = lanes[0]!;
+        v1 = lanes[1]!;
+        v2 = lanes[2]!;
+        v3 = lanes[3]!;
+        v4 = lanes[4]!;
+        v5 = lanes[5]!;
+        v6 = lanes[6]!;
+        v7 = lanes[7]!;
+      }
+    }
     const lo = rotl(v0, 1) + rotl(v1, 7) + rotl(v2, 12) + rotl(v3, 18);
     const hi = rotl(v4, 1) + rotl(v5, 7) + rotl(v6, 12) + rotl(v7, 18);
-    digest(lo, hi, blockSize, blockSize, pLo, pHi, out, 2 * blk);
+    digest(lo, hi, blockSize + m, blockSize, pLo, pHi, out, 2 * blk);
     pLo = out[2 * blk]! | 0;
     pHi = out[2 * blk + 1]! | 0;
   }

@@ -1,60 +1,130 @@
-/** Incremental chain hashing for decoding: each block is hashed once, when its last token arrives. */
-import { checkInt } from "@llmem/core";
-import { blockExtraWords, type ChainOptions } from "./block-keys.ts";
-import { hashBlockWords } from "./chain.ts";
-import { checkParent, type HashMode, modeOf, ROOT_HASH } from "./mode.ts";
+/**
+ * Incremental chain hashing for decoding: each block is hashed once, when its last token arrives.
+ * A push that brings many full blocks (a whole prompt) hashes them as one chain, natively when
+ * the library is loaded; fast-mode hashes are kept in a BigUint64Array, with no bigint per block.
+ */
+import { checkInt, LlmemError } from "@llmem/core";
+import { blockExtraWords, type ChainOptions, checkMultimodal } from "./block-keys.ts";
+import { fastChainIntoHashes, type HashList } from "./chain.ts";
+import { type HashMode, modeOf, ROOT_HASH } from "./mode.ts";
+import { secureChain } from "./secure.ts";
 import { badToken } from "./tokens.ts";
+
+/** What a fast push that completes no block returns (most pushes while decoding): shared, it has no elements. */
+const NONE = new BigUint64Array(0);
 
 export class PrefixHasher {
   readonly blockSize: number;
   readonly mode: HashMode;
-  /** Hashes of the completed blocks, in order (equal to hashChain of the tokens pushed so far). */
-  readonly hashes: bigint[] = [];
   private readonly options: ChainOptions | undefined;
   private readonly pending: Uint32Array;
   private fill = 0;
-  private parent: bigint;
+  /** Completed blocks. */
+  private count = 0;
+  /** fast mode: the hashes of the completed blocks in [0, count), grown by doubling. */
+  private fastHashes = new BigUint64Array(0);
+  /** secure mode: the hashes of the completed blocks. */
+  private readonly secureHashes: bigint[] = [];
 
   constructor(blockSize: number, options?: ChainOptions) {
     this.blockSize = checkInt("blockSize", blockSize, 1, 1 << 20);
     this.mode = modeOf(options);
+    checkMultimodal(options);
     this.options = options;
     this.pending = new Uint32Array(blockSize);
-    this.parent = checkParent(ROOT_HASH, this.mode);
+  }
+
+  /**
+   * Hashes of the completed blocks, in order (equal to hashChain of the tokens pushed so far):
+   * in fast mode a BigUint64Array view of the hasher's own storage (read it, do not write it;
+   * it stays valid, later blocks go past its end), in secure mode a bigint[].
+   */
+  get hashes(): HashList {
+    return this.mode === "fast" ? this.fastHashes.subarray(0, this.count) : this.secureHashes;
   }
 
   /** Tokens pushed so far. */
   get tokenCount(): number {
-    return this.hashes.length * this.blockSize + this.fill;
+    return this.count * this.blockSize + this.fill;
   }
 
   /** The last completed block's hash (ROOT_HASH before the first). */
   get lastHash(): bigint {
-    return this.parent;
+    if (this.count === 0) return ROOT_HASH;
+    return this.mode === "fast" ? this.fastHashes[this.count - 1]! : this.secureHashes[this.count - 1]!;
   }
 
   /**
-   * Appends tokens; returns the hashes of the blocks they completed (often none). All tokens are
-   * validated before any is taken, so a bad id leaves the hasher unchanged.
+   * Appends tokens; returns the hashes of the blocks they completed (often none), a
+   * BigUint64Array in fast mode and a bigint[] in secure mode. All tokens are validated before
+   * any is taken, so a bad id leaves the hasher unchanged.
    */
-  push(tokens: ArrayLike<number> | number): bigint[] {
+  push(tokens: ArrayLike<number> | number): HashList {
     const list = typeof tokens === "number" ? [tokens] : tokens;
-    for (let i = 0; i < list.length; i++) {
-      const t = list[i]!;
-      if (t >>> 0 !== t) throw badToken("tokens", i, t);
+    if (list === null || typeof list !== "object" || typeof list.length !== "number") {
+      throw new LlmemError("INVALID_ARGUMENT", "tokens must be a token id or an array of them", {
+        argument: "tokens",
+      });
     }
-    const done: bigint[] = [];
-    for (let i = 0; i < list.length; i++) {
-      this.pending[this.fill++] = list[i]!;
-      if (this.fill === this.blockSize) {
-        const index = this.hashes.length;
-        const extra = blockExtraWords(this.options, index, this.blockSize);
-        this.parent = hashBlockWords(this.mode, this.parent, this.pending, 0, this.blockSize, extra);
-        this.hashes.push(this.parent);
-        done.push(this.parent);
-        this.fill = 0;
+    const n = list.length;
+    // every element of a Uint32Array is a valid token id
+    if (!(list instanceof Uint32Array)) {
+      for (let i = 0; i < n; i++) {
+        const t = list[i]!;
+        if (t >>> 0 !== t) throw badToken("tokens", i, t);
       }
     }
-    return done;
+    const bs = this.blockSize;
+    const before = this.count;
+    let i = 0;
+    if (this.fill > 0) {
+      while (this.fill < bs && i < n) this.pending[this.fill++] = list[i++]!;
+      if (this.fill < bs) return this.completedSince(before);
+      this.hashBlocks(this.pending, 1);
+      this.fill = 0;
+    }
+    const blocks = Math.floor((n - i) / bs);
+    if (blocks > 0) {
+      const end = i + blocks * bs;
+      let run: Uint32Array;
+      if (list instanceof Uint32Array) run = list.subarray(i, end);
+      else {
+        run = new Uint32Array(end - i);
+        for (let k = 0; k < run.length; k++) run[k] = list[i + k]!;
+      }
+      this.hashBlocks(run, blocks);
+      i = end;
+    }
+    while (i < n) this.pending[this.fill++] = list[i++]!;
+    return this.completedSince(before);
+  }
+
+  private completedSince(before: number): HashList {
+    if (this.mode === "secure") return this.secureHashes.slice(before, this.count);
+    return before === this.count ? NONE : this.fastHashes.slice(before, this.count);
+  }
+
+  /** Hashes `blocks` full blocks of `words` (validated) as the next blocks of the chain. */
+  private hashBlocks(words: Uint32Array, blocks: number): void {
+    const bs = this.blockSize;
+    const first = this.count;
+    const parent = this.lastHash;
+    if (this.mode === "secure") {
+      const keys = this.options;
+      const done = secureChain(parent, words, 0, bs, blocks, (k) => blockExtraWords(keys, first + k, bs));
+      for (const h of done) this.secureHashes.push(h);
+      this.count += blocks;
+      return;
+    }
+    this.reserve(first + blocks);
+    fastChainIntoHashes(words, bs, blocks, first, this.options, parent, this.fastHashes, first);
+    this.count += blocks;
+  }
+
+  private reserve(needed: number): void {
+    if (needed <= this.fastHashes.length) return;
+    const grown = new BigUint64Array(Math.max(needed, 2 * this.fastHashes.length, 16));
+    grown.set(this.fastHashes.subarray(0, this.count));
+    this.fastHashes = grown;
   }
 }

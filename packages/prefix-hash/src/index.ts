@@ -1,5 +1,13 @@
 export type { ChainOptions } from "./block-keys.ts";
-export { blockHash, formatHash, hashChain, hashChainWords, hashWords } from "./chain.ts";
+export {
+  blockHash,
+  formatHash,
+  type HashChainOptions,
+  type HashList,
+  hashChain,
+  hashChainWords,
+  hashWords,
+} from "./chain.ts";
 export {
   type BlockExtraKeys,
   encodeExtraKeys,

@@ -8,14 +8,18 @@
 import type { BlockAllocator } from "@llmem/block-allocator";
 import { checkInt, LlmemError } from "@llmem/core";
 import { blockExtraWords, type ChainOptions } from "./block-keys.ts";
-import { hashChain } from "./chain.ts";
+import { type HashList, hashChain } from "./chain.ts";
+import { modeOf } from "./mode.ts";
 import { toTokenWords } from "./tokens.ts";
 
 export interface MatchOptions extends ChainOptions {
   /** Confirm every hit against the block's stored content (default true, in both modes). */
   verify?: boolean;
-  /** The prompt's hashes if already computed (hashChain with the same options). */
-  hashes?: readonly bigint[];
+  /**
+   * The prompt's hashes if already computed (hashChain with the same options, or a
+   * PrefixHasher's `hashes`): a `BigUint64Array` or bigints in fast mode, bigints in secure mode.
+   */
+  hashes?: HashList;
   /**
    * Leave at least one prompt token uncovered (default true) so the engine still runs a forward
    * pass and gets logits; a fully cached prompt then matches all but its last block.
@@ -28,8 +32,11 @@ export interface PrefixMatch {
   blocks: number[];
   /** Tokens they cover (blocks.length · blockSize): prefill starts here. */
   tokenCount: number;
-  /** Hashes of every full block of the prompt (reuse them for registerPrefix). */
-  hashes: bigint[];
+  /**
+   * Hashes of every full block of the prompt (reuse them for registerPrefix): hashChain's
+   * result (`BigUint64Array` in fast mode, `bigint[]` in secure mode), or a copy of `options.hashes`.
+   */
+  hashes: HashList;
 }
 
 function sameWords(a: Uint32Array | null, b: Uint32Array | null): boolean {
@@ -39,12 +46,36 @@ function sameWords(a: Uint32Array | null, b: Uint32Array | null): boolean {
   return true;
 }
 
-function checkHashes(hashes: readonly bigint[] | undefined, expected: number): void {
-  if (hashes !== undefined && (!Array.isArray(hashes) || hashes.length !== expected)) {
-    throw new LlmemError("INVALID_ARGUMENT", `hashes must hold one hash per full block (${expected})`, {
-      argument: "hashes",
-    });
+function checkHashes(
+  hashes: HashList | undefined,
+  expected: number,
+  options: ChainOptions | undefined,
+): void {
+  if (hashes === undefined) return;
+  const typed = hashes instanceof BigUint64Array;
+  const list = typed || Array.isArray(hashes);
+  if (!list || hashes.length !== expected) {
+    const got = list
+      ? `length ${hashes.length}`
+      : String((hashes as object | null)?.constructor?.name ?? hashes);
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `hashes must be a BigUint64Array or an array holding one hash per full block (${expected}), got ${got}`,
+      { argument: "hashes", expected },
+    );
   }
+  if (typed && modeOf(options) === "secure") {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      'hashes: a BigUint64Array holds 64-bit fast-mode hashes; secure mode takes the bigint[] of hashChain(..., { mode: "secure" })',
+      { argument: "hashes" },
+    );
+  }
+}
+
+/** A snapshot of the caller's list (a PrefixHasher's keeps growing), of the same kind. */
+function copyHashes(hashes: HashList): HashList {
+  return hashes instanceof BigUint64Array ? hashes.slice() : [...hashes];
 }
 
 /** The longest run of cached blocks for `tokens`, acquired. */
@@ -57,8 +88,8 @@ export function matchPrefix(
   checkInt("blockSize", blockSize, 1, 1 << 20);
   const words = toTokenWords("tokens", tokens);
   const full = Math.floor(words.length / blockSize);
-  checkHashes(options?.hashes, full);
-  const hashes = options?.hashes ? [...options.hashes] : hashChain(words, blockSize, options);
+  checkHashes(options?.hashes, full, options);
+  const hashes = options?.hashes ? copyHashes(options.hashes) : hashChain(words, blockSize, options);
   const verify = options?.verify ?? true;
   const limit = (options?.keepLast ?? true) ? Math.floor(Math.max(0, words.length - 1) / blockSize) : full;
   const blocks: number[] = [];
@@ -89,7 +120,8 @@ export function matchPrefix(
 }
 
 export interface RegisterOptions extends ChainOptions {
-  hashes?: readonly bigint[];
+  /** The sequence's hashes if already computed (e.g. PrefixMatch.hashes), as in MatchOptions. */
+  hashes?: HashList;
   /** First block to register (earlier ones, e.g. matched ones, are already registered). */
   fromBlock?: number;
 }
@@ -110,7 +142,7 @@ export function registerPrefix(
   const words = toTokenWords("tokens", tokens);
   const full = Math.min(Math.floor(words.length / blockSize), blocks.length);
   const all = Math.floor(words.length / blockSize);
-  checkHashes(options?.hashes, all);
+  checkHashes(options?.hashes, all, options);
   const from = checkInt("fromBlock", options?.fromBlock ?? 0, 0, Math.max(full, 0));
   for (let i = from; i < full; i++) {
     if (allocator.refCount(blocks[i]!) === 0) {

@@ -7,12 +7,12 @@
  * The hash is the 256-bit digest read as a big-endian unsigned integer.
  */
 import { LlmemError } from "@llmem/core";
+import { LITTLE_ENDIAN } from "./endian.ts";
 
 const MAGIC = new TextEncoder().encode("LLMEMPH1");
 const PARENT_AT = MAGIC.length;
 const COUNT_AT = PARENT_AT + 32;
 const HEADER = COUNT_AT + 4; // 44: the words that follow are 4-byte aligned
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export const SECURE_MAX = (1n << 256n) - 1n;
 

@@ -26,7 +26,7 @@ for (const mode of ["fast", "secure"] as const) {
     const tokens = [5, 6, 7, 8, 9, 10];
     const chain = hashChain(tokens, 3, { mode, lora: "a" });
     const h0 = blockHash(ROOT_HASH, [5, 6, 7], { lora: "a" }, mode);
-    expect(chain).toEqual([h0, blockHash(h0, [8, 9, 10], { lora: "a" }, mode)]);
+    expect([...chain]).toEqual([h0, blockHash(h0, [8, 9, 10], { lora: "a" }, mode)]);
     expect(hashChain([1, 2, 8, 9, 10, 11], 3, { mode })[1]).not.toBe(hashChain(tokens, 3, { mode })[1]!);
   });
 
@@ -68,9 +68,11 @@ for (const mode of ["fast", "secure"] as const) {
     const h = new PrefixHasher(5, { mode, salt: "s", multimodal: [{ hash: "m", offset: 3, length: 4 }] });
     const done: bigint[] = [];
     for (const t of tokens) done.push(...h.push(t));
-    expect(done).toEqual(
-      hashChain(tokens, 5, { mode, salt: "s", multimodal: [{ hash: "m", offset: 3, length: 4 }] }),
-    );
+    expect(done).toEqual([
+      ...hashChain(tokens, 5, { mode, salt: "s", multimodal: [{ hash: "m", offset: 3, length: 4 }] }),
+    ]);
+    expect([...h.hashes]).toEqual(done);
+    expect(h.lastHash).toBe(done.at(-1)!);
     expect(h.tokenCount).toBe(23);
     expect(() => h.push([1, -1])).toThrow(LlmemError);
     expect(h.tokenCount).toBe(23);
@@ -124,5 +126,58 @@ test("property: equal prefixes give equal leading hashes, and only those", () =>
         }
       },
     ),
+  );
+});
+
+test("property: hashChain with any keys equals blockHash chained by hand (keys chosen per block here)", () => {
+  const keysArb = fc.record(
+    {
+      lora: fc.oneof(fc.string({ maxLength: 6 }), fc.nat(999)),
+      salt: fc.string({ maxLength: 9 }),
+      custom: fc.array(fc.string({ maxLength: 5 }), { maxLength: 2 }),
+      multimodal: fc.array(
+        fc.record({
+          hash: fc.string({ maxLength: 4 }),
+          offset: fc.nat(500),
+          length: fc.integer({ min: 1, max: 60 }),
+        }),
+        { maxLength: 4 },
+      ),
+    },
+    { requiredKeys: [] },
+  );
+  fc.assert(
+    fc.property(
+      // up to 700 tokens: long enough for the native chain (≥ 64 words) and SIMD groups of blocks
+      fc.integer({ min: 0, max: 700 }),
+      fc.integer(),
+      fc.constantFrom(1, 3, 8, 16, 24),
+      keysArb,
+      fc.constantFrom("fast", "secure") as fc.Arbitrary<"fast" | "secure">,
+      (length, seed, bs, keys, mode) => {
+        const tokens = Array.from(
+          { length: mode === "secure" ? Math.min(length, 200) : length },
+          (_, i) => Math.imul(seed ^ i, 0x9e3779b1) >>> 0,
+        );
+        const got = [...hashChain(tokens, bs, { ...keys, mode })];
+        const want: bigint[] = [];
+        let parent = ROOT_HASH;
+        for (let i = 0; (i + 1) * bs <= tokens.length; i++) {
+          const hits = (keys.multimodal ?? []).filter(
+            (m) => m.offset < (i + 1) * bs && m.offset + m.length > i * bs,
+          );
+          const blockKeys = {
+            ...(keys.lora !== undefined ? { lora: keys.lora } : {}),
+            ...(hits.length > 0 ? { multimodal: hits.map((m) => m.hash) } : {}),
+            ...(i === 0 && keys.salt !== undefined ? { salt: keys.salt } : {}),
+            ...(keys.custom !== undefined ? { custom: keys.custom } : {}),
+          };
+          parent = blockHash(parent, tokens.slice(i * bs, (i + 1) * bs), blockKeys, mode);
+          want.push(parent);
+        }
+        expect(got).toEqual(want);
+      },
+    ),
+    { numRuns: 300 },
   );
 });
