@@ -32,6 +32,7 @@ export class HashIndex {
   private readonly fp: Int32Array;
   private readonly mask: number;
   private readonly shift: number;
+  private readonly tagShift: number;
   private readonly seedLo: number;
   private readonly seedHi: number;
   private count = 0;
@@ -54,6 +55,7 @@ export class HashIndex {
     this.fp = new Int32Array(2 * maxBlocks);
     this.mask = 2 ** bits - 1;
     this.shift = 32 - bits;
+    this.tagShift = this.shift - 5; // ≥ 0: at most 2^27 slots (MAX_INDEXED_BLOCKS at load ½)
     const seed = crypto.getRandomValues(new Int32Array(2));
     this.seedLo = seed[0]!;
     this.seedHi = seed[1]!;
@@ -143,18 +145,17 @@ export class HashIndex {
     this.hash = this.slotHash(this.lo, this.hi);
   }
 
-  /** Home slot in the top bits, tag in the low 5: a seeded 64 → 32-bit mix (murmur3's finalizer). */
+  /**
+   * Seeded 64 → 32-bit multiplicative hash: the home slot is its top bits, the tag the 5 bits
+   * just below them (the well-mixed high half of a product; its low bits would depend on the
+   * key's low bits only).
+   */
   private slotHash(lo: number, hi: number): number {
-    let h = lo ^ this.seedLo ^ Math.imul(hi ^ this.seedHi, 0x85ebca6b);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    return (h ^ (h >>> 16)) >>> 0;
+    return Math.imul(lo ^ this.seedLo ^ Math.imul(hi ^ this.seedHi, 0x85ebca77), 0x9e3779b1) >>> 0;
   }
 
   private tag(): number {
-    return ((this.hash & 31) << 1) | this.exact;
+    return (((this.hash >>> this.tagShift) & 31) << 1) | this.exact;
   }
 
   /** Backward-shift deletion: later entries of the probe run move up so lookups never stop early. */
