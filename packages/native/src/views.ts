@@ -57,7 +57,8 @@ export function typedArrayKind(v: unknown): string | undefined {
   return kindGetter.call(v) as string | undefined;
 }
 
-function isDetached(v: ArrayBufferView): boolean {
+/** Whether a typed array's buffer has been detached (released), read the engine's way. */
+export function isDetachedView(v: ArrayBufferView): boolean {
   try {
     return detachedGetter.call(bufferGetter.call(v)) === true;
   } catch {
@@ -78,7 +79,7 @@ export function checkedLength(name: string, v: unknown, kind: TypedArrayKind): n
       { argument: name },
     );
   }
-  if (isDetached(v as ArrayBufferView)) {
+  if (isDetachedView(v as ArrayBufferView)) {
     throw new LlmemError("STALE_HANDLE", `${name} is a view of a detached (released) buffer`, {
       argument: name,
     });
@@ -132,11 +133,6 @@ export function engineElementBytes(v: unknown): number {
   return (byteLengthGetter.call(v) as number) / (lengthGetter.call(v) as number);
 }
 
-/** Whether a typed array's buffer has been detached (released), read the engine's way. */
-export function isDetachedView(v: ArrayBufferView): boolean {
-  return isDetached(v);
-}
-
 /**
  * The byte length of any live typed array of any kind (not a DataView), as the engine has it.
  * Subclasses, and empty views (so a detached one is told apart), are read the exact way.
@@ -146,7 +142,7 @@ export function checkedByteLength(name: string, v: unknown): number {
   if (typedArrayKind(v) === undefined) {
     throw new LlmemError("INVALID_ARGUMENT", `${name} must be a typed array`, { argument: name });
   }
-  if (isDetached(v as ArrayBufferView)) {
+  if (isDetachedView(v as ArrayBufferView)) {
     throw new LlmemError("STALE_HANDLE", `${name} is a view of a detached (released) buffer`, {
       argument: name,
     });
