@@ -1,0 +1,2 @@
+// The Redis block store is exported here as it lands.
+export {};
