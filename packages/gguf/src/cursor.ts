@@ -108,7 +108,7 @@ export class Cursor {
     if (v > BigInt(max)) {
       throw formatError(
         field,
-        `${v} exceeds ${max}, the most ${unit} (at least ${bytesEach} bytes each) the ${this.remaining} remaining bytes can hold`,
+        `${v} exceeds ${max}, the most ${unit} (at least ${bytesEach} bytes each) the ${this.remaining} remaining bytes can hold (truncated or corrupt)`,
         { offset: start, value: v, limit: max },
       );
     }

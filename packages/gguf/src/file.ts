@@ -102,10 +102,14 @@ export class GgufFile {
   private typedData(name: string, type: string, size: number): Uint8Array {
     const t = this.tensor(name);
     if (t.type.name !== type) {
-      throw new LlmemError("UNSUPPORTED", `GGUF tensor ${JSON.stringify(name)}: is ${t.type.name}, not ${type}`, {
-        tensor: name,
-        type: t.type.name,
-      });
+      throw new LlmemError(
+        "UNSUPPORTED",
+        `GGUF tensor ${JSON.stringify(name)}: is ${t.type.name}, not ${type}`,
+        {
+          tensor: name,
+          type: t.type.name,
+        },
+      );
     }
     // Aligned whenever the bytes start at an aligned address (a mapping always does); a
     // caller's Uint8Array at an odd offset gets an error rather than a silent copy.
@@ -157,9 +161,13 @@ export class GgufFile {
     if (typeof v === "number") return v;
     if (typeof v === "bigint") {
       if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw formatError(`metadata ${JSON.stringify(key)}`, `${v} is not exactly representable as a number`, {
-          key,
-        });
+        throw formatError(
+          `metadata ${JSON.stringify(key)}`,
+          `${v} is not exactly representable as a number`,
+          {
+            key,
+          },
+        );
       }
       return Number(v);
     }

@@ -59,9 +59,13 @@ const BY_NAME: ReadonlyMap<string, GgmlTypeInfo> = new Map(TYPES.map((t) => [t.n
 export function ggmlType(id: number, field = "ggml type"): GgmlTypeInfo {
   const info = GGML_TYPES.get(id);
   if (info === undefined) {
-    throw unsupportedError(field, `unknown ggml type id ${id} (known: ${TYPES.map((t) => t.id).join(", ")})`, {
-      value: id,
-    });
+    throw unsupportedError(
+      field,
+      `unknown ggml type id ${id} (known: ${TYPES.map((t) => t.id).join(", ")})`,
+      {
+        value: id,
+      },
+    );
   }
   return info;
 }

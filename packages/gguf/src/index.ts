@@ -1,4 +1,4 @@
-export { type GgufFileParts, GgufFile, type GgufTensor } from "./file.ts";
+export { GgufFile, type GgufFileParts, type GgufTensor } from "./file.ts";
 export { GGML_TYPES, type GgmlTypeInfo, ggmlType, ggmlTypeOf } from "./ggml-types.ts";
 export { MAX_ARRAY_DEPTH } from "./metadata-reader.ts";
 export { alignUp, DEFAULT_ALIGNMENT, GGUF_MAGIC, isGguf, openGguf, parseGguf } from "./reader.ts";

@@ -58,7 +58,8 @@ function readTypeId(cur: Cursor, field: string): GgufScalarType | "array" {
 function readBool(cur: Cursor, field: string): boolean {
   const at = cur.pos;
   const b = cur.u8(field);
-  if (b > 1) throw formatError(field, `bool byte is ${b} at offset ${at}, must be 0 or 1`, { offset: at, value: b });
+  if (b > 1)
+    throw formatError(field, `bool byte is ${b} at offset ${at}, must be 0 or 1`, { offset: at, value: b });
   return b === 1;
 }
 
@@ -100,7 +101,9 @@ export function readValue(
 ): { value: GgufValue; type: GgufType } {
   if (type !== "array") return { value: readScalar(cur, type, field), type };
   if (depth >= MAX_ARRAY_DEPTH) {
-    throw formatError(field, `arrays nested deeper than ${MAX_ARRAY_DEPTH} levels`, { limit: MAX_ARRAY_DEPTH });
+    throw formatError(field, `arrays nested deeper than ${MAX_ARRAY_DEPTH} levels`, {
+      limit: MAX_ARRAY_DEPTH,
+    });
   }
   const elem = readTypeId(cur, `${field} element type`);
   if (elem === "string") {
@@ -113,12 +116,9 @@ export function readValue(
     const n = cur.count(`${field} count`, MIN_ARRAY_BYTES, "arrays");
     const out: GgufValue[] = new Array(n);
     const items: GgufType[] = new Array(n);
+    // Each inner array is written without a type id of its own (the element type said
+    // "array"): its element type and count come straight away, as gguf-py writes them.
     for (let i = 0; i < n; i++) {
-      const inner = readTypeId(cur, `${field}[${i}] type`);
-      // Only arrays can sit in an array of arrays; the element type said so.
-      if (inner !== "array") {
-        throw formatError(`${field}[${i}] type`, `is ${inner} inside an array declared array<array>`);
-      }
       const r = readValue(cur, "array", `${field}[${i}]`, depth + 1);
       out[i] = r.value;
       items[i] = r.type;

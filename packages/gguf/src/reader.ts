@@ -3,7 +3,12 @@ import { Cursor } from "./cursor.ts";
 import { formatError, unsupportedError } from "./errors.ts";
 import { GgufFile } from "./file.ts";
 import { readEntry } from "./metadata-reader.ts";
-import { checkTensorPlacement, type GgufTensorInfo, MIN_TENSOR_INFO_BYTES, readTensorInfo } from "./tensor-info.ts";
+import {
+  checkTensorPlacement,
+  type GgufTensorInfo,
+  MIN_TENSOR_INFO_BYTES,
+  readTensorInfo,
+} from "./tensor-info.ts";
 import type { GgufType, GgufValue } from "./values.ts";
 
 export const GGUF_MAGIC = "GGUF";
@@ -21,9 +26,13 @@ export function alignUp(n: number, alignment: number): number {
 function readHeader(cur: Cursor): number {
   const magic = cur.take(4, "header magic");
   if (String.fromCharCode(...magic) !== GGUF_MAGIC) {
-    throw formatError("header magic", `is ${JSON.stringify(String.fromCharCode(...magic))}, expected "GGUF"`, {
-      value: [...magic],
-    });
+    throw formatError(
+      "header magic",
+      `is ${JSON.stringify(String.fromCharCode(...magic))}, expected "GGUF"`,
+      {
+        value: [...magic],
+      },
+    );
   }
   const version = cur.u32("header version");
   if (version === 1) {
@@ -35,13 +44,19 @@ function readHeader(cur: Cursor): number {
   }
   if (version !== 2 && version !== 3) {
     // A big-endian v3 file reads as 0x03000000 here.
-    const hint = version === 0x03000000 || version === 0x02000000 ? " (a big-endian file, not supported)" : "";
-    throw unsupportedError("header version", `is ${version}, only 2 and 3 are read${hint}`, { value: version });
+    const hint =
+      version === 0x03000000 || version === 0x02000000 ? " (a big-endian file, not supported)" : "";
+    throw unsupportedError("header version", `is ${version}, only 2 and 3 are read${hint}`, {
+      value: version,
+    });
   }
   return version;
 }
 
-function readAlignment(metadata: ReadonlyMap<string, GgufValue>, types: ReadonlyMap<string, GgufType>): number {
+function readAlignment(
+  metadata: ReadonlyMap<string, GgufValue>,
+  types: ReadonlyMap<string, GgufType>,
+): number {
   const value = metadata.get("general.alignment");
   if (value === undefined) return DEFAULT_ALIGNMENT;
   const field = 'metadata "general.alignment"';
@@ -63,7 +78,9 @@ export function parseGguf(input: Uint8Array | ArrayBuffer): GgufFile {
   // A plain Uint8Array over the same memory: a Node Buffer's slice() shares memory, and
   // tensor views should be Uint8Arrays whatever the caller passed.
   const bytes =
-    input instanceof Uint8Array ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength) : new Uint8Array(input);
+    input instanceof Uint8Array
+      ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+      : new Uint8Array(input);
   const cur = new Cursor(bytes);
   const version = readHeader(cur);
   const tensorCount = cur.count("header tensor_count", MIN_TENSOR_INFO_BYTES, "tensor infos");
@@ -86,7 +103,9 @@ export function parseGguf(input: Uint8Array | ArrayBuffer): GgufFile {
   for (let i = 0; i < tensorCount; i++) {
     const info = readTensorInfo(cur, i, bytes.byteLength);
     if (names.has(info.name)) {
-      throw formatError(`tensor[${i}] name`, `${JSON.stringify(info.name)} appears twice`, { name: info.name });
+      throw formatError(`tensor[${i}] name`, `${JSON.stringify(info.name)} appears twice`, {
+        name: info.name,
+      });
     }
     names.add(info.name);
     tensors.push(info);

@@ -32,9 +32,13 @@ export function readTensorInfo(cur: Cursor, index: number, fileLength: number): 
   const name = readString(cur, `tensor[${index}] name`);
   const field = `tensor ${JSON.stringify(name)}`;
   if (cur.pos - nameAt - 8 > MAX_TENSOR_NAME_BYTES) {
-    throw formatError(`${field} name`, `is longer than ${MAX_TENSOR_NAME_BYTES} bytes (ggml's GGML_MAX_NAME)`, {
-      limit: MAX_TENSOR_NAME_BYTES,
-    });
+    throw formatError(
+      `${field} name`,
+      `is longer than ${MAX_TENSOR_NAME_BYTES} bytes (ggml's GGML_MAX_NAME)`,
+      {
+        limit: MAX_TENSOR_NAME_BYTES,
+      },
+    );
   }
   const nDimsAt = cur.pos;
   const nDims = cur.u32(`${field} n_dims`);
@@ -74,10 +78,14 @@ export function readTensorInfo(cur: Cursor, index: number, fileLength: number): 
   }
   const byteLength = (elements / BigInt(type.blockSize)) * BigInt(type.typeSize);
   if (byteLength > BigInt(fileLength)) {
-    throw formatError(`${field} size`, `${byteLength} bytes (${type.name}) exceed the file length ${fileLength}`, {
-      value: byteLength,
-      limit: fileLength,
-    });
+    throw formatError(
+      `${field} size`,
+      `${byteLength} bytes (${type.name}) exceed the file length ${fileLength}`,
+      {
+        value: byteLength,
+        limit: fileLength,
+      },
+    );
   }
   const offsetAt = cur.pos;
   const offset = cur.u64(`${field} offset`);

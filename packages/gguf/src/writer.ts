@@ -112,24 +112,33 @@ function writeScalar(w: ByteWriter, type: GgufScalarType, value: GgufValue, fiel
   }
   if (typeof value !== "number") throw mismatch();
   const range = INT_RANGES[type];
-  if (range !== undefined && !(Number.isInteger(value) && value >= range[0] && value <= range[1])) throw mismatch();
+  if (range !== undefined && !(Number.isInteger(value) && value >= range[0] && value <= range[1]))
+    throw mismatch();
   switch (type) {
     case "u8":
-      return w.u8(value);
+      w.u8(value);
+      return;
     case "i8":
-      return w.i8(value);
+      w.i8(value);
+      return;
     case "u16":
-      return w.u16(value);
+      w.u16(value);
+      return;
     case "i16":
-      return w.i16(value);
+      w.i16(value);
+      return;
     case "u32":
-      return w.u32(value);
+      w.u32(value);
+      return;
     case "i32":
-      return w.i32(value);
+      w.i32(value);
+      return;
     case "f32":
-      return w.f32(value);
+      w.f32(value);
+      return;
     case "f64":
-      return w.f64(value);
+      w.f64(value);
+      return;
   }
 }
 
@@ -188,22 +197,31 @@ function checkTensor(t: GgufTensorInput, index: number): GgmlTypeInfo {
     throw invalid(`${field} name`, `is longer than ${MAX_TENSOR_NAME_BYTES} bytes`);
   }
   const type = ggmlTypeOf(t.type instanceof Object ? t.type.id : t.type, `${field} type`);
-  if (t.dims.length > MAX_DIMS) throw invalid(`${field} dims`, `has ${t.dims.length} entries, at most ${MAX_DIMS}`);
+  if (t.dims.length > MAX_DIMS)
+    throw invalid(`${field} dims`, `has ${t.dims.length} entries, at most ${MAX_DIMS}`);
   let elements = 1;
   t.dims.forEach((d, i) => {
-    if (!Number.isSafeInteger(d) || d < 1) throw invalid(`${field} dims[${i}]`, `is ${d}, must be an integer ≥ 1`);
+    if (!Number.isSafeInteger(d) || d < 1)
+      throw invalid(`${field} dims[${i}]`, `is ${d}, must be an integer ≥ 1`);
     elements *= d;
   });
   if (!Number.isSafeInteger(elements)) throw invalid(`${field} dims`, "element count exceeds 2^53 - 1");
   const row = t.dims[0] ?? 1;
   if (row % type.blockSize !== 0) {
-    throw invalid(`${field} dims[0]`, `row length ${row} is not a multiple of ${type.name}'s block size ${type.blockSize}`);
+    throw invalid(
+      `${field} dims[0]`,
+      `row length ${row} is not a multiple of ${type.name}'s block size ${type.blockSize}`,
+    );
   }
   const bytes = (elements / type.blockSize) * type.typeSize;
   if (t.data.byteLength !== bytes) {
-    throw invalid(`${field} data`, `holds ${t.data.byteLength} bytes; ${type.name} [${t.dims.join(", ")}] needs ${bytes}`, {
-      index,
-    });
+    throw invalid(
+      `${field} data`,
+      `holds ${t.data.byteLength} bytes; ${type.name} [${t.dims.join(", ")}] needs ${bytes}`,
+      {
+        index,
+      },
+    );
   }
   return type;
 }
@@ -272,6 +290,11 @@ export function writeInputFrom(file: GgufFile): GgufWriteInput {
     metadata: file.metadata,
     types: file.types,
     version: file.version === 2 ? 2 : 3,
-    tensors: file.tensorInfos.map((t) => ({ name: t.name, type: t.type, dims: t.dims, data: file.tensor(t.name).data })),
+    tensors: file.tensorInfos.map((t) => ({
+      name: t.name,
+      type: t.type,
+      dims: t.dims,
+      data: file.tensor(t.name).data,
+    })),
   };
 }

@@ -96,7 +96,9 @@ test.skipIf(f32 === undefined)("stories260K-f32: F32 views hold the weights, met
   expect(norm.buffer).toBe(file.bytes.buffer);
   const tok = file.tensor("token_embd.weight");
   expect(tok.dims).toEqual([64, 512]);
-  expect(file.tensorF32("token_embd.weight")[0]).toBe(new DataView(tok.data.buffer, tok.data.byteOffset).getFloat32(0, true));
+  expect(file.tensorF32("token_embd.weight")[0]).toBe(
+    new DataView(tok.data.buffer, tok.data.byteOffset).getFloat32(0, true),
+  );
   expect(file.getString("general.architecture")).toBe("llama");
   expect(file.getStringArray("tokenizer.ggml.tokens")).toHaveLength(512);
   expect(file.getNumericArray("tokenizer.ggml.scores")).toBeInstanceOf(Float32Array);
