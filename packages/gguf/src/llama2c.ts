@@ -132,6 +132,15 @@ export function readLlama2cVocab(tokenizer: Uint8Array, vocabSize: number): Voca
     tokens[id] = text.replaceAll(" ", "\u2581");
     types[id] = type;
   }
+  // The format has no token count: bytes left over mean a tokenizer for another vocab size
+  // (llama.cpp would convert silently with the first vocab_size tokens).
+  if (pos !== tokenizer.byteLength) {
+    throw bad(
+      "tokenizer size",
+      `${tokenizer.byteLength - pos} bytes are left after the checkpoint's ${vocabSize} tokens: the tokenizer is for a larger vocabulary`,
+      { value: tokenizer.byteLength, used: pos },
+    );
+  }
   return { tokens, scores, types };
 }
 

@@ -132,5 +132,14 @@ describe("bad llama2.c input", () => {
       "truncated",
     );
     expectLlmemError(() => llama2cToGguf(ckpt, tok.subarray(0, 2)), "FORMAT_ERROR", "tokenizer", "truncated");
+    const longer = new Uint8Array(tok.byteLength + 9);
+    longer.set(tok);
+    expectLlmemError(
+      () => llama2cToGguf(ckpt, longer),
+      "FORMAT_ERROR",
+      "tokenizer size",
+      "9 bytes are left",
+      "512 tokens",
+    );
   });
 });
