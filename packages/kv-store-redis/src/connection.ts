@@ -158,7 +158,8 @@ export class RedisConnection {
     let backoff = this.#o.backoffMinMs;
     try {
       while (this.#state === "connecting" || this.#state === "down") {
-        if (await this.#attempt()) {
+        const failure = await this.#attempt();
+        if (failure === null) {
           const wasDown = this.#state === "down";
           this.#state = "up";
           if (wasDown) {
@@ -168,6 +169,12 @@ export class RedisConnection {
           this.#wake();
           return;
         }
+        if (this.#state === "connecting") {
+          // The first connection failed: say so once, as a lost connection would.
+          this.#state = "down";
+          this.#o.onState(false, failure);
+          this.#wake();
+        }
         await sleep(backoff);
         backoff = Math.min(backoff * 2, this.#o.backoffMaxMs);
       }
@@ -176,17 +183,20 @@ export class RedisConnection {
     }
   }
 
-  /** PING on the current connection if it still looks open (a paused server), else a new one. */
-  async #attempt(): Promise<boolean> {
+  /**
+   * PING on the current connection if it still looks open (a paused server), else a new one.
+   * `null` when the server answered, else why not.
+   */
+  async #attempt(): Promise<string | null> {
     const t = this.#o.connectTimeoutMs;
     const old = this.#client;
     if (old?.connected) {
       const ping = await withTimeout(old.send("PING", []), t);
-      if (ping.ok) return true;
+      if (ping.ok) return null;
     }
     old?.close();
     this.#client = null;
-    if (this.#state === "closed") return false;
+    if (this.#state === "closed") return "closed";
     const client = new RedisClient(this.#o.url, {
       autoReconnect: false,
       enableOfflineQueue: false,
@@ -202,10 +212,10 @@ export class RedisConnection {
     );
     if (!ok.ok || (this.#state as State) === "closed") {
       client.close();
-      return false;
+      return ok.ok ? "closed" : `${ok.fault}: ${ok.detail}`;
     }
     this.#client = client;
-    return true;
+    return null;
   }
 }
 

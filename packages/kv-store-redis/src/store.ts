@@ -336,8 +336,8 @@ export class RedisKvStore {
     );
     if (!outcome.ok) {
       if (outcome.fault === "unavailable" || outcome.fault === "busy") {
+        // Counted, not warned: the connection's own warning already said the server is away.
         this.#s.dropped += batch.length;
-        this.#warnWrites.warn(`writes dropped: ${outcome.detail}`);
       } else {
         this.#ok(outcome);
         this.#s.writeFailures += batch.length;
