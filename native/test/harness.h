@@ -13,20 +13,45 @@
 
 static int t_passed = 0, t_failed = 0;
 
+/* Test cases are the functions CHECKs run in (one case however many checks or calls): CI counts
+ * cases, and reports the CHECK totals apart. A case fails when any of its checks failed. */
+#define T_MAX_CASES 256
+static const char *t_case_names[T_MAX_CASES];
+static int t_case_failed[T_MAX_CASES];
+static int t_case_count = 0;
+static void t_note(const char *fn, int ok) {
+  int i = 0;
+  while (i < t_case_count && t_case_names[i] != fn && strcmp(t_case_names[i], fn) != 0) i++;
+  if (i == t_case_count) {
+    if (t_case_count == T_MAX_CASES) {
+      fprintf(stderr, "harness: more than %d test functions\n", T_MAX_CASES);
+      exit(2);
+    }
+    t_case_names[t_case_count++] = fn;
+  }
+  if (!ok) t_case_failed[i] = 1;
+}
+
 #define CHECK(cond, ...)                                                  \
   do {                                                                    \
     if (cond) {                                                           \
       t_passed++;                                                         \
+      t_note(__func__, 1);                                                \
     } else {                                                              \
       t_failed++;                                                         \
+      t_note(__func__, 0);                                                \
       fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                \
       fprintf(stderr, __VA_ARGS__);                                       \
       fputc('\n', stderr);                                                \
     }                                                                     \
   } while (0)
 
+/* Prints "<name> [isa]: N cases passed, N cases failed (checks: N passed, N failed)". */
 static int t_finish(const char *name) {
-  printf("%s [%s]: %d passed, %d failed\n", name, llmem_isa_name(llmem_detect_isa()), t_passed, t_failed);
+  int cases_failed = 0;
+  for (int i = 0; i < t_case_count; i++) cases_failed += t_case_failed[i];
+  printf("%s [%s]: %d cases passed, %d cases failed (checks: %d passed, %d failed)\n", name,
+         llmem_isa_name(llmem_detect_isa()), t_case_count - cases_failed, cases_failed, t_passed, t_failed);
   return t_failed ? 1 : 0;
 }
 
