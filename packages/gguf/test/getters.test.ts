@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { DTYPES } from "@llmem/core";
 import { expectLlmemError } from "@llmem/core/testing";
-import { GGML_TYPES, ggmlTypeOf, parseGguf, writeGguf } from "../src/index.ts";
+import { GGML_TYPES, ggmlTypeOf, isGguf, parseGguf, writeGguf } from "../src/index.ts";
 
 const file = parseGguf(
   writeGguf({
@@ -84,4 +84,10 @@ test("the ggml table agrees with @llmem/core's DTYPES on every type both know", 
       bytes: d.blockBytes,
     });
   }
+});
+
+test("isGguf looks only at the magic and header length", () => {
+  expect(isGguf(file.bytes)).toBe(true);
+  expect(isGguf(file.bytes.subarray(0, 23))).toBe(false);
+  expect(isGguf(new Uint8Array(32))).toBe(false);
 });
