@@ -8,6 +8,7 @@ export {
   type TypedArray,
   type TypedArrayConstructor,
 } from "./dtypes.ts";
+export { sealedChecksum, tokenFingerprint } from "./checksum.ts";
 export { isLlmemError, LlmemError, type LlmemErrorCode, PoolExhaustedError } from "./errors.ts";
 export {
   checkFiniteNumber,
