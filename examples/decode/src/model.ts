@@ -5,14 +5,13 @@
  * and each step's activations come from an arena that is reset after the step.
  */
 import { Arena } from "@llmem/arena";
-import { fromBf16, fromF16, toBf16, toF16 } from "@llmem/quant-kernels";
 import type { Checkpoint } from "./checkpoint.ts";
 import { checkpointWeights } from "./checkpoint-weights.ts";
 import { headSize, kvDim, type ModelConfig } from "./config.ts";
 import type { KvSequence } from "./kv.ts";
+import { applyLinear, LinearScratch } from "./linear.ts";
 import {
   accumulate,
-  addBias,
   rmsnorm,
   rmsnormGgml,
   rope,
@@ -62,9 +61,7 @@ export class Transformer {
   private readonly rmsFinal: Float32Array;
   private readonly layers: LayerWeights[];
   private readonly classifier: Linear;
-  /** x rounded to fp16/bf16 for F16/BF16 matrices, and its 16-bit form on the way. */
-  private readonly rounded: Float32Array;
-  private readonly halves: Uint16Array;
+  private readonly scratch: LinearScratch;
 
   /**
    * From a llama2.c checkpoint (matrices prepared in `format`, run.c's numerics) or from
@@ -96,9 +93,7 @@ export class Transformer {
     this.matrixBytes = matrixBytes;
     const norms = this.layers.reduce((n, l) => n + l.rmsAtt.byteLength + l.rmsFfn.byteLength, 0);
     this.weightBytes = matrixBytes + biasBytes + this.embedding.bytes + norms + this.rmsFinal.byteLength;
-    const widest = Math.max(c.dim, c.hiddenDim);
-    this.rounded = new Float32Array(widest);
-    this.halves = new Uint16Array(widest);
+    this.scratch = new LinearScratch(Math.max(c.dim, c.hiddenDim));
     this.arena = new Arena(activationBytes(c) + 64 * 16);
   }
 
@@ -185,18 +180,8 @@ export class Transformer {
     return s.logits;
   }
 
-  /** y = W x (+ bias), x first rounded to the weight's activation type as ggml rounds it. */
   private linear(m: Linear, x: Float32Array, y: Float32Array): void {
-    let input = x;
-    if (m.round !== undefined) {
-      const len = x.length;
-      const halves = this.halves.subarray(0, len);
-      input = this.rounded.subarray(0, len);
-      if (m.round === "f16") fromF16(toF16(x, halves), input);
-      else fromBf16(toBf16(x, halves), input);
-    }
-    this.kernels.matvec(m.w, input, y);
-    if (m.bias) addBias(y, m.bias);
+    applyLinear(this.kernels, m, x, y, this.scratch);
   }
 }
 
