@@ -52,7 +52,7 @@ export function bpeTokenizeWord(
   if (n === 0) return;
   if (ignoreMerges) {
     const id = vocab.idOf(word);
-    if (id >= 0) {
+    if (id >= 0 && !vocab.isSpecial(id)) {
       out.push(id);
       return;
     }
@@ -91,7 +91,9 @@ export function bpeTokenizeWord(
   for (let i = 0; i !== -1; i = next[i]!) {
     const symbol = word.substr(i, len[i]!);
     const id = vocab.idOf(symbol);
-    if (id >= 0) {
+    // A control token's text is never spelled by merges in a real vocabulary; if one is,
+    // it still must not come from plain text, so it is handled like a missing token.
+    if (id >= 0 && !vocab.isSpecial(id)) {
       out.push(id);
       continue;
     }

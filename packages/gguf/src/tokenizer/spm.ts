@@ -52,7 +52,10 @@ export function spmTokenize(text: string, vocab: Vocab, unk: number | null, out:
     const pairLength = len[left]! + len[right]!;
     if (pairLength > vocab.maxTokenLength) return;
     const id = vocab.idOf(text.substr(start[left]!, pairLength));
-    if (id < 0) return;
+    // Control and unknown tokens are never merged into (SentencePiece keeps them out of its
+    // pieces; llama.cpp would merge into one if its text could be built from other pieces,
+    // which no real vocabulary allows).
+    if (id < 0 || vocab.isSpecial(id)) return;
     queue.push({ left, right, score: vocab.scores[id]!, length: pairLength });
   };
   for (let i = 1; i < count; i++) tryPair(i - 1, i);
@@ -71,7 +74,7 @@ export function spmTokenize(text: string, vocab: Vocab, unk: number | null, out:
   for (let i = 0; i !== -1; i = next[i]!) {
     const piece = text.substr(start[i]!, len[i]!);
     const id = vocab.idOf(piece);
-    if (id >= 0) {
+    if (id >= 0 && !vocab.isSpecial(id)) {
       out.push(id);
       continue;
     }

@@ -129,6 +129,11 @@ export class Vocab {
     return this.ids.get(text) ?? -1;
   }
 
+  /** Control or unknown: produced from text only when special tokens are parsed. */
+  isSpecial(id: number): boolean {
+    return (this.attrs[id]! & (Attr.CONTROL | Attr.UNKNOWN)) !== 0;
+  }
+
   has(id: number): boolean {
     return Number.isInteger(id) && id >= 0 && id < this.texts.length;
   }
