@@ -31,6 +31,9 @@ describe("gpt-2 (llama.cpp's hand-written gpt2 scanner)", () => {
 describe("llama-bpe (llama.cpp's hand-written llama3 scanner)", () => {
   test("contractions are case-insensitive", () => {
     expect(split("llama-bpe", "I'M HE'LL they'Re")).toEqual(["I", "'M", " HE", "'LL", " they", "'Re"]);
+    // Only here does case matter: a case-sensitive 'S would join the letters after it.
+    expect(split("llama-bpe", "WE'LLX it'Sa")).toEqual(["WE", "'LL", "X", " it", "'S", "a"]);
+    expect(split("gpt-2", "WE'LLX it'Sa")).toEqual(["WE", "'", "LLX", " it", "'", "Sa"]);
   });
   test("digits group by three from the left", () => {
     expect(split("llama-bpe", "1234567 12")).toEqual(["123", "456", "7", " ", "12"]);
