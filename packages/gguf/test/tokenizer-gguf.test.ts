@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { expectLlmemError, fixturePath } from "@llmem/core/testing";
 import { openGguf, TokenType, tokenizerFromGguf } from "../src/index.ts";
 

@@ -10,16 +10,13 @@ import { bpe, spm } from "./tokenizer-helpers.ts";
 const anyText = fc.string({ unit: "binary", maxLength: 60 });
 const spmText = anyText.map((s) => s.replaceAll("\u2581", "_"));
 
-const handSpm = spm(
-  [..."▁abcdeélowr"]
-    .map((c) => [c, -10] as const)
-    .concat([
-      ["ab", -1],
-      ["▁a", -2],
-      ["ll", -3],
-      ["llo", -4],
-    ]),
-);
+const handSpm = spm([
+  ...[..."▁abcdeélowr"].map((c): [string, number] => [c, -10]),
+  ["ab", -1],
+  ["▁a", -2],
+  ["ll", -3],
+  ["llo", -4],
+]);
 const handBpe = bpe(["a b", "Ġ a", "l l", "ll o", "Ã ©"], "llama-bpe");
 
 const spmPath = fixturePath("gguf", "ggml-vocab-llama-spm.gguf");
