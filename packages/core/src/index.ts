@@ -1,12 +1,6 @@
-export {
-  bytesFor,
-  DTYPES,
-  type DType,
-  type DTypeInfo,
-  type FloatDType,
-  type QuantFormat,
-  type TypedArray,
-  type TypedArrayConstructor,
+export type {
+  TypedArray,
+  TypedArrayConstructor,
 } from "./dtypes.ts";
 export { isLlmemError, LlmemError, type LlmemErrorCode, PoolExhaustedError } from "./errors.ts";
 export {
