@@ -84,7 +84,7 @@ function variant(padded: Uint8Array, label: string, format: WeightFormat, thread
       model.arena.reset();
     }
     const ms = performance.now() - t0;
-    kv.closeKv(seq);
+    seq.release();
     kernels.setThreads(1);
     return (c.seqLen * 1000) / ms;
   };

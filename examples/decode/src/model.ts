@@ -151,7 +151,7 @@ export class Transformer {
     const x = s.x;
     x.set(this.embedding.subarray(token * dim, (token + 1) * dim));
     ropeTable(pos, hs, s.cos, s.sin);
-    kv.reserve(pos);
+    kv.beginStep(token);
     for (let l = 0; l < c.nLayers; l++) {
       const w = this.layers[l]!;
       rmsnorm(s.xb, x, this.rmsAtt, dim, l * dim);
@@ -160,8 +160,8 @@ export class Transformer {
       mv.matvec(w.wv, s.xb, s.v);
       rope(s.q, dim, hs, s.cos, s.sin);
       rope(s.k, kvd, hs, s.cos, s.sin);
-      kv.write(l, pos, s.k, s.v);
-      kv.attend(l, pos, s.q, s.xb, s.att);
+      kv.write(l, s.k, s.v);
+      kv.attend(l, s.q, s.xb);
       mv.matvec(w.wo, s.xb, s.xb2);
       accumulate(x, s.xb2, dim);
       rmsnorm(s.xb, x, this.rmsFfn, dim, l * dim);
@@ -171,6 +171,7 @@ export class Transformer {
       mv.matvec(w.w2, s.hb, s.xb);
       accumulate(x, s.xb, dim);
     }
+    kv.end();
     if (!wantLogits) return s.logits;
     rmsnorm(x, x, this.rmsFinal, dim);
     mv.matvec(this.classifier, x, s.logits);

@@ -12,8 +12,6 @@ import type { Tokenizer } from "./tokenizer.ts";
 export interface KvProvider {
   /** A store for a new sequence and how many leading prompt positions it already holds; null = no room now. */
   open(prompt: readonly number[]): { kv: KvSequence; cached: number } | null;
-  /** Called when a sequence finishes (its store is released by the provider). */
-  close(seq: Sequence): void;
   /**
    * True when a live sequence is still computing prompt blocks this prompt could reuse:
    * admitting it later saves that prefill (the waiting request keeps its place in line).
@@ -106,7 +104,7 @@ export function runRequests(requests: readonly RequestSpec[], o: SchedulerOption
       const seq = live[i]!;
       if (!seq.done) continue;
       live.splice(i, 1);
-      o.kv.close(seq);
+      seq.kv.release();
       pool.release(buffers.get(seq)!);
       buffers.delete(seq);
       o.onFinish?.(seq);

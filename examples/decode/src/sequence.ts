@@ -67,7 +67,6 @@ export class Sequence {
       return;
     }
     this.tokens.push(next);
-    this.kv.noteInput?.(this.pos, next);
     const piece = tok.decode(this.token, next);
     if (printable(piece)) {
       for (const b of piece) this.bytes.push(b);

@@ -33,16 +33,23 @@ function pagedWith(precision: RowFormat): { cache: PagedKvCache; seq: PagedSeque
     headDim: HD,
     blockSize: 16,
     numBlocks: 2 * (T / 16),
+    numHeads: HEADS,
     precision,
   });
   // Two sequences filled in alternation, so each one's blocks are scattered through the pool.
-  const seq = cache.addSequence([]);
-  const other = cache.addSequence([]);
+  const seq = cache.admit([], { maxTokens: T })!;
+  const other = cache.admit([], { maxTokens: T })!;
   for (let t = 0; t < T; t += 16) {
     const k = keys.subarray(t * ROW, (t + 16) * ROW);
     const v = values.subarray(t * ROW, (t + 16) * ROW);
-    cache.append(seq, 0, k, v);
-    cache.append(other, 0, k, v);
+    for (const [s, first] of [
+      [seq, 0],
+      [other, T],
+    ] as const) {
+      s.beginStep(Array.from({ length: 16 }, (_, i) => first + t + i));
+      s.write(0, k, v);
+      s.end();
+    }
   }
   return { cache, seq };
 }
@@ -77,18 +84,10 @@ summary(() => {
   bench("contiguous f32", () => do_not_optimize(contiguous.attend(query, { numHeads: HEADS, out }))).baseline(
     true,
   );
-  bench("paged f32", () =>
-    do_not_optimize(pagedF32.cache.attend(pagedF32.seq, 0, query, { numHeads: HEADS, out })),
-  );
-  bench("paged q8_0", () =>
-    do_not_optimize(pagedQ8.cache.attend(pagedQ8.seq, 0, query, { numHeads: HEADS, out })),
-  );
-  bench("paged q4_0", () =>
-    do_not_optimize(pagedQ4.cache.attend(pagedQ4.seq, 0, query, { numHeads: HEADS, out })),
-  );
-  bench("paged f16", () =>
-    do_not_optimize(pagedF16.cache.attend(pagedF16.seq, 0, query, { numHeads: HEADS, out })),
-  );
+  bench("paged f32", () => do_not_optimize(pagedF32.seq.attend(0, query, out)));
+  bench("paged q8_0", () => do_not_optimize(pagedQ8.seq.attend(0, query, out)));
+  bench("paged q4_0", () => do_not_optimize(pagedQ4.seq.attend(0, query, out)));
+  bench("paged f16", () => do_not_optimize(pagedF16.seq.attend(0, query, out)));
   bench("two-tier q8_0 store + f32 tail", () =>
     do_not_optimize(twoTier.attend(query, { numHeads: HEADS, out })),
   );
@@ -128,8 +127,8 @@ function pairedRatio(a: () => unknown, b: () => unknown, rounds = 41): number {
   ratios.sort((x, y) => x - y);
   return ratios[rounds >> 1]!;
 }
-const attendF32 = () => pagedF32.cache.attend(pagedF32.seq, 0, query, { numHeads: HEADS, out });
-const attendQ8 = () => pagedQ8.cache.attend(pagedQ8.seq, 0, query, { numHeads: HEADS, out });
+const attendF32 = () => pagedF32.seq.attend(0, query, out);
+const attendQ8 = () => pagedQ8.seq.attend(0, query, out);
 const attendContiguous = () => contiguous.attend(query, { numHeads: HEADS, out });
 console.log(
   `paired (median of 41 back-to-back rounds): q8_0 / f32 = ${pairedRatio(attendQ8, attendF32).toFixed(3)}×, ` +
@@ -158,18 +157,18 @@ function serve(shared: boolean): { ms: number; bytes: number; blocks: number; sa
   for (let r = 0; r < REQUESTS; r++) {
     const own = shared ? prefix : prefix.map((t) => t + r * 32000);
     const prompt = [...own, ...Array.from({ length: SUFFIX }, (_, i) => 40000 + r * SUFFIX + i)];
-    const seq = cache.addSequence(prompt);
-    // Prefill only what the prefix cache does not hold.
-    for (let l = 0; l < LAYERS; l++) {
-      for (let p = seq.cachedTokens; p < prompt.length; p += 256) {
-        const n = Math.min(256, prompt.length - p);
-        const at = (p % PREFIX) * ROW;
-        const src = p + n <= PREFIX ? kvChunk : suffixKv;
-        const from = p + n <= PREFIX ? at : (p - PREFIX) * ROW;
-        const k = src.k.subarray(from, from + n * ROW);
-        const v = src.v.subarray(from, from + n * ROW);
-        cache.append(seq, l, k, v);
+    const seq = cache.admit(prompt)!;
+    // Prefill only what the prefix cache does not hold, in steps of at most 256 tokens.
+    for (let p = seq.cachedTokens; p < prompt.length; p += 256) {
+      const n = Math.min(256, prompt.length - p);
+      const at = (p % PREFIX) * ROW;
+      const src = p + n <= PREFIX ? kvChunk : suffixKv;
+      const from = p + n <= PREFIX ? at : (p - PREFIX) * ROW;
+      seq.beginStep(prompt.slice(p, p + n));
+      for (let l = 0; l < LAYERS; l++) {
+        seq.write(l, src.k.subarray(from, from + n * ROW), src.v.subarray(from, from + n * ROW));
       }
+      seq.end();
     }
   }
   const ms = performance.now() - t0;

@@ -6,15 +6,25 @@
  * hash of their token ids, so a later prompt with the same prefix adopts them instead of
  * prefilling them again; released sequences leave their blocks soft-free and findable.
  */
-import { BlockAllocator, BlockTable } from "@llmem/block-allocator";
+import {
+  acquireCachedPrefix,
+  BlockAllocator,
+  BlockTable,
+  commitFullBlocks,
+  findCachedPrefix,
+  type PrefixKeys,
+} from "@llmem/block-allocator";
 import { BucketPool, type PooledBuffer } from "@llmem/bucket-pool";
-import { checkInt, checkOneOf, LlmemError, PoolExhaustedError } from "@llmem/core";
-import { matchPrefix, PrefixHasher } from "@llmem/prefix-hash";
+import { checkFiniteNumber, checkInt, checkOneOf, LlmemError, PoolExhaustedError } from "@llmem/core";
+import { type ChainOptions, PrefixHasher } from "@llmem/prefix-hash";
 import { decodeRow, encodeRow } from "./ops.ts";
+import { checkTokenIds, PagedSequence, type SequenceHost } from "./paged-sequence.ts";
 import { encodeStoreRow } from "./refine.ts";
 import { checkHeadDimFor, isBlockFormat, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
 import { type Segment, SegmentAttention } from "./segments.ts";
-import { type AttendOptions, checkAttend, checkKeysValues } from "./validate.ts";
+import { checkAllFinite, checkFloat32Array } from "./validate.ts";
+
+export { PagedSequence } from "./paged-sequence.ts";
 
 export interface PagedKvCacheOptions {
   numLayers: number;
@@ -26,7 +36,17 @@ export interface PagedKvCacheOptions {
   numBlocks: number;
   /** Longest sequence in blocks (default numBlocks). */
   maxBlocksPerSeq?: number;
-  /** Row format of the pools (default "f32"); block formats quantize each token's rows on append. */
+  /** Query heads of `attend` (default numKvHeads); a multiple of numKvHeads (grouped-query attention). */
+  numHeads?: number;
+  /** Attention score scale (default 1/sqrt(headDim)). */
+  scale?: number;
+  /**
+   * What besides token ids tells cached blocks apart (tenant salt, LoRA, multimodal keys, hash
+   * mode): every block of this cache is hashed and verified with them, so caches with different
+   * keys never share a block.
+   */
+  prefixKeys?: ChainOptions;
+  /** Row format of the pools (default "f32"); block formats quantize each token's rows on write. */
   precision?: RowFormat;
   /** Where pool memory comes from (default: a new host BucketPool). */
   pool?: BucketPool;
@@ -44,57 +64,17 @@ export interface PagedTiers {
   numStoreBlocks: number;
 }
 
-/** One sequence of a PagedKvCache; pass it back to the cache's methods. */
-export class PagedSequence {
-  /** Prompt tokens whose KV came from the prefix cache (prefill starts after them). */
-  readonly cachedTokens: number;
-  /** @internal */ table: BlockTable;
-  /** @internal tokens written per layer */ layerLengths: Int32Array;
-  /** @internal token ids known so far (prompt, then addTokens) */ tokenIds: number[];
-  /** @internal chained hashes of the full blocks of tokenIds */ hasher: PrefixHasher;
-  /** @internal recent-pool block each full block was registered as (-1: not registered) */ registered: number[];
-  /** @internal older blocks in the store pool (two-tier caches only) */ store: BlockTable | null = null;
-  /** @internal */ released = false;
-
-  /** @internal */
-  constructor(
-    readonly id: number,
-    table: BlockTable,
-    numLayers: number,
-    tokenIds: number[],
-    cachedTokens: number,
-    hasher: PrefixHasher,
-  ) {
-    this.table = table;
-    this.layerLengths = new Int32Array(numLayers).fill(cachedTokens);
-    this.tokenIds = tokenIds;
-    this.cachedTokens = cachedTokens;
-    this.hasher = hasher;
-    // Adopted prefix blocks are registered already (that is how they were found).
-    this.registered = Array.from(table.blocks.subarray(0, table.blockCount));
-  }
-
-  /** Tokens written in every layer. */
-  get length(): number {
-    let min = Number.MAX_SAFE_INTEGER;
-    for (const n of this.layerLengths) min = Math.min(min, n);
-    return min;
-  }
-
-  /** Tokens held in the quantized store tier (0 without tiers); always whole blocks. */
-  get storedTokens(): number {
-    return this.store?.length ?? 0;
-  }
-
-  /** Physical block ids of the recent (or only) tier (a copy). */
-  blockIds(): number[] {
-    return this.table.blockIds();
-  }
-
-  /** Physical block ids of the store tier (a copy; empty without tiers). */
-  storeBlockIds(): number[] {
-    return this.store?.blockIds() ?? [];
-  }
+export interface AdmitOptions {
+  /**
+   * Tokens the sequence may grow to (default: the prompt's length). Admission reserves the
+   * blocks for them, so a live sequence never runs out of blocks before this length.
+   */
+  maxTokens?: number;
+  /**
+   * This request's prefix keys (e.g. its tenant's salt, its multimodal items), in place of the
+   * cache's `prefixKeys`: only requests with equal keys share blocks.
+   */
+  prefixKeys?: ChainOptions;
 }
 
 export interface PagedStats {
@@ -114,13 +94,13 @@ export interface PagedStats {
   /** Store tier (two-tier caches; zeros otherwise). */
   storeBlocksInUse: number;
   storeBytesPerBlock: number;
+  /** Free blocks promised to live sequences by admission and not taken yet. */
+  reservedBlocks: number;
   /** Prompt tokens served from the prefix cache instead of being prefilled. */
   prefillTokensSaved: number;
   prefixHits: number;
   prefixMisses: number;
 }
-
-const MAX_TOKEN_ID = 0xffffffff;
 
 /** One tier's storage: a row format and, per layer, K and V pools of whole blocks. */
 interface Tier {
@@ -131,10 +111,12 @@ interface Tier {
   v: Uint8Array[];
 }
 
-export class PagedKvCache {
+export class PagedKvCache implements SequenceHost {
   readonly numLayers: number;
   readonly numKvHeads: number;
+  readonly numHeads: number;
   readonly headDim: number;
+  readonly scale: number;
   readonly blockSize: number;
   readonly numBlocks: number;
   readonly maxBlocksPerSeq: number;
@@ -154,6 +136,10 @@ export class PagedKvCache {
   private readonly segments: SegmentAttention;
   private readonly rowK: Float32Array;
   private readonly rowV: Float32Array;
+  private readonly prefixKeys: ChainOptions | undefined;
+  /** Hash of each full prompt block a live sequence is still computing → how many are. */
+  private readonly pending = new Map<bigint, number>();
+  private reserved = 0;
   private nextId = 1;
   private saved = 0;
   private disposed = false;
@@ -165,6 +151,15 @@ export class PagedKvCache {
     this.numLayers = checkInt("numLayers", o.numLayers, 1, 4096);
     this.numKvHeads = checkInt("numKvHeads", o.numKvHeads, 1, 4096);
     this.headDim = checkInt("headDim", o.headDim, 1, 65536);
+    this.numHeads = checkInt("numHeads", o.numHeads ?? this.numKvHeads, 1, 65536);
+    if (this.numHeads % this.numKvHeads !== 0) {
+      throw new LlmemError(
+        "INVALID_ARGUMENT",
+        `numHeads ${this.numHeads} must be a multiple of numKvHeads ${this.numKvHeads}`,
+        { argument: "numHeads", value: this.numHeads, numKvHeads: this.numKvHeads },
+      );
+    }
+    this.scale = o.scale === undefined ? 1 / Math.sqrt(this.headDim) : checkFiniteNumber("scale", o.scale);
     this.blockSize = checkInt("blockSize", o.blockSize ?? 16, 1, 1 << 16);
     this.numBlocks = checkInt("numBlocks", o.numBlocks, 1, 2 ** 24);
     this.maxBlocksPerSeq = checkInt("maxBlocksPerSeq", o.maxBlocksPerSeq ?? this.numBlocks, 1, 2 ** 24);
@@ -184,6 +179,8 @@ export class PagedKvCache {
       checkHeadDimFor(tiers.storePrecision, this.headDim, "headDim");
     }
     this.tiers = tiers;
+    this.prefixKeys = o.prefixKeys;
+    new PrefixHasher(this.blockSize, o.prefixKeys); // validates the keys before anything is allocated
     const recentBytes = this.checkPoolBytes("numBlocks", this.precision, this.numBlocks);
     const storeBytes = tiers
       ? this.checkPoolBytes("tiers.numStoreBlocks", tiers.storePrecision, tiers.numStoreBlocks)
@@ -240,88 +237,209 @@ export class PagedKvCache {
   }
 
   /**
-   * Starts a sequence for `promptTokens`: the longest prefix of whole blocks already cached
-   * (live in another sequence, or soft-free) is adopted, and `seq.cachedTokens` says how many
-   * prompt tokens need no prefill. At least the last prompt token is always left to compute.
+   * Admits a sequence for `prompt` if the pool can hold it up to `maxTokens`, all or nothing
+   * (as vLLM's allocate_slots): the longest verified run of cached whole blocks (live in another
+   * sequence, or soft-free) is adopted, and the blocks still missing are reserved. A soft-free
+   * hit counts against the free blocks too, since taking it removes it from them. Returns null,
+   * with nothing changed, when the blocks are not free now; CAPACITY_EXCEEDED when they never
+   * could be. At least the last prompt token is always left to compute (`seq.cachedTokens`
+   * says how many need no prefill).
    */
-  addSequence(promptTokens: ArrayLike<number>): PagedSequence {
+  admit(prompt: ArrayLike<number>, options: AdmitOptions = {}): PagedSequence | null {
     this.checkUsable();
-    const ids = checkTokenIds("promptTokens", promptTokens);
-    const hasher = new PrefixHasher(this.blockSize);
+    const ids = checkTokenIds("prompt", prompt);
+    const bs = this.blockSize;
+    const maxTokens = options?.maxTokens ?? ids.length;
+    checkInt("maxTokens", maxTokens, ids.length, Number.MAX_SAFE_INTEGER);
+    const total = Math.ceil(maxTokens / bs);
+    if (total > Math.min(this.maxBlocksPerSeq, this.numBlocks)) {
+      throw new LlmemError(
+        "CAPACITY_EXCEEDED",
+        `maxTokens=${maxTokens} needs ${total} blocks of ${bs}, beyond ${this.maxBlocksPerSeq < this.numBlocks ? `maxBlocksPerSeq=${this.maxBlocksPerSeq}` : `numBlocks=${this.numBlocks}`}`,
+        { argument: "maxTokens", requested: total, limit: Math.min(this.maxBlocksPerSeq, this.numBlocks) },
+      );
+    }
+    const hasher = new PrefixHasher(bs, options?.prefixKeys ?? this.prefixKeys);
     hasher.push(ids);
-    // Verified match: each hit must hold these tokens and follow the block matched before it.
-    const match = matchPrefix(this.allocator, ids, this.blockSize, { hashes: hasher.hashes });
-    const blocks = match.blocks;
-    if (blocks.length > this.maxBlocksPerSeq) this.allocator.free(blocks.splice(this.maxBlocksPerSeq));
+    const keys = this.keysOf(ids, hasher);
+    const limit = Math.floor(Math.max(0, ids.length - 1) / bs);
+    const found = findCachedPrefix(this.allocator, keys, limit);
+    const fresh = total - found.blocks;
+    if (fresh + found.evictable > this.allocator.freeCount - this.reserved) return null;
+    const blocks = acquireCachedPrefix(this.allocator, keys, found.blocks);
     const table = this.newTable(this.allocator);
-    const cached = blocks.length * this.blockSize;
+    const cached = blocks.length * bs;
     if (blocks.length > 0) table.adopt(blocks, cached);
+    const seq = new PagedSequence(this, this.nextId++, {
+      table,
+      store: this.storeAllocator ? this.newTable(this.storeAllocator) : null,
+      tokenIds: ids,
+      hasher,
+      cachedTokens: cached,
+      numLayers: this.numLayers,
+      chainTail: blocks.length > 0 ? blocks[blocks.length - 1]! : -1,
+      promptBlocks: Math.floor(ids.length / bs),
+    });
+    seq.reserved = total - blocks.length;
+    this.reserved += seq.reserved;
+    for (let i = seq.committed; i < seq.promptBlocks; i++) {
+      const h = hasher.hashes[i]!;
+      this.pending.set(h, (this.pending.get(h) ?? 0) + 1);
+    }
     this.saved += cached;
-    const seq = new PagedSequence(this.nextId++, table, this.numLayers, ids, cached, hasher);
-    if (this.storeAllocator) seq.store = this.newTable(this.storeAllocator);
     this.live.set(seq.id, seq);
     return seq;
+  }
+
+  /**
+   * True when the next block `prompt` would need after its cached prefix is a prompt block a
+   * live sequence is still computing: admitting it after that block is written saves its prefill.
+   */
+  waitsForPrefix(prompt: ArrayLike<number>, prefixKeys: ChainOptions | undefined = this.prefixKeys): boolean {
+    this.checkUsable();
+    const ids = checkTokenIds("prompt", prompt);
+    if (this.pending.size === 0) return false;
+    const hasher = new PrefixHasher(this.blockSize, prefixKeys);
+    hasher.push(ids);
+    const limit = Math.floor(Math.max(0, ids.length - 1) / this.blockSize);
+    const found = findCachedPrefix(this.allocator, this.keysOf(ids, hasher), limit).blocks;
+    return found < limit && this.pending.has(hasher.hashes[found]!);
+  }
+
+  private keysOf(tokens: readonly number[], hasher: PrefixHasher): PrefixKeys {
+    return { blockSize: this.blockSize, hashes: hasher.hashes, tokens, extra: (i) => hasher.extraWords(i) };
   }
 
   private newTable(allocator: BlockAllocator): BlockTable {
     return new BlockTable(allocator, { blockSize: this.blockSize, maxBlocksPerSeq: this.maxBlocksPerSeq });
   }
 
-  /** Records generated token ids (positions after the prompt), so their full blocks can be shared too. */
-  addTokens(seq: PagedSequence, tokenIds: ArrayLike<number>): void {
+  /** @internal PagedSequence.beginStep, after it checked the token ids. */
+  beginStep(seq: PagedSequence, tokens: readonly number[]): void {
     this.checkSeq(seq);
-    const ids = checkTokenIds("tokenIds", tokenIds);
-    seq.tokenIds.push(...ids);
-    seq.hasher.push(ids);
-    this.registerFullBlocks(seq);
-  }
-
-  /**
-   * Writes `k` and `v` ([token][kvHead][headDim], one or more tokens) for `layer` after the
-   * tokens it already holds. Checked in full first; an exhausted pool throws POOL_EXHAUSTED
-   * (or a sequence at maxBlocksPerSeq CAPACITY_EXCEEDED) with the sequence unchanged.
-   */
-  append(seq: PagedSequence, layer: number, k: Float32Array, v: Float32Array): void {
-    this.checkSeq(seq);
-    checkInt("layer", layer, 0, this.numLayers - 1);
-    const n = checkKeysValues(k, v, this.tokenFloats, isBlockFormat(this.precision));
-    const start = seq.layerLengths[layer]!;
-    const end = start + n;
+    if (seq.stepTokens !== 0) {
+      throw new LlmemError(
+        "INVALID_ARGUMENT",
+        "beginStep: seq is inside a step that has not ended (call end() first)",
+        {
+          argument: "seq",
+        },
+      );
+    }
+    const n = tokens.length;
     const bs = this.blockSize;
+    const start = seq.length;
+    const end = start + n;
+    const known = seq.tokenIds;
+    for (let i = 0; i < n && start + i < known.length; i++) {
+      if (tokens[i] !== known[start + i]) {
+        throw new LlmemError(
+          "INVALID_ARGUMENT",
+          `tokens[${i}] = ${tokens[i]} at position ${start + i}, where the sequence holds ${known[start + i]}`,
+          { argument: "tokens", index: i },
+        );
+      }
+    }
     if (Math.ceil(end / bs) > this.maxBlocksPerSeq) {
       throw new LlmemError(
         "CAPACITY_EXCEEDED",
-        `appending ${n} tokens to ${start} needs ${Math.ceil(end / bs)} blocks of ${bs}, beyond maxBlocksPerSeq=${this.maxBlocksPerSeq}`,
-        { argument: "k", requested: Math.ceil(end / bs), limit: this.maxBlocksPerSeq },
+        `${n} more tokens after ${start} need ${Math.ceil(end / bs)} blocks of ${bs}, beyond maxBlocksPerSeq=${this.maxBlocksPerSeq}`,
+        { argument: "tokens", requested: Math.ceil(end / bs), limit: this.maxBlocksPerSeq },
       );
     }
-    // The recent table covers positions [base, base + table.length); every layer is past base.
-    const base = seq.storedTokens;
+    // The recent table covers positions [stored, stored + table.length).
     const table = seq.table;
-    if (end - base > table.length) {
-      this.checkBlocksAvailable(table, end - base);
-      const copy = table.append(end - base - table.length);
-      if (copy) this.copyBlock(copy.src, copy.dst);
+    const needed = table.blocksNeeded(end - seq.storedTokens);
+    const available = this.allocator.freeCount - (this.reserved - seq.reserved);
+    if (needed > available) {
+      throw new PoolExhaustedError(
+        `KV block pool exhausted: ${n} more tokens after ${start} need ${needed} blocks, ${available} free and not promised to other sequences`,
+        needed,
+        available,
+      );
     }
+    const copy = table.append(n);
+    if (copy) this.copyBlock(copy.src, copy.dst);
+    const promised = Math.min(needed, seq.reserved);
+    seq.reserved -= promised;
+    this.reserved -= promised;
+    if (end > known.length) {
+      const added = tokens.slice(known.length - start);
+      for (const t of added) known.push(t);
+      seq.hasher.push(added);
+    }
+    seq.stepTokens = n;
+    seq.layerDone.fill(0);
+    seq.layersDone = 0;
+  }
+
+  /** @internal PagedSequence.write */
+  write(seq: PagedSequence, layer: number, k: Float32Array, v: Float32Array): void {
+    this.checkStep(seq, "write");
+    checkInt("layer", layer, 0, this.numLayers - 1);
+    if (seq.layerDone[layer] === 1) {
+      throw new LlmemError("INVALID_ARGUMENT", `layer ${layer} is written already in this step`, {
+        argument: "layer",
+      });
+    }
+    const n = seq.stepTokens;
     const tf = this.tokenFloats;
+    for (const [name, rows] of [
+      ["k", k],
+      ["v", v],
+    ] as const) {
+      checkFloat32Array(name, rows);
+      if (rows.length !== n * tf) {
+        throw new LlmemError(
+          "INVALID_ARGUMENT",
+          `${name} must hold ${n} token(s) of numKvHeads*headDim = ${tf} floats, got ${rows.length}`,
+          { argument: name, length: rows.length, expected: n * tf },
+        );
+      }
+      if (isBlockFormat(this.precision)) checkAllFinite(name, rows);
+    }
+    const bs = this.blockSize;
+    const blocks = seq.table.blocks;
+    const first = seq.length - seq.storedTokens;
     const { k: kPools, v: vPools, tokenBytes, format } = this.recent;
     const encode = format === "q4_0" || format === "q4_1" ? encodeStoreRow : encodeRow;
     for (let i = 0; i < n; i++) {
-      const pos = start + i - base;
-      const at = (table.blocks[Math.floor(pos / bs)]! * bs + (pos % bs)) * tokenBytes;
+      const pos = first + i;
+      const at = (blocks[Math.floor(pos / bs)]! * bs + (pos % bs)) * tokenBytes;
       encode(format, k.subarray(i * tf, (i + 1) * tf), tf, kPools[layer]!, at);
       encode(format, v.subarray(i * tf, (i + 1) * tf), tf, vPools[layer]!, at);
     }
-    seq.layerLengths[layer] = end;
-    this.registerFullBlocks(seq);
-    this.migrateOldBlocks(seq);
+    seq.layerDone[layer] = 1;
+    seq.layersDone++;
   }
 
-  /** Softmax attention of `query` ([head][headDim]) over the tokens `layer` holds for `seq`. */
-  attend(seq: PagedSequence, layer: number, query: Float32Array, options: AttendOptions): Float32Array {
+  /** @internal PagedSequence.attend */
+  attend(seq: PagedSequence, layer: number, query: Float32Array, out: Float32Array): Float32Array {
     this.checkSeq(seq);
     checkInt("layer", layer, 0, this.numLayers - 1);
-    const { numHeads, scale, out } = checkAttend(query, options, this.numKvHeads, this.headDim);
+    const floats = this.numHeads * this.headDim;
+    for (const [name, a] of [
+      ["query", query],
+      ["out", out],
+    ] as const) {
+      checkFloat32Array(name, a);
+      if (a.length !== floats) {
+        throw new LlmemError(
+          "INVALID_ARGUMENT",
+          `${name} must hold numHeads*headDim = ${floats} floats, got ${a.length}`,
+          {
+            argument: name,
+            length: a.length,
+            expected: floats,
+          },
+        );
+      }
+    }
+    if (seq.stepTokens > 0 && seq.layerDone[layer] === 0) {
+      throw new LlmemError("INVALID_ARGUMENT", `attend: layer ${layer} is not written yet in this step`, {
+        argument: "layer",
+      });
+    }
     const base = seq.storedTokens;
     const segs: Segment[] = [];
     if (this.stored && seq.store && base > 0) {
@@ -338,53 +456,80 @@ export class PagedKvCache {
       format: this.recent.format,
       keys: this.recent.k[layer]!,
       values: this.recent.v[layer]!,
-      count: seq.layerLengths[layer]! - base,
+      // inside a step the table already counts the step's tokens, and this layer holds them
+      count: seq.table.length,
       blockTable: seq.table.blocks,
       blockSize: this.blockSize,
     });
-    this.segments.attend(segs, query, numHeads, scale, out);
+    this.segments.attend(segs, query, this.numHeads, this.scale, out);
     return out;
+  }
+
+  /** @internal PagedSequence.end */
+  endStep(seq: PagedSequence): void {
+    this.checkStep(seq, "end");
+    if (seq.layersDone !== this.numLayers) {
+      const missing = seq.layerDone.indexOf(0);
+      throw new LlmemError("INVALID_ARGUMENT", `end: layer ${missing} is not written in this step`, {
+        argument: "layer",
+        layer: missing,
+      });
+    }
+    seq.stepTokens = 0;
+    this.commitFullBlocks(seq);
+    this.migrateOldBlocks(seq);
   }
 
   /**
    * A new sequence sharing every block of `seq` (no copy now); the first write into a shared
-   * partial block copies it. Both must be at the same length in every layer.
+   * partial block copies it. Only between steps.
    */
   fork(seq: PagedSequence): PagedSequence {
     this.checkSeq(seq);
-    const len = seq.layerLengths[0]!;
-    if (seq.layerLengths.some((n) => n !== len)) {
-      throw new LlmemError(
-        "INVALID_ARGUMENT",
-        "seq must hold the same number of tokens in every layer to be forked (not in the middle of a step)",
-        { argument: "seq", layerLengths: Array.from(seq.layerLengths) },
-      );
+    if (seq.stepTokens !== 0) {
+      throw new LlmemError("INVALID_ARGUMENT", "seq is inside a step: fork it between steps", {
+        argument: "seq",
+      });
     }
-    const table = seq.table.fork();
-    const hasher = new PrefixHasher(this.blockSize);
+    const hasher = new PrefixHasher(this.blockSize, seq.hasher.options);
     hasher.push(seq.tokenIds);
-    const child = new PagedSequence(this.nextId++, table, this.numLayers, seq.tokenIds.slice(), 0, hasher);
-    child.registered = seq.registered.slice();
-    child.store = seq.store ? seq.store.fork() : null;
-    child.layerLengths.set(seq.layerLengths);
+    const child = new PagedSequence(this, this.nextId++, {
+      table: seq.table.fork(),
+      store: seq.store ? seq.store.fork() : null,
+      tokenIds: seq.tokenIds.slice(),
+      hasher,
+      cachedTokens: 0,
+      numLayers: this.numLayers,
+      chainTail: seq.chainTail,
+      promptBlocks: 0,
+    });
+    child.committed = seq.committed;
+    child.chainOpen = seq.chainOpen;
+    child.promptBlocks = seq.committed; // the parent is the one computing the prompt
     this.live.set(child.id, child);
     return child;
   }
 
-  /** Ends a sequence: its blocks are freed, those with a registered prefix stay reusable until recycled. */
+  /**
+   * Ends a sequence: its blocks are freed (those in the prefix cache stay findable until
+   * recycled) and what admission reserved for it and it did not take goes back.
+   */
   release(seq: PagedSequence): void {
     this.checkSeq(seq);
+    this.dropPending(seq, seq.promptBlocks);
+    this.reserved -= seq.reserved;
+    seq.reserved = 0;
     seq.table.release();
     seq.store?.release();
     seq.released = true;
     this.live.delete(seq.id);
   }
 
-  /** K and V of `layer` for `seq`, decoded to f32 in token order (both tiers). */
+  /** K and V `layer` holds for `seq` (inside a step: its tokens once written), decoded to f32 in order (both tiers). */
   read(seq: PagedSequence, layer: number): { keys: Float32Array; values: Float32Array } {
     this.checkSeq(seq);
     checkInt("layer", layer, 0, this.numLayers - 1);
-    const n = seq.layerLengths[layer]!;
+    const n = seq.length + (seq.layerDone[layer] === 1 ? seq.stepTokens : 0);
     const tf = this.tokenFloats;
     const keys = new Float32Array(n * tf);
     const values = new Float32Array(n * tf);
@@ -419,6 +564,7 @@ export class PagedKvCache {
       poolBytes: this.numBlocks * bytesPerBlock + (this.tiers?.numStoreBlocks ?? 0) * storeBytesPerBlock,
       storeBlocksInUse: storeInUse,
       storeBytesPerBlock,
+      reservedBlocks: this.reserved,
       prefillTokensSaved: this.saved,
       prefixHits: m.hits,
       prefixMisses: m.misses,
@@ -444,25 +590,6 @@ export class PagedKvCache {
     if (this.ownsPool) this.pool.dispose();
   }
 
-  /** POOL_EXHAUSTED up front when growing `table` to `tokens` needs more blocks than are free. */
-  private checkBlocksAvailable(table: BlockTable, tokens: number): void {
-    // What BlockTable.append will take: a private copy of every shared block the new tokens
-    // land in, and the missing blocks.
-    const bs = this.blockSize;
-    const target = Math.ceil(tokens / bs);
-    let needed = Math.max(0, target - table.blockCount);
-    for (let b = Math.floor(table.length / bs); b < Math.min(target, table.blockCount); b++) {
-      if (this.allocator.refCount(table.blocks[b]!) > 1) needed++;
-    }
-    if (needed > this.allocator.freeCount) {
-      throw new PoolExhaustedError(
-        `KV block pool exhausted: ${tokens} tokens need ${needed} more blocks, ${this.allocator.freeCount} free`,
-        needed,
-        this.allocator.freeCount,
-      );
-    }
-  }
-
   private copyBlock(src: number, dst: number): void {
     const bb = this.recent.blockBytes;
     for (let l = 0; l < this.numLayers; l++) {
@@ -471,26 +598,45 @@ export class PagedKvCache {
     }
   }
 
-  /** Registers each newly completed block (all layers written, token ids known) under its chained hash. */
-  private registerFullBlocks(seq: PagedSequence): void {
+  /**
+   * Hands the sequence's newly full blocks to the prefix cache. Runs before migration, so every
+   * block not yet committed is still in the recent table.
+   */
+  private commitFullBlocks(seq: PagedSequence): void {
     const bs = this.blockSize;
-    const hashes = seq.hasher.hashes;
-    const full = Math.min(Math.floor(seq.length / bs), hashes.length);
-    const storeBlocks = seq.storedTokens / bs;
-    for (let b = seq.registered.length; b < full; b++) {
-      const hash = hashes[b]!;
-      // A block already moved to the store tier (its ids came late) is not shareable.
-      const block = b >= storeBlocks ? seq.table.blocks[b - storeBlocks]! : -1;
-      seq.registered.push(block);
-      // Keep the first holder of a hash: another sequence's identical block may be shared already.
-      if (block < 0 || this.allocator.peekHash(hash) !== null) continue;
-      // Verified matching needs the parent link, which exists while the parent block is live:
-      // a block whose parent already moved to the store tier is not registered.
-      const parent = b === 0 ? -1 : seq.registered[b - 1]!;
-      if (b > 0 && (parent < 0 || this.allocator.refCount(parent) === 0)) continue;
-      const tokens = seq.tokenIds.slice(b * bs, (b + 1) * bs);
-      this.allocator.registerBlockHash(block, hash, { tokens, parent });
+    const full = Math.floor(seq.length / bs);
+    if (full <= seq.committed) return;
+    const first = seq.committed;
+    const base = seq.storedTokens / bs;
+    const parent = first === 0 ? -1 : seq.chainTail;
+    if (seq.chainOpen && first >= base && (parent === -1 || this.allocator.refCount(parent) > 0)) {
+      const blocks = seq.table.blocks.subarray(first - base, full - base);
+      const keys = this.keysOf(seq.tokenIds, seq.hasher);
+      const done = commitFullBlocks(this.allocator, keys, blocks, first, parent);
+      if (done > 0) seq.chainTail = blocks[done - 1]!;
+      if (done < blocks.length) seq.chainOpen = false;
+    } else {
+      seq.chainOpen = false;
     }
+    this.dropPending(seq, full);
+    seq.committed = full;
+    if (!seq.chainOpen) this.dropPending(seq, seq.promptBlocks);
+  }
+
+  /**
+   * Forgets the sequence's pending prompt blocks [committed, upTo); with upTo = promptBlocks
+   * it holds none afterwards.
+   */
+  private dropPending(seq: PagedSequence, upTo: number): void {
+    const to = Math.min(upTo, seq.promptBlocks);
+    const hashes = seq.hasher.hashes;
+    for (let i = seq.committed; i < to; i++) {
+      const h = hashes[i]!;
+      const n = this.pending.get(h)! - 1;
+      if (n === 0) this.pending.delete(h);
+      else this.pending.set(h, n);
+    }
+    if (to === seq.promptBlocks) seq.promptBlocks = seq.committed;
   }
 
   /**
@@ -539,6 +685,15 @@ export class PagedKvCache {
     if (this.disposed) throw new LlmemError("DISPOSED", "the PagedKvCache was disposed");
   }
 
+  private checkStep(seq: PagedSequence, what: string): void {
+    this.checkSeq(seq);
+    if (seq.stepTokens === 0) {
+      throw new LlmemError("INVALID_ARGUMENT", `${what}: seq is not inside a step (call beginStep first)`, {
+        argument: "seq",
+      });
+    }
+  }
+
   private checkSeq(seq: unknown): asserts seq is PagedSequence {
     this.checkUsable();
     if (!(seq instanceof PagedSequence) || this.live.get(seq.id) !== seq) {
@@ -549,26 +704,4 @@ export class PagedKvCache {
       );
     }
   }
-}
-
-function checkTokenIds(name: string, tokens: ArrayLike<number>): number[] {
-  if (tokens === null || typeof tokens !== "object" || typeof tokens.length !== "number") {
-    throw new LlmemError("INVALID_ARGUMENT", `${name} must be an array of token ids`, { argument: name });
-  }
-  const out = new Array<number>(tokens.length);
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i];
-    if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t > MAX_TOKEN_ID) {
-      throw new LlmemError(
-        "INVALID_ARGUMENT",
-        `${name}[${i}] must be an integer in [0, 2^32), got ${String(t)}`,
-        {
-          argument: name,
-          index: i,
-        },
-      );
-    }
-    out[i] = t;
-  }
-  return out;
 }

@@ -28,6 +28,7 @@ function kvFor(prefix: readonly number[], layer: number): { k: Float32Array; v: 
 }
 
 function prefill(cache: PagedKvCache, seq: PagedSequence, tokens: readonly number[], from: number): void {
+  seq.beginStep(tokens.slice(from));
   for (let l = 0; l < cache.numLayers; l++) {
     const n = tokens.length - from;
     const k = new Float32Array(n * ROW);
@@ -37,8 +38,9 @@ function prefill(cache: PagedKvCache, seq: PagedSequence, tokens: readonly numbe
       k.set(kv.k, (p - from) * ROW);
       v.set(kv.v, (p - from) * ROW);
     }
-    cache.append(seq, l, k, v);
+    seq.write(l, k, v);
   }
+  seq.end();
 }
 
 /** What a cache must hold: each token's KV through `precision`, and again through `storePrecision` before `stored`. */
@@ -75,15 +77,15 @@ describe("PagedKvCache", () => {
       numBlocks: 32,
     });
     const prompt = Array.from({ length: 14 }, (_, i) => 100 + i);
-    const a = cache.addSequence(prompt);
+    const a = cache.admit(prompt)!;
     expect(a.cachedTokens).toBe(0);
     prefill(cache, a, prompt, 0);
-    const b = cache.addSequence([...prompt.slice(0, 10), 7, 7, 7]);
+    const b = cache.admit([...prompt.slice(0, 10), 7, 7, 7])!;
     expect(b.cachedTokens).toBe(8); // two full blocks of the shared 10-token prefix
     expect(b.blockIds().slice(0, 2)).toEqual(a.blockIds().slice(0, 2));
     cache.release(a);
     cache.release(b);
-    const c = cache.addSequence(prompt);
+    const c = cache.admit(prompt)!;
     expect(c.cachedTokens).toBe(12); // three full blocks; soft-free blocks resurrected
     prefill(cache, c, prompt, 12);
     for (let l = 0; l < 2; l++) {
@@ -94,7 +96,7 @@ describe("PagedKvCache", () => {
     }
     expect(cache.stats().prefillTokensSaved).toBe(20);
     // A prompt that is entirely cached still leaves its last token to compute.
-    const d = cache.addSequence(prompt.slice(0, 12));
+    const d = cache.admit(prompt.slice(0, 12))!;
     expect(d.cachedTokens).toBe(8);
     cache.dispose();
   });
@@ -102,13 +104,14 @@ describe("PagedKvCache", () => {
   test("fork copies a shared partial block on first write, leaving the parent intact", () => {
     const cache = new PagedKvCache({ numLayers: 1, numKvHeads: KV, headDim: HD, blockSize: 4, numBlocks: 8 });
     const prompt = [1, 2, 3, 4, 5, 6];
-    const a = cache.addSequence(prompt);
+    const a = cache.admit(prompt)!;
     prefill(cache, a, prompt, 0);
     const b = cache.fork(a);
     expect(b.blockIds()).toEqual(a.blockIds());
     expect(cache.stats().blocksInUse).toBe(2);
     const { k, v } = kvFor([...prompt, 9], 0);
-    cache.append(b, 0, k, v);
+    b.beginStep(9).write(0, k, v);
+    b.end();
     expect(b.blockIds()[0]).toBe(a.blockIds()[0]!); // the full block stays shared
     expect(b.blockIds()[1]).not.toBe(a.blockIds()[1]!);
     expect(cache.stats().blocksInUse).toBe(3);
@@ -126,15 +129,16 @@ describe("PagedKvCache", () => {
         blockSize: 3,
         numBlocks: 20,
         precision,
+        numHeads: 4,
       });
       const prompt = Array.from({ length: 17 }, (_, i) => i * 3);
-      const s = cache.addSequence(prompt);
+      const s = cache.admit(prompt)!;
       prefill(cache, s, prompt, 0);
       const q = kvFor([42], 9).k.subarray(0, (4 * HD) / 2);
       const query = new Float32Array(4 * HD);
       query.set(q);
       query.set(q, 2 * HD);
-      const out = cache.attend(s, 1, query, { numHeads: 4 });
+      const out = s.attend(1, query, new Float32Array(4 * HD));
       const want = expected(prompt, 1, precision);
       expect(maxAbsDiff(out, referenceAttend(want.keys, want.values, 17, query, 4, KV, HD))).toBeLessThan(
         1e-5,
@@ -153,27 +157,42 @@ describe("PagedKvCache", () => {
       maxBlocksPerSeq: 8,
       precision: "q8_0",
     });
-    const s = cache.addSequence([1, 2, 3, 4, 5, 6]);
+    const s = cache.admit([1, 2, 3, 4, 5, 6])!;
     prefill(cache, s, [1, 2, 3, 4, 5, 6], 0);
     const before = cache.read(s, 0);
     const blocks = s.blockIds();
     const big = new Float32Array(3 * ROW);
-    expect(codeOf(() => cache.append(s, 0, big, big))).toBe("POOL_EXHAUSTED");
+    // 6 + 3 tokens need a third block; the pool has 2
+    expect(codeOf(() => s.beginStep([7, 8, 9]))).toBe("POOL_EXHAUSTED");
     expect(s.length).toBe(6);
+    expect(s.tokens()).toEqual([1, 2, 3, 4, 5, 6]);
     expect(s.blockIds()).toEqual(blocks);
     expect(maxAbsDiff(cache.read(s, 0).keys, before.keys)).toBe(0);
+    // a step's arguments: each failure names the argument and changes nothing
+    s.beginStep(7);
     const nan = new Float32Array(ROW);
     nan[3] = Number.POSITIVE_INFINITY;
-    expect(codeOf(() => cache.append(s, 0, nan, new Float32Array(ROW)))).toBe("INVALID_ARGUMENT");
-    expect(codeOf(() => cache.append(s, 1, big, big))).toBe("OUT_OF_RANGE");
-    expect(codeOf(() => cache.append(s, 0, new Float32Array(5), new Float32Array(5)))).toBe(
+    expect(codeOf(() => s.write(0, nan, new Float32Array(ROW)))).toBe("INVALID_ARGUMENT");
+    expect(() => s.write(0, nan, new Float32Array(ROW))).toThrow(/k\[3\]/);
+    expect(codeOf(() => s.write(1, big, big))).toBe("OUT_OF_RANGE");
+    expect(() => s.write(0, big, big)).toThrow(/k must hold 1 token/);
+    expect(codeOf(() => s.attend(0, new Float32Array(2 * HD), new Float32Array(2 * HD)))).toBe(
+      "INVALID_ARGUMENT",
+    ); // before write
+    expect(codeOf(() => s.end())).toBe("INVALID_ARGUMENT"); // layer 0 not written
+    expect(codeOf(() => s.beginStep(8))).toBe("INVALID_ARGUMENT"); // a step is open
+    s.write(0, new Float32Array(ROW), new Float32Array(ROW));
+    expect(() => s.write(0, new Float32Array(ROW), new Float32Array(ROW))).toThrow(/written already/);
+    expect(codeOf(() => s.attend(0, new Float32Array(3 * HD), new Float32Array(3 * HD)))).toBe(
       "INVALID_ARGUMENT",
     );
-    expect(codeOf(() => cache.attend(s, 0, new Float32Array(3 * HD), { numHeads: 3 }))).toBe(
-      "INVALID_ARGUMENT",
-    );
-    expect(codeOf(() => cache.addSequence([1, -2]))).toBe("INVALID_ARGUMENT");
-    expect(s.length).toBe(6);
+    s.end();
+    expect(s.length).toBe(7);
+    expect(codeOf(() => s.end())).toBe("INVALID_ARGUMENT"); // no step open
+    expect(codeOf(() => cache.admit([1, -2]))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => cache.admit([1, 2], { maxTokens: 1 }))).toBe("OUT_OF_RANGE");
+    expect(codeOf(() => cache.admit([1], { maxTokens: 9 }))).toBe("CAPACITY_EXCEEDED"); // 3 blocks > numBlocks 2
+    expect(s.length).toBe(7);
     const capped = new PagedKvCache({
       numLayers: 1,
       numKvHeads: KV,
@@ -182,11 +201,10 @@ describe("PagedKvCache", () => {
       numBlocks: 8,
       maxBlocksPerSeq: 1,
     });
-    const c = capped.addSequence([1]);
-    capped.append(c, 0, new Float32Array(4 * ROW), new Float32Array(4 * ROW));
-    expect(codeOf(() => capped.append(c, 0, new Float32Array(ROW), new Float32Array(ROW)))).toBe(
-      "CAPACITY_EXCEEDED",
-    );
+    const c = capped.admit([1])!;
+    c.beginStep([1, 2, 3, 4]).write(0, new Float32Array(4 * ROW), new Float32Array(4 * ROW));
+    c.end();
+    expect(codeOf(() => c.beginStep(5))).toBe("CAPACITY_EXCEEDED");
     expect(c.length).toBe(4);
     capped.dispose();
     const tiersBad = [
@@ -201,13 +219,11 @@ describe("PagedKvCache", () => {
       expect(() => fn()).toThrow(/tiers\./);
     }
     cache.release(s);
-    expect(codeOf(() => cache.append(s, 0, big, big))).toBe("UNKNOWN_SEQUENCE");
+    expect(codeOf(() => s.beginStep(8))).toBe("UNKNOWN_SEQUENCE");
     expect(codeOf(() => cache.release(s))).toBe("UNKNOWN_SEQUENCE");
     const other = new PagedKvCache({ numLayers: 1, numKvHeads: KV, headDim: HD, numBlocks: 2 });
-    const foreign = other.addSequence([1]);
-    expect(codeOf(() => cache.attend(foreign, 0, new Float32Array(2 * HD), { numHeads: 2 }))).toBe(
-      "UNKNOWN_SEQUENCE",
-    );
+    const foreign = other.admit([1])!;
+    expect(codeOf(() => cache.read(foreign, 0))).toBe("UNKNOWN_SEQUENCE");
     expect(
       codeOf(
         () => new PagedKvCache({ numLayers: 1, numKvHeads: 2, headDim: 40, numBlocks: 2, precision: "q4_0" }),
@@ -229,11 +245,11 @@ test("pool memory comes from a caller's BucketPool and goes back to it on dispos
     pool,
   });
   expect(pool.stats().inUseCount).toBe(6); // K and V per layer
-  const s = cache.addSequence([1, 2, 3]);
+  const s = cache.admit([1, 2, 3])!;
   prefill(cache, s, [1, 2, 3], 0);
   cache.dispose();
   expect(pool.stats().inUseCount).toBe(0);
-  expect(() => cache.addSequence([1])).toThrow(/disposed/);
+  expect(() => cache.admit([1])).toThrow(/disposed/)!;
   pool.dispose();
 });
 
@@ -245,9 +261,10 @@ test("two-tier policy: old blocks move to the quantized store; attend spans both
     blockSize: 4,
     numBlocks: 16,
     tiers: { recentBlocks: 2, storePrecision: "q8_0", numStoreBlocks: 3 },
+    numHeads: 4,
   });
   const prompt = Array.from({ length: 23 }, (_, i) => 500 + i);
-  const s = cache.addSequence(prompt);
+  const s = cache.admit(prompt)!;
   prefill(cache, s, prompt, 0);
   // 5 full blocks + 3 tokens: 3 old blocks to the store, 2 full + the partial one recent.
   expect(s.storedTokens).toBe(12);
@@ -256,7 +273,7 @@ test("two-tier policy: old blocks move to the quantized store; attend spans both
   const want = expected(prompt, 1, "f32", 12, "q8_0");
   expect(maxAbsDiff(cache.read(s, 1).keys, want.keys)).toBe(0);
   const query = new Float32Array(4 * HD).map((_, i) => Math.sin(i));
-  const out = cache.attend(s, 1, query, { numHeads: 4 });
+  const out = s.attend(1, query, new Float32Array(4 * HD));
   expect(maxAbsDiff(out, referenceAttend(want.keys, want.values, 23, query, 4, KV, HD))).toBeLessThan(1e-5);
   // The store holds 3 blocks: further old blocks stay in the recent tier.
   const more = Array.from({ length: 8 }, (_, i) => 900 + i);
@@ -292,6 +309,7 @@ describe("PagedKvCache against a reference model (fast-check)", () => {
 
   test("add (prefix match) / append / fork / release: contents, sharing and block accounting", () => {
     let cachedSeen = 0;
+    let refused = 0;
     fc.assert(
       fc.property(
         fc.constantFrom<RowFormat>("f32", "q8_0"),
@@ -323,19 +341,27 @@ describe("PagedKvCache against a reference model (fast-check)", () => {
                 ...BASE.slice(0, c.shared),
                 ...Array.from({ length: c.extra + 1 }, (_, i) => (c.seed * 7 + i) % 50),
               ];
-              const seq = cache.addSequence(tokens);
+              const before = cache.stats();
+              let seq: PagedSequence | null;
+              try {
+                seq = cache.admit(tokens);
+              } catch (e) {
+                if (!isLlmemError(e, "CAPACITY_EXCEEDED")) throw e;
+                seq = null;
+              }
+              if (seq === null) {
+                // refused, all or nothing: the pool is as it was
+                expect(cache.stats()).toEqual(before);
+                refused++;
+                continue;
+              }
               expect(seq.cachedTokens % blockSize).toBe(0);
               expect(seq.cachedTokens).toBeLessThan(tokens.length);
               cachedSeen += seq.cachedTokens;
+              // Admission reserved the prompt's blocks: its prefill cannot run out of them.
               // Matched blocks must hold exactly this prompt's KV (checked below with everything else).
-              try {
-                prefill(cache, seq, tokens, seq.cachedTokens);
-                live.push({ seq, tokens });
-              } catch (e) {
-                if (!isLlmemError(e, "POOL_EXHAUSTED")) throw e;
-                expect(seq.length).toBe(seq.cachedTokens);
-                cache.release(seq);
-              }
+              prefill(cache, seq, tokens, seq.cachedTokens);
+              live.push({ seq, tokens });
             } else if (live.length > 0) {
               const i = c.which % live.length;
               const entry = live[i]!;
@@ -343,19 +369,20 @@ describe("PagedKvCache against a reference model (fast-check)", () => {
                 const next = [...entry.tokens, c.token];
                 const blocksBefore = entry.seq.blockIds();
                 try {
-                  for (let l = 0; l < 2; l++) {
-                    const { k, v } = kvFor(next, l);
-                    cache.append(entry.seq, l, k, v);
-                  }
-                  cache.addTokens(entry.seq, [c.token]);
-                  entry.tokens = next;
+                  entry.seq.beginStep(c.token);
                 } catch (e) {
                   if (!isLlmemError(e, "POOL_EXHAUSTED")) throw e;
-                  // Layer 0 either failed (nothing changed) or layer 1 did: undo is the engine's call; here
-                  // only layer 0 can fail, since layer 1 writes into blocks layer 0 already placed.
+                  // beginStep places every block of the step, so a full pool fails there and changes nothing
                   expect(entry.seq.blockIds()).toEqual(blocksBefore);
-                  expect(entry.seq.layerLengths[0]).toBe(entry.tokens.length);
+                  expect(entry.seq.length).toBe(entry.tokens.length);
+                  continue;
                 }
+                for (let l = 0; l < 2; l++) {
+                  const { k, v } = kvFor(next, l);
+                  entry.seq.write(l, k, v);
+                }
+                entry.seq.end();
+                entry.tokens = next;
               } else if (c.kind === "fork") {
                 live.push({ seq: cache.fork(entry.seq), tokens: entry.tokens.slice() });
               } else {
@@ -382,5 +409,6 @@ describe("PagedKvCache against a reference model (fast-check)", () => {
       { numRuns: 120 },
     );
     expect(cachedSeen).toBeGreaterThan(0); // the runs did exercise prefix hits
+    expect(refused).toBeGreaterThan(0); // and refused admissions
   });
 });

@@ -16,7 +16,8 @@ const NONE = new BigUint64Array(0);
 export class PrefixHasher {
   readonly blockSize: number;
   readonly mode: HashMode;
-  private readonly options: ChainOptions | undefined;
+  /** The keys every block is hashed with (salt, LoRA, multimodal, mode). */
+  readonly options: ChainOptions | undefined;
   private readonly pending: Uint32Array;
   private fill = 0;
   /** Completed blocks. */
@@ -52,6 +53,14 @@ export class PrefixHasher {
   get lastHash(): bigint {
     if (this.count === 0) return ROOT_HASH;
     return this.mode === "fast" ? this.fastHashes[this.count - 1]! : this.secureHashes[this.count - 1]!;
+  }
+
+  /**
+   * Canonical extra-key words of block `block` (its salt, LoRA, multimodal keys), or null
+   * without keys: what a verified prefix-cache hit must match besides the tokens.
+   */
+  extraWords(block: number): Uint32Array | null {
+    return blockExtraWords(this.options, block, this.blockSize);
   }
 
   /**

@@ -16,11 +16,4 @@ export {
   type MultimodalItem,
 } from "./extra-keys.ts";
 export { PrefixHasher } from "./hasher.ts";
-export {
-  type MatchOptions,
-  matchPrefix,
-  type PrefixMatch,
-  type RegisterOptions,
-  registerPrefix,
-} from "./match.ts";
 export { type HashMode, ROOT_HASH } from "./mode.ts";

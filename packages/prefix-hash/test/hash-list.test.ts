@@ -1,19 +1,9 @@
 // Fast-mode chains come back as a BigUint64Array (a view over the words the chain wrote, no
 // bigint per block), secure-mode chains as bigint[]; every API that takes a hash list takes both.
 import { expect, test } from "bun:test";
-import { BlockAllocator, BlockTable } from "@llmem/block-allocator";
-import { codeOf } from "@llmem/core/testing";
 import fc from "fast-check";
 import { fastChainIntoHashes, wordsToHashes } from "../src/chain.ts";
-import {
-  type ChainOptions,
-  type HashList,
-  hashChain,
-  hashChainWords,
-  matchPrefix,
-  PrefixHasher,
-  registerPrefix,
-} from "../src/index.ts";
+import { type ChainOptions, type HashList, hashChain, hashChainWords } from "../src/index.ts";
 import { NATIVE_MIN_WORDS, nativeAvailable } from "../src/native.ts";
 
 console.log(
@@ -117,64 +107,4 @@ test("the result type follows the mode", () => {
   const wrong2: BigUint64Array = hashChain(t, 2, { mode: "secure" });
   const lists: HashList[] = [fast, fast2, secure, either, wrong, wrong2];
   expect(lists.map((l) => l.length)).toEqual([2, 2, 2, 2, 2, 2]);
-});
-
-const BS = 4;
-const prompt = Array.from({ length: 13 }, (_, i) => 100 + i); // 3 full blocks + 1 token
-
-function cachedPool(options: ChainOptions = {}): BlockAllocator {
-  const a = new BlockAllocator(16);
-  const t = new BlockTable(a, { blockSize: BS, maxBlocksPerSeq: 8 });
-  t.append(prompt.length);
-  registerPrefix(a, t.blockIds(), prompt, BS, { ...options, hashes: hashChain(prompt, BS, options) });
-  t.release();
-  return a;
-}
-
-test("matchPrefix and registerPrefix take a BigUint64Array or bigints (fast), and copy them", () => {
-  const typed = hashChain(prompt, BS);
-  const hasher = new PrefixHasher(BS);
-  hasher.push(prompt);
-  for (const hashes of [typed, hasher.hashes, [...typed]] as HashList[]) {
-    const a = cachedPool();
-    const m = matchPrefix(a, prompt, BS, { hashes });
-    expect(m.tokenCount).toBe(12);
-    expect(m.hashes).not.toBe(hashes); // a snapshot: the caller's list may still change
-    expect(m.hashes instanceof BigUint64Array).toBe(hashes instanceof BigUint64Array);
-    expect([...m.hashes]).toEqual([...typed]);
-    a.free(m.blocks);
-  }
-  // without hashes, the match computes them: fast mode's BigUint64Array
-  const a = cachedPool();
-  const m = matchPrefix(a, prompt, BS);
-  expect(m.hashes).toBeInstanceOf(BigUint64Array);
-  expect(m.hashes).toEqual(typed);
-  // the match's hashes register the rest of a longer sequence
-  const longer = [...prompt, 7, 7, 7, 7];
-  const again = matchPrefix(a, longer, BS);
-  const t = new BlockTable(a, { blockSize: BS, maxBlocksPerSeq: 8 });
-  t.adopt(again.blocks, again.tokenCount);
-  t.append(longer.length - again.tokenCount);
-  expect(
-    registerPrefix(a, t.blockIds(), longer, BS, { hashes: again.hashes, fromBlock: again.blocks.length }),
-  ).toBe(1);
-});
-
-test("a BigUint64Array in secure mode, or of the wrong length, is an LlmemError and takes nothing", () => {
-  const a = cachedPool({ mode: "secure" });
-  const before = a.metrics();
-  const fast = hashChain(prompt, BS);
-  expect(codeOf(() => matchPrefix(a, prompt, BS, { mode: "secure", hashes: fast }))).toBe("INVALID_ARGUMENT");
-  expect(() => matchPrefix(a, prompt, BS, { mode: "secure", hashes: fast })).toThrow(/secure mode/);
-  expect(codeOf(() => registerPrefix(a, [], prompt, BS, { mode: "secure", hashes: fast }))).toBe(
-    "INVALID_ARGUMENT",
-  );
-  expect(codeOf(() => matchPrefix(a, prompt, BS, { hashes: fast.subarray(1) }))).toBe("INVALID_ARGUMENT");
-  expect(
-    codeOf(() => matchPrefix(a, prompt, BS, { hashes: new Uint32Array(3) as unknown as HashList })),
-  ).toBe("INVALID_ARGUMENT");
-  expect(a.metrics()).toEqual(before);
-  // the secure chain's bigint[] works
-  const m = matchPrefix(a, prompt, BS, { mode: "secure", hashes: hashChain(prompt, BS, { mode: "secure" }) });
-  expect(m.tokenCount).toBe(12);
 });

@@ -1,0 +1,231 @@
+/**
+ * The one connection a store talks through: Bun's built-in RedisClient behind a per-call
+ * timeout, a bound on calls in flight, and a breaker. Nothing here throws to the caller: a
+ * call returns its value or a fault, so the store can turn every network problem into a miss.
+ *
+ * After a timeout or a lost connection the breaker opens: calls fail at once ("unavailable")
+ * instead of each waiting out its timeout against a dead or paused server, and one background
+ * probe (PING on the old connection, then fresh connections) retries with exponential backoff
+ * until the server answers or the store is closed. Bun's own reconnect is off, so there is
+ * exactly one retry policy and it is this one.
+ */
+import { RedisClient } from "bun";
+
+export type Fault = "unavailable" | "busy" | "timeout" | "connection" | "server";
+
+export type Outcome<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly fault: Fault; readonly detail: string };
+
+export interface ConnectionOptions {
+  readonly url: string;
+  /** Connecting plus the first PING, per attempt. */
+  readonly connectTimeoutMs: number;
+  readonly backoffMinMs: number;
+  readonly backoffMaxMs: number;
+  /** Calls (pipelines) in flight at most; more are refused as "busy" rather than queued. */
+  readonly maxInflight: number;
+  /** Called when the breaker opens (with why) and when it closes again. */
+  readonly onState: (up: boolean, reason: string) => void;
+}
+
+type State = "connecting" | "up" | "down" | "closed";
+
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    // Unreferenced: a store nobody closed must not keep the process alive while it retries.
+    setTimeout(resolve, ms).unref();
+  });
+
+/** Races `promise` against `ms`; the loser is left to settle on its own (already handled). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<Outcome<T>> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(
+      () => resolve({ ok: false, fault: "timeout", detail: `no reply within ${ms} ms` }),
+      ms,
+    );
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve({ ok: true, value });
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        const code = (e as { code?: unknown }).code;
+        const detail = e instanceof Error ? e.message : String(e);
+        resolve({ ok: false, fault: code === "ERR_REDIS_SERVER_ERROR" ? "server" : "connection", detail });
+      },
+    );
+  });
+}
+
+export class RedisConnection {
+  readonly #o: ConnectionOptions;
+  #client: RedisClient | null = null;
+  #state: State = "connecting";
+  #inflight = 0;
+  #probing = false;
+  #waiters: Array<() => void> = [];
+  /** Times the breaker closed after being open (reconnects that worked). */
+  reconnects = 0;
+
+  constructor(options: ConnectionOptions) {
+    this.#o = options;
+    void this.#probe("connecting");
+  }
+
+  get up(): boolean {
+    return this.#state === "up";
+  }
+
+  /** Resolves `true` once connected, `false` if not within `timeoutMs` (never rejects). */
+  ready(timeoutMs: number): Promise<boolean> {
+    if (this.#state === "up") return Promise.resolve(true);
+    if (this.#state === "closed") return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve(this.#state === "up");
+      };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== done);
+        resolve(false);
+      }, timeoutMs);
+      this.#waiters.push(done);
+    });
+  }
+
+  /**
+   * Runs `fn` on the client within `timeoutMs`. Commands `fn` issues in one tick go out as one
+   * pipeline (Bun auto-pipelines), so one call is one round trip.
+   */
+  async run<T>(timeoutMs: number, fn: (client: RedisClient) => Promise<T>): Promise<Outcome<T>> {
+    const client = this.#client;
+    if (this.#state !== "up" || client === null) {
+      return { ok: false, fault: "unavailable", detail: `not connected to ${redactUrl(this.#o.url)}` };
+    }
+    if (this.#inflight >= this.#o.maxInflight) {
+      return { ok: false, fault: "busy", detail: `${this.#inflight} calls already in flight` };
+    }
+    this.#inflight++;
+    let work: Promise<T>;
+    try {
+      work = fn(client);
+    } catch (e) {
+      work = Promise.reject(e);
+    }
+    // The slot is held until the command really settles, not until we stop waiting for it:
+    // that is what bounds the work piled up on a server that stopped answering.
+    work.then(
+      () => this.#inflight--,
+      () => this.#inflight--,
+    );
+    const outcome = await withTimeout(work, timeoutMs);
+    if (
+      !outcome.ok &&
+      (outcome.fault === "timeout" || outcome.fault === "connection") &&
+      client === this.#client
+    ) {
+      this.#open(`${outcome.fault}: ${outcome.detail}`);
+    }
+    return outcome;
+  }
+
+  close(): void {
+    this.#state = "closed";
+    this.#client?.close();
+    this.#client = null;
+    this.#wake();
+  }
+
+  #open(reason: string): void {
+    if (this.#state !== "up") return;
+    this.#state = "down";
+    this.#o.onState(false, reason);
+    void this.#probe(reason);
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Until connected or closed: one attempt per backoff step (each attempt time-bounded). */
+  async #probe(_reason: string): Promise<void> {
+    if (this.#probing) return;
+    this.#probing = true;
+    let backoff = this.#o.backoffMinMs;
+    try {
+      while (this.#state === "connecting" || this.#state === "down") {
+        const failure = await this.#attempt();
+        if (failure === null) {
+          const wasDown = this.#state === "down";
+          this.#state = "up";
+          if (wasDown) {
+            this.reconnects++;
+            this.#o.onState(true, "reconnected");
+          }
+          this.#wake();
+          return;
+        }
+        if (this.#state === "connecting") {
+          // The first connection failed: say so once, as a lost connection would.
+          this.#state = "down";
+          this.#o.onState(false, failure);
+          this.#wake();
+        }
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, this.#o.backoffMaxMs);
+      }
+    } finally {
+      this.#probing = false;
+    }
+  }
+
+  /**
+   * PING on the current connection if it still looks open (a paused server), else a new one.
+   * `null` when the server answered, else why not.
+   */
+  async #attempt(): Promise<string | null> {
+    const t = this.#o.connectTimeoutMs;
+    const old = this.#client;
+    if (old?.connected) {
+      const ping = await withTimeout(old.send("PING", []), t);
+      if (ping.ok) return null;
+    }
+    old?.close();
+    this.#client = null;
+    if (this.#state === "closed") return "closed";
+    const client = new RedisClient(this.#o.url, {
+      autoReconnect: false,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      connectionTimeout: t,
+    });
+    client.onclose = () => {
+      if (client === this.#client) this.#open("connection closed");
+    };
+    const ok = await withTimeout(
+      client.connect().then(() => client.send("PING", [])),
+      t,
+    );
+    if (!ok.ok || (this.#state as State) === "closed") {
+      client.close();
+      return ok.ok ? "closed" : `${ok.fault}: ${ok.detail}`;
+    }
+    this.#client = client;
+    return null;
+  }
+}
+
+/** The URL without a password, for warning lines. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== "") u.password = "***";
+    return u.toString();
+  } catch {
+    return "(unparsable url)";
+  }
+}

@@ -1,0 +1,194 @@
+// Faults of a real redis-server process this file owns: absent, killed and restarted, paused
+// (SIGSTOP), out of memory. Every call must come back within its timeout as a miss, with one
+// warning line, and the store must recover on its own once the server is back.
+import { afterAll, describe, expect, test } from "bun:test";
+import { RedisKvStore, type RedisKvStoreOptions, tokenFingerprint } from "../src/index.ts";
+import { freshFingerprint, RedisServer, redisServerBinary } from "./redis-server.ts";
+
+const bin = redisServerBinary();
+const servers: RedisServer[] = [];
+afterAll(async () => {
+  for (const s of servers) await s.stop();
+});
+
+async function server(extraArgs: string[] = []): Promise<RedisServer> {
+  const s = await RedisServer.start(bin!, extraArgs);
+  servers.push(s);
+  return s;
+}
+
+const LAYOUT = { numLayers: 4, numKvHeads: 2, headDim: 64, kvFormat: "f16", blockSize: 16 } as const;
+const BLOCK = 4 * 2 * 16 * 2 * 64 * 2; // 32 KiB: layers × K,V × tokens × heads × dim × f16
+
+function openStore(url: string, extra: Partial<RedisKvStoreOptions> = {}) {
+  const warnings: string[] = [];
+  const store = new RedisKvStore({
+    url,
+    modelFingerprint: freshFingerprint(),
+    ...LAYOUT,
+    readTimeoutMs: 100,
+    writeTimeoutMs: 300,
+    connectTimeoutMs: 200,
+    backoffMinMs: 20,
+    backoffMaxMs: 200,
+    onWarn: (line) => warnings.push(line),
+    ...extra,
+  });
+  return { store, warnings };
+}
+
+const payload = (i: number) => Uint8Array.from({ length: BLOCK }, (_, j) => (i * 131 + j * 7) & 255);
+const fp = (i: number) => tokenFingerprint(Array.from({ length: 16 }, (_, j) => i * 16 + j));
+const range = (a: number, n: number) => Array.from({ length: n }, (_, i) => BigInt(a + i));
+const fps = (a: number, n: number) => Array.from({ length: n }, (_, i) => fp(a + i));
+
+async function putBlocks(store: RedisKvStore, a: number, n: number): Promise<void> {
+  for (let i = a; i < a + n; i++) store.putAsync(BigInt(i), fp(i), payload(i));
+  await store.flush();
+}
+
+function sameBytes(got: Uint8Array[], a: number): boolean {
+  return got.every((g, i) => Buffer.compare(Buffer.from(g), Buffer.from(payload(a + i))) === 0);
+}
+
+/** Runs `fn`, returning its result and the milliseconds it took. */
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const r = await fn();
+  return [r, performance.now() - t0];
+}
+
+describe.skipIf(bin === undefined)("faults of a real server", () => {
+  test("no server at all: misses, one warning, writes dropped, nothing thrown or stalled", async () => {
+    const s = await server();
+    const url = s.url;
+    await s.kill(); // a port nobody listens on any more
+    const { store, warnings } = openStore(url);
+    expect(await store.ready(300)).toBe(false);
+    for (let i = 0; i < 20; i++) {
+      const [n, ms] = await timed(() => store.longestPrefix(range(1, 4)));
+      expect(n).toBe(0);
+      expect(ms).toBeLessThan(100 + 150);
+      expect(await store.getBlocks(range(1, 4), fps(1, 4))).toEqual([]);
+    }
+    expect(store.putAsync(1n, fp(1), payload(1))).toBe(true);
+    await store.flush();
+    const st = store.stats();
+    expect(st).toMatchObject({ hits: 0, misses: 80, connected: false, dropped: 1, writes: 0 });
+    expect(st.unavailable).toBe(40); // 40 reads refused at once; the write was dropped, not sent
+    expect(warnings.length).toBeLessThanOrEqual(2); // at most one per kind (connection, writes)
+    store.close();
+  });
+
+  test("killed mid-run: calls become misses; restarted: the store reconnects and serves again", async () => {
+    const s = await server();
+    const { store, warnings } = openStore(s.url);
+    expect(await store.ready()).toBe(true);
+    await putBlocks(store, 1, 8);
+    expect(sameBytes(await store.getBlocks(range(1, 8), fps(1, 8)), 1)).toBe(true);
+
+    await s.kill();
+    let worst = 0;
+    for (let i = 0; i < 30; i++) {
+      const [got, ms] = await timed(() => store.getBlocks(range(1, 8), fps(1, 8)));
+      expect(got).toEqual([]);
+      const [n, ms2] = await timed(() => store.longestPrefix(range(1, 8)));
+      expect(n).toBe(0);
+      worst = Math.max(worst, ms, ms2);
+    }
+    expect(worst).toBeLessThan(100 + 150);
+    expect(store.putAsync(9n, fp(9), payload(9))).toBe(true);
+    await store.flush();
+    expect(store.stats().connected).toBe(false);
+    expect(warnings.filter((w) => w.includes("not answering")).length).toBe(1);
+
+    await s.restart(); // empty: no persistence
+    expect(await store.ready(3000)).toBe(true);
+    expect(await store.getBlocks(range(1, 8), fps(1, 8))).toEqual([]);
+    await putBlocks(store, 1, 8); // and the Lua script is loaded again after the restart
+    expect(await store.longestPrefix(range(1, 8))).toBe(8);
+    expect(sameBytes(await store.getBlocks(range(1, 8), fps(1, 8)), 1)).toBe(true);
+    expect(store.stats().reconnects).toBe(1);
+    console.log(`  killed server: worst call ${worst.toFixed(1)} ms (timeout 100 ms)`);
+    store.close();
+  });
+
+  test("paused (SIGSTOP): every call returns within its timeout; SIGCONT: it recovers", async () => {
+    const s = await server();
+    const { store, warnings } = openStore(s.url);
+    expect(await store.ready()).toBe(true);
+    await putBlocks(store, 1, 8);
+    s.pause();
+    try {
+      const times: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const [got, ms] = await timed(() => store.getBlocks(range(1, 8), fps(1, 8)));
+        expect(got).toEqual([]);
+        times.push(ms);
+        const [n, ms2] = await timed(() => store.longestPrefix(range(1, 8)));
+        expect(n).toBe(0);
+        times.push(ms2);
+      }
+      expect(store.putAsync(20n, fp(20), payload(20))).toBe(true);
+      const [, flushMs] = await timed(() => store.flush());
+      expect(flushMs).toBeLessThan(300 + 200); // the write timeout, at most
+      const worst = Math.max(...times);
+      expect(worst).toBeLessThan(100 + 150); // the read timeout plus scheduling slack on a loaded machine
+      expect(store.stats().timeouts).toBeGreaterThanOrEqual(1);
+      const sorted = [...times].sort((a, b) => a - b);
+      console.log(
+        `  paused server: first call ${times[0]!.toFixed(1)} ms, median ${sorted[20]!.toFixed(2)} ms, worst ${worst.toFixed(1)} ms (timeout 100 ms)`,
+      );
+    } finally {
+      s.resume();
+    }
+    expect(await store.ready(3000)).toBe(true);
+    expect(sameBytes(await store.getBlocks(range(1, 8), fps(1, 8)), 1)).toBe(true);
+    expect(warnings.filter((w) => w.includes("not answering")).length).toBe(1);
+    store.close();
+  });
+
+  test("maxmemory with noeviction: writes fail with a warning, stored blocks still read", async () => {
+    const s = await server(["--maxmemory-policy", "noeviction"]);
+    const { store, warnings } = openStore(s.url);
+    expect(await store.ready()).toBe(true);
+    await putBlocks(store, 1, 4);
+    const admin = await s.admin();
+    const used = Number(/used_memory:(\d+)/.exec(await admin.send("INFO", ["memory"]))![1]);
+    await admin.send("CONFIG", ["SET", "maxmemory", String(used + 8 * BLOCK)]);
+    await putBlocks(store, 5, 40);
+    const st = store.stats();
+    expect(st.writeFailures).toBeGreaterThan(0);
+    expect(st.writes).toBeGreaterThanOrEqual(4);
+    expect(warnings.some((w) => w.includes("OOM"))).toBe(true);
+    expect(sameBytes(await store.getBlocks(range(1, 4), fps(1, 4)), 1)).toBe(true);
+    const n = await store.longestPrefix(range(1, 44));
+    expect(n).toBe(st.writes); // stored in order until memory ran out
+    expect(sameBytes(await store.getBlocks(range(1, n), fps(1, n)), 1)).toBe(true);
+    store.close();
+  });
+
+  test("maxmemory with allkeys-lru: evicted blocks are misses, what is returned is exact", async () => {
+    const s = await server(["--maxmemory-policy", "allkeys-lru"]);
+    const { store } = openStore(s.url);
+    expect(await store.ready()).toBe(true);
+    const admin = await s.admin();
+    const used = Number(/used_memory:(\d+)/.exec(await admin.send("INFO", ["memory"]))![1]);
+    await admin.send("CONFIG", ["SET", "maxmemory", String(used + 16 * BLOCK)]);
+    // Blocks 1..64 in order, read back as we go: the server evicts while we read.
+    for (let a = 1; a <= 64; a += 8) {
+      await putBlocks(store, a, 8);
+      const got = await store.getBlocks(range(1, a + 7), fps(1, a + 7));
+      expect(sameBytes(got, 1)).toBe(true);
+    }
+    const n = await store.longestPrefix(range(1, 64));
+    expect(n).toBeLessThan(64);
+    const got = await store.getBlocks(range(1, 64), fps(1, 64));
+    expect(got.length).toBeLessThanOrEqual(n);
+    expect(sameBytes(got, 1)).toBe(true);
+    const evicted = Number(/evicted_keys:(\d+)/.exec(await admin.send("INFO", ["stats"]))![1]);
+    expect(evicted).toBeGreaterThan(0);
+    expect(store.stats().writeFailures).toBe(0);
+    store.close();
+  });
+});
