@@ -15,7 +15,7 @@
  *      llmem_quantize/llmem_dequantize, llmem_matvec (generic vec_dot path) and, with
  *      LLMEM_FORMAT_ROW, the attention kernels (which decode rows themselves: add a case there)
  *      then accept it.
- *   4. One row in packages/native/src/formats.ts (same id, name, geometry, flags); the test
+ *   4. One row in packages/core/src/formats.ts (same id, name, geometry, flags); the test
  *      packages/native/test/formats.test.ts checks the two tables agree row by row.
  *   5. Tests: native/test/test_quant.c (reference vs SIMD paths, round trip), the TS reference
  *      in packages/quant-kernels (native on and off).

@@ -4,6 +4,25 @@ export type {
 } from "./dtypes.ts";
 export { isLlmemError, LlmemError, type LlmemErrorCode, PoolExhaustedError } from "./errors.ts";
 export {
+  ALL_FORMATS,
+  bytesFor,
+  DTYPES,
+  type DType,
+  type FloatFormat,
+  FORMAT_LIST,
+  FORMATS,
+  type Format,
+  type FormatInfo,
+  formatInfo,
+  isBlockFormat,
+  MATRIX_FORMATS,
+  type MatrixFormat,
+  QUANT_FORMATS,
+  type QuantFormat,
+  ROW_FORMATS,
+  type RowFormat,
+} from "./formats.ts";
+export {
   checkFiniteNumber,
   checkInt,
   checkOneOf,
