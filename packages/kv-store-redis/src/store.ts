@@ -22,8 +22,14 @@ export interface RedisKvStoreOptions extends KeySpace {
   readonly headDim: number;
   /** Lifetime of a stored block (`SET … PX`); default 24 h. */
   readonly ttlMs?: number;
-  /** Timeout of `longestPrefix` and `getBlocks`; default 100 ms. */
+  /** Timeout of `longestPrefix`, and of `getBlocks` before the allowance for its bytes; default 100 ms. */
   readonly readTimeoutMs?: number;
+  /**
+   * `getBlocks` also gets this many ms per MiB it expects to read (blocks asked × the largest
+   * value seen), so a long prefix from a healthy server is not taken for a dead one; default 10
+   * (a 100 MB/s floor).
+   */
+  readonly readMsPerMiB?: number;
   /** Timeout of one batch of queued writes; default 2,000 ms. */
   readonly writeTimeoutMs?: number;
   /** Timeout of one connection attempt (connect and PING); default 500 ms. */
@@ -92,6 +98,9 @@ export class RedisKvStore {
   readonly #queue: WriteQueue;
   readonly #ttl: string;
   readonly #readTimeout: number;
+  readonly #readMsPerByte: number;
+  /** The largest value written or read: what one block of this store costs to read. */
+  #valueBytes = 0;
   readonly #writeTimeout: number;
   readonly #maxBlocks: number;
   readonly #url: string;
@@ -128,6 +137,7 @@ export class RedisKvStore {
     });
     this.#ttl = String(checkInt("ttlMs", options.ttlMs ?? DAY_MS, 1, 365 * DAY_MS));
     this.#readTimeout = checkInt("readTimeoutMs", options.readTimeoutMs ?? 100, 1, 60_000);
+    this.#readMsPerByte = checkInt("readMsPerMiB", options.readMsPerMiB ?? 10, 0, 60_000) / 2 ** 20;
     this.#writeTimeout = checkInt("writeTimeoutMs", options.writeTimeoutMs ?? 2000, 1, 600_000);
     this.#maxBlocks = checkInt("maxBlocksPerCall", options.maxBlocksPerCall ?? 4096, 1, MAX_CALL_BLOCKS);
     const backoffMin = checkInt("backoffMinMs", options.backoffMinMs ?? 50, 1, 60_000);
@@ -181,6 +191,7 @@ export class RedisKvStore {
     }
     if (this.#closed) return false;
     const value = this.#codec.encode(key, tokenFingerprint, payload);
+    if (value.length > this.#valueBytes) this.#valueBytes = value.length;
     if (this.#queue.offer({ key, value })) return true;
     this.#s.dropped++;
     this.#warnWrites.warn(`write queue full (${this.#queue.bytes} bytes queued): writes are being dropped`);
@@ -244,9 +255,8 @@ export class RedisKvStore {
   }
 
   async #read(keys: string[], tokenFingerprints: ArrayLike<bigint>): Promise<Uint8Array[]> {
-    const outcome = await this.#conn.run(this.#readTimeout, (c) =>
-      Promise.all(keys.map((k) => c.getBuffer(k))),
-    );
+    const timeout = this.#readTimeout + Math.ceil(keys.length * this.#valueBytes * this.#readMsPerByte);
+    const outcome = await this.#conn.run(timeout, (c) => Promise.all(keys.map((k) => c.getBuffer(k))));
     if (!this.#ok(outcome)) {
       this.#s.misses += keys.length;
       return [];
@@ -262,6 +272,7 @@ export class RedisKvStore {
         break;
       }
       out.push(payloadOf(value));
+      if (value.length > this.#valueBytes) this.#valueBytes = value.length; // verified sizes only
     }
     this.#s.hits += out.length;
     this.#s.misses += keys.length - out.length;
