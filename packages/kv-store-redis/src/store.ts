@@ -90,6 +90,7 @@ const LONGEST_PREFIX_SHA = new Bun.CryptoHasher("sha1").update(LONGEST_PREFIX_LU
 const PROTOCOLS = new Set(["redis:", "rediss:", "valkey:", "valkeys:"]);
 const DAY_MS = 24 * 60 * 60 * 1000;
 const MAX_CALL_BLOCKS = 1 << 16;
+const NOT_A_STRING = new Uint8Array(0); // fails verification as "not-a-block"
 
 export class RedisKvStore {
   readonly #keys: KeyBuilder;
@@ -102,6 +103,7 @@ export class RedisKvStore {
   /** The largest value written or read: what one block of this store costs to read. */
   #valueBytes = 0;
   readonly #writeTimeout: number;
+  readonly #connectTimeout: number;
   readonly #maxBlocks: number;
   readonly #url: string;
   readonly #warnConn: RateLimitedWarner;
@@ -150,9 +152,10 @@ export class RedisKvStore {
     this.#warnCorrupt = new RateLimitedWarner(sink, warnInterval);
     this.#warnWrites = new RateLimitedWarner(sink, warnInterval);
     this.#queue = new WriteQueue(queueBytes, maxBatchBytes, (batch) => this.#sendBatch(batch));
+    this.#connectTimeout = checkInt("connectTimeoutMs", options.connectTimeoutMs ?? 500, 1, 60_000);
     this.#conn = new RedisConnection({
       url: this.#url,
-      connectTimeoutMs: checkInt("connectTimeoutMs", options.connectTimeoutMs ?? 500, 1, 60_000),
+      connectTimeoutMs: this.#connectTimeout,
       backoffMinMs: backoffMin,
       backoffMaxMs: backoffMax,
       maxInflight: checkInt("maxInflight", options.maxInflight ?? 16, 1, 4096),
@@ -256,7 +259,18 @@ export class RedisKvStore {
 
   async #read(keys: string[], tokenFingerprints: ArrayLike<bigint>): Promise<Uint8Array[]> {
     const timeout = this.#readTimeout + Math.ceil(keys.length * this.#valueBytes * this.#readMsPerByte);
-    const outcome = await this.#conn.run(timeout, (c) => Promise.all(keys.map((k) => c.getBuffer(k))));
+    const outcome = await this.#conn.run(timeout, (c) =>
+      Promise.all(
+        keys.map((k) =>
+          // A server error for one key (WRONGTYPE: something that is not a string was put
+          // there) refuses that block, like any other value that is not a block.
+          c.getBuffer(k).catch((e: { code?: string }) => {
+            if (e?.code === "ERR_REDIS_SERVER_ERROR") return NOT_A_STRING;
+            throw e;
+          }),
+        ),
+      ),
+    );
     if (!this.#ok(outcome)) {
       this.#s.misses += keys.length;
       return [];
@@ -330,6 +344,9 @@ export class RedisKvStore {
 
   async #sendBatch(batch: QueuedWrite[]): Promise<void> {
     if (this.#closed) return;
+    // Writes queued right after construction wait for the first connection (bounded by its
+    // timeout) instead of being dropped; later, a down server drops them at once.
+    if (this.#conn.connecting) await this.#conn.ready(this.#connectTimeout);
     const outcome = await this.#conn.run(this.#writeTimeout, (c) =>
       Promise.all(
         batch.map((w) =>
