@@ -10,7 +10,8 @@
 import { checkInt, checkSize, LlmemError } from "@llmem/core";
 import { type Outcome, RedisConnection, redactUrl } from "./connection.ts";
 import { KeyBuilder, type KeySpace } from "./keys.ts";
-import { BlockCodec, payloadOf, type Verdict } from "./value-format.ts";
+import { BlockCodec, HEADER_BYTES, payloadOf, type Verdict } from "./value-format.ts";
+import { ValuePool } from "./value-pool.ts";
 import { RateLimitedWarner, type WarnSink } from "./warn.ts";
 import { type QueuedWrite, WriteQueue } from "./write-queue.ts";
 
@@ -97,6 +98,7 @@ export class RedisKvStore {
   readonly #codec: BlockCodec;
   readonly #conn: RedisConnection;
   readonly #queue: WriteQueue;
+  readonly #pool: ValuePool;
   readonly #ttl: string;
   readonly #readTimeout: number;
   readonly #readMsPerByte: number;
@@ -152,6 +154,7 @@ export class RedisKvStore {
     this.#warnCorrupt = new RateLimitedWarner(sink, warnInterval);
     this.#warnWrites = new RateLimitedWarner(sink, warnInterval);
     this.#queue = new WriteQueue(queueBytes, maxBatchBytes, (batch) => this.#sendBatch(batch));
+    this.#pool = new ValuePool(Math.min(queueBytes, 32 * 2 ** 20));
     this.#connectTimeout = checkInt("connectTimeoutMs", options.connectTimeoutMs ?? 500, 1, 60_000);
     this.#conn = new RedisConnection({
       url: this.#url,
@@ -193,9 +196,11 @@ export class RedisKvStore {
       });
     }
     if (this.#closed) return false;
-    const value = this.#codec.encode(key, tokenFingerprint, payload);
+    const size = HEADER_BYTES + payload.length;
+    const value = this.#codec.encode(key, tokenFingerprint, payload, this.#pool.take(size));
     if (value.length > this.#valueBytes) this.#valueBytes = value.length;
     if (this.#queue.offer({ key, value })) return true;
+    this.#pool.give(value);
     this.#s.dropped++;
     this.#warnWrites.warn(`write queue full (${this.#queue.bytes} bytes queued): writes are being dropped`);
     return false;
@@ -366,12 +371,16 @@ export class RedisKvStore {
       if (outcome.fault === "unavailable" || outcome.fault === "busy") {
         // Counted, not warned: the connection's own warning already said the server is away.
         this.#s.dropped += batch.length;
+        for (const w of batch) this.#pool.give(w.value); // never sent
       } else {
         this.#ok(outcome);
         this.#s.writeFailures += batch.length;
       }
       return;
     }
+    // Every command of the batch has its reply, so the server has read every value: reuse
+    // them. (After a timeout or a lost connection they may still be referenced: not reused.)
+    for (const w of batch) this.#pool.give(w.value);
     let firstError = "";
     for (let i = 0; i < batch.length; i++) {
       const r = outcome.value[i]!;
