@@ -6,6 +6,7 @@
 import { writeSync } from "node:fs";
 import { native } from "@llmem/native";
 import { parseArgs, USAGE } from "./args.ts";
+import { runConvert } from "./convert.ts";
 import { type RunResult, runDecode } from "./run.ts";
 import type { Sequence } from "./sequence.ts";
 
@@ -58,6 +59,7 @@ function toJson(r: RunResult): string {
 }
 
 function main(argv: string[]): number {
+  if (argv[0] === "convert") return runConvert(argv.slice(1), (line) => writeSync(2, `${line}\n`));
   const o = parseArgs(argv);
   if (o.help) {
     console.log(USAGE);

@@ -1,5 +1,12 @@
 export { GgufFile, type GgufFileParts, type GgufTensor } from "./file.ts";
 export { GGML_TYPES, type GgmlTypeInfo, ggmlType, ggmlTypeOf } from "./ggml-types.ts";
+export {
+  type Llama2cConfig,
+  type Llama2cToGgufOptions,
+  llama2cToGguf,
+  readLlama2cConfig,
+  readLlama2cVocab,
+} from "./llama2c.ts";
 export { MAX_ARRAY_DEPTH } from "./metadata-reader.ts";
 export { alignUp, DEFAULT_ALIGNMENT, GGUF_MAGIC, isGguf, openGguf, parseGguf } from "./reader.ts";
 export { type GgufTensorInfo, MAX_DIMS, MAX_TENSOR_NAME_BYTES } from "./tensor-info.ts";
