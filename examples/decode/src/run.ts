@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { LlmemError } from "@llmem/core";
+import { bytesFor } from "@llmem/native";
 import type { KvFormat, Options } from "./args.ts";
 import { type Checkpoint, readCheckpoint, viewCheckpoint } from "./checkpoint.ts";
 import { kvDim, type ModelConfig } from "./config.ts";
@@ -115,12 +116,10 @@ const BLOCK_SIZE = 16;
 /** Decoded at once at most. */
 const MAX_LIVE = 8;
 
-const KV_BYTES: Record<KvFormat, number> = { f32: 4, f16: 2, q8_0: 34 / 32, q4_0: 18 / 32 };
-
 /** Enough blocks for the live sequences plus as much again kept for prefix reuse, within a quarter of RAM. */
 function kvStore(c: ModelConfig, format: KvFormat, requests: number): KvStore {
   const perSeq = Math.ceil(c.seqLen / BLOCK_SIZE);
-  const blockBytes = BLOCK_SIZE * kvDim(c) * c.nLayers * 2 * KV_BYTES[format];
+  const blockBytes = bytesFor(format, BLOCK_SIZE * kvDim(c)) * c.nLayers * 2;
   const live = Math.min(requests, MAX_LIVE);
   const wanted = perSeq * (requests > 1 ? live * 2 : 1);
   const budget = Math.max(perSeq, Math.floor(totalmem() / 4 / blockBytes));

@@ -1,14 +1,27 @@
+export type {
+  TypedArray,
+  TypedArrayConstructor,
+} from "./dtypes.ts";
+export { isLlmemError, LlmemError, type LlmemErrorCode, PoolExhaustedError } from "./errors.ts";
 export {
+  ALL_FORMATS,
   bytesFor,
   DTYPES,
   type DType,
-  type DTypeInfo,
-  type FloatDType,
+  type FloatFormat,
+  FORMAT_LIST,
+  FORMATS,
+  type Format,
+  type FormatInfo,
+  formatInfo,
+  isBlockFormat,
+  MATRIX_FORMATS,
+  type MatrixFormat,
+  QUANT_FORMATS,
   type QuantFormat,
-  type TypedArray,
-  type TypedArrayConstructor,
-} from "./dtypes.ts";
-export { isLlmemError, LlmemError, type LlmemErrorCode, PoolExhaustedError } from "./errors.ts";
+  ROW_FORMATS,
+  type RowFormat,
+} from "./formats.ts";
 export {
   checkFiniteNumber,
   checkInt,

@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
+import { DTYPES } from "@llmem/core";
 import { expectLlmemError } from "@llmem/core/testing";
-import { GGML_TYPES, ggmlTypeOf, parseGguf, writeGguf } from "../src/index.ts";
+import { GGML_TYPES, ggmlTypeOf, isGguf, parseGguf, writeGguf } from "../src/index.ts";
 
 const file = parseGguf(
   writeGguf({
@@ -70,4 +71,23 @@ test("the ggml type table: names as ggml spells them, any case, sizes of the com
   expect(ggmlTypeOf(8).typeSize).toBe(34);
   expect(GGML_TYPES.size).toBe(31);
   expectLlmemError(() => ggmlTypeOf(4), "UNSUPPORTED", "4");
+});
+
+test("the ggml table agrees with @llmem/core's DTYPES on every type both know", () => {
+  const shared = Object.values(DTYPES);
+  expect(shared.length).toBeGreaterThan(0);
+  for (const d of shared) {
+    const g = ggmlTypeOf(d.name);
+    expect({ name: d.name, blockSize: g.blockSize, bytes: g.typeSize }).toEqual({
+      name: d.name,
+      blockSize: d.blockSize,
+      bytes: d.blockBytes,
+    });
+  }
+});
+
+test("isGguf looks only at the magic and header length", () => {
+  expect(isGguf(file.bytes)).toBe(true);
+  expect(isGguf(file.bytes.subarray(0, 23))).toBe(false);
+  expect(isGguf(new Uint8Array(32))).toBe(false);
 });

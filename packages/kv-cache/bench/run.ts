@@ -7,13 +7,8 @@
  */
 import { backend } from "@llmem/native";
 import { bench, do_not_optimize, run, summary } from "mitata";
-import {
-  ContiguousKvCache,
-  PagedKvCache,
-  type PagedSequence,
-  type RowFormat,
-  TwoTierKvCache,
-} from "../src/index.ts";
+import { type KeyGrouping, PagedKvCache, type PagedSequence, type RowFormat } from "../src/index.ts";
+import { ContiguousKvCache } from "../test/contiguous.ts";
 import { gaussian, outlierKeys } from "../test/quality.ts";
 
 const KV = 8;
@@ -60,24 +55,24 @@ const pagedF32 = pagedWith("f32");
 const pagedQ8 = pagedWith("q8_0");
 const pagedQ4 = pagedWith("q4_0");
 const pagedF16 = pagedWith("f16");
-const twoTier = new TwoTierKvCache({
-  numKvHeads: KV,
-  headDim: HD,
-  tailLength: 127,
-  migrationBatch: 128,
-  maxTokens: T,
-});
-twoTier.append(keys, values);
-const twoTierChannel = new TwoTierKvCache({
-  numKvHeads: KV,
-  headDim: HD,
-  tailLength: 127,
-  migrationBatch: 128,
-  maxTokens: T,
-  storePrecision: "q4_1",
-  keyGrouping: "channel",
-});
-twoTierChannel.append(keys, values);
+/** The two-tier policy: the newest 4 blocks of 32 in f32, older ones in `storePrecision`. */
+function tieredWith(storePrecision: RowFormat, keyGrouping: KeyGrouping): PagedSequence {
+  const cache = new PagedKvCache({
+    numLayers: 1,
+    numKvHeads: KV,
+    numHeads: HEADS,
+    headDim: HD,
+    blockSize: 32,
+    numBlocks: T / 32,
+    tiers: { recentBlocks: 4, storePrecision, numStoreBlocks: T / 32, keyGrouping },
+  });
+  const seq = cache.admit([], { maxTokens: T })!;
+  seq.beginStep(Array.from({ length: T }, (_, i) => i)).write(0, keys, values);
+  seq.end();
+  return seq;
+}
+const twoTier = tieredWith("q8_0", "token");
+const twoTierChannel = tieredWith("q4_1", "channel");
 
 console.log(`attend over ${T} tokens, ${KV} KV heads × ${HD}, ${HEADS} query heads; kernels: ${backend()}`);
 summary(() => {
@@ -88,11 +83,9 @@ summary(() => {
   bench("paged q8_0", () => do_not_optimize(pagedQ8.seq.attend(0, query, out)));
   bench("paged q4_0", () => do_not_optimize(pagedQ4.seq.attend(0, query, out)));
   bench("paged f16", () => do_not_optimize(pagedF16.seq.attend(0, query, out)));
-  bench("two-tier q8_0 store + f32 tail", () =>
-    do_not_optimize(twoTier.attend(query, { numHeads: HEADS, out })),
-  );
-  bench("two-tier q4_1 channel keys + f32 tail", () =>
-    do_not_optimize(twoTierChannel.attend(query, { numHeads: HEADS, out })),
+  bench("paged tiers: q8_0 store + f32 recent", () => do_not_optimize(twoTier.attend(0, query, out)));
+  bench("paged tiers: q4_1 channel keys + f32 recent", () =>
+    do_not_optimize(twoTierChannel.attend(0, query, out)),
   );
 });
 const result = await run();

@@ -20,7 +20,7 @@ import { type ChainOptions, PrefixHasher } from "@llmem/prefix-hash";
 import { decodeRow, encodeRow } from "./ops.ts";
 import { checkTokenIds, PagedSequence, type SequenceHost } from "./paged-sequence.ts";
 import { encodeStoreRow } from "./refine.ts";
-import { checkHeadDimFor, isBlockFormat, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
+import { checkHeadDimFor, isBlockFormat, QK, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
 import { type Segment, SegmentAttention } from "./segments.ts";
 import { checkAllFinite, checkFloat32Array } from "./validate.ts";
 
@@ -58,10 +58,19 @@ export interface PagedKvCacheOptions {
   tiers?: PagedTiers;
 }
 
+/** How the store tier lays out keys: per token like values, or per channel (KIVI). */
+export type KeyGrouping = "token" | "channel";
+
 export interface PagedTiers {
   recentBlocks: number;
   storePrecision: RowFormat;
   numStoreBlocks: number;
+  /**
+   * "token" (default): store keys per token and head in 32-value blocks, like values.
+   * "channel": store keys per channel over 32-token groups, as KIVI does: keys have outlier
+   * channels that spoil per-token blocks. Needs a block storePrecision and blockSize % 32 = 0.
+   */
+  keyGrouping?: KeyGrouping;
 }
 
 export interface AdmitOptions {
@@ -134,7 +143,8 @@ export class PagedKvCache implements SequenceHost {
   private readonly tokenFloats: number;
   private readonly live = new Map<number, PagedSequence>();
   private readonly segments: SegmentAttention;
-  private readonly rowK: Float32Array;
+  /** Migration scratch: one block's keys, [token][kvHead][headDim]. */
+  private readonly blockK: Float32Array;
   private readonly rowV: Float32Array;
   private readonly prefixKeys: ChainOptions | undefined;
   /** Hash of each full prompt block a live sequence is still computing → how many are. */
@@ -175,8 +185,22 @@ export class PagedKvCache implements SequenceHost {
         recentBlocks: checkInt("tiers.recentBlocks", o.tiers.recentBlocks, 0, 2 ** 24),
         storePrecision: checkOneOf("tiers.storePrecision", o.tiers.storePrecision, ROW_FORMATS),
         numStoreBlocks: checkInt("tiers.numStoreBlocks", o.tiers.numStoreBlocks, 1, 2 ** 24),
+        keyGrouping: checkOneOf("tiers.keyGrouping", o.tiers.keyGrouping ?? "token", [
+          "token",
+          "channel",
+        ] as const),
       };
       checkHeadDimFor(tiers.storePrecision, this.headDim, "headDim");
+      if (
+        tiers.keyGrouping === "channel" &&
+        (!isBlockFormat(tiers.storePrecision) || this.blockSize % QK !== 0)
+      ) {
+        throw new LlmemError(
+          "INVALID_ARGUMENT",
+          `tiers.keyGrouping "channel" quantizes each key channel over ${QK} tokens: it needs a block tiers.storePrecision (q8_0, q4_0, q4_1), got ${tiers.storePrecision}, and blockSize a multiple of ${QK}, got ${this.blockSize}`,
+          { argument: "tiers.keyGrouping" },
+        );
+      }
     }
     this.tiers = tiers;
     this.prefixKeys = o.prefixKeys;
@@ -210,8 +234,8 @@ export class PagedKvCache implements SequenceHost {
       throw e;
     }
     this.segments = new SegmentAttention(this.numKvHeads, this.headDim);
-    this.rowK = new Float32Array(this.tokenFloats);
-    this.rowV = new Float32Array(this.tokenFloats);
+    this.blockK = new Float32Array(this.blockSize * this.tokenFloats);
+    this.rowV = new Float32Array(Math.max(this.tokenFloats, QK));
   }
 
   private tier(format: RowFormat): Tier {
@@ -450,6 +474,7 @@ export class PagedKvCache implements SequenceHost {
         count: base,
         blockTable: seq.store.blocks,
         blockSize: this.blockSize,
+        channelKeys: this.tiers!.keyGrouping === "channel",
       });
     }
     segs.push({
@@ -541,8 +566,23 @@ export class PagedKvCache implements SequenceHost {
       const blocks = inStore ? seq.store!.blocks : seq.table.blocks;
       const p = inStore ? pos : pos - base;
       const at = (blocks[Math.floor(p / bs)]! * bs + (p % bs)) * t.tokenBytes;
-      decodeRow(t.format, t.k[layer]!, at, tf, keys.subarray(pos * tf, (pos + 1) * tf));
+      if (!inStore || this.tiers?.keyGrouping !== "channel") {
+        decodeRow(t.format, t.k[layer]!, at, tf, keys.subarray(pos * tf, (pos + 1) * tf));
+      }
       decodeRow(t.format, t.v[layer]!, at, tf, values.subarray(pos * tf, (pos + 1) * tf));
+    }
+    if (this.stored && seq.store && this.tiers?.keyGrouping === "channel") {
+      const row = rowBytes(this.stored.format, QK);
+      const lanes = new Float32Array(QK);
+      for (let i = 0; i < seq.store.blockCount; i++) {
+        for (let g = 0; g < bs / QK; g++) {
+          const at = seq.store.blocks[i]! * this.stored.blockBytes + g * tf * row;
+          for (let c = 0; c < tf; c++) {
+            decodeRow(this.stored.format, this.stored.k[layer]!, at + c * row, QK, lanes);
+            for (let t = 0; t < QK; t++) keys[(i * bs + g * QK + t) * tf + c] = lanes[t]!;
+          }
+        }
+      }
     }
     return { keys, values };
   }
@@ -651,7 +691,7 @@ export class PagedKvCache implements SequenceHost {
     if (!tiers || !store || !stored) return;
     const bs = this.blockSize;
     const tf = this.tokenFloats;
-    const encode = stored.format === "q4_0" || stored.format === "q4_1" ? encodeStoreRow : encodeRow;
+    const channel = tiers.keyGrouping === "channel";
     while (Math.floor(seq.length / bs) - store.blockCount > tiers.recentBlocks) {
       if (this.storeAllocator!.freeCount === 0) return; // the store is full: keep blocks recent
       const src = seq.table.blocks[0]!;
@@ -661,11 +701,19 @@ export class PagedKvCache implements SequenceHost {
         for (let t = 0; t < bs; t++) {
           const from = (src * bs + t) * this.recent.tokenBytes;
           const to = (dst * bs + t) * stored.tokenBytes;
-          decodeRow(this.recent.format, this.recent.k[l]!, from, tf, this.rowK);
+          decodeRow(
+            this.recent.format,
+            this.recent.k[l]!,
+            from,
+            tf,
+            this.blockK.subarray(t * tf, (t + 1) * tf),
+          );
           decodeRow(this.recent.format, this.recent.v[l]!, from, tf, this.rowV);
-          encode(stored.format, this.rowK, tf, stored.k[l]!, to);
-          encode(stored.format, this.rowV, tf, stored.v[l]!, to);
+          encodeStoreRow(stored.format, this.rowV, tf, stored.v[l]!, to);
+          if (!channel)
+            encodeStoreRow(stored.format, this.blockK.subarray(t * tf, (t + 1) * tf), tf, stored.k[l]!, to);
         }
+        if (channel) this.encodeChannelKeys(stored, stored.k[l]!, dst);
       }
       // Drop the first recent block: a new table adopts the others (one more reference each),
       // then the old one lets go of all of them.
@@ -678,6 +726,23 @@ export class PagedKvCache implements SequenceHost {
       }
       old.release();
       seq.table = table;
+    }
+  }
+
+  /**
+   * Channel-grouped store keys of block `dst` from `blockK` ([token][channel] floats): per
+   * 32-token group, channel c's 32 values are one quantized row at group·groupBytes + c·rowBytes.
+   */
+  private encodeChannelKeys(stored: Tier, keys: Uint8Array, dst: number): void {
+    const tf = this.tokenFloats;
+    const row = rowBytes(stored.format, QK);
+    const col = this.rowV.subarray(0, QK);
+    for (let g = 0; g < this.blockSize / QK; g++) {
+      const at = dst * stored.blockBytes + g * tf * row;
+      for (let c = 0; c < tf; c++) {
+        for (let t = 0; t < QK; t++) col[t] = this.blockK[(g * QK + t) * tf + c]!;
+        encodeStoreRow(stored.format, col, QK, keys, at + c * row);
+      }
     }
   }
 

@@ -1,10 +1,13 @@
 /**
- * Attention over several segments of one sequence (ring-buffer halves, tiers of different
- * formats), each run through the paged kernel on its own and merged exactly through the
- * per-head log-sum-exp, as flash-decoding combines splits.
+ * Attention over several segments of one sequence (tiers of different formats and key
+ * layouts), each attended on its own and merged exactly through the per-head log-sum-exp, as
+ * flash-decoding combines splits. Token-grouped segments run through the paged kernel;
+ * channel-grouped keys are scored with the weighted-sum building block (score[t] =
+ * Σ_c q[c]·K[c][t], the query as weights over the channel rows of a 32-token group).
  */
+import { attentionWeightedSum } from "./ops.ts";
 import { pagedAttentionMetal } from "./paged-metal.ts";
-import type { RowFormat } from "./row-formats.ts";
+import { QK, type RowFormat, rowBytes } from "./row-formats.ts";
 
 export interface Segment {
   format: RowFormat;
@@ -15,6 +18,11 @@ export interface Segment {
   /** Logical → physical blocks (default: one block of `count` tokens). */
   blockTable?: Uint32Array;
   blockSize?: number;
+  /**
+   * Keys per channel: in each block, per 32-token group, one quantized row of 32 values per
+   * channel ([group][kvHead][headDim][32 tokens]); needs blockTable and a blockSize of whole groups.
+   */
+  channelKeys?: boolean;
 }
 
 const ONE_BLOCK = new Uint32Array(1);
@@ -22,6 +30,8 @@ const ONE_BLOCK = new Uint32Array(1);
 export class SegmentAttention {
   private outs: Float32Array[] = [];
   private lses: Float32Array[] = [];
+  private scores = new Float32Array(1024);
+  private readonly lanes = new Float32Array(QK);
 
   constructor(
     readonly numKvHeads: number,
@@ -50,6 +60,10 @@ export class SegmentAttention {
     const hd = this.headDim;
     const parts = used.map((s, i) => {
       const b = this.buffers(i, numHeads);
+      if (s.channelKeys) {
+        this.channelAttend(s, query, numHeads, scale, b.out, b.lse);
+        return b;
+      }
       pagedAttentionMetal({
         format: s.format,
         query,
@@ -79,6 +93,75 @@ export class SegmentAttention {
       for (const p of parts) {
         const w = Math.exp(p.lse[h]! - max) / total;
         for (let d = 0; d < hd; d++) out[h * hd + d]! += w * p.out[h * hd + d]!;
+      }
+    }
+  }
+
+  /** One segment with channel-grouped keys and token-grouped values: out and lse per head. */
+  private channelAttend(
+    s: Segment,
+    query: Float32Array,
+    numHeads: number,
+    scale: number,
+    out: Float32Array,
+    lse: Float32Array,
+  ): void {
+    const hd = this.headDim;
+    const bs = s.blockSize!;
+    const table = s.blockTable!;
+    const n = s.count;
+    const row = rowBytes(s.format, QK);
+    const headBytes = rowBytes(s.format, hd);
+    const tokenBytes = this.numKvHeads * headBytes;
+    const blockBytes = bs * tokenBytes;
+    const groupBytes = this.numKvHeads * hd * row;
+    if (this.scores.length < n) this.scores = new Float32Array(Math.max(n, 2 * this.scores.length));
+    const scores = this.scores;
+    const lanes = this.lanes;
+    const group = numHeads / this.numKvHeads;
+    for (let h = 0; h < numHeads; h++) {
+      const g = Math.floor(h / group);
+      const q = query.subarray(h * hd, (h + 1) * hd);
+      for (let t0 = 0; t0 < n; t0 += QK) {
+        const block = table[Math.floor(t0 / bs)]!;
+        lanes.fill(0);
+        attentionWeightedSum(
+          s.format,
+          q,
+          s.keys,
+          {
+            count: hd,
+            headDim: QK,
+            offsetBytes: block * blockBytes + ((t0 % bs) / QK) * groupBytes + g * hd * row,
+            strideBytes: row,
+          },
+          lanes,
+        );
+        const m = Math.min(QK, n - t0);
+        for (let t = 0; t < m; t++) scores[t0 + t] = scale * lanes[t]!;
+      }
+      let max = Number.NEGATIVE_INFINITY;
+      for (let t = 0; t < n; t++) if (scores[t]! > max) max = scores[t]!;
+      let sum = 0;
+      for (let t = 0; t < n; t++) sum += scores[t] = Math.exp(scores[t]! - max);
+      for (let t = 0; t < n; t++) scores[t]! /= sum;
+      lse[h] = max + Math.log(sum);
+      const o = out.subarray(h * hd, (h + 1) * hd);
+      o.fill(0);
+      for (let t0 = 0; t0 < n; t0 += bs) {
+        attentionWeightedSum(
+          s.format,
+          scores,
+          s.values,
+          {
+            count: Math.min(bs, n - t0),
+            headDim: hd,
+            offsetBytes: table[t0 / bs]! * blockBytes + g * headBytes,
+            strideBytes: tokenBytes,
+            weightsOffset: t0,
+          },
+          o,
+        );
       }
     }
   }

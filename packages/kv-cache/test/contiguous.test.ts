@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { LlmemError } from "@llmem/core";
-import { ContiguousKvCache } from "../src/index.ts";
+import { ContiguousKvCache } from "./contiguous.ts";
 
 test("attention with one token returns its value; GQA maps heads to kv heads", () => {
   const cache = new ContiguousKvCache({ numKvHeads: 2, headDim: 2, maxTokens: 4 });

@@ -287,6 +287,63 @@ test("two-tier policy: old blocks move to the quantized store; attend spans both
   cache.dispose();
 });
 
+test("channel-grouped store keys: each key channel is quantized over 32-token groups; attend spans both tiers", () => {
+  const cache = new PagedKvCache({
+    numLayers: 2,
+    numKvHeads: KV,
+    numHeads: 4,
+    headDim: HD,
+    blockSize: 32,
+    numBlocks: 8,
+    tiers: { recentBlocks: 1, storePrecision: "q4_1", numStoreBlocks: 4, keyGrouping: "channel" },
+  });
+  const tokens = Array.from({ length: 100 }, (_, i) => 7 + i);
+  const s = cache.admit(tokens)!;
+  prefill(cache, s, tokens.slice(0, 70), 0);
+  for (let n = 71; n <= 100; n++) prefill(cache, s, tokens.slice(0, n), n - 1);
+  expect(s.storedTokens).toBe(64); // 3 full blocks: the 2 oldest moved
+  for (let l = 0; l < 2; l++) {
+    const want = expected(tokens, l, "f32");
+    const got = cache.read(s, l);
+    // keys of the store: channel c of tokens [32g, 32g + 32) is one q4_1 row
+    const col = new Float32Array(32);
+    for (let g = 0; g < 2; g++) {
+      for (let c = 0; c < ROW; c++) {
+        for (let t = 0; t < 32; t++) col[t] = want.keys[(32 * g + t) * ROW + c]!;
+        const rt = roundTrip("q4_1", col, true);
+        for (let t = 0; t < 32; t++) want.keys[(32 * g + t) * ROW + c] = rt[t]!;
+      }
+    }
+    for (let p = 0; p < 64; p++)
+      want.values.set(roundTrip("q4_1", want.values.subarray(p * ROW, (p + 1) * ROW), true), p * ROW);
+    expect(maxAbsDiff(got.keys, want.keys)).toBe(0);
+    expect(maxAbsDiff(got.values, want.values)).toBe(0);
+    const query = new Float32Array(4 * HD).map((_, i) => Math.cos(i + l));
+    const out = s.attend(l, query, new Float32Array(4 * HD));
+    expect(maxAbsDiff(out, referenceAttend(want.keys, want.values, 100, query, 4, KV, HD))).toBeLessThan(
+      1e-5,
+    );
+  }
+  cache.dispose();
+  for (const tiers of [
+    { recentBlocks: 1, storePrecision: "f16", numStoreBlocks: 4, keyGrouping: "channel" },
+    { recentBlocks: 1, storePrecision: "q8_0", numStoreBlocks: 4, keyGrouping: "channel", blockSize: 16 },
+  ] as const) {
+    const fn = () =>
+      new PagedKvCache({
+        numLayers: 1,
+        numKvHeads: KV,
+        headDim: HD,
+        numBlocks: 4,
+        blockSize: 32,
+        ...tiers,
+        tiers,
+      });
+    expect(codeOf(fn)).toBe("INVALID_ARGUMENT");
+    expect(fn).toThrow(/tiers\.keyGrouping "channel".*blockSize a multiple of 32/);
+  }
+});
+
 describe("PagedKvCache against a reference model (fast-check)", () => {
   const BASE = Array.from({ length: 40 }, (_, i) => 1000 + i);
   const cmd = fc.oneof(

@@ -2,9 +2,9 @@
  * The simplest correct KV cache: f32 keys and values for one sequence and one layer,
  * layout [token][kvHead][headDim], with grouped-query multi-head attention.
  */
-import { checkInt, LlmemError } from "@llmem/core";
-import { pagedAttention } from "./paged-kernel.ts";
-import { type AttendOptions, checkAttend } from "./validate.ts";
+import { checkFiniteNumber, checkInt, LlmemError } from "@llmem/core";
+import { pagedAttention } from "../src/paged-kernel.ts";
+import { checkFloat32Array } from "../src/validate.ts";
 
 export interface ContiguousKvCacheOptions {
   numKvHeads: number;
@@ -82,4 +82,64 @@ let lse = new Float32Array(64);
 function lseScratch(n: number): Float32Array {
   if (lse.length < n) lse = new Float32Array(n);
   return lse.subarray(0, n);
+}
+
+export interface AttendOptions {
+  /** Query heads; a multiple of numKvHeads (grouped-query attention). */
+  numHeads: number;
+  /** Score scale; default 1/sqrt(headDim). */
+  scale?: number;
+  /** Output buffer of numHeads*headDim floats (default: a new one). */
+  out?: Float32Array;
+}
+
+export interface CheckedAttend {
+  numHeads: number;
+  scale: number;
+  out: Float32Array;
+}
+
+export function checkAttend(
+  query: unknown,
+  options: AttendOptions,
+  numKvHeads: number,
+  headDim: number,
+): CheckedAttend {
+  if (typeof options !== "object" || options === null) {
+    throw new LlmemError("INVALID_ARGUMENT", "options must be an object with numHeads", {
+      argument: "options",
+    });
+  }
+  const numHeads = checkInt("numHeads", options.numHeads, 1, 65536);
+  if (numHeads % numKvHeads !== 0) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `numHeads ${numHeads} must be a multiple of numKvHeads ${numKvHeads}`,
+      { argument: "numHeads", value: numHeads, numKvHeads },
+    );
+  }
+  const q = checkFloat32Array("query", query);
+  if (q.length !== numHeads * headDim) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `query must hold numHeads*headDim = ${numHeads * headDim} floats, got ${q.length}`,
+      { argument: "query", length: q.length, expected: numHeads * headDim },
+    );
+  }
+  const scale =
+    options.scale === undefined ? 1 / Math.sqrt(headDim) : checkFiniteNumber("scale", options.scale);
+  let out = options.out;
+  if (out === undefined) out = new Float32Array(q.length);
+  else {
+    checkFloat32Array("out", out);
+    if (out.length !== q.length) {
+      throw new LlmemError("INVALID_ARGUMENT", `out must hold ${q.length} floats, got ${out.length}`, {
+        argument: "out",
+        length: out.length,
+        expected: q.length,
+      });
+    }
+    out.fill(0);
+  }
+  return { numHeads, scale, out };
 }
