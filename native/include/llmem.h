@@ -2,7 +2,8 @@
  * libllmem: the native side of llmem (memory, quantization, attention/matvec, hashing).
  *
  * Every kernel has a scalar reference and SIMD paths (AVX2+FMA on x86-64, NEON on
- * AArch64), picked at run time at one dispatch point per kernel. Callers (the bun:ffi
+ * AArch64), chosen once at load (and again by llmem_set_isa) from the format table in
+ * src/formats.c. Callers (the bun:ffi
  * binding) validate every pointer and length before calling in: these functions trust
  * their arguments, as C kernels must to stay fast.
  */
@@ -38,7 +39,7 @@ enum llmem_isa {
 LLMEM_API const char *llmem_version(void);
 /* Best ISA this CPU supports (cpuid on x86-64). */
 LLMEM_API int llmem_detect_isa(void);
-/* ISA the kernels currently dispatch to. */
+/* ISA the kernels were chosen for (at load: the best one). */
 LLMEM_API int llmem_active_isa(void);
 /* Force an ISA (tests and benchmarks compare paths). Returns 0, or -1 if the CPU
  * or this build lacks it (the active ISA is then unchanged). */
@@ -80,6 +81,22 @@ enum llmem_format {
   LLMEM_Q8_1 = 6,
 };
 #define LLMEM_QK 32
+
+/* The format table (src/formats.c), described row by row so a binding can check its own copy
+ * against it. Flags: which entry points accept a format. */
+enum llmem_format_flag {
+  LLMEM_FORMAT_QUANT = 1,  /* llmem_quantize / llmem_dequantize */
+  LLMEM_FORMAT_ROW = 2,    /* K/V rows: llmem_attn_*, llmem_paged_attention, llmem_kv_row_bytes */
+  LLMEM_FORMAT_MATRIX = 4, /* weight rows of llmem_matvec */
+};
+#define LLMEM_FORMAT_FIELDS 4
+/* Rows in the table (formats 0 .. count-1). */
+LLMEM_API int llmem_format_count(void);
+/* A row's name ("q8_0"), or NULL past the table. */
+LLMEM_API const char *llmem_format_name(int format);
+/* out = { values per block, bytes per block, the format its dot pairs with (0xffffffff: none),
+ * flags }; 0, or -1 past the table. */
+LLMEM_API int llmem_format_describe(int format, uint32_t out[LLMEM_FORMAT_FIELDS]);
 
 /* Round to nearest even; subnormals, signed zeros, infinities exact; NaN stays NaN (quieted). */
 LLMEM_API void llmem_f32_to_f16(const float *src, uint16_t *dst, size_t n);

@@ -1,10 +1,10 @@
-#include "internal.h"
+#include "formats.h"
 
 #if LLMEM_X86
 #include <cpuid.h>
 #endif
 
-int llmem_isa_current = -1;
+static int llmem_isa_current = -1;
 
 const char *llmem_version(void) { return "0.1.0"; }
 
@@ -37,6 +37,7 @@ int llmem_set_isa(int isa) {
   const int best = llmem_detect_isa();
   if (isa != LLMEM_ISA_SCALAR && isa != best) return -1;
   llmem_isa_current = isa;
+  llmem_select_kernels(isa);
   return 0;
 }
 

@@ -16,7 +16,4 @@
 #include <arm_neon.h>
 #endif
 
-/* The ISA every dispatch point switches on; written by llmem_set_isa / first use. */
-extern int llmem_isa_current;
-
 #endif

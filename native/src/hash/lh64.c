@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "../internal.h"
+#include "../formats.h"
 
 #define P1 0x9E3779B1u
 #define P2 0x85EBCA77u
@@ -393,18 +393,18 @@ static void chain_keyed_neon(const uint32_t *t, size_t bs, size_t nb, const uint
 #undef ROTL_N
 #endif
 
-static uint64_t hash64_scalar(const uint32_t *t, size_t n, const uint32_t *e, size_t m, uint64_t p) {
+uint64_t lh64_block_scalar(const uint32_t *t, size_t n, const uint32_t *e, size_t m, uint64_t p) {
   return hash_of(hash_block(absorb_scalar, t, n, e, m, state_of(p)));
 }
-static void chain_scalar(const uint32_t *t, size_t bs, size_t nb, const uint32_t *e, const uint32_t *o,
+void lh64_chain_scalar(const uint32_t *t, size_t bs, size_t nb, const uint32_t *e, const uint32_t *o,
                          uint64_t p, uint32_t *out) {
   chain(absorb_scalar, t, bs, nb, e, o, p, out);
 }
 #if LLMEM_X86
-LLMEM_AVX2 static uint64_t hash64_avx2(const uint32_t *t, size_t n, const uint32_t *e, size_t m, uint64_t p) {
+LLMEM_AVX2 uint64_t lh64_block_avx2(const uint32_t *t, size_t n, const uint32_t *e, size_t m, uint64_t p) {
   return hash_of(hash_block(absorb_avx2, t, n, e, m, state_of(p)));
 }
-LLMEM_AVX2 static void chain_avx2(const uint32_t *t, size_t bs, size_t nb, const uint32_t *e,
+LLMEM_AVX2 void lh64_chain_avx2(const uint32_t *t, size_t bs, size_t nb, const uint32_t *e,
                                   const uint32_t *o, uint64_t p, uint32_t *out) {
   if (bs % 8 != 0) chain(absorb_avx2, t, bs, nb, e, o, p, out);
   else if (o) chain_keyed_avx2(t, bs, nb, e, o, p, out);
@@ -412,10 +412,10 @@ LLMEM_AVX2 static void chain_avx2(const uint32_t *t, size_t bs, size_t nb, const
 }
 #endif
 #if LLMEM_ARM
-static uint64_t hash64_neon(const uint32_t *t, size_t n, const uint32_t *e, size_t m, uint64_t p) {
+uint64_t lh64_block_neon(const uint32_t *t, size_t n, const uint32_t *e, size_t m, uint64_t p) {
   return hash_of(hash_block(absorb_neon, t, n, e, m, state_of(p)));
 }
-static void chain_neon(const uint32_t *t, size_t bs, size_t nb, const uint32_t *e, const uint32_t *o,
+void lh64_chain_neon(const uint32_t *t, size_t bs, size_t nb, const uint32_t *e, const uint32_t *o,
                        uint64_t p, uint32_t *out) {
   if (bs % 8 != 0) chain(absorb_neon, t, bs, nb, e, o, p, out);
   else if (o) chain_keyed_neon(t, bs, nb, e, o, p, out);
@@ -425,26 +425,10 @@ static void chain_neon(const uint32_t *t, size_t bs, size_t nb, const uint32_t *
 
 uint64_t llmem_hash64(const uint32_t *tokens, size_t n_tokens, const uint32_t *extra, size_t n_extra,
                       uint64_t parent) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: return hash64_avx2(tokens, n_tokens, extra, n_extra, parent);
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: return hash64_neon(tokens, n_tokens, extra, n_extra, parent);
-#endif
-  default: return hash64_scalar(tokens, n_tokens, extra, n_extra, parent);
-  }
+  return llmem_isa_kernels_active.hash64(tokens, n_tokens, extra, n_extra, parent);
 }
 
 void llmem_hash64_chain(const uint32_t *tokens, size_t block_size, size_t n_blocks, const uint32_t *extra,
                         const uint32_t *extra_offsets, uint64_t parent, uint32_t *out) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: chain_avx2(tokens, block_size, n_blocks, extra, extra_offsets, parent, out); return;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: chain_neon(tokens, block_size, n_blocks, extra, extra_offsets, parent, out); return;
-#endif
-  default: chain_scalar(tokens, block_size, n_blocks, extra, extra_offsets, parent, out);
-  }
+  llmem_isa_kernels_active.hash64_chain(tokens, block_size, n_blocks, extra, extra_offsets, parent, out);
 }

@@ -1,14 +1,16 @@
-/* f32 dot product: scalar reference, AVX2+FMA and NEON paths, one dispatch point. */
-#include "../internal.h"
+/* f32 dot product: scalar reference, AVX2+FMA and NEON paths, named by the format table (../formats.c) as f32's vec_dot. */
+#include "../formats.h"
 
-static float dot_f32_scalar(const float *a, const float *b, size_t n) {
+float dot_f32_scalar(const void *va, const void *vb, size_t n) {
+  const float *a = va, *b = vb;
   float sum = 0.0f;
   for (size_t i = 0; i < n; i++) sum += a[i] * b[i];
   return sum;
 }
 
 #if LLMEM_X86
-LLMEM_AVX2 static float dot_f32_avx2(const float *a, const float *b, size_t n) {
+LLMEM_AVX2 float dot_f32_avx2(const void *va, const void *vb, size_t n) {
+  const float *a = va, *b = vb;
   /* Four accumulators hide the FMA latency (4 cycles, 2 per cycle). */
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
@@ -31,7 +33,8 @@ LLMEM_AVX2 static float dot_f32_avx2(const float *a, const float *b, size_t n) {
 #endif
 
 #if LLMEM_ARM
-static float dot_f32_neon(const float *a, const float *b, size_t n) {
+float dot_f32_neon(const void *va, const void *vb, size_t n) {
+  const float *a = va, *b = vb;
   float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0), acc2 = vdupq_n_f32(0), acc3 = vdupq_n_f32(0);
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -47,14 +50,3 @@ static float dot_f32_neon(const float *a, const float *b, size_t n) {
 }
 #endif
 
-float llmem_dot_f32(const float *a, const float *b, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: return dot_f32_avx2(a, b, n);
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: return dot_f32_neon(a, b, n);
-#endif
-  default: return dot_f32_scalar(a, b, n);
-  }
-}

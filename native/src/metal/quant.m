@@ -160,7 +160,7 @@ int llmem_metal_matvec(int format, const void *w, size_t rows, size_t cols, cons
     id<MTLBuffer> yb = [device newBufferWithLength:rows * 4 options:MTLResourceStorageModeShared];
     if (!wb || !xb || !yb) return -1;
     /* x as the CPU path sees it: Q8_0 for the block formats (same bytes as llmem_matvec). */
-    if (quantized) llmem_quantize_q8_0(x, xb.contents, cols);
+    if (quantized) llmem_format_kernels_active[LLMEM_Q8_0].from_float(x, xb.contents, cols);
     else memcpy(xb.contents, x, cols * 4);
     const uint32_t shape[2] = {(uint32_t)rows, (uint32_t)cols};
     if (run_pass(function, @[ wb, xb, yb ], shape, sizeof shape, MTLSizeMake(rows, 1, 1), 32, YES))

@@ -5,16 +5,18 @@
  * sums and the error of the fit are the vector kernels (scalar reference, AVX2, NEON); the
  * search around them is shared. */
 #include "../quant/quant_internal.h"
+#include "../formats.h"
 #include "kv_rows.h"
 
 #define KV_STEPS 4 /* candidates i = -STEPS..STEPS, scale step 0.1 level */
 
-typedef struct {
+struct kv_q4_ops {
   /* lv[j] = clamp(floor(x[j]*a + b + 0.5), lo, hi); returns s1 = Σlv, s2 = Σlv², sx = Σlv·x */
   void (*levels)(const float *x, float a, float b, float lo, float hi, float *lv, float *s);
   /* Σ (x[j] - (lv[j]*d + m))² */
   float (*error)(const float *x, const float *lv, float d, float m);
-} kv_q4_ops;
+};
+typedef struct kv_q4_ops kv_q4_ops;
 
 static void levels_scalar(const float *x, float a, float b, float lo, float hi, float *lv, float *s) {
   float s1 = 0, s2 = 0, sx = 0;
@@ -38,7 +40,7 @@ static float error_scalar(const float *x, const float *lv, float d, float m) {
   return e;
 }
 
-static const kv_q4_ops ops_scalar = {levels_scalar, error_scalar};
+const kv_q4_ops kv_q4_ops_scalar = {levels_scalar, error_scalar};
 
 #if LLMEM_X86
 LLMEM_AVX2 static void levels_avx2(const float *x, float a, float b, float lo, float hi, float *lv, float *s) {
@@ -67,7 +69,7 @@ LLMEM_AVX2 static float error_avx2(const float *x, const float *lv, float d, flo
   return hsum_avx2(e);
 }
 
-static const kv_q4_ops ops_avx2 = {levels_avx2, error_avx2};
+const kv_q4_ops kv_q4_ops_avx2 = {levels_avx2, error_avx2};
 #endif
 
 #if LLMEM_ARM
@@ -96,7 +98,7 @@ static float error_neon(const float *x, const float *lv, float d, float m) {
   return vaddvq_f32(e);
 }
 
-static const kv_q4_ops ops_neon = {levels_neon, error_neon};
+const kv_q4_ops kv_q4_ops_neon = {levels_neon, error_neon};
 #endif
 
 /* fp32_to_fp16 / fp16_to_fp32 (round to nearest even) are quant-kernels' scalar converters. */
@@ -165,16 +167,7 @@ static void block_q4_0(const kv_q4_ops *ops, const float *x, uint8_t *y) {
 
 int llmem_kv_quantize_refined(int format, const float *src, void *dst, size_t n) {
   if (n % 32 != 0 || (format != LLMEM_Q4_0 && format != LLMEM_Q4_1)) return -1;
-  const kv_q4_ops *ops = &ops_scalar;
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: ops = &ops_avx2; break;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: ops = &ops_neon; break;
-#endif
-  default: break;
-  }
+  const kv_q4_ops *ops = llmem_isa_kernels_active.kv_q4;
   uint8_t *y = dst;
   for (size_t b = 0; b < n / 32; b++) {
     if (format == LLMEM_Q4_1) block_q4_1(ops, src + 32 * b, y + 20 * b);

@@ -1,28 +1,16 @@
 /* Row decode and axpy for the paged-attention kernel. */
+#include "../formats.h"
 #include "kv_rows.h"
 
 size_t llmem_kv_row_bytes(int format, size_t head_dim) {
-  const int block = format == LLMEM_Q8_0 || format == LLMEM_Q4_0 || format == LLMEM_Q4_1;
-  if (block && head_dim % LLMEM_QK != 0) return 0;
-  switch (format) {
-  case LLMEM_F32: return head_dim * 4;
-  case LLMEM_F16:
-  case LLMEM_BF16: return head_dim * 2;
-  case LLMEM_Q8_0: return head_dim / 32 * 34;
-  case LLMEM_Q4_0: return head_dim / 32 * 18;
-  case LLMEM_Q4_1: return head_dim / 32 * 20;
-  default: return 0;
-  }
+  if (!llmem_row_format_ok(format, head_dim)) return 0;
+  return head_dim / (size_t)llmem_formats[format].block_size * llmem_formats[format].block_bytes;
 }
 
 void kv_decode_row(int format, const uint8_t *row, float *dst, size_t n) {
-  switch (format) {
-  case LLMEM_F32: memcpy(dst, row, n * sizeof(float)); return;
   /* 16-bit rows sit at even offsets of pools the caller allocated element-aligned. */
-  case LLMEM_F16: llmem_f16_to_f32((const uint16_t *)(const void *)row, dst, n); return;
-  case LLMEM_BF16: llmem_bf16_to_f32((const uint16_t *)(const void *)row, dst, n); return;
-  default: llmem_dequantize(format, row, dst, n);
-  }
+  if (format == LLMEM_F32) memcpy(dst, row, n * sizeof(float));
+  else llmem_format_kernels_active[format].to_float(row, dst, n);
 }
 
 void kv_dot_group_scalar(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,

@@ -1,12 +1,12 @@
 /* What the paged-attention kernel needs per row: decode to f32 (quant-kernels' converters and
- * dequantizers, each with its own dispatch point), and here, each with its scalar reference
+ * dequantizers, through the format table), and here, each with its scalar reference
  * beside the AVX2 and NEON paths, the grouped dot, weighted rows and softmax. Internal to libllmem. */
 #ifndef LLMEM_PAGED_KV_ROWS_H
 #define LLMEM_PAGED_KV_ROWS_H
 
 #include <string.h>
 
-#include "../internal.h"
+#include "../formats.h"
 
 /* Decodes one row of n values (n a multiple of 32 for block formats) into dst. */
 void kv_decode_row(int format, const uint8_t *row, float *dst, size_t n);

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../formats.h"
 #include "kv_rows.h"
 
 #define KV_TILE 32 /* value rows decoded at once (scratch: KV_TILE * head_dim floats) */
@@ -74,18 +75,7 @@ void llmem_paged_attention(int format, const float *query, size_t num_heads, siz
     for (size_t h = 0; h < num_heads; h++) lse[h] = -INFINITY;
     return;
   }
-  kv_dot_group_fn dot_group = kv_dot_group_scalar;
-  kv_weighted_rows_fn weighted_rows = kv_weighted_rows_scalar;
-  kv_softmax_fn softmax = kv_softmax_scalar;
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: dot_group = kv_dot_group_avx2, weighted_rows = kv_weighted_rows_avx2, softmax = kv_softmax_avx2; break;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: dot_group = kv_dot_group_neon, weighted_rows = kv_weighted_rows_neon, softmax = kv_softmax_neon; break;
-#endif
-  default: break;
-  }
-  paged_attention_with(dot_group, weighted_rows, softmax, format, query, num_heads, num_kv_heads, head_dim, k_pool, v_pool, block_table, block_size,
+  const llmem_isa_kernels *k = &llmem_isa_kernels_active;
+  paged_attention_with(k->kv_dot_group, k->kv_weighted_rows, k->kv_softmax, format, query, num_heads, num_kv_heads, head_dim, k_pool, v_pool, block_table, block_size,
                        num_tokens, scale, scratch, out, lse);
 }

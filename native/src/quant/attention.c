@@ -2,12 +2,11 @@
  * Σ_t w_t v_t. f32/f16/bf16 rows are widened in registers; quantized rows are decoded one 32-value block at a time into registers and
  * scaled there: no f32 copy of a row is ever written. The scalar references fix the f32
  * operation order the TS reference mirrors. */
+#include "../formats.h"
 #include "quant_internal.h"
 
 /* Block geometry of a row format: bytes per block and where the nibbles/bytes start. */
-static size_t block_bytes(int format) {
-  return format == LLMEM_Q8_0 ? Q8_0_BYTES : format == LLMEM_Q4_0 ? Q4_0_BYTES : Q4_1_BYTES;
-}
+static size_t block_bytes(int format) { return llmem_formats[format].block_bytes; }
 
 /* Value j of a block before scaling (q for Q8_0, q-8 for Q4_0, q for Q4_1). */
 static inline float block_q(int format, const uint8_t *blk, int j) {
@@ -217,54 +216,37 @@ static void row_axpy_neon(int format, float w, const uint8_t *row, float *out, s
 }
 #endif
 
-static int row_format_ok(int format, size_t head_dim) {
-  switch (format) {
-  case LLMEM_F32:
-  case LLMEM_F16:
-  case LLMEM_BF16: return 1;
-  case LLMEM_Q8_0:
-  case LLMEM_Q4_0:
-  case LLMEM_Q4_1: return head_dim % LLMEM_QK == 0;
-  default: return 0;
+/* The loops over count rows, one per ISA, each calling its own row kernel directly (so the row
+ * kernel inlines with the loop); the ISA table picks one of them once. */
+#define ATTN_LOOPS(attr, isa)                                                                                       \
+  attr void attn_scores_##isa(int format, const float *query, const uint8_t *row, size_t stride_bytes, size_t count, \
+                         size_t head_dim, float scale, float *out) {                                            \
+    for (size_t t = 0; t < count; t++, row += stride_bytes) out[t] = scale * row_dot_##isa(format, query, row, head_dim); \
+  }                                                                                                             \
+  attr void attn_weighted_sum_##isa(int format, const float *weights, const uint8_t *row, size_t stride_bytes,        \
+                               size_t count, size_t head_dim, float *out) {                                     \
+    for (size_t t = 0; t < count; t++, row += stride_bytes) row_axpy_##isa(format, weights[t], row, out, head_dim); \
   }
-}
+ATTN_LOOPS(LLMEM_SCALAR, scalar)
+#if LLMEM_X86
+ATTN_LOOPS(LLMEM_AVX2, avx2)
+#endif
+#if LLMEM_ARM
+ATTN_LOOPS(, neon)
+#endif
 
 int llmem_attn_scores(int format, const float *query, const void *base, size_t offset_bytes, size_t stride_bytes,
                       size_t count, size_t head_dim, float scale, float *out) {
-  if (!row_format_ok(format, head_dim)) return -1;
-  const uint8_t *row = (const uint8_t *)base + offset_bytes;
-  const int isa = llmem_active_isa();
-  for (size_t t = 0; t < count; t++, row += stride_bytes) {
-    float dot;
-    switch (isa) {
-#if LLMEM_X86
-    case LLMEM_ISA_AVX2: dot = row_dot_avx2(format, query, row, head_dim); break;
-#endif
-#if LLMEM_ARM
-    case LLMEM_ISA_NEON: dot = row_dot_neon(format, query, row, head_dim); break;
-#endif
-    default: dot = row_dot_scalar(format, query, row, head_dim);
-    }
-    out[t] = scale * dot;
-  }
+  if (!llmem_row_format_ok(format, head_dim)) return -1;
+  llmem_isa_kernels_active.attn_scores(format, query, (const uint8_t *)base + offset_bytes, stride_bytes, count,
+                                       head_dim, scale, out);
   return 0;
 }
 
 int llmem_attn_weighted_sum(int format, const float *weights, const void *base, size_t offset_bytes,
                             size_t stride_bytes, size_t count, size_t head_dim, float *out) {
-  if (!row_format_ok(format, head_dim)) return -1;
-  const uint8_t *row = (const uint8_t *)base + offset_bytes;
-  const int isa = llmem_active_isa();
-  for (size_t t = 0; t < count; t++, row += stride_bytes) {
-    switch (isa) {
-#if LLMEM_X86
-    case LLMEM_ISA_AVX2: row_axpy_avx2(format, weights[t], row, out, head_dim); break;
-#endif
-#if LLMEM_ARM
-    case LLMEM_ISA_NEON: row_axpy_neon(format, weights[t], row, out, head_dim); break;
-#endif
-    default: row_axpy_scalar(format, weights[t], row, out, head_dim);
-    }
-  }
+  if (!llmem_row_format_ok(format, head_dim)) return -1;
+  llmem_isa_kernels_active.attn_weighted_sum(format, weights, (const uint8_t *)base + offset_bytes, stride_bytes,
+                                             count, head_dim, out);
   return 0;
 }

@@ -4,7 +4,8 @@
  * f32 accumulation across blocks. */
 #include "quant_internal.h"
 
-LLMEM_SCALAR static float dot_q8_0_q8_0_scalar(const uint8_t *x, const uint8_t *y, size_t n) {
+LLMEM_SCALAR float dot_q8_0_q8_0_scalar(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
   float sum = 0.0f;
   for (size_t b = 0; b < n / 32; b++, x += Q8_0_BYTES, y += Q8_0_BYTES) {
     int sumi = 0;
@@ -14,7 +15,8 @@ LLMEM_SCALAR static float dot_q8_0_q8_0_scalar(const uint8_t *x, const uint8_t *
   return sum;
 }
 
-LLMEM_SCALAR static float dot_q4_0_q8_0_scalar(const uint8_t *x, const uint8_t *y, size_t n) {
+LLMEM_SCALAR float dot_q4_0_q8_0_scalar(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
   float sum = 0.0f;
   for (size_t b = 0; b < n / 32; b++, x += Q4_0_BYTES, y += Q8_0_BYTES) {
     int sumi = 0;
@@ -25,7 +27,8 @@ LLMEM_SCALAR static float dot_q4_0_q8_0_scalar(const uint8_t *x, const uint8_t *
   return sum;
 }
 
-LLMEM_SCALAR static float dot_q4_1_q8_1_scalar(const uint8_t *x, const uint8_t *y, size_t n) {
+LLMEM_SCALAR float dot_q4_1_q8_1_scalar(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
   float sum = 0.0f;
   for (size_t b = 0; b < n / 32; b++, x += Q4_1_BYTES, y += Q8_1_BYTES) {
     int sumi = 0;
@@ -37,7 +40,9 @@ LLMEM_SCALAR static float dot_q4_1_q8_1_scalar(const uint8_t *x, const uint8_t *
   return sum;
 }
 
-LLMEM_SCALAR static float dot_f16_f32_scalar(const uint16_t *x, const float *y, size_t n) {
+LLMEM_SCALAR float dot_f16_f32_scalar(const void *vx, const void *vy, size_t n) {
+  const uint16_t *x = vx;
+  const float *y = vy;
   float sum = 0.0f;
   for (size_t i = 0; i < n; i++) sum += fp16_to_fp32(x[i]) * y[i];
   return sum;
@@ -71,7 +76,8 @@ LLMEM_AVX2 static inline void scales2_avx2(const uint8_t *x0, const uint8_t *x1,
   *d1 = _mm256_broadcastss_ps(_mm_movehl_ps(p, p));
 }
 
-LLMEM_AVX2 static float dot_q8_0_q8_0_avx2(const uint8_t *x, const uint8_t *y, size_t n) {
+LLMEM_AVX2 float dot_q8_0_q8_0_avx2(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   const size_t nb = n / 32;
   size_t b = 0;
@@ -94,7 +100,8 @@ LLMEM_AVX2 static float dot_q8_0_q8_0_avx2(const uint8_t *x, const uint8_t *y, s
   return hsum_avx2(_mm256_add_ps(acc0, acc1));
 }
 
-LLMEM_AVX2 static float dot_q4_0_q8_0_avx2(const uint8_t *x, const uint8_t *y, size_t n) {
+LLMEM_AVX2 float dot_q4_0_q8_0_avx2(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   const __m256i eight = _mm256_set1_epi8(8);
   const size_t nb = n / 32;
@@ -117,7 +124,8 @@ LLMEM_AVX2 static float dot_q4_0_q8_0_avx2(const uint8_t *x, const uint8_t *y, s
   return hsum_avx2(_mm256_add_ps(acc0, acc1));
 }
 
-LLMEM_AVX2 static float dot_q4_1_q8_1_avx2(const uint8_t *x, const uint8_t *y, size_t n) {
+LLMEM_AVX2 float dot_q4_1_q8_1_avx2(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
   __m256 acc = _mm256_setzero_ps();
   float mins = 0.0f;
   const __m256i ones = _mm256_set1_epi16(1);
@@ -131,7 +139,9 @@ LLMEM_AVX2 static float dot_q4_1_q8_1_avx2(const uint8_t *x, const uint8_t *y, s
   return hsum_avx2(acc) + mins;
 }
 
-LLMEM_AVX2 static float dot_f16_f32_avx2(const uint16_t *x, const float *y, size_t n) {
+LLMEM_AVX2 float dot_f16_f32_avx2(const void *vx, const void *vy, size_t n) {
+  const uint16_t *x = vx;
+  const float *y = vy;
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
   size_t i = 0;
@@ -158,7 +168,8 @@ static inline int32x4_t dot_i8x16_neon(int8x16_t a, int8x16_t b) {
   return vaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi));
 }
 
-static float dot_q8_0_q8_0_neon(const uint8_t *x, const uint8_t *y, size_t n) {
+float dot_q8_0_q8_0_neon(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
   float32x4_t acc = vdupq_n_f32(0);
   for (size_t b = 0; b < n / 32; b++, x += Q8_0_BYTES, y += Q8_0_BYTES) {
     const int32x4_t s = vaddq_s32(dot_i8x16_neon(vld1q_s8((const int8_t *)x + 2), vld1q_s8((const int8_t *)y + 2)),
@@ -168,7 +179,8 @@ static float dot_q8_0_q8_0_neon(const uint8_t *x, const uint8_t *y, size_t n) {
   return vaddvq_f32(acc);
 }
 
-static float dot_q4_0_q8_0_neon(const uint8_t *x, const uint8_t *y, size_t n) {
+float dot_q4_0_q8_0_neon(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
   float32x4_t acc = vdupq_n_f32(0);
   for (size_t b = 0; b < n / 32; b++, x += Q4_0_BYTES, y += Q8_0_BYTES) {
     const uint8x16_t raw = vld1q_u8(x + 2);
@@ -181,7 +193,8 @@ static float dot_q4_0_q8_0_neon(const uint8_t *x, const uint8_t *y, size_t n) {
   return vaddvq_f32(acc);
 }
 
-static float dot_q4_1_q8_1_neon(const uint8_t *x, const uint8_t *y, size_t n) {
+float dot_q4_1_q8_1_neon(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
   float32x4_t acc = vdupq_n_f32(0);
   float mins = 0.0f;
   for (size_t b = 0; b < n / 32; b++, x += Q4_1_BYTES, y += Q8_1_BYTES) {
@@ -196,7 +209,9 @@ static float dot_q4_1_q8_1_neon(const uint8_t *x, const uint8_t *y, size_t n) {
   return vaddvq_f32(acc) + mins;
 }
 
-static float dot_f16_f32_neon(const uint16_t *x, const float *y, size_t n) {
+float dot_f16_f32_neon(const void *vx, const void *vy, size_t n) {
+  const uint16_t *x = vx;
+  const float *y = vy;
   float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0);
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -209,50 +224,3 @@ static float dot_f16_f32_neon(const uint16_t *x, const float *y, size_t n) {
 }
 #endif
 
-float llmem_dot_q8_0_q8_0(const void *x, const void *y, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: return dot_q8_0_q8_0_avx2(x, y, n);
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: return dot_q8_0_q8_0_neon(x, y, n);
-#endif
-  default: return dot_q8_0_q8_0_scalar(x, y, n);
-  }
-}
-
-float llmem_dot_q4_0_q8_0(const void *x, const void *y, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: return dot_q4_0_q8_0_avx2(x, y, n);
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: return dot_q4_0_q8_0_neon(x, y, n);
-#endif
-  default: return dot_q4_0_q8_0_scalar(x, y, n);
-  }
-}
-
-float llmem_dot_q4_1_q8_1(const void *x, const void *y, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: return dot_q4_1_q8_1_avx2(x, y, n);
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: return dot_q4_1_q8_1_neon(x, y, n);
-#endif
-  default: return dot_q4_1_q8_1_scalar(x, y, n);
-  }
-}
-
-float llmem_dot_f16_f32(const uint16_t *x, const float *y, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: return dot_f16_f32_avx2(x, y, n);
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: return dot_f16_f32_neon(x, y, n);
-#endif
-  default: return dot_f16_f32_scalar(x, y, n);
-  }
-}

@@ -1,32 +1,39 @@
-/* fp16 and bf16 array conversions: scalar reference, AVX2 (F16C), NEON; one dispatch each. */
+/* fp16 and bf16 array conversions: scalar reference, AVX2 (F16C), NEON; the format table (../formats.c) names them. */
 #include "quant_internal.h"
 
-LLMEM_SCALAR static void f32_to_f16_scalar(const float *x, uint16_t *y, size_t n) {
+LLMEM_SCALAR void f32_to_f16_scalar(const float *x, void *out, size_t n) {
+  uint16_t *y = out;
   for (size_t i = 0; i < n; i++) y[i] = fp32_to_fp16(x[i]);
 }
-LLMEM_SCALAR static void f16_to_f32_scalar(const uint16_t *x, float *y, size_t n) {
+LLMEM_SCALAR void f16_to_f32_scalar(const void *in, float *y, size_t n) {
+  const uint16_t *x = in;
   for (size_t i = 0; i < n; i++) y[i] = fp16_to_fp32(x[i]);
 }
-LLMEM_SCALAR static void f32_to_bf16_scalar(const float *x, uint16_t *y, size_t n) {
+LLMEM_SCALAR void f32_to_bf16_scalar(const float *x, void *out, size_t n) {
+  uint16_t *y = out;
   for (size_t i = 0; i < n; i++) y[i] = fp32_to_bf16(x[i]);
 }
-LLMEM_SCALAR static void bf16_to_f32_scalar(const uint16_t *x, float *y, size_t n) {
+LLMEM_SCALAR void bf16_to_f32_scalar(const void *in, float *y, size_t n) {
+  const uint16_t *x = in;
   for (size_t i = 0; i < n; i++) y[i] = bits_f32((uint32_t)x[i] << 16);
 }
 
 #if LLMEM_X86
-LLMEM_AVX2 static void f32_to_f16_avx2(const float *x, uint16_t *y, size_t n) {
+LLMEM_AVX2 void f32_to_f16_avx2(const float *x, void *out, size_t n) {
+  uint16_t *y = out;
   size_t i = 0;
   for (; i + 8 <= n; i += 8)
     _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
   for (; i < n; i++) y[i] = fp32_to_fp16(x[i]);
 }
-LLMEM_AVX2 static void f16_to_f32_avx2(const uint16_t *x, float *y, size_t n) {
+LLMEM_AVX2 void f16_to_f32_avx2(const void *in, float *y, size_t n) {
+  const uint16_t *x = in;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
   for (; i < n; i++) y[i] = fp16_to_fp32(x[i]);
 }
-LLMEM_AVX2 static void f32_to_bf16_avx2(const float *x, uint16_t *y, size_t n) {
+LLMEM_AVX2 void f32_to_bf16_avx2(const float *x, void *out, size_t n) {
+  uint16_t *y = out;
   const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
   const __m256i bias = _mm256_set1_epi32(0x7fff), one = _mm256_set1_epi32(1), quiet = _mm256_set1_epi32(0x40);
   size_t i = 0;
@@ -46,7 +53,8 @@ LLMEM_AVX2 static void f32_to_bf16_avx2(const float *x, uint16_t *y, size_t n) {
   }
   for (; i < n; i++) y[i] = fp32_to_bf16(x[i]);
 }
-LLMEM_AVX2 static void bf16_to_f32_avx2(const uint16_t *x, float *y, size_t n) {
+LLMEM_AVX2 void bf16_to_f32_avx2(const void *in, float *y, size_t n) {
+  const uint16_t *x = in;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + i)));
@@ -57,17 +65,20 @@ LLMEM_AVX2 static void bf16_to_f32_avx2(const uint16_t *x, float *y, size_t n) {
 #endif
 
 #if LLMEM_ARM
-static void f32_to_f16_neon(const float *x, uint16_t *y, size_t n) {
+void f32_to_f16_neon(const float *x, void *out, size_t n) {
+  uint16_t *y = out;
   size_t i = 0;
   for (; i + 4 <= n; i += 4) vst1_u16(y + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
   for (; i < n; i++) y[i] = fp32_to_fp16(x[i]);
 }
-static void f16_to_f32_neon(const uint16_t *x, float *y, size_t n) {
+void f16_to_f32_neon(const void *in, float *y, size_t n) {
+  const uint16_t *x = in;
   size_t i = 0;
   for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(x + i))));
   for (; i < n; i++) y[i] = fp16_to_fp32(x[i]);
 }
-static void f32_to_bf16_neon(const float *x, uint16_t *y, size_t n) {
+void f32_to_bf16_neon(const float *x, void *out, size_t n) {
+  uint16_t *y = out;
   size_t i = 0;
   for (; i + 4 <= n; i += 4) {
     const uint32x4_t u = vld1q_u32((const uint32_t *)(x + i));
@@ -79,57 +90,11 @@ static void f32_to_bf16_neon(const float *x, uint16_t *y, size_t n) {
   }
   for (; i < n; i++) y[i] = fp32_to_bf16(x[i]);
 }
-static void bf16_to_f32_neon(const uint16_t *x, float *y, size_t n) {
+void bf16_to_f32_neon(const void *in, float *y, size_t n) {
+  const uint16_t *x = in;
   size_t i = 0;
   for (; i + 4 <= n; i += 4) vst1q_u32((uint32_t *)(y + i), vshll_n_u16(vld1_u16(x + i), 16));
   for (; i < n; i++) y[i] = bits_f32((uint32_t)x[i] << 16);
 }
 #endif
 
-void llmem_f32_to_f16(const float *src, uint16_t *dst, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: f32_to_f16_avx2(src, dst, n); return;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: f32_to_f16_neon(src, dst, n); return;
-#endif
-  default: f32_to_f16_scalar(src, dst, n);
-  }
-}
-
-void llmem_f16_to_f32(const uint16_t *src, float *dst, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: f16_to_f32_avx2(src, dst, n); return;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: f16_to_f32_neon(src, dst, n); return;
-#endif
-  default: f16_to_f32_scalar(src, dst, n);
-  }
-}
-
-void llmem_f32_to_bf16(const float *src, uint16_t *dst, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: f32_to_bf16_avx2(src, dst, n); return;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: f32_to_bf16_neon(src, dst, n); return;
-#endif
-  default: f32_to_bf16_scalar(src, dst, n);
-  }
-}
-
-void llmem_bf16_to_f32(const uint16_t *src, float *dst, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: bf16_to_f32_avx2(src, dst, n); return;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: bf16_to_f32_neon(src, dst, n); return;
-#endif
-  default: bf16_to_f32_scalar(src, dst, n);
-  }
-}

@@ -1,5 +1,6 @@
 /* y = W x over f32, f16, Q8_0 and Q4_0 rows, rows split over the thread pool; and the plain
  * read the benchmarks measure memory bandwidth with. */
+#include "../formats.h"
 #include "quant_internal.h"
 
 #define SMALL_MATRIX_BYTES ((size_t)128 << 10)
@@ -7,17 +8,7 @@
  * block rows then go one at a time with a software prefetch instead of four per pass. */
 #define STREAMING_MATRIX_BYTES ((size_t)16 << 20)
 
-typedef struct {
-  int format;
-  const uint8_t *w;
-  size_t rows, cols, row_bytes, chunk;
-  const float *x;
-  const uint8_t *xq; /* x as Q8_0 for the block formats */
-  const float *xd;   /* its block scales as f32 (AVX2 only), so rows do not convert them again */
-  int avx2;          /* the AVX2 row kernels apply (the active ISA, read once per call) */
-  int streams;       /* W is too big to stay cached: one block row at a time, prefetched */
-  float *y;
-} matvec_job;
+
 
 #if LLMEM_X86
 /* Row · x for Q8_0/Q4_0 rows with x's scales already in f32: per block, the exact integer sum
@@ -122,34 +113,35 @@ LLMEM_AVX2 static float row_dot_f32_avx2(const float *w, const float *x, size_t 
 }
 #endif
 
-static float row_dot(const matvec_job *j, const uint8_t *row) {
-  switch (j->format) {
-  case LLMEM_F32:
-#if LLMEM_X86
-    if (j->avx2) return row_dot_f32_avx2((const float *)(const void *)row, j->x, j->cols);
-#endif
-    return llmem_dot_f32((const float *)(const void *)row, j->x, j->cols);
-  case LLMEM_F16:
-#if LLMEM_X86
-    if (j->avx2) return row_dot_f16_avx2((const uint16_t *)(const void *)row, j->x, j->cols);
-#endif
-    return llmem_dot_f16_f32((const uint16_t *)(const void *)row, j->x, j->cols);
-  default:
-    return j->format == LLMEM_Q8_0 ? llmem_dot_q8_0_q8_0(row, j->xq, j->cols) : llmem_dot_q4_0_q8_0(row, j->xq, j->cols);
-  }
+/* Rows [r0, r1) through the format's vec_dot against x in its vec_dot format (every ISA's path
+ * for formats without a row kernel of their own, and the scalar and NEON paths for all). */
+void matvec_range_generic(const llmem_matvec_job *j, size_t r0, size_t r1) {
+  const llmem_vec_dot_fn dot = llmem_format_kernels_active[j->format].vec_dot;
+  const void *x = j->xq ? (const void *)j->xq : (const void *)j->x;
+  for (size_t r = r0; r < r1; r++) j->y[r] = dot(j->w + r * j->row_bytes, x, j->cols);
 }
 
-/* Rows [r0, r1). Block rows go four per pass on AVX2 (a short last group repeats its last row,
+#if LLMEM_X86
+/* Rows [r0, r1) on AVX2. Block rows go four per pass (a short last group repeats its last row,
  * so every row takes the same arithmetic whichever group it falls in, and results do not
  * depend on the thread count). f32 rows stay one at a time: measured here, interleaving 4 f32
  * rows (sharing x loads) gained nothing, the stream from DRAM being the limit. */
-static void matvec_range(const matvec_job *j, size_t r0, size_t r1) {
-#if LLMEM_X86
-  if (j->xd && j->streams) {
-    for (size_t r = r0; r < r1; r++) j->y[r] = row_dot_q_avx2(j->format, j->w + r * j->row_bytes, j->xq, j->xd, j->cols / 32);
+LLMEM_AVX2 void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r1) {
+  switch (j->format) {
+  case LLMEM_F32:
+    for (size_t r = r0; r < r1; r++)
+      j->y[r] = row_dot_f32_avx2((const float *)(const void *)(j->w + r * j->row_bytes), j->x, j->cols);
     return;
-  }
-  if (j->xd) {
+  case LLMEM_F16:
+    for (size_t r = r0; r < r1; r++)
+      j->y[r] = row_dot_f16_avx2((const uint16_t *)(const void *)(j->w + r * j->row_bytes), j->x, j->cols);
+    return;
+  case LLMEM_Q8_0:
+  case LLMEM_Q4_0:
+    if (j->streams) {
+      for (size_t r = r0; r < r1; r++) j->y[r] = row_dot_q_avx2(j->format, j->w + r * j->row_bytes, j->xq, j->xd, j->cols / 32);
+      return;
+    }
     for (size_t r = r0; r < r1; r += 4) {
       const uint8_t *w[4];
       for (size_t k = 0; k < 4; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
@@ -158,41 +150,35 @@ static void matvec_range(const matvec_job *j, size_t r0, size_t r1) {
       for (size_t k = 0; k < 4 && r + k < r1; k++) j->y[r + k] = out[k];
     }
     return;
+  default: matvec_range_generic(j, r0, r1);
   }
-#endif
-  for (size_t r = r0; r < r1; r++) j->y[r] = row_dot(j, j->w + r * j->row_bytes);
 }
+#endif
 
 static void matvec_rows(void *ctx, size_t task) {
-  const matvec_job *j = ctx;
+  const llmem_matvec_job *j = ctx;
   const size_t r1 = (task + 1) * j->chunk < j->rows ? (task + 1) * j->chunk : j->rows;
-  matvec_range(j, task * j->chunk, r1);
+  llmem_isa_kernels_active.matvec_range(j, task * j->chunk, r1);
 }
 
 int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const float *x, float *y, void *scratch) {
-  matvec_job j = {.format = format, .w = w, .rows = rows, .cols = cols, .x = x, .y = y};
-#if LLMEM_X86
-  j.avx2 = llmem_active_isa() == LLMEM_ISA_AVX2;
-#endif
-  switch (format) {
-  case LLMEM_F32: j.row_bytes = cols * 4; break;
-  case LLMEM_F16: j.row_bytes = cols * 2; break;
-  case LLMEM_Q8_0:
-  case LLMEM_Q4_0:
-    if (cols % LLMEM_QK || !scratch) return -1;
-    j.row_bytes = cols / 32 * (format == LLMEM_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES);
-    /* scratch: x's block scales as f32 (cols/32 floats, used by the AVX2 rows), then x as Q8_0. */
-    j.xq = (const uint8_t *)scratch + cols / 32 * sizeof(float);
-    llmem_quantize_q8_0(x, (uint8_t *)scratch + cols / 32 * sizeof(float), cols);
-#if LLMEM_X86
-    if (j.avx2) {
+  if (!llmem_format_has(format, LLMEM_FORMAT_MATRIX)) return -1;
+  const llmem_format_traits *f = &llmem_formats[format];
+  if (cols % (size_t)f->block_size) return -1;
+  llmem_matvec_job j = {.format = format, .w = w, .rows = rows, .cols = cols, .x = x, .y = y,
+                        .row_bytes = cols / (size_t)f->block_size * f->block_bytes};
+  if (f->vec_dot_format != LLMEM_F32) {
+    /* x in the vec_dot format (its blocks after cols/32 floats of scratch); for Q8_0 the floats
+     * hold its block scales as f32, so the AVX2 rows do not convert them per row. */
+    if (!scratch || cols % LLMEM_QK) return -1;
+    uint8_t *xq = (uint8_t *)scratch + cols / 32 * sizeof(float);
+    llmem_format_kernels_active[f->vec_dot_format].from_float(x, xq, cols);
+    j.xq = xq;
+    if (f->vec_dot_format == LLMEM_Q8_0) {
       float *xd = scratch;
-      for (size_t b = 0; b < cols / 32; b++) xd[b] = scale_at(j.xq + b * Q8_0_BYTES);
+      for (size_t b = 0; b < cols / 32; b++) xd[b] = scale_at(xq + b * Q8_0_BYTES);
       j.xd = xd;
     }
-#endif
-    break;
-  default: return -1;
   }
   if (rows == 0) return 0;
   j.streams = rows * j.row_bytes >= STREAMING_MATRIX_BYTES;
@@ -209,7 +195,7 @@ int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const floa
   return 0;
 }
 
-LLMEM_SCALAR static uint64_t read_bytes_scalar(const uint8_t *p, size_t bytes) {
+LLMEM_SCALAR uint64_t read_bytes_scalar(const uint8_t *p, size_t bytes) {
   uint64_t sum = 0;
   size_t i = 0;
   for (; i + 8 <= bytes; i += 8) {
@@ -222,7 +208,7 @@ LLMEM_SCALAR static uint64_t read_bytes_scalar(const uint8_t *p, size_t bytes) {
 }
 
 #if LLMEM_X86
-LLMEM_AVX2 static uint64_t read_bytes_avx2(const uint8_t *p, size_t bytes) {
+LLMEM_AVX2 uint64_t read_bytes_avx2(const uint8_t *p, size_t bytes) {
   __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
   size_t i = 0;
   for (; i + 128 <= bytes; i += 128) {
@@ -239,7 +225,7 @@ LLMEM_AVX2 static uint64_t read_bytes_avx2(const uint8_t *p, size_t bytes) {
 #endif
 
 #if LLMEM_ARM
-static uint64_t read_bytes_neon(const uint8_t *p, size_t bytes) {
+uint64_t read_bytes_neon(const uint8_t *p, size_t bytes) {
   uint64x2_t a0 = vdupq_n_u64(0), a1 = a0, a2 = a0, a3 = a0;
   size_t i = 0;
   for (; i + 64 <= bytes; i += 64) {
@@ -252,14 +238,4 @@ static uint64_t read_bytes_neon(const uint8_t *p, size_t bytes) {
 }
 #endif
 
-uint64_t llmem_read_bytes(const void *p, size_t bytes) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: return read_bytes_avx2(p, bytes);
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: return read_bytes_neon(p, bytes);
-#endif
-  default: return read_bytes_scalar(p, bytes);
-  }
-}
+uint64_t llmem_read_bytes(const void *p, size_t bytes) { return llmem_isa_kernels_active.read_bytes(p, bytes); }

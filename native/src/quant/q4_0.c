@@ -1,8 +1,9 @@
 /* Q4_0: { fp16 d; uint8 qs[16] } per 32 values; byte j holds element j (low nibble) and
- * j+16 (high nibble); x = (q - 8) * d. Scalar reference, AVX2, NEON; one dispatch each. */
+ * j+16 (high nibble); x = (q - 8) * d. Scalar reference, AVX2, NEON; the format table (../formats.c) names them. */
 #include "quant_internal.h"
 
-LLMEM_SCALAR static void quantize_q4_0_scalar(const float *x, uint8_t *y, size_t n) {
+LLMEM_SCALAR void quantize_q4_0_scalar(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
   for (size_t b = 0; b < n / 32; b++, x += 32, y += Q4_0_BYTES) {
     /* The value of largest magnitude with its sign; the first one wins a tie. */
     float amax = 0.0f, max = 0.0f;
@@ -21,7 +22,8 @@ LLMEM_SCALAR static void quantize_q4_0_scalar(const float *x, uint8_t *y, size_t
   }
 }
 
-LLMEM_SCALAR static void dequantize_q4_0_scalar(const uint8_t *x, float *y, size_t n) {
+LLMEM_SCALAR void dequantize_q4_0_scalar(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
   for (size_t b = 0; b < n / 32; b++, x += Q4_0_BYTES, y += 32) {
     const float d = scale_at(x);
     for (int j = 0; j < 16; j++) {
@@ -32,7 +34,8 @@ LLMEM_SCALAR static void dequantize_q4_0_scalar(const uint8_t *x, float *y, size
 }
 
 #if LLMEM_X86
-LLMEM_AVX2 static void quantize_q4_0_avx2(const float *x, uint8_t *y, size_t n) {
+LLMEM_AVX2 void quantize_q4_0_avx2(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
   const __m256 sign = _mm256_set1_ps(-0.0f), bias = _mm256_set1_ps(8.5f);
   for (size_t b = 0; b < n / 32; b++, x += 32, y += Q4_0_BYTES) {
     const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
@@ -61,7 +64,8 @@ LLMEM_AVX2 static void quantize_q4_0_avx2(const float *x, uint8_t *y, size_t n) 
   }
 }
 
-LLMEM_AVX2 static void dequantize_q4_0_avx2(const uint8_t *x, float *y, size_t n) {
+LLMEM_AVX2 void dequantize_q4_0_avx2(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
   const __m128i low4 = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
   for (size_t b = 0; b < n / 32; b++, x += Q4_0_BYTES, y += 32) {
     const __m256 d = _mm256_set1_ps(scale_at_avx2(x));
@@ -76,7 +80,8 @@ LLMEM_AVX2 static void dequantize_q4_0_avx2(const uint8_t *x, float *y, size_t n
 #endif
 
 #if LLMEM_ARM
-static void quantize_q4_0_neon(const float *x, uint8_t *y, size_t n) {
+void quantize_q4_0_neon(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
   for (size_t b = 0; b < n / 32; b++, x += 32, y += Q4_0_BYTES) {
     float32x4_t v[8];
     for (int k = 0; k < 8; k++) v[k] = vld1q_f32(x + 4 * k);
@@ -98,7 +103,8 @@ static void quantize_q4_0_neon(const float *x, uint8_t *y, size_t n) {
   }
 }
 
-static void dequantize_q4_0_neon(const uint8_t *x, float *y, size_t n) {
+void dequantize_q4_0_neon(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
   for (size_t b = 0; b < n / 32; b++, x += Q4_0_BYTES, y += 32) {
     const float d = scale_at(x);
     const uint8x16_t raw = vld1q_u8(x + 2);
@@ -115,26 +121,3 @@ static void dequantize_q4_0_neon(const uint8_t *x, float *y, size_t n) {
 }
 #endif
 
-void llmem_quantize_q4_0(const float *x, uint8_t *y, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: quantize_q4_0_avx2(x, y, n); return;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: quantize_q4_0_neon(x, y, n); return;
-#endif
-  default: quantize_q4_0_scalar(x, y, n);
-  }
-}
-
-void llmem_dequantize_q4_0(const uint8_t *x, float *y, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: dequantize_q4_0_avx2(x, y, n); return;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: dequantize_q4_0_neon(x, y, n); return;
-#endif
-  default: dequantize_q4_0_scalar(x, y, n);
-  }
-}

@@ -1,5 +1,5 @@
 /* Q4_1: { fp16 d; fp16 m; uint8 qs[16] } per 32 values; x = q * d + m (nibbles as in Q4_0).
- * Scalar reference, AVX2, NEON; one dispatch each. */
+ * Scalar reference, AVX2, NEON; the format table (../formats.c) names them. */
 #include "quant_internal.h"
 
 /* The scalar loop keeps the first element equal to the minimum (maximum). Equal floats have
@@ -11,7 +11,8 @@ static inline float first_zero(const float *x, float v) {
   return v;
 }
 
-LLMEM_SCALAR static void quantize_q4_1_scalar(const float *x, uint8_t *y, size_t n) {
+LLMEM_SCALAR void quantize_q4_1_scalar(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
   for (size_t b = 0; b < n / 32; b++, x += 32, y += Q4_1_BYTES) {
     float min = FLT_MAX, max = -FLT_MAX;
     for (int j = 0; j < 32; j++) {
@@ -28,7 +29,8 @@ LLMEM_SCALAR static void quantize_q4_1_scalar(const float *x, uint8_t *y, size_t
   }
 }
 
-LLMEM_SCALAR static void dequantize_q4_1_scalar(const uint8_t *x, float *y, size_t n) {
+LLMEM_SCALAR void dequantize_q4_1_scalar(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
   for (size_t b = 0; b < n / 32; b++, x += Q4_1_BYTES, y += 32) {
     const float d = scale_at(x), m = scale_at(x + 2);
     for (int j = 0; j < 16; j++) {
@@ -39,7 +41,8 @@ LLMEM_SCALAR static void dequantize_q4_1_scalar(const uint8_t *x, float *y, size
 }
 
 #if LLMEM_X86
-LLMEM_AVX2 static void quantize_q4_1_avx2(const float *x, uint8_t *y, size_t n) {
+LLMEM_AVX2 void quantize_q4_1_avx2(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
   const __m256 half = _mm256_set1_ps(0.5f);
   for (size_t b = 0; b < n / 32; b++, x += 32, y += Q4_1_BYTES) {
     const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
@@ -60,7 +63,8 @@ LLMEM_AVX2 static void quantize_q4_1_avx2(const float *x, uint8_t *y, size_t n) 
   }
 }
 
-LLMEM_AVX2 static void dequantize_q4_1_avx2(const uint8_t *x, float *y, size_t n) {
+LLMEM_AVX2 void dequantize_q4_1_avx2(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
   const __m128i low4 = _mm_set1_epi8(0x0F);
   for (size_t b = 0; b < n / 32; b++, x += Q4_1_BYTES, y += 32) {
     const __m256 d = _mm256_set1_ps(scale_at_avx2(x)), m = _mm256_set1_ps(scale_at_avx2(x + 2));
@@ -76,7 +80,8 @@ LLMEM_AVX2 static void dequantize_q4_1_avx2(const uint8_t *x, float *y, size_t n
 #endif
 
 #if LLMEM_ARM
-static void quantize_q4_1_neon(const float *x, uint8_t *y, size_t n) {
+void quantize_q4_1_neon(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
   for (size_t b = 0; b < n / 32; b++, x += 32, y += Q4_1_BYTES) {
     float32x4_t v[8];
     for (int k = 0; k < 8; k++) v[k] = vld1q_f32(x + 4 * k);
@@ -97,7 +102,8 @@ static void quantize_q4_1_neon(const float *x, uint8_t *y, size_t n) {
   }
 }
 
-static void dequantize_q4_1_neon(const uint8_t *x, float *y, size_t n) {
+void dequantize_q4_1_neon(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
   for (size_t b = 0; b < n / 32; b++, x += Q4_1_BYTES, y += 32) {
     const float d = scale_at(x);
     const float32x4_t m = vdupq_n_f32(scale_at(x + 2));
@@ -115,26 +121,3 @@ static void dequantize_q4_1_neon(const uint8_t *x, float *y, size_t n) {
 }
 #endif
 
-void llmem_quantize_q4_1(const float *x, uint8_t *y, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: quantize_q4_1_avx2(x, y, n); return;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: quantize_q4_1_neon(x, y, n); return;
-#endif
-  default: quantize_q4_1_scalar(x, y, n);
-  }
-}
-
-void llmem_dequantize_q4_1(const uint8_t *x, float *y, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: dequantize_q4_1_avx2(x, y, n); return;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: dequantize_q4_1_neon(x, y, n); return;
-#endif
-  default: dequantize_q4_1_scalar(x, y, n);
-  }
-}

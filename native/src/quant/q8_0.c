@@ -1,7 +1,8 @@
-/* Q8_0: { fp16 d; int8 qs[32] } per 32 values. Scalar reference, AVX2, NEON; one dispatch each. */
+/* Q8_0: { fp16 d; int8 qs[32] } per 32 values. Scalar reference, AVX2, NEON; the format table (../formats.c) names them. */
 #include "quant_internal.h"
 
-LLMEM_SCALAR static void quantize_q8_0_scalar(const float *x, uint8_t *y, size_t n) {
+LLMEM_SCALAR void quantize_q8_0_scalar(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
   for (size_t b = 0; b < n / 32; b++, x += 32, y += Q8_0_BYTES) {
     float amax = 0.0f;
     for (int j = 0; j < 32; j++) {
@@ -14,7 +15,8 @@ LLMEM_SCALAR static void quantize_q8_0_scalar(const float *x, uint8_t *y, size_t
   }
 }
 
-LLMEM_SCALAR static void dequantize_q8_0_scalar(const uint8_t *x, float *y, size_t n) {
+LLMEM_SCALAR void dequantize_q8_0_scalar(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
   for (size_t b = 0; b < n / 32; b++, x += Q8_0_BYTES, y += 32) {
     const float d = scale_at(x);
     for (int j = 0; j < 32; j++) y[j] = (float)(int8_t)x[2 + j] * d;
@@ -44,7 +46,8 @@ LLMEM_AVX2 static inline void quantize_q8_0_block_avx2(const float *x, uint8_t *
   _mm256_storeu_si256((__m256i *)qs, q);
 }
 
-LLMEM_AVX2 static void quantize_q8_0_avx2(const float *x, uint8_t *y, size_t n) {
+LLMEM_AVX2 void quantize_q8_0_avx2(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
   const size_t nb = n / 32;
   const __m256 inf = _mm256_set1_ps(INFINITY);
   size_t b = 0;
@@ -83,7 +86,8 @@ LLMEM_AVX2 static void quantize_q8_0_avx2(const float *x, uint8_t *y, size_t n) 
   }
 }
 
-LLMEM_AVX2 static void dequantize_q8_0_avx2(const uint8_t *x, float *y, size_t n) {
+LLMEM_AVX2 void dequantize_q8_0_avx2(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
   for (size_t b = 0; b < n / 32; b++, x += Q8_0_BYTES, y += 32) {
     const __m256 d = _mm256_set1_ps(scale_at_avx2(x));
     for (int k = 0; k < 4; k++) {
@@ -95,7 +99,8 @@ LLMEM_AVX2 static void dequantize_q8_0_avx2(const uint8_t *x, float *y, size_t n
 #endif
 
 #if LLMEM_ARM
-static void quantize_q8_0_neon(const float *x, uint8_t *y, size_t n) {
+void quantize_q8_0_neon(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
   for (size_t b = 0; b < n / 32; b++, x += 32, y += Q8_0_BYTES) {
     float32x4_t v[8];
     for (int k = 0; k < 8; k++) v[k] = vld1q_f32(x + 4 * k);
@@ -109,7 +114,8 @@ static void quantize_q8_0_neon(const float *x, uint8_t *y, size_t n) {
   }
 }
 
-static void dequantize_q8_0_neon(const uint8_t *x, float *y, size_t n) {
+void dequantize_q8_0_neon(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
   for (size_t b = 0; b < n / 32; b++, x += Q8_0_BYTES, y += 32) {
     const float d = scale_at(x);
     for (int k = 0; k < 4; k++) {
@@ -122,26 +128,3 @@ static void dequantize_q8_0_neon(const uint8_t *x, float *y, size_t n) {
 }
 #endif
 
-void llmem_quantize_q8_0(const float *x, uint8_t *y, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: quantize_q8_0_avx2(x, y, n); return;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: quantize_q8_0_neon(x, y, n); return;
-#endif
-  default: quantize_q8_0_scalar(x, y, n);
-  }
-}
-
-void llmem_dequantize_q8_0(const uint8_t *x, float *y, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: dequantize_q8_0_avx2(x, y, n); return;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: dequantize_q8_0_neon(x, y, n); return;
-#endif
-  default: dequantize_q8_0_scalar(x, y, n);
-  }
-}

@@ -2,7 +2,8 @@
  * Quantized exactly like Q8_0; s lets the Q4_1 minimum enter a dot product as m*s. */
 #include "quant_internal.h"
 
-LLMEM_SCALAR static void quantize_q8_1_scalar(const float *x, uint8_t *y, size_t n) {
+LLMEM_SCALAR void quantize_q8_1_scalar(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
   for (size_t b = 0; b < n / 32; b++, x += 32, y += Q8_1_BYTES) {
     float amax = 0.0f;
     for (int j = 0; j < 32; j++) {
@@ -21,7 +22,8 @@ LLMEM_SCALAR static void quantize_q8_1_scalar(const float *x, uint8_t *y, size_t
   }
 }
 
-LLMEM_SCALAR static void dequantize_q8_1_scalar(const uint8_t *x, float *y, size_t n) {
+LLMEM_SCALAR void dequantize_q8_1_scalar(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
   for (size_t b = 0; b < n / 32; b++, x += Q8_1_BYTES, y += 32) {
     const float d = scale_at(x);
     for (int j = 0; j < 32; j++) y[j] = (float)(int8_t)x[4 + j] * d;
@@ -29,7 +31,8 @@ LLMEM_SCALAR static void dequantize_q8_1_scalar(const uint8_t *x, float *y, size
 }
 
 #if LLMEM_X86
-LLMEM_AVX2 static void quantize_q8_1_avx2(const float *x, uint8_t *y, size_t n) {
+LLMEM_AVX2 void quantize_q8_1_avx2(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
   const __m256 sign = _mm256_set1_ps(-0.0f);
   for (size_t b = 0; b < n / 32; b++, x += 32, y += Q8_1_BYTES) {
     const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
@@ -50,7 +53,8 @@ LLMEM_AVX2 static void quantize_q8_1_avx2(const float *x, uint8_t *y, size_t n) 
   }
 }
 
-LLMEM_AVX2 static void dequantize_q8_1_avx2(const uint8_t *x, float *y, size_t n) {
+LLMEM_AVX2 void dequantize_q8_1_avx2(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
   for (size_t b = 0; b < n / 32; b++, x += Q8_1_BYTES, y += 32) {
     const __m256 d = _mm256_set1_ps(scale_at_avx2(x));
     for (int k = 0; k < 4; k++) {
@@ -62,7 +66,8 @@ LLMEM_AVX2 static void dequantize_q8_1_avx2(const uint8_t *x, float *y, size_t n
 #endif
 
 #if LLMEM_ARM
-static void quantize_q8_1_neon(const float *x, uint8_t *y, size_t n) {
+void quantize_q8_1_neon(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
   for (size_t b = 0; b < n / 32; b++, x += 32, y += Q8_1_BYTES) {
     float32x4_t v[8];
     for (int k = 0; k < 8; k++) v[k] = vld1q_f32(x + 4 * k);
@@ -80,7 +85,8 @@ static void quantize_q8_1_neon(const float *x, uint8_t *y, size_t n) {
   }
 }
 
-static void dequantize_q8_1_neon(const uint8_t *x, float *y, size_t n) {
+void dequantize_q8_1_neon(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
   for (size_t b = 0; b < n / 32; b++, x += Q8_1_BYTES, y += 32) {
     const float d = scale_at(x);
     for (int k = 0; k < 4; k++) {
@@ -93,26 +99,3 @@ static void dequantize_q8_1_neon(const uint8_t *x, float *y, size_t n) {
 }
 #endif
 
-void llmem_quantize_q8_1(const float *x, uint8_t *y, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: quantize_q8_1_avx2(x, y, n); return;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: quantize_q8_1_neon(x, y, n); return;
-#endif
-  default: quantize_q8_1_scalar(x, y, n);
-  }
-}
-
-void llmem_dequantize_q8_1(const uint8_t *x, float *y, size_t n) {
-  switch (llmem_active_isa()) {
-#if LLMEM_X86
-  case LLMEM_ISA_AVX2: dequantize_q8_1_avx2(x, y, n); return;
-#endif
-#if LLMEM_ARM
-  case LLMEM_ISA_NEON: dequantize_q8_1_neon(x, y, n); return;
-#endif
-  default: dequantize_q8_1_scalar(x, y, n);
-  }
-}

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../internal.h"
+#include "../formats.h"
 
 /* Block sizes in bytes (GGML's layouts; scales are little-endian fp16, read with memcpy
  * because blocks of 34/18/20 bytes leave them unaligned). */
@@ -84,15 +84,7 @@ static inline uint8_t q4_trunc(float v) {
   return (uint8_t)(t < 0 ? 0 : t > 15 ? 15 : t);
 }
 
-/* Per-format block kernels (n values, a multiple of 32), each with one dispatch point. */
-void llmem_quantize_q8_0(const float *x, uint8_t *y, size_t n);
-void llmem_quantize_q8_1(const float *x, uint8_t *y, size_t n);
-void llmem_quantize_q4_0(const float *x, uint8_t *y, size_t n);
-void llmem_quantize_q4_1(const float *x, uint8_t *y, size_t n);
-void llmem_dequantize_q8_0(const uint8_t *x, float *y, size_t n);
-void llmem_dequantize_q8_1(const uint8_t *x, float *y, size_t n);
-void llmem_dequantize_q4_0(const uint8_t *x, float *y, size_t n);
-void llmem_dequantize_q4_1(const uint8_t *x, float *y, size_t n);
+/* The per-format kernels are declared in ../formats.h and reached through its tables. */
 
 /* Runs fn(ctx, i) for i in [0, tasks) over the thread pool (the caller runs its share). */
 typedef void (*llmem_task_fn)(void *ctx, size_t task);

@@ -1,5 +1,6 @@
 /** A buffer handed out by a BucketPool, valid until it is released or the pool resets. */
-import { type DType, LlmemError, type TypedArray, type TypedArrayConstructor } from "@llmem/core";
+import { LlmemError, type TypedArray, type TypedArrayConstructor } from "@llmem/core";
+import type { Format } from "@llmem/native";
 import type { Memory } from "./backend.ts";
 
 /** One pooled allocation: memory of one bucket, owned by at most one live handle. */
@@ -23,7 +24,7 @@ export class Slot {
 }
 
 export interface BufferMeta {
-  dtype?: DType;
+  dtype?: Format;
   shape?: readonly number[];
 }
 
@@ -40,7 +41,7 @@ export class PooledBuffer {
     readonly slot: Slot,
     /** Bytes requested; the buffer itself holds `capacity` bytes. */
     readonly byteLength: number,
-    readonly dtype: DType | undefined,
+    readonly dtype: Format | undefined,
     readonly shape: readonly number[] | undefined,
   ) {}
 

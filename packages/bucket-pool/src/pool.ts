@@ -3,7 +3,8 @@
  * once per decode step (`reset`). A returned buffer's handle dies: its ArrayBuffer is
  * detached, so a stale view reads length 0 instead of the next owner's bytes.
  */
-import { bytesFor, checkInt, checkSize, DTYPES, type DType, LlmemError } from "@llmem/core";
+import { checkInt, checkSize, LlmemError } from "@llmem/core";
+import { ALL_FORMATS, bytesFor, FORMATS, type Format, formatInfo } from "@llmem/native";
 import { type Backend, type BackendKind, hostBackend, metalBackend } from "./backend.ts";
 import {
   type Bucketing,
@@ -205,7 +206,7 @@ export class BucketPool {
   private allocSlow(byteLength: number, meta: BufferMeta | undefined): PooledBuffer {
     if (this.disposed) throw disposedError();
     const ci = this.classFor(byteLength);
-    let dtype: DType | undefined;
+    let dtype: Format | undefined;
     let shape: readonly number[] | undefined;
     if (meta !== undefined) [dtype, shape] = checkMeta(meta, byteLength);
     const slot = this.take(ci);
@@ -472,7 +473,7 @@ export class BucketPool {
   private handOut(
     slot: Slot,
     byteLength: number,
-    dtype: DType | undefined,
+    dtype: Format | undefined,
     shape: readonly number[] | undefined,
   ) {
     const handle = new PooledBuffer(slot, byteLength, dtype, shape);
@@ -548,15 +549,18 @@ function limitOption(name: string, value: number | undefined, fallback: number):
   return checkSize(name, value);
 }
 
-function checkMeta(meta: BufferMeta, byteLength: number): [DType | undefined, readonly number[] | undefined] {
+function checkMeta(
+  meta: BufferMeta,
+  byteLength: number,
+): [Format | undefined, readonly number[] | undefined] {
   if (typeof meta !== "object" || meta === null) {
     throw new LlmemError("INVALID_ARGUMENT", "meta must be an object { dtype?, shape? }", {
       argument: "meta",
     });
   }
   const { dtype, shape } = meta;
-  if (dtype !== undefined && !Object.hasOwn(DTYPES, dtype)) {
-    throw new LlmemError("INVALID_ARGUMENT", `meta.dtype must be one of ${Object.keys(DTYPES).join(", ")}`, {
+  if (dtype !== undefined && formatInfo(dtype) === undefined) {
+    throw new LlmemError("INVALID_ARGUMENT", `meta.dtype must be one of ${ALL_FORMATS.join(", ")}`, {
       argument: "meta.dtype",
       value: dtype,
     });
@@ -571,7 +575,7 @@ function checkMeta(meta: BufferMeta, byteLength: number): [DType | undefined, re
     frozen = Object.freeze(shape.map((d, i) => checkSize(`meta.shape[${i}]`, d)));
     if (dtype !== undefined) {
       const count = frozen.reduce((a, b) => a * b, 1);
-      const info = DTYPES[dtype];
+      const info = FORMATS[dtype];
       const bytes = count % info.blockSize === 0 ? bytesFor(dtype, count) : Number.NaN;
       if (!(bytes <= byteLength)) {
         throw new LlmemError(

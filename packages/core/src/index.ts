@@ -1,15 +1,28 @@
-export {
-  bytesFor,
-  DTYPES,
-  type DType,
-  type DTypeInfo,
-  type FloatDType,
-  type QuantFormat,
-  type TypedArray,
-  type TypedArrayConstructor,
+export type {
+  TypedArray,
+  TypedArrayConstructor,
 } from "./dtypes.ts";
 export { sealedChecksum, tokenFingerprint } from "./checksum.ts";
 export { isLlmemError, LlmemError, type LlmemErrorCode, PoolExhaustedError } from "./errors.ts";
+export {
+  ALL_FORMATS,
+  bytesFor,
+  DTYPES,
+  type DType,
+  type FloatFormat,
+  FORMAT_LIST,
+  FORMATS,
+  type Format,
+  type FormatInfo,
+  formatInfo,
+  isBlockFormat,
+  MATRIX_FORMATS,
+  type MatrixFormat,
+  QUANT_FORMATS,
+  type QuantFormat,
+  ROW_FORMATS,
+  type RowFormat,
+} from "./formats.ts";
 export {
   checkFiniteNumber,
   checkInt,

@@ -4,8 +4,8 @@
  * before C sees a pointer.
  */
 import { checkInt, checkOneOf, LlmemError, type TypedArray } from "@llmem/core";
-import { nativeLib, viewPtr } from "@llmem/native";
-import { FORMAT_ID } from "@llmem/quant-kernels";
+import { FORMATS, nativeLib, viewPtr } from "@llmem/native";
+
 import { attentionScores, attentionWeightedSum } from "./ops.ts";
 import { checkHeadDimFor, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
 
@@ -106,7 +106,7 @@ export function pagedAttention(a: PagedAttentionArgs): void {
   const lib = nativeLib();
   if (lib) {
     lib.llmem_paged_attention(
-      FORMAT_ID[format],
+      FORMATS[format].id,
       viewPtr("query", a.query),
       numHeads,
       numKvHeads,

@@ -6,8 +6,8 @@
  * by block into a GPU buffer on every call), falling back to the CPU kernel whenever Metal is
  * missing or fails. LLMEM_METAL=0 keeps everything on the CPU.
  */
-import { nativeLib, viewPtr } from "@llmem/native";
-import { FORMAT_ID } from "@llmem/quant-kernels";
+import { FORMATS, nativeLib, viewPtr } from "@llmem/native";
+
 import { checkPagedArgs, type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
 
 export interface MetalAttentionOptions {
@@ -54,7 +54,7 @@ export function pagedAttentionMetal(
     return "cpu";
   }
   const rc = lib.llmem_metal_paged_attention(
-    FORMAT_ID[format],
+    FORMATS[format].id,
     viewPtr("query", a.query),
     a.numHeads,
     a.numKvHeads,

@@ -7,7 +7,7 @@
  */
 
 import { checkRange, LlmemError } from "@llmem/core";
-import { nativeLib, viewPtr } from "@llmem/native";
+import { FORMATS, nativeLib, viewPtr } from "@llmem/native";
 import { f16BitsToF32 as f16ToF32, f32ToF16Bits as f32ToF16 } from "@llmem/quant-kernels";
 import { type RowFormat, rowBytes } from "./row-formats.ts";
 import { encodeRow } from "./row-kernels.ts";
@@ -137,7 +137,7 @@ export function encodeStoreRow(f: RowFormat, src: Float32Array, n: number, u8: U
   if (lib) {
     checkRange("dst", at, bytes, u8.length);
     const rc = lib.llmem_kv_quantize_refined(
-      f === "q4_0" ? 4 : 5,
+      FORMATS[f].id,
       viewPtr("src", src, 0, n),
       viewPtr("dst", u8, at, bytes),
       n,

@@ -3,21 +3,22 @@
  * A "row" is one head's headDim values of one token (or, for channel-grouped keys, one
  * channel's 32 tokens); block formats pack 32 values per block as GGML does.
  */
-import { DTYPES, LlmemError } from "@llmem/core";
-import { QK, type RowFormat } from "@llmem/quant-kernels";
+import { LlmemError } from "@llmem/core";
+import { type FloatFormat, isBlockFormat, ROW_FORMATS, type RowFormat } from "@llmem/native";
+import { QK } from "@llmem/quant-kernels";
 
 /** Formats the attention building blocks read directly; their block size and row bytes. */
 export { QK, type RowFormat, rowBytes } from "@llmem/quant-kernels";
-export type TailPrecision = "f32" | "f16" | "bf16";
+/** The recent-token tier holds unblocked rows (one value per element). */
+export type TailPrecision = FloatFormat;
 export type StorePrecision = "q8_0" | "q4_0" | "q4_1" | "f16";
 
-export const TAIL_PRECISIONS: readonly TailPrecision[] = ["f32", "f16", "bf16"];
+export const TAIL_PRECISIONS: readonly TailPrecision[] = Object.freeze(
+  ROW_FORMATS.filter((f): f is TailPrecision => !isBlockFormat(f)),
+);
 export const STORE_PRECISIONS: readonly StorePrecision[] = ["q8_0", "q4_0", "q4_1", "f16"];
-export const ROW_FORMATS: readonly RowFormat[] = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"];
-
-export function isBlockFormat(f: RowFormat): boolean {
-  return DTYPES[f].blockSize > 1;
-}
+/** Every row format (from the format table); the cache policies below pick among them. */
+export { isBlockFormat, ROW_FORMATS } from "@llmem/native";
 
 /** Block formats can hold neither NaN nor ±Inf (the block scale would poison every value). */
 export function holdsNonFinite(f: RowFormat): boolean {

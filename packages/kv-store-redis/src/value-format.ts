@@ -71,15 +71,20 @@ export class BlockCodec {
     this.#layout = head;
   }
 
-  /** Header + a copy of `payload`, in one buffer (Redis takes one value per key). */
-  encode(key: string, tokenFp: bigint, payload: Uint8Array): Uint8Array {
+  /**
+   * Header + a copy of `payload`, in one buffer (Redis takes one value per key): `into` when it
+   * is given and has exactly the right length (a recycled value), else a new one.
+   */
+  encode(key: string, tokenFp: bigint, payload: Uint8Array, into?: Uint8Array): Uint8Array {
     checkSize("payload length", payload.length, MAX_PAYLOAD_BYTES);
-    const out = new Uint8Array(HEADER_BYTES + payload.length);
-    const view = new DataView(out.buffer);
+    const size = HEADER_BYTES + payload.length;
+    const out = into?.length === size ? into : new Uint8Array(size);
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
     out.set(this.#layout, 0);
     view.setBigUint64(32, Bun.hash.xxHash64(key), true);
     view.setBigUint64(40, BigInt.asUintN(64, tokenFp), true);
     view.setUint32(48, payload.length, true);
+    view.setUint32(52, 0, true);
     out.set(payload, HEADER_BYTES);
     view.setBigUint64(56, checksum(out, payload.length), true);
     return out;

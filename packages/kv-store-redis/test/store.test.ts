@@ -126,6 +126,16 @@ describe.skipIf(target === undefined)("RedisKvStore on a real server", () => {
     store.close();
   });
 
+  test("writes queued before the first connection is up wait for it instead of being dropped", async () => {
+    const store = new RedisKvStore({ url: target!.url, modelFingerprint: freshFingerprint(), ...LAYOUT });
+    const bs = blocks(3, 9);
+    for (const b of bs) expect(store.putAsync(b.hash, b.fp, b.payload)).toBe(true);
+    await store.flush();
+    expect(store.stats()).toMatchObject({ writes: 3, dropped: 0 });
+    expect(await store.getBlocks(hashes(bs), fps(bs))).toHaveLength(3);
+    store.close();
+  });
+
   test("a hole (an evicted block) ends the prefix for longestPrefix and getBlocks", async () => {
     const { store } = await openStore();
     const bs = blocks(6, 3);

@@ -1,3 +1,21 @@
+export {
+  ALL_FORMATS,
+  bytesFor,
+  type FloatFormat,
+  FORMAT_LIST,
+  FORMATS,
+  type Format,
+  type FormatInfo,
+  formatInfo,
+  isBlockFormat,
+  MATRIX_FORMATS,
+  type MatrixFormat,
+  nativeFormatTable,
+  QUANT_FORMATS,
+  type QuantFormat,
+  ROW_FORMATS,
+  type RowFormat,
+} from "./formats.ts";
 export { dotF32, dotF32Reference } from "./kernels.ts";
 export {
   BUILD_COMMAND,

@@ -10,7 +10,7 @@
  *   bun run bench            all groups
  *   bun run bench matvec     only groups whose name contains "matvec" (cache|overhead|memory|matvec|attention)
  */
-import { detectedIsa, nativeLib, setIsa, viewPtr } from "@llmem/native";
+import { detectedIsa, FORMATS, nativeLib, setIsa, viewPtr } from "@llmem/native";
 import { bench, do_not_optimize, run } from "mitata";
 import {
   attentionScores,
@@ -18,7 +18,6 @@ import {
   dequantizeInto,
   dotQ4_0Q8_0,
   dotQ8_0,
-  FORMAT_ID,
   type MatrixFormat,
   matvec,
   prepareMatrix,
@@ -128,10 +127,10 @@ if (want("cache")) {
     pin(`v${i}`, v),
   );
   const kernels: [string, () => unknown][] = [
-    ["dequantize q8_0", () => lib.llmem_dequantize(FORMAT_ID.q8_0, p8!, pout!, N)],
-    ["dequantize q4_0", () => lib.llmem_dequantize(FORMAT_ID.q4_0, p4!, pout!, N)],
-    ["quantize q8_0", () => lib.llmem_quantize(FORMAT_ID.q8_0, px!, pq!, N)],
-    ["quantize q4_0", () => lib.llmem_quantize(FORMAT_ID.q4_0, px!, pq!, N)],
+    ["dequantize q8_0", () => lib.llmem_dequantize(FORMATS.q8_0.id, p8!, pout!, N)],
+    ["dequantize q4_0", () => lib.llmem_dequantize(FORMATS.q4_0.id, p4!, pout!, N)],
+    ["quantize q8_0", () => lib.llmem_quantize(FORMATS.q8_0.id, px!, pq!, N)],
+    ["quantize q4_0", () => lib.llmem_quantize(FORMATS.q4_0.id, px!, pq!, N)],
     ["dot q8_0·q8_0", () => lib.llmem_dot_q8_0_q8_0(p8!, py8!, N)],
     ["dot q4_0·q8_0", () => lib.llmem_dot_q4_0_q8_0(p4!, py8!, N)],
   ];
@@ -209,12 +208,12 @@ if (want("overhead")) {
   const calls: [string, () => unknown, () => unknown, Loop, Loop][] = [
     [
       "quantizeInto q8_0 4096",
-      () => lib.llmem_quantize(FORMAT_ID.q8_0, s0.xs, s0.q8, n),
+      () => lib.llmem_quantize(FORMATS.q8_0.id, s0.xs, s0.q8, n),
       () => quantizeInto("q8_0", s0.xs, s0.q8),
       (k) => {
         for (let i = 0; i < k; i++) {
           const s = sets[i & 3]!;
-          lib.llmem_quantize(FORMAT_ID.q8_0, s.xs, s.q8, n);
+          lib.llmem_quantize(FORMATS.q8_0.id, s.xs, s.q8, n);
         }
       },
       (k) => {
@@ -226,12 +225,12 @@ if (want("overhead")) {
     ],
     [
       "dequantizeInto q8_0 4096",
-      () => lib.llmem_dequantize(FORMAT_ID.q8_0, s0.q8, s0.ys, n),
+      () => lib.llmem_dequantize(FORMATS.q8_0.id, s0.q8, s0.ys, n),
       () => dequantizeInto("q8_0", s0.q8, s0.ys),
       (k) => {
         for (let i = 0; i < k; i++) {
           const s = sets[i & 3]!;
-          lib.llmem_dequantize(FORMAT_ID.q8_0, s.q8, s.ys, n);
+          lib.llmem_dequantize(FORMATS.q8_0.id, s.q8, s.ys, n);
         }
       },
       (k) => {
@@ -310,7 +309,7 @@ if (want("memory")) {
     ["q8_0", pb8],
     ["q4_0", pb4],
   ] as const) {
-    const fn = () => lib.llmem_dequantize(FORMAT_ID[f], p!, pbo!, M);
+    const fn = () => lib.llmem_dequantize(FORMATS[f].id, p!, pbo!, M);
     bench(`dequantize ${f} 16M (64 MB out)`, fn);
     ratioGoals.push({
       what: `dequantize ${f} vs memcpy of its f32 output, 64 MB (out of cache)`,

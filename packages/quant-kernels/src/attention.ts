@@ -3,17 +3,18 @@
  * inside any typed array (so [token][kvHead][headDim] layouts need no copies). Quantized
  * rows are decoded block by block in registers; no f32 copy of a row is ever made.
  */
-import { checkFiniteNumber, checkInt, checkSize, DTYPES, LlmemError, type TypedArray } from "@llmem/core";
+import { checkFiniteNumber, checkInt, checkSize, LlmemError, type TypedArray } from "@llmem/core";
 import {
   byteOffsetOf,
   byteView,
   checkedByteLength,
   checkedLength,
+  FORMATS,
   isPlainF32,
   nativeLib,
   viewPtr,
 } from "@llmem/native";
-import { checkRowFormat, FORMAT_ID, type RowFormat, rowBytes, wholeBlocks } from "./formats.ts";
+import { checkRowFormat, type RowFormat, rowBytes, wholeBlocks } from "./formats.ts";
 import { bf16Values, f16Values } from "./half.ts";
 import { rowAxpyQ, rowDotQ } from "./reference/matvec.ts";
 
@@ -55,7 +56,7 @@ function checkRows(format: RowFormat, name: string, rows: TypedArray, o: RowLayo
   const headDim = checkInt("headDim", o.headDim, 1, MAX_HEAD_DIM);
   const offset = checkSize("offsetBytes", o.offsetBytes);
   const stride = checkSize("strideBytes", o.strideBytes);
-  if (DTYPES[format].blockSize > 1) wholeBlocks("headDim", format, headDim);
+  if (FORMATS[format].blockSize > 1) wholeBlocks("headDim", format, headDim);
   const bytes = rowBytes(format, headDim);
   if (count === 0) return 0;
   const align = format === "f32" ? 4 : format === "f16" || format === "bf16" ? 2 : 1;
@@ -144,7 +145,7 @@ export function attentionScores(
   const lib = nativeLib();
   if (lib) {
     lib.llmem_attn_scores(
-      FORMAT_ID[format],
+      FORMATS[format].id,
       viewPtr("query", query, 0, o.headDim),
       viewPtr("keys", kb, 0, span),
       o.offsetBytes,
@@ -173,7 +174,7 @@ export function attentionWeightedSum(
   const lib = nativeLib();
   if (lib) {
     lib.llmem_attn_weighted_sum(
-      FORMAT_ID[format],
+      FORMATS[format].id,
       viewPtr("weights", weights, wo, o.count),
       viewPtr("values", vb, 0, span),
       o.offsetBytes,

@@ -10,7 +10,6 @@ export { fromBf16, fromF16, referenceConvert, toBf16, toF16 } from "./convert.ts
 export { dotF16F32, dotF32, dotQ4_0Q8_0, dotQ4_1Q8_1, dotQ8_0, referenceDot } from "./dot.ts";
 export {
   blockBytes,
-  FORMAT_ID,
   type MatrixFormat,
   QK,
   type QuantFormat,

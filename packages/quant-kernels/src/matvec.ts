@@ -6,6 +6,7 @@
 import { checkInt, LlmemError } from "@llmem/core";
 import {
   checkedLength,
+  FORMATS,
   isPlainF32,
   nativeLib,
   type TypedArrayKind,
@@ -13,7 +14,7 @@ import {
   viewPtr,
 } from "@llmem/native";
 import { toF16 } from "./convert.ts";
-import { checkMatrixFormat, FORMAT_ID, type MatrixFormat, rowBytes, wholeBlocks } from "./formats.ts";
+import { checkMatrixFormat, type MatrixFormat, rowBytes, wholeBlocks } from "./formats.ts";
 import { quantize } from "./quantize.ts";
 import { quantizeQ8_0Blocks } from "./reference/blocks.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
@@ -118,7 +119,7 @@ export function matvec(w: Matrix, x: Float32Array, y: Float32Array): void {
   const lib = nativeLib();
   if (lib) {
     const code = lib.llmem_matvec(
-      FORMAT_ID[w.format],
+      FORMATS[w.format].id,
       viewPtr("w.data", w.data, 0, elements),
       w.rows,
       w.cols,

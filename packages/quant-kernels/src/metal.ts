@@ -5,8 +5,8 @@
  * UNSUPPORTED; `metalAvailable()` says which.
  */
 import { LlmemError } from "@llmem/core";
-import { checkedLength, nativeLib, viewPtr } from "@llmem/native";
-import { blockBytes, FORMAT_ID, wholeBlocks } from "./formats.ts";
+import { checkedLength, FORMATS, nativeLib, viewPtr } from "@llmem/native";
+import { blockBytes, wholeBlocks } from "./formats.ts";
 import { checkMatrix, checkVector, type Matrix } from "./matvec.ts";
 
 export function metalAvailable(): boolean {
@@ -49,7 +49,7 @@ export function dequantizeIntoMetal(format: "q8_0" | "q4_0", bytes: Uint8Array, 
   const lib = requireMetal("dequantizeIntoMetal");
   if (nb === 0) return;
   // Whole views: the FFI passes each one's first element, and the checks above bound C.
-  const rc = lib.llmem_metal_dequantize(FORMAT_ID[format], bytes, dst, count);
+  const rc = lib.llmem_metal_dequantize(FORMATS[format].id, bytes, dst, count);
   if (rc !== 0)
     throw new LlmemError("UNSUPPORTED", `Metal dequantize failed (${count} values too many for one buffer?)`);
 }
@@ -61,7 +61,7 @@ export function matvecMetal(w: Matrix, x: Float32Array, y: Float32Array): void {
   checkVector("y", y, w.rows, "w.rows");
   const lib = requireMetal("matvecMetal");
   const rc = lib.llmem_metal_matvec(
-    FORMAT_ID[w.format],
+    FORMATS[w.format].id,
     viewPtr("w.data", w.data, 0, elements),
     w.rows,
     w.cols,

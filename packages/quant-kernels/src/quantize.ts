@@ -3,9 +3,9 @@
  * loop allocates nothing. Native when libllmem is loaded, the TS reference otherwise;
  * both produce identical bytes.
  */
-import { checkSize, LlmemError, type QuantFormat } from "@llmem/core";
-import { checkedLength, isPlainBytes, isPlainF32 } from "@llmem/native";
-import { blockBytes, checkQuantFormat, FORMAT_ID, QK, quantGeometry, wholeBlocks } from "./formats.ts";
+import { checkSize, LlmemError } from "@llmem/core";
+import { checkedLength, FORMATS, isPlainBytes, isPlainF32 } from "@llmem/native";
+import { blockBytes, checkQuantFormat, QK, type QuantFormat, quantGeometry, wholeBlocks } from "./formats.ts";
 import { loadedLib } from "./lib.ts";
 import {
   dequantizeQ4_0Blocks,
@@ -92,7 +92,7 @@ function quantizeIntoChecked(format: QuantFormat, src: Float32Array, dst: Uint8A
   checkCapacity("dst", have, nb * blockBytes(format), count, format);
   if (nb === 0) return;
   const lib = loadedLib();
-  if (lib) lib.llmem_quantize(FORMAT_ID[format], src, dst, count);
+  if (lib) lib.llmem_quantize(FORMATS[format].id, src, dst, count);
   else QUANTIZE_REF[format](src, dst, nb);
 }
 
@@ -134,7 +134,7 @@ function dequantizeIntoChecked(format: QuantFormat, bytes: Uint8Array, dst: Floa
   checkCapacity("bytes", have, nb * blockBytes(format), count, format);
   if (nb === 0) return;
   const lib = loadedLib();
-  if (lib) lib.llmem_dequantize(FORMAT_ID[format], bytes, dst, count);
+  if (lib) lib.llmem_dequantize(FORMATS[format].id, bytes, dst, count);
   else DEQUANTIZE_REF[format](bytes, dst, nb);
 }
 

@@ -1,5 +1,6 @@
 // One table per concern of libllmem, each in its own file, so packages grow them independently.
 import { attentionSymbols } from "./attention.ts";
+import { formatSymbols } from "./formats.ts";
 import { hashSymbols } from "./hash.ts";
 import { kernelSymbols } from "./kernels.ts";
 import { memorySymbols } from "./memory.ts";
@@ -12,6 +13,7 @@ import { runtimeSymbols } from "./runtime.ts";
 export const symbols = {
   ...runtimeSymbols,
   ...memorySymbols,
+  ...formatSymbols,
   ...kernelSymbols,
   ...quantSymbols,
   ...attentionSymbols,

@@ -1,0 +1,119 @@
+/* The format table and the ISA kernel table (formats.c): what libllmem knows about each storage
+ * format, and which kernel every format and every format-free operation runs on this CPU.
+ * Modelled on ggml's type_traits / type_traits_cpu. Internal to libllmem.
+ *
+ * Kernels are chosen ONCE: at load (a constructor) and again by llmem_set_isa, which copy the
+ * active ISA's kernels into llmem_format_kernels_active / llmem_isa_kernels_active. A call site
+ * reads one function pointer from them; nothing else reads the ISA. */
+#ifndef LLMEM_FORMATS_H
+#define LLMEM_FORMATS_H
+
+#include "internal.h"
+
+#define LLMEM_ISA_COUNT 3
+#define LLMEM_FORMAT_COUNT 7 /* rows of the table: enum llmem_format 0..COUNT-1 */
+
+/* n values of a row of the format (n a multiple of its block size). */
+typedef void (*llmem_from_float_fn)(const float *x, void *y, size_t n);
+typedef void (*llmem_to_float_fn)(const void *x, float *y, size_t n);
+/* A row of the format · a row of its vec_dot format, n values. */
+typedef float (*llmem_vec_dot_fn)(const void *x, const void *y, size_t n);
+
+/* The kernels of one format on one ISA. NULL: this ISA has no path of its own (the scalar one runs). */
+typedef struct {
+  llmem_from_float_fn from_float;
+  llmem_to_float_fn to_float;
+  llmem_vec_dot_fn vec_dot;
+} llmem_format_kernels;
+
+typedef struct {
+  const char *name;
+  int block_size;         /* values per block (1 for f32/f16/bf16) */
+  size_t block_bytes;     /* bytes per block */
+  int vec_dot_format;     /* the format vec_dot's second operand (the activation) is in; -1: no vec_dot */
+  unsigned flags;         /* enum llmem_format_flag (llmem.h) */
+  llmem_format_kernels isa[LLMEM_ISA_COUNT]; /* [LLMEM_ISA_SCALAR] is the reference and is complete */
+} llmem_format_traits;
+
+extern const llmem_format_traits llmem_formats[LLMEM_FORMAT_COUNT];
+/* The active ISA's kernels per format, every entry the scalar row has filled in. */
+extern llmem_format_kernels llmem_format_kernels_active[LLMEM_FORMAT_COUNT];
+
+static inline int llmem_format_has(int format, unsigned flag) {
+  return format >= 0 && format < LLMEM_FORMAT_COUNT && (llmem_formats[format].flags & flag) != 0;
+}
+/* A K/V row format, with head_dim a whole number of its blocks. */
+static inline int llmem_row_format_ok(int format, size_t head_dim) {
+  return llmem_format_has(format, LLMEM_FORMAT_ROW) && head_dim % (size_t)llmem_formats[format].block_size == 0;
+}
+
+/* ---- the format-free kernels, one set per ISA -------------------------------------------- */
+typedef struct {
+  const uint8_t *w;
+  size_t rows, cols, row_bytes, chunk;
+  const float *x;
+  const uint8_t *xq; /* x in the format's vec_dot format (NULL when that is f32) */
+  const float *xd;   /* x's Q8_0 block scales as f32 (when the vec_dot format is Q8_0) */
+  float *y;
+  int format;
+  int streams; /* W is too big to stay cached: one block row at a time, prefetched */
+} llmem_matvec_job;
+
+struct kv_q4_ops; /* paged/kv_quant.c: the refined 4-bit encoder's vector kernels */
+
+typedef struct {
+  uint64_t (*read_bytes)(const uint8_t *p, size_t bytes);
+  uint64_t (*hash64)(const uint32_t *t, size_t n, const uint32_t *e, size_t m, uint64_t p);
+  void (*hash64_chain)(const uint32_t *t, size_t bs, size_t nb, const uint32_t *e, const uint32_t *o, uint64_t p,
+                       uint32_t *out);
+  /* Rows at row + t*stride_bytes, t < count (format already checked). */
+  void (*attn_scores)(int format, const float *query, const uint8_t *row, size_t stride_bytes, size_t count,
+                      size_t head_dim, float scale, float *out);
+  void (*attn_weighted_sum)(int format, const float *weights, const uint8_t *row, size_t stride_bytes, size_t count,
+                            size_t head_dim, float *out);
+  void (*kv_dot_group)(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
+                       size_t out_stride);
+  void (*kv_weighted_rows)(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim);
+  float (*kv_softmax)(float *s, size_t n);
+  const struct kv_q4_ops *kv_q4;
+  /* Rows [r0, r1) of a matvec. */
+  void (*matvec_range)(const llmem_matvec_job *j, size_t r0, size_t r1);
+} llmem_isa_kernels;
+
+extern llmem_isa_kernels llmem_isa_kernels_active;
+
+/* Copies ISA `isa`'s kernels into the active tables (formats.c; called at load and by llmem_set_isa). */
+void llmem_select_kernels(int isa);
+
+/* ---- the kernels the tables name (each defined beside its scalar reference) --------------- */
+#define LLMEM_DECLARE_PER_ISA(decl) decl(scalar) decl(avx2) decl(neon)
+#define LLMEM_FROM_FLOAT(name, isa) void name##_##isa(const float *x, void *y, size_t n);
+#define LLMEM_TO_FLOAT(name, isa) void name##_##isa(const void *x, float *y, size_t n);
+#define LLMEM_VEC_DOT(name, isa) float name##_##isa(const void *x, const void *y, size_t n);
+#define LLMEM_FORMAT_DECLS(isa)                                                                                   \
+  LLMEM_VEC_DOT(dot_f32, isa)                                                                                     \
+  LLMEM_FROM_FLOAT(f32_to_f16, isa) LLMEM_TO_FLOAT(f16_to_f32, isa) LLMEM_VEC_DOT(dot_f16_f32, isa)               \
+  LLMEM_FROM_FLOAT(f32_to_bf16, isa) LLMEM_TO_FLOAT(bf16_to_f32, isa)                                             \
+  LLMEM_FROM_FLOAT(quantize_q8_0, isa) LLMEM_TO_FLOAT(dequantize_q8_0, isa) LLMEM_VEC_DOT(dot_q8_0_q8_0, isa)      \
+  LLMEM_FROM_FLOAT(quantize_q4_0, isa) LLMEM_TO_FLOAT(dequantize_q4_0, isa) LLMEM_VEC_DOT(dot_q4_0_q8_0, isa)      \
+  LLMEM_FROM_FLOAT(quantize_q4_1, isa) LLMEM_TO_FLOAT(dequantize_q4_1, isa) LLMEM_VEC_DOT(dot_q4_1_q8_1, isa)      \
+  LLMEM_FROM_FLOAT(quantize_q8_1, isa) LLMEM_TO_FLOAT(dequantize_q8_1, isa)                                        \
+  uint64_t read_bytes_##isa(const uint8_t *p, size_t bytes);                                                      \
+  uint64_t lh64_block_##isa(const uint32_t *t, size_t n, const uint32_t *e, size_t m, uint64_t p);                \
+  void lh64_chain_##isa(const uint32_t *t, size_t bs, size_t nb, const uint32_t *e, const uint32_t *o, uint64_t p, \
+                        uint32_t *out);                                                                           \
+  void attn_scores_##isa(int format, const float *query, const uint8_t *row, size_t stride_bytes, size_t count,   \
+                         size_t head_dim, float scale, float *out);                                               \
+  void attn_weighted_sum_##isa(int format, const float *weights, const uint8_t *row, size_t stride_bytes,         \
+                               size_t count, size_t head_dim, float *out);                                        \
+  void kv_dot_group_##isa(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out, \
+                          size_t out_stride);                                                                     \
+  void kv_weighted_rows_##isa(const float *rows, size_t stride, const float *w, size_t n, float *out,             \
+                              size_t head_dim);                                                                   \
+  float kv_softmax_##isa(float *s, size_t n);                                                                     \
+  extern const struct kv_q4_ops kv_q4_ops_##isa;
+LLMEM_DECLARE_PER_ISA(LLMEM_FORMAT_DECLS)
+void matvec_range_generic(const llmem_matvec_job *j, size_t r0, size_t r1);
+void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r1);
+
+#endif

@@ -1,0 +1,136 @@
+/**
+ * THE FORMAT TABLE on the TS side: one row per storage format, the same rows as libllmem's
+ * `llmem_formats` (native/src/formats.c). Every package reads format facts (ids, block
+ * geometry, which operations take a format) from here (directly, or re-exported by
+ * @llmem/native); packages/native/test/formats.test.ts checks each row against the C table
+ * through `llmem_format_describe`, so the two cannot drift. It lives in core, the bottom layer,
+ * so packages that never call C (gguf, stores) read the same rows.
+ *
+ * HOW TO ADD A FORMAT: add its row to native/src/formats.c (see the steps at the top of that
+ * file), then ONE row to `FORMAT_ROWS` below with the same id, name and geometry:
+ * - `vecDot`: the format its dot product's second operand (the activation) is in, or null;
+ * - `quant`: quantize/dequantize accept it; `row`: K/V rows (attention, KV caches) may be in it;
+ *   `matrix`: matvec weights may be in it. The derived types (`QuantFormat`, `RowFormat`,
+ *   `MatrixFormat`) and lists follow from these flags; nothing else lists formats.
+ * Then its TS reference kernels and tests (packages/quant-kernels).
+ */
+
+const FORMAT_ROWS = [
+  { id: 0, name: "f32", blockSize: 1, blockBytes: 4, vecDot: "f32", quant: false, row: true, matrix: true },
+  { id: 1, name: "f16", blockSize: 1, blockBytes: 2, vecDot: "f32", quant: false, row: true, matrix: true },
+  { id: 2, name: "bf16", blockSize: 1, blockBytes: 2, vecDot: null, quant: false, row: true, matrix: false },
+  {
+    id: 3,
+    name: "q8_0",
+    blockSize: 32,
+    blockBytes: 34,
+    vecDot: "q8_0",
+    quant: true,
+    row: true,
+    matrix: true,
+  },
+  {
+    id: 4,
+    name: "q4_0",
+    blockSize: 32,
+    blockBytes: 18,
+    vecDot: "q8_0",
+    quant: true,
+    row: true,
+    matrix: true,
+  },
+  {
+    id: 5,
+    name: "q4_1",
+    blockSize: 32,
+    blockBytes: 20,
+    vecDot: "q8_1",
+    quant: true,
+    row: true,
+    matrix: false,
+  },
+  {
+    id: 6,
+    name: "q8_1",
+    blockSize: 32,
+    blockBytes: 36,
+    vecDot: null,
+    quant: true,
+    row: false,
+    matrix: false,
+  },
+] as const;
+
+type Rows = (typeof FORMAT_ROWS)[number];
+/** Every storage format's name. */
+export type Format = Rows["name"];
+/** Formats quantize/dequantize take (block formats). */
+export type QuantFormat = Extract<Rows, { quant: true }>["name"];
+/** Formats attention rows (keys, values) can be stored in. */
+export type RowFormat = Extract<Rows, { row: true }>["name"];
+/** Formats a weight matrix can be stored in. */
+export type MatrixFormat = Extract<Rows, { matrix: true }>["name"];
+/** The plain element formats (one value per element). */
+export type FloatFormat = Extract<Rows, { blockSize: 1 }>["name"];
+
+export interface FormatInfo {
+  /** `enum llmem_format` id. */
+  readonly id: number;
+  readonly name: Format;
+  /** Values per block (1 for plain element formats). */
+  readonly blockSize: number;
+  /** Bytes per block. */
+  readonly blockBytes: number;
+  /** The format the dot product's activation operand is in, or null when the format has no dot. */
+  readonly vecDot: Format | null;
+  readonly quant: boolean;
+  readonly row: boolean;
+  readonly matrix: boolean;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === "object" && !Object.isFrozen(o)) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** The rows in id order (index = `enum llmem_format` id). */
+export const FORMAT_LIST: readonly FormatInfo[] = deepFreeze(FORMAT_ROWS.map((r) => ({ ...r })));
+
+/**
+ * The rows by name, in a frozen prototype-less object: the hot path finds a row with one lookup,
+ * and names like "toString" or "__proto__" find nothing.
+ */
+export const FORMATS: Readonly<Record<Format, FormatInfo>> = Object.freeze(
+  Object.assign(Object.create(null), Object.fromEntries(FORMAT_LIST.map((r) => [r.name, r]))),
+);
+
+const names = <F extends Format>(keep: (r: FormatInfo) => boolean) =>
+  Object.freeze(FORMAT_LIST.filter(keep).map((r) => r.name as F));
+export const ALL_FORMATS: readonly Format[] = names((r) => r.id >= 0);
+export const QUANT_FORMATS: readonly QuantFormat[] = names<QuantFormat>((r) => r.quant);
+export const ROW_FORMATS: readonly RowFormat[] = names<RowFormat>((r) => r.row);
+export const MATRIX_FORMATS: readonly MatrixFormat[] = names<MatrixFormat>((r) => r.matrix);
+
+/** The row of `format`, or undefined when it is not a format name (never throws). */
+export function formatInfo(format: unknown): FormatInfo | undefined {
+  return typeof format === "string" ? (FORMATS as Record<string, FormatInfo | undefined>)[format] : undefined;
+}
+
+/** True for formats that pack several values per block. */
+export function isBlockFormat(format: Format): boolean {
+  return FORMATS[format].blockSize > 1;
+}
+
+/** Bytes of `count` values of `format` (count a whole number of its blocks). */
+export function bytesFor(format: Format, count: number): number {
+  const info = FORMATS[format];
+  return (count / info.blockSize) * info.blockBytes;
+}
+
+/** @deprecated The old name of FORMATS (same object); use FORMATS. */
+export const DTYPES = FORMATS;
+/** @deprecated The old name of Format; use Format. */
+export type DType = Format;
