@@ -1,8 +1,8 @@
+export { sealedChecksum, tokenFingerprint } from "./checksum.ts";
 export type {
   TypedArray,
   TypedArrayConstructor,
 } from "./dtypes.ts";
-export { sealedChecksum, tokenFingerprint } from "./checksum.ts";
 export { isLlmemError, LlmemError, type LlmemErrorCode, PoolExhaustedError } from "./errors.ts";
 export {
   ALL_FORMATS,

@@ -150,7 +150,8 @@ export class HostTier {
 
   private evictOldest(): void {
     const first = this.entries.keys().next();
-    if (first.done) throw new LlmemError("OUT_OF_RANGE", "host tier accounting broke: bytes held with no block");
+    if (first.done)
+      throw new LlmemError("OUT_OF_RANGE", "host tier accounting broke: bytes held with no block");
     const e = this.entries.get(first.value)!;
     this.entries.delete(first.value);
     this.held -= e.bytes;

@@ -1,3 +1,5 @@
+export { type HostBlock, HostTier, type HostTierStats } from "./host-tier.ts";
+export { KV_ORIGINS, type KvOrigin, type ReusedFrom } from "./origins.ts";
 export {
   type AdmitOptions,
   type KeyGrouping,
@@ -9,9 +11,6 @@ export {
 } from "./paged.ts";
 export { type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
 export { type MetalAttentionOptions, metalAttentionAvailable, pagedAttentionMetal } from "./paged-metal.ts";
-export type { RowFormat } from "./row-formats.ts";
-export { type HostBlock, HostTier, type HostTierStats } from "./host-tier.ts";
-export { KV_ORIGINS, type KvOrigin, type ReusedFrom } from "./origins.ts";
 export { FILE_VERSION } from "./persist/format.ts";
 export {
   type KvFileOptions,
@@ -22,4 +21,9 @@ export {
   type SaveResult,
   saveKvFile,
 } from "./persist/kv-file.ts";
-export { type ModelFingerprint, modelFingerprint, type TensorDescription } from "./persist/model-fingerprint.ts";
+export {
+  type ModelFingerprint,
+  modelFingerprint,
+  type TensorDescription,
+} from "./persist/model-fingerprint.ts";
+export type { RowFormat } from "./row-formats.ts";

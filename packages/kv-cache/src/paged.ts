@@ -324,7 +324,8 @@ export class PagedKvCache implements SequenceHost {
   attachHostTier(tier: HostTier | null): void {
     this.checkUsable();
     this.host = tier;
-    this.allocator.onEvict = tier === null ? null : (block, hash, content) => this.spill(block, hash, content);
+    this.allocator.onEvict =
+      tier === null ? null : (block, hash, content) => this.spill(block, hash, content);
   }
 
   /** A cached block about to be recycled: its KV, tokens and parent hash go to the host tier. */

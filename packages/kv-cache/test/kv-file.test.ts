@@ -6,7 +6,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { codeOf } from "@llmem/core/testing";
-import { modelFingerprint, PagedKvCache, type PagedSequence, restoreKvFile, saveKvFile } from "../src/index.ts";
+import {
+  modelFingerprint,
+  PagedKvCache,
+  type PagedSequence,
+  restoreKvFile,
+  saveKvFile,
+} from "../src/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "llmem-kvfile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,12 +21,18 @@ const L = 2;
 const KV = 2;
 const HD = 8;
 const ROW = KV * HD;
-const model = modelFingerprint([{ name: "w", type: "f32", shape: [4, 4], data: new Uint8Array(64).fill(7) }], {
-  weights: "f32",
-});
-const otherModel = modelFingerprint([{ name: "w", type: "f32", shape: [4, 4], data: new Uint8Array(64).fill(8) }], {
-  weights: "f32",
-});
+const model = modelFingerprint(
+  [{ name: "w", type: "f32", shape: [4, 4], data: new Uint8Array(64).fill(7) }],
+  {
+    weights: "f32",
+  },
+);
+const otherModel = modelFingerprint(
+  [{ name: "w", type: "f32", shape: [4, 4], data: new Uint8Array(64).fill(8) }],
+  {
+    weights: "f32",
+  },
+);
 
 function cacheOf(numBlocks = 16, precision: "f32" | "q8_0" = "f32", headDim = HD): PagedKvCache {
   return new PagedKvCache({ numLayers: L, numKvHeads: KV, headDim, blockSize: 4, numBlocks, precision });
@@ -28,13 +40,16 @@ function cacheOf(numBlocks = 16, precision: "f32" | "q8_0" = "f32", headDim = HD
 
 /** Deterministic KV per (token, position, layer), so a restored block can be told from a recomputed one. */
 function rows(t: number, pos: number, l: number, kind: number, width = ROW): Float32Array {
-  return Float32Array.from({ length: width }, (_, i) => Math.sin(t * 0.37 + pos * 1.3 + l * 2.1 + kind * 0.7 + i * 0.11));
+  return Float32Array.from({ length: width }, (_, i) =>
+    Math.sin(t * 0.37 + pos * 1.3 + l * 2.1 + kind * 0.7 + i * 0.11),
+  );
 }
 
 function prefill(seq: PagedSequence, prompt: readonly number[], width = ROW): void {
   for (let p = seq.cachedTokens; p < prompt.length; p++) {
     seq.beginStep(prompt[p]!);
-    for (let l = 0; l < L; l++) seq.write(l, rows(prompt[p]!, p, l, 0, width), rows(prompt[p]!, p, l, 1, width));
+    for (let l = 0; l < L; l++)
+      seq.write(l, rows(prompt[p]!, p, l, 0, width), rows(prompt[p]!, p, l, 1, width));
     seq.end();
   }
 }
@@ -104,7 +119,10 @@ test("every single-bit flip anywhere in the file is refused, and the cache is un
     const damaged = Uint8Array.from(good);
     damaged[i]! ^= 1 << (i % 8);
     writeFileSync(bad, damaged);
-    expect({ i, code: codeOf(() => restoreKvFile(cache, bad, { model })) }).toEqual({ i, code: "FORMAT_ERROR" });
+    expect({ i, code: codeOf(() => restoreKvFile(cache, bad, { model })) }).toEqual({
+      i,
+      code: "FORMAT_ERROR",
+    });
     refused++;
   }
   expect(refused).toBe(good.length);
@@ -120,7 +138,10 @@ test("truncation at every region, trailing bytes, an empty file, another model: 
   const cuts = [0, 3, 64, 127, 128, 200, good.length - 1000, good.length - 100, good.length - 1];
   for (const n of cuts) {
     writeFileSync(bad, good.subarray(0, n));
-    expect({ n, code: codeOf(() => restoreKvFile(cache, bad, { model })) }).toEqual({ n, code: "FORMAT_ERROR" });
+    expect({ n, code: codeOf(() => restoreKvFile(cache, bad, { model })) }).toEqual({
+      n,
+      code: "FORMAT_ERROR",
+    });
   }
   writeFileSync(bad, Buffer.concat([good, Buffer.from([0])]));
   expect(codeOf(() => restoreKvFile(cache, bad, { model }))).toBe("FORMAT_ERROR");

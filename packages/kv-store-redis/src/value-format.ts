@@ -118,5 +118,8 @@ function readMagic(value: Uint8Array): number {
 }
 
 function checksum(value: Uint8Array, length: number): bigint {
-  return sealedChecksum(value.subarray(0, SUMMED_HEADER_BYTES), value.subarray(HEADER_BYTES, HEADER_BYTES + length));
+  return sealedChecksum(
+    value.subarray(0, SUMMED_HEADER_BYTES),
+    value.subarray(HEADER_BYTES, HEADER_BYTES + length),
+  );
 }

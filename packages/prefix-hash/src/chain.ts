@@ -195,9 +195,13 @@ export function blockHashFromWords(
   const m = modeOf({ mode });
   checkParent(parent, m);
   if (!(tokens instanceof Uint32Array) || (extraWords !== null && !(extraWords instanceof Uint32Array))) {
-    throw new LlmemError("INVALID_ARGUMENT", "tokens and extraWords must be Uint32Arrays (extraWords may be null)", {
-      argument: "tokens",
-    });
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      "tokens and extraWords must be Uint32Arrays (extraWords may be null)",
+      {
+        argument: "tokens",
+      },
+    );
   }
   return hashBlockWords(m, parent, tokens, 0, tokens.length, extraWords);
 }

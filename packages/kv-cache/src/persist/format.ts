@@ -54,19 +54,22 @@ function bad(message: string, details: Record<string, unknown> = {}): LlmemError
 
 function writeAscii(out: Uint8Array, at: number, s: string, width: number): void {
   const b = new TextEncoder().encode(s);
-  if (b.length > width) throw new LlmemError("INVALID_ARGUMENT", `${JSON.stringify(s)} exceeds ${width} bytes`);
+  if (b.length > width)
+    throw new LlmemError("INVALID_ARGUMENT", `${JSON.stringify(s)} exceeds ${width} bytes`);
   out.set(b, at);
 }
 
 function readAscii(b: Uint8Array, at: number, width: number): string {
   let end = at;
   while (end < at + width && b[end] !== 0) end++;
-  for (let i = end; i < at + width; i++) if (b[i] !== 0) throw bad(`format field at ${at} is not zero-padded`);
+  for (let i = end; i < at + width; i++)
+    if (b[i] !== 0) throw bad(`format field at ${at} is not zero-padded`);
   return new TextDecoder().decode(b.subarray(at, end));
 }
 
 function writeHash(view: DataView, at: number, hash: bigint, bytes: number): void {
-  for (let i = 0; i < bytes / 8; i++) view.setBigUint64(at + 8 * i, BigInt.asUintN(64, hash >> BigInt(64 * i)), true);
+  for (let i = 0; i < bytes / 8; i++)
+    view.setBigUint64(at + 8 * i, BigInt.asUintN(64, hash >> BigInt(64 * i)), true);
 }
 
 function readHash(view: DataView, at: number, bytes: number): bigint {
@@ -78,7 +81,9 @@ function readHash(view: DataView, at: number, bytes: number): bigint {
 const pad8 = (n: number) => (n + 7) & ~7;
 
 export function recordBytes(layout: FileLayout, extraWords: number): number {
-  return RECORD_FIXED + hashBytesOf(layout.hashMode) + 4 * layout.blockSize + 4 * extraWords + layout.payloadBytes;
+  return (
+    RECORD_FIXED + hashBytesOf(layout.hashMode) + 4 * layout.blockSize + 4 * extraWords + layout.payloadBytes
+  );
 }
 
 /** Header and description, padded to 8 bytes. */
@@ -122,7 +127,8 @@ export function encodeRecord(layout: FileLayout, block: FileBlock): Uint8Array {
   let at = 16 + hb;
   out.set(new Uint8Array(block.tokens.buffer, block.tokens.byteOffset, block.tokens.byteLength), at);
   at += block.tokens.byteLength;
-  if (block.extra) out.set(new Uint8Array(block.extra.buffer, block.extra.byteOffset, block.extra.byteLength), at);
+  if (block.extra)
+    out.set(new Uint8Array(block.extra.buffer, block.extra.byteOffset, block.extra.byteLength), at);
   at += 4 * e;
   v.setBigUint64(at, sealedChecksum(out.subarray(0, at), block.payload), true);
   out.set(block.payload, at + 8);
@@ -130,19 +136,30 @@ export function encodeRecord(layout: FileLayout, block: FileBlock): Uint8Array {
 }
 
 /** Reads the header; checks magic, version, lengths and the header checksum. */
-export function parseHeader(file: Uint8Array): { layout: FileLayout; blocks: number; recordsAt: number; recordsTotal: number } {
-  if (file.length < FILE_HEADER_BYTES) throw bad(`truncated: ${file.length} bytes, a header alone is ${FILE_HEADER_BYTES}`);
+export function parseHeader(file: Uint8Array): {
+  layout: FileLayout;
+  blocks: number;
+  recordsAt: number;
+  recordsTotal: number;
+} {
+  if (file.length < FILE_HEADER_BYTES)
+    throw bad(`truncated: ${file.length} bytes, a header alone is ${FILE_HEADER_BYTES}`);
   const v = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  for (let i = 0; i < 8; i++) if (file[i] !== FILE_MAGIC.charCodeAt(i)) throw bad("not a KV file (bad magic)");
+  for (let i = 0; i < 8; i++)
+    if (file[i] !== FILE_MAGIC.charCodeAt(i)) throw bad("not a KV file (bad magic)");
   const version = v.getUint32(8, true);
-  if (version !== FILE_VERSION) throw bad(`version ${version} (this reader knows ${FILE_VERSION})`, { version });
+  if (version !== FILE_VERSION)
+    throw bad(`version ${version} (this reader knows ${FILE_VERSION})`, { version });
   if (v.getUint32(12, true) !== FILE_HEADER_BYTES) throw bad("header length is not 128");
   const descBytes = v.getUint32(24, true);
-  if (descBytes > MAX_DESCRIPTION_BYTES) throw bad(`model description of ${descBytes} bytes exceeds ${MAX_DESCRIPTION_BYTES}`);
+  if (descBytes > MAX_DESCRIPTION_BYTES)
+    throw bad(`model description of ${descBytes} bytes exceeds ${MAX_DESCRIPTION_BYTES}`);
   const recordsAt = FILE_HEADER_BYTES + pad8(descBytes);
-  if (recordsAt > file.length) throw bad(`truncated: the model description ends at ${recordsAt}, the file at ${file.length}`);
+  if (recordsAt > file.length)
+    throw bad(`truncated: the model description ends at ${recordsAt}, the file at ${file.length}`);
   const desc = file.subarray(FILE_HEADER_BYTES, FILE_HEADER_BYTES + descBytes);
-  for (let i = FILE_HEADER_BYTES + descBytes; i < recordsAt; i++) if (file[i] !== 0) throw bad("description padding is not zero");
+  for (let i = FILE_HEADER_BYTES + descBytes; i < recordsAt; i++)
+    if (file[i] !== 0) throw bad("description padding is not zero");
   for (let i = 96; i < HEADER_SUMMED; i++) if (file[i] !== 0) throw bad("reserved header bytes are not zero");
   if (v.getBigUint64(HEADER_SUMMED, true) !== sealedChecksum(file.subarray(0, HEADER_SUMMED), desc)) {
     throw bad("header checksum mismatch (damaged header)");
@@ -176,10 +193,17 @@ export function parseHeader(file: Uint8Array): { layout: FileLayout; blocks: num
  * recomputed chain hash and checksum. Tokens and extra words are copies; payloads are views
  * of `file`.
  */
-export function parseRecords(file: Uint8Array, layout: FileLayout, count: number, recordsAt: number): FileBlock[] {
+export function parseRecords(
+  file: Uint8Array,
+  layout: FileLayout,
+  count: number,
+  recordsAt: number,
+): FileBlock[] {
   const minRecord = recordBytes(layout, 0);
   if (count * minRecord > file.length - recordsAt) {
-    throw bad(`${count} blocks of at least ${minRecord} bytes do not fit in ${file.length - recordsAt} bytes`);
+    throw bad(
+      `${count} blocks of at least ${minRecord} bytes do not fit in ${file.length - recordsAt} bytes`,
+    );
   }
   const v = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const hb = hashBytesOf(layout.hashMode);
@@ -193,7 +217,8 @@ export function parseRecords(file: Uint8Array, layout: FileLayout, count: number
     const parent = rawParent === NO_PARENT ? -1 : rawParent;
     if (parent >= i) throw bad(`block ${i} names parent ${parent}, not an earlier block`, { block: i });
     const e = v.getUint32(at + 4, true);
-    if (e > MAX_EXTRA_WORDS) throw bad(`block ${i} has ${e} extra-key words (at most ${MAX_EXTRA_WORDS})`, { block: i });
+    if (e > MAX_EXTRA_WORDS)
+      throw bad(`block ${i} has ${e} extra-key words (at most ${MAX_EXTRA_WORDS})`, { block: i });
     const size = recordBytes(layout, e);
     if (at + size > file.length) throw bad(`truncated in block ${i}`, { block: i });
     const hash = readHash(v, at + 16, hb);

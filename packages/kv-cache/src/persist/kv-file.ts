@@ -64,7 +64,11 @@ function layoutOf(cache: PagedKvCache, model: ModelFingerprint, mode: HashMode):
 }
 
 /** The registered blocks to save, parents before children, each with its parent's record index. */
-function collect(cache: PagedKvCache, mode: HashMode, only: Set<number> | null): { blocks: FileBlock[]; ids: number[]; skipped: number } {
+function collect(
+  cache: PagedKvCache,
+  mode: HashMode,
+  only: Set<number> | null,
+): { blocks: FileBlock[]; ids: number[]; skipped: number } {
   const a = cache.allocator;
   // depth of each registered block whose chain verifies up to the root; -1 = not saved
   const depth = new Int32Array(cache.numBlocks).fill(-2);
@@ -152,29 +156,45 @@ function mapFile(path: string): Uint8Array {
   try {
     size = statSync(path).size;
   } catch (e) {
-    throw new LlmemError("INVALID_ARGUMENT", `cannot read KV file ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`, {
-      argument: "path",
-    });
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `cannot read KV file ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+      {
+        argument: "path",
+      },
+    );
   }
   if (size === 0) return new Uint8Array(0);
   return Bun.mmap(path, { shared: false });
 }
 
 /** The whole file checked against this cache and model; throws FORMAT_ERROR on the first fault. */
-export function readKvFile(cache: PagedKvCache, path: string, o: KvFileOptions): { layout: FileLayout; blocks: FileBlock[] } {
+export function readKvFile(
+  cache: PagedKvCache,
+  path: string,
+  o: KvFileOptions,
+): { layout: FileLayout; blocks: FileBlock[] } {
   const file = mapFile(path);
   const { layout, blocks: count, recordsAt } = parseHeader(file);
   if (layout.modelHash !== o.model.hash || layout.description !== o.model.description) {
-    throw new LlmemError("FORMAT_ERROR", `KV file ${path} was made by another model (fingerprint ${layout.modelHash.toString(16)}, this one ${o.model.hex})`, {
-      expected: o.model.hex,
-    });
+    throw new LlmemError(
+      "FORMAT_ERROR",
+      `KV file ${path} was made by another model (fingerprint ${layout.modelHash.toString(16)}, this one ${o.model.hex})`,
+      {
+        expected: o.model.hex,
+      },
+    );
   }
   const want = layoutOf(cache, o.model, layout.hashMode);
   for (const k of ["numLayers", "numKvHeads", "headDim", "blockSize", "format", "payloadBytes"] as const) {
     if (layout[k] !== want[k]) {
-      throw new LlmemError("FORMAT_ERROR", `KV file ${path}: ${k} is ${layout[k]}, this cache's is ${want[k]}`, {
-        field: k,
-      });
+      throw new LlmemError(
+        "FORMAT_ERROR",
+        `KV file ${path}: ${k} is ${layout[k]}, this cache's is ${want[k]}`,
+        {
+          field: k,
+        },
+      );
     }
   }
   return { layout, blocks: parseRecords(file, layout, count, recordsAt) };
@@ -190,7 +210,13 @@ function sameWords(a: Uint32Array | null, b: Uint32Array | null): boolean {
 /** Whether pool block `b` holds file block `f` after pool block `parent` as it is now. */
 function holds(a: BlockAllocator, b: number, f: FileBlock, parent: number): boolean {
   const c = a.contentOfBlock(b);
-  if (c === undefined || c.parent !== parent || !sameWords(c.tokens, f.tokens) || !sameWords(c.extra, f.extra)) return false;
+  if (
+    c === undefined ||
+    c.parent !== parent ||
+    !sameWords(c.tokens, f.tokens) ||
+    !sameWords(c.extra, f.extra)
+  )
+    return false;
   return parent === -1 || c.parentGeneration === a.generation(parent);
 }
 

@@ -42,9 +42,13 @@ const SAFE = /^[\x21-\x7e]{1,128}$/; // printable ASCII without spaces: one fiel
 
 function field(what: string, v: string): string {
   if (!SAFE.test(v)) {
-    throw new LlmemError("INVALID_ARGUMENT", `${what} must be 1-128 printable ASCII characters without spaces, got ${JSON.stringify(v)}`, {
-      argument: what,
-    });
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `${what} must be 1-128 printable ASCII characters without spaces, got ${JSON.stringify(v)}`,
+      {
+        argument: what,
+      },
+    );
   }
   return v;
 }
@@ -58,11 +62,16 @@ export function modelFingerprint(
   }
   const lines: string[] = [];
   for (const [i, t] of tensors.entries()) {
-    const shape = Array.from(t.shape, (d: number, j: number) => checkInt(`tensors[${i}].shape[${j}]`, d, 0, Number.MAX_SAFE_INTEGER));
+    const shape = Array.from(t.shape, (d: number, j: number) =>
+      checkInt(`tensors[${i}].shape[${j}]`, d, 0, Number.MAX_SAFE_INTEGER),
+    );
     const sample = t.data === undefined ? "-" : sampleHash(t.data).toString(16).padStart(16, "0");
-    lines.push(`tensor ${field("tensor name", t.name)} ${field("tensor type", t.type)} ${shape.join("x") || "scalar"} ${sample}`);
+    lines.push(
+      `tensor ${field("tensor name", t.name)} ${field("tensor type", t.type)} ${shape.join("x") || "scalar"} ${sample}`,
+    );
   }
-  for (const k of Object.keys(settings).sort()) lines.push(`setting ${field("setting", k)} ${field(k, String(settings[k]))}`);
+  for (const k of Object.keys(settings).sort())
+    lines.push(`setting ${field("setting", k)} ${field(k, String(settings[k]))}`);
   const description = `${lines.join("\n")}\n`;
   const hash = Bun.hash.xxHash64(description);
   return { description, hash, hex: hash.toString(16).padStart(16, "0") };
