@@ -4,7 +4,11 @@
  * The store (src/kv-store.ts: @llmem/kv-cache's paged sequences) holds the position.
  */
 
+import type { ReusedFrom } from "@llmem/kv-cache";
+
 export interface KvSequence {
+  /** Reused prompt tokens per tier they came from (device pool, host RAM, file, Redis). */
+  readonly reusedFrom?: ReusedFrom;
   /** Starts the position after the last one ended, fed `token`; throws if the store is full. */
   beginStep(token: number): unknown;
   /** k, v: kvDim floats for this layer at the step's position. */

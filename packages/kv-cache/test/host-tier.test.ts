@@ -12,7 +12,9 @@ const HD = 8;
 const ROW = KV * HD;
 
 function rows(t: number, pos: number, l: number, kind: number): Float32Array {
-  return Float32Array.from({ length: ROW }, (_, i) => Math.cos(t * 0.21 + pos * 0.9 + l + kind * 0.5 + i * 0.3));
+  return Float32Array.from({ length: ROW }, (_, i) =>
+    Math.cos(t * 0.21 + pos * 0.9 + l + kind * 0.5 + i * 0.3),
+  );
 }
 
 function prefill(seq: PagedSequence, prompt: readonly number[]): void {
@@ -79,7 +81,11 @@ test("model: under random puts and takes the tier holds what a reference LRU hol
       fc.integer({ min: 0, max: 400 }),
       fc.array(
         fc.oneof(
-          fc.record({ op: fc.constant("put" as const), key: fc.integer({ min: 0, max: 15 }), size: fc.integer({ min: 0, max: 120 }) }),
+          fc.record({
+            op: fc.constant("put" as const),
+            key: fc.integer({ min: 0, max: 15 }),
+            size: fc.integer({ min: 0, max: 120 }),
+          }),
           fc.record({ op: fc.constant("take" as const), key: fc.integer({ min: 0, max: 15 }) }),
         ),
         { maxLength: 80 },
@@ -94,7 +100,14 @@ test("model: under random puts and takes the tier holds what a reference LRU hol
           if (o.op === "put") {
             const payload = new Uint8Array(o.size).fill(o.key);
             const bytes = o.size + 4; // one token id
-            const accepted = tier.put({ hash, parentHash: null, tokens: Uint32Array.of(o.key), extra: null, payload, origin: "device" });
+            const accepted = tier.put({
+              hash,
+              parentHash: null,
+              tokens: Uint32Array.of(o.key),
+              extra: null,
+              payload,
+              origin: "device",
+            });
             const at = ref.findIndex(([k]) => k === hash);
             if (at >= 0) {
               ref.push(ref.splice(at, 1)[0]!);
@@ -129,10 +142,19 @@ test("model: under random puts and takes the tier holds what a reference LRU hol
 test("model: random requests through a small pool and a small host tier never read wrong KV, cap holds", () => {
   fc.assert(
     fc.property(
-      fc.array(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 14 }), { minLength: 1, maxLength: 25 }),
+      fc.array(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 14 }), {
+        minLength: 1,
+        maxLength: 25,
+      }),
       fc.integer({ min: 0, max: 4 }),
       (prompts, capBlocks) => {
-        const cache = new PagedKvCache({ numLayers: L, numKvHeads: KV, headDim: HD, blockSize: 2, numBlocks: 8 });
+        const cache = new PagedKvCache({
+          numLayers: L,
+          numKvHeads: KV,
+          headDim: HD,
+          blockSize: 2,
+          numBlocks: 8,
+        });
         const blockBytes = cache.blockPayloadBytes + 2 * 4;
         const host = new HostTier(capBlocks * blockBytes);
         cache.attachHostTier(host);
