@@ -9,6 +9,7 @@ import { parseArgs, USAGE } from "./args.ts";
 import { runConvert } from "./convert.ts";
 import { type RunResult, runDecode } from "./run.ts";
 import type { Sequence } from "./sequence.ts";
+import { runTokenize } from "./tokenize.ts";
 
 function fmtBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -41,7 +42,7 @@ function toJson(r: RunResult): string {
   const one = (s: Sequence) => ({ tokens: s.tokens, text: s.text(), reusedTokens: s.reused });
   const first = r.sequences[0];
   return JSON.stringify({
-    model: r.embedded ? "embedded synthetic model (random weights)" : "checkpoint",
+    model: r.embedded ? "embedded synthetic model (random weights)" : r.source,
     config: r.config,
     seed: r.seed.toString(),
     tokens: first?.tokens ?? [],
@@ -60,6 +61,7 @@ function toJson(r: RunResult): string {
 
 function main(argv: string[]): number {
   if (argv[0] === "convert") return runConvert(argv.slice(1), (line) => writeSync(2, `${line}\n`));
+  if (argv[0] === "tokenize") return runTokenize(argv.slice(1), (text) => writeSync(1, text));
   const o = parseArgs(argv);
   if (o.help) {
     console.log(USAGE);

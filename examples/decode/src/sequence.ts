@@ -1,11 +1,12 @@
 /**
  * One request moving through run.c's generate loop: forward the current token, force the
- * next prompt token or sample, stop at BOS (1) or after `steps` positions, print the piece.
+ * next prompt token or sample, stop at the tokenizer's stop token (run.c: BOS) or after `steps`
+ * positions, print the piece.
  */
 import type { KvSequence } from "./kv.ts";
 import type { Activations, Transformer } from "./model.ts";
 import type { Sampler } from "./sampler.ts";
-import { BOS, printable, type Tokenizer } from "./tokenizer.ts";
+import type { TextCodec } from "./text-codec.ts";
 
 export class Sequence {
   readonly id: number;
@@ -35,7 +36,7 @@ export class Sequence {
   }
 
   /** Skips the first `n` positions (their K/V is already in the store): emits their forced tokens. */
-  skipPrefix(n: number, tok: Tokenizer, onPiece?: (s: Sequence, piece: Uint8Array) => void): void {
+  skipPrefix(n: number, tok: TextCodec, onPiece?: (s: Sequence, piece: Uint8Array) => void): void {
     const limit = Math.min(n, this.prompt.length - 1, this.steps);
     while (this.pos < limit && !this.done) this.advance(this.prompt[this.pos + 1]!, tok, onPiece);
     this.reused = limit;
@@ -50,7 +51,7 @@ export class Sequence {
   step(
     model: Transformer,
     acts: Activations,
-    tok: Tokenizer,
+    tok: TextCodec,
     onPiece?: (s: Sequence, piece: Uint8Array) => void,
   ): void {
     if (this.done) return;
@@ -60,15 +61,15 @@ export class Sequence {
     this.advance(next, tok, onPiece);
   }
 
-  private advance(next: number, tok: Tokenizer, onPiece?: (s: Sequence, piece: Uint8Array) => void): void {
+  private advance(next: number, tok: TextCodec, onPiece?: (s: Sequence, piece: Uint8Array) => void): void {
     this.pos++;
-    if (next === BOS) {
+    if (tok.isStop(next)) {
       this.done = true;
       return;
     }
     this.tokens.push(next);
-    const piece = tok.decode(this.token, next);
-    if (printable(piece)) {
+    const piece = tok.render(this.token, next);
+    if (piece.length > 0) {
       for (const b of piece) this.bytes.push(b);
       onPiece?.(this, piece);
     }

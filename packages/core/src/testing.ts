@@ -4,7 +4,7 @@
  */
 
 import { expect } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LlmemError, type LlmemErrorCode } from "./errors.ts";
 
@@ -55,4 +55,40 @@ export function fixturePath(...parts: string[]): string | undefined {
     throw new Error(`fixture ${path} is missing (CI=true: a missing fixture fails)`);
   console.warn(`SKIPPED: tests need the fixture ${path} (absent)`);
   return undefined;
+}
+
+/** What running a README's example printed, beside what its comments say it prints. */
+export interface ReadmeRun {
+  /** The `// …` comment ending each `console.log(…);` line of the example, in order. */
+  expected: string[];
+  /** The lines it printed. */
+  printed: string[];
+  stderr: string;
+  exitCode: number;
+}
+
+/**
+ * Runs the first ```ts block of `readmePath` verbatim from a file at the repository root (so
+ * its `@llmem/*` imports resolve as a user's would) and returns what it printed and what its
+ * `console.log(…); // expected` comments say. A package's README test asserts they agree.
+ */
+export function runReadmeExample(readmePath: string): ReadmeRun {
+  const readme = readFileSync(readmePath, "utf8");
+  const code = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  if (code === undefined) throw new Error(`${readmePath} has no \`\`\`ts example`);
+  const expected = [...code.matchAll(/^console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]!);
+  const root = join(import.meta.dir, "..", "..", "..");
+  const file = join(root, `.readme-${process.pid}-${Date.now()}.ts`);
+  writeFileSync(file, code);
+  try {
+    const r = Bun.spawnSync([process.execPath, file], { cwd: root });
+    return {
+      expected,
+      printed: r.stdout.toString().trimEnd().split("\n"),
+      stderr: r.stderr.toString(),
+      exitCode: r.exitCode,
+    };
+  } finally {
+    rmSync(file, { force: true });
+  }
 }

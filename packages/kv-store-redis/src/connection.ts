@@ -78,6 +78,11 @@ export class RedisConnection {
     return this.#state === "up";
   }
 
+  /** The first connection attempt has not finished yet. */
+  get connecting(): boolean {
+    return this.#state === "connecting";
+  }
+
   /** Resolves `true` once connected, `false` if not within `timeoutMs` (never rejects). */
   ready(timeoutMs: number): Promise<boolean> {
     if (this.#state === "up") return Promise.resolve(true);

@@ -10,7 +10,8 @@
 import { checkInt, checkSize, LlmemError } from "@llmem/core";
 import { type Outcome, RedisConnection, redactUrl } from "./connection.ts";
 import { KeyBuilder, type KeySpace } from "./keys.ts";
-import { BlockCodec, payloadOf, type Verdict } from "./value-format.ts";
+import { BlockCodec, HEADER_BYTES, payloadOf, type Verdict } from "./value-format.ts";
+import { ValuePool } from "./value-pool.ts";
 import { RateLimitedWarner, type WarnSink } from "./warn.ts";
 import { type QueuedWrite, WriteQueue } from "./write-queue.ts";
 
@@ -22,8 +23,14 @@ export interface RedisKvStoreOptions extends KeySpace {
   readonly headDim: number;
   /** Lifetime of a stored block (`SET … PX`); default 24 h. */
   readonly ttlMs?: number;
-  /** Timeout of `longestPrefix` and `getBlocks`; default 100 ms. */
+  /** Timeout of `longestPrefix`, and of `getBlocks` before the allowance for its bytes; default 100 ms. */
   readonly readTimeoutMs?: number;
+  /**
+   * `getBlocks` also gets this many ms per MiB it expects to read (blocks asked × the largest
+   * value seen), so a long prefix from a healthy server is not taken for a dead one; default 10
+   * (a 100 MB/s floor).
+   */
+  readonly readMsPerMiB?: number;
   /** Timeout of one batch of queued writes; default 2,000 ms. */
   readonly writeTimeoutMs?: number;
   /** Timeout of one connection attempt (connect and PING); default 500 ms. */
@@ -84,15 +91,21 @@ const LONGEST_PREFIX_SHA = new Bun.CryptoHasher("sha1").update(LONGEST_PREFIX_LU
 const PROTOCOLS = new Set(["redis:", "rediss:", "valkey:", "valkeys:"]);
 const DAY_MS = 24 * 60 * 60 * 1000;
 const MAX_CALL_BLOCKS = 1 << 16;
+const NOT_A_STRING = new Uint8Array(0); // fails verification as "not-a-block"
 
 export class RedisKvStore {
   readonly #keys: KeyBuilder;
   readonly #codec: BlockCodec;
   readonly #conn: RedisConnection;
   readonly #queue: WriteQueue;
+  readonly #pool: ValuePool;
   readonly #ttl: string;
   readonly #readTimeout: number;
+  readonly #readMsPerByte: number;
+  /** The largest value written or read: what one block of this store costs to read. */
+  #valueBytes = 0;
   readonly #writeTimeout: number;
+  readonly #connectTimeout: number;
   readonly #maxBlocks: number;
   readonly #url: string;
   readonly #warnConn: RateLimitedWarner;
@@ -128,6 +141,7 @@ export class RedisKvStore {
     });
     this.#ttl = String(checkInt("ttlMs", options.ttlMs ?? DAY_MS, 1, 365 * DAY_MS));
     this.#readTimeout = checkInt("readTimeoutMs", options.readTimeoutMs ?? 100, 1, 60_000);
+    this.#readMsPerByte = checkInt("readMsPerMiB", options.readMsPerMiB ?? 10, 0, 60_000) / 2 ** 20;
     this.#writeTimeout = checkInt("writeTimeoutMs", options.writeTimeoutMs ?? 2000, 1, 600_000);
     this.#maxBlocks = checkInt("maxBlocksPerCall", options.maxBlocksPerCall ?? 4096, 1, MAX_CALL_BLOCKS);
     const backoffMin = checkInt("backoffMinMs", options.backoffMinMs ?? 50, 1, 60_000);
@@ -140,9 +154,11 @@ export class RedisKvStore {
     this.#warnCorrupt = new RateLimitedWarner(sink, warnInterval);
     this.#warnWrites = new RateLimitedWarner(sink, warnInterval);
     this.#queue = new WriteQueue(queueBytes, maxBatchBytes, (batch) => this.#sendBatch(batch));
+    this.#pool = new ValuePool(Math.min(queueBytes, 32 * 2 ** 20));
+    this.#connectTimeout = checkInt("connectTimeoutMs", options.connectTimeoutMs ?? 500, 1, 60_000);
     this.#conn = new RedisConnection({
       url: this.#url,
-      connectTimeoutMs: checkInt("connectTimeoutMs", options.connectTimeoutMs ?? 500, 1, 60_000),
+      connectTimeoutMs: this.#connectTimeout,
       backoffMinMs: backoffMin,
       backoffMaxMs: backoffMax,
       maxInflight: checkInt("maxInflight", options.maxInflight ?? 16, 1, 4096),
@@ -161,7 +177,11 @@ export class RedisKvStore {
     return this.#keys.key(hash);
   }
 
-  /** Resolves `true` once connected, `false` if not within `timeoutMs`. Calls before that are misses. */
+  /**
+   * Resolves `true` once connected; `false` when the first connection attempt failed or
+   * `timeoutMs` passed (the store keeps retrying in the background). Calls made before the
+   * connection is up are misses.
+   */
   ready(timeoutMs = 1000): Promise<boolean> {
     return this.#conn.ready(checkInt("timeoutMs", timeoutMs, 0, 600_000));
   }
@@ -180,8 +200,11 @@ export class RedisKvStore {
       });
     }
     if (this.#closed) return false;
-    const value = this.#codec.encode(key, tokenFingerprint, payload);
+    const size = HEADER_BYTES + payload.length;
+    const value = this.#codec.encode(key, tokenFingerprint, payload, this.#pool.take(size));
+    if (value.length > this.#valueBytes) this.#valueBytes = value.length;
     if (this.#queue.offer({ key, value })) return true;
+    this.#pool.give(value);
     this.#s.dropped++;
     this.#warnWrites.warn(`write queue full (${this.#queue.bytes} bytes queued): writes are being dropped`);
     return false;
@@ -244,8 +267,18 @@ export class RedisKvStore {
   }
 
   async #read(keys: string[], tokenFingerprints: ArrayLike<bigint>): Promise<Uint8Array[]> {
-    const outcome = await this.#conn.run(this.#readTimeout, (c) =>
-      Promise.all(keys.map((k) => c.getBuffer(k))),
+    const timeout = this.#readTimeout + Math.ceil(keys.length * this.#valueBytes * this.#readMsPerByte);
+    const outcome = await this.#conn.run(timeout, (c) =>
+      Promise.all(
+        keys.map((k) =>
+          // A server error for one key (WRONGTYPE: something that is not a string was put
+          // there) refuses that block, like any other value that is not a block.
+          c.getBuffer(k).catch((e: { code?: string }) => {
+            if (e?.code === "ERR_REDIS_SERVER_ERROR") return NOT_A_STRING;
+            throw e;
+          }),
+        ),
+      ),
     );
     if (!this.#ok(outcome)) {
       this.#s.misses += keys.length;
@@ -262,6 +295,7 @@ export class RedisKvStore {
         break;
       }
       out.push(payloadOf(value));
+      if (value.length > this.#valueBytes) this.#valueBytes = value.length; // verified sizes only
     }
     this.#s.hits += out.length;
     this.#s.misses += keys.length - out.length;
@@ -319,6 +353,9 @@ export class RedisKvStore {
 
   async #sendBatch(batch: QueuedWrite[]): Promise<void> {
     if (this.#closed) return;
+    // Writes queued right after construction wait for the first connection (bounded by its
+    // timeout) instead of being dropped; later, a down server drops them at once.
+    if (this.#conn.connecting) await this.#conn.ready(this.#connectTimeout);
     const outcome = await this.#conn.run(this.#writeTimeout, (c) =>
       Promise.all(
         batch.map((w) =>
@@ -338,12 +375,16 @@ export class RedisKvStore {
       if (outcome.fault === "unavailable" || outcome.fault === "busy") {
         // Counted, not warned: the connection's own warning already said the server is away.
         this.#s.dropped += batch.length;
+        for (const w of batch) this.#pool.give(w.value); // never sent
       } else {
         this.#ok(outcome);
         this.#s.writeFailures += batch.length;
       }
       return;
     }
+    // Every command of the batch has its reply, so the server has read every value: reuse
+    // them. (After a timeout or a lost connection they may still be referenced: not reused.)
+    for (const w of batch) this.#pool.give(w.value);
     let firstError = "";
     for (let i = 0; i < batch.length; i++) {
       const r = outcome.value[i]!;

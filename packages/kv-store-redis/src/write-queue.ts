@@ -9,6 +9,8 @@ export interface QueuedWrite {
   readonly value: Uint8Array;
 }
 
+const BATCHES_IN_FLIGHT = 2;
+
 export type SendBatch = (batch: QueuedWrite[]) => Promise<void>;
 
 export class WriteQueue {
@@ -60,30 +62,26 @@ export class WriteQueue {
   }
 
   // Each pass takes at least one write off the queue, and the queue holds at most capBytes,
-  // so the loop ends; each send is bounded by the store's write timeout.
+  // so the loop ends; each send is bounded by the store's write timeout. Two batches are in
+  // flight at once so the server has the next one while the replies to the last come back.
   async #drain(): Promise<void> {
+    const inflight = new Set<Promise<void>>();
     try {
-      while (this.#head < this.#items.length) {
-        const batch: QueuedWrite[] = [];
-        let batchBytes = 0;
-        while (this.#head < this.#items.length) {
-          const next = this.#items[this.#head]!;
-          if (batch.length > 0 && batchBytes + next.value.length > this.#maxBatchBytes) break;
-          batch.push(next);
-          batchBytes += next.value.length;
-          this.#head++;
+      while (this.#head < this.#items.length || inflight.size > 0) {
+        while (this.#head < this.#items.length && inflight.size < BATCHES_IN_FLIGHT) {
+          const [batch, batchBytes] = this.#takeBatch();
+          const sent: Promise<void> = this.#send(batch)
+            .catch(() => {
+              // The store's sender counts its own failures and never throws; a bug there must
+              // not stop the drain and leave flush() waiting.
+            })
+            .then(() => {
+              this.#bytes -= batchBytes;
+              inflight.delete(sent);
+            });
+          inflight.add(sent);
         }
-        if (this.#head === this.#items.length) {
-          this.#items = [];
-          this.#head = 0;
-        }
-        try {
-          await this.#send(batch);
-        } catch {
-          // The store's sender counts its own failures and never throws; a bug there must
-          // not stop the drain and leave flush() waiting.
-        }
-        this.#bytes -= batchBytes;
+        if (inflight.size > 0) await Promise.race(inflight);
       }
     } finally {
       this.#draining = false;
@@ -91,5 +89,22 @@ export class WriteQueue {
       this.#idle = [];
       for (const resolve of idle) resolve();
     }
+  }
+
+  #takeBatch(): [QueuedWrite[], number] {
+    const batch: QueuedWrite[] = [];
+    let batchBytes = 0;
+    while (this.#head < this.#items.length) {
+      const next = this.#items[this.#head]!;
+      if (batch.length > 0 && batchBytes + next.value.length > this.#maxBatchBytes) break;
+      batch.push(next);
+      batchBytes += next.value.length;
+      this.#head++;
+    }
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    }
+    return [batch, batchBytes];
   }
 }

@@ -18,6 +18,7 @@ function openStore(model: string, extra: Partial<RedisKvStoreOptions> = {}) {
     modelFingerprint: model,
     ...LAYOUT,
     readTimeoutMs: 1000,
+    ttlMs: 600_000, // keys left on a server of LLMEM_REDIS_URL expire soon
     onWarn: (line) => warnings.push(line),
     ...extra,
   });
@@ -137,11 +138,14 @@ describe.skipIf(target === undefined)("damaged values are misses", () => {
     store.close();
   });
 
-  test("a value that is not a block at all is refused", async () => {
-    const { store } = await seeded(0);
-    await (await target!.admin()).send("SET", [store.key(1n), "hello"]);
-    expect(await store.getBlocks([1n], [fpOf(1)])).toEqual([]);
-    expect(store.stats().corrupt).toBe(1);
+  test("a value that is not a block at all is refused, even one that is not a string", async () => {
+    const { store } = await seeded(2);
+    const admin = await target!.admin();
+    await admin.send("SET", [store.key(3n), "hello"]);
+    await admin.send("RPUSH", [store.key(4n), "a list"]);
+    expect(await store.getBlocks([1n, 2n, 3n], [fpOf(1), fpOf(2), fpOf(3)])).toHaveLength(2);
+    expect(await store.getBlocks([1n, 2n, 4n], [fpOf(1), fpOf(2), fpOf(4)])).toHaveLength(2);
+    expect(store.stats()).toMatchObject({ corrupt: 2, errors: 0, hits: 4, misses: 2 });
     store.close();
   });
 });

@@ -148,6 +148,44 @@ describe.skipIf(bin === undefined)("faults of a real server", () => {
     store.close();
   });
 
+  test("the read timeout grows with the bytes asked for: a long read from a healthy server is no fault", async () => {
+    const s = await server();
+    const big = (i: number) => new Uint8Array(256 * 1024).fill(i);
+    const bigFp = (i: number) => tokenFingerprint([i]);
+    const modelFingerprint = freshFingerprint();
+    const write = openStore(s.url, { modelFingerprint }).store;
+    expect(await write.ready()).toBe(true);
+    for (let i = 1; i <= 32; i++) write.putAsync(BigInt(i), bigFp(i), big(i));
+    await write.flush();
+    expect(write.stats().writes).toBe(32);
+    write.close();
+    // 8 MiB: far longer than 1 ms on loopback, well inside 1 ms + 8 × 1,000 ms.
+    const hashes = range(1, 32);
+    const fps = hashes.map((h) => bigFp(Number(h)));
+    const strict = openStore(s.url, { modelFingerprint, readTimeoutMs: 1, readMsPerMiB: 0 }).store;
+    const lenient = openStore(s.url, { modelFingerprint, readTimeoutMs: 1, readMsPerMiB: 1000 }).store;
+    expect((await strict.ready()) && (await lenient.ready())).toBe(true);
+    // Each learns the block size from its first verified read (or its writes); with a 1 ms
+    // timeout that may take a few tries, and a timeout reopens the connection.
+    for (const st of [strict, lenient]) {
+      for (let i = 0; i < 50 && st.stats().hits === 0; i++) {
+        await st.ready(3000);
+        await st.getBlocks([1n], [bigFp(1)]);
+      }
+      expect(st.stats().hits).toBe(1);
+      expect(await st.ready(3000)).toBe(true);
+    }
+    expect(await strict.getBlocks(hashes, fps)).toEqual([]);
+    expect(strict.stats().timeouts).toBeGreaterThanOrEqual(1);
+    const timeoutsBefore = lenient.stats().timeouts;
+    const got = await lenient.getBlocks(hashes, fps);
+    expect(got.length).toBe(32);
+    expect(got.every((g, i) => g.length === 256 * 1024 && g[0] === i + 1)).toBe(true);
+    expect(lenient.stats().timeouts).toBe(timeoutsBefore);
+    strict.close();
+    lenient.close();
+  });
+
   test("maxmemory with noeviction: writes fail with a warning, stored blocks still read", async () => {
     const s = await server(["--maxmemory-policy", "noeviction"]);
     const { store, warnings } = openStore(s.url);

@@ -1,0 +1,126 @@
+// Block write and read throughput through Redis on loopback: the store (encode + checksum +
+// SET NX PX, pipelined; pipelined GET + verify) paired in each round with the bare client
+// (the same SETs and GETs of the same bytes, no header, no checks), so load from other
+// processes hits both alike. Starts its own redis-server unless LLMEM_REDIS_URL is set.
+// Usage: bun run bench [rounds]
+import { RedisClient } from "bun";
+import { BlockCodec, RedisKvStore, tokenFingerprint } from "../src/index.ts";
+import { freshFingerprint, RedisServer, redisServerBinary } from "../test/redis-server.ts";
+
+const ROUNDS = Number(process.argv[2] ?? 5);
+const TOTAL = 64 * 2 ** 20; // bytes per direction per round
+const SIZES = [64 * 2 ** 10, 256 * 2 ** 10, 2 ** 20];
+
+let own: RedisServer | null = null;
+let url = process.env.LLMEM_REDIS_URL ?? "";
+if (url === "") {
+  const bin = redisServerBinary();
+  if (bin === undefined) process.exit(0);
+  own = await RedisServer.start(bin);
+  url = own.url;
+}
+const raw = new RedisClient(url, { autoReconnect: false });
+await raw.connect();
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const fmt = (xs: number[]) =>
+  `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return (performance.now() - t0) / 1000;
+}
+
+console.log(
+  `loopback ${url}, ${TOTAL >> 20} MiB per direction per round, ${ROUNDS} rounds; load ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}`,
+);
+// The store's own CPU work, no network: encode (header, copy, checksum) and verify (checks,
+// checksum), so the store's share of the totals below is visible.
+const codec = new BlockCodec({ numLayers: 16, numKvHeads: 8, headDim: 64, kvFormat: "f16", blockSize: 16 });
+const KEY = "llmem:v1:0123abcd:f16:16:0000000000000001";
+for (const size of SIZES) {
+  const payload = new Uint8Array(size).fill(7);
+  const n = TOTAL / size;
+  const enc: number[] = [];
+  const ver: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    let value: Uint8Array = payload;
+    const te = await time(async () => {
+      for (let i = 0; i < n; i++) value = codec.encode(KEY, 5n, payload);
+    });
+    const tv = await time(async () => {
+      for (let i = 0; i < n; i++) if (codec.verify(value, KEY, 5n) !== "ok") throw new Error("verify");
+    });
+    enc.push(TOTAL / 1e9 / te);
+    ver.push(TOTAL / 1e9 / tv);
+  }
+  console.log(`codec, ${size >> 10} KiB blocks (CPU only): encode ${fmt(enc)} GB/s, verify ${fmt(ver)} GB/s`);
+}
+console.log(
+  "block | store write GB/s | bare write | store read GB/s | bare read | store/bare write · read (paired medians)",
+);
+for (const size of SIZES) {
+  const n = TOTAL / size;
+  const payloads = Array.from({ length: n }, (_, i) => new Uint8Array(size).fill(i & 255));
+  const hashes = Array.from({ length: n }, (_, i) => BigInt(i + 1));
+  const fps = hashes.map((h) => tokenFingerprint([Number(h)]));
+  const r = {
+    sw: [] as number[],
+    bw: [] as number[],
+    sr: [] as number[],
+    br: [] as number[],
+    w: [] as number[],
+    rd: [] as number[],
+  };
+  // One store for every round, as an engine keeps one: its recycled values are warm after
+  // the first round. The keys are removed between rounds, so every write is a new one.
+  const store = new RedisKvStore({
+    url,
+    modelFingerprint: freshFingerprint(),
+    kvFormat: "f16",
+    blockSize: 16,
+    numLayers: 16,
+    numKvHeads: 8,
+    headDim: 64,
+    readTimeoutMs: 30_000,
+    writeTimeoutMs: 30_000,
+    maxBlocksPerCall: 4096,
+    onWarn: (line) => console.error(line),
+  });
+  if (!(await store.ready(5000))) throw new Error("no server");
+  for (let round = 0; round < ROUNDS; round++) {
+    const writesBefore = store.stats().writes;
+    const bareKeys = hashes.map((h) => `bench:bare:${round}:${h}`);
+    const sw = await time(async () => {
+      for (let i = 0; i < n; i++) store.putAsync(hashes[i]!, fps[i]!, payloads[i]!);
+      await store.flush();
+    });
+    const bw = await time(() =>
+      Promise.all(bareKeys.map((k, i) => raw.set(k, payloads[i]!, "NX", "PX", "600000"))),
+    );
+    let got = 0;
+    const sr = await time(async () => {
+      got = (await store.getBlocks(hashes, fps)).length;
+    });
+    const br = await time(() => Promise.all(bareKeys.map((k) => raw.getBuffer(k))));
+    const st = store.stats();
+    if (got !== n || st.writes - writesBefore !== n)
+      throw new Error(`round ${round}: ${got} read, ${st.writes - writesBefore} written of ${n}`);
+    const gb = TOTAL / 1e9;
+    r.sw.push(gb / sw);
+    r.bw.push(gb / bw);
+    r.sr.push(gb / sr);
+    r.br.push(gb / br);
+    r.w.push(sw / bw);
+    r.rd.push(sr / br);
+    if (own !== null) await raw.send("FLUSHALL", []);
+    else await raw.send("DEL", [...bareKeys, ...hashes.map((h) => store.key(h))]);
+  }
+  store.close();
+  console.log(
+    `${size >> 10} KiB | ${fmt(r.sw)} | ${fmt(r.bw)} | ${fmt(r.sr)} | ${fmt(r.br)} | ${median(r.w).toFixed(2)}× · ${median(r.rd).toFixed(2)}× time`,
+  );
+}
+raw.close();
+await own?.stop();
