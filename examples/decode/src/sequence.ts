@@ -23,6 +23,8 @@ export class Sequence {
   /** Prompt positions whose K/V came from the prefix cache instead of a forward pass. */
   reused = 0;
   private readonly sampler: Sampler;
+  /** The tokenizer's printer for this sequence (it may hold a split UTF-8 character). */
+  private print?: (prev: number, token: number) => Uint8Array;
 
   constructor(o: { id: number; prompt: number[]; steps: number; kv: KvSequence; sampler: Sampler }) {
     if (o.prompt.length < 1) throw new Error("a prompt holds at least BOS");
@@ -68,7 +70,8 @@ export class Sequence {
       return;
     }
     this.tokens.push(next);
-    const piece = tok.render(this.token, next);
+    this.print ??= tok.printer();
+    const piece = this.print(this.token, next);
     if (piece.length > 0) {
       for (const b of piece) this.bytes.push(b);
       onPiece?.(this, piece);
