@@ -25,13 +25,18 @@ export interface Options {
   /** Shared prefix-block store URL (redis://HOST:PORT). */
   kvStore?: string;
   json: boolean;
+  /** With --json: per sampled token its log-probability and this many top alternatives. */
+  logprobs?: number;
   help: boolean;
 }
 
+/** Alternatives --logprobs lists at most: a bound that keeps each token's JSON readable. */
+const MAX_LOGPROBS = 100;
+
 export const USAGE = `usage: bun run decode [--model PATH] [--tokenizer PATH] [--prompt TEXT] [--steps N]
        [--temperature T] [--topp P] [--seed S] [--weights f32|q8_0|q4_0]
-       [--kv f32|f16|q8_0|q4_0] [--threads N] [--requests FILE]
-       [--prompt-cache FILE] [--kv-store redis://HOST:PORT] [--json]
+       [--kv f32|f16|q8_0|q4_0] [--threads N] [--requests FILE] [--json] [--logprobs N]
+       [--prompt-cache FILE] [--kv-store redis://HOST:PORT]
 Without --model it decodes an embedded synthetic model (random weights) with a few requests.
   --model PATH        llama2.c .bin checkpoint
   --tokenizer PATH    llama2.c tokenizer .bin (default: tokenizer.bin beside the model)
@@ -46,7 +51,8 @@ Without --model it decodes an embedded synthetic model (random weights) with a f
   --requests FILE     one prompt per line, decoded together (continuous batching)
   --prompt-cache FILE KV of computed prompt blocks: loaded if present, saved when done
   --kv-store URL      share prompt blocks through Redis/Valkey at redis://HOST:PORT
-  --json              print one JSON object instead of text and report`;
+  --json              print one JSON object instead of text and report
+  --logprobs N        with --json: each sampled token's log-probability and the N most likely (0..${MAX_LOGPROBS})`;
 
 const VALUE_FLAGS = new Set([
   "model",
@@ -62,6 +68,7 @@ const VALUE_FLAGS = new Set([
   "requests",
   "prompt-cache",
   "kv-store",
+  "logprobs",
 ]);
 
 function bad(message: string): LlmemError {
@@ -162,7 +169,11 @@ export function parseArgs(argv: readonly string[]): Options {
       case "threads":
         o.threads = number(name, value, 1, 256, true);
         break;
+      case "logprobs":
+        o.logprobs = number(name, value, 0, MAX_LOGPROBS, true);
+        break;
     }
   }
+  if (o.logprobs !== undefined && !o.json) throw bad("--logprobs adds to the --json output; pass --json too");
   return o;
 }

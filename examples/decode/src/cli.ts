@@ -48,11 +48,14 @@ function tiersLine(t: KvTierReport): string {
 
 function toJson(r: RunResult): string {
   const t = r.timing;
+  // Log-probabilities only when asked for, so the default JSON keeps its fields.
+  const lp = (s: Sequence) => (r.logprobs === undefined ? {} : { logprobs: s.logprobs });
   const one = (s: Sequence) => ({
     tokens: s.tokens,
     text: s.text(),
     reusedTokens: s.reused,
     reusedFrom: s.kv.reusedFrom ?? { device: s.reused, host: 0, file: 0, redis: 0 },
+    ...lp(s),
   });
   const first = r.sequences[0];
   return JSON.stringify({
@@ -61,6 +64,7 @@ function toJson(r: RunResult): string {
     seed: r.seed.toString(),
     tokens: first?.tokens ?? [],
     text: first?.text() ?? "",
+    ...(first ? lp(first) : {}),
     tokPerSec: rate(t.prefillTokens + t.decodeTokens, t.prefillMs + t.decodeMs),
     prefillTokPerSec: rate(t.prefillTokens, t.prefillMs),
     decodeTokPerSec: rate(t.decodeTokens, t.decodeMs),

@@ -51,6 +51,8 @@ export interface RunResult {
   kv: string;
   threads: number;
   seed: bigint;
+  /** --logprobs N, when given. */
+  logprobs?: number;
   memory: MemoryReport;
   /** --prompt-cache / --kv-store at work (null without either). */
   tiers: KvTierReport | null;
@@ -208,6 +210,7 @@ export async function runDecode(o: Options, hooks: RunHooks = {}): Promise<RunRe
     temperature: o.temperature,
     topp: o.topp,
     maxLive: MAX_LIVE,
+    logprobs: o.logprobs,
     onPiece: hooks.onPiece,
     onFinish: hooks.onFinish,
   });
@@ -227,6 +230,7 @@ export async function runDecode(o: Options, hooks: RunHooks = {}): Promise<RunRe
     kv: o.kv,
     threads: kernels.threads(),
     seed,
+    logprobs: o.logprobs,
     memory: {
       weightBytes: model.weightBytes,
       kvBytes: {
