@@ -71,7 +71,7 @@ export interface KvStoreStats {
   writes: number;
   writesExisting: number;
   writeFailures: number;
-  /** Writes dropped: the queue was full, or the server was unreachable when their turn came. */
+  /** Writes dropped: the queue was full, the server was unreachable when their turn came, or close() cut them off. */
   dropped: number;
   /** Value bytes read from and written to the server. */
   bytesIn: number;
