@@ -16,7 +16,6 @@ export class Sequence {
   readonly tokens: number[] = [];
   /** Printed bytes (after safe_printf's filter). */
   readonly bytes: number[] = [];
-  pos = 0;
   token: number;
   done = false;
   /** Prompt positions whose K/V came from the prefix cache instead of a forward pass. */
@@ -34,10 +33,15 @@ export class Sequence {
     this.done = this.steps <= 0;
   }
 
-  /** Skips the first `n` positions (their K/V is already in the store): emits their forced tokens. */
+  /** Positions run so far: the K/V store's length, the one place the position is held. */
+  get pos(): number {
+    return this.kv.length;
+  }
+
+  /** The store already holds the first `n` positions (a cached prefix): emits their forced tokens. */
   skipPrefix(n: number, tok: Tokenizer, onPiece?: (s: Sequence, piece: Uint8Array) => void): void {
     const limit = Math.min(n, this.prompt.length - 1, this.steps);
-    while (this.pos < limit && !this.done) this.advance(this.prompt[this.pos + 1]!, tok, onPiece);
+    for (let p = 1; p <= limit && !this.done; p++) this.advance(this.prompt[p]!, p, tok, onPiece);
     this.reused = limit;
   }
 
@@ -56,12 +60,17 @@ export class Sequence {
     if (this.done) return;
     const forced = this.inPrefill;
     const logits = model.forward(this.token, this.pos, this.kv, acts, !forced);
-    const next = forced ? this.prompt[this.pos + 1]! : this.sampler.sample(logits);
-    this.advance(next, tok, onPiece);
+    const next = forced ? this.prompt[this.pos]! : this.sampler.sample(logits);
+    this.advance(next, this.pos, tok, onPiece);
   }
 
-  private advance(next: number, tok: Tokenizer, onPiece?: (s: Sequence, piece: Uint8Array) => void): void {
-    this.pos++;
+  /** Position `pos` was reached with `next` chosen: stop, or emit it. */
+  private advance(
+    next: number,
+    pos: number,
+    tok: Tokenizer,
+    onPiece?: (s: Sequence, piece: Uint8Array) => void,
+  ): void {
     if (next === BOS) {
       this.done = true;
       return;
@@ -73,7 +82,7 @@ export class Sequence {
       onPiece?.(this, piece);
     }
     this.token = next;
-    if (this.pos >= this.steps) this.done = true;
+    if (pos >= this.steps) this.done = true;
   }
 
   text(): string {
