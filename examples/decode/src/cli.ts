@@ -41,7 +41,7 @@ function toJson(r: RunResult): string {
   const one = (s: Sequence) => ({ tokens: s.tokens, text: s.text(), reusedTokens: s.reused });
   const first = r.sequences[0];
   return JSON.stringify({
-    model: r.embedded ? "embedded synthetic model (random weights)" : "checkpoint",
+    model: r.embedded ? "embedded synthetic model (random weights)" : r.source,
     config: r.config,
     seed: r.seed.toString(),
     tokens: first?.tokens ?? [],

@@ -6,20 +6,30 @@
  */
 import { Arena } from "@llmem/arena";
 import type { Checkpoint } from "./checkpoint.ts";
+import { checkpointWeights } from "./checkpoint-weights.ts";
 import { headSize, kvDim, type ModelConfig } from "./config.ts";
 import type { KvSequence } from "./kv.ts";
-import { accumulate, rmsnorm, rope, ropeTable, swiglu } from "./math.ts";
+import { applyLinear, LinearScratch } from "./linear.ts";
+import {
+  accumulate,
+  rmsnorm,
+  rmsnormGgml,
+  rope,
+  ropeGgml,
+  ropeTable,
+  ropeTableGgml,
+  swiglu,
+  swigluGgml,
+} from "./math.ts";
 import type { MatvecKernels, WeightFormat, WeightMatrix } from "./matvec.ts";
-
-interface LayerWeights {
-  wq: WeightMatrix;
-  wk: WeightMatrix;
-  wv: WeightMatrix;
-  wo: WeightMatrix;
-  w1: WeightMatrix;
-  w2: WeightMatrix;
-  w3: WeightMatrix;
-}
+import {
+  type EmbeddingTable,
+  type LayerWeights,
+  type Linear,
+  linears,
+  type ModelWeights,
+  type Numerics,
+} from "./model-weights.ts";
 
 export interface Activations {
   x: Float32Array;
@@ -38,67 +48,52 @@ export interface Activations {
 
 export class Transformer {
   readonly config: ModelConfig;
-  readonly format: WeightFormat;
+  readonly numerics: Numerics;
+  /** The stored weight formats, as the report names them. */
+  readonly format: string;
   readonly kernels: MatvecKernels;
   /** Bytes of the matrices the matvecs stream each token (in their stored format). */
   readonly matrixBytes: number;
   /** All weight bytes held (matrices, embedding table, norms). */
   readonly weightBytes: number;
   readonly arena: Arena;
-  private readonly embedding: Float32Array;
-  private readonly rmsAtt: Float32Array;
-  private readonly rmsFfn: Float32Array;
+  private readonly embedding: EmbeddingTable;
   private readonly rmsFinal: Float32Array;
   private readonly layers: LayerWeights[];
-  private readonly classifier: WeightMatrix;
+  private readonly classifier: Linear;
+  private readonly scratch: LinearScratch;
 
+  /**
+   * From a llama2.c checkpoint (matrices prepared in `format`, run.c's numerics) or from
+   * ModelWeights already built (a GGUF file: src/gguf-model.ts).
+   */
   constructor(
-    ckpt: Checkpoint,
-    o: { format: WeightFormat; kernels: MatvecKernels; progress?: (done: number, total: number) => void },
+    src: Checkpoint | ModelWeights,
+    o: { format?: WeightFormat; kernels: MatvecKernels; progress?: (done: number, total: number) => void },
   ) {
-    this.config = ckpt.config;
+    const w =
+      "tensors" in src
+        ? checkpointWeights(src, { format: o.format ?? "f32", kernels: o.kernels, progress: o.progress })
+        : src;
+    this.config = w.config;
     const c = this.config;
-    this.format = o.format;
+    this.numerics = w.numerics;
+    this.format = w.formatLabel;
     this.kernels = o.kernels;
-    const t = ckpt.tensors;
-    const { dim, hiddenDim: hd } = c;
-    const kvd = kvDim(c);
+    this.embedding = w.embedding;
+    this.layers = w.layers;
+    this.classifier = w.classifier;
+    this.rmsFinal = w.rmsFinal;
     let matrixBytes = 0;
-    const total = c.nLayers * 7 + 1;
-    let done = 0;
-    const mat = (src: Float32Array, l: number, rows: number, cols: number): WeightMatrix => {
-      const m = o.kernels.prepare(o.format, src.subarray(l * rows * cols, (l + 1) * rows * cols), rows, cols);
-      matrixBytes += m.data.byteLength;
-      o.progress?.(++done, total);
-      return m;
-    };
-    this.layers = [];
-    for (let l = 0; l < c.nLayers; l++) {
-      this.layers.push({
-        wq: mat(t.wq, l, dim, dim),
-        wk: mat(t.wk, l, kvd, dim),
-        wv: mat(t.wv, l, kvd, dim),
-        wo: mat(t.wo, l, dim, dim),
-        w1: mat(t.w1, l, hd, dim),
-        w2: mat(t.w2, l, dim, hd),
-        w3: mat(t.w3, l, hd, dim),
-      });
+    let biasBytes = 0;
+    for (const m of linears(w)) {
+      matrixBytes += m.w.data.byteLength;
+      biasBytes += m.bias?.byteLength ?? 0;
     }
-    this.classifier = mat(t.wcls, 0, c.vocabSize, dim);
-    // With quantized matrices, own copies of what stays f32 let the checkpoint buffer go.
-    const own = o.format === "f32" ? (a: Float32Array) => a : (a: Float32Array) => a.slice();
-    this.embedding = own(t.tokenEmbedding);
-    this.rmsAtt = own(t.rmsAtt);
-    this.rmsFfn = own(t.rmsFfn);
-    this.rmsFinal = own(t.rmsFinal);
     this.matrixBytes = matrixBytes;
-    const shared = c.sharedClassifier && o.format === "f32";
-    this.weightBytes =
-      matrixBytes +
-      (shared ? 0 : this.embedding.byteLength) +
-      this.rmsAtt.byteLength +
-      this.rmsFfn.byteLength +
-      this.rmsFinal.byteLength;
+    const norms = this.layers.reduce((n, l) => n + l.rmsAtt.byteLength + l.rmsFfn.byteLength, 0);
+    this.weightBytes = matrixBytes + biasBytes + this.embedding.bytes + norms + this.rmsFinal.byteLength;
+    this.scratch = new LinearScratch(Math.max(c.dim, c.hiddenDim));
     this.arena = new Arena(activationBytes(c) + 64 * 16);
   }
 
@@ -110,8 +105,8 @@ export class Transformer {
   /** Every matrix a token streams through, in forward order (benchmarks read them as a baseline). */
   matrices(): WeightMatrix[] {
     const out: WeightMatrix[] = [];
-    for (const w of this.layers) out.push(w.wq, w.wk, w.wv, w.wo, w.w1, w.w3, w.w2);
-    out.push(this.classifier);
+    for (const w of this.layers) out.push(w.wq.w, w.wk.w, w.wv.w, w.wo.w, w.w1.w, w.w3.w, w.w2.w);
+    out.push(this.classifier.w);
     return out;
   }
 
@@ -147,35 +142,46 @@ export class Transformer {
     const { dim, hiddenDim } = c;
     const hs = headSize(c);
     const kvd = kvDim(c);
-    const mv = this.kernels;
+    const n = this.numerics;
+    const ggml = n.style === "ggml";
     const x = s.x;
-    x.set(this.embedding.subarray(token * dim, (token + 1) * dim));
-    ropeTable(pos, hs, s.cos, s.sin);
+    this.embedding.row(token, x);
+    if (ggml) ropeTableGgml(pos, n.ropeDims, n.ropeTheta, s.cos, s.sin);
+    else ropeTable(pos, hs, s.cos, s.sin);
+    const norm = (o: Float32Array, v: Float32Array, weight: Float32Array) =>
+      ggml ? rmsnormGgml(o, v, weight, dim, n.rmsEps) : rmsnorm(o, v, weight, dim);
+    const rotate = (v: Float32Array, size: number) =>
+      ggml ? ropeGgml(v, size, hs, n.ropeDims, n.ropeNeox, s.cos, s.sin) : rope(v, size, hs, s.cos, s.sin);
     kv.beginStep(token);
     for (let l = 0; l < c.nLayers; l++) {
       const w = this.layers[l]!;
-      rmsnorm(s.xb, x, this.rmsAtt, dim, l * dim);
-      mv.matvec(w.wq, s.xb, s.q);
-      mv.matvec(w.wk, s.xb, s.k);
-      mv.matvec(w.wv, s.xb, s.v);
-      rope(s.q, dim, hs, s.cos, s.sin);
-      rope(s.k, kvd, hs, s.cos, s.sin);
+      norm(s.xb, x, w.rmsAtt);
+      this.linear(w.wq, s.xb, s.q);
+      this.linear(w.wk, s.xb, s.k);
+      this.linear(w.wv, s.xb, s.v);
+      rotate(s.q, dim);
+      rotate(s.k, kvd);
       kv.write(l, s.k, s.v);
       kv.attend(l, s.q, s.xb);
-      mv.matvec(w.wo, s.xb, s.xb2);
+      this.linear(w.wo, s.xb, s.xb2);
       accumulate(x, s.xb2, dim);
-      rmsnorm(s.xb, x, this.rmsFfn, dim, l * dim);
-      mv.matvec(w.w1, s.xb, s.hb);
-      mv.matvec(w.w3, s.xb, s.hb2);
-      swiglu(s.hb, s.hb2, hiddenDim);
-      mv.matvec(w.w2, s.hb, s.xb);
+      norm(s.xb, x, w.rmsFfn);
+      this.linear(w.w1, s.xb, s.hb);
+      this.linear(w.w3, s.xb, s.hb2);
+      if (ggml) swigluGgml(s.hb, s.hb2, hiddenDim);
+      else swiglu(s.hb, s.hb2, hiddenDim);
+      this.linear(w.w2, s.hb, s.xb);
       accumulate(x, s.xb, dim);
     }
     kv.end();
     if (!wantLogits) return s.logits;
-    rmsnorm(x, x, this.rmsFinal, dim);
-    mv.matvec(this.classifier, x, s.logits);
+    norm(x, x, this.rmsFinal);
+    this.linear(this.classifier, x, s.logits);
     return s.logits;
+  }
+
+  private linear(m: Linear, x: Float32Array, y: Float32Array): void {
+    applyLinear(this.kernels, m, x, y, this.scratch);
   }
 }
 

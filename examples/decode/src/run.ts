@@ -10,12 +10,14 @@ import { bytesFor } from "@llmem/native";
 import type { KvFormat, Options } from "./args.ts";
 import { type Checkpoint, readCheckpoint, viewCheckpoint } from "./checkpoint.ts";
 import { kvDim, type ModelConfig } from "./config.ts";
+import { isGgufPath, loadGguf } from "./gguf-model.ts";
 import { selectKernels } from "./kernels.ts";
 import { KvStore } from "./kv-store.ts";
 import { Transformer } from "./model.ts";
 import { type RequestSpec, runRequests, type Timing } from "./scheduler.ts";
 import type { Sequence } from "./sequence.ts";
 import { EMBEDDED_CONFIG, syntheticCheckpoint, syntheticTokenizer } from "./synthetic.ts";
+import type { TextCodec } from "./text-codec.ts";
 import { Tokenizer } from "./tokenizer.ts";
 
 /** The embedded default's requests: they share a prefix so the prefix cache has work. */
@@ -34,6 +36,8 @@ export interface RunHooks {
 
 export interface RunResult {
   embedded: boolean;
+  /** What --model held: a llama2.c checkpoint or a GGUF file (the embedded model is a checkpoint). */
+  source: "checkpoint" | "gguf";
   config: ModelConfig;
   sequences: Sequence[];
   timing: Timing;
@@ -122,11 +126,35 @@ function kvStore(c: ModelConfig, format: KvFormat, requests: number): KvStore {
   return new KvStore(c, { blockSize: BLOCK_SIZE, numBlocks: Math.min(wanted, budget), format });
 }
 
+interface LoadedModel {
+  model: Transformer;
+  tokenizer: TextCodec;
+  embedded: boolean;
+  source: "checkpoint" | "gguf";
+}
+
+/** A GGUF model: its weights in the file's formats, its own tokenizer. */
+function buildGgufModel(o: Options, path: string): LoadedModel {
+  if (o.tokenizer)
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      "--tokenizer is for llama2.c .bin models; a GGUF model carries its own",
+    );
+  if (o.weights !== "f32") {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `--weights ${o.weights} re-quantizes llama2.c .bin models; a GGUF model keeps the formats of its file`,
+    );
+  }
+  const { weights, codec } = loadGguf(path, { maxPositions: o.steps === 0 ? undefined : o.steps });
+  // Only the pure-TS loop is limited to f32; quant-kernels multiply every other format (natively or not).
+  const kernels = selectKernels(weights.formatLabel === "f32" ? "f32" : "q8_0", o.threads);
+  return { model: new Transformer(weights, { kernels }), tokenizer: codec, embedded: false, source: "gguf" };
+}
+
 /** Loads and prepares the model; the checkpoint is not kept here, so quantized runs can drop it. */
-function buildModel(
-  o: Options,
-  hooks: RunHooks,
-): { model: Transformer; tokenizer: Tokenizer; embedded: boolean } {
+function buildModel(o: Options, hooks: RunHooks): LoadedModel {
+  if (o.model && isGgufPath(o.model)) return buildGgufModel(o, o.model);
   const { ckpt, tokenizer, embedded } = loadModel(o, hooks);
   const model = new Transformer(ckpt, {
     format: o.weights,
@@ -134,11 +162,11 @@ function buildModel(
     progress:
       hooks.progress && o.weights !== "f32" ? (d, t) => hooks.progress!("quantizing", d, t) : undefined,
   });
-  return { model, tokenizer, embedded };
+  return { model, tokenizer, embedded, source: "checkpoint" };
 }
 
 export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
-  const { model, tokenizer, embedded } = buildModel(o, hooks);
+  const { model, tokenizer, embedded, source } = buildModel(o, hooks);
   const c = model.config;
   const kernels = model.kernels;
   let steps = o.steps;
@@ -168,11 +196,12 @@ export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
   model.dispose();
   return {
     embedded,
+    source,
     config: c,
     sequences,
     timing,
     kernels: kernels.name,
-    weights: o.weights,
+    weights: model.format,
     kv: o.kv,
     threads: kernels.threads(),
     seed,

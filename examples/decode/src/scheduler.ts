@@ -7,7 +7,7 @@ import type { KvSequence } from "./kv.ts";
 import type { Transformer } from "./model.ts";
 import { Sampler, ToppScratch, toppScratchBytes } from "./sampler.ts";
 import { Sequence } from "./sequence.ts";
-import type { Tokenizer } from "./tokenizer.ts";
+import type { TextCodec } from "./text-codec.ts";
 
 export interface KvProvider {
   /** A store for a new sequence and how many leading prompt positions it already holds; null = no room now. */
@@ -35,7 +35,7 @@ export interface Timing {
 
 export interface SchedulerOptions {
   model: Transformer;
-  tokenizer: Tokenizer;
+  tokenizer: TextCodec;
   kv: KvProvider;
   steps: number;
   temperature: number;

@@ -1,11 +1,12 @@
 /**
  * One request moving through run.c's generate loop: forward the current token, force the
- * next prompt token or sample, stop at BOS (1) or after `steps` positions, print the piece.
+ * next prompt token or sample, stop at the tokenizer's stop token (run.c: BOS) or after `steps`
+ * positions, print the piece.
  */
 import type { KvSequence } from "./kv.ts";
 import type { Activations, Transformer } from "./model.ts";
 import type { Sampler } from "./sampler.ts";
-import { BOS, printable, type Tokenizer } from "./tokenizer.ts";
+import type { TextCodec } from "./text-codec.ts";
 
 export class Sequence {
   readonly id: number;
@@ -39,7 +40,7 @@ export class Sequence {
   }
 
   /** The store already holds the first `n` positions (a cached prefix): emits their forced tokens. */
-  skipPrefix(n: number, tok: Tokenizer, onPiece?: (s: Sequence, piece: Uint8Array) => void): void {
+  skipPrefix(n: number, tok: TextCodec, onPiece?: (s: Sequence, piece: Uint8Array) => void): void {
     const limit = Math.min(n, this.prompt.length - 1, this.steps);
     for (let p = 1; p <= limit && !this.done; p++) this.advance(this.prompt[p]!, p, tok, onPiece);
     this.reused = limit;
@@ -54,7 +55,7 @@ export class Sequence {
   step(
     model: Transformer,
     acts: Activations,
-    tok: Tokenizer,
+    tok: TextCodec,
     onPiece?: (s: Sequence, piece: Uint8Array) => void,
   ): void {
     if (this.done) return;
@@ -68,16 +69,16 @@ export class Sequence {
   private advance(
     next: number,
     pos: number,
-    tok: Tokenizer,
+    tok: TextCodec,
     onPiece?: (s: Sequence, piece: Uint8Array) => void,
   ): void {
-    if (next === BOS) {
+    if (tok.isStop(next)) {
       this.done = true;
       return;
     }
     this.tokens.push(next);
-    const piece = tok.decode(this.token, next);
-    if (printable(piece)) {
+    const piece = tok.render(this.token, next);
+    if (piece.length > 0) {
       for (const b of piece) this.bytes.push(b);
       onPiece?.(this, piece);
     }

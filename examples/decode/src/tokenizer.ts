@@ -5,13 +5,14 @@
  */
 import { readFileSync } from "node:fs";
 import { LlmemError } from "@llmem/core";
+import type { TextCodec } from "./text-codec.ts";
 
 export const BOS = 1;
 export const EOS = 2;
 /** Byte-fallback tokens <0x00>..<0xFF> start after <unk>, <s>, </s>. */
 const BYTE_TOKEN_BASE = 3;
 
-export class Tokenizer {
+export class Tokenizer implements TextCodec {
   readonly vocabSize: number;
   readonly maxTokenLength: number;
   /** Piece bytes as they are stored in the file. */
@@ -153,6 +154,17 @@ export class Tokenizer {
     if (prev === BOS && piece[0] === 0x20) piece = piece.subarray(1);
     const byte = parseByteToken(piece);
     return byte < 0 ? piece : Uint8Array.of(byte);
+  }
+
+  /** What run.c prints for `token` after `prev`: decode, then safe_printf's filter (empty when it prints nothing). */
+  render(prev: number, token: number): Uint8Array {
+    const p = this.decode(prev, token);
+    return printable(p) ? p : new Uint8Array(0);
+  }
+
+  /** run.c stops when the model samples BOS. */
+  isStop(token: number): boolean {
+    return token === BOS;
   }
 
   private required(key: string, what: string): number {

@@ -10,5 +10,20 @@ export {
 export { MAX_ARRAY_DEPTH } from "./metadata-reader.ts";
 export { alignUp, DEFAULT_ALIGNMENT, GGUF_MAGIC, isGguf, openGguf, parseGguf } from "./reader.ts";
 export { type GgufTensorInfo, MAX_DIMS, MAX_TENSOR_NAME_BYTES } from "./tensor-info.ts";
+export {
+  BYTE_TO_CHAR,
+  byteTokenName,
+  type DecodeOptions,
+  type EncodeOptions,
+  PRE_TOKENIZER_NAMES,
+  PreTokenizer,
+  StreamDecoder,
+  type StreamDecoderOptions,
+  Tokenizer,
+  type TokenizerSpec,
+  TokenType,
+  tokenizerFromGguf,
+  tokenizerSpecFromGguf,
+} from "./tokenizer/index.ts";
 export type { GgufScalarType, GgufType, GgufValue, NumericArray } from "./values.ts";
 export { type GgufTensorInput, type GgufWriteInput, inferType, writeGguf, writeInputFrom } from "./writer.ts";

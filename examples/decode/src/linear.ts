@@ -1,0 +1,36 @@
+/**
+ * One Linear step, y = W x (+ bias), with x first rounded to the weight's activation type as
+ * ggml's matmul converts it (fp16 for F16 weights, bf16 for BF16), so the products are ggml's.
+ */
+import { fromBf16, fromF16, toBf16, toF16 } from "@llmem/quant-kernels";
+import { addBias } from "./math.ts";
+import type { MatvecKernels } from "./matvec.ts";
+import type { Linear } from "./model-weights.ts";
+
+/** Buffers for the rounded x, sized for the widest input once. */
+export class LinearScratch {
+  readonly rounded: Float32Array;
+  readonly halves: Uint16Array;
+  constructor(widest: number) {
+    this.rounded = new Float32Array(widest);
+    this.halves = new Uint16Array(widest);
+  }
+}
+
+export function applyLinear(
+  kernels: MatvecKernels,
+  m: Linear,
+  x: Float32Array,
+  y: Float32Array,
+  scratch: LinearScratch,
+): void {
+  let input = x;
+  if (m.round !== undefined) {
+    const halves = scratch.halves.subarray(0, x.length);
+    input = scratch.rounded.subarray(0, x.length);
+    if (m.round === "f16") fromF16(toF16(x, halves), input);
+    else fromBf16(toBf16(x, halves), input);
+  }
+  kernels.matvec(m.w, input, y);
+  if (m.bias) addBias(y, m.bias);
+}

@@ -1,0 +1,83 @@
+/**
+ * Small GGUF models for tests: a synthetic llama2.c checkpoint converted as llama.cpp's
+ * converter does, rewritten with changed metadata or tensors, or with one tensor-info field
+ * patched in place (the hostile files the CLI must refuse with one line).
+ */
+import {
+  type GgufTensorInput,
+  type GgufValue,
+  llama2cToGguf,
+  parseGguf,
+  writeGguf,
+  writeInputFrom,
+} from "@llmem/gguf";
+import type { ModelConfig } from "../src/config.ts";
+import { syntheticTokenizer } from "../src/synthetic.ts";
+import { syntheticCheckpointFile } from "../src/write-synthetic.ts";
+
+export const SMALL: ModelConfig = {
+  dim: 64,
+  hiddenDim: 128,
+  nLayers: 2,
+  nHeads: 4,
+  nKvHeads: 2,
+  vocabSize: 300,
+  seqLen: 64,
+  sharedClassifier: false,
+};
+
+export function smallGguf(shape: ModelConfig = SMALL, seed = 1): Uint8Array {
+  return llama2cToGguf(syntheticCheckpointFile(shape, seed), syntheticTokenizer(shape.vocabSize));
+}
+
+/** The file written again with metadata overrides (undefined deletes a key) and tensors mapped or dropped. */
+export function rewrite(
+  bytes: Uint8Array,
+  o: {
+    metadata?: Record<string, GgufValue | undefined>;
+    tensors?: (t: GgufTensorInput) => GgufTensorInput | null;
+  },
+): Uint8Array {
+  const input = writeInputFrom(parseGguf(bytes));
+  const metadata = new Map(input.metadata);
+  const types = new Map(input.types);
+  for (const [k, v] of Object.entries(o.metadata ?? {})) {
+    if (v === undefined) {
+      metadata.delete(k);
+      types.delete(k);
+    } else {
+      metadata.set(k, v);
+      if (typeof v === "string") types.set(k, "string");
+    }
+  }
+  const tensors = (input.tensors ?? []).flatMap((t) => {
+    const u = o.tensors ? o.tensors(t) : t;
+    return u ? [u] : [];
+  });
+  return writeGguf({ ...input, metadata, types, tensors });
+}
+
+/** Byte position of a tensor info's `type` (u32) and `offset` (u64) fields. */
+export function tensorInfoFields(bytes: Uint8Array, name: string): { type: number; offset: number } {
+  const file = parseGguf(bytes);
+  const info = file.tensorInfos.find((t) => t.name === name);
+  if (!info) throw new Error(`no tensor ${name}`);
+  const key = new TextEncoder().encode(name);
+  // The info is the u64 name length, the name, u32 n_dims, u64 dims, u32 type, u64 offset.
+  for (let at = 24; at + key.length <= file.dataOffset; at++) {
+    if (key.every((b, i) => bytes[at + i] === b) && bytes[at - 8] === key.length) {
+      const type = at + key.length + 4 + 8 * info.dims.length;
+      return { type, offset: type + 4 };
+    }
+  }
+  throw new Error(`tensor info ${name} not found`);
+}
+
+/** A copy with one little-endian field overwritten. */
+export function patch(bytes: Uint8Array, at: number, value: bigint | number, size: 4 | 8): Uint8Array {
+  const out = bytes.slice();
+  const dv = new DataView(out.buffer);
+  if (size === 4) dv.setUint32(at, Number(value), true);
+  else dv.setBigUint64(at, BigInt(value), true);
+  return out;
+}

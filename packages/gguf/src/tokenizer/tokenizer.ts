@@ -1,0 +1,355 @@
+/**
+ * The tokenizer a GGUF file describes: `llama` (SentencePiece BPE) or `gpt2` (byte-level
+ * BPE), encoding and decoding token for token as llama.cpp's llama_tokenize and
+ * llama_token_to_piece / llama_detokenize do.
+ */
+
+import { LlmemError } from "@llmem/core";
+import { bpeTokenizeWord, type MergeRanks, mergeRanks } from "./bpe.ts";
+import { byteEncodeCodePoints, byteOfTokenName, CHAR_TO_BYTE, utf8 } from "./bytes.ts";
+import { PreTokenizer } from "./pretokenize.ts";
+import { partitionSpecial } from "./special.ts";
+import { spmTokenize } from "./spm.ts";
+import { StreamDecoder, type StreamDecoderOptions } from "./stream.ts";
+import { codePointsOf } from "./unicode.ts";
+import { Attr, type TokenType, Vocab, type VocabModel } from "./vocab.ts";
+
+/** Everything a tokenizer is built from; `tokenizerFromGguf` fills it from GGUF metadata. */
+export interface TokenizerSpec {
+  /** `tokenizer.ggml.model`. */
+  readonly model: VocabModel;
+  /** `tokenizer.ggml.pre` (gpt2 only; default "default"). */
+  readonly pre?: string;
+  readonly tokens: readonly string[];
+  /** SentencePiece merge scores, one per token (default 0). */
+  readonly scores?: ArrayLike<number>;
+  /** GGUF token types, one per token (default: all normal). */
+  readonly tokenTypes?: ArrayLike<number>;
+  /** Byte-level BPE merges, "left right", highest priority first (gpt2: required). */
+  readonly merges?: readonly string[];
+  /** Special token ids; absent means the vocabulary has none. */
+  readonly bos?: number;
+  readonly eos?: number;
+  readonly unk?: number;
+  readonly pad?: number;
+  /** Defaults: llama adds BOS, gpt2 as its pre-tokenizer implies (llama-bpe: yes). */
+  readonly addBos?: boolean;
+  readonly addEos?: boolean;
+  /** Prefix text with a space before SentencePiece (default: llama yes, gpt2 no). */
+  readonly addSpacePrefix?: boolean;
+  /** Tokens that swallow whitespace before / after them when cut out of text. */
+  readonly lstrip?: readonly number[];
+  readonly rstrip?: readonly number[];
+}
+
+export interface EncodeOptions {
+  /** Add BOS/EOS as the vocabulary asks (llama_tokenize's add_special; default true). */
+  readonly addSpecial?: boolean;
+  /** Let control tokens' texts in the input become those tokens (default false). */
+  readonly parseSpecial?: boolean;
+}
+
+export interface DecodeOptions {
+  /** Write control and unknown tokens' texts instead of nothing (default false). */
+  readonly special?: boolean;
+  /** Drop a leading BOS and trailing EOS that the vocabulary adds (default false). */
+  readonly removeSpecial?: boolean;
+  /** Tidy " ," " 's" etc. (default: what the pre-tokenizer implies; never for llama). */
+  readonly cleanSpaces?: boolean;
+}
+
+const SPACE_MARK = "\u2581"; // ▁, SentencePiece's space
+const EMPTY = new Uint8Array(0);
+const decoder = new TextDecoder();
+
+export class Tokenizer {
+  readonly model: VocabModel;
+  readonly vocab: Vocab;
+  readonly preTokenizer: PreTokenizer | null;
+  readonly bos: number | null;
+  readonly eos: number | null;
+  readonly unk: number | null;
+  readonly pad: number | null;
+  readonly addBos: boolean;
+  readonly addEos: boolean;
+  readonly addSpacePrefix: boolean;
+  readonly cleanSpaces: boolean;
+  private readonly ranks: MergeRanks;
+  /** token_to_piece with special = true, built on first use of each id. */
+  private readonly pieces: (Uint8Array | undefined)[];
+
+  constructor(spec: TokenizerSpec) {
+    if (spec.model !== "llama" && spec.model !== "gpt2") {
+      throw new LlmemError(
+        "UNSUPPORTED",
+        `tokenizer model ${JSON.stringify(spec.model)} is not supported (llama, gpt2)`,
+        {
+          model: spec.model,
+        },
+      );
+    }
+    this.model = spec.model;
+    const n = spec.tokens.length;
+    if (n === 0) throw new LlmemError("INVALID_ARGUMENT", "tokens must not be empty", { argument: "tokens" });
+    for (const [name, arr] of [
+      ["scores", spec.scores],
+      ["tokenTypes", spec.tokenTypes],
+    ] as const) {
+      if (arr !== undefined && arr.length !== n) {
+        throw new LlmemError("INVALID_ARGUMENT", `${name} has ${arr.length} entries for ${n} tokens`, {
+          argument: name,
+          length: arr.length,
+          tokens: n,
+        });
+      }
+    }
+    const checkId = (name: string, id: number | undefined): number | null => {
+      if (id === undefined) return null;
+      if (!Number.isInteger(id) || id < 0 || id >= n) {
+        throw new LlmemError("OUT_OF_RANGE", `${name} token id ${id} is not in [0, ${n})`, {
+          argument: name,
+          id,
+        });
+      }
+      return id;
+    };
+    for (const id of [...(spec.lstrip ?? []), ...(spec.rstrip ?? [])]) checkId("lstrip/rstrip", id);
+    this.vocab = new Vocab(spec);
+    this.unk = checkId("unk", spec.unk);
+    this.pad = checkId("pad", spec.pad);
+    this.eos = checkId("eos", spec.eos);
+    if (this.model === "gpt2") {
+      this.preTokenizer = new PreTokenizer(spec.pre ?? "default");
+      if (spec.merges === undefined) {
+        throw new LlmemError("INVALID_ARGUMENT", "merges are required for a gpt2 tokenizer", {
+          argument: "merges",
+        });
+      }
+      this.ranks = mergeRanks(spec.merges);
+      this.bos = this.preTokenizer.hasBos ? checkId("bos", spec.bos) : null;
+      this.addBos = spec.addBos ?? this.preTokenizer.addBos;
+      this.addSpacePrefix = spec.addSpacePrefix ?? false;
+      this.cleanSpaces = this.preTokenizer.cleanSpaces;
+    } else {
+      this.preTokenizer = null;
+      this.ranks = new Map();
+      this.bos = checkId("bos", spec.bos);
+      this.addBos = spec.addBos ?? true;
+      this.addSpacePrefix = spec.addSpacePrefix ?? true;
+      this.cleanSpaces = false;
+    }
+    this.addEos = spec.addEos ?? false;
+    if (this.addBos && this.bos === null) {
+      throw new LlmemError("INVALID_ARGUMENT", "addBos is set but the vocabulary has no BOS token", {
+        argument: "bos",
+      });
+    }
+    if (this.addEos && this.eos === null) {
+      throw new LlmemError("INVALID_ARGUMENT", "addEos is set but the vocabulary has no EOS token", {
+        argument: "eos",
+      });
+    }
+    this.pieces = new Array(n);
+  }
+
+  get size(): number {
+    return this.vocab.size;
+  }
+
+  /** Token ids of `text` (llama_tokenize). */
+  encode(text: string, options: EncodeOptions = {}): number[] {
+    const addSpecial = options.addSpecial ?? true;
+    // Lone surrogates become U+FFFD, which is what llama.cpp sees for them in UTF-8.
+    const fragments = partitionSpecial(text.toWellFormed(), this.vocab, options.parseSpecial ?? false);
+    const out: number[] = [];
+    if (addSpecial && this.addBos) out.push(this.bos!);
+    if (this.model === "llama") {
+      // A space goes before the first text and before text that follows a special token.
+      let afterSpecial = true;
+      for (const f of fragments) {
+        if ("token" in f) {
+          out.push(f.token);
+          afterSpecial = true;
+          continue;
+        }
+        const spaced = this.addSpacePrefix && afterSpecial ? ` ${f.text}` : f.text;
+        spmTokenize(spaced.replaceAll(" ", SPACE_MARK), this.vocab, this.unk, out);
+        afterSpecial = false;
+      }
+    } else {
+      const pre = this.preTokenizer!;
+      for (const f of fragments) {
+        if ("token" in f) {
+          out.push(f.token);
+          continue;
+        }
+        const cps = codePointsOf(f.text);
+        let start = 0;
+        for (const wordLength of pre.splitCodePoints(cps)) {
+          const word = byteEncodeCodePoints(cps, start, start + wordLength);
+          bpeTokenizeWord(word, this.vocab, this.ranks, pre.ignoreMerges, out);
+          start += wordLength;
+        }
+      }
+    }
+    if (addSpecial && this.addEos) out.push(this.eos!);
+    return out;
+  }
+
+  private checkToken(id: number): void {
+    if (!this.vocab.has(id)) {
+      throw new LlmemError("OUT_OF_RANGE", `token id ${id} is not in [0, ${this.size})`, {
+        argument: "id",
+        id,
+      });
+    }
+  }
+
+  /** The text of token `id` as the vocabulary spells it (▁ and byte stand-ins included). */
+  tokenText(id: number): string {
+    this.checkToken(id);
+    return this.vocab.texts[id]!;
+  }
+
+  /** The GGUF token type of `id` (TokenType). */
+  tokenType(id: number): TokenType {
+    this.checkToken(id);
+    const attr = this.vocab.attrs[id]! & 0x3f;
+    return ([0, 2, 5, 1, 3, 4, 6][Math.log2(attr) + 1] ?? 0) as TokenType;
+  }
+
+  /** Whether `id` is control or unknown: never produced from plain text, decoded to nothing by default. */
+  isSpecial(id: number): boolean {
+    this.checkToken(id);
+    return (this.vocab.attrs[id]! & (Attr.CONTROL | Attr.UNKNOWN)) !== 0;
+  }
+
+  /**
+   * The bytes token `id` stands for (llama_token_to_piece): a byte token is one byte, which
+   * may be part of a UTF-8 character split across tokens; control and unknown tokens are
+   * empty unless `special`. The array is shared: do not modify it.
+   */
+  pieceBytes(id: number, special = false): Uint8Array {
+    this.checkToken(id);
+    if (!special && this.vocab.attrs[id]! & (Attr.CONTROL | Attr.UNKNOWN)) return EMPTY;
+    let piece = this.pieces[id];
+    if (piece === undefined) {
+      piece = this.buildPiece(id);
+      this.pieces[id] = piece;
+    }
+    return piece;
+  }
+
+  private buildPiece(id: number): Uint8Array {
+    const attr = this.vocab.attrs[id]!;
+    const text = this.vocab.texts[id]!;
+    if (attr & (Attr.CONTROL | Attr.UNKNOWN | Attr.USER_DEFINED)) return utf8(text);
+    if (this.model === "llama") {
+      if (attr & Attr.NORMAL) return utf8(text.replaceAll(SPACE_MARK, " "));
+      if (attr & Attr.BYTE) return Uint8Array.of(byteOfTokenName(text) || 0);
+      return EMPTY; // unused and undefined tokens
+    }
+    if (!(attr & Attr.NORMAL)) return EMPTY;
+    // Byte-level: each stand-in back to its byte. llama.cpp writes a character that is no
+    // stand-in as "[UNK_BYTE_0x<its UTF-8 hex><the token text>]"; so do we.
+    const bytes: number[] = [];
+    for (const ch of text) {
+      const cp = ch.codePointAt(0)!;
+      const b = cp < CHAR_TO_BYTE.length ? CHAR_TO_BYTE[cp]! : -1;
+      if (b >= 0) bytes.push(b);
+      else {
+        const hex = Array.from(utf8(ch), (x) => x.toString(16).padStart(2, "0")).join("");
+        bytes.push(...utf8(`[UNK_BYTE_0x${hex}${text}]`));
+      }
+    }
+    return Uint8Array.from(bytes);
+  }
+
+  /** The UTF-8 bytes of `ids` decoded (llama_detokenize); see DecodeOptions. */
+  decodeBytes(ids: readonly number[], options: DecodeOptions = {}): Uint8Array {
+    let first = 0;
+    let end = ids.length;
+    let removeSpace = this.addSpacePrefix;
+    if (options.removeSpecial && this.addBos && end > 0 && ids[0] === this.bos) {
+      removeSpace = false;
+      first = 1;
+    }
+    if (options.removeSpecial && this.addEos && end > first && ids[end - 1] === this.eos) end--;
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (let i = first; i < end; i++) {
+      let piece = this.pieceBytes(ids[i]!, options.special ?? false);
+      // The space SentencePiece's prefix put before the first word goes again.
+      if (removeSpace && piece[0] === 0x20) piece = piece.subarray(1);
+      removeSpace = false;
+      chunks.push(piece);
+      total += piece.length;
+    }
+    const bytes = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      bytes.set(c, at);
+      at += c.length;
+    }
+    return (options.cleanSpaces ?? this.cleanSpaces) ? cleanUpSpaces(bytes) : bytes;
+  }
+
+  /** The text of `ids` (llama_detokenize); bytes that are not valid UTF-8 become U+FFFD. */
+  decode(ids: readonly number[], options: DecodeOptions = {}): string {
+    return decoder.decode(this.decodeBytes(ids, options));
+  }
+
+  /** A decoder for tokens arriving one at a time that only ever emits whole characters. */
+  streamDecoder(options: StreamDecoderOptions = {}): StreamDecoder {
+    return new StreamDecoder((id, special) => this.pieceBytes(id, special), options);
+  }
+}
+
+/**
+ * llama.cpp's clean_up_tokenization_spaces: " ?", " !", " .", " ," lose the space; a lone
+ * apostrophe between spaces loses both; " 's", " 'm", " 're", " 've" lose the space.
+ */
+function cleanUpSpaces(input: Uint8Array): Uint8Array {
+  const SP = 0x20;
+  const APOS = 0x27;
+  let text = input;
+  // Pass 1: space before ? ! . ,
+  {
+    const out: number[] = text.length > 0 ? [text[0]!] : [];
+    for (let i = 1; i < text.length; i++) {
+      const x = text[i]!;
+      if (text[i - 1] === SP && (x === 0x3f || x === 0x21 || x === 0x2e || x === 0x2c)) out.pop();
+      out.push(x);
+    }
+    text = Uint8Array.from(out);
+  }
+  // Pass 2: " ' " becomes "'" (the space after it is consumed and cannot start another match).
+  {
+    const src = Uint8Array.from(text);
+    const out: number[] = src.length > 0 ? [src[0]!] : [];
+    for (let i = 1; i < src.length; i++) {
+      const x = src[i]!;
+      if (x === APOS && i + 1 < src.length && src[i - 1] === SP && src[i + 1] === SP) {
+        out.pop();
+        src[++i] = 0;
+      }
+      out.push(x);
+    }
+    text = Uint8Array.from(out);
+  }
+  // Pass 3: " 's", " 'm", " 're", " 've" lose the space (" 't", " 'd", " 'll" keep it).
+  {
+    const out: number[] = text.length > 0 ? [text[0]!] : [];
+    for (let i = 1; i < text.length; i++) {
+      const x = text[i]!;
+      if (text[i - 1] === SP && x === APOS && i + 1 < text.length) {
+        const x1 = text[i + 1];
+        const x2 = i + 2 < text.length ? text[i + 2] : -1;
+        if (x1 === 0x73 || x1 === 0x6d || ((x1 === 0x72 || x1 === 0x76) && x2 === 0x65)) out.pop();
+      }
+      out.push(x);
+    }
+    text = Uint8Array.from(out);
+  }
+  return text;
+}
