@@ -9,6 +9,7 @@ import { parseArgs, USAGE } from "./args.ts";
 import { runConvert } from "./convert.ts";
 import { type RunResult, runDecode } from "./run.ts";
 import type { Sequence } from "./sequence.ts";
+import { runTokenize } from "./tokenize.ts";
 
 function fmtBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -60,6 +61,7 @@ function toJson(r: RunResult): string {
 
 function main(argv: string[]): number {
   if (argv[0] === "convert") return runConvert(argv.slice(1), (line) => writeSync(2, `${line}\n`));
+  if (argv[0] === "tokenize") return runTokenize(argv.slice(1), (text) => writeSync(1, text));
   const o = parseArgs(argv);
   if (o.help) {
     console.log(USAGE);

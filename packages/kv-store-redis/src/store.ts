@@ -177,7 +177,11 @@ export class RedisKvStore {
     return this.#keys.key(hash);
   }
 
-  /** Resolves `true` once connected, `false` if not within `timeoutMs`. Calls before that are misses. */
+  /**
+   * Resolves `true` once connected; `false` when the first connection attempt failed or
+   * `timeoutMs` passed (the store keeps retrying in the background). Calls made before the
+   * connection is up are misses.
+   */
   ready(timeoutMs = 1000): Promise<boolean> {
     return this.#conn.ready(checkInt("timeoutMs", timeoutMs, 0, 600_000));
   }

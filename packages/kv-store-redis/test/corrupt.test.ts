@@ -18,6 +18,7 @@ function openStore(model: string, extra: Partial<RedisKvStoreOptions> = {}) {
     modelFingerprint: model,
     ...LAYOUT,
     readTimeoutMs: 1000,
+    ttlMs: 600_000, // keys left on a server of LLMEM_REDIS_URL expire soon
     onWarn: (line) => warnings.push(line),
     ...extra,
   });

@@ -48,6 +48,7 @@ describe.skipIf(target === undefined)("model", () => {
       kvFormat: "f32",
       blockSize: 2,
       readTimeoutMs: 2000,
+      ttlMs: 600_000,
       onWarn: () => {},
     });
     expect(await store.ready(5000)).toBe(true);

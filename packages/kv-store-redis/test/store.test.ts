@@ -43,6 +43,7 @@ async function openStore(
     modelFingerprint: freshFingerprint(),
     ...LAYOUT,
     readTimeoutMs: 1000, // a loaded CI machine; the timeout tests use their own
+    ttlMs: 600_000, // keys left on a server of LLMEM_REDIS_URL expire soon
     onWarn: (line) => warnings.push(line),
     ...extra,
   });
@@ -88,7 +89,7 @@ describe.skipIf(target === undefined)("RedisKvStore on a real server", () => {
   });
 
   test("keys follow llmem:v1:{model}:{format}:{block size}:{hash}", async () => {
-    const { store } = await openStore({ modelFingerprint: "00c0ffee" });
+    const { store } = await openStore({ modelFingerprint: "00c0ffee", ttlMs: undefined });
     expect(store.key(0xabcn)).toBe("llmem:v1:00c0ffee:f16:4:0000000000000abc");
     const wide = (await openStore({ modelFingerprint: "00c0ffee", hashBits: 256 })).store;
     expect(wide.key(1n)).toBe(`llmem:v1:00c0ffee:f16:4:${"0".repeat(63)}1`);

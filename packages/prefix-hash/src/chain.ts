@@ -181,6 +181,31 @@ export function blockHash(
   return hashBlockWords(m, parent, words, 0, words.length, encodeExtraKeys(extraKeys));
 }
 
+/**
+ * One block's hash from its token ids and its canonical extra-key words (what a prefix cache
+ * stores with a block: `PrefixHasher.extraWords`), chained to `parent`: how a stored block's
+ * hash is recomputed to check it.
+ */
+export function blockHashFromWords(
+  parent: bigint,
+  tokens: Uint32Array,
+  extraWords: Uint32Array | null,
+  mode: HashMode = "fast",
+): bigint {
+  const m = modeOf({ mode });
+  checkParent(parent, m);
+  if (!(tokens instanceof Uint32Array) || (extraWords !== null && !(extraWords instanceof Uint32Array))) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      "tokens and extraWords must be Uint32Arrays (extraWords may be null)",
+      {
+        argument: "tokens",
+      },
+    );
+  }
+  return hashBlockWords(m, parent, tokens, 0, tokens.length, extraWords);
+}
+
 /** LH64 of a whole token/word array in one call (the bulk baseline the chain is measured against). */
 export function hashWords(words: ArrayLike<number>): bigint {
   return hashBlockWords("fast", 0n, toTokenWords("words", words), 0, words.length, null);
