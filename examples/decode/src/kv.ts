@@ -9,6 +9,8 @@ import type { ReusedFrom } from "@llmem/kv-cache";
 export interface KvSequence {
   /** Reused prompt tokens per tier they came from (device pool, host RAM, file, Redis). */
   readonly reusedFrom?: ReusedFrom;
+  /** Positions whose K/V is held: the next step's position. */
+  readonly length: number;
   /** Starts the position after the last one ended, fed `token`; throws if the store is full. */
   beginStep(token: number): unknown;
   /** k, v: kvDim floats for this layer at the step's position. */
