@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fixturePath } from "@llmem/core/testing";
 import { type PagedSequence, restoreKvFile, saveKvFile } from "@llmem/kv-cache";
 import { readCheckpoint } from "../src/checkpoint.ts";
-import { selectKernels } from "../src/kernels.ts";
+import { quantKernels } from "../src/kernels.ts";
 import { fingerprintOf } from "../src/kv-fingerprint.ts";
 import { KvStore } from "../src/kv-store.ts";
 import { Transformer } from "../src/model.ts";
@@ -28,7 +28,7 @@ test.skipIf(modelPath === undefined)(
   () => {
     const ckpt = readCheckpoint(modelPath!);
     const tok = Tokenizer.read(tokPath!, ckpt.config.vocabSize);
-    const kernels = selectKernels("f32", 1);
+    const kernels = quantKernels;
     const model = new Transformer(ckpt, { format: "f32", kernels });
     const fp = fingerprintOf(model);
     const prompt = tok.encode(
