@@ -21,12 +21,17 @@ export interface Options {
   threads: number;
   requests?: string;
   json: boolean;
+  /** With --json: per sampled token its log-probability and this many top alternatives. */
+  logprobs?: number;
   help: boolean;
 }
 
+/** Alternatives --logprobs lists at most: a bound that keeps each token's JSON readable. */
+const MAX_LOGPROBS = 100;
+
 export const USAGE = `usage: bun run decode [--model PATH] [--tokenizer PATH] [--prompt TEXT] [--steps N]
        [--temperature T] [--topp P] [--seed S] [--weights f32|q8_0|q4_0]
-       [--kv f32|f16|q8_0|q4_0] [--threads N] [--requests FILE] [--json]
+       [--kv f32|f16|q8_0|q4_0] [--threads N] [--requests FILE] [--json] [--logprobs N]
 Without --model it decodes an embedded synthetic model (random weights) with a few requests.
   --model PATH        llama2.c .bin checkpoint
   --tokenizer PATH    llama2.c tokenizer .bin (default: tokenizer.bin beside the model)
@@ -39,7 +44,8 @@ Without --model it decodes an embedded synthetic model (random weights) with a f
   --kv F              KV store: f32 (default), f16, q8_0 or q4_0
   --threads N         matvec threads (default 1)
   --requests FILE     one prompt per line, decoded together (continuous batching)
-  --json              print one JSON object instead of text and report`;
+  --json              print one JSON object instead of text and report
+  --logprobs N        with --json: each sampled token's log-probability and the N most likely (0..${MAX_LOGPROBS})`;
 
 const VALUE_FLAGS = new Set([
   "model",
@@ -53,6 +59,7 @@ const VALUE_FLAGS = new Set([
   "kv",
   "threads",
   "requests",
+  "logprobs",
 ]);
 
 function bad(message: string): LlmemError {
@@ -143,7 +150,11 @@ export function parseArgs(argv: readonly string[]): Options {
       case "threads":
         o.threads = number(name, value, 1, 256, true);
         break;
+      case "logprobs":
+        o.logprobs = number(name, value, 0, MAX_LOGPROBS, true);
+        break;
     }
   }
+  if (o.logprobs !== undefined && !o.json) throw bad("--logprobs adds to the --json output; pass --json too");
   return o;
 }

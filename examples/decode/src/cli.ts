@@ -39,7 +39,9 @@ function report(r: RunResult): string {
 
 function toJson(r: RunResult): string {
   const t = r.timing;
-  const one = (s: Sequence) => ({ tokens: s.tokens, text: s.text(), reusedTokens: s.reused });
+  // Log-probabilities only when asked for, so the default JSON keeps its fields.
+  const lp = (s: Sequence) => (r.logprobs === undefined ? {} : { logprobs: s.logprobs });
+  const one = (s: Sequence) => ({ tokens: s.tokens, text: s.text(), reusedTokens: s.reused, ...lp(s) });
   const first = r.sequences[0];
   return JSON.stringify({
     model: r.embedded ? "embedded synthetic model (random weights)" : r.source,
@@ -47,6 +49,7 @@ function toJson(r: RunResult): string {
     seed: r.seed.toString(),
     tokens: first?.tokens ?? [],
     text: first?.text() ?? "",
+    ...(first ? lp(first) : {}),
     tokPerSec: rate(t.prefillTokens + t.decodeTokens, t.prefillMs + t.decodeMs),
     prefillTokPerSec: rate(t.prefillTokens, t.prefillMs),
     decodeTokPerSec: rate(t.decodeTokens, t.decodeMs),

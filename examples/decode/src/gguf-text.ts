@@ -1,76 +1,63 @@
 /**
- * The tokenizer a GGUF file carries, as the loop's TextCodec: encode the prompt, print each
- * generated token's bytes (control bytes filtered out, so nothing raw reaches a terminal),
- * stop at end-of-generation tokens as llama.cpp does.
- *
- * Interim: the file's SentencePiece vocabulary run through llama2.c's BPE (src/tokenizer.ts),
- * which agrees with llama.cpp on plain prompts for llama2.c vocabularies; replaced by
- * @llmem/gguf's tokenizerFromGguf once it lands.
+ * The tokenizer a GGUF file carries (@llmem/gguf's tokenizerFromGguf: llama.cpp's SPM and
+ * BPE tokenizers) as the loop's TextCodec: prompts encoded as llama-simple encodes them
+ * (BOS as the vocabulary asks, special-token texts parsed), pieces streamed whole characters
+ * at a time with control characters dropped, generation ended at end-of-generation tokens.
  */
 import { LlmemError } from "@llmem/core";
-import type { GgufFile } from "@llmem/gguf";
+import { END_OF_GENERATION, type GgufFile, tokenizerFromGguf } from "@llmem/gguf";
 import type { TextCodec } from "./text-codec.ts";
-import { Tokenizer } from "./tokenizer.ts";
 
-const SPACE_MARK = "\u2581";
-/** GGUF token types (llama.cpp's llama_token_type). */
-const CONTROL = 3;
-const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
 
-/** Drops C0 control bytes other than tab and newline, and DEL: they could drive the terminal. */
-export function sanitize(piece: Uint8Array): Uint8Array {
-  let keep = 0;
-  for (const b of piece) if (printableByte(b)) keep++;
-  if (keep === piece.length) return piece;
-  const out = new Uint8Array(keep);
-  let i = 0;
-  for (const b of piece) if (printableByte(b)) out[i++] = b;
-  return out;
+/** Drops C0 control characters other than tab and newline, and DEL: they could drive the terminal. */
+export function sanitize(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "");
 }
 
-function printableByte(b: number): boolean {
-  return b === 0x09 || b === 0x0a || (b >= 0x20 && b !== 0x7f);
+/** Ids generation stops at, as llama_vocab_is_eog: EOS, EOT, EOM and the end-of-turn texts. */
+function endOfGeneration(file: GgufFile, tokens: readonly string[], eos: number | null): Set<number> {
+  const ids = new Set<number>();
+  if (eos !== null) ids.add(eos);
+  for (const key of ["tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"]) {
+    const id = file.optNumber(key);
+    if (id !== undefined && id < tokens.length) ids.add(id);
+  }
+  const texts = new Set(END_OF_GENERATION);
+  tokens.forEach((t, id) => {
+    if (texts.has(t)) ids.add(id);
+  });
+  return ids;
 }
 
 export function ggufTextCodec(file: GgufFile, vocabSize: number): TextCodec {
-  const model = file.getString("tokenizer.ggml.model");
-  if (model !== "llama") {
-    throw new LlmemError(
-      "UNSUPPORTED",
-      `GGUF tokenizer.ggml.model ${JSON.stringify(model)} is not supported yet (llama)`,
-      {
-        key: "tokenizer.ggml.model",
-      },
-    );
-  }
-  const tokens = file.getStringArray("tokenizer.ggml.tokens");
-  if (tokens.length !== vocabSize) {
+  const tok = tokenizerFromGguf(file.metadata);
+  if (tok.size !== vocabSize) {
     throw new LlmemError(
       "FORMAT_ERROR",
-      `GGUF tokenizer.ggml.tokens holds ${tokens.length} tokens, the model's token_embd.weight ${vocabSize} rows`,
-      { tokens: tokens.length, vocabSize },
+      `GGUF tokenizer.ggml.tokens holds ${tok.size} tokens, the model's token_embd.weight ${vocabSize} rows`,
+      { tokens: tok.size, vocabSize },
     );
   }
-  const scores = Float32Array.from(
-    file.optNumericArray("tokenizer.ggml.scores") ?? new Float32Array(vocabSize),
-    Number,
-  );
-  const types = file.optNumericArray("tokenizer.ggml.token_type");
-  const enc = new TextEncoder();
-  const pieces = tokens.map((t) => enc.encode(t.replaceAll(SPACE_MARK, " ")));
-  const tok = new Tokenizer(Math.max(1, ...pieces.map((p) => p.length)), pieces, scores);
-  const bos = file.optNumber("tokenizer.ggml.bos_token_id") ?? 1;
-  const eos = file.optNumber("tokenizer.ggml.eos_token_id") ?? 2;
-  const addBos = file.optBool("tokenizer.ggml.add_bos_token") ?? true;
-  const control = (id: number) => types !== undefined && Number(types[id]) === CONTROL;
+  const stops = endOfGeneration(file, tok.vocab.texts, tok.eos);
   return {
     vocabSize,
-    encode: (text) => tok.encode(text, addBos),
-    render: (prev, token) => {
-      if (control(token)) return EMPTY;
-      const p = tok.decode(prev === bos ? 1 : prev, token);
-      return sanitize(p);
+    encode: (text) => {
+      const ids = tok.encode(text, { parseSpecial: true });
+      if (ids.length === 0) {
+        throw new LlmemError(
+          "INVALID_ARGUMENT",
+          "the prompt is empty and this vocabulary adds no BOS: pass --prompt TEXT",
+        );
+      }
+      return ids;
     },
-    isStop: (token) => token === eos,
+    printer: () => {
+      // SentencePiece's space prefix comes off the first printed piece, as llama_detokenize does.
+      const stream = tok.streamDecoder({ stripLeadingSpace: tok.addSpacePrefix });
+      return (_prev, token) => encoder.encode(sanitize(stream.push(token)));
+    },
+    isStop: (token) => stops.has(token),
   };
 }

@@ -46,6 +46,8 @@ export interface RunResult {
   kv: string;
   threads: number;
   seed: bigint;
+  /** --logprobs N, when given. */
+  logprobs?: number;
   memory: MemoryReport;
 }
 
@@ -187,6 +189,7 @@ export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
     temperature: o.temperature,
     topp: o.topp,
     maxLive: MAX_LIVE,
+    logprobs: o.logprobs,
     onPiece: hooks.onPiece,
     onFinish: hooks.onFinish,
   });
@@ -205,6 +208,7 @@ export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
     kv: o.kv,
     threads: kernels.threads(),
     seed,
+    logprobs: o.logprobs,
     memory: {
       weightBytes: model.weightBytes,
       kvBytes: {

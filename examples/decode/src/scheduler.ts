@@ -40,6 +40,8 @@ export interface SchedulerOptions {
   steps: number;
   temperature: number;
   topp: number;
+  /** Alternatives per sampled token when log-probabilities are recorded (--logprobs). */
+  logprobs?: number;
   /** Sequences decoded at once. */
   maxLive: number;
   onPiece?: (seq: Sequence, piece: Uint8Array) => void;
@@ -73,7 +75,14 @@ export function runRequests(requests: readonly RequestSpec[], o: SchedulerOption
       const buf = pool.alloc(toppScratchBytes(vocab));
       const scratch = new ToppScratch(vocab, buf.buffer);
       const sampler = new Sampler({ temperature: o.temperature, topp: o.topp, seed: r.seed, scratch });
-      const seq = new Sequence({ id: next, prompt: r.prompt, steps: o.steps, kv: opened.kv, sampler });
+      const seq = new Sequence({
+        id: next,
+        prompt: r.prompt,
+        steps: o.steps,
+        kv: opened.kv,
+        sampler,
+        logprobs: o.logprobs,
+      });
       seq.skipPrefix(opened.cached, o.tokenizer, o.onPiece);
       timing.reusedTokens += seq.reused;
       buffers.set(seq, buf);

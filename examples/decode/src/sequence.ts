@@ -4,6 +4,7 @@
  * positions, print the piece.
  */
 import type { KvSequence } from "./kv.ts";
+import { type TokenLogprob, tokenLogprob } from "./logprobs.ts";
 import type { Activations, Transformer } from "./model.ts";
 import type { Sampler } from "./sampler.ts";
 import type { TextCodec } from "./text-codec.ts";
@@ -23,14 +24,30 @@ export class Sequence {
   /** Prompt positions whose K/V came from the prefix cache instead of a forward pass. */
   reused = 0;
   private readonly sampler: Sampler;
+  /** Per sampled token, with `logprobs` set: its log-probability and the top alternatives. */
+  readonly logprobs: TokenLogprob[] = [];
+  private readonly topLogprobs: number | undefined;
+  /** The raw logits, kept for logprobs before the sampler rescales them in place. */
+  private raw?: Float32Array;
+  /** The tokenizer's printer for this sequence (it may hold a split UTF-8 character). */
+  private print?: (prev: number, token: number) => Uint8Array;
 
-  constructor(o: { id: number; prompt: number[]; steps: number; kv: KvSequence; sampler: Sampler }) {
+  constructor(o: {
+    id: number;
+    prompt: number[];
+    steps: number;
+    kv: KvSequence;
+    sampler: Sampler;
+    /** Record log-probabilities with this many alternatives per sampled token. */
+    logprobs?: number;
+  }) {
     if (o.prompt.length < 1) throw new Error("a prompt holds at least BOS");
     this.id = o.id;
     this.prompt = o.prompt;
     this.steps = o.steps;
     this.kv = o.kv;
     this.sampler = o.sampler;
+    this.topLogprobs = o.logprobs;
     this.token = o.prompt[0]!;
     this.done = this.steps <= 0;
   }
@@ -57,7 +74,17 @@ export class Sequence {
     if (this.done) return;
     const forced = this.inPrefill;
     const logits = model.forward(this.token, this.pos, this.kv, acts, !forced);
-    const next = forced ? this.prompt[this.pos + 1]! : this.sampler.sample(logits);
+    if (forced) {
+      this.advance(this.prompt[this.pos + 1]!, tok, onPiece);
+      return;
+    }
+    if (this.topLogprobs !== undefined) {
+      this.raw ??= new Float32Array(logits.length);
+      this.raw.set(logits);
+    }
+    const next = this.sampler.sample(logits);
+    // A stop token is not one of `tokens`, so it gets no entry either.
+    if (this.raw && !tok.isStop(next)) this.logprobs.push(tokenLogprob(this.raw, this.topLogprobs!, next));
     this.advance(next, tok, onPiece);
   }
 
@@ -68,7 +95,8 @@ export class Sequence {
       return;
     }
     this.tokens.push(next);
-    const piece = tok.render(this.token, next);
+    this.print ??= tok.printer();
+    const piece = this.print(this.token, next);
     if (piece.length > 0) {
       for (const b of piece) this.bytes.push(b);
       onPiece?.(this, piece);

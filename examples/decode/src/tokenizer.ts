@@ -157,9 +157,11 @@ export class Tokenizer implements TextCodec {
   }
 
   /** What run.c prints for `token` after `prev`: decode, then safe_printf's filter (empty when it prints nothing). */
-  render(prev: number, token: number): Uint8Array {
-    const p = this.decode(prev, token);
-    return printable(p) ? p : new Uint8Array(0);
+  printer(): (prev: number, token: number) => Uint8Array {
+    return (prev, token) => {
+      const p = this.decode(prev, token);
+      return printable(p) ? p : new Uint8Array(0);
+    };
   }
 
   /** run.c stops when the model samples BOS. */

@@ -103,6 +103,12 @@ export class BlockAllocator {
   private readonly keyOf: (BlockHash | undefined)[];
   private readonly contentOf: (BlockContent | undefined)[];
   private readonly index: HashIndex;
+  /**
+   * Called when `allocate` recycles a cached block, before its hash and content are erased and
+   * before the caller gets it: the block's bytes are still intact, so a lower tier can keep a
+   * copy (a host-RAM tier). It must not call back into the allocator.
+   */
+  onEvict: ((block: number, hash: BlockHash, content: BlockContent | undefined) => void) | null = null;
 
   constructor(numBlocks: number) {
     this.capacity = checkInt("numBlocks", numBlocks, 1, MAX_BLOCKS);
@@ -332,6 +338,7 @@ export class BlockAllocator {
       b = this.fresh++;
     } else {
       b = this.cachedHead;
+      if (this.onEvict !== null) this.onEvict(b, this.hashOfBlock(b)!, this.contentOfBlock(b));
       this.unlinkCached(b);
       m[4 * b + STATE] = (m[4 * b + STATE]! & KEY_FLAGS) | 1;
       this.forget(b); // its content is about to be overwritten

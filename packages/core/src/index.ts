@@ -1,3 +1,4 @@
+export { sealedChecksum, tokenFingerprint } from "./checksum.ts";
 export type {
   TypedArray,
   TypedArrayConstructor,

@@ -14,6 +14,7 @@ export {
   BYTE_TO_CHAR,
   byteTokenName,
   type DecodeOptions,
+  END_OF_GENERATION,
   type EncodeOptions,
   PRE_TOKENIZER_NAMES,
   PreTokenizer,

@@ -1,3 +1,5 @@
+export { type HostBlock, HostTier, type HostTierStats } from "./host-tier.ts";
+export { KV_ORIGINS, type KvOrigin, type ReusedFrom } from "./origins.ts";
 export {
   type AdmitOptions,
   type KeyGrouping,
@@ -9,4 +11,19 @@ export {
 } from "./paged.ts";
 export { type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
 export { type MetalAttentionOptions, metalAttentionAvailable, pagedAttentionMetal } from "./paged-metal.ts";
+export { FILE_VERSION } from "./persist/format.ts";
+export {
+  type KvFileOptions,
+  type RestoreResult,
+  readKvFile,
+  restoreKvFile,
+  type SaveOptions,
+  type SaveResult,
+  saveKvFile,
+} from "./persist/kv-file.ts";
+export {
+  type ModelFingerprint,
+  modelFingerprint,
+  type TensorDescription,
+} from "./persist/model-fingerprint.ts";
 export type { RowFormat } from "./row-formats.ts";

@@ -7,6 +7,7 @@
 import type { BlockTable } from "@llmem/block-allocator";
 import { LlmemError } from "@llmem/core";
 import type { PrefixHasher } from "@llmem/prefix-hash";
+import { noReuse, type ReusedFrom } from "./origins.ts";
 
 /** What a sequence asks of its cache (implemented by PagedKvCache). */
 export interface SequenceHost {
@@ -22,6 +23,8 @@ const MAX_TOKEN_ID = 0xffffffff;
 export class PagedSequence {
   /** Prompt tokens whose KV came from the prefix cache (prefill starts after them). */
   readonly cachedTokens: number;
+  /** Of those, how many each tier served: the pool (device), the host tier, a file, Redis. */
+  reusedFrom: ReusedFrom = noReuse();
   /** @internal the recent (or only) tier's blocks */ table: BlockTable;
   /** @internal older blocks in the store tier (two-tier caches only) */ store: BlockTable | null;
   /** @internal token ids known so far: the prompt, then each step's tokens */ readonly tokenIds: number[];

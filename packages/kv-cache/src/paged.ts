@@ -9,6 +9,8 @@
 import {
   acquireCachedPrefix,
   BlockAllocator,
+  type BlockContent,
+  type BlockHash,
   BlockTable,
   commitFullBlocks,
   findCachedPrefix,
@@ -17,7 +19,9 @@ import {
 import { BucketPool, type PooledBuffer } from "@llmem/bucket-pool";
 import { checkFiniteNumber, checkInt, checkOneOf, LlmemError, PoolExhaustedError } from "@llmem/core";
 import { type ChainOptions, PrefixHasher } from "@llmem/prefix-hash";
+import type { HostTier, HostTierStats } from "./host-tier.ts";
 import { decodeRow, encodeRow } from "./ops.ts";
+import { KV_ORIGINS, type KvOrigin, noReuse, ORIGIN_CODE } from "./origins.ts";
 import { checkTokenIds, PagedSequence, type SequenceHost } from "./paged-sequence.ts";
 import { encodeStoreRow } from "./refine.ts";
 import { checkHeadDimFor, isBlockFormat, QK, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
@@ -109,6 +113,10 @@ export interface PagedStats {
   prefillTokensSaved: number;
   prefixHits: number;
   prefixMisses: number;
+  /** Cached blocks the pool recycled (spilled to the host tier when there is one). */
+  prefixEvictions: number;
+  /** The host-RAM tier behind the pool (null without one). */
+  hostTier: HostTierStats | null;
 }
 
 /** One tier's storage: a row format and, per layer, K and V pools of whole blocks. */
@@ -149,6 +157,14 @@ export class PagedKvCache implements SequenceHost {
   private readonly prefixKeys: ChainOptions | undefined;
   /** Hash of each full prompt block a live sequence is still computing → how many are. */
   private readonly pending = new Map<bigint, number>();
+  /** Per block: ORIGIN_CODE of where its registered KV came from (reported as reusedFrom). */
+  private readonly origin: Uint8Array;
+  private host: HostTier | null = null;
+  /**
+   * Called for each block this cache's sequences computed and registered (not adopted ones):
+   * a shared store (Redis) takes its bytes from here with `readBlockPayload`.
+   */
+  onBlockCommitted: ((block: number, hash: BlockHash, content: BlockContent) => void) | null = null;
   private reserved = 0;
   private nextId = 1;
   private saved = 0;
@@ -210,6 +226,7 @@ export class PagedKvCache implements SequenceHost {
       ? this.checkPoolBytes("tiers.numStoreBlocks", tiers.storePrecision, tiers.numStoreBlocks)
       : 0;
     this.allocator = new BlockAllocator(this.numBlocks);
+    this.origin = new Uint8Array(this.numBlocks);
     this.storeAllocator = tiers ? new BlockAllocator(tiers.numStoreBlocks) : null;
     this.ownsPool = o.pool === undefined;
     this.pool = o.pool ?? new BucketPool();
@@ -255,6 +272,83 @@ export class PagedKvCache implements SequenceHost {
     return bytes;
   }
 
+  /** Bytes of one block's K and V in every layer of the recent tier: what the lower tiers move. */
+  get blockPayloadBytes(): number {
+    return this.recent.blockBytes * 2 * this.numLayers;
+  }
+
+  /**
+   * Copies block `block`'s KV out of the recent tier into `out` (blockPayloadBytes): per layer,
+   * its K rows then its V rows, [token][kvHead][headDim] in the pool's row format.
+   */
+  readBlockPayload(block: number, out: Uint8Array = new Uint8Array(this.blockPayloadBytes)): Uint8Array {
+    this.checkPayload(block, out);
+    const bb = this.recent.blockBytes;
+    for (let l = 0; l < this.numLayers; l++) {
+      out.set(this.recent.k[l]!.subarray(block * bb, (block + 1) * bb), 2 * l * bb);
+      out.set(this.recent.v[l]!.subarray(block * bb, (block + 1) * bb), (2 * l + 1) * bb);
+    }
+    return out;
+  }
+
+  /**
+   * Writes a verified payload (readBlockPayload's layout) into block `block`, which the caller
+   * holds, and notes where it came from for `reusedFrom`.
+   */
+  writeBlockPayload(block: number, payload: Uint8Array, origin: KvOrigin): void {
+    this.checkPayload(block, payload);
+    const bb = this.recent.blockBytes;
+    for (let l = 0; l < this.numLayers; l++) {
+      this.recent.k[l]!.set(payload.subarray(2 * l * bb, (2 * l + 1) * bb), block * bb);
+      this.recent.v[l]!.set(payload.subarray((2 * l + 1) * bb, (2 * l + 2) * bb), block * bb);
+    }
+    this.origin[block] = ORIGIN_CODE[checkOneOf("origin", origin, KV_ORIGINS)];
+  }
+
+  private checkPayload(block: number, bytes: Uint8Array): void {
+    this.checkUsable();
+    checkInt("block", block, 0, this.numBlocks - 1);
+    if (!(bytes instanceof Uint8Array) || bytes.length !== this.blockPayloadBytes) {
+      throw new LlmemError(
+        "INVALID_ARGUMENT",
+        `a block payload must be a Uint8Array of ${this.blockPayloadBytes} bytes, got ${bytes?.length}`,
+        { argument: "payload", expected: this.blockPayloadBytes },
+      );
+    }
+  }
+
+  /**
+   * Puts a host-RAM tier behind the pool (null removes it): cached blocks the pool recycles
+   * spill into it, and admission copies the prompt's next blocks back from it.
+   */
+  attachHostTier(tier: HostTier | null): void {
+    this.checkUsable();
+    this.host = tier;
+    this.allocator.onEvict =
+      tier === null ? null : (block, hash, content) => this.spill(block, hash, content);
+  }
+
+  /** A cached block about to be recycled: its KV, tokens and parent hash go to the host tier. */
+  private spill(block: number, hash: BlockHash, content: BlockContent | undefined): void {
+    if (this.host === null || content === undefined) return;
+    let parentHash: BlockHash | null = null;
+    if (content.parent !== -1) {
+      // A recycled parent means this block's chain no longer verifies anywhere: let it go.
+      if (this.allocator.generation(content.parent) !== content.parentGeneration) return;
+      const h = this.allocator.hashOfBlock(content.parent);
+      if (h === undefined) return;
+      parentHash = h;
+    }
+    this.host.put({
+      hash,
+      parentHash,
+      tokens: content.tokens,
+      extra: content.extra,
+      payload: this.readBlockPayload(block),
+      origin: KV_ORIGINS[this.origin[block]!]!,
+    });
+  }
+
   /** Bytes of one token's K (or V) rows in one layer of the recent tier. */
   get bytesPerTokenRow(): number {
     return this.recent.tokenBytes;
@@ -291,9 +385,26 @@ export class PagedKvCache implements SequenceHost {
     const fresh = total - found.blocks;
     if (fresh + found.evictable > this.allocator.freeCount - this.reserved) return null;
     const blocks = acquireCachedPrefix(this.allocator, keys, found.blocks);
+    const reusedFrom = noReuse();
+    for (const b of blocks) reusedFrom[KV_ORIGINS[this.origin[b]!]!] += bs;
+    // Blocks the host tier holds next are copied into blocks the sequence takes anyway.
+    const lower = this.host && found.blocks < limit ? this.host.take(keys, found.blocks, limit) : [];
     const table = this.newTable(this.allocator);
-    const cached = blocks.length * bs;
-    if (blocks.length > 0) table.adopt(blocks, cached);
+    if (blocks.length > 0) table.adopt(blocks, blocks.length * bs);
+    let chainOpen = true;
+    if (lower.length > 0) {
+      table.append(lower.length * bs);
+      const placed = table.blocks.subarray(blocks.length, blocks.length + lower.length);
+      for (let j = 0; j < lower.length; j++) {
+        this.writeBlockPayload(placed[j]!, lower[j]!.payload, lower[j]!.origin);
+        reusedFrom.host += bs;
+      }
+      const parent = blocks.length > 0 ? blocks[blocks.length - 1]! : -1;
+      const done = commitFullBlocks(this.allocator, keys, placed, blocks.length, parent);
+      if (done < lower.length) chainOpen = false; // another block holds a later hash: stop the chain here
+      blocks.push(...placed.subarray(0, done));
+    }
+    const cached = table.length;
     const seq = new PagedSequence(this, this.nextId++, {
       table,
       store: this.storeAllocator ? this.newTable(this.storeAllocator) : null,
@@ -304,7 +415,9 @@ export class PagedKvCache implements SequenceHost {
       chainTail: blocks.length > 0 ? blocks[blocks.length - 1]! : -1,
       promptBlocks: Math.floor(ids.length / bs),
     });
-    seq.reserved = total - blocks.length;
+    seq.reusedFrom = reusedFrom;
+    seq.chainOpen = chainOpen;
+    seq.reserved = total - table.blockCount;
     this.reserved += seq.reserved;
     for (let i = seq.committed; i < seq.promptBlocks; i++) {
       const h = hasher.hashes[i]!;
@@ -608,6 +721,8 @@ export class PagedKvCache implements SequenceHost {
       prefillTokensSaved: this.saved,
       prefixHits: m.hits,
       prefixMisses: m.misses,
+      prefixEvictions: m.evictions,
+      hostTier: this.host?.stats() ?? null,
     };
   }
 
@@ -652,7 +767,14 @@ export class PagedKvCache implements SequenceHost {
     if (seq.chainOpen && first >= base && (parent === -1 || this.allocator.refCount(parent) > 0)) {
       const blocks = seq.table.blocks.subarray(first - base, full - base);
       const keys = this.keysOf(seq.tokenIds, seq.hasher);
+      const fresh = blocks.map((b) => (this.allocator.hashOfBlock(b) === undefined ? 1 : 0));
       const done = commitFullBlocks(this.allocator, keys, blocks, first, parent);
+      for (let j = 0; j < done; j++) {
+        if (fresh[j] === 0) continue; // adopted: registered (and stored) by whoever computed it
+        const b = blocks[j]!;
+        this.origin[b] = ORIGIN_CODE.device;
+        this.onBlockCommitted?.(b, this.allocator.hashOfBlock(b)!, this.allocator.contentOfBlock(b)!);
+      }
       if (done > 0) seq.chainTail = blocks[done - 1]!;
       if (done < blocks.length) seq.chainOpen = false;
     } else {

@@ -20,7 +20,7 @@
  * | 52 | 4  | reserved, zero |
  * | 56 | 8  | checksum: xxHash64(payload, seed = xxHash64(bytes 0–55)), u64 LE |
  */
-import { checkInt, checkSize, type DType, LlmemError } from "@llmem/core";
+import { checkInt, checkSize, type DType, LlmemError, sealedChecksum } from "@llmem/core";
 
 export const MAGIC = 0x42564b4c; // "LKVB" read as u32 LE
 export const FORMAT_VERSION = 1;
@@ -43,23 +43,8 @@ export interface BlockLayout {
 /** Why a stored value was refused; `ok` when every check passed. */
 export type Verdict = "ok" | "not-a-block" | "layout" | "key" | "tokens" | "length" | "checksum";
 
-/**
- * A fingerprint of a block's token ids (u32 each): stored with the block and compared on
- * every hit, so a chain-hash collision can never hand back KV computed for other tokens.
- */
-export function tokenFingerprint(tokens: Uint32Array | readonly number[]): bigint {
-  let words: Uint32Array;
-  if (tokens instanceof Uint32Array) {
-    words = tokens;
-  } else {
-    words = new Uint32Array(tokens.length);
-    for (let i = 0; i < tokens.length; i++) {
-      words[i] = checkInt(`tokens[${i}]`, tokens[i], 0, 0xffffffff);
-    }
-  }
-  // Bun runs on little-endian hosts only (x86-64, arm64), so these bytes are the u32 LE words.
-  return Bun.hash.xxHash64(new Uint8Array(words.buffer, words.byteOffset, words.byteLength));
-}
+/** Shared with the other stored formats (KV files): see @llmem/core. */
+export { tokenFingerprint } from "@llmem/core";
 
 /** Encodes and checks the values of one store: the 32 layout bytes are built once. */
 export class BlockCodec {
@@ -132,9 +117,9 @@ function readMagic(value: Uint8Array): number {
   return (value[0]! | (value[1]! << 8) | (value[2]! << 16) | (value[3]! << 24)) >>> 0;
 }
 
-// Two passes instead of one because Bun.hash has no streaming form; chaining through the
-// seed still covers every header byte before the checksum and every payload byte.
 function checksum(value: Uint8Array, length: number): bigint {
-  const seed = Bun.hash.xxHash64(value.subarray(0, SUMMED_HEADER_BYTES));
-  return Bun.hash.xxHash64(value.subarray(HEADER_BYTES, HEADER_BYTES + length), seed);
+  return sealedChecksum(
+    value.subarray(0, SUMMED_HEADER_BYTES),
+    value.subarray(HEADER_BYTES, HEADER_BYTES + length),
+  );
 }

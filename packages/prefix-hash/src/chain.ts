@@ -3,12 +3,16 @@
  * so equal prefixes give equal leading hashes. A trailing partial block gets none.
  */
 import { checkInt, LlmemError } from "@llmem/core";
+import { nativeChain, nativeHash64 } from "@llmem/native";
 import { blockExtraWords, type ChainOptions, checkMultimodal, continuing, packExtras } from "./block-keys.ts";
 import { LITTLE_ENDIAN } from "./endian.ts";
 import { type BlockExtraKeys, encodeExtraKeys } from "./extra-keys.ts";
 import { lh64Block, lh64Chain } from "./fast.ts";
 import { checkParent, type HashMode, modeOf, ROOT_HASH } from "./mode.ts";
-import { NATIVE_MIN_WORDS, nativeChain, nativeHash64 } from "./native.ts";
+
+/** Calls below this many token words stay in TS: the FFI call costs more than it saves. */
+export const NATIVE_MIN_WORDS = 64;
+
 import { secureChain } from "./secure.ts";
 import { toTokenWords } from "./tokens.ts";
 
@@ -179,6 +183,31 @@ export function blockHash(
   checkParent(parent, m);
   const words = toTokenWords("tokens", tokens);
   return hashBlockWords(m, parent, words, 0, words.length, encodeExtraKeys(extraKeys));
+}
+
+/**
+ * One block's hash from its token ids and its canonical extra-key words (what a prefix cache
+ * stores with a block: `PrefixHasher.extraWords`), chained to `parent`: how a stored block's
+ * hash is recomputed to check it.
+ */
+export function blockHashFromWords(
+  parent: bigint,
+  tokens: Uint32Array,
+  extraWords: Uint32Array | null,
+  mode: HashMode = "fast",
+): bigint {
+  const m = modeOf({ mode });
+  checkParent(parent, m);
+  if (!(tokens instanceof Uint32Array) || (extraWords !== null && !(extraWords instanceof Uint32Array))) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      "tokens and extraWords must be Uint32Arrays (extraWords may be null)",
+      {
+        argument: "tokens",
+      },
+    );
+  }
+  return hashBlockWords(m, parent, tokens, 0, tokens.length, extraWords);
 }
 
 /** LH64 of a whole token/word array in one call (the bulk baseline the chain is measured against). */

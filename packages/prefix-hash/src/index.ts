@@ -1,6 +1,7 @@
 export type { ChainOptions } from "./block-keys.ts";
 export {
   blockHash,
+  blockHashFromWords,
   formatHash,
   type HashChainOptions,
   type HashList,

@@ -14,8 +14,8 @@ const K = "tokenizer.ggml.";
 /** 0xFFFFFFFF (u32 -1) is how converters write "no such token" (llama2c writes it for pad). */
 const NO_TOKEN = 0xffffffff;
 
-/** Texts llama.cpp treats as control tokens whatever their GGUF type (end-of-generation markers). */
-const END_OF_GENERATION = [
+/** Texts llama.cpp treats as control tokens whatever their GGUF type (end-of-generation markers: decoding stops at them). */
+export const END_OF_GENERATION: readonly string[] = [
   "<|eot_id|>",
   "<|im_end|>",
   "<|end|>",

@@ -1,5 +1,5 @@
 export { BYTE_TO_CHAR, byteTokenName } from "./bytes.ts";
-export { tokenizerFromGguf, tokenizerSpecFromGguf } from "./from-gguf.ts";
+export { END_OF_GENERATION, tokenizerFromGguf, tokenizerSpecFromGguf } from "./from-gguf.ts";
 export { PRE_TOKENIZER_NAMES, PreTokenizer } from "./pretokenize.ts";
 export { StreamDecoder, type StreamDecoderOptions } from "./stream.ts";
 export { type DecodeOptions, type EncodeOptions, Tokenizer, type TokenizerSpec } from "./tokenizer.ts";

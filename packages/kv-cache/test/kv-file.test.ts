@@ -1,0 +1,173 @@
+// KV files: a round trip restores exactly the KV that was saved and a prompt with that prefix
+// skips it; any damage anywhere in the file (every bit of a small one), truncation, trailing
+// bytes, another model or another layout is a FORMAT_ERROR that leaves the cache as it was.
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { codeOf } from "@llmem/core/testing";
+import {
+  modelFingerprint,
+  PagedKvCache,
+  type PagedSequence,
+  restoreKvFile,
+  saveKvFile,
+} from "../src/index.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "llmem-kvfile-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const L = 2;
+const KV = 2;
+const HD = 8;
+const ROW = KV * HD;
+const model = modelFingerprint(
+  [{ name: "w", type: "f32", shape: [4, 4], data: new Uint8Array(64).fill(7) }],
+  {
+    weights: "f32",
+  },
+);
+const otherModel = modelFingerprint(
+  [{ name: "w", type: "f32", shape: [4, 4], data: new Uint8Array(64).fill(8) }],
+  {
+    weights: "f32",
+  },
+);
+
+function cacheOf(numBlocks = 16, precision: "f32" | "q8_0" = "f32", headDim = HD): PagedKvCache {
+  return new PagedKvCache({ numLayers: L, numKvHeads: KV, headDim, blockSize: 4, numBlocks, precision });
+}
+
+/** Deterministic KV per (token, position, layer), so a restored block can be told from a recomputed one. */
+function rows(t: number, pos: number, l: number, kind: number, width = ROW): Float32Array {
+  return Float32Array.from({ length: width }, (_, i) =>
+    Math.sin(t * 0.37 + pos * 1.3 + l * 2.1 + kind * 0.7 + i * 0.11),
+  );
+}
+
+function prefill(seq: PagedSequence, prompt: readonly number[], width = ROW): void {
+  for (let p = seq.cachedTokens; p < prompt.length; p++) {
+    seq.beginStep(prompt[p]!);
+    for (let l = 0; l < L; l++)
+      seq.write(l, rows(prompt[p]!, p, l, 0, width), rows(prompt[p]!, p, l, 1, width));
+    seq.end();
+  }
+}
+
+const prompt = Array.from({ length: 13 }, (_, i) => 100 + ((i * 7) % 11)); // 3 full blocks + 1
+const branch = [...prompt.slice(0, 8), 1, 2, 3, 4, 5]; // shares 2 blocks, then its own
+
+/** A cache whose prefix cache holds `prompt`'s and `branch`'s blocks, and the file it saved. */
+function savedFile(name: string): { path: string; cache: PagedKvCache; expected: Float32Array[] } {
+  const cache = cacheOf();
+  const a = cache.admit(prompt)!;
+  prefill(a, prompt);
+  const expected = Array.from({ length: L }, (_, l) => cache.read(a, l).keys.slice(0, 12 * ROW));
+  a.release();
+  const b = cache.admit(branch)!;
+  prefill(b, branch);
+  b.release();
+  const path = join(dir, name);
+  const r = saveKvFile(cache, path, { model });
+  expect(r).toEqual({ blocks: 4, bytes: readFileSync(path).length, skipped: 0 });
+  return { path, cache, expected };
+}
+
+function snapshot(cache: PagedKvCache) {
+  return { stats: cache.stats(), hashes: cache.allocator.hashTableSize, metrics: cache.allocator.metrics() };
+}
+
+test("round trip: the restored prefix is adopted, its KV is what was saved, reusedFrom says file", () => {
+  const { path, expected } = savedFile("round.kv");
+  const cache = cacheOf();
+  expect(restoreKvFile(cache, path, { model })).toEqual({ blocks: 4, present: 0, skipped: 0 });
+  expect(cache.stats().cachedBlocks).toBe(4);
+  const seq = cache.admit(prompt)!;
+  expect(seq.cachedTokens).toBe(12);
+  expect(seq.reusedFrom).toEqual({ device: 0, host: 0, file: 12, redis: 0 });
+  for (let l = 0; l < L; l++) expect(cache.read(seq, l).keys).toEqual(expected[l]!);
+  const other = cache.admit(branch)!;
+  expect(other.cachedTokens).toBe(12); // two shared blocks and its own third
+  // restoring again finds everything present and copies nothing
+  expect(restoreKvFile(cache, path, { model })).toEqual({ blocks: 0, present: 4, skipped: 0 });
+});
+
+test("a sequence alone can be saved", () => {
+  const cache = cacheOf();
+  const a = cache.admit(prompt)!;
+  prefill(a, prompt);
+  const b = cache.admit(branch)!;
+  prefill(b, branch);
+  const path = join(dir, "one-seq.kv");
+  expect(saveKvFile(cache, path, { model, sequence: b }).blocks).toBe(3);
+  const fresh = cacheOf();
+  restoreKvFile(fresh, path, { model });
+  expect(fresh.admit(branch)!.cachedTokens).toBe(12);
+  expect(fresh.admit(prompt)!.cachedTokens).toBe(8);
+});
+
+test("every single-bit flip anywhere in the file is refused, and the cache is unchanged", () => {
+  const { path } = savedFile("flip.kv");
+  const good = readFileSync(path);
+  const cache = cacheOf();
+  const warm = cache.admit([9, 9, 9, 9, 9])!; // some state to compare
+  prefill(warm, [9, 9, 9, 9, 9]);
+  const before = snapshot(cache);
+  const bad = join(dir, "flip-bad.kv");
+  let refused = 0;
+  for (let i = 0; i < good.length; i++) {
+    const damaged = Uint8Array.from(good);
+    damaged[i]! ^= 1 << (i % 8);
+    writeFileSync(bad, damaged);
+    expect({ i, code: codeOf(() => restoreKvFile(cache, bad, { model })) }).toEqual({
+      i,
+      code: "FORMAT_ERROR",
+    });
+    refused++;
+  }
+  expect(refused).toBe(good.length);
+  expect(snapshot(cache)).toEqual(before);
+});
+
+test("truncation at every region, trailing bytes, an empty file, another model: FORMAT_ERROR, nothing loaded", () => {
+  const { path } = savedFile("trunc.kv");
+  const good = readFileSync(path);
+  const cache = cacheOf();
+  const before = snapshot(cache);
+  const bad = join(dir, "trunc-bad.kv");
+  const cuts = [0, 3, 64, 127, 128, 200, good.length - 1000, good.length - 100, good.length - 1];
+  for (const n of cuts) {
+    writeFileSync(bad, good.subarray(0, n));
+    expect({ n, code: codeOf(() => restoreKvFile(cache, bad, { model })) }).toEqual({
+      n,
+      code: "FORMAT_ERROR",
+    });
+  }
+  writeFileSync(bad, Buffer.concat([good, Buffer.from([0])]));
+  expect(codeOf(() => restoreKvFile(cache, bad, { model }))).toBe("FORMAT_ERROR");
+  expect(codeOf(() => restoreKvFile(cache, path, { model: otherModel }))).toBe("FORMAT_ERROR");
+  expect(codeOf(() => restoreKvFile(cache, join(dir, "missing.kv"), { model }))).toBe("INVALID_ARGUMENT");
+  expect(snapshot(cache)).toEqual(before);
+});
+
+test("another layout (format, head dim) or a pool too small: refused before anything changes", () => {
+  const { path } = savedFile("layout.kv");
+  for (const cache of [cacheOf(16, "q8_0", 32), cacheOf(16, "f32", 16)]) {
+    const before = snapshot(cache);
+    expect(codeOf(() => restoreKvFile(cache, path, { model }))).toBe("FORMAT_ERROR");
+    expect(snapshot(cache)).toEqual(before);
+  }
+  const small = cacheOf(3);
+  const before = snapshot(small);
+  expect(codeOf(() => restoreKvFile(small, path, { model }))).toBe("CAPACITY_EXCEEDED");
+  expect(snapshot(small)).toEqual(before);
+});
+
+test("restoring over blocks the pool computed itself copies only the missing ones", () => {
+  const { path } = savedFile("clash.kv");
+  const cache = cacheOf();
+  const s = cache.admit(prompt)!;
+  prefill(s, prompt); // the same blocks, computed here: present, not copied
+  expect(restoreKvFile(cache, path, { model })).toEqual({ blocks: 1, present: 3, skipped: 0 });
+  expect(s.reusedFrom.file).toBe(0);
+});
