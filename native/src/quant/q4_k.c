@@ -36,7 +36,7 @@ LLMEM_SCALAR static float q4_k_fit(const float *x, const float *w, uint8_t *L, f
   uint8_t aux[32];
   for (int is = 0; is <= nstep; is++) {
     const float step = rdelta * (float)is;
-    iscale = (rmin + step + (float)nmax) / (hi - lo);
+    iscale = (rmin + step + (float)nmax) / (hi - lo); /* lo moves when a trial wins, as in GGML */
     float sum_l = 0, sum_l2 = 0, sum_xl = 0;
     for (int i = 0; i < n; i++) {
       int l = k_nearest_int(iscale * (x[i] - lo));
