@@ -7,6 +7,7 @@ import { writeSync } from "node:fs";
 import { native } from "@llmem/native";
 import { parseArgs, USAGE } from "./args.ts";
 import { runConvert } from "./convert.ts";
+import type { KvTierReport } from "./kv-tiers.ts";
 import { type RunResult, runDecode } from "./run.ts";
 import type { Sequence } from "./sequence.ts";
 import { runTokenize } from "./tokenize.ts";
@@ -34,14 +35,28 @@ function report(r: RunResult): string {
     `memory: weights ${fmtBytes(m.weightBytes)} · KV ${kv} · arena high-water ${fmtBytes(m.arenaHighWater)} · pool hit rate ${
       m.poolHitRate === null ? "n/a" : `${(m.poolHitRate * 100).toFixed(0)}%`
     } · prefix cache ${m.prefixHits} hits, ${m.prefillTokensSaved} prefill tokens saved`,
+    ...(r.tiers ? [tiersLine(r.tiers)] : []),
   ].join("\n");
+}
+
+function tiersLine(t: KvTierReport): string {
+  const redis = t.redis
+    ? ` · redis ${t.redis.fetchedBlocks} blocks fetched, ${t.redis.stored} stored${t.redis.connected ? "" : " (not connected)"}`
+    : "";
+  return `kv tiers: file ${t.fileBlocks} blocks restored, ${t.savedBlocks} saved · host RAM ${fmtBytes(t.host.bytes)} in ${t.host.blocks} blocks, ${t.host.hits} hits${redis}`;
 }
 
 function toJson(r: RunResult): string {
   const t = r.timing;
   // Log-probabilities only when asked for, so the default JSON keeps its fields.
   const lp = (s: Sequence) => (r.logprobs === undefined ? {} : { logprobs: s.logprobs });
-  const one = (s: Sequence) => ({ tokens: s.tokens, text: s.text(), reusedTokens: s.reused, ...lp(s) });
+  const one = (s: Sequence) => ({
+    tokens: s.tokens,
+    text: s.text(),
+    reusedTokens: s.reused,
+    reusedFrom: s.kv.reusedFrom ?? { device: s.reused, host: 0, file: 0, redis: 0 },
+    ...lp(s),
+  });
   const first = r.sequences[0];
   return JSON.stringify({
     model: r.embedded ? "embedded synthetic model (random weights)" : r.source,
@@ -59,10 +74,11 @@ function toJson(r: RunResult): string {
     kv: r.kv,
     threads: r.threads,
     memory: r.memory,
+    kvTiers: r.tiers,
   });
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   if (argv[0] === "convert") return runConvert(argv.slice(1), (line) => writeSync(2, `${line}\n`));
   if (argv[0] === "tokenize") return runTokenize(argv.slice(1), (text) => writeSync(1, text));
   const o = parseArgs(argv);
@@ -76,7 +92,8 @@ function main(argv: string[]): number {
     writeSync(1, typeof s === "string" ? new TextEncoder().encode(s) : s);
   const err = (s: string) => writeSync(2, s);
   let multi = false;
-  const result = runDecode(o, {
+  const result = await runDecode(o, {
+    warn: (line) => err(`decode: warning: ${line}\n`),
     progress: tty
       ? (what, done, total) => {
           err(`\r${what} ${((100 * done) / total).toFixed(0)}%`);
@@ -115,7 +132,7 @@ function main(argv: string[]): number {
 }
 
 try {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2));
 } catch (e) {
   const msg = e instanceof Error ? e.message : String(e);
   writeSync(2, `decode: ${msg}\n`);
