@@ -7,6 +7,7 @@ import { writeSync } from "node:fs";
 import { native } from "@llmem/native";
 import { parseArgs, USAGE } from "./args.ts";
 import { runConvert } from "./convert.ts";
+import { downloadProgress, HF_PREFIX, parseHfRef, resolveHfModel } from "./hf-download.ts";
 import { type RunResult, runDecode } from "./run.ts";
 import type { Sequence } from "./sequence.ts";
 import { runTokenize } from "./tokenize.ts";
@@ -62,13 +63,19 @@ function toJson(r: RunResult): string {
   });
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   if (argv[0] === "convert") return runConvert(argv.slice(1), (line) => writeSync(2, `${line}\n`));
   if (argv[0] === "tokenize") return runTokenize(argv.slice(1), (text) => writeSync(1, text));
   const o = parseArgs(argv);
   if (o.help) {
     console.log(USAGE);
     return 0;
+  }
+  if (o.model?.startsWith(HF_PREFIX)) {
+    const label = `downloading ${parseHfRef(o.model).file}`;
+    o.model = await resolveHfModel(o.model, {
+      progress: downloadProgress((s) => writeSync(2, s), process.stderr.isTTY === true, label),
+    });
   }
   const tty = process.stderr.isTTY && !o.json;
   // Synchronous writes keep stdout and stderr in order and stream each piece at once.
@@ -115,7 +122,7 @@ function main(argv: string[]): number {
 }
 
 try {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2));
 } catch (e) {
   const msg = e instanceof Error ? e.message : String(e);
   writeSync(2, `decode: ${msg}\n`);
