@@ -5,6 +5,8 @@
  */
 
 export interface KvSequence {
+  /** Positions whose K/V is held: the next step's position. */
+  readonly length: number;
   /** Starts the position after the last one ended, fed `token`; throws if the store is full. */
   beginStep(token: number): unknown;
   /** k, v: kvDim floats for this layer at the step's position. */

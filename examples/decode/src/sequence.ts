@@ -18,7 +18,6 @@ export class Sequence {
   readonly tokens: number[] = [];
   /** Printed bytes (after safe_printf's filter). */
   readonly bytes: number[] = [];
-  pos = 0;
   token: number;
   done = false;
   /** Prompt positions whose K/V came from the prefix cache instead of a forward pass. */
@@ -52,10 +51,15 @@ export class Sequence {
     this.done = this.steps <= 0;
   }
 
-  /** Skips the first `n` positions (their K/V is already in the store): emits their forced tokens. */
+  /** Positions run so far: the K/V store's length, the one place the position is held. */
+  get pos(): number {
+    return this.kv.length;
+  }
+
+  /** The store already holds the first `n` positions (a cached prefix): emits their forced tokens. */
   skipPrefix(n: number, tok: TextCodec, onPiece?: (s: Sequence, piece: Uint8Array) => void): void {
     const limit = Math.min(n, this.prompt.length - 1, this.steps);
-    while (this.pos < limit && !this.done) this.advance(this.prompt[this.pos + 1]!, tok, onPiece);
+    for (let p = 1; p <= limit && !this.done; p++) this.advance(this.prompt[p]!, p, tok, onPiece);
     this.reused = limit;
   }
 
@@ -75,7 +79,7 @@ export class Sequence {
     const forced = this.inPrefill;
     const logits = model.forward(this.token, this.pos, this.kv, acts, !forced);
     if (forced) {
-      this.advance(this.prompt[this.pos + 1]!, tok, onPiece);
+      this.advance(this.prompt[this.pos]!, this.pos, tok, onPiece);
       return;
     }
     if (this.topLogprobs !== undefined) {
@@ -85,11 +89,16 @@ export class Sequence {
     const next = this.sampler.sample(logits);
     // A stop token is not one of `tokens`, so it gets no entry either.
     if (this.raw && !tok.isStop(next)) this.logprobs.push(tokenLogprob(this.raw, this.topLogprobs!, next));
-    this.advance(next, tok, onPiece);
+    this.advance(next, this.pos, tok, onPiece);
   }
 
-  private advance(next: number, tok: TextCodec, onPiece?: (s: Sequence, piece: Uint8Array) => void): void {
-    this.pos++;
+  /** Position `pos` was reached with `next` chosen: stop, or emit it. */
+  private advance(
+    next: number,
+    pos: number,
+    tok: TextCodec,
+    onPiece?: (s: Sequence, piece: Uint8Array) => void,
+  ): void {
     if (tok.isStop(next)) {
       this.done = true;
       return;
@@ -102,7 +111,7 @@ export class Sequence {
       onPiece?.(this, piece);
     }
     this.token = next;
-    if (this.pos >= this.steps) this.done = true;
+    if (pos >= this.steps) this.done = true;
   }
 
   text(): string {

@@ -2,9 +2,17 @@
  * Where pooled bytes come from. A backend allocates a buffer of a bucket's capacity,
  * re-issues its ArrayBuffer (detaching every old view) and frees it.
  */
-import { type Pointer, toArrayBuffer } from "bun:ffi";
 import { LlmemError } from "@llmem/core";
-import { allocNative, detach, freeNative, type NativeBlock, nativeLib, requireNative } from "@llmem/native";
+import {
+  allocNative,
+  detach,
+  freeNative,
+  isNativeAvailable,
+  metalBufferNew,
+  metalBufferRelease,
+  type NativeBlock,
+  requireMetal,
+} from "@llmem/native";
 
 export type BackendKind = "native" | "js" | "metal";
 
@@ -61,43 +69,23 @@ export const jsBackend: Backend = {
 
 /** Shared-storage MTLBuffers, their contents exposed as ArrayBuffers (macOS only). */
 export function metalBackend(): Backend {
-  const lib = requireNative("the Metal bucket pool");
-  if (!lib.llmem_metal_available()) {
-    throw new LlmemError(
-      "UNSUPPORTED",
-      'backend "metal" needs a Metal device (macOS); this machine has none',
-    );
-  }
-  const view = (p: number): ArrayBuffer => {
-    const contents = lib.llmem_metal_buffer_contents(p as unknown as Pointer);
-    const length = Number(lib.llmem_metal_buffer_length(p as unknown as Pointer));
-    return toArrayBuffer(contents!, 0, length);
-  };
+  requireMetal('backend "metal"');
   return {
     kind: "metal",
     allocate(capacity) {
-      const p = lib.llmem_metal_buffer_new(capacity);
-      if (!p) {
-        throw new LlmemError(
-          "NATIVE_ALLOC_FAILED",
-          `Metal buffer of ${capacity} bytes could not be allocated`,
-          {
-            byteLength: capacity,
-          },
-        );
-      }
-      return { buffer: view(Number(p)), token: Number(p) };
+      const { handle, buffer } = metalBufferNew(capacity, 'backend "metal"');
+      return { buffer, token: handle };
     },
     renew(memory) {
       memory.buffer = memory.buffer.transfer();
     },
     free(memory) {
       memory.buffer.transfer(); // no view may reach the memory once Metal frees it
-      lib.llmem_metal_buffer_release(memory.token as unknown as Pointer);
+      metalBufferRelease(memory.token as number);
     },
   };
 }
 
 export function hostBackend(): Backend {
-  return nativeLib() ? nativeBackend : jsBackend;
+  return isNativeAvailable() ? nativeBackend : jsBackend;
 }

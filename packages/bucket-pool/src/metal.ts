@@ -2,17 +2,23 @@
  * Metal pieces of the pool (macOS): exact-size buffers allocated outside the pool (for
  * weights, which must not be rounded up to a bucket) and the residency set a pool keeps.
  */
-import { type Pointer, toArrayBuffer } from "bun:ffi";
 import { checkInt, LlmemError } from "@llmem/core";
-import { nativeLib, requireNative } from "@llmem/native";
+import {
+  metalAvailable,
+  metalBufferNew,
+  metalBufferOnDevice,
+  metalBufferRelease,
+  metalResidencyAdd,
+  metalResidencyCommit,
+  metalResidencyNew,
+  metalResidencyRelease,
+  metalResidencyRemove,
+} from "@llmem/native";
 import { MAX_BUFFER_BYTES } from "./bucketing.ts";
 
-const asPtr = (p: number) => p as unknown as Pointer;
-
-/** True when libllmem is loaded and has a Metal device. */
+/** True when Metal can be used (@llmem/native's one check: libllmem, a device, LLMEM_METAL not 0). */
 export function isMetalAvailable(): boolean {
-  const lib = nativeLib();
-  return lib !== null && lib.llmem_metal_available() === 1;
+  return metalAvailable();
 }
 
 /** A shared-storage MTLBuffer of exactly the requested size, owned by the caller. */
@@ -40,8 +46,7 @@ export class MetalBuffer {
 
   /** True if the buffer lives on llmem's Metal device. */
   get onDevice(): boolean {
-    const lib = nativeLib();
-    return this.#handle !== 0 && lib !== null && lib.llmem_metal_buffer_on_device(asPtr(this.#handle)) === 1;
+    return metalBufferOnDevice(this.#handle);
   }
 
   /** Releases the MTLBuffer; views of it are detached first. Pools it was registered with drop it first. */
@@ -54,7 +59,7 @@ export class MetalBuffer {
     }
     residencyOwners.delete(this);
     this.#buffer.transfer();
-    requireNative("MetalBuffer.free").llmem_metal_buffer_release(asPtr(this.#handle));
+    metalBufferRelease(this.#handle);
     this.#handle = 0;
   }
 }
@@ -62,18 +67,8 @@ export class MetalBuffer {
 /** Allocates a zeroed shared-storage Metal buffer of exactly `byteLength` bytes. */
 export function allocMetalBuffer(byteLength: number): MetalBuffer {
   checkInt("byteLength", byteLength, 1, MAX_BUFFER_BYTES);
-  const lib = requireNative("allocMetalBuffer");
-  if (!lib.llmem_metal_available()) {
-    throw new LlmemError("UNSUPPORTED", "allocMetalBuffer needs a Metal device (macOS)");
-  }
-  const p = lib.llmem_metal_buffer_new(byteLength);
-  if (!p)
-    throw new LlmemError("NATIVE_ALLOC_FAILED", `Metal buffer of ${byteLength} bytes failed`, { byteLength });
-  return new MetalBuffer(
-    Number(p),
-    byteLength,
-    toArrayBuffer(lib.llmem_metal_buffer_contents(p)!, 0, byteLength),
-  );
+  const { handle, buffer } = metalBufferNew(byteLength, "allocMetalBuffer");
+  return new MetalBuffer(handle, byteLength, buffer);
 }
 
 const residencyOwners = new WeakMap<MetalBuffer, Set<Residency>>();
@@ -92,15 +87,14 @@ export class Residency {
   }
 
   static create(): Residency | null {
-    if (process.env.LLMEM_NO_RESIDENCY === "1") return null;
-    const p = requireNative("residency sets").llmem_metal_residency_new();
-    return p ? new Residency(Number(p)) : null;
+    const p = metalResidencyNew();
+    return p !== 0 ? new Residency(p) : null;
   }
 
   /** Adds a buffer handle (idempotent); returns false if it was already a member. */
   add(handle: number): boolean {
     if (this.members.has(handle)) return false;
-    if (nativeLib()!.llmem_metal_residency_add(asPtr(this.#set), asPtr(handle)) !== 0) {
+    if (!metalResidencyAdd(this.#set, handle)) {
       throw new LlmemError("FOREIGN_HANDLE", "buffer belongs to another Metal device");
     }
     this.members.add(handle);
@@ -110,7 +104,7 @@ export class Residency {
 
   remove(handle: number): void {
     if (!this.members.delete(handle)) return;
-    nativeLib()!.llmem_metal_residency_remove(asPtr(this.#set), asPtr(handle));
+    metalResidencyRemove(this.#set, handle);
     this.#pending = true;
   }
 
@@ -127,17 +121,16 @@ export class Residency {
   commit(): void {
     if (!this.#pending) return;
     this.#pending = false;
-    nativeLib()!.llmem_metal_residency_commit(asPtr(this.#set));
+    metalResidencyCommit(this.#set);
   }
 
   /** Removes every member and releases the set. */
   dispose(): void {
     if (this.#set === 0) return;
-    const lib = nativeLib()!;
-    for (const h of this.members) lib.llmem_metal_residency_remove(asPtr(this.#set), asPtr(h));
+    for (const h of this.members) metalResidencyRemove(this.#set, h);
     this.members.clear();
-    lib.llmem_metal_residency_commit(asPtr(this.#set));
-    lib.llmem_metal_residency_release(asPtr(this.#set));
+    metalResidencyCommit(this.#set);
+    metalResidencyRelease(this.#set);
     this.#set = 0;
   }
 }

@@ -4,7 +4,7 @@
  * before C sees a pointer.
  */
 import { checkInt, checkOneOf, LlmemError, type TypedArray } from "@llmem/core";
-import { FORMATS, nativeLib, viewPtr } from "@llmem/native";
+import { nativePagedAttention, type PagedCall, pagedNative } from "@llmem/native";
 
 import { attentionScores, attentionWeightedSum } from "./ops.ts";
 import { checkHeadDimFor, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
@@ -92,9 +92,29 @@ export function checkPagedArgs(a: PagedAttentionArgs): CheckedPagedArgs {
   return { format, numBlocks, blockBytes };
 }
 
+/** The checked arguments as @llmem/native's kernels take them (pools as byte views). */
+export function pagedCall(a: PagedAttentionArgs, format: RowFormat, numBlocks: number): PagedCall {
+  return {
+    format,
+    query: a.query,
+    numHeads: a.numHeads,
+    numKvHeads: a.numKvHeads,
+    headDim: a.headDim,
+    kBytes: new Uint8Array(a.kPool.buffer, a.kPool.byteOffset, a.kPool.byteLength),
+    vBytes: new Uint8Array(a.vPool.buffer, a.vPool.byteOffset, a.vPool.byteLength),
+    blockTable: a.blockTable,
+    numBlocks,
+    blockSize: a.blockSize,
+    numTokens: a.numTokens,
+    scale: a.scale,
+    out: a.out,
+    lse: a.lse,
+  };
+}
+
 export function pagedAttention(a: PagedAttentionArgs): void {
   const { format, numBlocks, blockBytes } = checkPagedArgs(a);
-  const { numHeads, numKvHeads, headDim, blockSize, numTokens } = a;
+  const { numHeads, numKvHeads, headDim, numTokens } = a;
   if (numTokens === 0) {
     a.out.fill(0);
     a.lse.fill(Number.NEGATIVE_INFINITY);
@@ -103,24 +123,8 @@ export function pagedAttention(a: PagedAttentionArgs): void {
   const group = numHeads / numKvHeads;
   const need = numTokens * numHeads + 32 * headDim;
   if (scratch.length < need) scratch = new Float32Array(Math.max(need, scratch.length * 2));
-  const lib = nativeLib();
-  if (lib) {
-    lib.llmem_paged_attention(
-      FORMATS[format].id,
-      viewPtr("query", a.query),
-      numHeads,
-      numKvHeads,
-      headDim,
-      viewPtr("kPool", new Uint8Array(a.kPool.buffer, a.kPool.byteOffset, a.kPool.byteLength)),
-      viewPtr("vPool", new Uint8Array(a.vPool.buffer, a.vPool.byteOffset, a.vPool.byteLength)),
-      viewPtr("blockTable", a.blockTable, 0, numBlocks),
-      blockSize,
-      numTokens,
-      a.scale,
-      viewPtr("scratch", scratch, 0, need),
-      viewPtr("out", a.out),
-      viewPtr("lse", a.lse),
-    );
+  if (pagedNative()) {
+    nativePagedAttention(pagedCall(a, format, numBlocks), scratch);
     return;
   }
   pagedAttentionTs(format, a, numBlocks, blockBytes, group);

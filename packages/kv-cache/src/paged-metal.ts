@@ -6,25 +6,18 @@
  * by block into a GPU buffer on every call), falling back to the CPU kernel whenever Metal is
  * missing or fails. LLMEM_METAL=0 keeps everything on the CPU.
  */
-import { FORMATS, nativeLib, viewPtr } from "@llmem/native";
+import { metalAvailable, metalHolds, metalPagedAttention } from "@llmem/native";
 
-import { checkPagedArgs, type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
+import { checkPagedArgs, type PagedAttentionArgs, pagedAttention, pagedCall } from "./paged-kernel.ts";
 
 export interface MetalAttentionOptions {
   /** Use the GPU even for pools in ordinary memory (default: LLMEM_METAL=1). */
   force?: boolean;
 }
 
-let available: boolean | undefined;
-
-/** True when libllmem is loaded with a Metal device and LLMEM_METAL is not "0". */
+/** True when libllmem is loaded with a Metal device and LLMEM_METAL is not "0" (@llmem/native's check). */
 export function metalAttentionAvailable(): boolean {
-  if (process.env.LLMEM_METAL === "0") return false;
-  if (available === undefined) {
-    const lib = nativeLib();
-    available = lib !== null && lib.llmem_metal_available() === 1;
-  }
-  return available;
+  return metalAvailable();
 }
 
 /**
@@ -36,41 +29,19 @@ export function pagedAttentionMetal(
   a: PagedAttentionArgs,
   options: MetalAttentionOptions = {},
 ): "metal" | "cpu" {
-  const lib = nativeLib();
   // Without Metal this is the CPU kernel, which validates for itself (the decode hot path).
-  if (lib === null || !metalAttentionAvailable() || a.numTokens === 0) {
+  if (!metalAvailable() || a.numTokens === 0) {
     pagedAttention(a);
     return "cpu";
   }
-  const { format } = checkPagedArgs(a);
-  const kBytes = new Uint8Array(a.kPool.buffer, a.kPool.byteOffset, a.kPool.byteLength);
-  const vBytes = new Uint8Array(a.vPool.buffer, a.vPool.byteOffset, a.vPool.byteLength);
-  const kPtr = viewPtr("kPool", kBytes);
-  const vPtr = viewPtr("vPool", vBytes);
-  const inMetal =
-    lib.llmem_metal_holds(kPtr, kBytes.length) === 1 && lib.llmem_metal_holds(vPtr, vBytes.length) === 1;
+  const { format, numBlocks } = checkPagedArgs(a);
+  const call = pagedCall(a, format, numBlocks);
+  const inMetal = metalHolds(call.kBytes) && metalHolds(call.vBytes);
   if (!inMetal && options.force !== true && process.env.LLMEM_METAL !== "1") {
     pagedAttention(a);
     return "cpu";
   }
-  const rc = lib.llmem_metal_paged_attention(
-    FORMATS[format].id,
-    viewPtr("query", a.query),
-    a.numHeads,
-    a.numKvHeads,
-    a.headDim,
-    kPtr,
-    kBytes.length,
-    vPtr,
-    vBytes.length,
-    viewPtr("blockTable", a.blockTable, 0, Math.ceil(a.numTokens / a.blockSize)),
-    a.blockSize,
-    a.numTokens,
-    a.scale,
-    viewPtr("out", a.out),
-    viewPtr("lse", a.lse),
-  );
-  if (rc === 0) return "metal";
+  if (metalPagedAttention(call)) return "metal";
   pagedAttention(a);
   return "cpu";
 }

@@ -1,10 +1,10 @@
 /**
- * PagedKvCache: many sequences, many layers. Each layer has one pool of physical blocks
- * [block][blockSize tokens][kvHead][headDim] for K and one for V, in bucket-pool memory;
- * one BlockAllocator hands out block ids shared by all layers (a sequence's block table
- * is the same for every layer, as in vLLM). Full blocks are registered by the chained
- * hash of their token ids, so a later prompt with the same prefix adopts them instead of
- * prefilling them again; released sequences leave their blocks soft-free and findable.
+ * PagedKvCache: many sequences, many layers, one block table per sequence shared by every
+ * layer (as in vLLM). This module admits sequences (reserving their blocks, adopting cached
+ * prefixes through block-allocator's prefix cache), runs their steps, commits their full
+ * blocks under the chained hash of their tokens, and moves old blocks to the store tier.
+ * The bytes live in TierPools (tier-pools.ts); a sequence's step contract in
+ * paged-sequence.ts; attention over the tiers in segments.ts.
  */
 import {
   acquireCachedPrefix,
@@ -16,16 +16,16 @@ import {
   findCachedPrefix,
   type PrefixKeys,
 } from "@llmem/block-allocator";
-import { BucketPool, type PooledBuffer } from "@llmem/bucket-pool";
+import type { BucketPool } from "@llmem/bucket-pool";
 import { checkFiniteNumber, checkInt, checkOneOf, LlmemError, PoolExhaustedError } from "@llmem/core";
 import { type ChainOptions, PrefixHasher } from "@llmem/prefix-hash";
 import type { HostTier, HostTierStats } from "./host-tier.ts";
-import { decodeRow, encodeRow } from "./ops.ts";
 import { KV_ORIGINS, type KvOrigin, noReuse, ORIGIN_CODE } from "./origins.ts";
 import { checkTokenIds, PagedSequence, type SequenceHost } from "./paged-sequence.ts";
-import { encodeStoreRow } from "./refine.ts";
-import { checkHeadDimFor, isBlockFormat, QK, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
+import { PendingPrefixes } from "./pending-prefixes.ts";
+import { checkHeadDimFor, isBlockFormat, QK, ROW_FORMATS, type RowFormat } from "./row-formats.ts";
 import { type Segment, SegmentAttention } from "./segments.ts";
+import { TierPools } from "./tier-pools.ts";
 import { checkAllFinite, checkFloat32Array } from "./validate.ts";
 
 export { PagedSequence } from "./paged-sequence.ts";
@@ -119,15 +119,6 @@ export interface PagedStats {
   hostTier: HostTierStats | null;
 }
 
-/** One tier's storage: a row format and, per layer, K and V pools of whole blocks. */
-interface Tier {
-  format: RowFormat;
-  tokenBytes: number;
-  blockBytes: number;
-  k: Uint8Array[];
-  v: Uint8Array[];
-}
-
 export class PagedKvCache implements SequenceHost {
   readonly numLayers: number;
   readonly numKvHeads: number;
@@ -143,20 +134,12 @@ export class PagedKvCache implements SequenceHost {
   /** The store tier's blocks (two-tier caches only). */
   readonly storeAllocator: BlockAllocator | null;
 
-  private readonly pool: BucketPool;
-  private readonly ownsPool: boolean;
-  private readonly buffers: PooledBuffer[] = [];
-  private readonly recent: Tier;
-  private readonly stored: Tier | null;
+  private readonly pools: TierPools;
   private readonly tokenFloats: number;
   private readonly live = new Map<number, PagedSequence>();
   private readonly segments: SegmentAttention;
-  /** Migration scratch: one block's keys, [token][kvHead][headDim]. */
-  private readonly blockK: Float32Array;
-  private readonly rowV: Float32Array;
   private readonly prefixKeys: ChainOptions | undefined;
-  /** Hash of each full prompt block a live sequence is still computing → how many are. */
-  private readonly pending = new Map<bigint, number>();
+  private readonly pending = new PendingPrefixes();
   /** Per block: ORIGIN_CODE of where its registered KV came from (reported as reusedFrom). */
   private readonly origin: Uint8Array;
   private host: HostTier | null = null;
@@ -221,60 +204,27 @@ export class PagedKvCache implements SequenceHost {
     this.tiers = tiers;
     this.prefixKeys = o.prefixKeys;
     new PrefixHasher(this.blockSize, o.prefixKeys); // validates the keys before anything is allocated
-    const recentBytes = this.checkPoolBytes("numBlocks", this.precision, this.numBlocks);
-    const storeBytes = tiers
-      ? this.checkPoolBytes("tiers.numStoreBlocks", tiers.storePrecision, tiers.numStoreBlocks)
-      : 0;
+    const shape = { numLayers: this.numLayers, blockSize: this.blockSize, tokenFloats: this.tokenFloats };
+    this.pools = new TierPools(
+      shape,
+      { format: this.precision, numBlocks: this.numBlocks, name: "numBlocks" },
+      tiers && {
+        format: tiers.storePrecision,
+        numBlocks: tiers.numStoreBlocks,
+        name: "tiers.numStoreBlocks",
+        channelKeys: tiers.keyGrouping === "channel",
+      },
+      o.pool,
+    );
     this.allocator = new BlockAllocator(this.numBlocks);
     this.origin = new Uint8Array(this.numBlocks);
     this.storeAllocator = tiers ? new BlockAllocator(tiers.numStoreBlocks) : null;
-    this.ownsPool = o.pool === undefined;
-    this.pool = o.pool ?? new BucketPool();
-    this.recent = this.tier(this.precision);
-    this.stored = tiers ? this.tier(tiers.storePrecision) : null;
-    try {
-      for (let l = 0; l < this.numLayers; l++) {
-        for (const [t, bytes] of [
-          [this.recent, recentBytes],
-          [this.stored, storeBytes],
-        ] as const) {
-          if (!t) continue;
-          for (const list of [t.k, t.v]) {
-            const buf = this.pool.alloc(bytes);
-            this.buffers.push(buf);
-            list.push(buf.bytes());
-          }
-        }
-      }
-    } catch (e) {
-      this.releaseBuffers();
-      throw e;
-    }
     this.segments = new SegmentAttention(this.numKvHeads, this.headDim);
-    this.blockK = new Float32Array(this.blockSize * this.tokenFloats);
-    this.rowV = new Float32Array(Math.max(this.tokenFloats, QK));
-  }
-
-  private tier(format: RowFormat): Tier {
-    const tokenBytes = rowBytes(format, this.tokenFloats);
-    return { format, tokenBytes, blockBytes: this.blockSize * tokenBytes, k: [], v: [] };
-  }
-
-  private checkPoolBytes(name: string, format: RowFormat, blocks: number): number {
-    const bytes = blocks * this.blockSize * rowBytes(format, this.tokenFloats);
-    if (bytes > 2 ** 32) {
-      throw new LlmemError(
-        "OUT_OF_RANGE",
-        `one layer pool of ${name}*blockSize*numKvHeads*row = ${bytes} bytes exceeds 4 GiB`,
-        { argument: name, bytes },
-      );
-    }
-    return bytes;
   }
 
   /** Bytes of one block's K and V in every layer of the recent tier: what the lower tiers move. */
   get blockPayloadBytes(): number {
-    return this.recent.blockBytes * 2 * this.numLayers;
+    return this.pools.recent.blockBytes * 2 * this.numLayers;
   }
 
   /**
@@ -283,10 +233,10 @@ export class PagedKvCache implements SequenceHost {
    */
   readBlockPayload(block: number, out: Uint8Array = new Uint8Array(this.blockPayloadBytes)): Uint8Array {
     this.checkPayload(block, out);
-    const bb = this.recent.blockBytes;
+    const bb = this.pools.recent.blockBytes;
     for (let l = 0; l < this.numLayers; l++) {
-      out.set(this.recent.k[l]!.subarray(block * bb, (block + 1) * bb), 2 * l * bb);
-      out.set(this.recent.v[l]!.subarray(block * bb, (block + 1) * bb), (2 * l + 1) * bb);
+      out.set(this.pools.recent.k[l]!.subarray(block * bb, (block + 1) * bb), 2 * l * bb);
+      out.set(this.pools.recent.v[l]!.subarray(block * bb, (block + 1) * bb), (2 * l + 1) * bb);
     }
     return out;
   }
@@ -297,10 +247,10 @@ export class PagedKvCache implements SequenceHost {
    */
   writeBlockPayload(block: number, payload: Uint8Array, origin: KvOrigin): void {
     this.checkPayload(block, payload);
-    const bb = this.recent.blockBytes;
+    const bb = this.pools.recent.blockBytes;
     for (let l = 0; l < this.numLayers; l++) {
-      this.recent.k[l]!.set(payload.subarray(2 * l * bb, (2 * l + 1) * bb), block * bb);
-      this.recent.v[l]!.set(payload.subarray((2 * l + 1) * bb, (2 * l + 2) * bb), block * bb);
+      this.pools.recent.k[l]!.set(payload.subarray(2 * l * bb, (2 * l + 1) * bb), block * bb);
+      this.pools.recent.v[l]!.set(payload.subarray((2 * l + 1) * bb, (2 * l + 2) * bb), block * bb);
     }
     this.origin[block] = ORIGIN_CODE[checkOneOf("origin", origin, KV_ORIGINS)];
   }
@@ -351,7 +301,7 @@ export class PagedKvCache implements SequenceHost {
 
   /** Bytes of one token's K (or V) rows in one layer of the recent tier. */
   get bytesPerTokenRow(): number {
-    return this.recent.tokenBytes;
+    return this.pools.recent.tokenBytes;
   }
 
   /**
@@ -419,10 +369,7 @@ export class PagedKvCache implements SequenceHost {
     seq.chainOpen = chainOpen;
     seq.reserved = total - table.blockCount;
     this.reserved += seq.reserved;
-    for (let i = seq.committed; i < seq.promptBlocks; i++) {
-      const h = hasher.hashes[i]!;
-      this.pending.set(h, (this.pending.get(h) ?? 0) + 1);
-    }
+    this.pending.add(hasher.hashes, seq.committed, seq.promptBlocks);
     this.saved += cached;
     this.live.set(seq.id, seq);
     return seq;
@@ -496,7 +443,7 @@ export class PagedKvCache implements SequenceHost {
       );
     }
     const copy = table.append(n);
-    if (copy) this.copyBlock(copy.src, copy.dst);
+    if (copy) this.pools.copyRecent(copy.src, copy.dst);
     const promised = Math.min(needed, seq.reserved);
     seq.reserved -= promised;
     this.reserved -= promised;
@@ -535,17 +482,7 @@ export class PagedKvCache implements SequenceHost {
       }
       if (isBlockFormat(this.precision)) checkAllFinite(name, rows);
     }
-    const bs = this.blockSize;
-    const blocks = seq.table.blocks;
-    const first = seq.length - seq.storedTokens;
-    const { k: kPools, v: vPools, tokenBytes, format } = this.recent;
-    const encode = format === "q4_0" || format === "q4_1" ? encodeStoreRow : encodeRow;
-    for (let i = 0; i < n; i++) {
-      const pos = first + i;
-      const at = (blocks[Math.floor(pos / bs)]! * bs + (pos % bs)) * tokenBytes;
-      encode(format, k.subarray(i * tf, (i + 1) * tf), tf, kPools[layer]!, at);
-      encode(format, v.subarray(i * tf, (i + 1) * tf), tf, vPools[layer]!, at);
-    }
+    this.pools.writeRecent(layer, seq.table.blocks, seq.length - seq.storedTokens, n, k, v);
     seq.layerDone[layer] = 1;
     seq.layersDone++;
   }
@@ -579,21 +516,22 @@ export class PagedKvCache implements SequenceHost {
     }
     const base = seq.storedTokens;
     const segs: Segment[] = [];
-    if (this.stored && seq.store && base > 0) {
+    const { recent, store } = this.pools;
+    if (store && seq.store && base > 0) {
       segs.push({
-        format: this.stored.format,
-        keys: this.stored.k[layer]!,
-        values: this.stored.v[layer]!,
+        format: store.format,
+        keys: store.k[layer]!,
+        values: store.v[layer]!,
         count: base,
         blockTable: seq.store.blocks,
         blockSize: this.blockSize,
-        channelKeys: this.tiers!.keyGrouping === "channel",
+        channelKeys: this.pools.channelKeys,
       });
     }
     segs.push({
-      format: this.recent.format,
-      keys: this.recent.k[layer]!,
-      values: this.recent.v[layer]!,
+      format: recent.format,
+      keys: recent.k[layer]!,
+      values: recent.v[layer]!,
       // inside a step the table already counts the step's tokens, and this layer holds them
       count: seq.table.length,
       blockTable: seq.table.blocks,
@@ -668,42 +606,13 @@ export class PagedKvCache implements SequenceHost {
     this.checkSeq(seq);
     checkInt("layer", layer, 0, this.numLayers - 1);
     const n = seq.length + (seq.layerDone[layer] === 1 ? seq.stepTokens : 0);
-    const tf = this.tokenFloats;
-    const keys = new Float32Array(n * tf);
-    const values = new Float32Array(n * tf);
-    const bs = this.blockSize;
-    const base = seq.storedTokens;
-    for (let pos = 0; pos < n; pos++) {
-      const inStore = pos < base;
-      const t = inStore ? this.stored! : this.recent;
-      const blocks = inStore ? seq.store!.blocks : seq.table.blocks;
-      const p = inStore ? pos : pos - base;
-      const at = (blocks[Math.floor(p / bs)]! * bs + (p % bs)) * t.tokenBytes;
-      if (!inStore || this.tiers?.keyGrouping !== "channel") {
-        decodeRow(t.format, t.k[layer]!, at, tf, keys.subarray(pos * tf, (pos + 1) * tf));
-      }
-      decodeRow(t.format, t.v[layer]!, at, tf, values.subarray(pos * tf, (pos + 1) * tf));
-    }
-    if (this.stored && seq.store && this.tiers?.keyGrouping === "channel") {
-      const row = rowBytes(this.stored.format, QK);
-      const lanes = new Float32Array(QK);
-      for (let i = 0; i < seq.store.blockCount; i++) {
-        for (let g = 0; g < bs / QK; g++) {
-          const at = seq.store.blocks[i]! * this.stored.blockBytes + g * tf * row;
-          for (let c = 0; c < tf; c++) {
-            decodeRow(this.stored.format, this.stored.k[layer]!, at + c * row, QK, lanes);
-            for (let t = 0; t < QK; t++) keys[(i * bs + g * QK + t) * tf + c] = lanes[t]!;
-          }
-        }
-      }
-    }
-    return { keys, values };
+    return this.pools.read(layer, n, seq.storedTokens, seq.store?.blocks ?? null, seq.table.blocks);
   }
 
   stats(): PagedStats {
     const m = this.allocator.metrics();
-    const bytesPerBlock = this.recent.blockBytes * 2 * this.numLayers;
-    const storeBytesPerBlock = this.stored ? this.stored.blockBytes * 2 * this.numLayers : 0;
+    const bytesPerBlock = this.pools.recent.blockBytes * 2 * this.numLayers;
+    const storeBytesPerBlock = this.pools.store ? this.pools.store.blockBytes * 2 * this.numLayers : 0;
     const storeInUse = this.storeAllocator?.inUse ?? 0;
     return {
       sequences: this.live.size,
@@ -730,27 +639,8 @@ export class PagedKvCache implements SequenceHost {
   dispose(): void {
     if (this.disposed) return;
     for (const seq of [...this.live.values()]) this.release(seq);
-    this.releaseBuffers();
+    this.pools.dispose();
     this.disposed = true;
-  }
-
-  private releaseBuffers(): void {
-    for (const b of this.buffers) if (b.alive) this.pool.release(b);
-    this.buffers.length = 0;
-    for (const t of [this.recent, this.stored]) {
-      if (!t) continue;
-      t.k.length = 0;
-      t.v.length = 0;
-    }
-    if (this.ownsPool) this.pool.dispose();
-  }
-
-  private copyBlock(src: number, dst: number): void {
-    const bb = this.recent.blockBytes;
-    for (let l = 0; l < this.numLayers; l++) {
-      this.recent.k[l]!.copyWithin(dst * bb, src * bb, (src + 1) * bb);
-      this.recent.v[l]!.copyWithin(dst * bb, src * bb, (src + 1) * bb);
-    }
   }
 
   /**
@@ -791,13 +681,7 @@ export class PagedKvCache implements SequenceHost {
    */
   private dropPending(seq: PagedSequence, upTo: number): void {
     const to = Math.min(upTo, seq.promptBlocks);
-    const hashes = seq.hasher.hashes;
-    for (let i = seq.committed; i < to; i++) {
-      const h = hashes[i]!;
-      const n = this.pending.get(h)! - 1;
-      if (n === 0) this.pending.delete(h);
-      else this.pending.set(h, n);
-    }
+    this.pending.remove(seq.hasher.hashes, seq.committed, to);
     if (to === seq.promptBlocks) seq.promptBlocks = seq.committed;
   }
 
@@ -809,34 +693,12 @@ export class PagedKvCache implements SequenceHost {
   private migrateOldBlocks(seq: PagedSequence): void {
     const tiers = this.tiers;
     const store = seq.store;
-    const stored = this.stored;
-    if (!tiers || !store || !stored) return;
+    if (!tiers || !store) return;
     const bs = this.blockSize;
-    const tf = this.tokenFloats;
-    const channel = tiers.keyGrouping === "channel";
     while (Math.floor(seq.length / bs) - store.blockCount > tiers.recentBlocks) {
       if (this.storeAllocator!.freeCount === 0) return; // the store is full: keep blocks recent
-      const src = seq.table.blocks[0]!;
       store.append(bs);
-      const dst = store.blocks[store.blockCount - 1]!;
-      for (let l = 0; l < this.numLayers; l++) {
-        for (let t = 0; t < bs; t++) {
-          const from = (src * bs + t) * this.recent.tokenBytes;
-          const to = (dst * bs + t) * stored.tokenBytes;
-          decodeRow(
-            this.recent.format,
-            this.recent.k[l]!,
-            from,
-            tf,
-            this.blockK.subarray(t * tf, (t + 1) * tf),
-          );
-          decodeRow(this.recent.format, this.recent.v[l]!, from, tf, this.rowV);
-          encodeStoreRow(stored.format, this.rowV, tf, stored.v[l]!, to);
-          if (!channel)
-            encodeStoreRow(stored.format, this.blockK.subarray(t * tf, (t + 1) * tf), tf, stored.k[l]!, to);
-        }
-        if (channel) this.encodeChannelKeys(stored, stored.k[l]!, dst);
-      }
+      this.pools.moveToStore(seq.table.blocks[0]!, store.blocks[store.blockCount - 1]!);
       // Drop the first recent block: a new table adopts the others (one more reference each),
       // then the old one lets go of all of them.
       const old = seq.table;
@@ -848,23 +710,6 @@ export class PagedKvCache implements SequenceHost {
       }
       old.release();
       seq.table = table;
-    }
-  }
-
-  /**
-   * Channel-grouped store keys of block `dst` from `blockK` ([token][channel] floats): per
-   * 32-token group, channel c's 32 values are one quantized row at group·groupBytes + c·rowBytes.
-   */
-  private encodeChannelKeys(stored: Tier, keys: Uint8Array, dst: number): void {
-    const tf = this.tokenFloats;
-    const row = rowBytes(stored.format, QK);
-    const col = this.rowV.subarray(0, QK);
-    for (let g = 0; g < this.blockSize / QK; g++) {
-      const at = dst * stored.blockBytes + g * tf * row;
-      for (let c = 0; c < tf; c++) {
-        for (let t = 0; t < QK; t++) col[t] = this.blockK[(g * QK + t) * tf + c]!;
-        encodeStoreRow(stored.format, col, QK, keys, at + c * row);
-      }
     }
   }
 

@@ -6,8 +6,8 @@
  * kernel for those formats.
  */
 
-import { checkRange, LlmemError } from "@llmem/core";
-import { FORMATS, nativeLib, viewPtr } from "@llmem/native";
+import { checkRange } from "@llmem/core";
+import { FORMATS, nativeQuantizeRefined } from "@llmem/native";
 import { f16BitsToF32 as f16ToF32, f32ToF16Bits as f32ToF16 } from "@llmem/quant-kernels";
 import { type RowFormat, rowBytes } from "./row-formats.ts";
 import { encodeRow } from "./row-kernels.ts";
@@ -133,21 +133,9 @@ export function encodeStoreRow(f: RowFormat, src: Float32Array, n: number, u8: U
     return;
   }
   const bytes = rowBytes(f, n);
-  const lib = nativeLib();
-  if (lib) {
-    checkRange("dst", at, bytes, u8.length);
-    const rc = lib.llmem_kv_quantize_refined(
-      FORMATS[f].id,
-      viewPtr("src", src, 0, n),
-      viewPtr("dst", u8, at, bytes),
-      n,
-    );
-    if (rc !== 0)
-      throw new LlmemError("INVALID_ARGUMENT", `src must hold whole 32-value blocks, got ${n}`, {
-        argument: "src",
-      });
-    return;
-  }
-  if (f === "q4_0") for (let b = 0; b < n; b += 32) encodeQ4_0Block(src, b, u8, at + (b / 32) * 18);
-  else for (let b = 0; b < n; b += 32) encodeQ4_1Block(src, b, u8, at + (b / 32) * 20);
+  checkRange("dst", at, bytes, u8.length);
+  if (nativeQuantizeRefined(f, src, n, u8, at, bytes)) return;
+  if (f === "q4_0")
+    for (let b = 0; b < n; b += 32) encodeQ4_0Block(src, b, u8, at + (b / 32) * FORMATS.q4_0.blockBytes);
+  else for (let b = 0; b < n; b += 32) encodeQ4_1Block(src, b, u8, at + (b / 32) * FORMATS.q4_1.blockBytes);
 }

@@ -6,7 +6,8 @@
  * Σ_c q[c]·K[c][t], the query as weights over the channel rows of a 32-token group).
  */
 import { attentionWeightedSum } from "./ops.ts";
-import { pagedAttentionMetal } from "./paged-metal.ts";
+import { type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
+import { metalAttentionAvailable, pagedAttentionMetal } from "./paged-metal.ts";
 import { QK, type RowFormat, rowBytes } from "./row-formats.ts";
 
 export interface Segment {
@@ -32,6 +33,14 @@ export class SegmentAttention {
   private lses: Float32Array[] = [];
   private scores = new Float32Array(1024);
   private readonly lanes = new Float32Array(QK);
+
+  /**
+   * The paged kernel, chosen once: through the Metal module only where Metal is available
+   * (it then picks GPU or CPU per call from where the pools live), the CPU kernel otherwise.
+   */
+  private readonly kernel: (a: PagedAttentionArgs) => unknown = metalAttentionAvailable()
+    ? pagedAttentionMetal
+    : pagedAttention;
 
   constructor(
     readonly numKvHeads: number,
@@ -64,7 +73,7 @@ export class SegmentAttention {
         this.channelAttend(s, query, numHeads, scale, b.out, b.lse);
         return b;
       }
-      pagedAttentionMetal({
+      this.kernel({
         format: s.format,
         query,
         numHeads,

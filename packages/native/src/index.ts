@@ -16,6 +16,7 @@ export {
   ROW_FORMATS,
   type RowFormat,
 } from "./formats.ts";
+export { hashNative, nativeChain, nativeHash64 } from "./hash.ts";
 export { dotF32, dotF32Reference } from "./kernels.ts";
 export {
   BUILD_COMMAND,
@@ -26,6 +27,14 @@ export {
   nativeLoadError,
 } from "./library.ts";
 export {
+  matvecNative,
+  nativeAttnScores,
+  nativeAttnWeightedSum,
+  nativeMatvec,
+  nativeSetThreads,
+  type RowSpan,
+} from "./matvec.ts";
+export {
   addressOf,
   allocNative,
   detach,
@@ -35,7 +44,41 @@ export {
   type NativeBlock,
   nativeLiveBytes,
 } from "./memory.ts";
+export {
+  metalAvailable,
+  metalBufferContents,
+  metalBufferNew,
+  metalBufferOnDevice,
+  metalBufferRelease,
+  metalDequantize,
+  metalHolds,
+  metalMatvec,
+  metalPagedAttention,
+  metalResidencyAdd,
+  metalResidencyCommit,
+  metalResidencyNew,
+  metalResidencyRelease,
+  metalResidencyRemove,
+  type PagedCall,
+  requireMetal,
+} from "./metal.ts";
+export { nativePagedAttention, nativeQuantizeRefined, pagedNative } from "./paged.ts";
 export { alignedViewPtr, type NativePtr, viewPtr } from "./pointers.ts";
+export {
+  nativeBf16ToF32,
+  nativeCopy,
+  nativeDequantize,
+  nativeDotF16F32,
+  nativeDotQ4_0Q8_0,
+  nativeDotQ4_1Q8_1,
+  nativeDotQ8_0,
+  nativeF16ToF32,
+  nativeF32ToBf16,
+  nativeF32ToF16,
+  nativeQuantize,
+  nativeReadBytes,
+  quantNative,
+} from "./quant.ts";
 export {
   type Backend,
   backend,

@@ -3,12 +3,16 @@
  * so equal prefixes give equal leading hashes. A trailing partial block gets none.
  */
 import { checkInt, LlmemError } from "@llmem/core";
+import { nativeChain, nativeHash64 } from "@llmem/native";
 import { blockExtraWords, type ChainOptions, checkMultimodal, continuing, packExtras } from "./block-keys.ts";
 import { LITTLE_ENDIAN } from "./endian.ts";
 import { type BlockExtraKeys, encodeExtraKeys } from "./extra-keys.ts";
 import { lh64Block, lh64Chain } from "./fast.ts";
 import { checkParent, type HashMode, modeOf, ROOT_HASH } from "./mode.ts";
-import { NATIVE_MIN_WORDS, nativeChain, nativeHash64 } from "./native.ts";
+
+/** Calls below this many token words stay in TS: the FFI call costs more than it saves. */
+export const NATIVE_MIN_WORDS = 64;
+
 import { secureChain } from "./secure.ts";
 import { toTokenWords } from "./tokens.ts";
 

@@ -1,10 +1,10 @@
 // Fast-mode chains come back as a BigUint64Array (a view over the words the chain wrote, no
 // bigint per block), secure-mode chains as bigint[]; every API that takes a hash list takes both.
 import { expect, test } from "bun:test";
+import { hashNative as nativeAvailable } from "@llmem/native";
 import fc from "fast-check";
-import { fastChainIntoHashes, wordsToHashes } from "../src/chain.ts";
+import { fastChainIntoHashes, NATIVE_MIN_WORDS, wordsToHashes } from "../src/chain.ts";
 import { type ChainOptions, type HashList, hashChain, hashChainWords } from "../src/index.ts";
-import { NATIVE_MIN_WORDS, nativeAvailable } from "../src/native.ts";
 
 console.log(
   `hash-list tests: ${nativeAvailable() ? "native library loaded" : "TS path only (native off)"}; inputs of ≥ ${NATIVE_MIN_WORDS} words take the native chain when it is loaded`,

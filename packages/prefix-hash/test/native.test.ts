@@ -2,10 +2,9 @@
 import { expect, test } from "bun:test";
 import { LlmemError } from "@llmem/core";
 import { codeOf } from "@llmem/core/testing";
-import { backend, setIsa } from "@llmem/native";
+import { backend, hashNative as nativeAvailable, nativeChain, nativeHash64, setIsa } from "@llmem/native";
 import fc from "fast-check";
 import { lh64Block, lh64Chain } from "../src/fast.ts";
-import { nativeAvailable, nativeChain, nativeHash64 } from "../src/native.ts";
 
 const native = nativeAvailable();
 if (!native) console.log("native LH64 tests skipped: libllmem not loaded (LLMEM_NATIVE=0 or not built)");

@@ -10,7 +10,18 @@
  *   bun run bench            all groups
  *   bun run bench matvec     only groups whose name contains "matvec" (cache|overhead|memory|matvec|attention)
  */
-import { detectedIsa, FORMATS, nativeLib, setIsa, viewPtr } from "@llmem/native";
+import {
+  detectedIsa,
+  FORMATS,
+  nativeCopy,
+  nativeDequantize,
+  nativeDotQ4_0Q8_0,
+  nativeDotQ8_0,
+  nativeQuantize,
+  nativeReadBytes,
+  quantNative,
+  setIsa,
+} from "@llmem/native";
 import { bench, do_not_optimize, run } from "mitata";
 import {
   attentionScores,
@@ -30,8 +41,7 @@ import {
 } from "../src/index.ts";
 
 const filter = process.argv[2] ?? "";
-const lib = nativeLib();
-if (!lib) {
+if (!quantNative()) {
   console.log(
     "native library not loaded: these benchmarks measure native kernels; build it with `bun run build`",
   );
@@ -40,17 +50,10 @@ if (!lib) {
 const best = detectedIsa()!;
 const want = (group: string) => group.includes(filter);
 
-/**
- * Pointers are plain numbers: the arrays behind them must stay reachable for as long as a bench
- * may call with them, or the GC frees memory C then writes to. Every pointer comes from here.
- */
+/** Arrays the benches call with, kept reachable for the whole run. */
 const alive: ArrayBufferView[] = [];
 /** Where measured results go, so no loop's work is dead code. */
 let sink = 0;
-function pin<T extends Float32Array | Uint16Array | Uint8Array>(name: string, view: T) {
-  alive.push(view);
-  return viewPtr(name, view);
-}
 
 function randomF32(n: number, seed = 1): Float32Array {
   const out = new Float32Array(n);
@@ -123,18 +126,16 @@ if (want("cache")) {
   const y8 = quantize("q8_0", randomF32(N, 2));
   const qdst = new Uint8Array(q8.length);
   const q41 = new Uint8Array(q8.length);
-  const [px, pout, pcopy, p8, p4, py8, pq] = [x, out, copySrc, q8, q4, y8, qdst].map((v, i) =>
-    pin(`v${i}`, v),
-  );
+  for (const v of [x, out, copySrc, q8, q4, y8, qdst]) alive.push(v);
   const kernels: [string, () => unknown][] = [
-    ["dequantize q8_0", () => lib.llmem_dequantize(FORMATS.q8_0.id, p8!, pout!, N)],
-    ["dequantize q4_0", () => lib.llmem_dequantize(FORMATS.q4_0.id, p4!, pout!, N)],
-    ["quantize q8_0", () => lib.llmem_quantize(FORMATS.q8_0.id, px!, pq!, N)],
-    ["quantize q4_0", () => lib.llmem_quantize(FORMATS.q4_0.id, px!, pq!, N)],
-    ["dot q8_0·q8_0", () => lib.llmem_dot_q8_0_q8_0(p8!, py8!, N)],
-    ["dot q4_0·q8_0", () => lib.llmem_dot_q4_0_q8_0(p4!, py8!, N)],
+    ["dequantize q8_0", () => nativeDequantize(FORMATS.q8_0, q8, out, N)],
+    ["dequantize q4_0", () => nativeDequantize(FORMATS.q4_0, q4, out, N)],
+    ["quantize q8_0", () => nativeQuantize(FORMATS.q8_0, x, qdst, N)],
+    ["quantize q4_0", () => nativeQuantize(FORMATS.q4_0, x, qdst, N)],
+    ["dot q8_0·q8_0", () => nativeDotQ8_0(q8, y8, N)],
+    ["dot q4_0·q8_0", () => nativeDotQ4_0Q8_0(q4, y8, N)],
   ];
-  const memcpy = () => lib.llmem_copy(pout!, pcopy!, N * 4);
+  const memcpy = () => nativeCopy(out, copySrc, N * 4);
   bench("memcpy 256 KB (64K f32) in cache", memcpy);
   for (const isa of ["scalar", best] as const)
     for (const [op, fn] of kernels) benchIsa(`${op} 64K ${isa}`, isa, fn);
@@ -208,12 +209,12 @@ if (want("overhead")) {
   const calls: [string, () => unknown, () => unknown, Loop, Loop][] = [
     [
       "quantizeInto q8_0 4096",
-      () => lib.llmem_quantize(FORMATS.q8_0.id, s0.xs, s0.q8, n),
+      () => nativeQuantize(FORMATS.q8_0, s0.xs, s0.q8, n),
       () => quantizeInto("q8_0", s0.xs, s0.q8),
       (k) => {
         for (let i = 0; i < k; i++) {
           const s = sets[i & 3]!;
-          lib.llmem_quantize(FORMATS.q8_0.id, s.xs, s.q8, n);
+          nativeQuantize(FORMATS.q8_0, s.xs, s.q8, n);
         }
       },
       (k) => {
@@ -225,12 +226,12 @@ if (want("overhead")) {
     ],
     [
       "dequantizeInto q8_0 4096",
-      () => lib.llmem_dequantize(FORMATS.q8_0.id, s0.q8, s0.ys, n),
+      () => nativeDequantize(FORMATS.q8_0, s0.q8, s0.ys, n),
       () => dequantizeInto("q8_0", s0.q8, s0.ys),
       (k) => {
         for (let i = 0; i < k; i++) {
           const s = sets[i & 3]!;
-          lib.llmem_dequantize(FORMATS.q8_0.id, s.q8, s.ys, n);
+          nativeDequantize(FORMATS.q8_0, s.q8, s.ys, n);
         }
       },
       (k) => {
@@ -242,12 +243,12 @@ if (want("overhead")) {
     ],
     [
       "dotQ8_0 4096",
-      () => (sink += lib.llmem_dot_q8_0_q8_0(s0.q8, s0.q8, n)),
+      () => (sink += nativeDotQ8_0(s0.q8, s0.q8, n)),
       () => (sink += dotQ8_0(s0.q8, s0.q8, n)),
       (k) => {
         for (let i = 0; i < k; i++) {
           const s = sets[i & 3]!;
-          sink += lib.llmem_dot_q8_0_q8_0(s.q8, s.q8, n);
+          sink += nativeDotQ8_0(s.q8, s.q8, n);
         }
       },
       (k) => {
@@ -259,12 +260,12 @@ if (want("overhead")) {
     ],
     [
       "dotQ4_0Q8_0 4096",
-      () => (sink += lib.llmem_dot_q4_0_q8_0(s0.q4, s0.q8, n)),
+      () => (sink += nativeDotQ4_0Q8_0(s0.q4, s0.q8, n)),
       () => (sink += dotQ4_0Q8_0(s0.q4, s0.q8, n)),
       (k) => {
         for (let i = 0; i < k; i++) {
           const s = sets[i & 3]!;
-          sink += lib.llmem_dot_q4_0_q8_0(s.q4, s.q8, n);
+          sink += nativeDotQ4_0Q8_0(s.q4, s.q8, n);
         }
       },
       (k) => {
@@ -300,16 +301,15 @@ if (want("memory")) {
   const M = 16 * 1024 * 1024;
   const big = randomF32(M, 3);
   const bigOut = new Float32Array(M);
-  const [pb, pbo, pb8, pb4] = [big, bigOut, quantize("q8_0", big), quantize("q4_0", big)].map((v, i) =>
-    pin(`m${i}`, v),
-  );
-  const memcpy = () => lib.llmem_copy(pbo!, pb!, M * 4);
+  const [b8, b4] = [quantize("q8_0", big), quantize("q4_0", big)];
+  alive.push(big, bigOut, b8, b4);
+  const memcpy = () => nativeCopy(bigOut, big, M * 4);
   bench("memcpy 64 MB", memcpy);
   for (const [f, p] of [
-    ["q8_0", pb8],
-    ["q4_0", pb4],
+    ["q8_0", b8],
+    ["q4_0", b4],
   ] as const) {
-    const fn = () => lib.llmem_dequantize(FORMATS[f].id, p!, pbo!, M);
+    const fn = () => nativeDequantize(FORMATS[f], p, bigOut, M);
     bench(`dequantize ${f} 16M (64 MB out)`, fn);
     ratioGoals.push({
       what: `dequantize ${f} vs memcpy of its f32 output, 64 MB (out of cache)`,
@@ -337,8 +337,9 @@ if (want("matvec")) {
     for (const f of formats) {
       const m = prepareMatrix(f, wf, dim, dim);
       const bytes = m.data.byteLength;
-      const pw = pin("w", m.data);
-      const read = () => lib.llmem_read_bytes(pw, bytes);
+      alive.push(m.data);
+      const wBytes = new Uint8Array(m.data.buffer, m.data.byteOffset, bytes);
+      const read = () => nativeReadBytes(wBytes);
       const run1 = () => matvec(m, xv, yv);
       mv.set(f, run1);
       const readName = `read ${f} ${shape} W (${(bytes / 2 ** 20).toFixed(0)} MB)`;

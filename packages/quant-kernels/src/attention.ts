@@ -11,8 +11,9 @@ import {
   checkedLength,
   FORMATS,
   isPlainF32,
-  nativeLib,
-  viewPtr,
+  matvecNative,
+  nativeAttnScores,
+  nativeAttnWeightedSum,
 } from "@llmem/native";
 import { checkRowFormat, type RowFormat, rowBytes, wholeBlocks } from "./formats.ts";
 import { bf16Values, f16Values } from "./half.ts";
@@ -142,19 +143,8 @@ export function attentionScores(
   const { span, scale } = checkScores(format, query, keys, o, out, outOffset);
   if (o.count === 0) return;
   const kb = byteView(keys);
-  const lib = nativeLib();
-  if (lib) {
-    lib.llmem_attn_scores(
-      FORMATS[format].id,
-      viewPtr("query", query, 0, o.headDim),
-      viewPtr("keys", kb, 0, span),
-      o.offsetBytes,
-      o.strideBytes,
-      o.count,
-      o.headDim,
-      scale,
-      viewPtr("out", out, outOffset, o.count),
-    );
+  if (matvecNative()) {
+    nativeAttnScores(format, query, kb, span, o, scale, out, outOffset);
     return;
   }
   scoresRef(format, query, kb, o, scale, out, outOffset);
@@ -171,18 +161,8 @@ export function attentionWeightedSum(
   const { span, wo } = checkWeightedSum(format, weights, values, o, out);
   if (o.count === 0) return;
   const vb = byteView(values);
-  const lib = nativeLib();
-  if (lib) {
-    lib.llmem_attn_weighted_sum(
-      FORMATS[format].id,
-      viewPtr("weights", weights, wo, o.count),
-      viewPtr("values", vb, 0, span),
-      o.offsetBytes,
-      o.strideBytes,
-      o.count,
-      o.headDim,
-      viewPtr("out", out, 0, o.headDim),
-    );
+  if (matvecNative()) {
+    nativeAttnWeightedSum(format, weights, wo, vb, span, o, out);
     return;
   }
   weightedSumRef(format, weights, wo, vb, o, out);

@@ -1,10 +1,19 @@
 /** Array forms of the fp16/bf16 conversions (native when loaded; identical bits either way). */
 import { LlmemError } from "@llmem/core";
-import { checkedLength, isPlainF32, isPlainU16 } from "@llmem/native";
+import {
+  checkedLength,
+  isPlainF32,
+  isPlainU16,
+  nativeBf16ToF32,
+  nativeF16ToF32,
+  nativeF32ToBf16,
+  nativeF32ToF16,
+  quantNative,
+} from "@llmem/native";
 import { f16BitsToF32Bits, f32BitsToBf16Bits, f32BitsToF16Bits } from "./half.ts";
-import { loadedLib } from "./lib.ts";
 
-type NativeConvert = "llmem_f32_to_f16" | "llmem_f16_to_f32" | "llmem_f32_to_bf16" | "llmem_bf16_to_f32";
+// biome-ignore lint/suspicious/noExplicitAny: one signature for the four converters
+type NativeConvert = (src: any, dst: any, n: number) => void;
 type Kind = "Float32Array" | "Uint16Array";
 
 /**
@@ -46,10 +55,9 @@ function convertChecked<D extends Float32Array | Uint16Array>(
     out = dst;
   }
   if (n === 0) return out;
-  const lib = loadedLib();
-  if (lib) {
+  if (quantNative()) {
     // Whole views: the FFI passes each one's first element; both hold n elements (checked above).
-    lib[fn](src as never, out as never, n);
+    fn(src, out, n);
     return out;
   }
   return convertRef(src as Float32Array | Uint16Array, out, bitsFn);
@@ -71,46 +79,42 @@ function convertRef<D extends Float32Array | Uint16Array>(
 /** f32 → fp16 bits, round to nearest even. Returns dst (new if not given; else same length as src). */
 export function toF16(src: Float32Array, dst?: Uint16Array): Uint16Array {
   if (isPlainF32(src) && isPlainU16(dst) && sameCount(src, 4, dst, 2)) {
-    const lib = loadedLib();
-    if (lib !== null) {
-      lib.llmem_f32_to_f16(src, dst, src.length);
+    if (quantNative()) {
+      nativeF32ToF16(src, dst, src.length);
       return dst;
     }
   }
-  return convertChecked(src, "Float32Array", dst, Uint16Array, "llmem_f32_to_f16", f32BitsToF16Bits);
+  return convertChecked(src, "Float32Array", dst, Uint16Array, nativeF32ToF16, f32BitsToF16Bits);
 }
 
 export function fromF16(src: Uint16Array, dst?: Float32Array): Float32Array {
   if (isPlainU16(src) && isPlainF32(dst) && sameCount(src, 2, dst, 4)) {
-    const lib = loadedLib();
-    if (lib !== null) {
-      lib.llmem_f16_to_f32(src, dst, src.length);
+    if (quantNative()) {
+      nativeF16ToF32(src, dst, src.length);
       return dst;
     }
   }
-  return convertChecked(src, "Uint16Array", dst, Float32Array, "llmem_f16_to_f32", f16BitsToF32Bits);
+  return convertChecked(src, "Uint16Array", dst, Float32Array, nativeF16ToF32, f16BitsToF32Bits);
 }
 
 export function toBf16(src: Float32Array, dst?: Uint16Array): Uint16Array {
   if (isPlainF32(src) && isPlainU16(dst) && sameCount(src, 4, dst, 2)) {
-    const lib = loadedLib();
-    if (lib !== null) {
-      lib.llmem_f32_to_bf16(src, dst, src.length);
+    if (quantNative()) {
+      nativeF32ToBf16(src, dst, src.length);
       return dst;
     }
   }
-  return convertChecked(src, "Float32Array", dst, Uint16Array, "llmem_f32_to_bf16", f32BitsToBf16Bits);
+  return convertChecked(src, "Float32Array", dst, Uint16Array, nativeF32ToBf16, f32BitsToBf16Bits);
 }
 
 export function fromBf16(src: Uint16Array, dst?: Float32Array): Float32Array {
   if (isPlainU16(src) && isPlainF32(dst) && sameCount(src, 2, dst, 4)) {
-    const lib = loadedLib();
-    if (lib !== null) {
-      lib.llmem_bf16_to_f32(src, dst, src.length);
+    if (quantNative()) {
+      nativeBf16ToF32(src, dst, src.length);
       return dst;
     }
   }
-  return convertChecked(src, "Uint16Array", dst, Float32Array, "llmem_bf16_to_f32", bf16ToBits);
+  return convertChecked(src, "Uint16Array", dst, Float32Array, nativeBf16ToF32, bf16ToBits);
 }
 
 const bf16ToBits = (h: number): number => (h << 16) >>> 0;

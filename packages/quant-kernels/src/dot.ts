@@ -4,18 +4,27 @@
  * plus f16·f32 and f32·f32.
  */
 import { checkSize, LlmemError } from "@llmem/core";
-import { checkedLength, dotF32, isPlainF32, isPlainU16 } from "@llmem/native";
+import {
+  checkedLength,
+  dotF32,
+  isPlainF32,
+  isPlainU16,
+  nativeDotF16F32,
+  nativeDotQ4_0Q8_0,
+  nativeDotQ4_1Q8_1,
+  nativeDotQ8_0,
+  quantNative,
+} from "@llmem/native";
 import { blockBytes, QK, quantGeometry, wholeBlocks } from "./formats.ts";
-import { loadedLib } from "./lib.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ4_1Q8_1Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
 
 export { dotF32 };
 
 type Pair = "q8_0·q8_0" | "q4_0·q8_0" | "q4_1·q8_1";
 const PAIRS = {
-  q8_0·q8_0: { x: "q8_0", y: "q8_0", fn: "llmem_dot_q8_0_q8_0", ref: dotQ8_0Q8_0Ref },
-  q4_0·q8_0: { x: "q4_0", y: "q8_0", fn: "llmem_dot_q4_0_q8_0", ref: dotQ4_0Q8_0Ref },
-  q4_1·q8_1: { x: "q4_1", y: "q8_1", fn: "llmem_dot_q4_1_q8_1", ref: dotQ4_1Q8_1Ref },
+  q8_0·q8_0: { x: "q8_0", y: "q8_0", native: nativeDotQ8_0, ref: dotQ8_0Q8_0Ref },
+  q4_0·q8_0: { x: "q4_0", y: "q8_0", native: nativeDotQ4_0Q8_0, ref: dotQ4_0Q8_0Ref },
+  q4_1·q8_1: { x: "q4_1", y: "q8_1", native: nativeDotQ4_1Q8_1, ref: dotQ4_1Q8_1Ref },
 } as const;
 
 /** Bytes of one block of each format the pairs use (the fast path's constants). */
@@ -66,18 +75,16 @@ function quantDot(pair: Pair, x: Uint8Array, y: Uint8Array, n: number): number {
   checkBlocks("x", x, p.x, n);
   checkBlocks("y", y, p.y, n);
   if (n === 0) return 0;
-  const lib = loadedLib();
   // Whole views: the FFI passes each one's first element, and checkBlocks bounded C by the
   // engine's own lengths.
-  if (lib) return lib[p.fn](x, y, n);
+  if (quantNative()) return p.native(x, y, n);
   return p.ref(x, 0, y, 0, n / QK);
 }
 
 /** Σ x[i]·y[i] over n values (a multiple of 32), both Q8_0. */
 export function dotQ8_0(x: Uint8Array, y: Uint8Array, n: number): number {
   if (blocksFit(x, y, n, Q8_0_BYTES, Q8_0_BYTES)) {
-    const lib = loadedLib();
-    if (lib !== null) return lib.llmem_dot_q8_0_q8_0(x, y, n);
+    if (quantNative()) return nativeDotQ8_0(x, y, n);
   }
   return quantDot("q8_0·q8_0", x, y, n);
 }
@@ -85,8 +92,7 @@ export function dotQ8_0(x: Uint8Array, y: Uint8Array, n: number): number {
 /** Σ x[i]·y[i], x Q4_0 (weights), y Q8_0 (activations). */
 export function dotQ4_0Q8_0(x: Uint8Array, y: Uint8Array, n: number): number {
   if (blocksFit(x, y, n, Q4_0_BYTES, Q8_0_BYTES)) {
-    const lib = loadedLib();
-    if (lib !== null) return lib.llmem_dot_q4_0_q8_0(x, y, n);
+    if (quantNative()) return nativeDotQ4_0Q8_0(x, y, n);
   }
   return quantDot("q4_0·q8_0", x, y, n);
 }
@@ -94,8 +100,7 @@ export function dotQ4_0Q8_0(x: Uint8Array, y: Uint8Array, n: number): number {
 /** Σ x[i]·y[i], x Q4_1 (weights), y Q8_1 (activations). */
 export function dotQ4_1Q8_1(x: Uint8Array, y: Uint8Array, n: number): number {
   if (blocksFit(x, y, n, Q4_1_BYTES, Q8_1_BYTES)) {
-    const lib = loadedLib();
-    if (lib !== null) return lib.llmem_dot_q4_1_q8_1(x, y, n);
+    if (quantNative()) return nativeDotQ4_1Q8_1(x, y, n);
   }
   return quantDot("q4_1·q8_1", x, y, n);
 }
@@ -111,8 +116,7 @@ export function dotF16F32(x: Uint16Array, y: Float32Array, n: number = x.length)
     x.byteLength >= 2 * n &&
     y.byteLength >= 4 * n
   ) {
-    const lib = loadedLib();
-    if (lib !== null) return lib.llmem_dot_f16_f32(x, y, n);
+    if (quantNative()) return nativeDotF16F32(x, y, n);
   }
   return dotF16F32Checked(x, y, n);
 }
@@ -130,8 +134,7 @@ function dotF16F32Checked(x: Uint16Array, y: Float32Array, n: number): number {
     });
   }
   if (n === 0) return 0;
-  const lib = loadedLib();
-  return lib ? lib.llmem_dot_f16_f32(x, y, n) : dotF16F32Ref(x, 0, y, n);
+  return quantNative() ? nativeDotF16F32(x, y, n) : dotF16F32Ref(x, 0, y, n);
 }
 
 /** The TS reference dot products, whatever the backend. */

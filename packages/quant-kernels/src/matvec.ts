@@ -6,12 +6,12 @@
 import { checkInt, LlmemError } from "@llmem/core";
 import {
   checkedLength,
-  FORMATS,
   isPlainF32,
-  nativeLib,
+  matvecNative,
+  nativeMatvec,
+  nativeSetThreads,
   type TypedArrayKind,
   typedArrayKind,
-  viewPtr,
 } from "@llmem/native";
 import { toF16 } from "./convert.ts";
 import { checkMatrixFormat, type MatrixFormat, rowBytes, wholeBlocks } from "./formats.ts";
@@ -116,18 +116,18 @@ export function matvec(w: Matrix, x: Float32Array, y: Float32Array): void {
   checkVector("y", y, w.rows, "w.rows");
   const quantized = w.format === "q8_0" || w.format === "q4_0";
   const s = quantized ? scratchFor(w.cols) : scratch;
-  const lib = nativeLib();
-  if (lib) {
-    const code = lib.llmem_matvec(
-      FORMATS[w.format].id,
-      viewPtr("w.data", w.data, 0, elements),
+  if (matvecNative()) {
+    nativeMatvec(
+      w.format,
+      w.data,
+      elements,
       w.rows,
       w.cols,
-      viewPtr("x", x),
-      viewPtr("y", y),
-      quantized ? viewPtr("scratch", s, 0, scratchBytes(w.cols)) : null,
+      x,
+      y,
+      quantized ? s : null,
+      scratchBytes(w.cols),
     );
-    if (code !== 0) throw new LlmemError("UNSUPPORTED", `llmem_matvec failed for ${w.format} (code ${code})`);
     return;
   }
   matvecReference(w, x, y, s);
@@ -154,8 +154,7 @@ let threads = 1;
 /** Threads the native matvec splits rows over (1 = the calling thread only). */
 export function setThreads(n: number): void {
   checkInt("n", n, 1, 64);
-  const lib = nativeLib();
-  if (lib && lib.llmem_set_threads(n) !== 0) {
+  if (!nativeSetThreads(n)) {
     throw new LlmemError("NATIVE_ALLOC_FAILED", `could not start ${n} threads`, { argument: "n", value: n });
   }
   threads = n;

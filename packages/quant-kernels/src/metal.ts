@@ -5,21 +5,12 @@
  * UNSUPPORTED; `metalAvailable()` says which.
  */
 import { LlmemError } from "@llmem/core";
-import { checkedLength, FORMATS, nativeLib, viewPtr } from "@llmem/native";
+import { checkedLength, metalAvailable, metalDequantize, metalMatvec } from "@llmem/native";
 import { blockBytes, wholeBlocks } from "./formats.ts";
 import { checkMatrix, checkVector, type Matrix } from "./matvec.ts";
 
-export function metalAvailable(): boolean {
-  const lib = nativeLib();
-  return lib !== null && lib.llmem_metal_available() === 1;
-}
-
-function requireMetal(what: string) {
-  if (!metalAvailable()) {
-    throw new LlmemError("UNSUPPORTED", `${what} needs a Metal device (macOS with libllmem loaded)`);
-  }
-  return nativeLib()!;
-}
+/** True when Metal can be used (@llmem/native's one check: libllmem, a device, LLMEM_METAL not 0). */
+export { metalAvailable };
 
 /** dequantizeInto on the GPU, for "q8_0" and "q4_0". */
 export function dequantizeIntoMetal(format: "q8_0" | "q4_0", bytes: Uint8Array, dst: Float32Array): void {
@@ -46,12 +37,8 @@ export function dequantizeIntoMetal(format: "q8_0" | "q4_0", bytes: Uint8Array, 
       },
     );
   }
-  const lib = requireMetal("dequantizeIntoMetal");
-  if (nb === 0) return;
   // Whole views: the FFI passes each one's first element, and the checks above bound C.
-  const rc = lib.llmem_metal_dequantize(FORMATS[format].id, bytes, dst, count);
-  if (rc !== 0)
-    throw new LlmemError("UNSUPPORTED", `Metal dequantize failed (${count} values too many for one buffer?)`);
+  metalDequantize(format, bytes, dst, count);
 }
 
 /** matvec on the GPU (same Matrix and rules as matvec). */
@@ -59,15 +46,5 @@ export function matvecMetal(w: Matrix, x: Float32Array, y: Float32Array): void {
   const elements = checkMatrix(w);
   checkVector("x", x, w.cols, "w.cols");
   checkVector("y", y, w.rows, "w.rows");
-  const lib = requireMetal("matvecMetal");
-  const rc = lib.llmem_metal_matvec(
-    FORMATS[w.format].id,
-    viewPtr("w.data", w.data, 0, elements),
-    w.rows,
-    w.cols,
-    viewPtr("x", x),
-    viewPtr("y", y),
-  );
-  if (rc !== 0)
-    throw new LlmemError("UNSUPPORTED", `Metal matvec failed for a ${w.rows}×${w.cols} ${w.format} matrix`);
+  metalMatvec(w.format, w.data, elements, w.rows, w.cols, x, y);
 }

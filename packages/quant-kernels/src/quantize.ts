@@ -4,9 +4,16 @@
  * both produce identical bytes.
  */
 import { checkSize, LlmemError } from "@llmem/core";
-import { checkedLength, FORMATS, isPlainBytes, isPlainF32 } from "@llmem/native";
+import {
+  checkedLength,
+  FORMATS,
+  isPlainBytes,
+  isPlainF32,
+  nativeDequantize,
+  nativeQuantize,
+  quantNative,
+} from "@llmem/native";
 import { blockBytes, checkQuantFormat, QK, type QuantFormat, quantGeometry, wholeBlocks } from "./formats.ts";
-import { loadedLib } from "./lib.ts";
 import {
   dequantizeQ4_0Blocks,
   dequantizeQ4_1Blocks,
@@ -72,11 +79,10 @@ export function quantizeInto(format: QuantFormat, src: Float32Array, dst: Uint8A
       src.byteLength === count * 4 &&
       dst.byteLength >= (count / QK) * g.blockBytes
     ) {
-      const lib = loadedLib();
-      if (lib !== null) {
+      if (quantNative()) {
         // Whole views: the FFI passes each one's first element, and the checks above proved C
         // stays inside both.
-        lib.llmem_quantize(g.id, src, dst, count);
+        nativeQuantize(g, src, dst, count);
         return;
       }
     }
@@ -91,8 +97,7 @@ function quantizeIntoChecked(format: QuantFormat, src: Float32Array, dst: Uint8A
   const nb = wholeBlocks("src", format, count);
   checkCapacity("dst", have, nb * blockBytes(format), count, format);
   if (nb === 0) return;
-  const lib = loadedLib();
-  if (lib) lib.llmem_quantize(FORMATS[format].id, src, dst, count);
+  if (quantNative()) nativeQuantize(FORMATS[format], src, dst, count);
   else QUANTIZE_REF[format](src, dst, nb);
 }
 
@@ -116,9 +121,8 @@ export function dequantizeInto(format: QuantFormat, bytes: Uint8Array, dst: Floa
       dst.byteLength === count * 4 &&
       bytes.byteLength >= (count / QK) * g.blockBytes
     ) {
-      const lib = loadedLib();
-      if (lib !== null) {
-        lib.llmem_dequantize(g.id, bytes, dst, count);
+      if (quantNative()) {
+        nativeDequantize(g, bytes, dst, count);
         return;
       }
     }
@@ -133,8 +137,7 @@ function dequantizeIntoChecked(format: QuantFormat, bytes: Uint8Array, dst: Floa
   const nb = wholeBlocks("dst", format, count);
   checkCapacity("bytes", have, nb * blockBytes(format), count, format);
   if (nb === 0) return;
-  const lib = loadedLib();
-  if (lib) lib.llmem_dequantize(FORMATS[format].id, bytes, dst, count);
+  if (quantNative()) nativeDequantize(FORMATS[format], bytes, dst, count);
   else DEQUANTIZE_REF[format](bytes, dst, nb);
 }
 

@@ -1,16 +1,14 @@
 /**
- * The native LH64 paths (one FFI call per prompt), validated here; every caller has the pure-TS
- * path of fast.ts for when `nativeLib()` is null. All lengths are checked against the views
- * before the call so C never reads or writes outside them.
+ * libllmem's LH64 hashing (prefix-hash's native paths, one FFI call per prompt), validated here;
+ * every caller has the pure-TS path of prefix-hash's fast.ts for when these return false/null.
+ * All lengths are checked against the views before the call so C never reads or writes outside them.
  */
 import { LlmemError } from "@llmem/core";
-import { nativeLib, viewPtr } from "@llmem/native";
+import { loaded } from "./loaded.ts";
+import { viewPtr } from "./pointers.ts";
 
-/** Calls below this many token words stay in TS: the FFI call costs more than it saves. */
-export const NATIVE_MIN_WORDS = 64;
-
-export function nativeAvailable(): boolean {
-  return nativeLib() !== null;
+export function hashNative(): boolean {
+  return loaded() !== null;
 }
 
 function outOfBounds(message: string): never {
@@ -30,7 +28,7 @@ export function nativeChain(
   parent: bigint,
   out: Uint32Array,
 ): boolean {
-  const lib = nativeLib();
+  const lib = loaded();
   if (lib === null) return false;
   if (blocks === 0) return true;
   if (blocks * blockSize > tokens.length)
@@ -66,7 +64,7 @@ export function nativeChain(
 
 /** LH64 of one message (tokens ++ extra) chained to parent, or null when native is off. */
 export function nativeHash64(tokens: Uint32Array, extra: Uint32Array | null, parent: bigint): bigint | null {
-  const lib = nativeLib();
+  const lib = loaded();
   if (lib === null) return null;
   const n = tokens.length;
   const m = extra === null ? 0 : extra.length;

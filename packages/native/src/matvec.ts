@@ -1,0 +1,100 @@
+/**
+ * libllmem's matvec, thread count and attention building blocks (quant-kernels' native paths).
+ * The caller validates shapes (the same checks guard its TS path); every pointer is derived here
+ * by viewPtr, bounded by the count the caller proved, and a refused call throws.
+ */
+import { FORMATS, LlmemError, type MatrixFormat, type RowFormat, type TypedArray } from "@llmem/core";
+import { loaded } from "./loaded.ts";
+import { viewPtr } from "./pointers.ts";
+
+/** True when matvec and attention run in libllmem (else callers take their TS path). */
+export function matvecNative(): boolean {
+  return loaded() !== null;
+}
+
+/**
+ * y = W x. w holds `elements` elements (rows × cols of `format`); scratch, for formats whose dot
+ * pairs with a quantized activation, holds `scratchBytes` bytes (else null).
+ */
+export function nativeMatvec(
+  format: MatrixFormat,
+  w: TypedArray,
+  elements: number,
+  rows: number,
+  cols: number,
+  x: Float32Array,
+  y: Float32Array,
+  scratch: Uint8Array | null,
+  scratchBytes: number,
+): void {
+  const code = loaded()!.llmem_matvec(
+    FORMATS[format].id,
+    viewPtr("w.data", w, 0, elements),
+    rows,
+    cols,
+    viewPtr("x", x),
+    viewPtr("y", y),
+    scratch === null ? null : viewPtr("scratch", scratch, 0, scratchBytes),
+  );
+  if (code !== 0) throw new LlmemError("UNSUPPORTED", `llmem_matvec failed for ${format} (code ${code})`);
+}
+
+/** Threads libllmem's matvec uses (1..64); false when they could not start (native off: true). */
+export function nativeSetThreads(n: number): boolean {
+  const lib = loaded();
+  return lib === null || lib.llmem_set_threads(n) === 0;
+}
+
+/** Row geometry of attention over rows at bytes[offsetBytes + t*strideBytes], t < count. */
+export interface RowSpan {
+  offsetBytes: number;
+  strideBytes: number;
+  count: number;
+  headDim: number;
+}
+
+/** out[outOffset + t] = scale · (query · row_t); rowBytes[0..span) holds every row. */
+export function nativeAttnScores(
+  format: RowFormat,
+  query: Float32Array,
+  rows: Uint8Array,
+  span: number,
+  o: RowSpan,
+  scale: number,
+  out: Float32Array,
+  outOffset: number,
+): void {
+  loaded()!.llmem_attn_scores(
+    FORMATS[format].id,
+    viewPtr("query", query, 0, o.headDim),
+    viewPtr("keys", rows, 0, span),
+    o.offsetBytes,
+    o.strideBytes,
+    o.count,
+    o.headDim,
+    scale,
+    viewPtr("out", out, outOffset, o.count),
+  );
+}
+
+/** out[d] += Σ_t weights[weightsOffset + t] · row_t[d]. */
+export function nativeAttnWeightedSum(
+  format: RowFormat,
+  weights: Float32Array,
+  weightsOffset: number,
+  rows: Uint8Array,
+  span: number,
+  o: RowSpan,
+  out: Float32Array,
+): void {
+  loaded()!.llmem_attn_weighted_sum(
+    FORMATS[format].id,
+    viewPtr("weights", weights, weightsOffset, o.count),
+    viewPtr("values", rows, 0, span),
+    o.offsetBytes,
+    o.strideBytes,
+    o.count,
+    o.headDim,
+    viewPtr("out", out, 0, o.headDim),
+  );
+}

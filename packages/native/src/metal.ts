@@ -1,0 +1,179 @@
+/**
+ * Metal (macOS) through libllmem: the one availability check, buffers, residency sets, and the
+ * GPU kernels. Failure policy (README): a call that asks for Metal by name (a Metal buffer, the
+ * metal pool backend, dequantizeIntoMetal, matvecMetal) throws UNSUPPORTED when Metal is not
+ * available; a path that only prefers the GPU (paged attention) falls back to the CPU kernel
+ * and says where it ran. `metalAvailable()` is false when libllmem is not loaded, has no
+ * device (always off macOS), or LLMEM_METAL=0.
+ */
+import { type Pointer, toArrayBuffer } from "bun:ffi";
+import { FORMATS, LlmemError, type MatrixFormat, type RowFormat, type TypedArray } from "@llmem/core";
+import { loaded } from "./loaded.ts";
+import { viewPtr } from "./pointers.ts";
+
+const asPtr = (p: number) => p as unknown as Pointer;
+let device: boolean | undefined;
+
+/** True when Metal kernels and buffers can be used: libllmem loaded, a device, LLMEM_METAL not "0". */
+export function metalAvailable(): boolean {
+  if (process.env.LLMEM_METAL === "0") return false;
+  if (device === undefined) {
+    const lib = loaded();
+    device = lib !== null && lib.llmem_metal_available() === 1;
+  }
+  return device;
+}
+
+/** Throws UNSUPPORTED naming `what` unless Metal is available (the policy for explicit requests). */
+export function requireMetal(what: string): void {
+  if (!metalAvailable()) {
+    throw new LlmemError(
+      "UNSUPPORTED",
+      `${what} needs a Metal device (macOS with libllmem loaded, LLMEM_METAL not 0)`,
+    );
+  }
+}
+
+const lib = () => loaded()!;
+
+/** A zeroed shared-storage MTLBuffer of `bytes`: its handle and its contents as an ArrayBuffer. */
+export function metalBufferNew(
+  bytes: number,
+  what = "a Metal buffer",
+): { handle: number; buffer: ArrayBuffer } {
+  requireMetal(what);
+  const p = lib().llmem_metal_buffer_new(bytes);
+  if (!p) {
+    throw new LlmemError("NATIVE_ALLOC_FAILED", `Metal buffer of ${bytes} bytes could not be allocated`, {
+      byteLength: bytes,
+    });
+  }
+  return { handle: Number(p), buffer: metalBufferContents(Number(p)) };
+}
+
+/** The contents of a live buffer handle, as a fresh ArrayBuffer over its whole length. */
+export function metalBufferContents(handle: number): ArrayBuffer {
+  const l = lib();
+  return toArrayBuffer(
+    l.llmem_metal_buffer_contents(asPtr(handle))!,
+    0,
+    Number(l.llmem_metal_buffer_length(asPtr(handle))),
+  );
+}
+
+export function metalBufferRelease(handle: number): void {
+  lib().llmem_metal_buffer_release(asPtr(handle));
+}
+
+export function metalBufferOnDevice(handle: number): boolean {
+  const l = loaded();
+  return handle !== 0 && l !== null && l.llmem_metal_buffer_on_device(asPtr(handle)) === 1;
+}
+
+/** True when all of `bytes` lies inside one live llmem Metal buffer (kernels read it in place). */
+export function metalHolds(bytes: Uint8Array): boolean {
+  const l = loaded();
+  return (
+    l !== null && bytes.byteLength > 0 && l.llmem_metal_holds(viewPtr("bytes", bytes), bytes.byteLength) === 1
+  );
+}
+
+/** A residency set's handle, or 0 when the OS has none (or LLMEM_NO_RESIDENCY=1). */
+export function metalResidencyNew(): number {
+  if (process.env.LLMEM_NO_RESIDENCY === "1" || !metalAvailable()) return 0;
+  return Number(lib().llmem_metal_residency_new() ?? 0);
+}
+/** Adds a buffer; false if it lives on another device. */
+export function metalResidencyAdd(set: number, buffer: number): boolean {
+  return lib().llmem_metal_residency_add(asPtr(set), asPtr(buffer)) === 0;
+}
+export function metalResidencyRemove(set: number, buffer: number): void {
+  lib().llmem_metal_residency_remove(asPtr(set), asPtr(buffer));
+}
+export function metalResidencyCommit(set: number): void {
+  lib().llmem_metal_residency_commit(asPtr(set));
+}
+export function metalResidencyRelease(set: number): void {
+  lib().llmem_metal_residency_release(asPtr(set));
+}
+
+/**
+ * Dequantizes `count` values on the GPU. The caller has checked that bytes holds their blocks and
+ * dst `count` floats (views.ts lengths). Throws UNSUPPORTED if Metal is missing or fails.
+ */
+export function metalDequantize(
+  format: "q8_0" | "q4_0",
+  bytes: Uint8Array,
+  dst: Float32Array,
+  count: number,
+): void {
+  requireMetal("dequantizeIntoMetal");
+  if (count === 0) return;
+  const rc = lib().llmem_metal_dequantize(FORMATS[format].id, bytes, dst, count);
+  if (rc !== 0)
+    throw new LlmemError("UNSUPPORTED", `Metal dequantize failed (${count} values too many for one buffer?)`);
+}
+
+/** y = W x on the GPU; w holds `elements` elements (checked by the caller), x cols, y rows. */
+export function metalMatvec(
+  format: MatrixFormat,
+  w: TypedArray,
+  elements: number,
+  rows: number,
+  cols: number,
+  x: Float32Array,
+  y: Float32Array,
+): void {
+  requireMetal("matvecMetal");
+  const rc = lib().llmem_metal_matvec(
+    FORMATS[format].id,
+    viewPtr("w.data", w, 0, elements),
+    rows,
+    cols,
+    viewPtr("x", x),
+    viewPtr("y", y),
+  );
+  if (rc !== 0)
+    throw new LlmemError("UNSUPPORTED", `Metal matvec failed for a ${rows}×${cols} ${format} matrix`);
+}
+
+/** Arguments of paged attention, validated by the caller (kv-cache's checkPagedArgs). */
+export interface PagedCall {
+  format: RowFormat;
+  query: Float32Array;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  kBytes: Uint8Array;
+  vBytes: Uint8Array;
+  blockTable: Uint32Array;
+  numBlocks: number;
+  blockSize: number;
+  numTokens: number;
+  scale: number;
+  out: Float32Array;
+  lse: Float32Array;
+}
+
+/** Paged attention on the GPU; false (nothing written that matters) when Metal is missing or fails. */
+export function metalPagedAttention(a: PagedCall): boolean {
+  if (!metalAvailable()) return false;
+  const rc = lib().llmem_metal_paged_attention(
+    FORMATS[a.format].id,
+    viewPtr("query", a.query),
+    a.numHeads,
+    a.numKvHeads,
+    a.headDim,
+    viewPtr("kPool", a.kBytes),
+    a.kBytes.byteLength,
+    viewPtr("vPool", a.vBytes),
+    a.vBytes.byteLength,
+    viewPtr("blockTable", a.blockTable, 0, a.numBlocks),
+    a.blockSize,
+    a.numTokens,
+    a.scale,
+    viewPtr("out", a.out),
+    viewPtr("lse", a.lse),
+  );
+  return rc === 0;
+}

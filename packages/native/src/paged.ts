@@ -1,0 +1,62 @@
+/**
+ * Paged attention and the refined 4-bit KV encoder of libllmem (kv-cache's native paths).
+ * Callers validate shapes and block ids first (kv-cache's checkPagedArgs); pointers are derived
+ * here, each bounded by viewPtr.
+ */
+import { FORMATS, LlmemError } from "@llmem/core";
+import { loaded } from "./loaded.ts";
+import type { PagedCall } from "./metal.ts";
+import { viewPtr } from "./pointers.ts";
+
+/** True when libllmem's CPU paged-attention kernel runs (else kv-cache takes its TS path). */
+export function pagedNative(): boolean {
+  return loaded() !== null;
+}
+
+/** libllmem's paged attention on the CPU; scratch holds numTokens*numHeads + 32*headDim floats. */
+export function nativePagedAttention(a: PagedCall, scratch: Float32Array): void {
+  const need = a.numTokens * a.numHeads + 32 * a.headDim;
+  loaded()!.llmem_paged_attention(
+    FORMATS[a.format].id,
+    viewPtr("query", a.query),
+    a.numHeads,
+    a.numKvHeads,
+    a.headDim,
+    viewPtr("kPool", a.kBytes),
+    viewPtr("vPool", a.vBytes),
+    viewPtr("blockTable", a.blockTable, 0, a.numBlocks),
+    a.blockSize,
+    a.numTokens,
+    a.scale,
+    viewPtr("scratch", scratch, 0, need),
+    viewPtr("out", a.out),
+    viewPtr("lse", a.lse),
+  );
+}
+
+/**
+ * Encodes src[0..n) as q4_0/q4_1 blocks at dst[at..) with libllmem's error-minimising search;
+ * false when native is off (the caller runs its TS search).
+ */
+export function nativeQuantizeRefined(
+  format: "q4_0" | "q4_1",
+  src: Float32Array,
+  n: number,
+  dst: Uint8Array,
+  at: number,
+  bytes: number,
+): boolean {
+  const lib = loaded();
+  if (lib === null) return false;
+  const rc = lib.llmem_kv_quantize_refined(
+    FORMATS[format].id,
+    viewPtr("src", src, 0, n),
+    viewPtr("dst", dst, at, bytes),
+    n,
+  );
+  if (rc !== 0)
+    throw new LlmemError("INVALID_ARGUMENT", `src must hold whole 32-value blocks, got ${n}`, {
+      argument: "src",
+    });
+  return true;
+}

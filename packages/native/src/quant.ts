@@ -1,0 +1,82 @@
+/**
+ * libllmem's quantization, conversion and dot-product kernels (quant-kernels' native path).
+ *
+ * These sit on decode's hot path, so they keep quant-kernels' inline fast paths (see its README
+ * on call overhead): the caller proves with this package's views.ts checks (isPlain*,
+ * checkedLength) that every array holds what `count`/`n` needs, then calls in here, and nothing is
+ * checked twice. What these own is the rest of the boundary: the format id (from the format
+ * table), the symbol, and the return code. Call them only when `quantNative()` is true.
+ */
+import { type FormatInfo, LlmemError, type TypedArray } from "@llmem/core";
+import { loaded } from "./loaded.ts";
+import { checkedByteLength } from "./views.ts";
+
+/** True when the quant kernels run in libllmem (else callers take their TS path). */
+export function quantNative(): boolean {
+  return loaded() !== null;
+}
+
+function failed(what: string, format: string, count: number): never {
+  throw new LlmemError("INVALID_ARGUMENT", `${what} ${format}: libllmem refused ${count} values`, {
+    format,
+    count,
+  });
+}
+
+/** Quantizes count values of src into dst's first blocks (format a quant row of the table). */
+export function nativeQuantize(format: FormatInfo, src: Float32Array, dst: Uint8Array, count: number): void {
+  if (loaded()!.llmem_quantize(format.id, src, dst, count) !== 0) failed("quantize", format.name, count);
+}
+
+/** Dequantizes count values from bytes' first blocks into dst. */
+export function nativeDequantize(
+  format: FormatInfo,
+  bytes: Uint8Array,
+  dst: Float32Array,
+  count: number,
+): void {
+  if (loaded()!.llmem_dequantize(format.id, bytes, dst, count) !== 0)
+    failed("dequantize", format.name, count);
+}
+
+export function nativeDotQ8_0(x: Uint8Array, y: Uint8Array, n: number): number {
+  return loaded()!.llmem_dot_q8_0_q8_0(x, y, n);
+}
+export function nativeDotQ4_0Q8_0(x: Uint8Array, y: Uint8Array, n: number): number {
+  return loaded()!.llmem_dot_q4_0_q8_0(x, y, n);
+}
+export function nativeDotQ4_1Q8_1(x: Uint8Array, y: Uint8Array, n: number): number {
+  return loaded()!.llmem_dot_q4_1_q8_1(x, y, n);
+}
+export function nativeDotF16F32(x: Uint16Array, y: Float32Array, n: number): number {
+  return loaded()!.llmem_dot_f16_f32(x, y, n);
+}
+
+export function nativeF32ToF16(src: Float32Array, dst: Uint16Array, n: number): void {
+  loaded()!.llmem_f32_to_f16(src, dst, n);
+}
+export function nativeF16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
+  loaded()!.llmem_f16_to_f32(src, dst, n);
+}
+export function nativeF32ToBf16(src: Float32Array, dst: Uint16Array, n: number): void {
+  loaded()!.llmem_f32_to_bf16(src, dst, n);
+}
+export function nativeBf16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
+  loaded()!.llmem_bf16_to_f32(src, dst, n);
+}
+
+/** Reads every byte of `bytes` once (the bandwidth baseline the benchmarks compare matvec with). */
+export function nativeReadBytes(bytes: Uint8Array): bigint {
+  return BigInt(loaded()!.llmem_read_bytes(bytes, bytes.byteLength));
+}
+
+/** Copies `bytes` bytes from src to dst (memcpy: the baseline the benchmarks compare with). */
+export function nativeCopy(dst: TypedArray, src: TypedArray, bytes: number): void {
+  const room = Math.min(checkedByteLength("dst", dst), checkedByteLength("src", src));
+  if (!(Number.isInteger(bytes) && bytes >= 0 && bytes <= room)) {
+    throw new LlmemError("OUT_OF_BOUNDS", `bytes ${bytes} exceeds the ${room} both views hold`, {
+      argument: "bytes",
+    });
+  }
+  if (bytes > 0) loaded()!.llmem_copy(dst, src, bytes);
+}
