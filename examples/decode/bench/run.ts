@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { native } from "@llmem/native";
 import { viewCheckpoint } from "../src/checkpoint.ts";
 import type { ModelConfig } from "../src/config.ts";
-import { selectKernels } from "../src/kernels.ts";
+import { quantKernels } from "../src/kernels.ts";
 import { KvStore } from "../src/kv-store.ts";
 import type { WeightFormat } from "../src/matvec.ts";
 import { Transformer } from "../src/model.ts";
@@ -69,7 +69,7 @@ interface Variant {
 function variant(padded: Uint8Array, label: string, format: WeightFormat, threads: number): Variant {
   const ckpt = viewCheckpoint(padded, "bench");
   const c = ckpt.config;
-  const kernels = selectKernels(format, 1);
+  const kernels = quantKernels;
   const model = new Transformer(ckpt, { format, kernels });
   const kv = new KvStore(c, { blockSize: 16, numBlocks: Math.ceil(c.seqLen / 16), format: "f32" });
   let seed = 1n;

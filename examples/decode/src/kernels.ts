@@ -1,11 +1,9 @@
 /**
- * Picks the matvec kernels: @llmem/quant-kernels (native SIMD, quantized formats, threads),
- * or the pure-TS f32 loop when libllmem is not loaded and f32 weights are asked for.
+ * The matvec kernels: @llmem/quant-kernels (native SIMD, quantized formats and threads when
+ * libllmem is loaded; its TS path otherwise).
  */
-import { isNativeAvailable } from "@llmem/native";
 import { getThreads, matvec, prepareMatrix, setThreads } from "@llmem/quant-kernels";
-import type { MatvecKernels, WeightFormat } from "./matvec.ts";
-import { tsKernels } from "./matvec.ts";
+import type { MatvecKernels } from "./matvec.ts";
 
 /**
  * f32 matrices are views of the checkpoint (prepareMatrix would copy them); a matrix whose
@@ -24,10 +22,3 @@ export const quantKernels: MatvecKernels = {
   setThreads,
   threads: getThreads,
 };
-
-/** Native quant-kernels when libllmem is loaded; without it, the TS f32 loop is faster than their reference path. */
-export function selectKernels(format: WeightFormat, threads: number): MatvecKernels {
-  const k = isNativeAvailable() || format !== "f32" ? quantKernels : tsKernels;
-  k.setThreads(threads);
-  return k;
-}

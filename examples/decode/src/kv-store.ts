@@ -37,7 +37,7 @@ export class KvStore implements KvProvider {
       blockSize: o.blockSize,
       numBlocks: o.numBlocks,
       maxBlocksPerSeq: Math.ceil(config.seqLen / o.blockSize),
-      precision: o.format,
+      format: o.format,
     });
   }
 

@@ -1,6 +1,6 @@
 /**
  * Where every weight matrix lives and how y = W x is computed. The loop only sees this
- * interface, so the kernels (pure TS here, @llmem/quant-kernels when present) are pluggable.
+ * interface; @llmem/quant-kernels provides it (kernels.ts), native or TS.
  */
 import type { Matrix } from "@llmem/quant-kernels";
 
@@ -19,35 +19,3 @@ export interface MatvecKernels {
   setThreads(n: number): void;
   threads(): number;
 }
-
-/** The fallback when no kernel package is available: f32 only, one thread. */
-export const tsKernels: MatvecKernels = {
-  name: "ts",
-  formats: ["f32"],
-  prepare(format, weights, rows, cols) {
-    if (format !== "f32") throw new Error(`ts kernels hold f32 weights only, not ${format}`);
-    return { format, rows, cols, data: weights };
-  },
-  matvec(w, x, y) {
-    const data = w.data as Float32Array;
-    const n = w.cols;
-    for (let i = 0; i < w.rows; i++) {
-      const base = i * n;
-      let a0 = 0;
-      let a1 = 0;
-      let a2 = 0;
-      let a3 = 0;
-      let j = 0;
-      for (; j + 4 <= n; j += 4) {
-        a0 += data[base + j]! * x[j]!;
-        a1 += data[base + j + 1]! * x[j + 1]!;
-        a2 += data[base + j + 2]! * x[j + 2]!;
-        a3 += data[base + j + 3]! * x[j + 3]!;
-      }
-      for (; j < n; j++) a0 += data[base + j]! * x[j]!;
-      y[i] = a0 + a1 + (a2 + a3);
-    }
-  },
-  setThreads() {},
-  threads: () => 1,
-};

@@ -94,7 +94,13 @@ export class Transformer {
     const norms = this.layers.reduce((n, l) => n + l.rmsAtt.byteLength + l.rmsFfn.byteLength, 0);
     this.weightBytes = matrixBytes + biasBytes + this.embedding.bytes + norms + this.rmsFinal.byteLength;
     this.scratch = new LinearScratch(Math.max(c.dim, c.hiddenDim));
-    this.arena = new Arena(activationBytes(c) + 64 * 16);
+    // One decode step's activations (hiddenDim: the widest of them); reset after every step.
+    this.arena = Arena.forModel({
+      hiddenDim: Math.max(c.dim, c.hiddenDim),
+      vocabSize: c.vocabSize,
+      batchSize: 1,
+      contextLength: c.seqLen,
+    });
   }
 
   /** Returns the arena's native memory; the model cannot run afterwards. */
@@ -183,23 +189,4 @@ export class Transformer {
   private linear(m: Linear, x: Float32Array, y: Float32Array): void {
     applyLinear(this.kernels, m, x, y, this.scratch);
   }
-}
-
-/** Arena bytes one step needs (each allocation rounded up to 64-byte alignment). */
-export function activationBytes(c: ModelConfig): number {
-  const counts = [
-    c.dim,
-    c.dim,
-    c.dim,
-    c.hiddenDim,
-    c.hiddenDim,
-    c.dim,
-    kvDim(c),
-    kvDim(c),
-    c.seqLen,
-    c.vocabSize,
-  ];
-  let bytes = 0;
-  for (const n of counts) bytes += Math.ceil((n * 4) / 64) * 64;
-  return bytes + 2 * Math.ceil((headSize(c) * 2) / 64) * 64;
 }

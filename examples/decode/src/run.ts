@@ -11,7 +11,7 @@ import type { KvFormat, Options } from "./args.ts";
 import { type Checkpoint, readCheckpoint, viewCheckpoint } from "./checkpoint.ts";
 import { kvDim, type ModelConfig } from "./config.ts";
 import { isGgufPath, loadGguf } from "./gguf-model.ts";
-import { selectKernels } from "./kernels.ts";
+import { quantKernels } from "./kernels.ts";
 import { KvStore } from "./kv-store.ts";
 import { Transformer } from "./model.ts";
 import { type RequestSpec, runRequests, type Timing } from "./scheduler.ts";
@@ -149,18 +149,23 @@ function buildGgufModel(o: Options, path: string): LoadedModel {
     );
   }
   const { weights, codec } = loadGguf(path, { maxPositions: o.steps === 0 ? undefined : o.steps });
-  // Only the pure-TS loop is limited to f32; quant-kernels multiply every other format (natively or not).
-  const kernels = selectKernels(weights.formatLabel === "f32" ? "f32" : "q8_0", o.threads);
-  return { model: new Transformer(weights, { kernels }), tokenizer: codec, embedded: false, source: "gguf" };
+  quantKernels.setThreads(o.threads);
+  return {
+    model: new Transformer(weights, { kernels: quantKernels }),
+    tokenizer: codec,
+    embedded: false,
+    source: "gguf",
+  };
 }
 
 /** Loads and prepares the model; the checkpoint is not kept here, so quantized runs can drop it. */
 function buildModel(o: Options, hooks: RunHooks): LoadedModel {
   if (o.model && isGgufPath(o.model)) return buildGgufModel(o, o.model);
   const { ckpt, tokenizer, embedded } = loadModel(o, hooks);
+  quantKernels.setThreads(o.threads);
   const model = new Transformer(ckpt, {
     format: o.weights,
-    kernels: selectKernels(o.weights, o.threads),
+    kernels: quantKernels,
     progress:
       hooks.progress && o.weights !== "f32" ? (d, t) => hooks.progress!("quantizing", d, t) : undefined,
   });

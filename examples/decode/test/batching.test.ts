@@ -7,8 +7,8 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { viewCheckpoint } from "../src/checkpoint.ts";
 import type { ModelConfig } from "../src/config.ts";
+import { quantKernels } from "../src/kernels.ts";
 import { KvStore } from "../src/kv-store.ts";
-import { tsKernels } from "../src/matvec.ts";
 import { Transformer } from "../src/model.ts";
 import { type RequestSpec, runRequests } from "../src/scheduler.ts";
 import { syntheticCheckpoint, syntheticTokenizer } from "../src/synthetic.ts";
@@ -26,7 +26,7 @@ const shape: ModelConfig = {
 };
 const model = new Transformer(viewCheckpoint(syntheticCheckpoint(shape, 7), "m"), {
   format: "f32",
-  kernels: tsKernels,
+  kernels: quantKernels,
 });
 const tokenizer = Tokenizer.parse(syntheticTokenizer(shape.vocabSize), shape.vocabSize);
 const common = { model, tokenizer, temperature: 1, topp: 0.9 };
@@ -99,7 +99,7 @@ describe("continuous batching over the paged, prefix-sharing store", () => {
     const wide: ModelConfig = { ...shape, dim: 64, nHeads: 2, nKvHeads: 1 };
     const m = new Transformer(viewCheckpoint(syntheticCheckpoint(wide, 3), "w"), {
       format: "f32",
-      kernels: tsKernels,
+      kernels: quantKernels,
     });
     for (const format of ["q8_0", "q4_0"] as const) {
       const kv = new KvStore(wide, { blockSize: 8, numBlocks: 6, format });

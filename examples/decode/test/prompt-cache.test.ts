@@ -11,7 +11,7 @@ import { fixturePath } from "@llmem/core/testing";
 import { type PagedSequence, restoreKvFile, saveKvFile } from "@llmem/kv-cache";
 import { native } from "@llmem/native";
 import { readCheckpoint } from "../src/checkpoint.ts";
-import { selectKernels } from "../src/kernels.ts";
+import { quantKernels } from "../src/kernels.ts";
 import { checkpointFingerprint } from "../src/kv-fingerprint.ts";
 import { KvStore } from "../src/kv-store.ts";
 import { Transformer } from "../src/model.ts";
@@ -29,7 +29,7 @@ test.skipIf(modelPath === undefined)(
   () => {
     const ckpt = readCheckpoint(modelPath!);
     const tok = Tokenizer.read(tokPath!, ckpt.config.vocabSize);
-    const kernels = selectKernels("f32", 1);
+    const kernels = quantKernels;
     const model = new Transformer(ckpt, { format: "f32", kernels });
     const fp = checkpointFingerprint(ckpt, {
       weights: "f32",

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { readCheckpoint, viewCheckpoint } from "../src/checkpoint.ts";
 import type { ModelConfig } from "../src/config.ts";
-import { selectKernels } from "../src/kernels.ts";
+import { quantKernels } from "../src/kernels.ts";
 import { KvStore } from "../src/kv-store.ts";
 import { Transformer } from "../src/model.ts";
 import { runRequests } from "../src/scheduler.ts";
@@ -53,7 +53,7 @@ function loadUncached(name: string) {
 export function decodeCase(c: Case): number[] {
   const { ckpt, tok } = load(c.model);
   // The kernels the CLI uses: native SIMD matvec when libllmem is loaded, the TS loop otherwise.
-  const model = new Transformer(ckpt, { format: "f32", kernels: selectKernels("f32", 1) });
+  const model = new Transformer(ckpt, { format: "f32", kernels: quantKernels });
   const steps = c.steps === 0 || c.steps > ckpt.config.seqLen ? ckpt.config.seqLen : c.steps;
   const { sequences } = runRequests([{ prompt: tok.encode(c.prompt), seed: BigInt(c.seed) }], {
     model,

@@ -40,10 +40,20 @@ export interface ArenaStats {
 }
 
 export interface ModelDims {
+  /** The widest activation (a decoder's FFN width, or its model width if larger). */
   hiddenDim: number;
   vocabSize: number;
   batchSize: number;
+  /**
+   * Positions one attention row spans (a decoder's context length). Given, the arena also holds
+   * each sequence's attention scores and 64 bytes of alignment for each of 16 step buffers, so
+   * one decode step's activations always fit.
+   */
+  contextLength?: number;
 }
+
+/** Step buffers forModel leaves alignment room for when contextLength is given. */
+const STEP_BUFFERS = 16;
 
 /** A point to roll back to; valid until a reset or a rollback to an earlier mark. */
 export class ArenaMark {
@@ -115,7 +125,10 @@ export class Arena {
     const hidden = checkInt("hiddenDim", dims.hiddenDim, 1, 2 ** 20);
     const vocab = checkInt("vocabSize", dims.vocabSize, 1, 2 ** 24);
     const batch = checkInt("batchSize", dims.batchSize, 1, 2 ** 16);
-    const total = (hidden * batch * 4 + vocab * batch * 4 + hidden * 4 * 4) * 2;
+    const context =
+      dims.contextLength === undefined ? 0 : checkInt("contextLength", dims.contextLength, 1, 2 ** 24);
+    const scores = context === 0 ? 0 : context * batch * 4 * 2 + STEP_BUFFERS * 64;
+    const total = (hidden * batch * 4 + vocab * batch * 4 + hidden * 4 * 4) * 2 + scores;
     if (total > MAX_ARENA_BYTES) {
       throw new LlmemError(
         "OUT_OF_RANGE",

@@ -174,6 +174,15 @@ test("stats and forModel sizing as the seed", () => {
   arena.dispose();
   // (4096·1·4 + 32000·1·4 + 4096·16) · 2
   expect(Arena.bytesForModel({ hiddenDim: 4096, vocabSize: 32000, batchSize: 1 })).toBe(419840);
+  // contextLength adds the scores (× 2, as the rest) and 16 × 64 bytes of alignment room.
+  expect(Arena.bytesForModel({ hiddenDim: 4096, vocabSize: 32000, batchSize: 1, contextLength: 2048 })).toBe(
+    419840 + 2048 * 4 * 2 + 16 * 64,
+  );
+  expectLlmemError(
+    () => Arena.bytesForModel({ hiddenDim: 8, vocabSize: 8, batchSize: 1, contextLength: 0 }),
+    "OUT_OF_RANGE",
+    "contextLength",
+  );
   const m = Arena.forModel({ hiddenDim: 288, vocabSize: 32000, batchSize: 2 });
   expect(m.capacity).toBe((288 * 2 * 4 + 32000 * 2 * 4 + 288 * 16) * 2);
   m.dispose();

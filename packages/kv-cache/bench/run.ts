@@ -21,7 +21,7 @@ const values = gaussian(T * ROW, 2);
 const query = gaussian(HEADS * HD, 3);
 const out = new Float32Array(HEADS * HD);
 
-function pagedWith(precision: RowFormat): { cache: PagedKvCache; seq: PagedSequence } {
+function pagedWith(format: RowFormat): { cache: PagedKvCache; seq: PagedSequence } {
   const cache = new PagedKvCache({
     numLayers: 1,
     numKvHeads: KV,
@@ -29,7 +29,7 @@ function pagedWith(precision: RowFormat): { cache: PagedKvCache; seq: PagedSeque
     blockSize: 16,
     numBlocks: 2 * (T / 16),
     numHeads: HEADS,
-    precision,
+    format,
   });
   // Two sequences filled in alternation, so each one's blocks are scattered through the pool.
   const seq = cache.admit([], { maxTokens: T })!;
@@ -55,8 +55,8 @@ const pagedF32 = pagedWith("f32");
 const pagedQ8 = pagedWith("q8_0");
 const pagedQ4 = pagedWith("q4_0");
 const pagedF16 = pagedWith("f16");
-/** The two-tier policy: the newest 4 blocks of 32 in f32, older ones in `storePrecision`. */
-function tieredWith(storePrecision: RowFormat, keyGrouping: KeyGrouping): PagedSequence {
+/** The two-tier policy: the newest 4 blocks of 32 in f32, older ones in `storeFormat`. */
+function tieredWith(storeFormat: RowFormat, keyGrouping: KeyGrouping): PagedSequence {
   const cache = new PagedKvCache({
     numLayers: 1,
     numKvHeads: KV,
@@ -64,7 +64,7 @@ function tieredWith(storePrecision: RowFormat, keyGrouping: KeyGrouping): PagedS
     headDim: HD,
     blockSize: 32,
     numBlocks: T / 32,
-    tiers: { recentBlocks: 4, storePrecision, numStoreBlocks: T / 32, keyGrouping },
+    tiers: { recentBlocks: 4, storeFormat, numStoreBlocks: T / 32, keyGrouping },
   });
   const seq = cache.admit([], { maxTokens: T })!;
   seq.beginStep(Array.from({ length: T }, (_, i) => i)).write(0, keys, values);

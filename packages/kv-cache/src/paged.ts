@@ -51,13 +51,13 @@ export interface PagedKvCacheOptions {
    */
   prefixKeys?: ChainOptions;
   /** Row format of the pools (default "f32"); block formats quantize each token's rows on write. */
-  precision?: RowFormat;
+  format?: RowFormat;
   /** Where pool memory comes from (default: a new host BucketPool). */
   pool?: BucketPool;
   /**
    * Two-tier policy per sequence: each sequence keeps its newest `recentBlocks` full blocks
-   * (plus the partial one) at `precision`; older full blocks move to a second pool of
-   * `numStoreBlocks` blocks in `storePrecision`. When that pool is full, blocks stay recent.
+   * (plus the partial one) at `format`; older full blocks move to a second pool of
+   * `numStoreBlocks` blocks in `storeFormat`. When that pool is full, blocks stay recent.
    */
   tiers?: PagedTiers;
 }
@@ -67,12 +67,12 @@ export type KeyGrouping = "token" | "channel";
 
 export interface PagedTiers {
   recentBlocks: number;
-  storePrecision: RowFormat;
+  storeFormat: RowFormat;
   numStoreBlocks: number;
   /**
    * "token" (default): store keys per token and head in 32-value blocks, like values.
    * "channel": store keys per channel over 32-token groups, as KIVI does: keys have outlier
-   * channels that spoil per-token blocks. Needs a block storePrecision and blockSize % 32 = 0.
+   * channels that spoil per-token blocks. Needs a block storeFormat and blockSize % 32 = 0.
    */
   keyGrouping?: KeyGrouping;
 }
@@ -128,7 +128,7 @@ export class PagedKvCache implements SequenceHost {
   readonly blockSize: number;
   readonly numBlocks: number;
   readonly maxBlocksPerSeq: number;
-  readonly precision: RowFormat;
+  readonly format: RowFormat;
   readonly tiers: Readonly<PagedTiers> | null;
   readonly allocator: BlockAllocator;
   /** The store tier's blocks (two-tier caches only). */
@@ -172,8 +172,8 @@ export class PagedKvCache implements SequenceHost {
     this.blockSize = checkInt("blockSize", o.blockSize ?? 16, 1, 1 << 16);
     this.numBlocks = checkInt("numBlocks", o.numBlocks, 1, 2 ** 24);
     this.maxBlocksPerSeq = checkInt("maxBlocksPerSeq", o.maxBlocksPerSeq ?? this.numBlocks, 1, 2 ** 24);
-    this.precision = checkOneOf("precision", o.precision ?? "f32", ROW_FORMATS);
-    checkHeadDimFor(this.precision, this.headDim);
+    this.format = checkOneOf("format", o.format ?? "f32", ROW_FORMATS);
+    checkHeadDimFor(this.format, this.headDim);
     this.tokenFloats = this.numKvHeads * this.headDim;
     let tiers: PagedTiers | null = null;
     if (o.tiers !== undefined) {
@@ -182,21 +182,21 @@ export class PagedKvCache implements SequenceHost {
       }
       tiers = {
         recentBlocks: checkInt("tiers.recentBlocks", o.tiers.recentBlocks, 0, 2 ** 24),
-        storePrecision: checkOneOf("tiers.storePrecision", o.tiers.storePrecision, ROW_FORMATS),
+        storeFormat: checkOneOf("tiers.storeFormat", o.tiers.storeFormat, ROW_FORMATS),
         numStoreBlocks: checkInt("tiers.numStoreBlocks", o.tiers.numStoreBlocks, 1, 2 ** 24),
         keyGrouping: checkOneOf("tiers.keyGrouping", o.tiers.keyGrouping ?? "token", [
           "token",
           "channel",
         ] as const),
       };
-      checkHeadDimFor(tiers.storePrecision, this.headDim, "headDim");
+      checkHeadDimFor(tiers.storeFormat, this.headDim, "headDim");
       if (
         tiers.keyGrouping === "channel" &&
-        (!isBlockFormat(tiers.storePrecision) || this.blockSize % QK !== 0)
+        (!isBlockFormat(tiers.storeFormat) || this.blockSize % QK !== 0)
       ) {
         throw new LlmemError(
           "INVALID_ARGUMENT",
-          `tiers.keyGrouping "channel" quantizes each key channel over ${QK} tokens: it needs a block tiers.storePrecision (q8_0, q4_0, q4_1), got ${tiers.storePrecision}, and blockSize a multiple of ${QK}, got ${this.blockSize}`,
+          `tiers.keyGrouping "channel" quantizes each key channel over ${QK} tokens: it needs a block tiers.storeFormat (q8_0, q4_0, q4_1), got ${tiers.storeFormat}, and blockSize a multiple of ${QK}, got ${this.blockSize}`,
           { argument: "tiers.keyGrouping" },
         );
       }
@@ -207,9 +207,9 @@ export class PagedKvCache implements SequenceHost {
     const shape = { numLayers: this.numLayers, blockSize: this.blockSize, tokenFloats: this.tokenFloats };
     this.pools = new TierPools(
       shape,
-      { format: this.precision, numBlocks: this.numBlocks, name: "numBlocks" },
+      { format: this.format, numBlocks: this.numBlocks, name: "numBlocks" },
       tiers && {
-        format: tiers.storePrecision,
+        format: tiers.storeFormat,
         numBlocks: tiers.numStoreBlocks,
         name: "tiers.numStoreBlocks",
         channelKeys: tiers.keyGrouping === "channel",
@@ -480,7 +480,7 @@ export class PagedKvCache implements SequenceHost {
           { argument: name, length: rows.length, expected: n * tf },
         );
       }
-      if (isBlockFormat(this.precision)) checkAllFinite(name, rows);
+      if (isBlockFormat(this.format)) checkAllFinite(name, rows);
     }
     this.pools.writeRecent(layer, seq.table.blocks, seq.length - seq.storedTokens, n, k, v);
     seq.layerDone[layer] = 1;

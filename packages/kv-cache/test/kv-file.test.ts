@@ -34,8 +34,8 @@ const otherModel = modelFingerprint(
   },
 );
 
-function cacheOf(numBlocks = 16, precision: "f32" | "q8_0" = "f32", headDim = HD): PagedKvCache {
-  return new PagedKvCache({ numLayers: L, numKvHeads: KV, headDim, blockSize: 4, numBlocks, precision });
+function cacheOf(numBlocks = 16, format: "f32" | "q8_0" = "f32", headDim = HD): PagedKvCache {
+  return new PagedKvCache({ numLayers: L, numKvHeads: KV, headDim, blockSize: 4, numBlocks, format });
 }
 
 /** Deterministic KV per (token, position, layer), so a restored block can be told from a recomputed one. */

@@ -43,23 +43,23 @@ function prefill(cache: PagedKvCache, seq: PagedSequence, tokens: readonly numbe
   seq.end();
 }
 
-/** What a cache must hold: each token's KV through `precision`, and again through `storePrecision` before `stored`. */
+/** What a cache must hold: each token's KV through `format`, and again through `storeFormat` before `stored`. */
 function expected(
   tokens: readonly number[],
   layer: number,
-  precision: RowFormat,
+  format: RowFormat,
   stored = 0,
-  storePrecision?: RowFormat,
+  storeFormat?: RowFormat,
 ) {
   const keys = new Float32Array(tokens.length * ROW);
   const values = new Float32Array(keys.length);
   for (let p = 0; p < tokens.length; p++) {
     let { k, v } = kvFor(tokens.slice(0, p + 1), layer);
-    k = roundTrip(precision, k, true);
-    v = roundTrip(precision, v, true);
-    if (p < stored && storePrecision) {
-      k = roundTrip(storePrecision, k, true);
-      v = roundTrip(storePrecision, v, true);
+    k = roundTrip(format, k, true);
+    v = roundTrip(format, v, true);
+    if (p < stored && storeFormat) {
+      k = roundTrip(storeFormat, k, true);
+      v = roundTrip(storeFormat, v, true);
     }
     keys.set(k, p * ROW);
     values.set(v, p * ROW);
@@ -121,14 +121,14 @@ describe("PagedKvCache", () => {
   });
 
   test("attend matches the f32 reference over the sequence's tokens", () => {
-    for (const precision of ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"] as const) {
+    for (const format of ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"] as const) {
       const cache = new PagedKvCache({
         numLayers: 2,
         numKvHeads: KV,
         headDim: HD,
         blockSize: 3,
         numBlocks: 20,
-        precision,
+        format,
         numHeads: 4,
       });
       const prompt = Array.from({ length: 17 }, (_, i) => i * 3);
@@ -139,7 +139,7 @@ describe("PagedKvCache", () => {
       query.set(q);
       query.set(q, 2 * HD);
       const out = s.attend(1, query, new Float32Array(4 * HD));
-      const want = expected(prompt, 1, precision);
+      const want = expected(prompt, 1, format);
       expect(maxAbsDiff(out, referenceAttend(want.keys, want.values, 17, query, 4, KV, HD))).toBeLessThan(
         1e-5,
       );
@@ -155,7 +155,7 @@ describe("PagedKvCache", () => {
       blockSize: 4,
       numBlocks: 2,
       maxBlocksPerSeq: 8,
-      precision: "q8_0",
+      format: "q8_0",
     });
     const s = cache.admit([1, 2, 3, 4, 5, 6])!;
     prefill(cache, s, [1, 2, 3, 4, 5, 6], 0);
@@ -208,9 +208,9 @@ describe("PagedKvCache", () => {
     expect(c.length).toBe(4);
     capped.dispose();
     const tiersBad = [
-      { recentBlocks: -1, storePrecision: "q8_0", numStoreBlocks: 4 },
-      { recentBlocks: 1, storePrecision: "q3", numStoreBlocks: 4 },
-      { recentBlocks: 1, storePrecision: "q8_0", numStoreBlocks: 0 },
+      { recentBlocks: -1, storeFormat: "q8_0", numStoreBlocks: 4 },
+      { recentBlocks: 1, storeFormat: "q3", numStoreBlocks: 4 },
+      { recentBlocks: 1, storeFormat: "q8_0", numStoreBlocks: 0 },
     ];
     for (const tiers of tiersBad) {
       const fn = () =>
@@ -226,7 +226,7 @@ describe("PagedKvCache", () => {
     expect(codeOf(() => cache.read(foreign, 0))).toBe("UNKNOWN_SEQUENCE");
     expect(
       codeOf(
-        () => new PagedKvCache({ numLayers: 1, numKvHeads: 2, headDim: 40, numBlocks: 2, precision: "q4_0" }),
+        () => new PagedKvCache({ numLayers: 1, numKvHeads: 2, headDim: 40, numBlocks: 2, format: "q4_0" }),
       ),
     ).toBe("INVALID_ARGUMENT");
     cache.dispose();
@@ -260,7 +260,7 @@ test("two-tier policy: old blocks move to the quantized store; attend spans both
     headDim: HD,
     blockSize: 4,
     numBlocks: 16,
-    tiers: { recentBlocks: 2, storePrecision: "q8_0", numStoreBlocks: 3 },
+    tiers: { recentBlocks: 2, storeFormat: "q8_0", numStoreBlocks: 3 },
     numHeads: 4,
   });
   const prompt = Array.from({ length: 23 }, (_, i) => 500 + i);
@@ -295,7 +295,7 @@ test("channel-grouped store keys: each key channel is quantized over 32-token gr
     headDim: HD,
     blockSize: 32,
     numBlocks: 8,
-    tiers: { recentBlocks: 1, storePrecision: "q4_1", numStoreBlocks: 4, keyGrouping: "channel" },
+    tiers: { recentBlocks: 1, storeFormat: "q4_1", numStoreBlocks: 4, keyGrouping: "channel" },
   });
   const tokens = Array.from({ length: 100 }, (_, i) => 7 + i);
   const s = cache.admit(tokens)!;
@@ -326,8 +326,8 @@ test("channel-grouped store keys: each key channel is quantized over 32-token gr
   }
   cache.dispose();
   for (const tiers of [
-    { recentBlocks: 1, storePrecision: "f16", numStoreBlocks: 4, keyGrouping: "channel" },
-    { recentBlocks: 1, storePrecision: "q8_0", numStoreBlocks: 4, keyGrouping: "channel", blockSize: 16 },
+    { recentBlocks: 1, storeFormat: "f16", numStoreBlocks: 4, keyGrouping: "channel" },
+    { recentBlocks: 1, storeFormat: "q8_0", numStoreBlocks: 4, keyGrouping: "channel", blockSize: 16 },
   ] as const) {
     const fn = () =>
       new PagedKvCache({
@@ -374,9 +374,9 @@ describe("PagedKvCache against a reference model (fast-check)", () => {
         fc.integer({ min: 4, max: 30 }),
         fc.option(fc.integer({ min: 0, max: 2 })),
         fc.array(cmd, { maxLength: 25 }),
-        (precision, blockSize, numBlocks, recentBlocks, cmds) => {
+        (format, blockSize, numBlocks, recentBlocks, cmds) => {
           // With tiers, the store is large enough that the policy alone decides what moves.
-          const storePrecision: RowFormat = precision === "f32" ? "q8_0" : "q4_1";
+          const storeFormat: RowFormat = format === "f32" ? "q8_0" : "q4_1";
           const cache = new PagedKvCache({
             numLayers: 2,
             numKvHeads: KV,
@@ -384,10 +384,8 @@ describe("PagedKvCache against a reference model (fast-check)", () => {
             blockSize,
             numBlocks,
             maxBlocksPerSeq: 64,
-            precision,
-            ...(recentBlocks === null
-              ? {}
-              : { tiers: { recentBlocks, storePrecision, numStoreBlocks: 400 } }),
+            format,
+            ...(recentBlocks === null ? {} : { tiers: { recentBlocks, storeFormat, numStoreBlocks: 400 } }),
           });
           const storedFor = (n: number) =>
             recentBlocks === null ? 0 : blockSize * Math.max(0, Math.floor(n / blockSize) - recentBlocks);
@@ -453,7 +451,7 @@ describe("PagedKvCache against a reference model (fast-check)", () => {
               for (let l = 0; l < 2; l++) {
                 const got = cache.read(seq, l);
                 expect(seq.storedTokens).toBe(storedFor(tokens.length));
-                const want = expected(tokens, l, precision, seq.storedTokens, storePrecision);
+                const want = expected(tokens, l, format, seq.storedTokens, storeFormat);
                 expect(maxAbsDiff(got.keys, want.keys)).toBe(0);
                 expect(maxAbsDiff(got.values, want.values)).toBe(0);
               }

@@ -19,7 +19,7 @@ const values = gaussian(T * KV * HD, 12);
 const queries = [gaussian(HEADS * HD, 13), gaussian(HEADS * HD, 14), gaussian(HEADS * HD, 15)];
 const refs = queries.map((q) => referenceAttend(keys, values, T, q, HEADS, KV, HD));
 
-function measure(storePrecision: RowFormat, keyGrouping: KeyGrouping) {
+function measure(storeFormat: RowFormat, keyGrouping: KeyGrouping) {
   const c = new PagedKvCache({
     numLayers: 1,
     numKvHeads: KV,
@@ -27,7 +27,7 @@ function measure(storePrecision: RowFormat, keyGrouping: KeyGrouping) {
     headDim: HD,
     blockSize: BS,
     numBlocks: T / BS,
-    tiers: { recentBlocks: 0, storePrecision, numStoreBlocks: T / BS, keyGrouping },
+    tiers: { recentBlocks: 0, storeFormat, numStoreBlocks: T / BS, keyGrouping },
   });
   const seq = c.admit([], { maxTokens: T })!;
   seq.beginStep(Array.from({ length: T }, (_, i) => i)).write(0, keys, values);
@@ -49,11 +49,11 @@ const cases: [RowFormat, KeyGrouping, number, number][] = [
   ["q4_1", "channel", 0.99, 0.16],
 ];
 
-for (const [precision, grouping, minCos, maxRatio] of cases) {
-  test(`${precision} store, ${grouping} keys: cosine ≥ ${minCos}, store ≤ ${maxRatio}× f32`, () => {
-    const { cos, storeRatio } = measure(precision, grouping);
+for (const [format, grouping, minCos, maxRatio] of cases) {
+  test(`${format} store, ${grouping} keys: cosine ≥ ${minCos}, store ≤ ${maxRatio}× f32`, () => {
+    const { cos, storeRatio } = measure(format, grouping);
     console.log(
-      `quality ${precision}/${grouping}: cosine ${cos.toFixed(5)}, store ${storeRatio.toFixed(4)}× f32`,
+      `quality ${format}/${grouping}: cosine ${cos.toFixed(5)}, store ${storeRatio.toFixed(4)}× f32`,
     );
     expect(cos).toBeGreaterThanOrEqual(minCos);
     expect(storeRatio).toBeLessThanOrEqual(maxRatio);

@@ -71,7 +71,7 @@ export class RedisConnection {
 
   constructor(options: ConnectionOptions) {
     this.#o = options;
-    void this.#probe("connecting");
+    void this.#probe();
   }
 
   get up(): boolean {
@@ -83,7 +83,10 @@ export class RedisConnection {
     return this.#state === "connecting";
   }
 
-  /** Resolves `true` once connected, `false` if not within `timeoutMs` (never rejects). */
+  /**
+   * Resolves `true` once connected; `false` when the first attempt fails or `timeoutMs` passes
+   * (never rejects).
+   */
   ready(timeoutMs: number): Promise<boolean> {
     if (this.#state === "up") return Promise.resolve(true);
     if (this.#state === "closed") return Promise.resolve(false);
@@ -147,7 +150,7 @@ export class RedisConnection {
     if (this.#state !== "up") return;
     this.#state = "down";
     this.#o.onState(false, reason);
-    void this.#probe(reason);
+    void this.#probe();
   }
 
   #wake(): void {
@@ -157,7 +160,7 @@ export class RedisConnection {
   }
 
   /** Until connected or closed: one attempt per backoff step (each attempt time-bounded). */
-  async #probe(_reason: string): Promise<void> {
+  async #probe(): Promise<void> {
     if (this.#probing) return;
     this.#probing = true;
     let backoff = this.#o.backoffMinMs;

@@ -71,7 +71,7 @@ export interface KvStoreStats {
   writes: number;
   writesExisting: number;
   writeFailures: number;
-  /** Writes dropped: the queue was full, or the server was unreachable when their turn came. */
+  /** Writes dropped: the queue was full, the server was unreachable when their turn came, or close() cut them off. */
   dropped: number;
   /** Value bytes read from and written to the server. */
   bytesIn: number;
@@ -372,7 +372,10 @@ export class RedisKvStore {
       ),
     );
     if (!outcome.ok) {
-      if (outcome.fault === "unavailable" || outcome.fault === "busy") {
+      if (this.#closed) {
+        // close() cut the connection under this batch: not a server fault, nothing to warn.
+        this.#s.dropped += batch.length;
+      } else if (outcome.fault === "unavailable" || outcome.fault === "busy") {
         // Counted, not warned: the connection's own warning already said the server is away.
         this.#s.dropped += batch.length;
         for (const w of batch) this.#pool.give(w.value); // never sent

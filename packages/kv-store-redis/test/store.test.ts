@@ -137,6 +137,22 @@ describe.skipIf(target === undefined)("RedisKvStore on a real server", () => {
     store.close();
   });
 
+  test("close() under a write batch drops what is unsent, silently; every write is accounted for", async () => {
+    const { store, warnings } = await openStore({ maxBatchBytes: 4 * 2 ** 20 });
+    const n = 64;
+    const big = randomBytes(256 * 1024);
+    for (let i = 0; i < n; i++) store.putAsync(BigInt(1000 + i), 0n, big);
+    await Bun.sleep(2); // the drain has started
+    store.close();
+    await store.flush();
+    await Bun.sleep(50);
+    const s = store.stats();
+    expect(s.writes + s.dropped).toBe(n);
+    expect(s.queuedBytes).toBe(0);
+    expect(warnings).toEqual([]);
+    expect(store.putAsync(1n, 0n, big)).toBe(false); // closed: nothing is queued
+  });
+
   test("a hole (an evicted block) ends the prefix for longestPrefix and getBlocks", async () => {
     const { store } = await openStore();
     const bs = blocks(6, 3);

@@ -1,6 +1,6 @@
 /**
  * libllmem's LH64 hashing (prefix-hash's native paths, one FFI call per prompt), validated here;
- * every caller has the pure-TS path of prefix-hash's fast.ts for when these return false/null.
+ * every caller has the pure-TS path of prefix-hash's lh64.ts for when these return false/null.
  * All lengths are checked against the views before the call so C never reads or writes outside them.
  */
 import { LlmemError } from "@llmem/core";

@@ -9,8 +9,8 @@
  */
 import { isNativeAvailable } from "@llmem/native";
 import { bench, do_not_optimize, run } from "mitata";
-import { lh64Block, lh64Chain } from "../src/fast.ts";
 import { hashChain, hashChainWords, hashWords } from "../src/index.ts";
+import { lh64Block, lh64Chain } from "../src/lh64.ts";
 
 const TOKENS = 128 * 1024;
 const BS = 16;

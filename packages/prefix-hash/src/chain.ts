@@ -7,7 +7,7 @@ import { nativeChain, nativeHash64 } from "@llmem/native";
 import { blockExtraWords, type ChainOptions, checkMultimodal, continuing, packExtras } from "./block-keys.ts";
 import { LITTLE_ENDIAN } from "./endian.ts";
 import { type BlockExtraKeys, encodeExtraKeys } from "./extra-keys.ts";
-import { lh64Block, lh64Chain } from "./fast.ts";
+import { lh64Block, lh64Chain } from "./lh64.ts";
 import { checkParent, type HashMode, modeOf, ROOT_HASH } from "./mode.ts";
 
 /** Calls below this many token words stay in TS: the FFI call costs more than it saves. */

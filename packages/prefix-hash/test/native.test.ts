@@ -4,7 +4,7 @@ import { LlmemError } from "@llmem/core";
 import { codeOf } from "@llmem/core/testing";
 import { backend, hashNative as nativeAvailable, nativeChain, nativeHash64, setIsa } from "@llmem/native";
 import fc from "fast-check";
-import { lh64Block, lh64Chain } from "../src/fast.ts";
+import { lh64Block, lh64Chain } from "../src/lh64.ts";
 
 const native = nativeAvailable();
 if (!native) console.log("native LH64 tests skipped: libllmem not loaded (LLMEM_NATIVE=0 or not built)");

@@ -130,7 +130,33 @@ export function matvec(w: Matrix, x: Float32Array, y: Float32Array): void {
     );
     return;
   }
-  matvecReference(w, x, y, s);
+  if (w.format === "f32") matvecF32(w.data as Float32Array, w.rows, w.cols, x, y);
+  else matvecReference(w, x, y, s);
+}
+
+/**
+ * The TS path's f32 rows (native off): four independent accumulators in doubles, which the JIT
+ * keeps in registers and overlaps. Measured ~2-3× faster than the reference's f32-rounded order
+ * (which the native scalar path matches bit for bit and stays the yardstick in tests); the sum
+ * is at least as accurate.
+ */
+function matvecF32(data: Float32Array, rows: number, n: number, x: Float32Array, y: Float32Array): void {
+  for (let i = 0; i < rows; i++) {
+    const base = i * n;
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      a0 += data[base + j]! * x[j]!;
+      a1 += data[base + j + 1]! * x[j + 1]!;
+      a2 += data[base + j + 2]! * x[j + 2]!;
+      a3 += data[base + j + 3]! * x[j + 3]!;
+    }
+    for (; j < n; j++) a0 += data[base + j]! * x[j]!;
+    y[i] = a0 + a1 + (a2 + a3);
+  }
 }
 
 /** The TS reference matvec (same operation order as the native scalar path). */

@@ -57,8 +57,8 @@ function layoutOf(cache: PagedKvCache, model: ModelFingerprint, mode: HashMode):
     headDim: cache.headDim,
     blockSize: cache.blockSize,
     hashMode: mode,
-    format: cache.precision,
-    storeFormat: cache.tiers?.storePrecision ?? "",
+    format: cache.format,
+    storeFormat: cache.tiers?.storeFormat ?? "",
     payloadBytes: cache.blockPayloadBytes,
   };
 }

@@ -1,4 +1,4 @@
-# Independent LH64 v1 written from the spec in src/fast.ts and the README, to cross-check the
+# Independent LH64 v1 written from the spec in src/lh64.ts and the README, to cross-check the
 # committed vectors (test/vectors.test.ts) in another language: python3 test/reference/lh64.py
 M=0xffffffff
 P1,P2,P3,P4,P5=0x9E3779B1,0x85EBCA77,0xC2B2AE3D,0x27D4EB2F,0x165667B1
