@@ -113,7 +113,16 @@ export function pagedCall(a: PagedAttentionArgs, format: RowFormat, numBlocks: n
 }
 
 export function pagedAttention(a: PagedAttentionArgs): void {
-  const { format, numBlocks, blockBytes } = checkPagedArgs(a);
+  pagedAttentionChecked(a, checkPagedArgs(a));
+}
+
+/**
+ * pagedAttention for a caller that already holds `checkPagedArgs`'s guarantees: PagedKvCache,
+ * whose block ids come from its own allocator and pools, and whose shapes are checked once at
+ * construction and per step, so no call re-checks every block id of the table.
+ */
+export function pagedAttentionChecked(a: PagedAttentionArgs, checked: CheckedPagedArgs): void {
+  const { format, numBlocks, blockBytes } = checked;
   const { numHeads, numKvHeads, headDim, numTokens } = a;
   if (numTokens === 0) {
     a.out.fill(0);

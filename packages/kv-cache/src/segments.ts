@@ -6,7 +6,7 @@
  * Σ_c q[c]·K[c][t], the query as weights over the channel rows of a 32-token group).
  */
 import { attentionWeightedSum } from "./ops.ts";
-import { type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
+import { pagedAttentionChecked } from "./paged-kernel.ts";
 import { metalAttentionAvailable, pagedAttentionMetal } from "./paged-metal.ts";
 import { QK, type RowFormat, rowBytes } from "./row-formats.ts";
 
@@ -35,12 +35,12 @@ export class SegmentAttention {
   private readonly lanes = new Float32Array(QK);
 
   /**
-   * The paged kernel, chosen once: through the Metal module only where Metal is available
-   * (it then picks GPU or CPU per call from where the pools live), the CPU kernel otherwise.
+   * The kernel, chosen once: through the Metal module (which checks its arguments and picks GPU
+   * or CPU per call from where the pools live) only where Metal is available; otherwise the CPU
+   * kernel straight, without re-checking every block id: the segments come from the cache's
+   * own pools and allocators, and the cache checks the query and output per call.
    */
-  private readonly kernel: (a: PagedAttentionArgs) => unknown = metalAttentionAvailable()
-    ? pagedAttentionMetal
-    : pagedAttention;
+  private readonly viaMetal = metalAttentionAvailable();
 
   constructor(
     readonly numKvHeads: number,
@@ -73,7 +73,7 @@ export class SegmentAttention {
         this.channelAttend(s, query, numHeads, scale, b.out, b.lse);
         return b;
       }
-      this.kernel({
+      const args = {
         format: s.format,
         query,
         numHeads,
@@ -87,7 +87,16 @@ export class SegmentAttention {
         scale,
         out: b.out,
         lse: b.lse,
-      });
+      };
+      if (this.viaMetal) pagedAttentionMetal(args);
+      else {
+        const blockBytes = args.blockSize * this.numKvHeads * rowBytes(s.format, hd);
+        pagedAttentionChecked(args, {
+          format: s.format,
+          numBlocks: Math.ceil(s.count / args.blockSize),
+          blockBytes,
+        });
+      }
       return b;
     });
     if (parts.length === 1) {

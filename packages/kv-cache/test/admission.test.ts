@@ -166,3 +166,19 @@ test("a cache built with one tenant salt never shares a block with another salt"
   );
   expect(hits).toBeGreaterThan(0); // same-tenant reuse did happen
 });
+
+test("a step inside the prompt must feed the prompt's tokens; past it, the fed tokens are appended", () => {
+  const cache = cacheOf(8);
+  const s = cache.admit([1, 2, 3], { maxTokens: 8 })!;
+  expect(codeOf(() => s.beginStep(9))).toBe("INVALID_ARGUMENT");
+  expect(() => s.beginStep([1, 5])).toThrow(/tokens\[1\] = 5 at position 1, where the sequence holds 2/);
+  expect(s.length).toBe(0);
+  expect(cache.stats().blocksInUse).toBe(0); // nothing placed
+  run(s, [1, 2]);
+  s.beginStep([3, 7, 8]);
+  for (let l = 0; l < 2; l++) s.write(l, new Float32Array(3 * ROW), new Float32Array(3 * ROW));
+  s.end();
+  expect(s.tokens()).toEqual([1, 2, 3, 7, 8]);
+  expect(s.length).toBe(5);
+  cache.dispose();
+});
