@@ -20,6 +20,10 @@ export interface Options {
   kv: KvFormat;
   threads: number;
   requests?: string;
+  /** KV file: restored before the run when it exists, saved after it. */
+  promptCache?: string;
+  /** Shared prefix-block store URL (redis://HOST:PORT). */
+  kvStore?: string;
   json: boolean;
   /** With --json: per sampled token its log-probability and this many top alternatives. */
   logprobs?: number;
@@ -32,6 +36,7 @@ const MAX_LOGPROBS = 100;
 export const USAGE = `usage: bun run decode [--model PATH] [--tokenizer PATH] [--prompt TEXT] [--steps N]
        [--temperature T] [--topp P] [--seed S] [--weights f32|q8_0|q4_0]
        [--kv f32|f16|q8_0|q4_0] [--threads N] [--requests FILE] [--json] [--logprobs N]
+       [--prompt-cache FILE] [--kv-store redis://HOST:PORT]
 Without --model it decodes an embedded synthetic model (random weights) with a few requests.
   --model PATH        GGUF model (llama, qwen2), hf:OWNER/REPO/FILE (downloaded
                       into LLMEM_CACHE or ~/.cache/llmem), or llama2.c .bin checkpoint
@@ -47,6 +52,8 @@ Without --model it decodes an embedded synthetic model (random weights) with a f
   --kv F              KV store: f32 (default), f16, q8_0 or q4_0
   --threads N         matvec threads (default 1)
   --requests FILE     one prompt per line, decoded together (continuous batching)
+  --prompt-cache FILE KV of computed prompt blocks: loaded if present, saved when done
+  --kv-store URL      share prompt blocks through Redis/Valkey at redis://HOST:PORT
   --json              print one JSON object instead of text and report
   --logprobs N        with --json: each sampled token's log-probability and the N most likely (0..${MAX_LOGPROBS})`;
 
@@ -62,6 +69,8 @@ const VALUE_FLAGS = new Set([
   "kv",
   "threads",
   "requests",
+  "prompt-cache",
+  "kv-store",
   "logprobs",
 ]);
 
@@ -124,6 +133,16 @@ export function parseArgs(argv: readonly string[]): Options {
       case "requests":
         if (value === "") throw bad(`--${name} needs a path`);
         o[name] = value;
+        break;
+      case "prompt-cache":
+        if (value === "") throw bad("--prompt-cache needs a path");
+        o.promptCache = value;
+        break;
+      case "kv-store":
+        if (!/^(redis|rediss|valkey|valkeys):\/\/[^/\s]+/.test(value)) {
+          throw bad(`--kv-store must be a redis://HOST:PORT URL, got ${JSON.stringify(value)}`);
+        }
+        o.kvStore = value;
         break;
       case "prompt":
         o.prompt = value;

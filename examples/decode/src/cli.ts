@@ -8,6 +8,7 @@ import { native } from "@llmem/native";
 import { parseArgs, USAGE } from "./args.ts";
 import { runConvert } from "./convert.ts";
 import { downloadProgress, HF_PREFIX, parseHfRef, resolveHfModel } from "./hf-download.ts";
+import type { KvTierReport } from "./kv-tiers.ts";
 import { type RunResult, runDecode } from "./run.ts";
 import type { Sequence } from "./sequence.ts";
 import { runTokenize } from "./tokenize.ts";
@@ -35,14 +36,28 @@ function report(r: RunResult): string {
     `memory: weights ${fmtBytes(m.weightBytes)} · KV ${kv} · arena high-water ${fmtBytes(m.arenaHighWater)} · pool hit rate ${
       m.poolHitRate === null ? "n/a" : `${(m.poolHitRate * 100).toFixed(0)}%`
     } · prefix cache ${m.prefixHits} hits, ${m.prefillTokensSaved} prefill tokens saved`,
+    ...(r.tiers ? [tiersLine(r.tiers)] : []),
   ].join("\n");
+}
+
+function tiersLine(t: KvTierReport): string {
+  const redis = t.redis
+    ? ` · redis ${t.redis.fetchedBlocks} blocks fetched, ${t.redis.stored} stored${t.redis.connected ? "" : " (not connected)"}`
+    : "";
+  return `kv tiers: file ${t.fileBlocks} blocks restored, ${t.savedBlocks} saved · host RAM ${fmtBytes(t.host.bytes)} in ${t.host.blocks} blocks, ${t.host.hits} hits${redis}`;
 }
 
 function toJson(r: RunResult): string {
   const t = r.timing;
   // Log-probabilities only when asked for, so the default JSON keeps its fields.
   const lp = (s: Sequence) => (r.logprobs === undefined ? {} : { logprobs: s.logprobs });
-  const one = (s: Sequence) => ({ tokens: s.tokens, text: s.text(), reusedTokens: s.reused, ...lp(s) });
+  const one = (s: Sequence) => ({
+    tokens: s.tokens,
+    text: s.text(),
+    reusedTokens: s.reused,
+    reusedFrom: s.kv.reusedFrom ?? { device: s.reused, host: 0, file: 0, redis: 0 },
+    ...lp(s),
+  });
   const first = r.sequences[0];
   return JSON.stringify({
     model: r.embedded ? "embedded synthetic model (random weights)" : r.source,
@@ -60,6 +75,7 @@ function toJson(r: RunResult): string {
     kv: r.kv,
     threads: r.threads,
     memory: r.memory,
+    kvTiers: r.tiers,
   });
 }
 
@@ -83,7 +99,8 @@ async function main(argv: string[]): Promise<number> {
     writeSync(1, typeof s === "string" ? new TextEncoder().encode(s) : s);
   const err = (s: string) => writeSync(2, s);
   let multi = false;
-  const result = runDecode(o, {
+  const result = await runDecode(o, {
+    warn: (line) => err(`decode: warning: ${line}\n`),
     progress: tty
       ? (what, done, total) => {
           err(`\r${what} ${((100 * done) / total).toFixed(0)}%`);

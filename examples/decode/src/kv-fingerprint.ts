@@ -1,29 +1,23 @@
 /**
- * The model fingerprint stored KV is checked against (KV files, Redis keys): every tensor's
- * name, shape and sampled bytes, plus what changes the KV this loop computes from them (the
- * matvec weight format and the kernel set, whose sums round differently), so KV is only ever
- * reused by a run that would have computed the same values.
+ * The model fingerprint stored KV is checked against (KV files, Redis keys): every matrix the
+ * forward pass multiplies by — its format as prepared (so --weights q8_0 differs from f32), its
+ * shape and sampled bytes — plus the shape, the numerics and the kernels, whose sums round
+ * differently. KV is only ever reused by a run that would have computed the same values.
  */
 import { type ModelFingerprint, modelFingerprint } from "@llmem/kv-cache";
-import type { Checkpoint } from "./checkpoint.ts";
-import { tensorLayout } from "./config.ts";
+import { native } from "@llmem/native";
+import type { Transformer } from "./model.ts";
 
-export function checkpointFingerprint(
-  ckpt: Checkpoint,
-  settings: { weights: string; kernels: string; native: string },
-): ModelFingerprint {
-  const c = ckpt.config;
-  const tensors = tensorLayout(c).map(([name, count]) => {
-    const t = ckpt.tensors[name];
-    return {
-      name,
-      type: "f32",
-      shape: [count],
-      data: new Uint8Array(t.buffer, t.byteOffset, t.byteLength),
-    };
-  });
+export function fingerprintOf(model: Transformer): ModelFingerprint {
+  const c = model.config;
+  const n = model.numerics;
+  const tensors = model.matrices().map((m, i) => ({
+    name: `matrix.${i}`,
+    type: m.format,
+    shape: [m.rows, m.cols],
+    data: new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength),
+  }));
   return modelFingerprint(tensors, {
-    ...settings,
     dim: c.dim,
     hiddenDim: c.hiddenDim,
     nLayers: c.nLayers,
@@ -31,6 +25,12 @@ export function checkpointFingerprint(
     nKvHeads: c.nKvHeads,
     vocabSize: c.vocabSize,
     seqLen: c.seqLen,
-    sharedClassifier: String(c.sharedClassifier),
+    numerics: n.style,
+    rmsEps: n.rmsEps,
+    ropeTheta: n.ropeTheta,
+    ropeDims: n.ropeDims,
+    ropeNeox: String(n.ropeNeox),
+    kernels: model.kernels.name,
+    native: native.available ? native.backend : "off",
   });
 }

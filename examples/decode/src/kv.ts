@@ -4,7 +4,11 @@
  * The store (src/kv-store.ts: @llmem/kv-cache's paged sequences) holds the position.
  */
 
+import type { ReusedFrom } from "@llmem/kv-cache";
+
 export interface KvSequence {
+  /** Reused prompt tokens per tier they came from (device pool, host RAM, file, Redis). */
+  readonly reusedFrom?: ReusedFrom;
   /** Positions whose K/V is held: the next step's position. */
   readonly length: number;
   /** Starts the position after the last one ended, fed `token`; throws if the store is full. */

@@ -6,13 +6,16 @@ import { readFileSync } from "node:fs";
 import { totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { LlmemError } from "@llmem/core";
+import { kvFileBlockCount } from "@llmem/kv-cache";
 import { bytesFor } from "@llmem/native";
 import type { KvFormat, Options } from "./args.ts";
 import { type Checkpoint, readCheckpoint, viewCheckpoint } from "./checkpoint.ts";
 import { kvDim, type ModelConfig } from "./config.ts";
 import { isGgufPath, loadGguf } from "./gguf-model.ts";
 import { quantKernels } from "./kernels.ts";
+import { fingerprintOf } from "./kv-fingerprint.ts";
 import { KvStore } from "./kv-store.ts";
+import { type KvTierReport, KvTiers } from "./kv-tiers.ts";
 import { Transformer } from "./model.ts";
 import { type RequestSpec, runRequests, type Timing } from "./scheduler.ts";
 import type { Sequence } from "./sequence.ts";
@@ -32,6 +35,8 @@ export interface RunHooks {
   onStart?: (requests: number) => void;
   onPiece?: (seq: Sequence, piece: Uint8Array) => void;
   onFinish?: (seq: Sequence) => void;
+  /** One warning line (a refused --prompt-cache file, an unreachable --kv-store). */
+  warn?: (line: string) => void;
 }
 
 export interface RunResult {
@@ -49,6 +54,8 @@ export interface RunResult {
   /** --logprobs N, when given. */
   logprobs?: number;
   memory: MemoryReport;
+  /** --prompt-cache / --kv-store at work (null without either). */
+  tiers: KvTierReport | null;
 }
 
 export interface MemoryReport {
@@ -119,11 +126,11 @@ const BLOCK_SIZE = 16;
 const MAX_LIVE = 8;
 
 /** Enough blocks for the live sequences plus as much again kept for prefix reuse, within a quarter of RAM. */
-function kvStore(c: ModelConfig, format: KvFormat, requests: number): KvStore {
+function kvStore(c: ModelConfig, format: KvFormat, requests: number, fileBlocks = 0): KvStore {
   const perSeq = Math.ceil(c.seqLen / BLOCK_SIZE);
   const blockBytes = bytesFor(format, BLOCK_SIZE * kvDim(c)) * c.nLayers * 2;
   const live = Math.min(requests, MAX_LIVE);
-  const wanted = perSeq * (requests > 1 ? live * 2 : 1);
+  const wanted = perSeq * (requests > 1 ? live * 2 : 1) + fileBlocks;
   const budget = Math.max(perSeq, Math.floor(totalmem() / 4 / blockBytes));
   return new KvStore(c, { blockSize: BLOCK_SIZE, numBlocks: Math.min(wanted, budget), format });
 }
@@ -172,7 +179,10 @@ function buildModel(o: Options, hooks: RunHooks): LoadedModel {
   return { model, tokenizer, embedded, source: "checkpoint" };
 }
 
-export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
+/** Host-RAM tier cap with --prompt-cache or --kv-store: blocks the pool recycles wait here. */
+const HOST_TIER_BYTES = Math.min(256 * 2 ** 20, Math.floor(totalmem() / 16));
+
+export async function runDecode(o: Options, hooks: RunHooks = {}): Promise<RunResult> {
   const { model, tokenizer, embedded, source } = buildModel(o, hooks);
   const c = model.config;
   const kernels = model.kernels;
@@ -185,7 +195,18 @@ export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
     seed: seed + BigInt(i),
   }));
   hooks.onStart?.(requests.length);
-  const kv = kvStore(c, o.kv, requests.length);
+  const tiered = o.promptCache !== undefined || o.kvStore !== undefined;
+  const kv = kvStore(c, o.kv, requests.length, o.promptCache ? kvFileBlockCount(o.promptCache) : 0);
+  const tiers = tiered
+    ? await KvTiers.open(
+        kv,
+        c,
+        fingerprintOf(model),
+        { promptCache: o.promptCache, kvStore: o.kvStore, kv: o.kv, hostBytes: HOST_TIER_BYTES },
+        hooks.warn ?? (() => {}),
+      )
+    : null;
+  await tiers?.prefetch(requests.map((r) => r.prompt.slice(0, c.seqLen)));
   const { sequences, timing, pool } = runRequests(requests, {
     model,
     tokenizer,
@@ -198,6 +219,7 @@ export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
     onPiece: hooks.onPiece,
     onFinish: hooks.onFinish,
   });
+  await tiers?.close();
   const kvStats = kv.cache.stats();
   const arenaHighWater = model.arena.highWaterMark;
   kv.cache.dispose();
@@ -225,6 +247,7 @@ export function runDecode(o: Options, hooks: RunHooks = {}): RunResult {
       prefixHits: kvStats.prefixHits,
       prefillTokensSaved: timing.reusedTokens,
     },
+    tiers: tiers?.report() ?? null,
   };
 }
 

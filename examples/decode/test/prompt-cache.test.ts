@@ -9,10 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixturePath } from "@llmem/core/testing";
 import { type PagedSequence, restoreKvFile, saveKvFile } from "@llmem/kv-cache";
-import { native } from "@llmem/native";
 import { readCheckpoint } from "../src/checkpoint.ts";
 import { quantKernels } from "../src/kernels.ts";
-import { checkpointFingerprint } from "../src/kv-fingerprint.ts";
+import { fingerprintOf } from "../src/kv-fingerprint.ts";
 import { KvStore } from "../src/kv-store.ts";
 import { Transformer } from "../src/model.ts";
 import { runRequests } from "../src/scheduler.ts";
@@ -31,11 +30,7 @@ test.skipIf(modelPath === undefined)(
     const tok = Tokenizer.read(tokPath!, ckpt.config.vocabSize);
     const kernels = quantKernels;
     const model = new Transformer(ckpt, { format: "f32", kernels });
-    const fp = checkpointFingerprint(ckpt, {
-      weights: "f32",
-      kernels: kernels.name,
-      native: native.available ? native.backend : "off",
-    });
+    const fp = fingerprintOf(model);
     const prompt = tok.encode(
       "Once upon a time, there was a little girl named Lily. She loved to play outside in the park",
     );

@@ -94,6 +94,12 @@ describe("the regex machinery", () => {
   test("U+0085 is whitespace to llama.cpp's std::regex path (not to JavaScript's \\s)", () => {
     expect(split("qwen2", "a\u0085\u0085b")).toEqual(["a", "\u0085", "\u0085b"]);
   });
+  test("letters of scripts newer than llama.cpp's Unicode tables are unassigned, as there", () => {
+    // U+10D4A (Garay, Unicode 16) is \p{L} to Bun, unassigned to llama.cpp c392e50.
+    expect(split("llama-bpe", "a\u{10D4A}b")).toEqual(["a", "\u{10D4A}b"]);
+    expect(split("qwen2", "a\u{10D4A}b")).toEqual(["a", "\u{10D4A}b"]);
+    expect(split("llama-bpe", "a\u{10D0A}b")).toEqual(["a\u{10D0A}b"]); // Hanifi Rohingya, 11.0
+  });
   test("every pre-tokenizer llama.cpp names compiles and splits losslessly", () => {
     const text = "Hello, y'all! 3333 😀 нещо\n\n\t 我想在apple工作1314151天～ \u00a0x";
     for (const pre of PRE_TOKENIZER_NAMES) expect(split(pre, text).join("")).toBe(text);

@@ -14,6 +14,7 @@ export { type MetalAttentionOptions, metalAttentionAvailable, pagedAttentionMeta
 export { FILE_VERSION } from "./persist/format.ts";
 export {
   type KvFileOptions,
+  kvFileBlockCount,
   type RestoreResult,
   readKvFile,
   restoreKvFile,
@@ -26,4 +27,5 @@ export {
   modelFingerprint,
   type TensorDescription,
 } from "./persist/model-fingerprint.ts";
+export { RemoteTier, type RemoteTierStats, type SharedBlockStore } from "./remote-tier.ts";
 export type { RowFormat } from "./row-formats.ts";

@@ -12,7 +12,7 @@ import { partitionSpecial } from "./special.ts";
 import { spmTokenize } from "./spm.ts";
 import { StreamDecoder, type StreamDecoderOptions } from "./stream.ts";
 import { codePointsOf } from "./unicode.ts";
-import { Attr, type TokenType, Vocab, type VocabModel } from "./vocab.ts";
+import { Attr, TokenType, Vocab, type VocabModel } from "./vocab.ts";
 
 /** Everything a tokenizer is built from; `tokenizerFromGguf` fills it from GGUF metadata. */
 export interface TokenizerSpec {
@@ -214,8 +214,14 @@ export class Tokenizer {
   /** The GGUF token type of `id` (TokenType). */
   tokenType(id: number): TokenType {
     this.checkToken(id);
-    const attr = this.vocab.attrs[id]! & 0x3f;
-    return ([0, 2, 5, 1, 3, 4, 6][Math.log2(attr) + 1] ?? 0) as TokenType;
+    const attr = this.vocab.attrs[id]!;
+    if (attr & Attr.NORMAL) return TokenType.NORMAL;
+    if (attr & Attr.UNKNOWN) return TokenType.UNKNOWN;
+    if (attr & Attr.CONTROL) return TokenType.CONTROL;
+    if (attr & Attr.USER_DEFINED) return TokenType.USER_DEFINED;
+    if (attr & Attr.UNUSED) return TokenType.UNUSED;
+    if (attr & Attr.BYTE) return TokenType.BYTE;
+    return TokenType.UNDEFINED;
   }
 
   /** Whether `id` is control or unknown: never produced from plain text, decoded to nothing by default. */

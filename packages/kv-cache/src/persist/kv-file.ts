@@ -168,6 +168,15 @@ function mapFile(path: string): Uint8Array {
   return Bun.mmap(path, { shared: false });
 }
 
+/** Blocks a KV file says it holds (its header checked), or 0 when it is absent or not a KV file: for sizing a pool. */
+export function kvFileBlockCount(path: string): number {
+  try {
+    return parseHeader(mapFile(path)).blocks;
+  } catch {
+    return 0;
+  }
+}
+
 /** The whole file checked against this cache and model; throws FORMAT_ERROR on the first fault. */
 export function readKvFile(
   cache: PagedKvCache,
