@@ -28,6 +28,7 @@ export {
 } from "./library.ts";
 export {
   matvecNative,
+  matvecScratchBytes,
   nativeAttnScores,
   nativeAttnWeightedSum,
   nativeMatvec,

@@ -33,18 +33,20 @@ export function blockBytes(format: QuantFormat): number {
 }
 
 /**
- * Number of whole blocks in `count` values. Block formats have no partial block: a count
- * that is not a multiple of 32 is an error, never silently padded or truncated.
+ * Number of whole blocks in `count` values of `format` (its block size from the format table;
+ * 32 for every block format so far). Block formats have no partial block: a count that is not a
+ * multiple is an error, never silently padded or truncated.
  */
 export function wholeBlocks(name: string, format: string, count: number): number {
-  if (count % QK !== 0) {
+  const size = formatInfo(format)?.blockSize ?? QK;
+  if (count % size !== 0) {
     throw new LlmemError(
       "INVALID_ARGUMENT",
-      `${name}: ${format} needs a multiple of ${QK} values, got ${count}`,
-      { argument: name, format, count, blockSize: QK },
+      `${name}: ${format} needs a multiple of ${size} values, got ${count}`,
+      { argument: name, format, count, blockSize: size },
     );
   }
-  return count / QK;
+  return count / size;
 }
 
 /** Bytes of one row of `count` values (count already checked to be whole blocks for block formats). */

@@ -6,8 +6,10 @@
 import { checkInt, LlmemError } from "@llmem/core";
 import {
   checkedLength,
+  isBlockFormat,
   isPlainF32,
   matvecNative,
+  matvecScratchBytes,
   nativeMatvec,
   nativeSetThreads,
   type TypedArrayKind,
@@ -52,7 +54,7 @@ export function prepareMatrix(
       },
     );
   }
-  if (format === "q8_0" || format === "q4_0") wholeBlocks("cols", format, cols);
+  if (isBlockFormat(format)) wholeBlocks("cols", format, cols);
   const data =
     format === "f32" ? weights.slice() : format === "f16" ? toF16(weights) : quantize(format, weights);
   return { format, rows, cols, data };
@@ -66,7 +68,7 @@ export function checkMatrix(w: Matrix): number {
   const format = checkMatrixFormat(w.format);
   checkInt("w.rows", w.rows, 1, MAX_DIM);
   checkInt("w.cols", w.cols, 1, MAX_DIM);
-  if (format === "q8_0" || format === "q4_0") wholeBlocks("w.cols", format, w.cols);
+  if (isBlockFormat(format)) wholeBlocks("w.cols", format, w.cols);
   const kind = DATA_KIND[format];
   const data: unknown = w.data;
   // Bytes as the engine counts them: a subclass's byteLength getter could claim more. An empty
@@ -101,10 +103,9 @@ export function checkVector(name: string, v: unknown, length: number, what: stri
 }
 
 /** x as Q8_0 for the block formats; natively also its f32 block scales (38 bytes per block). */
-const scratchBytes = (cols: number): number => (cols / 32) * 38;
 let scratch = new Uint8Array(0);
-function scratchFor(cols: number): Uint8Array {
-  const need = scratchBytes(cols);
+/** Scratch of at least `need` bytes, grown (doubling) and then reused: no allocation per call. */
+function scratchFor(need: number): Uint8Array {
   if (scratch.length < need) scratch = new Uint8Array(Math.max(need, scratch.length * 2));
   return scratch;
 }
@@ -114,24 +115,15 @@ export function matvec(w: Matrix, x: Float32Array, y: Float32Array): void {
   const elements = checkMatrix(w);
   checkVector("x", x, w.cols, "w.cols");
   checkVector("y", y, w.rows, "w.rows");
-  const quantized = w.format === "q8_0" || w.format === "q4_0";
-  const s = quantized ? scratchFor(w.cols) : scratch;
+  // Formats whose dot pairs with a quantized x need scratch for it (sized by the format table).
+  const need = matvecScratchBytes(w.format, w.cols);
+  const s = need > 0 ? scratchFor(need) : null;
   if (matvecNative()) {
-    nativeMatvec(
-      w.format,
-      w.data,
-      elements,
-      w.rows,
-      w.cols,
-      x,
-      y,
-      quantized ? s : null,
-      scratchBytes(w.cols),
-    );
+    nativeMatvec(w.format, w.data, elements, w.rows, w.cols, x, y, s);
     return;
   }
   if (w.format === "f32") matvecF32(w.data as Float32Array, w.rows, w.cols, x, y);
-  else matvecReference(w, x, y, s);
+  else matvecReference(w, x, y, s ?? undefined);
 }
 
 /**
@@ -160,7 +152,12 @@ function matvecF32(data: Float32Array, rows: number, n: number, x: Float32Array,
 }
 
 /** The TS reference matvec (same operation order as the native scalar path). */
-export function matvecReference(w: Matrix, x: Float32Array, y: Float32Array, s = scratchFor(w.cols)): void {
+export function matvecReference(
+  w: Matrix,
+  x: Float32Array,
+  y: Float32Array,
+  s = scratchFor((w.cols / 32) * 34),
+): void {
   const { rows, cols } = w;
   if (w.format === "f32") {
     for (let r = 0; r < rows; r++) y[r] = dotF32At(w.data as Float32Array, r * cols, x, cols);
