@@ -7,7 +7,7 @@ export {
   MAX_BUFFER_BYTES,
   pow2Bucketing,
   powerOfTwoBucket,
-  RUVLLM_SIZE_CLASSES,
+  DEFAULT_SIZE_CLASSES,
 } from "./bucketing.ts";
 export { type BufferMeta, PooledBuffer } from "./handle.ts";
 export { allocMetalBuffer, isMetalAvailable, MetalBuffer } from "./metal.ts";
