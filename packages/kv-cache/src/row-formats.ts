@@ -7,10 +7,10 @@ import { LlmemError } from "@llmem/core";
 import { isBlockFormat, type RowFormat } from "@llmem/native";
 import { QK } from "@llmem/quant-kernels";
 
-/** Formats the attention building blocks read directly; their block size and row bytes. */
-export { QK, type RowFormat, rowBytes } from "@llmem/quant-kernels";
 /** Every row format (from the format table); the cache policies below pick among them. */
 export { isBlockFormat, ROW_FORMATS } from "@llmem/native";
+/** Formats the attention building blocks read directly; their block size and row bytes. */
+export { QK, type RowFormat, rowBytes } from "@llmem/quant-kernels";
 
 /** Block formats can hold neither NaN nor ±Inf (the block scale would poison every value). */
 export function holdsNonFinite(f: RowFormat): boolean {
