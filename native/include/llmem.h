@@ -122,10 +122,11 @@ LLMEM_API float llmem_dot_q4_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q6_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_f16_f32(const uint16_t *x, const float *y, size_t n);
 
-/* y[r] = W[r]·x for a row-major W (F32, F16, Q8_0, Q4_0, Q4_K or Q6_K). For the block formats, x
- * is quantized once to the format's vec_dot format into scratch first (4-byte aligned: cols/32
- * f32 block scales, then the blocks: cols/32*38 bytes for Q8_0, cols/32*4 + cols/256*292 for
- * Q8_K). Rows are split over the thread pool.
+/* y[r] = W[r]·x for a row-major W of a LLMEM_FORMAT_MATRIX format (F32, F16, Q8_0, Q4_0, Q4_K,
+ * Q6_K). For a format whose dot pairs with a quantized x (its vec_dot format, llmem_format_describe),
+ * x is converted into scratch first: cols/32 f32 block scales, then x in that format (Q8_0:
+ * cols/32*38 bytes in all; Q8_K: cols/32*4 + cols/256*292), 4-byte aligned. Rows are split over
+ * the thread pool.
  * Returns 0, or -1 for an unsupported format or cols. */
 LLMEM_API int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const float *x, float *y,
                            void *scratch);

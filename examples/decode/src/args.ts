@@ -38,14 +38,17 @@ export const USAGE = `usage: bun run decode [--model PATH] [--tokenizer PATH] [-
        [--kv f32|f16|q8_0|q4_0] [--threads N] [--requests FILE] [--json] [--logprobs N]
        [--prompt-cache FILE] [--kv-store redis://HOST:PORT]
 Without --model it decodes an embedded synthetic model (random weights) with a few requests.
-  --model PATH        llama2.c .bin checkpoint
-  --tokenizer PATH    llama2.c tokenizer .bin (default: tokenizer.bin beside the model)
+  --model PATH        GGUF model (llama, qwen2), hf:OWNER/REPO/FILE (downloaded
+                      into LLMEM_CACHE or ~/.cache/llmem), or llama2.c .bin checkpoint
+  --tokenizer PATH    for a .bin model: llama2.c tokenizer (default: tokenizer.bin
+                      beside the model); a GGUF model carries its own
   --prompt TEXT       prompt (default: empty)
   --steps N           positions to run, prompt included; 0 = seq_len (default 256)
   --temperature T     0 = greedy (default 1.0)
   --topp P            nucleus sampling in (0,1); 0 or 1 = plain sampling (default 0.9)
   --seed S            random seed, a positive integer (default: the clock)
-  --weights F         matvec weights: f32 (default), q8_0 or q4_0 (quantized at load)
+  --weights F         .bin model weights: f32 (default), q8_0 or q4_0 (quantized at
+                      load); a GGUF model keeps its file's formats
   --kv F              KV store: f32 (default), f16, q8_0 or q4_0
   --threads N         matvec threads (default 1)
   --requests FILE     one prompt per line, decoded together (continuous batching)

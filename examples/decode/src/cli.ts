@@ -7,6 +7,7 @@ import { writeSync } from "node:fs";
 import { native } from "@llmem/native";
 import { parseArgs, USAGE } from "./args.ts";
 import { runConvert } from "./convert.ts";
+import { downloadProgress, HF_PREFIX, parseHfRef, resolveHfModel } from "./hf-download.ts";
 import type { KvTierReport } from "./kv-tiers.ts";
 import { type RunResult, runDecode } from "./run.ts";
 import type { Sequence } from "./sequence.ts";
@@ -85,6 +86,12 @@ async function main(argv: string[]): Promise<number> {
   if (o.help) {
     console.log(USAGE);
     return 0;
+  }
+  if (o.model?.startsWith(HF_PREFIX)) {
+    const label = `downloading ${parseHfRef(o.model).file}`;
+    o.model = await resolveHfModel(o.model, {
+      progress: downloadProgress((s) => writeSync(2, s), process.stderr.isTTY === true, label),
+    });
   }
   const tty = process.stderr.isTTY && !o.json;
   // Synchronous writes keep stdout and stderr in order and stream each piece at once.

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fixturePath } from "@llmem/core/testing";
 import { parseGguf } from "@llmem/gguf";
 import vectors from "./fixtures/llamacpp-greedy.json";
-import { patch, rewrite, SMALL, smallGguf, tensorInfoFields } from "./gguf-files.ts";
+import { patch, rewrite, SMALL, smallGguf, tensorInfoFields, variantGguf } from "./gguf-files.ts";
 
 const CLI = join(import.meta.dir, "..", "src", "cli.ts");
 const PROMPT = "Once upon a time";
@@ -22,7 +22,7 @@ function run(args: string[], env: Record<string, string> = {}) {
   return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
 }
 
-function greedy(model: string, generate: number, extra: string[] = []) {
+function greedy(model: string, generate: number, extra: string[] = [], promptTokens = PROMPT_TOKENS) {
   const r = run([
     "--model",
     model,
@@ -33,7 +33,7 @@ function greedy(model: string, generate: number, extra: string[] = []) {
     "--prompt",
     PROMPT,
     "--steps",
-    String(PROMPT_TOKENS + generate),
+    String(promptTokens + generate),
     "--json",
     ...extra,
   ]);
@@ -102,11 +102,28 @@ describe("greedy GGUF decoding gives llama.cpp's tokens", () => {
     test.skipIf(path === undefined)(`${name}: llama.cpp's ids apart from near-ties (gap < 1e-4)`, () => {
       const r = greedy(path!, v.ids.length);
       expect(r.tokens.slice(0, PROMPT_TOKENS)).toEqual(v.promptIds.slice(1));
-      const got = r.tokens.slice(PROMPT_TOKENS);
-      // After a near-tie picks the other token the two runs continue from different text.
-      const first = got.findIndex((id, i) => id !== v.ids[i]);
-      if (first >= 0) expect(v.gaps[first]!).toBeLessThan(1e-4);
-      else expect(got).toEqual(v.ids);
+      expectLlamaCppIds(r.tokens.slice(PROMPT_TOKENS), v);
+    });
+  }
+});
+
+/** Ids equal llama.cpp's, or differ first where llama.cpp's two best logits were within 1e-4. */
+function expectLlamaCppIds(got: number[], want: { ids: number[]; gaps: number[] }): void {
+  // After a near-tie picks the other token the two runs continue from different text.
+  const first = got.findIndex((id, i) => id !== want.ids[i]);
+  if (first >= 0) expect(want.gaps[first]!).toBeLessThan(1e-4);
+  else expect(got).toEqual(want.ids);
+}
+
+describe("generated qwen2 and llama files give llama.cpp's tokens", () => {
+  for (const [kind, v] of Object.entries(vectors.variants)) {
+    test(`${kind}: ${kind === "qwen2" ? "q/k/v biases, NEOX rope" : "rope base and RMS epsilon from the metadata"}`, () => {
+      const bytes = variantGguf(kind as "qwen2" | "llama-meta");
+      // The vectors were made from exactly these bytes.
+      expect(new Bun.CryptoHasher("sha256").update(bytes).digest("hex")).toBe(v.sha256);
+      const r = greedy(tempFile(`${kind}.gguf`, bytes), v.ids.length, [], v.promptIds.length - 1);
+      expect(r.tokens.slice(0, v.promptIds.length - 1)).toEqual(v.promptIds.slice(1));
+      expectLlamaCppIds(r.tokens.slice(v.promptIds.length - 1), v);
     });
   }
 });

@@ -5,6 +5,7 @@
  */
 import {
   type GgufTensorInput,
+  type GgufType,
   type GgufValue,
   llama2cToGguf,
   parseGguf,
@@ -12,7 +13,7 @@ import {
   writeInputFrom,
 } from "@llmem/gguf";
 import type { ModelConfig } from "../src/config.ts";
-import { syntheticTokenizer } from "../src/synthetic.ts";
+import { mulberry32, syntheticTokenizer } from "../src/synthetic.ts";
 import { syntheticCheckpointFile } from "../src/write-synthetic.ts";
 
 export const SMALL: ModelConfig = {
@@ -35,6 +36,8 @@ export function rewrite(
   bytes: Uint8Array,
   o: {
     metadata?: Record<string, GgufValue | undefined>;
+    /** Stored types of new keys (kept keys keep theirs; otherwise inferred). */
+    types?: Record<string, GgufType>;
     tensors?: (t: GgufTensorInput) => GgufTensorInput | null;
   },
 ): Uint8Array {
@@ -47,7 +50,8 @@ export function rewrite(
       types.delete(k);
     } else {
       metadata.set(k, v);
-      if (typeof v === "string") types.set(k, "string");
+      const type = o.types?.[k] ?? (typeof v === "string" ? "string" : undefined);
+      if (type !== undefined) types.set(k, type);
     }
   }
   const tensors = (input.tensors ?? []).flatMap((t) => {
@@ -80,4 +84,56 @@ export function patch(bytes: Uint8Array, at: number, value: bigint | number, siz
   if (size === 4) dv.setUint32(at, Number(value), true);
   else dv.setBigUint64(at, BigInt(value), true);
   return out;
+}
+
+/** A little-endian f32 tensor's bytes. */
+function f32Bytes(values: Float32Array): Uint8Array {
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+/**
+ * SMALL as other files llama.cpp reads (the test vectors in fixtures/llamacpp-small.json were
+ * made from exactly these bytes):
+ * - `qwen2`: architecture qwen2 (NEOX rope), q/k/v biases (seeded, ±0.5);
+ * - `llama-meta`: llama with rope base 500000 and RMS epsilon 1e-6 (llama.cpp refuses a
+ *   llama rope over part of a head, so that stays whole).
+ */
+export function variantGguf(kind: "qwen2" | "llama-meta"): Uint8Array {
+  const base = smallGguf();
+  const file = parseGguf(base);
+  if (kind === "llama-meta") {
+    return rewrite(base, {
+      metadata: {
+        "llama.rope.freq_base": 500000,
+        "llama.attention.layer_norm_rms_epsilon": 1e-6,
+      },
+      types: { "llama.rope.freq_base": "f32" },
+    });
+  }
+  const metadata: Record<string, GgufValue | undefined> = { "general.architecture": "qwen2" };
+  for (const [k, v] of file.metadata) {
+    if (k.startsWith("llama.")) {
+      metadata[k] = undefined;
+      metadata[`qwen2.${k.slice("llama.".length)}`] = v;
+    }
+  }
+  const rand = mulberry32(12);
+  const kvDim = (SMALL.dim / SMALL.nHeads) * SMALL.nKvHeads;
+  const bias = (name: string, n: number): GgufTensorInput => ({
+    name,
+    type: "f32",
+    dims: [n],
+    data: f32Bytes(Float32Array.from({ length: n }, () => rand() - 0.5)),
+  });
+  const out = rewrite(base, { metadata });
+  const input = writeInputFrom(parseGguf(out));
+  const tensors = [...(input.tensors ?? [])];
+  for (let l = 0; l < SMALL.nLayers; l++) {
+    tensors.push(
+      bias(`blk.${l}.attn_q.bias`, SMALL.dim),
+      bias(`blk.${l}.attn_k.bias`, kvDim),
+      bias(`blk.${l}.attn_v.bias`, kvDim),
+    );
+  }
+  return writeGguf({ ...input, tensors });
 }

@@ -152,3 +152,18 @@ test.skipIf(modelPath === undefined || bin === undefined)(
     }
   },
 );
+
+test.skipIf(
+  modelPath === undefined || bin === undefined || Bun.which("jq") === null || Bun.which("redis-cli") === null,
+)("the README demo runs verbatim and prints what the README says", () => {
+  const readme = readFileSync(join(import.meta.dir, "..", "README.md"), "utf8");
+  const at = readme.indexOf("## Reusing a prompt across processes");
+  const [, script, printed] = /```sh\n([\s\S]*?)```\n\nprints\n\n```\n([\s\S]*?)```/.exec(readme.slice(at))!;
+  // Only the port (a free one, not 6390, which another server may hold) and the file's place change.
+  const port = String(20000 + (process.pid % 20000));
+  const body = script!.replaceAll("6390", port).replaceAll("/tmp/llmem-demo.kv", join(dir, "demo.kv"));
+  const root = join(import.meta.dir, "..", "..", "..");
+  const r = Bun.spawnSync(["bash", "-euo", "pipefail", "-c", body], { cwd: root, env: { ...process.env } });
+  expect(r.stdout.toString()).toBe(printed!);
+  expect(r.exitCode).toBe(0);
+});

@@ -114,7 +114,7 @@ export class BlockTable {
 
   /**
    * Starts an empty table from blocks the caller already holds a reference to (e.g. the
-   * `blocks` of matchPrefix), covering `tokenCount` tokens. The references move to the table.
+   * blocks of acquireCachedPrefix), covering `tokenCount` tokens. The references move to the table.
    */
   adopt(blocks: ArrayLike<number>, tokenCount: number): void {
     if (this.count !== 0) {

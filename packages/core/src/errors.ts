@@ -20,7 +20,11 @@ export type LlmemErrorCode =
   | "CAPACITY_EXCEEDED"
   | "UNKNOWN_SEQUENCE"
   | "FORMAT_ERROR"
-  | "UNSUPPORTED";
+  | "UNSUPPORTED"
+  /** A host could not be reached, or a transfer failed or was cut off. */
+  | "NETWORK_ERROR"
+  /** Downloaded bytes differ from the size or sha256 the server announced. */
+  | "CHECKSUM_MISMATCH";
 
 export class LlmemError extends Error {
   override readonly name: string = "LlmemError";

@@ -152,6 +152,23 @@ describe("SentencePiece BPE (llama)", () => {
     expect(broken.push(tok.vocab.idOf("<0xE2>"))).toBe("");
     expect(broken.push(tok.vocab.idOf("<0x82>"))).toBe("");
     expect(broken.flush()).toBe("\uFFFD");
+    // Terminal-driving bytes can be left out; tab, newline and text stay.
+    const safe = tok.streamDecoder({ dropControlChars: true });
+    const bytes = [
+      "<0x1B>",
+      "<0x5B>",
+      "<0x09>",
+      "<0x0A>",
+      "<0x0D>",
+      "<0x7F>",
+      "<0xC2>",
+      "<0x9B>",
+      "<0xC3>",
+      "<0xA9>",
+    ];
+    expect(bytes.map((b) => safe.push(tok.vocab.idOf(b))).join("")).toBe("[\t\né");
+    const raw = tok.streamDecoder();
+    expect(bytes.map((b) => raw.push(tok.vocab.idOf(b))).join("")).toBe("\u001b[\t\n\r\u007f\u009bé");
     const stripped = tok.streamDecoder({ stripLeadingSpace: true });
     expect(stripped.push(tok.vocab.idOf("▁a"))).toBe("a");
     expect(stripped.push(tok.vocab.idOf("▁a"))).toBe(" a");

@@ -9,7 +9,7 @@
 import { BucketPool, type PooledBuffer } from "@llmem/bucket-pool";
 import { LlmemError } from "@llmem/core";
 import { decodeRow, encodeRow } from "./ops.ts";
-import { encodeStoreRow } from "./refine.ts";
+import { encodeStoreRow } from "./q4-search.ts";
 import { QK, type RowFormat, rowBytes } from "./row-formats.ts";
 
 /** One tier's storage: a row format and, per layer, K and V pools of whole blocks. */

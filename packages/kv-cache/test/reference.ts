@@ -1,6 +1,6 @@
 /** Simple reference models the caches are checked against: plain arrays, no rings, no bytes. */
 
-import { encodeStoreRow } from "../src/refine.ts";
+import { encodeStoreRow } from "../src/q4-search.ts";
 import type { RowFormat } from "../src/row-formats.ts";
 import { decodeRow, encodeRow } from "../src/row-kernels.ts";
 

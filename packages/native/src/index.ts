@@ -29,6 +29,7 @@ export {
 } from "./library.ts";
 export {
   matvecNative,
+  matvecScratchBytes,
   nativeAttnScores,
   nativeAttnWeightedSum,
   nativeMatvec,

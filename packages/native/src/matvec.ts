@@ -3,7 +3,14 @@
  * The caller validates shapes (the same checks guard its TS path); every pointer is derived here
  * by viewPtr, bounded by the count the caller proved, and a refused call throws.
  */
-import { FORMATS, LlmemError, type MatrixFormat, type RowFormat, type TypedArray } from "@llmem/core";
+import {
+  bytesFor,
+  FORMATS,
+  LlmemError,
+  type MatrixFormat,
+  type RowFormat,
+  type TypedArray,
+} from "@llmem/core";
 import { loaded } from "./loaded.ts";
 import { viewPtr } from "./pointers.ts";
 
@@ -13,8 +20,17 @@ export function matvecNative(): boolean {
 }
 
 /**
+ * Scratch bytes llmem_matvec needs for a row of `cols` values of `format` (0 when its dot pairs
+ * with f32 x): cols/32 f32 block scales, then x in the format's vec_dot format.
+ */
+export function matvecScratchBytes(format: MatrixFormat, cols: number): number {
+  const vecDot = FORMATS[format].vecDot;
+  return vecDot === null || vecDot === "f32" ? 0 : (cols / 32) * 4 + bytesFor(vecDot, cols);
+}
+
+/**
  * y = W x. w holds `elements` elements (rows × cols of `format`); scratch, for formats whose dot
- * pairs with a quantized activation, holds `scratchBytes` bytes (else null).
+ * pairs with a quantized activation, holds at least matvecScratchBytes(format, cols) bytes (checked).
  */
 export function nativeMatvec(
   format: MatrixFormat,
@@ -25,8 +41,13 @@ export function nativeMatvec(
   x: Float32Array,
   y: Float32Array,
   scratch: Uint8Array | null,
-  scratchBytes: number,
 ): void {
+  const scratchBytes = matvecScratchBytes(format, cols);
+  if (scratchBytes > 0 && scratch === null) {
+    throw new LlmemError("INVALID_ARGUMENT", `${format} matvec needs ${scratchBytes} bytes of scratch`, {
+      argument: "scratch",
+    });
+  }
   const code = loaded()!.llmem_matvec(
     FORMATS[format].id,
     viewPtr("w.data", w, 0, elements),
@@ -34,7 +55,7 @@ export function nativeMatvec(
     cols,
     viewPtr("x", x),
     viewPtr("y", y),
-    scratch === null ? null : viewPtr("scratch", scratch, 0, scratchBytes),
+    scratchBytes === 0 ? null : viewPtr("scratch", scratch!, 0, scratchBytes),
   );
   if (code !== 0) throw new LlmemError("UNSUPPORTED", `llmem_matvec failed for ${format} (code ${code})`);
 }

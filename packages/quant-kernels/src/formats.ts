@@ -38,19 +38,20 @@ export function blockBytes(format: QuantFormat): number {
 }
 
 /**
- * Number of whole blocks in `count` values. Block formats have no partial block: a count
- * that is not a multiple of the block size (32, or 256 for the K-quants) is an error, never silently padded or truncated.
+ * Number of whole blocks in `count` values of `format` (its block size from the format table;
+ * 32, or 256 for the K-quants). Block formats have no partial block: a count that is not a
+ * multiple is an error, never silently padded or truncated.
  */
 export function wholeBlocks(name: string, format: string, count: number): number {
-  const bs = formatInfo(format)?.blockSize ?? QK;
-  if (count % bs !== 0) {
+  const size = formatInfo(format)?.blockSize ?? QK;
+  if (count % size !== 0) {
     throw new LlmemError(
       "INVALID_ARGUMENT",
-      `${name}: ${format} needs a multiple of ${bs} values, got ${count}`,
-      { argument: name, format, count, blockSize: bs },
+      `${name}: ${format} needs a multiple of ${size} values, got ${count}`,
+      { argument: name, format, count, blockSize: size },
     );
   }
-  return count / bs;
+  return count / size;
 }
 
 /** Bytes of one row of `count` values (count already checked to be whole blocks for block formats). */

@@ -4,11 +4,13 @@
  * the K-quants; into a scratch buffer kept between calls, so the hot path allocates nothing) and
  * each row is an integer dot product, as GGML does.
  */
-import { checkInt, formatInfo, LlmemError } from "@llmem/core";
+import { checkInt, LlmemError } from "@llmem/core";
 import {
   checkedLength,
+  isBlockFormat,
   isPlainF32,
   matvecNative,
+  matvecScratchBytes,
   nativeMatvec,
   nativeSetThreads,
   type TypedArrayKind,
@@ -56,7 +58,7 @@ export function prepareMatrix(name: MatrixFormat, weights: Float32Array, rows: n
       },
     );
   }
-  if (format !== "f32" && format !== "f16") wholeBlocks("cols", format, cols);
+  if (isBlockFormat(format)) wholeBlocks("cols", format, cols);
   const data =
     format === "f32" ? weights.slice() : format === "f16" ? toF16(weights) : quantize(format, weights);
   return { format, rows, cols, data };
@@ -70,7 +72,7 @@ export function checkMatrix(w: Matrix): number {
   const format = checkMatrixFormat(w.format);
   checkInt("w.rows", w.rows, 1, MAX_DIM);
   checkInt("w.cols", w.cols, 1, MAX_DIM);
-  if (format !== "f32" && format !== "f16") wholeBlocks("w.cols", format, w.cols);
+  if (isBlockFormat(format)) wholeBlocks("w.cols", format, w.cols);
   const kind = DATA_KIND[format];
   const data: unknown = w.data;
   // Bytes as the engine counts them: a subclass's byteLength getter could claim more. An empty
@@ -104,17 +106,10 @@ export function checkVector(name: string, v: unknown, length: number, what: stri
   return v as Float32Array;
 }
 
-/**
- * x in the format's activation format (Q8_0: 34 bytes a 32-value block; Q8_K: 292 a 256-value
- * block) after cols/32 f32 slots (natively Q8_0's block scales as f32): llmem_matvec's layout.
- */
-function scratchBytes(format: MatrixFormat, cols: number): number {
-  const act = formatInfo(formatInfo(format)!.vecDot);
-  return act === undefined || !act.quant ? 0 : (cols / 32) * 4 + (cols / act.blockSize) * act.blockBytes;
-}
+/** x as Q8_0 for the block formats; natively also its f32 block scales (38 bytes per block). */
 let scratch = new Uint8Array(0);
-function scratchFor(format: MatrixFormat, cols: number): Uint8Array {
-  const need = scratchBytes(format, cols);
+/** Scratch of at least `need` bytes, grown (doubling) and then reused: no allocation per call. */
+function scratchFor(need: number): Uint8Array {
   if (scratch.length < need) scratch = new Uint8Array(Math.max(need, scratch.length * 2));
   return scratch;
 }
@@ -124,15 +119,16 @@ export function matvec(w: Matrix, x: Float32Array, y: Float32Array): void {
   const elements = checkMatrix(w);
   checkVector("x", x, w.cols, "w.cols");
   checkVector("y", y, w.rows, "w.rows");
-  const format = formatInfo(w.format)!.name as MatrixFormat; // checked: the canonical spelling
-  const sb = scratchBytes(format, w.cols);
-  const s = sb > 0 ? scratchFor(format, w.cols) : scratch;
+  // Formats whose dot pairs with a quantized x need scratch for it (sized by the format table).
+  const format = checkMatrixFormat(w.format); // checked by checkMatrix; the canonical spelling
+  const need = matvecScratchBytes(format, w.cols);
+  const s = need > 0 ? scratchFor(need) : null;
   if (matvecNative()) {
-    nativeMatvec(format, w.data, elements, w.rows, w.cols, x, y, sb > 0 ? s : null, sb);
+    nativeMatvec(format, w.data, elements, w.rows, w.cols, x, y, s);
     return;
   }
   if (format === "f32") matvecF32(w.data as Float32Array, w.rows, w.cols, x, y);
-  else matvecReference(w, x, y, s);
+  else matvecReference(w, x, y, s ?? undefined);
 }
 
 /**
@@ -165,7 +161,7 @@ export function matvecReference(
   w: Matrix,
   x: Float32Array,
   y: Float32Array,
-  s = scratchFor(checkMatrixFormat(w.format), w.cols),
+  s = scratchFor(matvecScratchBytes(checkMatrixFormat(w.format), w.cols)),
 ): void {
   const { rows, cols } = w;
   const format = checkMatrixFormat(w.format);

@@ -11,11 +11,28 @@ export interface StreamDecoderOptions {
   readonly special?: boolean;
   /** Drop one leading space from the first piece (SentencePiece's space prefix; default false). */
   readonly stripLeadingSpace?: boolean;
+  /**
+   * Leave out C0 control characters other than tab and newline, DEL and C1 controls, which
+   * a model can produce through byte tokens and which would drive a terminal (default false).
+   */
+  readonly dropControlChars?: boolean;
+}
+
+/** C0 except tab and newline, DEL, C1. */
+function isControlChar(code: number): boolean {
+  return (code < 0x20 && code !== 0x09 && code !== 0x0a) || (code >= 0x7f && code <= 0x9f);
+}
+
+function withoutControlChars(text: string): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) if (!isControlChar(text.charCodeAt(i))) out += text[i];
+  return out;
 }
 
 export class StreamDecoder {
   private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   private readonly special: boolean;
+  private readonly dropControl: boolean;
   private stripSpace: boolean;
 
   constructor(
@@ -24,6 +41,11 @@ export class StreamDecoder {
   ) {
     this.special = options.special ?? false;
     this.stripSpace = options.stripLeadingSpace ?? false;
+    this.dropControl = options.dropControlChars ?? false;
+  }
+
+  private emit(text: string): string {
+    return this.dropControl ? withoutControlChars(text) : text;
   }
 
   /** The text completed by token `id` (possibly ""). */
@@ -34,11 +56,11 @@ export class StreamDecoder {
       if (bytes[0] === 0x20) bytes = bytes.subarray(1);
       this.stripSpace = false;
     }
-    return this.decoder.decode(bytes, { stream: true });
+    return this.emit(this.decoder.decode(bytes, { stream: true }));
   }
 
   /** Ends the stream: a tail that never completed comes out as U+FFFD. */
   flush(): string {
-    return this.decoder.decode();
+    return this.emit(this.decoder.decode());
   }
 }

@@ -6,7 +6,8 @@
 
 import { LlmemError } from "@llmem/core";
 import { bpeTokenizeWord, type MergeRanks, mergeRanks } from "./bpe.ts";
-import { byteEncodeCodePoints, byteOfTokenName, CHAR_TO_BYTE, utf8 } from "./bytes.ts";
+import { byteEncodeCodePoints, byteOfTokenName, utf8 } from "./bytes.ts";
+import { byteLevelDecode, cleanUpSpaces } from "./detokenize.ts";
 import { PreTokenizer } from "./pretokenize.ts";
 import { partitionSpecial } from "./special.ts";
 import { spmTokenize } from "./spm.ts";
@@ -256,19 +257,7 @@ export class Tokenizer {
       return EMPTY; // unused and undefined tokens
     }
     if (!(attr & Attr.NORMAL)) return EMPTY;
-    // Byte-level: each stand-in back to its byte. llama.cpp writes a character that is no
-    // stand-in as "[UNK_BYTE_0x<its UTF-8 hex><the token text>]"; so do we.
-    const bytes: number[] = [];
-    for (const ch of text) {
-      const cp = ch.codePointAt(0)!;
-      const b = cp < CHAR_TO_BYTE.length ? CHAR_TO_BYTE[cp]! : -1;
-      if (b >= 0) bytes.push(b);
-      else {
-        const hex = Array.from(utf8(ch), (x) => x.toString(16).padStart(2, "0")).join("");
-        bytes.push(...utf8(`[UNK_BYTE_0x${hex}${text}]`));
-      }
-    }
-    return Uint8Array.from(bytes);
+    return byteLevelDecode(text);
   }
 
   /** The UTF-8 bytes of `ids` decoded (llama_detokenize); see DecodeOptions. */
@@ -309,53 +298,4 @@ export class Tokenizer {
   streamDecoder(options: StreamDecoderOptions = {}): StreamDecoder {
     return new StreamDecoder((id, special) => this.pieceBytes(id, special), options);
   }
-}
-
-/**
- * llama.cpp's clean_up_tokenization_spaces: " ?", " !", " .", " ," lose the space; a lone
- * apostrophe between spaces loses both; " 's", " 'm", " 're", " 've" lose the space.
- */
-function cleanUpSpaces(input: Uint8Array): Uint8Array {
-  const SP = 0x20;
-  const APOS = 0x27;
-  let text = input;
-  // Pass 1: space before ? ! . ,
-  {
-    const out: number[] = text.length > 0 ? [text[0]!] : [];
-    for (let i = 1; i < text.length; i++) {
-      const x = text[i]!;
-      if (text[i - 1] === SP && (x === 0x3f || x === 0x21 || x === 0x2e || x === 0x2c)) out.pop();
-      out.push(x);
-    }
-    text = Uint8Array.from(out);
-  }
-  // Pass 2: " ' " becomes "'" (the space after it is consumed and cannot start another match).
-  {
-    const src = Uint8Array.from(text);
-    const out: number[] = src.length > 0 ? [src[0]!] : [];
-    for (let i = 1; i < src.length; i++) {
-      const x = src[i]!;
-      if (x === APOS && i + 1 < src.length && src[i - 1] === SP && src[i + 1] === SP) {
-        out.pop();
-        src[++i] = 0;
-      }
-      out.push(x);
-    }
-    text = Uint8Array.from(out);
-  }
-  // Pass 3: " 's", " 'm", " 're", " 've" lose the space (" 't", " 'd", " 'll" keep it).
-  {
-    const out: number[] = text.length > 0 ? [text[0]!] : [];
-    for (let i = 1; i < text.length; i++) {
-      const x = text[i]!;
-      if (text[i - 1] === SP && x === APOS && i + 1 < text.length) {
-        const x1 = text[i + 1];
-        const x2 = i + 2 < text.length ? text[i + 2] : -1;
-        if (x1 === 0x73 || x1 === 0x6d || ((x1 === 0x72 || x1 === 0x76) && x2 === 0x65)) out.pop();
-      }
-      out.push(x);
-    }
-    text = Uint8Array.from(out);
-  }
-  return text;
 }
