@@ -212,6 +212,25 @@ describe("bad GGUF files end with one line and exit 2", () => {
     });
   }
 
+  test("a vocabulary that adds no BOS: the first prompt token is kept and printed too", () => {
+    const noBos = rewrite(good, { metadata: { "tokenizer.ggml.add_bos_token": false } });
+    const r = run([
+      "--model",
+      tempFile("nobos.gguf", noBos),
+      "--temperature",
+      "0",
+      "--prompt",
+      "the girl",
+      "--steps",
+      "20",
+      "--json",
+    ]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out) as { tokens: number[]; text: string };
+    expect(out.text.startsWith("the girl")).toBe(true);
+    expect(out.tokens).toHaveLength(21); // the first prompt token, then one per position
+  });
+
   test("--tokenizer and --weights are refused for a GGUF model", () => {
     const path = tempFile("good.gguf", good);
     const a = run(["--model", path, "--tokenizer", path]);
