@@ -40,7 +40,6 @@ export interface Activations {
   q: Float32Array;
   k: Float32Array;
   v: Float32Array;
-  att: Float32Array;
   logits: Float32Array;
   cos: Float32Array;
   sin: Float32Array;
@@ -132,7 +131,6 @@ export class Transformer {
       q: a.allocUninit(Float32Array, c.dim),
       k: a.allocUninit(Float32Array, kvDim(c)),
       v: a.allocUninit(Float32Array, kvDim(c)),
-      att: a.allocUninit(Float32Array, c.seqLen),
       logits: a.allocUninit(Float32Array, c.vocabSize),
       cos: a.allocUninit(Float32Array, headSize(c) / 2),
       sin: a.allocUninit(Float32Array, headSize(c) / 2),

@@ -7,8 +7,8 @@ import { checkInt, checkPowerOfTwo, LlmemError } from "@llmem/core";
 /** The largest request any pool accepts (bucket arithmetic below is exact up to 2^32). */
 export const MAX_BUFFER_BYTES = 2 ** 32;
 
-/** The ruvllm size classes: 1 KiB, 4 KiB, 16 KiB, 64 KiB, 256 KiB. */
-export const RUVLLM_SIZE_CLASSES: readonly number[] = Object.freeze([1024, 4096, 16384, 65536, 262144]);
+/** The default fixed size classes: 1 KiB, 4 KiB, 16 KiB, 64 KiB, 256 KiB (the classes of the Rust seed design). */
+export const DEFAULT_SIZE_CLASSES: readonly number[] = Object.freeze([1024, 4096, 16384, 65536, 262144]);
 
 export type BucketMode = "pow2" | "fine" | "fixed";
 
@@ -69,8 +69,8 @@ export function fineBucketing(perPowerOfTwo: number, maxBytes: number = MAX_BUFF
   };
 }
 
-/** Explicit classes (default: the ruvllm ones); requests above the largest are refused. */
-export function fixedBucketing(sizeClasses: readonly number[] = RUVLLM_SIZE_CLASSES): Bucketing {
+/** Explicit classes (default: DEFAULT_SIZE_CLASSES); requests above the largest are refused. */
+export function fixedBucketing(sizeClasses: readonly number[] = DEFAULT_SIZE_CLASSES): Bucketing {
   if (!Array.isArray(sizeClasses) || sizeClasses.length === 0 || sizeClasses.length > 64) {
     throw new LlmemError("INVALID_ARGUMENT", "sizeClasses must be a non-empty array of at most 64 sizes", {
       argument: "sizeClasses",

@@ -2,12 +2,12 @@ export type { BackendKind } from "./backend.ts";
 export {
   type Bucketing,
   type BucketMode,
+  DEFAULT_SIZE_CLASSES,
   fineBucketing,
   fixedBucketing,
   MAX_BUFFER_BYTES,
   pow2Bucketing,
   powerOfTwoBucket,
-  RUVLLM_SIZE_CLASSES,
 } from "./bucketing.ts";
 export { type BufferMeta, PooledBuffer } from "./handle.ts";
 export { allocMetalBuffer, isMetalAvailable, MetalBuffer } from "./metal.ts";

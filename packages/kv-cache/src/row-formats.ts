@@ -4,21 +4,13 @@
  * channel's 32 tokens); block formats pack 32 values per block as GGML does.
  */
 import { LlmemError } from "@llmem/core";
-import { type FloatFormat, isBlockFormat, ROW_FORMATS, type RowFormat } from "@llmem/native";
+import { isBlockFormat, type RowFormat } from "@llmem/native";
 import { QK } from "@llmem/quant-kernels";
 
-/** Formats the attention building blocks read directly; their block size and row bytes. */
-export { QK, type RowFormat, rowBytes } from "@llmem/quant-kernels";
-/** The recent-token tier holds unblocked rows (one value per element). */
-export type TailPrecision = FloatFormat;
-export type StorePrecision = "q8_0" | "q4_0" | "q4_1" | "f16";
-
-export const TAIL_PRECISIONS: readonly TailPrecision[] = Object.freeze(
-  ROW_FORMATS.filter((f): f is TailPrecision => !isBlockFormat(f)),
-);
-export const STORE_PRECISIONS: readonly StorePrecision[] = ["q8_0", "q4_0", "q4_1", "f16"];
 /** Every row format (from the format table); the cache policies below pick among them. */
 export { isBlockFormat, ROW_FORMATS } from "@llmem/native";
+/** Formats the attention building blocks read directly; their block size and row bytes. */
+export { QK, type RowFormat, rowBytes } from "@llmem/quant-kernels";
 
 /** Block formats can hold neither NaN nor ±Inf (the block scale would poison every value). */
 export function holdsNonFinite(f: RowFormat): boolean {
