@@ -1,18 +1,23 @@
 /**
  * GGUF tensors as the kernels take them, in the format the file stores them: zero-copy
- * views of the mapped file for every format the matvec multiplies directly; BF16 widened to
- * f32 (exact) because no bf16 matvec exists, with x rounded to bf16 as ggml rounds it.
- * Token-embedding rows are dequantized one at a time from whatever type the table has.
+ * views of the mapped file for every format the format table marks `matrix` (matvec takes
+ * it); BF16 widened to f32 (exact) while no bf16 matvec exists, with x rounded to bf16 as
+ * ggml rounds it. Token-embedding rows are dequantized one at a time from any float format
+ * or any format the table marks `quant`.
  */
-import { LlmemError } from "@llmem/core";
+import { FORMAT_LIST, type FormatInfo, LlmemError, type MatrixFormat, type QuantFormat } from "@llmem/core";
 import type { GgufFile, GgufTensor } from "@llmem/gguf";
 import { dequantizeInto, fromBf16, fromF16 } from "@llmem/quant-kernels";
 import type { EmbeddingTable, Linear } from "./model-weights.ts";
 
-/** GGUF types the matvec multiplies as stored. */
-const MATVEC_TYPES = ["f32", "f16", "q8_0", "q4_0"] as const;
-/** Types a token-embedding row can be dequantized from. */
-const ROW_TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"] as const;
+/** The format-table row of a ggml type (`q4_K`, spelled as ggml spells it or in lower case). */
+function formatOf(t: GgufTensor): FormatInfo | undefined {
+  const name = t.type.name.toLowerCase();
+  return FORMAT_LIST.find((f) => f.name.toLowerCase() === name);
+}
+
+const MATVEC_TYPES = [...FORMAT_LIST.filter((f) => f.matrix).map((f) => f.name), "bf16"];
+const ROW_TYPES = FORMAT_LIST.filter((f) => f.blockSize === 1 || f.quant).map((f) => f.name);
 
 function unsupported(t: GgufTensor, use: string, supported: readonly string[]): LlmemError {
   return new LlmemError(
@@ -57,25 +62,23 @@ export function vectorF32(file: GgufFile, t: GgufTensor, n: number): Float32Arra
 /** A [cols, rows] matrix (ggml order) as a Linear over the file's bytes. */
 export function linearOf(file: GgufFile, t: GgufTensor, cols: number, rows: number): Linear {
   expectShape(t, [cols, rows]);
-  switch (t.type.name) {
-    case "f32":
-      return { w: { format: "f32", rows, cols, data: file.tensorF32(t.name) } };
-    case "f16":
-      return { w: { format: "f16", rows, cols, data: file.tensorF16(t.name) }, round: "f16" };
-    case "bf16":
-      return { w: { format: "f32", rows, cols, data: fromBf16(halfView(t)) }, round: "bf16" };
-    case "q8_0":
-    case "q4_0":
-      return { w: { format: t.type.name, rows, cols, data: t.data } };
-    default:
-      throw unsupported(t, "a matrix", [...MATVEC_TYPES, "bf16"]);
+  const f = formatOf(t);
+  if (f?.name === "bf16" && !f.matrix) {
+    return { w: { format: "f32", rows, cols, data: fromBf16(halfView(t)) }, round: "bf16" };
   }
+  if (f === undefined || !f.matrix) throw unsupported(t, "a matrix", MATVEC_TYPES);
+  const format = f.name as MatrixFormat;
+  if (format === "f32") return { w: { format, rows, cols, data: file.tensorF32(t.name) } };
+  // ggml multiplies F16 weights with x converted to fp16 (F16's vec_dot_type).
+  if (format === "f16") return { w: { format, rows, cols, data: file.tensorF16(t.name) }, round: "f16" };
+  return { w: { format, rows, cols, data: t.data } };
 }
 
 /** Rows of a [dim, vocab] table, dequantized on demand into the caller's buffer. */
 export function embeddingOf(t: GgufTensor, dim: number, vocab: number, counted: boolean): EmbeddingTable {
   expectShape(t, [dim, vocab]);
-  const type = t.type.name;
+  const f = formatOf(t);
+  const type = f?.name;
   const rowBytes = (dim / t.type.blockSize) * t.type.typeSize;
   const bytesOf = (id: number) => t.data.subarray(id * rowBytes, (id + 1) * rowBytes);
   let row: (id: number, out: Float32Array) => void;
@@ -96,13 +99,9 @@ export function embeddingOf(t: GgufTensor, dim: number, vocab: number, counted: 
       };
       break;
     }
-    case "q8_0":
-    case "q4_0":
-    case "q4_1":
-      row = (id, out) => dequantizeInto(type, bytesOf(id), out);
-      break;
     default:
-      throw unsupported(t, "the token embedding", ROW_TYPES);
+      if (f === undefined || !f.quant) throw unsupported(t, "the token embedding", ROW_TYPES);
+      row = (id, out) => dequantizeInto(f.name as QuantFormat, bytesOf(id), out);
   }
   return { row, bytes: counted ? t.byteLength : 0 };
 }

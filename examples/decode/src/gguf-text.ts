@@ -43,6 +43,7 @@ export function ggufTextCodec(file: GgufFile, vocabSize: number): TextCodec {
   const stops = endOfGeneration(file, tok.vocab.texts, tok.eos);
   return {
     vocabSize,
+    bos: tok.addBos ? tok.bos : null,
     encode: (text) => {
       const ids = tok.encode(text, { parseSpecial: true });
       if (ids.length === 0) {

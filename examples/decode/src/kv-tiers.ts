@@ -90,7 +90,7 @@ export class KvTiers {
     const path = this.o.promptCache;
     if (path === undefined || !existsSync(path)) return;
     try {
-      this.fileBlocks = restoreKvFile(this.kv.cache, path, { model: this.model }).blocks;
+      this.fileBlocks = restoreKvFile(this.kv.cache, path, { model: this.model, fit: true }).blocks;
     } catch (e) {
       if (!isLlmemError(e)) throw e;
       this.warn(`--prompt-cache ${path} not used (${e.message}); recomputing`);

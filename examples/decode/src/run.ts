@@ -130,7 +130,9 @@ function kvStore(c: ModelConfig, format: KvFormat, requests: number, fileBlocks 
   const perSeq = Math.ceil(c.seqLen / BLOCK_SIZE);
   const blockBytes = bytesFor(format, BLOCK_SIZE * kvDim(c)) * c.nLayers * 2;
   const live = Math.min(requests, MAX_LIVE);
-  const wanted = perSeq * (requests > 1 ? live * 2 : 1) + fileBlocks;
+  // A --prompt-cache file gets room of its own, at most one full batch's worth: what is saved
+  // is at most the pool, so the file cannot grow from run to run (restore keeps what fits).
+  const wanted = perSeq * (requests > 1 ? live * 2 : 1) + Math.min(fileBlocks, perSeq * MAX_LIVE);
   const budget = Math.max(perSeq, Math.floor(totalmem() / 4 / blockBytes));
   return new KvStore(c, { blockSize: BLOCK_SIZE, numBlocks: Math.min(wanted, budget), format });
 }

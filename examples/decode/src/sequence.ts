@@ -14,7 +14,7 @@ export class Sequence {
   readonly prompt: readonly number[];
   readonly steps: number;
   readonly kv: KvSequence;
-  /** Every id run.c's loop would print (prompt tokens after BOS, then samples). */
+  /** Every id run.c's loop would print (prompt tokens after BOS, then samples; the first prompt token too when it is not BOS). */
   readonly tokens: number[] = [];
   /** Printed bytes (after safe_printf's filter). */
   readonly bytes: number[] = [];
@@ -103,15 +103,25 @@ export class Sequence {
       this.done = true;
       return;
     }
-    this.tokens.push(next);
-    this.print ??= tok.printer();
-    const piece = this.print(this.token, next);
+    if (this.print === undefined) {
+      this.print = tok.printer();
+      // Without a BOS in front (a vocabulary that adds none) the first prompt token is text too.
+      const first = this.prompt[0]!;
+      if (first !== tok.bos) this.emit(-1, first, onPiece);
+    }
+    this.emit(this.token, next, onPiece);
+    this.token = next;
+    if (pos >= this.steps) this.done = true;
+  }
+
+  /** Keeps `token` and prints what it completes. */
+  private emit(prev: number, token: number, onPiece?: (s: Sequence, piece: Uint8Array) => void): void {
+    this.tokens.push(token);
+    const piece = this.print!(prev, token);
     if (piece.length > 0) {
       for (const b of piece) this.bytes.push(b);
       onPiece?.(this, piece);
     }
-    this.token = next;
-    if (pos >= this.steps) this.done = true;
   }
 
   text(): string {

@@ -5,11 +5,14 @@
  */
 export interface TextCodec {
   readonly vocabSize: number;
+  /** The id `encode` puts first when the vocabulary adds BOS; null when it adds none. */
+  readonly bos: number | null;
   /** Ids of `text`, BOS first when the vocabulary asks for it. */
   encode(text: string): number[];
   /**
-   * A printer for one sequence: called with each token after the first, it returns the bytes
-   * that token completes, already filtered (nothing raw and unprintable), possibly none.
+   * A printer for one sequence: called with each token after BOS (`prev` is -1 for a first
+   * token that is not BOS), it returns the bytes that token completes, already filtered
+   * (nothing raw and unprintable), possibly none.
    */
   printer(): (prev: number, token: number) => Uint8Array;
   /** Whether generation ends at `token` (it is neither kept nor printed). */

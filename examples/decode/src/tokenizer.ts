@@ -14,6 +14,8 @@ const BYTE_TOKEN_BASE = 3;
 
 export class Tokenizer implements TextCodec {
   readonly vocabSize: number;
+  /** run.c's prompts always start with BOS. */
+  readonly bos = BOS;
   readonly maxTokenLength: number;
   /** Piece bytes as they are stored in the file. */
   private readonly pieces: Uint8Array[];

@@ -90,6 +90,17 @@ describe("greedy GGUF decoding gives llama.cpp's tokens", () => {
     );
   }
 
+  const f32 = fixturePath("gguf", "stories260K-f32.gguf");
+  test.skipIf(f32 === undefined || readmePath === undefined)(
+    "stories260K-f32.gguf without output.weight (tied embeddings: its classifier was the embedding table) keeps llama.cpp's ids",
+    () => {
+      const want = readmeCase(readFileSync(readmePath!, "utf8"), "stories260K-f32.gguf");
+      const tied = rewrite(readFileSync(f32!), { tensors: (t) => (t.name === "output.weight" ? null : t) });
+      const r = greedy(tempFile("tied.gguf", tied), 64);
+      expect(r.tokens.slice(PROMPT_TOKENS)).toEqual(want.ids);
+    },
+  );
+
   for (const [name, v] of Object.entries(vectors.cases)) {
     const path = fixturePath("gguf", name);
     if (PENDING_TYPES[name]) {
@@ -115,10 +126,17 @@ function expectLlamaCppIds(got: number[], want: { ids: number[]; gaps: number[] 
   else expect(got).toEqual(want.ids);
 }
 
-describe("generated qwen2 and llama files give llama.cpp's tokens", () => {
+const VARIANTS = {
+  qwen2: "q/k/v biases, NEOX rope",
+  "llama-meta": "rope base and RMS epsilon from the metadata",
+  f16: "F16 matrices and embedding table, x rounded to fp16",
+  bf16: "BF16 matrices and embedding table, x rounded to bf16",
+} as const;
+
+describe("generated qwen2, llama, F16 and BF16 files give llama.cpp's tokens", () => {
   for (const [kind, v] of Object.entries(vectors.variants)) {
-    test(`${kind}: ${kind === "qwen2" ? "q/k/v biases, NEOX rope" : "rope base and RMS epsilon from the metadata"}`, () => {
-      const bytes = variantGguf(kind as "qwen2" | "llama-meta");
+    test(`${kind}: ${VARIANTS[kind as keyof typeof VARIANTS]}`, () => {
+      const bytes = variantGguf(kind as keyof typeof VARIANTS);
       // The vectors were made from exactly these bytes.
       expect(new Bun.CryptoHasher("sha256").update(bytes).digest("hex")).toBe(v.sha256);
       const r = greedy(tempFile(`${kind}.gguf`, bytes), v.ids.length, [], v.promptIds.length - 1);
@@ -173,10 +191,10 @@ describe("bad GGUF files end with one line and exit 2", () => {
       rewrite(good, {
         tensors: (t) =>
           t.name === "blk.0.attn_q.weight"
-            ? { ...t, type: "q5_1", data: new Uint8Array((SMALL.dim * SMALL.dim * 24) / 32) }
+            ? { ...t, type: "i16", data: new Uint8Array(SMALL.dim * SMALL.dim * 2) }
             : t,
       }),
-      /"blk\.0\.attn_q\.weight" has type q5_1/,
+      /"blk\.0\.attn_q\.weight" has type i16, which llmem cannot use as a matrix yet/,
     ],
     [
       "missing hyperparameter",
@@ -193,6 +211,25 @@ describe("bad GGUF files end with one line and exit 2", () => {
       expect(r.err).toMatch(message);
     });
   }
+
+  test("a vocabulary that adds no BOS: the first prompt token is kept and printed too", () => {
+    const noBos = rewrite(good, { metadata: { "tokenizer.ggml.add_bos_token": false } });
+    const r = run([
+      "--model",
+      tempFile("nobos.gguf", noBos),
+      "--temperature",
+      "0",
+      "--prompt",
+      "the girl",
+      "--steps",
+      "20",
+      "--json",
+    ]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out) as { tokens: number[]; text: string };
+    expect(out.text.startsWith("the girl")).toBe(true);
+    expect(out.tokens).toHaveLength(21); // the first prompt token, then one per position
+  });
 
   test("--tokenizer and --weights are refused for a GGUF model", () => {
     const path = tempFile("good.gguf", good);

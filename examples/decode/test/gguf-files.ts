@@ -12,6 +12,7 @@ import {
   writeGguf,
   writeInputFrom,
 } from "@llmem/gguf";
+import { toBf16, toF16 } from "@llmem/quant-kernels";
 import type { ModelConfig } from "../src/config.ts";
 import { mulberry32, syntheticTokenizer } from "../src/synthetic.ts";
 import { syntheticCheckpointFile } from "../src/write-synthetic.ts";
@@ -95,12 +96,24 @@ function f32Bytes(values: Float32Array): Uint8Array {
  * SMALL as other files llama.cpp reads (the test vectors in fixtures/llamacpp-small.json were
  * made from exactly these bytes):
  * - `qwen2`: architecture qwen2 (NEOX rope), q/k/v biases (seeded, ±0.5);
+ * - `f16`, `bf16`: every matrix and the embedding table in that format;
  * - `llama-meta`: llama with rope base 500000 and RMS epsilon 1e-6 (llama.cpp refuses a
  *   llama rope over part of a head, so that stays whole).
  */
-export function variantGguf(kind: "qwen2" | "llama-meta"): Uint8Array {
+export function variantGguf(kind: "qwen2" | "llama-meta" | "f16" | "bf16"): Uint8Array {
   const base = smallGguf();
   const file = parseGguf(base);
+  if (kind === "f16" || kind === "bf16") {
+    // Every matrix (the embedding table too) converted, round to nearest even as ggml does.
+    return rewrite(base, {
+      tensors: (t) => {
+        if (t.dims.length !== 2) return t;
+        const f32 = new Float32Array(t.data.slice().buffer);
+        const half = kind === "f16" ? toF16(f32) : toBf16(f32);
+        return { ...t, type: kind, data: new Uint8Array(half.buffer) };
+      },
+    });
+  }
   if (kind === "llama-meta") {
     return rewrite(base, {
       metadata: {

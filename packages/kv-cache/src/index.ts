@@ -15,6 +15,7 @@ export { FILE_VERSION } from "./persist/format.ts";
 export {
   type KvFileOptions,
   kvFileBlockCount,
+  type RestoreOptions,
   type RestoreResult,
   readKvFile,
   restoreKvFile,

@@ -80,7 +80,7 @@ function snapshot(cache: PagedKvCache) {
 test("round trip: the restored prefix is adopted, its KV is what was saved, reusedFrom says file", () => {
   const { path, expected } = savedFile("round.kv");
   const cache = cacheOf();
-  expect(restoreKvFile(cache, path, { model })).toEqual({ blocks: 4, present: 0, skipped: 0 });
+  expect(restoreKvFile(cache, path, { model })).toEqual({ blocks: 4, present: 0, skipped: 0, leftOut: 0 });
   expect(cache.stats().cachedBlocks).toBe(4);
   const seq = cache.admit(prompt)!;
   expect(seq.cachedTokens).toBe(12);
@@ -89,7 +89,7 @@ test("round trip: the restored prefix is adopted, its KV is what was saved, reus
   const other = cache.admit(branch)!;
   expect(other.cachedTokens).toBe(12); // two shared blocks and its own third
   // restoring again finds everything present and copies nothing
-  expect(restoreKvFile(cache, path, { model })).toEqual({ blocks: 0, present: 4, skipped: 0 });
+  expect(restoreKvFile(cache, path, { model })).toEqual({ blocks: 0, present: 4, skipped: 0, leftOut: 0 });
 });
 
 test("a sequence alone can be saved", () => {
@@ -161,6 +161,15 @@ test("another layout (format, head dim) or a pool too small: refused before anyt
   const before = snapshot(small);
   expect(codeOf(() => restoreKvFile(small, path, { model }))).toBe("CAPACITY_EXCEEDED");
   expect(snapshot(small)).toEqual(before);
+  // fit: the leading blocks (parents first) that fit are restored, the rest left out
+  expect(restoreKvFile(small, path, { model, fit: true })).toEqual({
+    blocks: 3,
+    present: 0,
+    skipped: 0,
+    leftOut: 1,
+  });
+  expect(small.stats().cachedBlocks).toBe(3);
+  expect(small.admit(prompt.slice(0, 9))!.cachedTokens).toBe(8);
 });
 
 test("restoring over blocks the pool computed itself copies only the missing ones", () => {
@@ -168,6 +177,6 @@ test("restoring over blocks the pool computed itself copies only the missing one
   const cache = cacheOf();
   const s = cache.admit(prompt)!;
   prefill(s, prompt); // the same blocks, computed here: present, not copied
-  expect(restoreKvFile(cache, path, { model })).toEqual({ blocks: 1, present: 3, skipped: 0 });
+  expect(restoreKvFile(cache, path, { model })).toEqual({ blocks: 1, present: 3, skipped: 0, leftOut: 0 });
   expect(s.reusedFrom.file).toBe(0);
 });

@@ -25,6 +25,15 @@ export interface KvFileOptions {
   model: ModelFingerprint;
 }
 
+export interface RestoreOptions extends KvFileOptions {
+  /**
+   * When the pool has fewer free unpromised blocks than the file holds: false (default) refuses
+   * the file (CAPACITY_EXCEEDED); true restores its first blocks, parents before children, as
+   * many as fit (the file is still validated whole first).
+   */
+  fit?: boolean;
+}
+
 export interface SaveOptions extends KvFileOptions {
   /** Only this sequence's registered full blocks (default: every registered block of the cache). */
   sequence?: PagedSequence;
@@ -46,6 +55,8 @@ export interface RestoreResult {
   present: number;
   /** Blocks not restored because the pool holds their hash for other content (or their parent was not restored). */
   skipped: number;
+  /** Blocks left out because the pool had no room for them (`fit: true`). */
+  leftOut: number;
 }
 
 function layoutOf(cache: PagedKvCache, model: ModelFingerprint, mode: HashMode): FileLayout {
@@ -235,10 +246,12 @@ function holds(a: BlockAllocator, b: number, f: FileBlock, parent: number): bool
  * has fewer free blocks than the file holds), then each block is copied into a pool block and
  * registered, and left soft-free: the next prompt with that prefix adopts it.
  */
-export function restoreKvFile(cache: PagedKvCache, path: string, o: KvFileOptions): RestoreResult {
-  const { blocks } = readKvFile(cache, path, o);
+export function restoreKvFile(cache: PagedKvCache, path: string, o: RestoreOptions): RestoreResult {
+  const all = readKvFile(cache, path, o).blocks;
   const a = cache.allocator;
   const room = a.freeCount - cache.stats().reservedBlocks;
+  // parents come before children, so any leading run of records is whole chains' heads
+  const blocks = o.fit === true ? all.slice(0, Math.max(0, room)) : all;
   if (blocks.length > room) {
     throw new LlmemError(
       "CAPACITY_EXCEEDED",
@@ -248,7 +261,7 @@ export function restoreKvFile(cache: PagedKvCache, path: string, o: KvFileOption
   }
   const blockOf = new Int32Array(blocks.length);
   const held: number[] = [];
-  const result: RestoreResult = { blocks: 0, present: 0, skipped: 0 };
+  const result: RestoreResult = { blocks: 0, present: 0, skipped: 0, leftOut: all.length - blocks.length };
   try {
     for (let i = 0; i < blocks.length; i++) {
       const f = blocks[i]!;
