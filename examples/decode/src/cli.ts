@@ -1,7 +1,7 @@
 /**
  * `bun run decode`: streams generated text to stdout, then reports speed and memory on
  * stderr (like run.c's "achieved tok/s"); --json prints one JSON object instead. Every
- * failure is one line on stderr and exit code 2.
+ * failure is one line on stderr and exit code 2; a reader closing the pipe early ends it with 0.
  */
 import { writeSync } from "node:fs";
 import { native } from "@llmem/native";
@@ -79,6 +79,10 @@ function toJson(r: RunResult): string {
   });
 }
 
+function isClosedPipe(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException | undefined)?.code === "EPIPE";
+}
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === "convert") return runConvert(argv.slice(1), (line) => writeSync(2, `${line}\n`));
   if (argv[0] === "tokenize") return runTokenize(argv.slice(1), (text) => writeSync(1, text));
@@ -141,7 +145,12 @@ async function main(argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (e) {
-  const msg = e instanceof Error ? e.message : String(e);
-  writeSync(2, `decode: ${msg}\n`);
-  process.exitCode = 2;
+  if (isClosedPipe(e)) {
+    // The reader went away (`bun run decode | head -1`): it has what it wanted; not an error.
+    process.exitCode = 0;
+  } else {
+    const msg = e instanceof Error ? e.message : String(e);
+    writeSync(2, `decode: ${msg}\n`);
+    process.exitCode = 2;
+  }
 }

@@ -3,13 +3,16 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fixturePath } from "@llmem/core/testing";
 import { syntheticTokenizer } from "../src/synthetic.ts";
 import { syntheticCheckpointFile } from "../src/write-synthetic.ts";
 
 const CLI = join(import.meta.dir, "..", "src", "cli.ts");
-const MODELS = join(import.meta.dir, "..", "..", "..", "..", "shared", "models");
-const haveModels = existsSync(join(MODELS, "stories260K.bin"));
-if (!haveModels) console.warn(`SKIPPED: the published-story test needs ${MODELS} (absent)`);
+// The shared fixtures: a visible SKIPPED line when absent, a failure under CI=true.
+const STORIES = fixturePath("stories260K.bin");
+const TOK512 = fixturePath("tok512.bin");
+const MODELS_README = fixturePath("README.md");
+const haveModels = STORIES !== undefined && TOK512 !== undefined && MODELS_README !== undefined;
 
 function run(args: string[]) {
   const r = Bun.spawnSync(["bun", CLI, ...args], { env: { ...process.env } });
@@ -45,13 +48,13 @@ writeFileSync(tokenizer, syntheticTokenizer(300));
 
 describe("bun run decode", () => {
   test.skipIf(!haveModels)("greedy stories260K prints exactly the story published with the model", () => {
-    const readme = readFileSync(join(MODELS, "README.md"), "utf8");
+    const readme = readFileSync(MODELS_README!, "utf8");
     const story = readme.split("```")[1]!.trim();
     const r = run([
       "--model",
-      join(MODELS, "stories260K.bin"),
+      STORIES!,
       "--tokenizer",
-      join(MODELS, "tok512.bin"),
+      TOK512!,
       "--temperature",
       "0",
       "--prompt",
@@ -163,13 +166,78 @@ test("the default tokenizer is the one beside the model; without it the error sa
   let r = run(["--model", join(dir, "model.bin")]);
   expect(r.code).toBe(2);
   expect(r.err).toMatch(
-    /cannot open tokenizer .*tokenizer.bin: ENOENT \(the default beside the model; pass --tokenizer PATH\)\n$/,
+    /^decode: no tokenizer for vocab_size 300 beside model .*model.bin: cannot open tokenizer .*tokenizer.bin: ENOENT; cannot open tokenizer .*tok300.bin: ENOENT; pass --tokenizer PATH\n$/,
   );
   writeFileSync(join(dir, "tokenizer.bin"), syntheticTokenizer(300));
   // A fixed seed: a clock seed let the random model sample BOS and end early now and then.
   r = run(["--model", join(dir, "model.bin"), "--steps", "8", "--seed", "42", "--json"]);
   expect(r.code).toBe(0);
   expect(JSON.parse(r.out).tokens.length).toBe(8);
+});
+
+test("a tokenizer.bin for another vocabulary beside the model: tok{vocab}.bin is used, else the error says which flag", () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "model.bin"), readFileSync(model));
+  writeFileSync(join(dir, "tokenizer.bin"), syntheticTokenizer(512));
+  let r = run(["--model", join(dir, "model.bin"), "--steps", "8", "--seed", "42", "--json"]);
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(
+    /^decode: no tokenizer for vocab_size 300 .*tokenizer.bin holds 512 tokens but the model's vocab_size is 300 .*tok300.bin: ENOENT; pass --tokenizer PATH\n$/,
+  );
+  writeFileSync(join(dir, "tok300.bin"), syntheticTokenizer(300));
+  r = run(["--model", join(dir, "model.bin"), "--steps", "8", "--seed", "42", "--json"]);
+  expect(r.err).toBe("");
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.out).tokens.length).toBe(8);
+});
+
+test.skipIf(STORIES === undefined)("--model stories260K.bin alone finds tok512.bin beside it", () => {
+  const r = run(["--model", STORIES!, "--steps", "8", "--temperature", "0", "--json"]);
+  expect(r.err).toBe("");
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.out).text).toStartWith("Once upon a time");
+});
+
+test("--model DIR: the error names the directory", () => {
+  const r = run(["--model", tmp]);
+  expect(r.code).toBe(2);
+  expect(r.err).toBe(`decode: model ${tmp} is a directory: pass the model file inside it\n`);
+});
+
+test("a prompt longer than the run: one warning line with the counts, the run still ends with 0", () => {
+  const r = run([
+    "--model",
+    model,
+    "--tokenizer",
+    tokenizer,
+    "--steps",
+    "4",
+    "--prompt",
+    "abcdefghij",
+    "--json",
+  ]);
+  expect(r.code).toBe(0);
+  const prompt = JSON.parse(r.out).tokens.length;
+  expect(r.err).toMatch(
+    /^decode: warning: the prompt is (\d+) tokens but the run has 4 positions \(--steps 4, seq_len 64\): cut at 4, nothing generated for it\n$/,
+  );
+  expect(Number(/the prompt is (\d+) tokens/.exec(r.err)![1])).toBeGreaterThan(4);
+  expect(prompt).toBe(4);
+  // A prompt that fits says nothing.
+  expect(
+    run(["--model", model, "--tokenizer", tokenizer, "--steps", "40", "--prompt", "abc", "--json"]).err,
+  ).toBe("");
+});
+
+test("a reader closing the pipe early (`| head -1`): exit 0, nothing on stderr", () => {
+  // `true` exits before the first write: every write after it meets a closed pipe (EPIPE).
+  const r = Bun.spawnSync([
+    "bash",
+    "-c",
+    `"${process.execPath}" "${CLI}" --steps 64 | true; exit \${PIPESTATUS[0]}`,
+  ]);
+  expect(r.stderr.toString()).toBe("");
+  expect(r.exitCode).toBe(0);
 });
 
 test("a model too large for this machine: one line, exit 2, before reading the weights", () => {
@@ -231,9 +299,9 @@ test.skipIf(!haveModels)(
     const ids = (weights: string) => {
       const r = run([
         "--model",
-        join(MODELS, "stories260K.bin"),
+        STORIES!,
         "--tokenizer",
-        join(MODELS, "tok512.bin"),
+        TOK512!,
         "--temperature",
         "0",
         "--prompt",
