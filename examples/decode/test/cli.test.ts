@@ -1,6 +1,6 @@
 /** The command line end to end: the published story, --json, the embedded default, and every failure as one line + exit 2. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixturePath } from "@llmem/core/testing";
