@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixturePath } from "@llmem/core/testing";
 import { syntheticTokenizer } from "../src/synthetic.ts";
+import { escapeControls } from "../src/terminal-text.ts";
 import { syntheticCheckpointFile } from "../src/write-synthetic.ts";
 
 const CLI = join(import.meta.dir, "..", "src", "cli.ts");
@@ -13,6 +14,17 @@ const STORIES = fixturePath("stories260K.bin");
 const TOK512 = fixturePath("tok512.bin");
 const MODELS_README = fixturePath("README.md");
 const haveModels = STORIES !== undefined && TOK512 !== undefined && MODELS_README !== undefined;
+
+// What a terminal would interpret: C0 controls but \t and \n, DEL, C1.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+
+// script(1) (util-linux) gives the CLI a pseudo-terminal; CI has it.
+const HAVE_SCRIPT = Bun.which("script") !== null;
+if (!HAVE_SCRIPT) {
+  if (process.env.CI === "true") throw new Error("script(1) is missing (CI=true: the terminal test must run)");
+  console.warn("SKIPPED: the terminal-escaping test needs script(1) from util-linux");
+}
 
 function run(args: string[]) {
   const r = Bun.spawnSync(["bun", CLI, ...args], { env: { ...process.env } });
@@ -90,12 +102,46 @@ describe("bun run decode", () => {
     expect(j.memory.weightBytes).toBeGreaterThan(0);
   });
 
-  test("the embedded default runs with no files and says the weights are random", () => {
-    const r = run(["--steps", "40"]);
-    expect(r.code).toBe(0);
-    expect(r.out).toContain("── request 0");
-    expect(r.out).toContain("── request 2");
-    expect(r.err).toContain("random weights");
+  test("the embedded default: one screen, 'synthetic' in its first three lines, no raw control bytes", () => {
+    // stdout and stderr as a terminal shows them: one stream, in order.
+    const r = Bun.spawnSync(["bash", "-c", `"${process.execPath}" "${CLI}" --seed 1 2>&1`]);
+    expect(r.exitCode).toBe(0);
+    const screen = r.stdout.toString();
+    const lines = screen.trimEnd().split("\n");
+    expect(lines.slice(0, 3).join("\n")).toContain("synthetic");
+    expect(lines.length).toBeLessThanOrEqual(24);
+    for (const id of [0, 1, 2])
+      expect(screen).toMatch(
+        new RegExp(`^request ${id}: \\d+ prompt \\+ \\d+ generated tokens, \\d+ from the prefix cache$`, "m"),
+      );
+    expect(screen).toMatch(
+      /^requests: 3 · prompt tokens \d+, 64 reused from the prefix cache \(4 blocks shared\)$/m,
+    );
+    expect(screen).toMatch(/^prefill: .* tok\/s · decode: .* tok\/s/m);
+    expect(screen).toMatch(
+      /^memory: weights .* · KV f32 blocks \(peak in use\) .*, f32 pool .* · arena high-water .* · pool hit rate/m,
+    );
+    expect(screen).not.toMatch(CONTROL);
+    // Seed 1's random text holds controls: they are there, escaped.
+    expect(screen).toMatch(/\\x0[bcd]|\\x1[0-9a-f]/);
+  });
+
+  test.skipIf(!HAVE_SCRIPT)("a real model on a terminal: the text streams with its control characters escaped", () => {
+    const args = `--model "${model}" --tokenizer "${tokenizer}" --steps 64 --seed 1`;
+    // Piped, the bytes pass as the model emitted them: seed 1 emits a CR.
+    const piped = run(["--model", model, "--tokenizer", tokenizer, "--steps", "64", "--seed", "1"]);
+    expect(piped.out).toContain("\r");
+    // On a terminal (a pty from script(1)) the same text arrives escaped.
+    const r = Bun.spawnSync(["script", "-qec", `"${process.execPath}" "${CLI}" ${args}`, "/dev/null"]);
+    expect(r.exitCode).toBe(0);
+    const screen = r.stdout
+      .toString()
+      .replace(/\r(loading|quantizing) \d+%/g, "") // the progress line, ours: cleared with ESC[K
+      .replaceAll("\r\x1b[K", "")
+      .replaceAll("\r\n", "\n"); // the pty's newline translation
+    expect(screen).not.toMatch(CONTROL);
+    expect(screen).toContain("\\x0d");
+    expect(screen.split("\n")[0]).toBe(escapeControls(piped.out.split("\n")[0]!));
   });
 
   test("--requests decodes every line", () => {
