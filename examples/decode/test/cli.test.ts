@@ -22,7 +22,8 @@ const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
 // script(1) (util-linux) gives the CLI a pseudo-terminal; CI has it.
 const HAVE_SCRIPT = Bun.which("script") !== null;
 if (!HAVE_SCRIPT) {
-  if (process.env.CI === "true") throw new Error("script(1) is missing (CI=true: the terminal test must run)");
+  if (process.env.CI === "true")
+    throw new Error("script(1) is missing (CI=true: the terminal test must run)");
   console.warn("SKIPPED: the terminal-escaping test needs script(1) from util-linux");
 }
 
@@ -126,23 +127,26 @@ describe("bun run decode", () => {
     expect(screen).toMatch(/\\x0[bcd]|\\x1[0-9a-f]/);
   });
 
-  test.skipIf(!HAVE_SCRIPT)("a real model on a terminal: the text streams with its control characters escaped", () => {
-    const args = `--model "${model}" --tokenizer "${tokenizer}" --steps 64 --seed 1`;
-    // Piped, the bytes pass as the model emitted them: seed 1 emits a CR.
-    const piped = run(["--model", model, "--tokenizer", tokenizer, "--steps", "64", "--seed", "1"]);
-    expect(piped.out).toContain("\r");
-    // On a terminal (a pty from script(1)) the same text arrives escaped.
-    const r = Bun.spawnSync(["script", "-qec", `"${process.execPath}" "${CLI}" ${args}`, "/dev/null"]);
-    expect(r.exitCode).toBe(0);
-    const screen = r.stdout
-      .toString()
-      .replace(/\r(loading|quantizing) \d+%/g, "") // the progress line, ours: cleared with ESC[K
-      .replaceAll("\r\x1b[K", "")
-      .replaceAll("\r\n", "\n"); // the pty's newline translation
-    expect(screen).not.toMatch(CONTROL);
-    expect(screen).toContain("\\x0d");
-    expect(screen.split("\n")[0]).toBe(escapeControls(piped.out.split("\n")[0]!));
-  });
+  test.skipIf(!HAVE_SCRIPT)(
+    "a real model on a terminal: the text streams with its control characters escaped",
+    () => {
+      const args = `--model "${model}" --tokenizer "${tokenizer}" --steps 64 --seed 1`;
+      // Piped, the bytes pass as the model emitted them: seed 1 emits a CR.
+      const piped = run(["--model", model, "--tokenizer", tokenizer, "--steps", "64", "--seed", "1"]);
+      expect(piped.out).toContain("\r");
+      // On a terminal (a pty from script(1)) the same text arrives escaped.
+      const r = Bun.spawnSync(["script", "-qec", `"${process.execPath}" "${CLI}" ${args}`, "/dev/null"]);
+      expect(r.exitCode).toBe(0);
+      const screen = r.stdout
+        .toString()
+        .replace(/\r(loading|quantizing) \d+%/g, "") // the progress line, ours: cleared with ESC[K
+        .replaceAll("\r\x1b[K", "")
+        .replaceAll("\r\n", "\n"); // the pty's newline translation
+      expect(screen).not.toMatch(CONTROL);
+      expect(screen).toContain("\\x0d");
+      expect(screen.split("\n")[0]).toBe(escapeControls(piped.out.split("\n")[0]!));
+    },
+  );
 
   test("--requests decodes every line", () => {
     const reqs = join(tmp, "requests.txt");
