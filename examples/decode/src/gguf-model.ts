@@ -128,7 +128,7 @@ export function ggufModel(file: GgufFile, o: { maxPositions?: number } = {}): Gg
   const linear = (name: string, cols: number, rows: number, bias?: string): Linear => {
     const t = tensor(name);
     const m = linearOf(file, t, cols, rows);
-    formats.push(t.type.name);
+    formats.push(m.round === "bf16" ? "bf16" : m.w.format);
     if (bias !== undefined) m.bias = vectorF32(file, tensor(bias), rows);
     return m;
   };

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixturePath } from "@llmem/core/testing";
-import { cacheDir, hfUrl, parseHfRef } from "../src/hf-download.ts";
+import { cacheDir, downloadProgress, hfUrl, parseHfRef } from "../src/hf-download.ts";
 
 const CLI = join(import.meta.dir, "..", "src", "cli.ts");
 const fixture = fixturePath("gguf", "stories260K-f32.gguf");
@@ -21,6 +21,8 @@ interface ServerState {
   etag: string;
   /** Cut the next CDN body off after this many bytes. */
   cutAfter?: number;
+  /** Answer Range requests with the whole file (200), as a server without range support does. */
+  ignoreRange?: boolean;
   requests: { path: string; range: string | null }[];
 }
 const state: ServerState = { etag: sha, requests: [] };
@@ -30,7 +32,7 @@ const server = Bun.serve({
   port: 0,
   fetch(req) {
     const url = new URL(req.url);
-    const range = req.headers.get("range");
+    const range = state.ignoreRange ? null : req.headers.get("range");
     state.requests.push({ path: url.pathname, range });
     if (url.pathname === "/owner/repo/resolve/main/models/stories.gguf") {
       return new Response(null, {
@@ -88,6 +90,7 @@ function freshCache(): string {
 beforeEach(() => {
   state.etag = sha;
   state.cutAfter = undefined;
+  state.ignoreRange = undefined;
   state.requests = [];
 });
 
@@ -129,6 +132,29 @@ describe("hf: references", () => {
   });
 });
 
+describe("download progress", () => {
+  test("off a terminal: one line per 10 % reached, none repeated", () => {
+    const out: string[] = [];
+    const p = downloadProgress((s) => out.push(s), false, "dl");
+    for (const done of [0, 5, 10, 11, 55, 99, 100]) p(done * 10, 1000);
+    expect(out.join("")).toBe(
+      "dl 0% (0.0/0.0 MiB)\ndl 10% (0.0/0.0 MiB)\ndl 50% (0.0/0.0 MiB)\ndl 90% (0.0/0.0 MiB)\ndl 100% (0.0/0.0 MiB)\n",
+    );
+  });
+
+  test("on a terminal: a bar redrawn in place, a newline when complete", () => {
+    const out: string[] = [];
+    const p = downloadProgress((s) => out.push(s), true, "dl");
+    p(2 ** 20, 2 ** 21);
+    p(2 ** 21, 2 ** 21);
+    expect(out).toEqual([
+      `\rdl [${"#".repeat(15)}${" ".repeat(15)}] 1.0/2.0 MiB`,
+      `\rdl [${"#".repeat(30)}] 2.0/2.0 MiB`,
+      "\n",
+    ]);
+  });
+});
+
 describe.skipIf(fixture === undefined)("bun run decode --model hf:…", () => {
   test("downloads with a line per 10% off a terminal, decodes, then runs from the cache", async () => {
     const cache = freshCache();
@@ -167,6 +193,19 @@ describe.skipIf(fixture === undefined)("bun run decode --model hf:…", () => {
     expect(resumed.code).toBe(0);
     expect(state.requests.at(-1)).toEqual({ path: "/cdn/blob", range: `bytes=${have}-` });
     expect(existsSync(part)).toBe(false);
+    expect(readFileSync(join(cache, "hf", "owner", "repo", "models", "stories.gguf")).equals(bytes)).toBe(
+      true,
+    );
+  });
+
+  test("a server that ignores Range: the resumed download starts over and still checks out", async () => {
+    const cache = freshCache();
+    const env = { LLMEM_HF_ENDPOINT: endpoint, LLMEM_CACHE: cache };
+    state.cutAfter = 300_000;
+    expect((await run(greedy, env)).code).toBe(2);
+    state.ignoreRange = true;
+    const r = await run(greedy, env);
+    expect(r.code).toBe(0);
     expect(readFileSync(join(cache, "hf", "owner", "repo", "models", "stories.gguf")).equals(bytes)).toBe(
       true,
     );

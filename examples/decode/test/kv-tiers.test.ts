@@ -167,3 +167,15 @@ test.skipIf(
   expect(r.stdout.toString()).toBe(printed!);
   expect(r.exitCode).toBe(0);
 });
+
+test("a --kv-store URL of another scheme or an empty --prompt-cache: one line, exit 2", () => {
+  for (const [flag, value, says] of [
+    ["--kv-store", "http://127.0.0.1:6379", "--kv-store must be a redis://HOST:PORT URL"],
+    ["--kv-store", "127.0.0.1:6379", "--kv-store must be a redis://HOST:PORT URL"],
+    ["--prompt-cache", "", "--prompt-cache needs a path"],
+  ] as const) {
+    const r = Bun.spawnSync(["bun", CLI, flag, value]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.toString()).toBe(`decode: ${says}${flag === "--kv-store" ? `, got "${value}"` : ""}\n`);
+  }
+});

@@ -338,7 +338,10 @@ export class PagedKvCache implements SequenceHost {
     const reusedFrom = noReuse();
     for (const b of blocks) reusedFrom[KV_ORIGINS[this.origin[b]!]!] += bs;
     // Blocks the host tier holds next are copied into blocks the sequence takes anyway.
-    const lower = this.host && found.blocks < limit ? this.host.take(keys, found.blocks, limit) : [];
+    let lower = this.host && found.blocks < limit ? this.host.take(keys, found.blocks, limit) : [];
+    // a tier shared with a cache of another layout could hold blocks of another size: stop there
+    const odd = lower.findIndex((b) => b.payload.length !== this.blockPayloadBytes);
+    if (odd >= 0) lower = lower.slice(0, odd);
     const table = this.newTable(this.allocator);
     if (blocks.length > 0) table.adopt(blocks, blocks.length * bs);
     let chainOpen = true;

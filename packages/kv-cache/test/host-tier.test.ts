@@ -3,6 +3,7 @@
 // and under random operations it holds exactly what a reference LRU of the same cap holds.
 import { expect, test } from "bun:test";
 import type { PrefixKeys } from "@llmem/block-allocator";
+import { hashChain } from "@llmem/prefix-hash";
 import fc from "fast-check";
 import { type HostBlock, HostTier, PagedKvCache, type PagedSequence } from "../src/index.ts";
 
@@ -179,4 +180,23 @@ test("model: random requests through a small pool and a small host tier never re
     ),
     { numRuns: 150 },
   );
+});
+
+test("a host block of another size (a tier shared with another layout) is not copied in", () => {
+  const cache = new PagedKvCache({ numLayers: L, numKvHeads: KV, headDim: HD, blockSize: 4, numBlocks: 4 });
+  const host = new HostTier(1 << 20);
+  cache.attachHostTier(host);
+  const prompt = [1, 2, 3, 4, 5];
+  host.put({
+    hash: hashChain(prompt, 4)[0]!, // the cache's own chain hash of the first block (no prefix keys)
+    parentHash: null,
+    tokens: Uint32Array.from(prompt.slice(0, 4)),
+    extra: null,
+    payload: new Uint8Array(cache.blockPayloadBytes + 4),
+    origin: "device",
+  });
+  const before = cache.stats();
+  const seq = cache.admit(prompt)!;
+  expect(seq.cachedTokens).toBe(0);
+  expect(cache.stats().blocksInUse).toBe(before.blocksInUse);
 });
