@@ -55,15 +55,39 @@ export interface ModelDims {
 /** Step buffers forModel leaves alignment room for when contextLength is given. */
 const STEP_BUFFERS = 16;
 
+/**
+ * Marks the arena itself made. A mark's state is private (#fields), and rollback accepts only
+ * marks in this set, so neither an edited mark nor `new ArenaMark(arena, id, -16, 0)` can set
+ * the arena's offset to a value it never had (a negative offset would hand JS the allocator's
+ * header before the block).
+ */
+const minted = new WeakSet<ArenaMark>();
+
 /** A point to roll back to; valid until a reset or a rollback to an earlier mark. */
 export class ArenaMark {
-  /** @internal */
-  constructor(
-    readonly arena: Arena,
-    readonly id: number,
-    readonly offset: number,
-    readonly allocationCount: number,
-  ) {}
+  readonly #arena: Arena;
+  readonly #id: number;
+  readonly #offset: number;
+  readonly #allocationCount: number;
+  /** @internal use arena.mark() */
+  constructor(arena: Arena, id: number, offset: number, allocationCount: number) {
+    this.#arena = arena;
+    this.#id = id;
+    this.#offset = offset;
+    this.#allocationCount = allocationCount;
+  }
+  get arena(): Arena {
+    return this.#arena;
+  }
+  get id(): number {
+    return this.#id;
+  }
+  get offset(): number {
+    return this.#offset;
+  }
+  get allocationCount(): number {
+    return this.#allocationCount;
+  }
 }
 
 type View = InstanceType<TypedArrayConstructor>;
@@ -211,13 +235,15 @@ export class Arena {
     if (this.disposed) throw disposedError();
     const id = this.nextMarkId++;
     this.marks.push(id);
-    return new ArenaMark(this, id, this.offset, this.count);
+    const mark = new ArenaMark(this, id, this.offset, this.count);
+    minted.add(mark);
+    return mark;
   }
 
   /** Frees every allocation made since `mark` (which stays valid; later marks die). */
   rollback(mark: ArenaMark): void {
     if (this.disposed) throw disposedError();
-    if (!(mark instanceof ArenaMark)) {
+    if (!minted.has(mark)) {
       throw new LlmemError("INVALID_ARGUMENT", "mark must come from arena.mark()", { argument: "mark" });
     }
     if (mark.arena !== this) {

@@ -50,7 +50,7 @@ export function isPlainU16(v: unknown): v is Uint16Array {
   return ArrayBuffer.isView(v) && Object.getPrototypeOf(v) === U16_PROTO;
 }
 
-export type TypedArrayKind = "Float32Array" | "Uint8Array" | "Uint16Array";
+export type TypedArrayKind = "Float32Array" | "Uint8Array" | "Uint16Array" | "Uint32Array";
 
 /** The typed-array kind the engine knows `v` to be, whatever its prototype says. */
 export function typedArrayKind(v: unknown): string | undefined {
@@ -158,6 +158,9 @@ export function byteOffsetOf(v: ArrayBufferView): number {
 /** A Uint8Array over exactly the bytes of a typed array that checkedByteLength accepted. */
 export function byteView(v: ArrayBufferView): Uint8Array {
   if (isPlainBytes(v)) return v;
+  if (typedArrayKind(v) === undefined) {
+    throw new LlmemError("INVALID_ARGUMENT", "byteView needs a typed array", { argument: "view" });
+  }
   const plain = isPlainView(v);
   const buffer = plain ? v.buffer : (bufferGetter.call(v) as ArrayBufferLike);
   const length = plain ? v.byteLength : (byteLengthGetter.call(v) as number);
