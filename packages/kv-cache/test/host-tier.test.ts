@@ -233,7 +233,8 @@ test("a q8_0 host tier behind an f32 pool: 3.8x smaller blocks, KV back within q
     const keys = cache.read(again, l).keys;
     for (let p = 0; p < 8; p++) {
       const want = kv(a[p]!, p, l, 0);
-      for (let i = 0; i < row; i++) expect(Math.abs(keys[p * row + i]! - want[i]!)).toBeLessThan(1 / 127 + 1e-6);
+      for (let i = 0; i < row; i++)
+        expect(Math.abs(keys[p * row + i]! - want[i]!)).toBeLessThan(1 / 127 + 1e-6);
     }
   }
   expect(host.stats().bytes).toBeLessThanOrEqual(host.capBytes);
