@@ -75,7 +75,11 @@ export function readCheckpoint(
     );
   }
   try {
-    const size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    // open(2) succeeds on a directory; the read would then fail with a bare EISDIR.
+    if (stat.isDirectory())
+      throw new LlmemError("INVALID_ARGUMENT", `model ${path} is a directory: pass the model file inside it`);
+    const size = stat.size;
     const head = new Uint8Array(HEADER_BYTES);
     readSync(fd, head, 0, Math.min(size, HEADER_BYTES), 0);
     const config = parseHeader(head.subarray(0, Math.min(size, HEADER_BYTES)), `model ${path}`);

@@ -1,51 +1,17 @@
 /**
  * `bun run decode`: streams generated text to stdout, then reports speed and memory on
  * stderr (like run.c's "achieved tok/s"); --json prints one JSON object instead. Every
- * failure is one line on stderr and exit code 2.
+ * failure is one line on stderr and exit code 2; a reader closing the pipe early ends it with 0.
  */
 import { writeSync } from "node:fs";
-import { native } from "@llmem/native";
 import { parseArgs, USAGE } from "./args.ts";
 import { runConvert } from "./convert.ts";
 import { downloadProgress, HF_PREFIX, parseHfRef, resolveHfModel } from "./hf-download.ts";
-import type { KvTierReport } from "./kv-tiers.ts";
+import { embeddedScreen, rate, report } from "./report.ts";
 import { type RunResult, runDecode } from "./run.ts";
 import type { Sequence } from "./sequence.ts";
+import { EscapingStream, escapeControls } from "./terminal-text.ts";
 import { runTokenize } from "./tokenize.ts";
-
-function fmtBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(2)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-}
-
-function rate(tokens: number, ms: number): number {
-  return ms > 0 ? (tokens * 1000) / ms : 0;
-}
-
-function report(r: RunResult): string {
-  const t = r.timing;
-  const m = r.memory;
-  const kv = Object.entries(m.kvBytes)
-    .map(([tier, b]) => `${tier} ${fmtBytes(b)}`)
-    .join(", ");
-  return [
-    `prefill: ${t.prefillTokens} tok at ${rate(t.prefillTokens, t.prefillMs).toFixed(1)} tok/s · decode: ${t.decodeTokens} tok at ${rate(t.decodeTokens, t.decodeMs).toFixed(1)} tok/s` +
-      ` (${r.kernels} kernels, ${r.weights} weights, ${r.threads} thread${r.threads > 1 ? "s" : ""}, native ${native.available ? native.backend : "off"})`,
-    `memory: weights ${fmtBytes(m.weightBytes)} · KV ${kv} · arena high-water ${fmtBytes(m.arenaHighWater)} · pool hit rate ${
-      m.poolHitRate === null ? "n/a" : `${(m.poolHitRate * 100).toFixed(0)}%`
-    } · prefix cache ${m.prefixHits} hits, ${m.prefillTokensSaved} prefill tokens saved`,
-    ...(r.tiers ? [tiersLine(r.tiers)] : []),
-  ].join("\n");
-}
-
-function tiersLine(t: KvTierReport): string {
-  const redis = t.redis
-    ? ` · redis ${t.redis.fetchedBlocks} blocks fetched, ${t.redis.stored} stored${t.redis.connected ? "" : " (not connected)"}`
-    : "";
-  return `kv tiers: file ${t.fileBlocks} blocks restored, ${t.savedBlocks} saved · host RAM ${fmtBytes(t.host.bytes)} in ${t.host.blocks} blocks, ${t.host.hits} hits${redis}`;
-}
 
 function toJson(r: RunResult): string {
   const t = r.timing;
@@ -79,6 +45,10 @@ function toJson(r: RunResult): string {
   });
 }
 
+function isClosedPipe(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException | undefined)?.code === "EPIPE";
+}
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === "convert") return runConvert(argv.slice(1), (line) => writeSync(2, `${line}\n`));
   if (argv[0] === "tokenize") return runTokenize(argv.slice(1), (text) => writeSync(1, text));
@@ -98,6 +68,13 @@ async function main(argv: string[]): Promise<number> {
   const out = (s: string | Uint8Array) =>
     writeSync(1, typeof s === "string" ? new TextEncoder().encode(s) : s);
   const err = (s: string) => writeSync(2, s);
+  // The embedded model's text is noise: it gets a one-screen summary instead of a stream.
+  const embedded = !o.model;
+  // On a terminal, model text is escaped (terminal-text.ts); piped, its bytes pass as emitted.
+  const onTerminal = process.stdout.isTTY === true;
+  const stream = new EscapingStream();
+  const text = (piece: Uint8Array) => out(onTerminal ? stream.push(piece) : piece);
+  const shown = o.json || embedded;
   let multi = false;
   const result = await runDecode(o, {
     warn: (line) => err(`decode: warning: ${line}\n`),
@@ -110,17 +87,17 @@ async function main(argv: string[]): Promise<number> {
     onStart: (requests) => {
       multi = requests > 1;
     },
-    onPiece: o.json
+    onPiece: shown
       ? undefined
       : (_seq, piece) => {
-          if (!multi) out(piece);
+          if (!multi) text(piece);
         },
-    onFinish: o.json
+    onFinish: shown
       ? undefined
       : (seq) => {
           if (multi)
             out(
-              `── request ${seq.id} (${seq.tokens.length} tokens, ${seq.reused} from the prefix cache) ──\n${seq.text()}\n`,
+              `── request ${seq.id} (${seq.tokens.length} tokens, ${seq.reused} from the prefix cache) ──\n${onTerminal ? escapeControls(seq.text()) : seq.text()}\n`,
             );
         },
   });
@@ -128,12 +105,8 @@ async function main(argv: string[]): Promise<number> {
     out(`${toJson(result)}\n`);
     return 0;
   }
-  if (!multi) out("\n");
-  if (result.embedded) {
-    err(
-      "(embedded synthetic model with random weights: the text is noise by design; pass --model for a real one)\n",
-    );
-  }
+  if (embedded) out(`${embeddedScreen(result)}\n`);
+  else if (!multi) out(`${onTerminal ? stream.end() : ""}\n`);
   err(`${report(result)}\n`);
   return 0;
 }
@@ -141,7 +114,12 @@ async function main(argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (e) {
-  const msg = e instanceof Error ? e.message : String(e);
-  writeSync(2, `decode: ${msg}\n`);
-  process.exitCode = 2;
+  if (isClosedPipe(e)) {
+    // The reader went away (`bun run decode | head -1`): it has what it wanted; not an error.
+    process.exitCode = 0;
+  } else {
+    const msg = e instanceof Error ? e.message : String(e);
+    writeSync(2, `decode: ${msg}\n`);
+    process.exitCode = 2;
+  }
 }

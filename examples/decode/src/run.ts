@@ -85,18 +85,34 @@ function loadModel(
     progress: hooks.progress && ((d, t) => hooks.progress!("loading", d, t)),
     extraBytes: kvBytes,
   });
-  const tokPath = o.tokenizer ?? join(dirname(o.model), "tokenizer.bin");
-  let tokenizer: Tokenizer;
-  try {
-    tokenizer = Tokenizer.read(tokPath, ckpt.config.vocabSize);
-  } catch (e) {
-    if (o.tokenizer || !(e instanceof LlmemError) || e.code !== "INVALID_ARGUMENT") throw e;
-    throw new LlmemError(
-      "INVALID_ARGUMENT",
-      `${e.message} (the default beside the model; pass --tokenizer PATH)`,
-    );
-  }
+  const tokenizer = o.tokenizer
+    ? Tokenizer.read(o.tokenizer, ckpt.config.vocabSize)
+    : tokenizerBeside(o.model, ckpt.config.vocabSize);
   return { ckpt, tokenizer, embedded: false };
+}
+
+/**
+ * The tokenizer beside a model: `tokenizer.bin` (llama2.c's 32000-token one), else, when that
+ * one is missing or holds another vocabulary, `tok{vocab}.bin` (llama2.c's name for the small
+ * tokenizers trained with a model, e.g. tok512.bin beside stories260K.bin).
+ */
+function tokenizerBeside(model: string, vocabSize: number): Tokenizer {
+  const dir = dirname(model);
+  const names = ["tokenizer.bin", `tok${vocabSize}.bin`];
+  const why: string[] = [];
+  for (const name of names) {
+    try {
+      return Tokenizer.read(join(dir, name), vocabSize);
+    } catch (e) {
+      // Missing (INVALID_ARGUMENT) or another vocabulary (FORMAT_ERROR): try the next name.
+      if (!(e instanceof LlmemError) || (e.code !== "INVALID_ARGUMENT" && e.code !== "FORMAT_ERROR")) throw e;
+      why.push(e.message);
+    }
+  }
+  throw new LlmemError(
+    "INVALID_ARGUMENT",
+    `no tokenizer for vocab_size ${vocabSize} beside model ${model}: ${why.join("; ")}; pass --tokenizer PATH`,
+  );
 }
 
 function requestPrompts(o: Options, embedded: boolean): string[] {
@@ -118,6 +134,32 @@ function requestPrompts(o: Options, embedded: boolean): string[] {
   }
   if (embedded && !o.promptGiven) return EMBEDDED_PROMPTS;
   return [o.prompt];
+}
+
+/**
+ * A prompt longer than the run is cut at the run's last position and nothing is generated
+ * for it: said once, with the counts, rather than silently (an error would refuse a prompt a
+ * user may only want to score; `--steps 0` runs to the model's seq_len).
+ */
+function warnLongPrompts(
+  requests: readonly RequestSpec[],
+  steps: number,
+  stepsFlag: number,
+  seqLen: number,
+  hooks: RunHooks,
+): void {
+  const long = requests.filter((r) => r.prompt.length > steps);
+  if (long.length === 0) return;
+  const longest = Math.max(...long.map((r) => r.prompt.length));
+  const limit =
+    stepsFlag === 0 || stepsFlag > seqLen
+      ? `the model's seq_len ${seqLen}`
+      : `--steps ${stepsFlag}, seq_len ${seqLen}`;
+  const which =
+    requests.length === 1 ? "the prompt is" : `${long.length} of ${requests.length} prompts are up to`;
+  hooks.warn?.(
+    `${which} ${longest} tokens but the run has ${steps} positions (${limit}): cut at ${steps}, nothing generated for it`,
+  );
 }
 
 /** Tokens per KV block: small enough that short shared prompts still fill whole blocks. */
@@ -196,6 +238,7 @@ export async function runDecode(o: Options, hooks: RunHooks = {}): Promise<RunRe
     prompt: tokenizer.encode(p),
     seed: seed + BigInt(i),
   }));
+  warnLongPrompts(requests, steps, o.steps, c.seqLen, hooks);
   hooks.onStart?.(requests.length);
   const tiered = o.promptCache !== undefined || o.kvStore !== undefined;
   const kv = kvStore(c, o.kv, requests.length, o.promptCache ? kvFileBlockCount(o.promptCache) : 0);

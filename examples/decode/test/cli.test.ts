@@ -1,15 +1,31 @@
 /** The command line end to end: the published story, --json, the embedded default, and every failure as one line + exit 2. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fixturePath } from "@llmem/core/testing";
 import { syntheticTokenizer } from "../src/synthetic.ts";
+import { escapeControls } from "../src/terminal-text.ts";
 import { syntheticCheckpointFile } from "../src/write-synthetic.ts";
 
 const CLI = join(import.meta.dir, "..", "src", "cli.ts");
-const MODELS = join(import.meta.dir, "..", "..", "..", "..", "shared", "models");
-const haveModels = existsSync(join(MODELS, "stories260K.bin"));
-if (!haveModels) console.warn(`SKIPPED: the published-story test needs ${MODELS} (absent)`);
+// The shared fixtures: a visible SKIPPED line when absent, a failure under CI=true.
+const STORIES = fixturePath("stories260K.bin");
+const TOK512 = fixturePath("tok512.bin");
+const MODELS_README = fixturePath("README.md");
+const haveModels = STORIES !== undefined && TOK512 !== undefined && MODELS_README !== undefined;
+
+// What a terminal would interpret: C0 controls but \t and \n, DEL, C1.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+
+// script(1) (util-linux) gives the CLI a pseudo-terminal; CI has it.
+const HAVE_SCRIPT = Bun.which("script") !== null;
+if (!HAVE_SCRIPT) {
+  if (process.env.CI === "true")
+    throw new Error("script(1) is missing (CI=true: the terminal test must run)");
+  console.warn("SKIPPED: the terminal-escaping test needs script(1) from util-linux");
+}
 
 function run(args: string[]) {
   const r = Bun.spawnSync(["bun", CLI, ...args], { env: { ...process.env } });
@@ -45,13 +61,13 @@ writeFileSync(tokenizer, syntheticTokenizer(300));
 
 describe("bun run decode", () => {
   test.skipIf(!haveModels)("greedy stories260K prints exactly the story published with the model", () => {
-    const readme = readFileSync(join(MODELS, "README.md"), "utf8");
+    const readme = readFileSync(MODELS_README!, "utf8");
     const story = readme.split("```")[1]!.trim();
     const r = run([
       "--model",
-      join(MODELS, "stories260K.bin"),
+      STORIES!,
       "--tokenizer",
-      join(MODELS, "tok512.bin"),
+      TOK512!,
       "--temperature",
       "0",
       "--prompt",
@@ -87,13 +103,50 @@ describe("bun run decode", () => {
     expect(j.memory.weightBytes).toBeGreaterThan(0);
   });
 
-  test("the embedded default runs with no files and says the weights are random", () => {
-    const r = run(["--steps", "40"]);
-    expect(r.code).toBe(0);
-    expect(r.out).toContain("── request 0");
-    expect(r.out).toContain("── request 2");
-    expect(r.err).toContain("random weights");
+  test("the embedded default: one screen, 'synthetic' in its first three lines, no raw control bytes", () => {
+    // stdout and stderr as a terminal shows them: one stream, in order.
+    const r = Bun.spawnSync(["bash", "-c", `"${process.execPath}" "${CLI}" --seed 1 2>&1`]);
+    expect(r.exitCode).toBe(0);
+    const screen = r.stdout.toString();
+    const lines = screen.trimEnd().split("\n");
+    expect(lines.slice(0, 3).join("\n")).toContain("synthetic");
+    expect(lines.length).toBeLessThanOrEqual(24);
+    for (const id of [0, 1, 2])
+      expect(screen).toMatch(
+        new RegExp(`^request ${id}: \\d+ prompt \\+ \\d+ generated tokens, \\d+ from the prefix cache$`, "m"),
+      );
+    expect(screen).toMatch(
+      /^requests: 3 · prompt tokens \d+, 64 reused from the prefix cache \(4 blocks shared\)$/m,
+    );
+    expect(screen).toMatch(/^prefill: .* tok\/s · decode: .* tok\/s/m);
+    expect(screen).toMatch(
+      /^memory: weights .* · KV f32 blocks \(peak in use\) .*, f32 pool .* · arena high-water .* · pool hit rate/m,
+    );
+    expect(screen).not.toMatch(CONTROL);
+    // Seed 1's random text holds controls: they are there, escaped.
+    expect(screen).toMatch(/\\x0[bcd]|\\x1[0-9a-f]/);
   });
+
+  test.skipIf(!HAVE_SCRIPT)(
+    "a real model on a terminal: the text streams with its control characters escaped",
+    () => {
+      const args = `--model "${model}" --tokenizer "${tokenizer}" --steps 64 --seed 1`;
+      // Piped, the bytes pass as the model emitted them: seed 1 emits a CR.
+      const piped = run(["--model", model, "--tokenizer", tokenizer, "--steps", "64", "--seed", "1"]);
+      expect(piped.out).toContain("\r");
+      // On a terminal (a pty from script(1)) the same text arrives escaped.
+      const r = Bun.spawnSync(["script", "-qec", `"${process.execPath}" "${CLI}" ${args}`, "/dev/null"]);
+      expect(r.exitCode).toBe(0);
+      const screen = r.stdout
+        .toString()
+        .replace(/\r(loading|quantizing) \d+%/g, "") // the progress line, ours: cleared with ESC[K
+        .replaceAll("\r\x1b[K", "")
+        .replaceAll("\r\n", "\n"); // the pty's newline translation
+      expect(screen).not.toMatch(CONTROL);
+      expect(screen).toContain("\\x0d");
+      expect(screen.split("\n")[0]).toBe(escapeControls(piped.out.split("\n")[0]!));
+    },
+  );
 
   test("--requests decodes every line", () => {
     const reqs = join(tmp, "requests.txt");
@@ -163,13 +216,78 @@ test("the default tokenizer is the one beside the model; without it the error sa
   let r = run(["--model", join(dir, "model.bin")]);
   expect(r.code).toBe(2);
   expect(r.err).toMatch(
-    /cannot open tokenizer .*tokenizer.bin: ENOENT \(the default beside the model; pass --tokenizer PATH\)\n$/,
+    /^decode: no tokenizer for vocab_size 300 beside model .*model.bin: cannot open tokenizer .*tokenizer.bin: ENOENT; cannot open tokenizer .*tok300.bin: ENOENT; pass --tokenizer PATH\n$/,
   );
   writeFileSync(join(dir, "tokenizer.bin"), syntheticTokenizer(300));
   // A fixed seed: a clock seed let the random model sample BOS and end early now and then.
   r = run(["--model", join(dir, "model.bin"), "--steps", "8", "--seed", "42", "--json"]);
   expect(r.code).toBe(0);
   expect(JSON.parse(r.out).tokens.length).toBe(8);
+});
+
+test("a tokenizer.bin for another vocabulary beside the model: tok{vocab}.bin is used, else the error says which flag", () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "model.bin"), readFileSync(model));
+  writeFileSync(join(dir, "tokenizer.bin"), syntheticTokenizer(512));
+  let r = run(["--model", join(dir, "model.bin"), "--steps", "8", "--seed", "42", "--json"]);
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(
+    /^decode: no tokenizer for vocab_size 300 .*tokenizer.bin holds 512 tokens but the model's vocab_size is 300 .*tok300.bin: ENOENT; pass --tokenizer PATH\n$/,
+  );
+  writeFileSync(join(dir, "tok300.bin"), syntheticTokenizer(300));
+  r = run(["--model", join(dir, "model.bin"), "--steps", "8", "--seed", "42", "--json"]);
+  expect(r.err).toBe("");
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.out).tokens.length).toBe(8);
+});
+
+test.skipIf(STORIES === undefined)("--model stories260K.bin alone finds tok512.bin beside it", () => {
+  const r = run(["--model", STORIES!, "--steps", "8", "--temperature", "0", "--json"]);
+  expect(r.err).toBe("");
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.out).text).toStartWith("Once upon a time");
+});
+
+test("--model DIR: the error names the directory", () => {
+  const r = run(["--model", tmp]);
+  expect(r.code).toBe(2);
+  expect(r.err).toBe(`decode: model ${tmp} is a directory: pass the model file inside it\n`);
+});
+
+test("a prompt longer than the run: one warning line with the counts, the run still ends with 0", () => {
+  const r = run([
+    "--model",
+    model,
+    "--tokenizer",
+    tokenizer,
+    "--steps",
+    "4",
+    "--prompt",
+    "abcdefghij",
+    "--json",
+  ]);
+  expect(r.code).toBe(0);
+  const prompt = JSON.parse(r.out).tokens.length;
+  expect(r.err).toMatch(
+    /^decode: warning: the prompt is (\d+) tokens but the run has 4 positions \(--steps 4, seq_len 64\): cut at 4, nothing generated for it\n$/,
+  );
+  expect(Number(/the prompt is (\d+) tokens/.exec(r.err)![1])).toBeGreaterThan(4);
+  expect(prompt).toBe(4);
+  // A prompt that fits says nothing.
+  expect(
+    run(["--model", model, "--tokenizer", tokenizer, "--steps", "40", "--prompt", "abc", "--json"]).err,
+  ).toBe("");
+});
+
+test("a reader closing the pipe early (`| head -1`): exit 0, nothing on stderr", () => {
+  // `true` exits before the first write: every write after it meets a closed pipe (EPIPE).
+  const r = Bun.spawnSync([
+    "bash",
+    "-c",
+    `"${process.execPath}" "${CLI}" --steps 64 | true; exit \${PIPESTATUS[0]}`,
+  ]);
+  expect(r.stderr.toString()).toBe("");
+  expect(r.exitCode).toBe(0);
 });
 
 test("a model too large for this machine: one line, exit 2, before reading the weights", () => {
@@ -231,9 +349,9 @@ test.skipIf(!haveModels)(
     const ids = (weights: string) => {
       const r = run([
         "--model",
-        join(MODELS, "stories260K.bin"),
+        STORIES!,
         "--tokenizer",
-        join(MODELS, "tok512.bin"),
+        TOK512!,
         "--temperature",
         "0",
         "--prompt",
