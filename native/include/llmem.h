@@ -79,6 +79,11 @@ enum llmem_format {
   LLMEM_Q4_0 = 4,
   LLMEM_Q4_1 = 5,
   LLMEM_Q8_1 = 6,
+  /* GGML's K-quants: 256-value super-blocks (layouts in src/quant/k_quants.h). Q8_K (292 B) is the
+   * activation side of their dots; Q4_K (144 B) and Q6_K (210 B) are weight formats. */
+  LLMEM_Q8_K = 7,
+  LLMEM_Q4_K = 8,
+  LLMEM_Q6_K = 9,
 };
 #define LLMEM_QK 32
 
@@ -112,12 +117,16 @@ LLMEM_API int llmem_dequantize(int format, const void *src, float *dst, size_t n
 LLMEM_API float llmem_dot_q8_0_q8_0(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q4_0_q8_0(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q4_1_q8_1(const void *x, const void *y, size_t n);
+/* The K-quant pairs, n a multiple of 256: x Q4_K or Q6_K (weights), y Q8_K (activations). */
+LLMEM_API float llmem_dot_q4_k_q8_k(const void *x, const void *y, size_t n);
+LLMEM_API float llmem_dot_q6_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_f16_f32(const uint16_t *x, const float *y, size_t n);
 
-/* y[r] = W[r]·x for a row-major W of a LLMEM_FORMAT_MATRIX format (F32, F16, Q8_0, Q4_0). For a
- * format whose dot pairs with a quantized x (its vec_dot format, llmem_format_describe), x is
- * converted into scratch first: cols/32 f32 block scales, then x in that format (Q8_0: cols/32*38
- * bytes in all, 4-byte aligned). Rows are split over the thread pool.
+/* y[r] = W[r]·x for a row-major W of a LLMEM_FORMAT_MATRIX format (F32, F16, Q8_0, Q4_0, Q4_K,
+ * Q6_K). For a format whose dot pairs with a quantized x (its vec_dot format, llmem_format_describe),
+ * x is converted into scratch first: cols/32 f32 block scales, then x in that format (Q8_0:
+ * cols/32*38 bytes in all; Q8_K: cols/32*4 + cols/256*292), 4-byte aligned. Rows are split over
+ * the thread pool.
  * Returns 0, or -1 for an unsupported format or cols. */
 LLMEM_API int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const float *x, float *y,
                            void *scratch);

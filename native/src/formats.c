@@ -46,6 +46,14 @@
     [LLMEM_ISA_NEON] = {NEON(from##_neon), NEON(to##_neon), NULL},                                \
   }
 
+/* A format whose quantizer has only the scalar reference (the SIMD ISAs fall back to it). */
+#define KERNELS_SCALAR_FROM(from, to, dot)                                                        \
+  {                                                                                                \
+    [LLMEM_ISA_SCALAR] = {from##_scalar, to##_scalar, dot##_scalar},                              \
+    [LLMEM_ISA_AVX2] = {NULL, AVX2(to##_avx2), AVX2(dot##_avx2)},                                 \
+    [LLMEM_ISA_NEON] = {NULL, NEON(to##_neon), NEON(dot##_neon)},                                 \
+  }
+
 enum { Q = LLMEM_FORMAT_QUANT, R = LLMEM_FORMAT_ROW, M = LLMEM_FORMAT_MATRIX };
 
 const llmem_format_traits llmem_formats[LLMEM_FORMAT_COUNT] = {
@@ -61,6 +69,11 @@ const llmem_format_traits llmem_formats[LLMEM_FORMAT_COUNT] = {
     [LLMEM_Q4_1] = {"q4_1", 32, 20, LLMEM_Q8_1, Q | R, KERNELS(quantize_q4_1, dequantize_q4_1, dot_q4_1_q8_1)},
     /* The activation side of q4_1 dots: quantized to, never dotted as the row. */
     [LLMEM_Q8_1] = {"q8_1", 32, 36, -1, Q, KERNELS_NO_DOT(quantize_q8_1, dequantize_q8_1)},
+    /* The K-quants (named as GGML spells them). Q8_K is
+     * the activation side of the K-quant dots, quantized to per matvec, never a weight row. */
+    [LLMEM_Q8_K] = {"q8_K", 256, 292, -1, Q, KERNELS_NO_DOT(quantize_q8_k, dequantize_q8_k)},
+    [LLMEM_Q4_K] = {"q4_K", 256, 144, LLMEM_Q8_K, Q | M, KERNELS_SCALAR_FROM(quantize_q4_k, dequantize_q4_k, dot_q4_k_q8_k)},
+    [LLMEM_Q6_K] = {"q6_K", 256, 210, LLMEM_Q8_K, Q | M, KERNELS_SCALAR_FROM(quantize_q6_k, dequantize_q6_k, dot_q6_k_q8_k)},
 };
 
 /* The format-free kernels per ISA (a NULL entry: the scalar one). */

@@ -59,6 +59,38 @@ const FORMAT_ROWS = [
     row: false,
     matrix: false,
   },
+  // GGML's K-quants (256-value super-blocks), named as ggml spells them (lower case accepted by
+  // formatInfo). q8_K is the activation side of their dots, never a weight.
+  {
+    id: 7,
+    name: "q8_K",
+    blockSize: 256,
+    blockBytes: 292,
+    vecDot: null,
+    quant: true,
+    row: false,
+    matrix: false,
+  },
+  {
+    id: 8,
+    name: "q4_K",
+    blockSize: 256,
+    blockBytes: 144,
+    vecDot: "q8_K",
+    quant: true,
+    row: false,
+    matrix: true,
+  },
+  {
+    id: 9,
+    name: "q6_K",
+    blockSize: 256,
+    blockBytes: 210,
+    vecDot: "q8_K",
+    quant: true,
+    row: false,
+    matrix: true,
+  },
 ] as const;
 
 type Rows = (typeof FORMAT_ROWS)[number];
@@ -114,9 +146,28 @@ export const QUANT_FORMATS: readonly QuantFormat[] = names<QuantFormat>((r) => r
 export const ROW_FORMATS: readonly RowFormat[] = names<RowFormat>((r) => r.row);
 export const MATRIX_FORMATS: readonly MatrixFormat[] = names<MatrixFormat>((r) => r.matrix);
 
-/** The row of `format`, or undefined when it is not a format name (never throws). */
+/** Lower-case spellings of the names ggml writes with capitals ("q4_k" for "q4_K"). */
+const LOWER_CASE: Readonly<Record<string, FormatInfo | undefined>> = Object.freeze(
+  Object.assign(
+    Object.create(null),
+    Object.fromEntries(
+      FORMAT_LIST.filter((r) => r.name !== r.name.toLowerCase()).map((r) => [r.name.toLowerCase(), r]),
+    ),
+  ),
+);
+
+/**
+ * The row of `format`, or undefined when it is not a format name (never throws). Names are as
+ * ggml spells them ("q4_K"); the all-lower-case spelling ("q4_k") is accepted too.
+ */
 export function formatInfo(format: unknown): FormatInfo | undefined {
-  return typeof format === "string" ? (FORMATS as Record<string, FormatInfo | undefined>)[format] : undefined;
+  if (typeof format !== "string") return undefined;
+  return (FORMATS as Record<string, FormatInfo | undefined>)[format] ?? LOWER_CASE[format];
+}
+
+/** The canonical name of `format` when it names a format in any accepted spelling, else `format` unchanged. */
+export function canonicalFormat(format: unknown): unknown {
+  return formatInfo(format)?.name ?? format;
 }
 
 /** True for formats that pack several values per block. */

@@ -7,6 +7,7 @@ export { isLlmemError, LlmemError, type LlmemErrorCode, PoolExhaustedError } fro
 export {
   ALL_FORMATS,
   bytesFor,
+  canonicalFormat,
   DTYPES,
   type DType,
   type FloatFormat,

@@ -8,6 +8,7 @@ import { nativeLib } from "./library.ts";
 export {
   ALL_FORMATS,
   bytesFor,
+  canonicalFormat,
   type FloatFormat,
   FORMAT_LIST,
   FORMATS,

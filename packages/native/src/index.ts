@@ -1,6 +1,7 @@
 export {
   ALL_FORMATS,
   bytesFor,
+  canonicalFormat,
   type FloatFormat,
   FORMAT_LIST,
   FORMATS,
@@ -72,6 +73,8 @@ export {
   nativeDotF16F32,
   nativeDotQ4_0Q8_0,
   nativeDotQ4_1Q8_1,
+  nativeDotQ4_KQ8_K,
+  nativeDotQ6_KQ8_K,
   nativeDotQ8_0,
   nativeF16ToF32,
   nativeF32ToBf16,

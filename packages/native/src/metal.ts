@@ -102,7 +102,7 @@ export function metalResidencyRelease(set: number): void {
  * dst `count` floats (views.ts lengths). Throws UNSUPPORTED if Metal is missing or fails.
  */
 export function metalDequantize(
-  format: "q8_0" | "q4_0",
+  format: "q8_0" | "q4_0" | "q4_K" | "q6_K",
   bytes: Uint8Array,
   dst: Float32Array,
   count: number,

@@ -1,7 +1,8 @@
 /**
  * Dot products over quantized and half-precision vectors, GGML's pairings: Q8_0·Q8_0,
  * Q4_0·Q8_0 and Q4_1·Q8_1 (the activation side quantized with quantize("q8_0"/"q8_1", x)),
- * plus f16·f32 and f32·f32.
+ * Q4_K·Q8_K and Q6_K·Q8_K (activations quantized with quantize("q8_K", x); n a multiple of
+ * 256), plus f16·f32 and f32·f32.
  */
 import { checkSize, LlmemError } from "@llmem/core";
 import {
@@ -12,19 +13,24 @@ import {
   nativeDotF16F32,
   nativeDotQ4_0Q8_0,
   nativeDotQ4_1Q8_1,
+  nativeDotQ4_KQ8_K,
+  nativeDotQ6_KQ8_K,
   nativeDotQ8_0,
   quantNative,
 } from "@llmem/native";
-import { blockBytes, QK, quantGeometry, wholeBlocks } from "./formats.ts";
+import { blockBytes, QK, QK_K, quantGeometry, wholeBlocks } from "./formats.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ4_1Q8_1Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
+import { dotQ4_KQ8_KRef, dotQ6_KQ8_KRef } from "./reference/kquants.ts";
 
 export { dotF32 };
 
-type Pair = "q8_0·q8_0" | "q4_0·q8_0" | "q4_1·q8_1";
+type Pair = "q8_0·q8_0" | "q4_0·q8_0" | "q4_1·q8_1" | "q4_K·q8_K" | "q6_K·q8_K";
 const PAIRS = {
   q8_0·q8_0: { x: "q8_0", y: "q8_0", native: nativeDotQ8_0, ref: dotQ8_0Q8_0Ref },
   q4_0·q8_0: { x: "q4_0", y: "q8_0", native: nativeDotQ4_0Q8_0, ref: dotQ4_0Q8_0Ref },
   q4_1·q8_1: { x: "q4_1", y: "q8_1", native: nativeDotQ4_1Q8_1, ref: dotQ4_1Q8_1Ref },
+  q4_K·q8_K: { x: "q4_K", y: "q8_K", native: nativeDotQ4_KQ8_K, ref: dotQ4_KQ8_KRef },
+  q6_K·q8_K: { x: "q6_K", y: "q8_K", native: nativeDotQ6_KQ8_K, ref: dotQ6_KQ8_KRef },
 } as const;
 
 /** Bytes of one block of each format the pairs use (the fast path's constants). */
@@ -32,6 +38,9 @@ const Q8_0_BYTES = quantGeometry("q8_0")!.blockBytes;
 const Q4_0_BYTES = quantGeometry("q4_0")!.blockBytes;
 const Q4_1_BYTES = quantGeometry("q4_1")!.blockBytes;
 const Q8_1_BYTES = quantGeometry("q8_1")!.blockBytes;
+const Q8_K_BYTES = quantGeometry("q8_K")!.blockBytes;
+const Q4_K_BYTES = quantGeometry("q4_K")!.blockBytes;
+const Q6_K_BYTES = quantGeometry("q6_K")!.blockBytes;
 
 const U8_PROTO = Uint8Array.prototype;
 
@@ -41,23 +50,30 @@ const U8_PROTO = Uint8Array.prototype;
  * less of inlining measured ~0.5% of a 4,096-value Q8_0 dot) whose bytes hold them. Anything
  * else takes the checked path.
  */
-function blocksFit(x: unknown, y: unknown, n: unknown, xBlockBytes: number, yBlockBytes: number): boolean {
+function blocksFit(
+  x: unknown,
+  y: unknown,
+  n: unknown,
+  xBlockBytes: number,
+  yBlockBytes: number,
+  qk: number = QK,
+): boolean {
   return (
     typeof n === "number" &&
-    n % QK === 0 &&
+    n % qk === 0 &&
     n > 0 &&
     ArrayBuffer.isView(x) &&
     Object.getPrototypeOf(x) === U8_PROTO &&
     ArrayBuffer.isView(y) &&
     Object.getPrototypeOf(y) === U8_PROTO &&
-    (x as Uint8Array).byteLength >= (n / QK) * xBlockBytes &&
-    (y as Uint8Array).byteLength >= (n / QK) * yBlockBytes
+    (x as Uint8Array).byteLength >= (n / qk) * xBlockBytes &&
+    (y as Uint8Array).byteLength >= (n / qk) * yBlockBytes
   );
 }
 
-function checkBlocks(name: string, v: unknown, format: "q8_0" | "q4_0" | "q4_1" | "q8_1", n: number): void {
+function checkBlocks(name: string, v: unknown, format: (typeof PAIRS)[Pair]["x" | "y"], n: number): void {
   const have = checkedLength(name, v, "Uint8Array");
-  const need = (n / QK) * blockBytes(format);
+  const need = (n / quantGeometry(format)!.blockSize) * blockBytes(format);
   if (have < need) {
     throw new LlmemError("OUT_OF_BOUNDS", `${name} holds ${have} bytes, ${n} ${format} values need ${need}`, {
       argument: name,
@@ -78,7 +94,7 @@ function quantDot(pair: Pair, x: Uint8Array, y: Uint8Array, n: number): number {
   // Whole views: the FFI passes each one's first element, and checkBlocks bounded C by the
   // engine's own lengths.
   if (quantNative()) return p.native(x, y, n);
-  return p.ref(x, 0, y, 0, n / QK);
+  return p.ref(x, 0, y, 0, n / quantGeometry(p.x)!.blockSize);
 }
 
 /** Σ x[i]·y[i] over n values (a multiple of 32), both Q8_0. */
@@ -103,6 +119,22 @@ export function dotQ4_1Q8_1(x: Uint8Array, y: Uint8Array, n: number): number {
     if (quantNative()) return nativeDotQ4_1Q8_1(x, y, n);
   }
   return quantDot("q4_1·q8_1", x, y, n);
+}
+
+/** Σ x[i]·y[i] over n values (a multiple of 256), x Q4_K (weights), y Q8_K (activations). */
+export function dotQ4_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
+  if (blocksFit(x, y, n, Q4_K_BYTES, Q8_K_BYTES, QK_K)) {
+    if (quantNative()) return nativeDotQ4_KQ8_K(x, y, n);
+  }
+  return quantDot("q4_K·q8_K", x, y, n);
+}
+
+/** Σ x[i]·y[i] over n values (a multiple of 256), x Q6_K (weights), y Q8_K (activations). */
+export function dotQ6_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
+  if (blocksFit(x, y, n, Q6_K_BYTES, Q8_K_BYTES, QK_K)) {
+    if (quantNative()) return nativeDotQ6_KQ8_K(x, y, n);
+  }
+  return quantDot("q6_K·q8_K", x, y, n);
 }
 
 /** Σ f16(x[i])·y[i] over the first n values (x holds fp16 bits). */
@@ -142,5 +174,7 @@ export const referenceDot = {
   dotQ8_0: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ8_0Q8_0Ref(x, 0, y, 0, n / 32),
   dotQ4_0Q8_0: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ4_0Q8_0Ref(x, 0, y, 0, n / 32),
   dotQ4_1Q8_1: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ4_1Q8_1Ref(x, 0, y, 0, n / 32),
+  dotQ4_KQ8_K: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ4_KQ8_KRef(x, 0, y, 0, n / QK_K),
+  dotQ6_KQ8_K: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ6_KQ8_KRef(x, 0, y, 0, n / QK_K),
   dotF16F32: (x: Uint16Array, y: Float32Array, n: number): number => dotF16F32Ref(x, 0, y, n),
 };

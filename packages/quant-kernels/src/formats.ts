@@ -2,6 +2,7 @@
 import { checkOneOf, LlmemError } from "@llmem/core";
 import {
   bytesFor,
+  canonicalFormat,
   type FormatInfo,
   formatInfo,
   MATRIX_FORMATS,
@@ -14,8 +15,9 @@ import {
 
 export type { MatrixFormat, QuantFormat, RowFormat };
 
-/** Values per block of every quantized format this package handles. */
+/** Values per block of the 32-value formats (Q8_0, Q4_0, Q4_1, Q8_1); the K-quants take 256 (QK_K). */
 export const QK = 32;
+export const QK_K = 256;
 
 /** The table row of `format` when it is a quantized format name, else undefined (never throws). */
 export function quantGeometry(format: unknown): FormatInfo | undefined {
@@ -23,18 +25,21 @@ export function quantGeometry(format: unknown): FormatInfo | undefined {
   return info?.quant ? info : undefined;
 }
 
-export const checkQuantFormat = (v: unknown): QuantFormat => checkOneOf("format", v, QUANT_FORMATS);
-export const checkMatrixFormat = (v: unknown): MatrixFormat => checkOneOf("format", v, MATRIX_FORMATS);
+/** The format's canonical name (ggml's spelling; "q4_k" gives "q4_K"), or an error naming the choices. */
+export const checkQuantFormat = (v: unknown): QuantFormat =>
+  checkOneOf("format", canonicalFormat(v), QUANT_FORMATS);
+export const checkMatrixFormat = (v: unknown): MatrixFormat =>
+  checkOneOf("format", canonicalFormat(v), MATRIX_FORMATS);
 export const checkRowFormat = (v: unknown): RowFormat => checkOneOf("format", v, ROW_FORMATS);
 
-/** Bytes of one 32-value block of a quantized format. */
+/** Bytes of one block of a quantized format. */
 export function blockBytes(format: QuantFormat): number {
   return formatInfo(format)!.blockBytes;
 }
 
 /**
  * Number of whole blocks in `count` values of `format` (its block size from the format table;
- * 32 for every block format so far). Block formats have no partial block: a count that is not a
+ * 32, or 256 for the K-quants). Block formats have no partial block: a count that is not a
  * multiple is an error, never silently padded or truncated.
  */
 export function wholeBlocks(name: string, format: string, count: number): number {

@@ -7,11 +7,21 @@ export {
   type WeightedSumOptions,
 } from "./attention.ts";
 export { fromBf16, fromF16, referenceConvert, toBf16, toF16 } from "./convert.ts";
-export { dotF16F32, dotF32, dotQ4_0Q8_0, dotQ4_1Q8_1, dotQ8_0, referenceDot } from "./dot.ts";
+export {
+  dotF16F32,
+  dotF32,
+  dotQ4_0Q8_0,
+  dotQ4_1Q8_1,
+  dotQ4_KQ8_K,
+  dotQ6_KQ8_K,
+  dotQ8_0,
+  referenceDot,
+} from "./dot.ts";
 export {
   blockBytes,
   type MatrixFormat,
   QK,
+  QK_K,
   type QuantFormat,
   type RowFormat,
   rowBytes,

@@ -1,7 +1,8 @@
 /**
- * y = W x, the workhorse of a decode loop. Rows are f32, f16, Q8_0 or Q4_0; for the block
- * formats x is first quantized to Q8_0 (into a scratch buffer kept between calls, so the hot
- * path allocates nothing) and each row is an integer dot product, as GGML does.
+ * y = W x, the workhorse of a decode loop. Rows are f32, f16, Q8_0, Q4_0, Q4_K or Q6_K; for the
+ * block formats x is first quantized once to the format's activation format (Q8_0, or Q8_K for
+ * the K-quants; into a scratch buffer kept between calls, so the hot path allocates nothing) and
+ * each row is an integer dot product, as GGML does.
  */
 import { checkInt, LlmemError } from "@llmem/core";
 import {
@@ -20,28 +21,31 @@ import { checkMatrixFormat, type MatrixFormat, rowBytes, wholeBlocks } from "./f
 import { quantize } from "./quantize.ts";
 import { quantizeQ8_0Blocks } from "./reference/blocks.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
+import { dotQ4_KQ8_KRef, dotQ6_KQ8_KRef, quantizeQ8_KBlocks } from "./reference/kquants.ts";
 import { dotF32At } from "./reference/matvec.ts";
 
 export interface Matrix {
   format: MatrixFormat;
   rows: number;
   cols: number;
-  /** Row-major: Float32Array for f32, Uint16Array (fp16 bits) for f16, Uint8Array of blocks for q8_0/q4_0. */
+  /** Row-major: Float32Array for f32, Uint16Array (fp16 bits) for f16, Uint8Array of blocks for the block formats. */
   data: Float32Array | Uint16Array | Uint8Array;
 }
 
 /** Largest rows/cols accepted (keeps every byte offset a safe integer and size_t-sized). */
 const MAX_DIM = 2 ** 31 - 1;
-const DATA_KIND = { f32: Float32Array, f16: Uint16Array, q8_0: Uint8Array, q4_0: Uint8Array } as const;
+const DATA_KIND = {
+  f32: Float32Array,
+  f16: Uint16Array,
+  q8_0: Uint8Array,
+  q4_0: Uint8Array,
+  q4_K: Uint8Array,
+  q6_K: Uint8Array,
+} as const;
 
 /** Quantizes or converts row-major f32 weights (rows × cols) into a Matrix. */
-export function prepareMatrix(
-  format: MatrixFormat,
-  weights: Float32Array,
-  rows: number,
-  cols: number,
-): Matrix {
-  checkMatrixFormat(format);
+export function prepareMatrix(name: MatrixFormat, weights: Float32Array, rows: number, cols: number): Matrix {
+  const format = checkMatrixFormat(name);
   checkInt("rows", rows, 1, MAX_DIM);
   checkInt("cols", cols, 1, MAX_DIM);
   if (!(weights instanceof Float32Array) || weights.length !== rows * cols) {
@@ -116,13 +120,14 @@ export function matvec(w: Matrix, x: Float32Array, y: Float32Array): void {
   checkVector("x", x, w.cols, "w.cols");
   checkVector("y", y, w.rows, "w.rows");
   // Formats whose dot pairs with a quantized x need scratch for it (sized by the format table).
-  const need = matvecScratchBytes(w.format, w.cols);
+  const format = checkMatrixFormat(w.format); // checked by checkMatrix; the canonical spelling
+  const need = matvecScratchBytes(format, w.cols);
   const s = need > 0 ? scratchFor(need) : null;
   if (matvecNative()) {
-    nativeMatvec(w.format, w.data, elements, w.rows, w.cols, x, y, s);
+    nativeMatvec(format, w.data, elements, w.rows, w.cols, x, y, s);
     return;
   }
-  if (w.format === "f32") matvecF32(w.data as Float32Array, w.rows, w.cols, x, y);
+  if (format === "f32") matvecF32(w.data as Float32Array, w.rows, w.cols, x, y);
   else matvecReference(w, x, y, s ?? undefined);
 }
 
@@ -156,18 +161,28 @@ export function matvecReference(
   w: Matrix,
   x: Float32Array,
   y: Float32Array,
-  s = scratchFor((w.cols / 32) * 34),
+  s = scratchFor(matvecScratchBytes(checkMatrixFormat(w.format), w.cols)),
 ): void {
   const { rows, cols } = w;
-  if (w.format === "f32") {
+  const format = checkMatrixFormat(w.format);
+  if (format === "q4_K" || format === "q6_K") {
+    // x to Q8_K once, then each row's integer dot (as the native scalar path, bit for bit).
+    const nb = cols / 256;
+    quantizeQ8_KBlocks(x, s, nb);
+    const dot = format === "q4_K" ? dotQ4_KQ8_KRef : dotQ6_KQ8_KRef;
+    const rb = rowBytes(format, cols);
+    for (let r = 0; r < rows; r++) y[r] = dot(w.data as Uint8Array, r * rb, s, 0, nb);
+    return;
+  }
+  if (format === "f32") {
     for (let r = 0; r < rows; r++) y[r] = dotF32At(w.data as Float32Array, r * cols, x, cols);
-  } else if (w.format === "f16") {
+  } else if (format === "f16") {
     for (let r = 0; r < rows; r++) y[r] = dotF16F32Ref(w.data as Uint16Array, r * cols, x, cols);
   } else {
     const nb = cols / 32;
     quantizeQ8_0Blocks(x, s, nb);
-    const dot = w.format === "q8_0" ? dotQ8_0Q8_0Ref : dotQ4_0Q8_0Ref;
-    const rb = rowBytes(w.format, cols);
+    const dot = format === "q8_0" ? dotQ8_0Q8_0Ref : dotQ4_0Q8_0Ref;
+    const rb = rowBytes(format, cols);
     for (let r = 0; r < rows; r++) y[r] = dot(w.data as Uint8Array, r * rb, s, 0, nb);
   }
 }

@@ -4,20 +4,24 @@
  * equals the CPU result up to the f32 summation order. Elsewhere (or without a GPU) both throw
  * UNSUPPORTED; `metalAvailable()` says which.
  */
-import { LlmemError } from "@llmem/core";
+import { canonicalFormat, LlmemError } from "@llmem/core";
 import { checkedLength, metalAvailable, metalDequantize, metalMatvec } from "@llmem/native";
-import { blockBytes, wholeBlocks } from "./formats.ts";
+import { blockBytes, checkMatrixFormat, wholeBlocks } from "./formats.ts";
 import { checkMatrix, checkVector, type Matrix } from "./matvec.ts";
 
 /** True when Metal can be used (@llmem/native's one check: libllmem, a device, LLMEM_METAL not 0). */
 export { metalAvailable };
 
-/** dequantizeInto on the GPU, for "q8_0" and "q4_0". */
-export function dequantizeIntoMetal(format: "q8_0" | "q4_0", bytes: Uint8Array, dst: Float32Array): void {
-  if (format !== "q8_0" && format !== "q4_0") {
+const METAL_DEQUANT = ["q8_0", "q4_0", "q4_K", "q6_K"] as const;
+type MetalDequantFormat = (typeof METAL_DEQUANT)[number];
+
+/** dequantizeInto on the GPU, for "q8_0", "q4_0", "q4_K" and "q6_K" (lower case accepted). */
+export function dequantizeIntoMetal(name: MetalDequantFormat, bytes: Uint8Array, dst: Float32Array): void {
+  const format = canonicalFormat(name) as MetalDequantFormat;
+  if (!METAL_DEQUANT.includes(format)) {
     throw new LlmemError(
       "INVALID_ARGUMENT",
-      `format must be q8_0 or q4_0 on Metal, got ${JSON.stringify(format)}`,
+      `format must be one of ${METAL_DEQUANT.join(", ")} on Metal, got ${JSON.stringify(name)}`,
       {
         argument: "format",
       },
@@ -46,5 +50,5 @@ export function matvecMetal(w: Matrix, x: Float32Array, y: Float32Array): void {
   const elements = checkMatrix(w);
   checkVector("x", x, w.cols, "w.cols");
   checkVector("y", y, w.rows, "w.rows");
-  metalMatvec(w.format, w.data, elements, w.rows, w.cols, x, y);
+  metalMatvec(checkMatrixFormat(w.format), w.data, elements, w.rows, w.cols, x, y);
 }

@@ -13,7 +13,7 @@ import {
   nativeQuantize,
   quantNative,
 } from "@llmem/native";
-import { blockBytes, checkQuantFormat, QK, type QuantFormat, quantGeometry, wholeBlocks } from "./formats.ts";
+import { blockBytes, checkQuantFormat, type QuantFormat, quantGeometry, wholeBlocks } from "./formats.ts";
 import {
   dequantizeQ4_0Blocks,
   dequantizeQ4_1Blocks,
@@ -24,6 +24,14 @@ import {
   quantizeQ8_0Blocks,
   quantizeQ8_1Blocks,
 } from "./reference/blocks.ts";
+import {
+  dequantizeQ4_KBlocks,
+  dequantizeQ6_KBlocks,
+  dequantizeQ8_KBlocks,
+  quantizeQ4_KBlocks,
+  quantizeQ6_KBlocks,
+  quantizeQ8_KBlocks,
+} from "./reference/kquants.ts";
 
 type QuantizeBlocks = (src: Float32Array, dst: Uint8Array, nb: number) => void;
 type DequantizeBlocks = (src: Uint8Array, dst: Float32Array, nb: number) => void;
@@ -33,12 +41,18 @@ const QUANTIZE_REF: Record<QuantFormat, QuantizeBlocks> = {
   q4_0: quantizeQ4_0Blocks,
   q4_1: quantizeQ4_1Blocks,
   q8_1: quantizeQ8_1Blocks,
+  q8_K: quantizeQ8_KBlocks,
+  q4_K: quantizeQ4_KBlocks,
+  q6_K: quantizeQ6_KBlocks,
 };
 const DEQUANTIZE_REF: Record<QuantFormat, DequantizeBlocks> = {
   q8_0: dequantizeQ8_0Blocks,
   q4_0: dequantizeQ4_0Blocks,
   q4_1: dequantizeQ4_1Blocks,
   q8_1: dequantizeQ8_1Blocks,
+  q8_K: dequantizeQ8_KBlocks,
+  q4_K: dequantizeQ4_KBlocks,
+  q6_K: dequantizeQ6_KBlocks,
 };
 
 /** The message is built only on failure. */
@@ -56,15 +70,15 @@ function checkCapacity(name: string, have: number, need: number, count: number, 
   }
 }
 
-/** Bytes that `count` values take in `format` (count must be a multiple of 32). */
-export function quantizedBytes(format: QuantFormat, count: number): number {
-  checkQuantFormat(format);
+/** Bytes that `count` values take in `format` (count a multiple of its block size: 32, or 256 for the K-quants). */
+export function quantizedBytes(name: QuantFormat, count: number): number {
+  const format = checkQuantFormat(name);
   checkSize("count", count);
   return wholeBlocks("count", format, count) * blockBytes(format);
 }
 
 /**
- * Quantizes src (a multiple of 32 values) into the first bytes of dst, which must hold
+ * Quantizes src (a whole number of the format's blocks: 32 values, 256 for the K-quants) into the first bytes of dst, which must hold
  * quantizedBytes(format, src.length) bytes. Throws before writing anything on bad input.
  */
 export function quantizeInto(format: QuantFormat, src: Float32Array, dst: Uint8Array): void {
@@ -74,10 +88,10 @@ export function quantizeInto(format: QuantFormat, src: Float32Array, dst: Uint8A
   if (g !== undefined && isPlainF32(src) && isPlainBytes(dst)) {
     const count = src.length;
     if (
-      count % QK === 0 &&
+      count % g.blockSize === 0 &&
       count > 0 &&
       src.byteLength === count * 4 &&
-      dst.byteLength >= (count / QK) * g.blockBytes
+      dst.byteLength >= (count / g.blockSize) * g.blockBytes
     ) {
       if (quantNative()) {
         // Whole views: the FFI passes each one's first element, and the checks above proved C
@@ -90,8 +104,8 @@ export function quantizeInto(format: QuantFormat, src: Float32Array, dst: Uint8A
   quantizeIntoChecked(format, src, dst);
 }
 
-function quantizeIntoChecked(format: QuantFormat, src: Float32Array, dst: Uint8Array): void {
-  checkQuantFormat(format);
+function quantizeIntoChecked(name: QuantFormat, src: Float32Array, dst: Uint8Array): void {
+  const format = checkQuantFormat(name);
   const count = checkedLength("src", src, "Float32Array");
   const have = checkedLength("dst", dst, "Uint8Array");
   const nb = wholeBlocks("src", format, count);
@@ -101,8 +115,8 @@ function quantizeIntoChecked(format: QuantFormat, src: Float32Array, dst: Uint8A
   else QUANTIZE_REF[format](src, dst, nb);
 }
 
-export function quantize(format: QuantFormat, src: Float32Array): Uint8Array {
-  checkQuantFormat(format);
+export function quantize(name: QuantFormat, src: Float32Array): Uint8Array {
+  const format = checkQuantFormat(name);
   const count = checkedLength("src", src, "Float32Array");
   const dst = new Uint8Array(wholeBlocks("src", format, count) * blockBytes(format));
   quantizeInto(format, src, dst);
@@ -116,10 +130,10 @@ export function dequantizeInto(format: QuantFormat, bytes: Uint8Array, dst: Floa
   if (g !== undefined && isPlainBytes(bytes) && isPlainF32(dst)) {
     const count = dst.length;
     if (
-      count % QK === 0 &&
+      count % g.blockSize === 0 &&
       count > 0 &&
       dst.byteLength === count * 4 &&
-      bytes.byteLength >= (count / QK) * g.blockBytes
+      bytes.byteLength >= (count / g.blockSize) * g.blockBytes
     ) {
       if (quantNative()) {
         nativeDequantize(g, bytes, dst, count);
@@ -130,8 +144,8 @@ export function dequantizeInto(format: QuantFormat, bytes: Uint8Array, dst: Floa
   dequantizeIntoChecked(format, bytes, dst);
 }
 
-function dequantizeIntoChecked(format: QuantFormat, bytes: Uint8Array, dst: Float32Array): void {
-  checkQuantFormat(format);
+function dequantizeIntoChecked(name: QuantFormat, bytes: Uint8Array, dst: Float32Array): void {
+  const format = checkQuantFormat(name);
   const have = checkedLength("bytes", bytes, "Uint8Array");
   const count = checkedLength("dst", dst, "Float32Array");
   const nb = wholeBlocks("dst", format, count);
@@ -141,8 +155,8 @@ function dequantizeIntoChecked(format: QuantFormat, bytes: Uint8Array, dst: Floa
   else DEQUANTIZE_REF[format](bytes, dst, nb);
 }
 
-export function dequantize(format: QuantFormat, bytes: Uint8Array, count: number): Float32Array {
-  checkQuantFormat(format);
+export function dequantize(name: QuantFormat, bytes: Uint8Array, count: number): Float32Array {
+  const format = checkQuantFormat(name);
   checkSize("count", count);
   wholeBlocks("count", format, count);
   const dst = new Float32Array(count);
@@ -152,11 +166,13 @@ export function dequantize(format: QuantFormat, bytes: Uint8Array, count: number
 
 /** The TS reference, whatever the backend (tests cross-check it against native). */
 export const reference = {
-  quantizeInto(format: QuantFormat, src: Float32Array, dst: Uint8Array): void {
-    QUANTIZE_REF[checkQuantFormat(format)](src, dst, wholeBlocks("src", format, src.length));
+  quantizeInto(name: QuantFormat, src: Float32Array, dst: Uint8Array): void {
+    const format = checkQuantFormat(name);
+    QUANTIZE_REF[format](src, dst, wholeBlocks("src", format, src.length));
   },
-  dequantizeInto(format: QuantFormat, bytes: Uint8Array, dst: Float32Array): void {
-    DEQUANTIZE_REF[checkQuantFormat(format)](bytes, dst, wholeBlocks("dst", format, dst.length));
+  dequantizeInto(name: QuantFormat, bytes: Uint8Array, dst: Float32Array): void {
+    const format = checkQuantFormat(name);
+    DEQUANTIZE_REF[format](bytes, dst, wholeBlocks("dst", format, dst.length));
   },
 };
 

@@ -41,13 +41,13 @@ test.skipIf(!onMetal)(
   "Metal dequantize is bit-identical to the CPU; matvec agrees within summation order",
   () => {
     const x = randomF32(32 * 1000, 3, 2);
-    for (const f of ["q8_0", "q4_0"] as const) {
+    for (const f of ["q8_0", "q4_0", "q4_K", "q6_K"] as const) {
       const q = quantize(f, x);
       const gpu = new Float32Array(x.length);
       dequantizeIntoMetal(f, q, gpu);
       expect(Array.from(gpu)).toEqual(Array.from(dequantize(f, q, x.length)));
     }
-    for (const f of ["f32", "f16", "q8_0", "q4_0"] as const) {
+    for (const f of ["f32", "f16", "q8_0", "q4_0", "q4_K", "q6_K"] as const) {
       const w = prepareMatrix(f, randomF32(300 * 256, 4), 300, 256);
       const v = randomF32(256, 5);
       const cpu = new Float32Array(300);

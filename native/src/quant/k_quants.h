@@ -1,0 +1,77 @@
+/* Shared by the K-quant sources (q8_k.c, q4_k.c, q6_k.c): super-block layouts of 256 values and
+ * the rounding GGML's K-quant reference uses. Internal to libllmem. */
+#ifndef LLMEM_K_QUANTS_H
+#define LLMEM_K_QUANTS_H
+
+#include "quant_internal.h"
+
+#define QK_K 256
+/* Q8_K 292 B { f32 d; int8 qs[256]; int16 bsums[16] }   x = d*qs; bsums[g] = sum of qs[16g..16g+15]
+ * Q4_K 144 B { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128] }
+ *            8 sub-blocks of 32 with 6-bit scale sc and min m: x = d*sc*q - dmin*m;
+ *            qs[32c + l] holds value 64c + l (low nibble) and 64c + 32 + l (high nibble)
+ * Q6_K 210 B { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d }
+ *            16 sub-blocks of 16: x = d*scales[v/16]*(q - 32), q 6 bits (4 in ql, 2 in qh) */
+#define Q8_K_BYTES 292
+#define Q8_K_QS 4
+#define Q8_K_BSUMS 260
+#define Q4_K_BYTES 144
+#define Q4_K_SCALES 4
+#define Q4_K_QS 16
+#define Q6_K_BYTES 210
+#define Q6_K_QH 128
+#define Q6_K_SCALES 192
+#define Q6_K_D 208
+
+/* GGML's nearest_int: adding 1.5*2^23 leaves the integer in the low mantissa bits, so this is
+ * round-half-to-EVEN (not roundf's half away from zero), and the K-quants' ties depend on it.
+ * GGML asserts |v| <= 4194303; outside that (never for finite scales of finite input) this
+ * saturates, and NaN gives 0, where GGML is undefined. */
+static inline int k_nearest_int(float v) {
+  if (fabsf(v) <= 4194303.0f) {
+    const float t = v + 12582912.0f;
+    return (int)(f32_bits(t) & 0x007fffff) - 0x00400000;
+  }
+  return v > 0 ? 4194304 : v < 0 ? -4194304 : 0;
+}
+
+static inline float ld_f32(const uint8_t *p) {
+  float v;
+  memcpy(&v, p, 4);
+  return v;
+}
+static inline int16_t ld_i16(const uint8_t *p) {
+  int16_t v;
+  memcpy(&v, p, 2);
+  return v;
+}
+
+/* Q4_K's twelve scale bytes to eight 6-bit scales and eight 6-bit mins: sub-blocks 0-3 keep
+ * theirs in the low 6 bits of bytes 0-3 (scales) and 4-7 (mins); 4-7 take 4 bits from bytes
+ * 8-11 and their top 2 from the spare top bits of bytes 0-7. */
+static inline void q4_k_scales(const uint8_t *s, uint8_t sc[8], uint8_t m[8]) {
+  for (int j = 0; j < 4; j++) {
+    sc[j] = s[j] & 63;
+    m[j] = s[j + 4] & 63;
+    sc[j + 4] = (uint8_t)((s[j + 8] & 0xF) | ((s[j] >> 6) << 4));
+    m[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
+  }
+}
+
+/* Σ over a Q8_K block's 16-value groups, g from 2j: the pairs that make Q4_K's 32-value sub-blocks. */
+static inline int q8_k_bsum_pair(const uint8_t *y, int j) {
+  return ld_i16(y + Q8_K_BSUMS + 4 * j) + ld_i16(y + Q8_K_BSUMS + 4 * j + 2);
+}
+
+/* Every K-quant dot accumulates one super-block at a time the same way: the block's exact
+ * integer sums (isum against the scales, msum against the mins) are formed first, on any ISA,
+ * then folded in here in f32, one statement per rounding (so no compiler contracts it into an
+ * FMA). All our paths therefore agree bit for bit; GGML differs only in summation order. */
+static inline float k_fold(float acc, float d, int32_t isum, float dmin, int32_t msum) {
+  const float a = d * (float)isum;
+  const float b = dmin * (float)msum;
+  const float t = a - b;
+  return acc + t;
+}
+
+#endif

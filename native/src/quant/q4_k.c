@@ -1,0 +1,308 @@
+/* Q4_K: 256 values in 8 sub-blocks of 32, each with a 6-bit scale and a 6-bit min under the
+ * block's fp16 d and dmin (layout in k_quants.h). Dots pair it with Q8_K. Scalar reference
+ * (quantize byte for byte GGML's quantize_row_q4_K_ref), AVX2 and NEON dequantize and dot. */
+#include "k_quants.h"
+
+/* GGML's make_qkx2_quants for one 32-value sub-block with 4-bit levels: an affine fit
+ * x ~ scale*L - the_min, first from the range, then 21 trial scales around it, keeping the one
+ * of least weighted squared error. Every f32 operation is in GGML's order, so the levels,
+ * scale and min come out bit for bit the same. Returns the scale; *the_min gets the min. */
+LLMEM_SCALAR static float q4_k_fit(const float *x, const float *w, uint8_t *L, float *the_min) {
+  const int n = 32, nmax = 15, nstep = 20;
+  const float rmin = -1.0f, rdelta = 0.1f;
+  float lo = x[0], hi = x[0], sum_w = w[0], sum_x = sum_w * x[0];
+  for (int i = 1; i < n; i++) {
+    if (x[i] < lo) lo = x[i];
+    if (x[i] > hi) hi = x[i];
+    sum_w += w[i];
+    const float wx = w[i] * x[i];
+    sum_x += wx;
+  }
+  if (lo > 0) lo = 0;
+  if (hi == lo) {
+    memset(L, 0, (size_t)n);
+    *the_min = -lo;
+    return 0.0f;
+  }
+  float iscale = (float)nmax / (hi - lo), scale = 1.0f / iscale, best = 0.0f;
+  for (int i = 0; i < n; i++) {
+    const int l = k_nearest_int(iscale * (x[i] - lo));
+    L[i] = (uint8_t)(l < 0 ? 0 : l > nmax ? nmax : l);
+    const float sl = scale * (float)L[i];
+    const float diff = sl + lo - x[i];
+    const float e = w[i] * (diff * diff);
+    best += e;
+  }
+  uint8_t aux[32];
+  for (int is = 0; is <= nstep; is++) {
+    const float step = rdelta * (float)is;
+    iscale = (rmin + step + (float)nmax) / (hi - lo); /* lo moves when a trial wins, as in GGML */
+    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    for (int i = 0; i < n; i++) {
+      int l = k_nearest_int(iscale * (x[i] - lo));
+      l = l < 0 ? 0 : l > nmax ? nmax : l;
+      aux[i] = (uint8_t)l;
+      const float wl = w[i] * (float)l;
+      sum_l += wl;
+      const float wll = wl * (float)l;
+      sum_l2 += wll;
+      const float wlx = wl * x[i];
+      sum_xl += wlx;
+    }
+    const float p = sum_w * sum_l2, q = sum_l * sum_l;
+    const float D = p - q;
+    if (D > 0) {
+      const float s1 = sum_w * sum_xl, s2 = sum_x * sum_l, m1 = sum_l2 * sum_x, m2 = sum_l * sum_xl;
+      float this_scale = (s1 - s2) / D, this_min = (m1 - m2) / D;
+      if (this_min > 0) {
+        this_min = 0;
+        this_scale = sum_xl / sum_l2;
+      }
+      float err = 0;
+      for (int i = 0; i < n; i++) {
+        const float sl = this_scale * (float)aux[i];
+        const float diff = sl + this_min - x[i];
+        const float e = w[i] * (diff * diff);
+        err += e;
+      }
+      if (err < best) {
+        memcpy(L, aux, (size_t)n);
+        best = err;
+        scale = this_scale;
+        lo = this_min;
+      }
+    }
+  }
+  *the_min = -lo;
+  return scale;
+}
+
+LLMEM_SCALAR void quantize_q4_k_scalar(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
+  for (size_t b = 0; b < n / QK_K; b++, x += QK_K, y += Q4_K_BYTES) {
+    uint8_t L[QK_K];
+    float scales[8], mins[8], max_scale = 0, max_min = 0;
+    for (int j = 0; j < 8; j++) {
+      const float *xs = x + 32 * j;
+      /* Weights: the sub-block's RMS plus each |x| (GGML's choice for the unweighted _ref). */
+      float sum_x2 = 0, w[32];
+      for (int l = 0; l < 32; l++) {
+        const float sq = xs[l] * xs[l];
+        sum_x2 += sq;
+      }
+      const float av_x = sqrtf(sum_x2 / 32);
+      for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
+      scales[j] = q4_k_fit(xs, w, L + 32 * j, &mins[j]);
+      if (scales[j] > max_scale) max_scale = scales[j];
+      if (mins[j] > max_min) max_min = mins[j];
+    }
+    const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f, inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    uint8_t *s = y + Q4_K_SCALES;
+    memset(s, 0, 12);
+    for (int j = 0; j < 8; j++) {
+      /* GGML stores nearest_int into a uint8_t before MIN(63, .): keep that wrap-around. */
+      uint8_t ls = (uint8_t)k_nearest_int(inv_scale * scales[j]), lm = (uint8_t)k_nearest_int(inv_min * mins[j]);
+      ls = ls > 63 ? 63 : ls;
+      lm = lm > 63 ? 63 : lm;
+      if (j < 4) {
+        s[j] |= ls;
+        s[j + 4] |= lm;
+      } else {
+        s[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
+        s[j - 4] |= (uint8_t)((ls >> 4) << 6);
+        s[j] |= (uint8_t)((lm >> 4) << 6);
+      }
+    }
+    const uint16_t dh = fp32_to_fp16(max_scale / 63.f), mh = fp32_to_fp16(max_min / 63.f);
+    st_u16(y, dh);
+    st_u16(y + 2, mh);
+    /* Re-derive the levels against the scales as stored (6-bit, under fp16 d and dmin). */
+    uint8_t sc[8], m[8];
+    q4_k_scales(s, sc, m);
+    for (int j = 0; j < 8; j++) {
+      const float d = fp16_to_fp32(dh) * (float)sc[j];
+      if (d == 0.0f) continue;
+      const float dm = fp16_to_fp32(mh) * (float)m[j];
+      for (int i = 0; i < 32; i++) {
+        const int l = k_nearest_int((x[32 * j + i] + dm) / d);
+        L[32 * j + i] = (uint8_t)(l < 0 ? 0 : l > 15 ? 15 : l);
+      }
+    }
+    uint8_t *q = y + Q4_K_QS;
+    for (int c = 0; c < 4; c++)
+      for (int l = 0; l < 32; l++) q[32 * c + l] = (uint8_t)(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
+  }
+}
+
+LLMEM_SCALAR void dequantize_q4_k_scalar(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
+  for (size_t b = 0; b < n / QK_K; b++, x += Q4_K_BYTES, y += QK_K) {
+    const float d = scale_at(x), dmin = scale_at(x + 2);
+    uint8_t sc[8], m[8];
+    q4_k_scales(x + Q4_K_SCALES, sc, m);
+    const uint8_t *q = x + Q4_K_QS;
+    for (int j = 0; j < 8; j++) {
+      const float dj = d * (float)sc[j], mj = dmin * (float)m[j];
+      const int shift = (j & 1) * 4;
+      for (int l = 0; l < 32; l++) {
+        const float v = dj * (float)((q[32 * (j / 2) + l] >> shift) & 0xF);
+        y[32 * j + l] = v - mj;
+      }
+    }
+  }
+}
+
+/* Σ_j m[j]·(Σ of x's 32 values of sub-block j), from the Q8_K group sums. */
+static inline int32_t q4_k_min_sum(const uint8_t m[8], const uint8_t *yb) {
+  int32_t s = 0;
+  for (int j = 0; j < 8; j++) s += (int32_t)m[j] * q8_k_bsum_pair(yb, j);
+  return s;
+}
+
+LLMEM_SCALAR float dot_q4_k_q8_k_scalar(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
+  float acc = 0.0f;
+  for (size_t b = 0; b < n / QK_K; b++, x += Q4_K_BYTES, y += Q8_K_BYTES) {
+    uint8_t sc[8], m[8];
+    q4_k_scales(x + Q4_K_SCALES, sc, m);
+    const uint8_t *q = x + Q4_K_QS;
+    const int8_t *a = (const int8_t *)(y + Q8_K_QS);
+    int32_t isum = 0;
+    for (int j = 0; j < 8; j++) {
+      const int shift = (j & 1) * 4;
+      int32_t s = 0;
+      for (int l = 0; l < 32; l++) s += ((q[32 * (j / 2) + l] >> shift) & 0xF) * a[32 * j + l];
+      isum += (int32_t)sc[j] * s;
+    }
+    const float dy = ld_f32(y), d = scale_at(x) * dy, dmin = scale_at(x + 2) * dy;
+    acc = k_fold(acc, d, isum, dmin, q4_k_min_sum(m, y));
+  }
+  return acc;
+}
+
+#if LLMEM_X86
+LLMEM_AVX2 void dequantize_q4_k_avx2(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
+  for (size_t b = 0; b < n / QK_K; b++, x += Q4_K_BYTES, y += QK_K) {
+    const float d = scale_at_avx2(x), dmin = scale_at_avx2(x + 2);
+    uint8_t sc[8], m[8];
+    q4_k_scales(x + Q4_K_SCALES, sc, m);
+    for (int j = 0; j < 8; j++) {
+      /* mul then sub, two roundings as in the reference (no FMA). */
+      const __m256 dj = _mm256_set1_ps(d * (float)sc[j]), mj = _mm256_set1_ps(dmin * (float)m[j]);
+      const uint8_t *q = x + Q4_K_QS + 32 * (j / 2);
+      for (int l = 0; l < 32; l += 8) {
+        __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q + l)));
+        v = _mm256_and_si256(_mm256_srli_epi32(v, (j & 1) * 4), _mm256_set1_epi32(0xF));
+        _mm256_storeu_ps(y + 32 * j + l, _mm256_sub_ps(_mm256_mul_ps(dj, _mm256_cvtepi32_ps(v)), mj));
+      }
+    }
+  }
+}
+
+/* Row · x on the int8 multiply-add path: per 64 values, the 32 bytes of nibbles split into the
+ * low (values 0-31) and high (32-63) halves; maddubs multiplies the unsigned nibbles by x's
+ * signed bytes and adds pairs into int16 (at most 2·15·128, no saturation), and madd against
+ * the sub-block's scale widens to int32 — the exact integer sum, as GGML's AVX2 kernel does. */
+LLMEM_AVX2 float dot_q4_k_q8_k_avx2(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  float acc = 0.0f;
+  for (size_t b = 0; b < n / QK_K; b++, x += Q4_K_BYTES, y += Q8_K_BYTES) {
+    uint8_t sc[8], m[8];
+    q4_k_scales(x + Q4_K_SCALES, sc, m);
+    const uint8_t *q = x + Q4_K_QS;
+    const uint8_t *a = y + Q8_K_QS;
+    __m256i sum = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+      const __m256i bits = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+      const __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+      const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(a + 64 * c)));
+      const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 64 * c + 32)));
+      sum = _mm256_add_epi32(sum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
+      sum = _mm256_add_epi32(sum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+    }
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+    /* The mins against x's group sums: 16 int16 bsums, adjacent pairs added, times m. */
+    const __m256i bs = _mm256_loadu_si256((const __m256i *)(y + Q8_K_BSUMS));
+    const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    __m128i ms = _mm_madd_epi16(pairs, _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m)));
+    ms = _mm_add_epi32(ms, _mm_unpackhi_epi64(ms, ms));
+    ms = _mm_add_epi32(ms, _mm_shuffle_epi32(ms, 1));
+    const float dy = ld_f32(y), d = scale_at_avx2(x) * dy, dmin = scale_at_avx2(x + 2) * dy;
+    acc = k_fold(acc, d, _mm_cvtsi128_si32(s), dmin, _mm_cvtsi128_si32(ms));
+  }
+  return acc;
+}
+#endif
+
+#if LLMEM_ARM
+void dequantize_q4_k_neon(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
+  for (size_t b = 0; b < n / QK_K; b++, x += Q4_K_BYTES, y += QK_K) {
+    const float d = scale_at(x), dmin = scale_at(x + 2);
+    uint8_t sc[8], m[8];
+    q4_k_scales(x + Q4_K_SCALES, sc, m);
+    for (int c = 0; c < 4; c++) {
+      const uint8x16_t b0 = vld1q_u8(x + Q4_K_QS + 32 * c), b1 = vld1q_u8(x + Q4_K_QS + 32 * c + 16);
+      const uint8x16_t nib[4] = {vandq_u8(b0, vdupq_n_u8(0xF)), vandq_u8(b1, vdupq_n_u8(0xF)), vshrq_n_u8(b0, 4),
+                                 vshrq_n_u8(b1, 4)};
+      for (int h = 0; h < 2; h++) {
+        const int j = 2 * c + h;
+        const float32x4_t dj = vdupq_n_f32(d * (float)sc[j]), mj = vdupq_n_f32(dmin * (float)m[j]);
+        for (int k = 0; k < 2; k++) {
+          const uint16x8_t w0 = vmovl_u8(vget_low_u8(nib[2 * h + k])), w1 = vmovl_u8(vget_high_u8(nib[2 * h + k]));
+          const uint32x4_t u[4] = {vmovl_u16(vget_low_u16(w0)), vmovl_u16(vget_high_u16(w0)),
+                                   vmovl_u16(vget_low_u16(w1)), vmovl_u16(vget_high_u16(w1))};
+          for (int t = 0; t < 4; t++)
+            vst1q_f32(y + 32 * j + 16 * k + 4 * t, vsubq_f32(vmulq_f32(dj, vcvtq_f32_u32(u[t])), mj));
+        }
+      }
+    }
+  }
+}
+
+/* 32 products of unsigned nibbles (< 16, so reinterpretable as int8) and int8, summed to int32x4. */
+static inline int32x4_t dot32_neon(int32x4_t acc, int8x16_t a0, int8x16_t a1, int8x16_t b0, int8x16_t b1) {
+#if defined(__ARM_FEATURE_DOTPROD)
+  return vdotq_s32(vdotq_s32(acc, a0, b0), a1, b1);
+#else
+  /* Without SDOT (plain ARMv8.0): widening multiplies into int16 (|nibble·x| <= 15·128), then
+   * pairwise accumulate into int32. */
+  acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a0), vget_low_s8(b0)));
+  acc = vpadalq_s16(acc, vmull_high_s8(a0, b0));
+  acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a1), vget_low_s8(b1)));
+  return vpadalq_s16(acc, vmull_high_s8(a1, b1));
+#endif
+}
+
+float dot_q4_k_q8_k_neon(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
+  float acc = 0.0f;
+  for (size_t b = 0; b < n / QK_K; b++, x += Q4_K_BYTES, y += Q8_K_BYTES) {
+    uint8_t sc[8], m[8];
+    q4_k_scales(x + Q4_K_SCALES, sc, m);
+    const int8_t *a = (const int8_t *)(y + Q8_K_QS);
+    int32_t isum = 0;
+    for (int c = 0; c < 4; c++) {
+      const uint8x16_t b0 = vld1q_u8(x + Q4_K_QS + 32 * c), b1 = vld1q_u8(x + Q4_K_QS + 32 * c + 16);
+      const int8x16_t l0 = vreinterpretq_s8_u8(vandq_u8(b0, vdupq_n_u8(0xF)));
+      const int8x16_t l1 = vreinterpretq_s8_u8(vandq_u8(b1, vdupq_n_u8(0xF)));
+      const int8x16_t h0 = vreinterpretq_s8_u8(vshrq_n_u8(b0, 4)), h1 = vreinterpretq_s8_u8(vshrq_n_u8(b1, 4));
+      const int32x4_t plo = dot32_neon(vdupq_n_s32(0), l0, l1, vld1q_s8(a + 64 * c), vld1q_s8(a + 64 * c + 16));
+      const int32x4_t phi = dot32_neon(vdupq_n_s32(0), h0, h1, vld1q_s8(a + 64 * c + 32), vld1q_s8(a + 64 * c + 48));
+      isum += vaddvq_s32(plo) * sc[2 * c] + vaddvq_s32(phi) * sc[2 * c + 1];
+    }
+    const int16x8_t pairs = vpaddq_s16(vld1q_s16((const int16_t *)(const void *)(y + Q8_K_BSUMS)),
+                                       vld1q_s16((const int16_t *)(const void *)(y + Q8_K_BSUMS + 16)));
+    const int16x8_t mins = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(m)));
+    const int32x4_t mp = vmlal_s16(vmull_s16(vget_low_s16(pairs), vget_low_s16(mins)), vget_high_s16(pairs),
+                                   vget_high_s16(mins));
+    const float dy = ld_f32(y), d = scale_at(x) * dy, dmin = scale_at(x + 2) * dy;
+    acc = k_fold(acc, d, isum, dmin, vaddvq_s32(mp));
+  }
+  return acc;
+}
+#endif

@@ -1,0 +1,296 @@
+/* Q6_K: 256 values in 16 sub-blocks of 16, each with an int8 scale under the block's fp16 d;
+ * 6-bit levels split into low nibbles (ql) and 2-bit high parts (qh) (layout in k_quants.h).
+ * Dots pair it with Q8_K. Scalar reference (quantize byte for byte GGML's
+ * quantize_row_q6_K_ref), AVX2 and NEON dequantize and dot. */
+#include "k_quants.h"
+
+/* The 6-bit level (0..63) of value v (0..255) of a block. Within each 128-value half, ql byte l
+ * holds values l (low nibble) and l+64 (high), ql byte l+32 values l+32 and l+96, and qh byte l
+ * the top 2 bits of all four (bits 0-1, 2-3, 4-5, 6-7 for l, l+32, l+64, l+96). */
+static inline int q6_k_level(const uint8_t *x, int v) {
+  const int h = v / 128, r = v % 128, slice = r / 32, l = r % 32;
+  const uint8_t lo = x[64 * h + l + 32 * (slice & 1)], hi = x[Q6_K_QH + 32 * h + l];
+  return ((slice < 2 ? lo & 0xF : lo >> 4) | (((hi >> (2 * slice)) & 3) << 4));
+}
+
+/* GGML's make_qx_quants(16, 32, x, L, rmse_type 1, no weights): a symmetric fit with weights x²,
+ * the first scale from the signed value of largest magnitude, then 18 trial scales around it.
+ * Every f32 operation in GGML's order. L gets levels 0..63; returns the scale. */
+LLMEM_SCALAR static float q6_k_fit(const float *x, int8_t *L) {
+  const int n = 16, nmax = 32;
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; i++) {
+    const float ax = fabsf(x[i]);
+    if (ax > amax) amax = ax, max = x[i];
+  }
+  if (amax < 1e-15f) { /* GGML's GROUP_MAX_EPS */
+    memset(L, 0, (size_t)n);
+    return 0.0f;
+  }
+  float iscale = (float)-nmax / max, sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; i++) {
+    int l = k_nearest_int(iscale * x[i]);
+    l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+    L[i] = (int8_t)(l + nmax);
+    const float w = x[i] * x[i], wx = w * x[i], wl = w * (float)l;
+    const float a = wx * (float)l, b = wl * (float)l;
+    sumlx += a;
+    suml2 += b;
+  }
+  float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f, best = scale * sumlx;
+  for (int is = -9; is <= 9; is++) {
+    if (is == 0) continue;
+    const float step = 0.1f * (float)is;
+    iscale = -((float)nmax + step) / max;
+    sumlx = suml2 = 0;
+    for (int i = 0; i < n; i++) {
+      int l = k_nearest_int(iscale * x[i]);
+      l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+      const float w = x[i] * x[i], wx = w * x[i], wl = w * (float)l;
+      const float a = wx * (float)l, b = wl * (float)l;
+      sumlx += a;
+      suml2 += b;
+    }
+    const float lhs = sumlx * sumlx, rhs = best * suml2;
+    if (suml2 > 0 && lhs > rhs) {
+      for (int i = 0; i < n; i++) {
+        const int l = k_nearest_int(iscale * x[i]);
+        L[i] = (int8_t)(nmax + (l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l));
+      }
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+LLMEM_SCALAR void quantize_q6_k_scalar(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
+  for (size_t b = 0; b < n / QK_K; b++, x += QK_K, y += Q6_K_BYTES) {
+    int8_t L[QK_K];
+    float scales[16], max_scale = 0, max_abs = 0;
+    for (int g = 0; g < 16; g++) {
+      scales[g] = q6_k_fit(x + 16 * g, L + 16 * g);
+      const float a = fabsf(scales[g]);
+      if (a > max_abs) max_abs = a, max_scale = scales[g];
+    }
+    memset(y, 0, Q6_K_BYTES);
+    if (max_abs < 1e-15f) continue; /* all bytes 0, d = +0 */
+    const float iscale = -128.f / max_scale;
+    const uint16_t dh = fp32_to_fp16(1 / iscale);
+    st_u16(y + Q6_K_D, dh);
+    int8_t *sc = (int8_t *)(y + Q6_K_SCALES);
+    for (int g = 0; g < 16; g++) {
+      const int v = k_nearest_int(iscale * scales[g]);
+      sc[g] = (int8_t)(v > 127 ? 127 : v);
+    }
+    /* Re-derive the levels against the scales as stored (int8 under fp16 d). */
+    for (int g = 0; g < 16; g++) {
+      const float d = fp16_to_fp32(dh) * (float)sc[g];
+      if (d == 0.0f) continue;
+      for (int i = 0; i < 16; i++) {
+        int l = k_nearest_int(x[16 * g + i] / d);
+        l = l < -32 ? -32 : l > 31 ? 31 : l;
+        L[16 * g + i] = (int8_t)(l + 32);
+      }
+    }
+    for (int h = 0; h < 2; h++) {
+      uint8_t *ql = y + 64 * h, *qh = y + Q6_K_QH + 32 * h;
+      const int8_t *Lh = L + 128 * h;
+      for (int l = 0; l < 32; l++) {
+        ql[l] = (uint8_t)((Lh[l] & 0xF) | ((Lh[l + 64] & 0xF) << 4));
+        ql[l + 32] = (uint8_t)((Lh[l + 32] & 0xF) | ((Lh[l + 96] & 0xF) << 4));
+        qh[l] = (uint8_t)((Lh[l] >> 4) | ((Lh[l + 32] >> 4) << 2) | ((Lh[l + 64] >> 4) << 4) | ((Lh[l + 96] >> 4) << 6));
+      }
+    }
+  }
+}
+
+LLMEM_SCALAR void dequantize_q6_k_scalar(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
+  for (size_t b = 0; b < n / QK_K; b++, x += Q6_K_BYTES, y += QK_K) {
+    const float d = scale_at(x + Q6_K_D);
+    const int8_t *sc = (const int8_t *)(x + Q6_K_SCALES);
+    for (int v = 0; v < QK_K; v++) {
+      const float ds = d * (float)sc[v / 16];
+      y[v] = ds * (float)(q6_k_level(x, v) - 32);
+    }
+  }
+}
+
+/* Σ_g scales[g]·bsums[g]: the offset 32 of every level, applied once per block from x's group sums. */
+static inline int32_t q6_k_offset_sum(const int8_t *sc, const uint8_t *yb) {
+  int32_t s = 0;
+  for (int g = 0; g < 16; g++) s += (int32_t)sc[g] * ld_i16(yb + Q8_K_BSUMS + 2 * g);
+  return s;
+}
+
+static inline float q6_k_fold(float acc, float d, int32_t isum) {
+  const float t = d * (float)isum;
+  return acc + t;
+}
+
+LLMEM_SCALAR float dot_q6_k_q8_k_scalar(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
+  float acc = 0.0f;
+  for (size_t b = 0; b < n / QK_K; b++, x += Q6_K_BYTES, y += Q8_K_BYTES) {
+    const int8_t *sc = (const int8_t *)(x + Q6_K_SCALES), *a = (const int8_t *)(y + Q8_K_QS);
+    int32_t isum = 0;
+    for (int g = 0; g < 16; g++) {
+      int32_t s = 0;
+      for (int i = 0; i < 16; i++) s += q6_k_level(x, 16 * g + i) * a[16 * g + i];
+      isum += sc[g] * s;
+    }
+    isum -= 32 * q6_k_offset_sum(sc, y);
+    acc = q6_k_fold(acc, scale_at(x + Q6_K_D) * ld_f32(y), isum);
+  }
+  return acc;
+}
+
+#if LLMEM_X86
+/* The four 32-level slices of one 128-value half, unsigned 0..63 (slice k = values 32k..32k+31). */
+LLMEM_AVX2 static inline void q6_k_levels_avx2(const uint8_t *x, int h, __m256i u[4]) {
+  const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(0x30);
+  const __m256i l0 = _mm256_loadu_si256((const __m256i *)(x + 64 * h));
+  const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x + 64 * h + 32));
+  const __m256i hb = _mm256_loadu_si256((const __m256i *)(x + Q6_K_QH + 32 * h));
+  /* 16-bit shifts move bits across bytes; the 0x30 mask keeps only each byte's own two. */
+  u[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m2));
+  u[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m2));
+  u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m2));
+  u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hb, 2), m2));
+}
+
+LLMEM_AVX2 void dequantize_q6_k_avx2(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
+  for (size_t b = 0; b < n / QK_K; b++, x += Q6_K_BYTES, y += QK_K) {
+    const float d = scale_at_avx2(x + Q6_K_D);
+    const int8_t *sc = (const int8_t *)(x + Q6_K_SCALES);
+    for (int h = 0; h < 2; h++) {
+      __m256i u[4];
+      q6_k_levels_avx2(x, h, u);
+      for (int k = 0; k < 4; k++) {
+        uint8_t lv[32];
+        _mm256_storeu_si256((__m256i *)lv, _mm256_sub_epi8(u[k], _mm256_set1_epi8(32)));
+        for (int t = 0; t < 4; t++) {
+          const int v = 128 * h + 32 * k + 8 * t;
+          const __m256 ds = _mm256_set1_ps(d * (float)sc[v / 16]);
+          const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(lv + 8 * t)));
+          _mm256_storeu_ps(y + v, _mm256_mul_ps(ds, _mm256_cvtepi32_ps(q)));
+        }
+      }
+    }
+  }
+}
+
+/* Row · x on the int8 multiply-add path: levels stay unsigned (0..63) for maddubs (pairs at most
+ * 2·63·128, no saturation), madd against the two 16-value sub-blocks' scales widens to int32,
+ * and the offset of 32 comes off once per block through x's group sums. */
+LLMEM_AVX2 float dot_q6_k_q8_k_avx2(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
+  float acc = 0.0f;
+  for (size_t b = 0; b < n / QK_K; b++, x += Q6_K_BYTES, y += Q8_K_BYTES) {
+    const int8_t *sc = (const int8_t *)(x + Q6_K_SCALES);
+    const uint8_t *a = y + Q8_K_QS;
+    __m256i sum = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+      __m256i u[4];
+      q6_k_levels_avx2(x, h, u);
+      for (int k = 0; k < 4; k++) {
+        const int g = 8 * h + 2 * k;
+        const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
+        const __m256i p = _mm256_maddubs_epi16(u[k], _mm256_loadu_si256((const __m256i *)(a + 128 * h + 32 * k)));
+        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p, s));
+      }
+    }
+    /* Σ scales·bsums in one madd: 16 int16 against 16 sign-extended scales. */
+    const __m256i off = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(y + Q8_K_BSUMS)),
+                                          _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc)));
+    sum = _mm256_sub_epi32(sum, _mm256_slli_epi32(off, 5));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+    acc = q6_k_fold(acc, scale_at_avx2(x + Q6_K_D) * ld_f32(y), _mm_cvtsi128_si32(s));
+  }
+  return acc;
+}
+#endif
+
+#if LLMEM_ARM
+static inline void q6_k_levels_neon(const uint8_t *x, int h, uint8x16_t u[8]) {
+  const uint8x16_t m4 = vdupq_n_u8(0xF), m2 = vdupq_n_u8(0x30);
+  for (int p = 0; p < 2; p++) { /* bytes 16p..16p+15 of each slice */
+    const uint8x16_t l0 = vld1q_u8(x + 64 * h + 16 * p), l1 = vld1q_u8(x + 64 * h + 32 + 16 * p);
+    const uint8x16_t hb = vld1q_u8(x + Q6_K_QH + 32 * h + 16 * p);
+    u[0 + p] = vorrq_u8(vandq_u8(l0, m4), vandq_u8(vshlq_n_u8(hb, 4), m2));
+    u[2 + p] = vorrq_u8(vandq_u8(l1, m4), vandq_u8(vshlq_n_u8(hb, 2), m2));
+    u[4 + p] = vorrq_u8(vshrq_n_u8(l0, 4), vandq_u8(hb, m2));
+    u[6 + p] = vorrq_u8(vshrq_n_u8(l1, 4), vandq_u8(vshrq_n_u8(hb, 2), m2));
+  }
+}
+
+void dequantize_q6_k_neon(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
+  for (size_t b = 0; b < n / QK_K; b++, x += Q6_K_BYTES, y += QK_K) {
+    const float d = scale_at(x + Q6_K_D);
+    const int8_t *sc = (const int8_t *)(x + Q6_K_SCALES);
+    for (int h = 0; h < 2; h++) {
+      uint8x16_t u[8];
+      q6_k_levels_neon(x, h, u);
+      for (int k = 0; k < 8; k++) { /* 16 values: one sub-block */
+        const int v = 128 * h + 16 * k;
+        const int8x16_t q = vsubq_s8(vreinterpretq_s8_u8(u[k]), vdupq_n_s8(32));
+        const float ds = d * (float)sc[v / 16];
+        float32x4_t lo, hi;
+        widen8_neon(vget_low_s8(q), ds, &lo, &hi);
+        vst1q_f32(y + v, lo);
+        vst1q_f32(y + v + 4, hi);
+        widen8_neon(vget_high_s8(q), ds, &lo, &hi);
+        vst1q_f32(y + v + 8, lo);
+        vst1q_f32(y + v + 12, hi);
+      }
+    }
+  }
+}
+
+/* 16 products of levels (0..63, reinterpretable as int8) and int8, summed. */
+static inline int32_t dot16_neon(uint8x16_t u, int8x16_t a) {
+  const int8x16_t s = vreinterpretq_s8_u8(u);
+#if defined(__ARM_FEATURE_DOTPROD)
+  return vaddvq_s32(vdotq_s32(vdupq_n_s32(0), s, a));
+#else
+  const int32x4_t p = vpadalq_s16(vpaddlq_s16(vmull_s8(vget_low_s8(s), vget_low_s8(a))), vmull_high_s8(s, a));
+  return vaddvq_s32(p);
+#endif
+}
+
+float dot_q6_k_q8_k_neon(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
+  float acc = 0.0f;
+  for (size_t b = 0; b < n / QK_K; b++, x += Q6_K_BYTES, y += Q8_K_BYTES) {
+    const int8_t *sc = (const int8_t *)(x + Q6_K_SCALES), *a = (const int8_t *)(y + Q8_K_QS);
+    int32_t isum = 0;
+    for (int h = 0; h < 2; h++) {
+      uint8x16_t u[8];
+      q6_k_levels_neon(x, h, u);
+      /* u[2k+p]: slice k (sub-blocks 2k, 2k+1 of this half), bytes 16p..16p+15. */
+      for (int k = 0; k < 4; k++)
+        for (int p = 0; p < 2; p++) {
+          const int g = 8 * h + 2 * k + p;
+          isum += sc[g] * dot16_neon(u[2 * k + p], vld1q_s8(a + 16 * g));
+        }
+    }
+    const int16x8_t b0 = vld1q_s16((const int16_t *)(const void *)(y + Q8_K_BSUMS));
+    const int16x8_t b1 = vld1q_s16((const int16_t *)(const void *)(y + Q8_K_BSUMS + 16));
+    const int8x16_t s8 = vld1q_s8(sc);
+    const int16x8_t s0 = vmovl_s8(vget_low_s8(s8)), s1 = vmovl_s8(vget_high_s8(s8));
+    int32x4_t off = vmull_s16(vget_low_s16(b0), vget_low_s16(s0));
+    off = vmlal_s16(off, vget_high_s16(b0), vget_high_s16(s0));
+    off = vmlal_s16(off, vget_low_s16(b1), vget_low_s16(s1));
+    off = vmlal_s16(off, vget_high_s16(b1), vget_high_s16(s1));
+    isum -= 32 * vaddvq_s32(off);
+    acc = q6_k_fold(acc, scale_at(x + Q6_K_D) * ld_f32(y), isum);
+  }
+  return acc;
+}
+#endif
