@@ -6,7 +6,7 @@
  */
 import { expect } from "bun:test";
 import fc from "fast-check";
-import { LlmemError } from "./errors.ts";
+import { LlmemError, type LlmemErrorCode } from "./errors.ts";
 
 type ViewCtor =
   | Float32ArrayConstructor
@@ -106,7 +106,7 @@ export const hostileScalar: fc.Arbitrary<unknown> = fc.oneof(
  * Asserts `fn` throws an LlmemError (any code when `code` is omitted) and that `snapshot()`
  * reads the same before and after: a refused call changes nothing observable.
  */
-export function expectRefused(fn: () => unknown, snapshot: () => unknown = () => null, code?: string): void {
+export function expectRefused(fn: () => unknown, snapshot: () => unknown = () => null, code?: LlmemErrorCode): void {
   const before = structuredCloneSafe(snapshot());
   let caught: unknown;
   try {
