@@ -94,6 +94,27 @@ const FORMAT_ROWS = [
     row: false,
     matrix: true,
   },
+  // GGML's 5-bit formats (32 values): q5_0 dots with q8_0, q5_1 with q8_1.
+  {
+    id: 10,
+    name: "q5_0",
+    blockSize: 32,
+    blockBytes: 22,
+    vecDot: "q8_0",
+    quant: true,
+    row: false,
+    matrix: true,
+  },
+  {
+    id: 11,
+    name: "q5_1",
+    blockSize: 32,
+    blockBytes: 24,
+    vecDot: "q8_1",
+    quant: true,
+    row: false,
+    matrix: true,
+  },
 ] as const;
 
 type Rows = (typeof FORMAT_ROWS)[number];

@@ -32,6 +32,12 @@ import {
   quantizeQ6_KBlocks,
   quantizeQ8_KBlocks,
 } from "./reference/kquants.ts";
+import {
+  dequantizeQ5_0Blocks,
+  dequantizeQ5_1Blocks,
+  quantizeQ5_0Blocks,
+  quantizeQ5_1Blocks,
+} from "./reference/q5.ts";
 
 type QuantizeBlocks = (src: Float32Array, dst: Uint8Array, nb: number) => void;
 type DequantizeBlocks = (src: Uint8Array, dst: Float32Array, nb: number) => void;
@@ -44,6 +50,8 @@ const QUANTIZE_REF: Record<QuantFormat, QuantizeBlocks> = {
   q8_K: quantizeQ8_KBlocks,
   q4_K: quantizeQ4_KBlocks,
   q6_K: quantizeQ6_KBlocks,
+  q5_0: quantizeQ5_0Blocks,
+  q5_1: quantizeQ5_1Blocks,
 };
 const DEQUANTIZE_REF: Record<QuantFormat, DequantizeBlocks> = {
   q8_0: dequantizeQ8_0Blocks,
@@ -53,6 +61,8 @@ const DEQUANTIZE_REF: Record<QuantFormat, DequantizeBlocks> = {
   q8_K: dequantizeQ8_KBlocks,
   q4_K: dequantizeQ4_KBlocks,
   q6_K: dequantizeQ6_KBlocks,
+  q5_0: dequantizeQ5_0Blocks,
+  q5_1: dequantizeQ5_1Blocks,
 };
 
 /** The message is built only on failure. */
