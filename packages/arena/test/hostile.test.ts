@@ -30,3 +30,15 @@ test("a constructed or edited mark is refused and the arena is unchanged", () =>
     arena.dispose();
   }
 });
+
+test("scratch().dispose() called directly gives its process-wide slot back", async () => {
+  const { releaseScratch, scratch, scratchStats } = await import("../src/index.ts");
+  releaseScratch();
+  const before = scratchStats().active;
+  scratch(64).dispose();
+  expect(scratchStats().active).toBe(before);
+  scratch(64);
+  expect(scratchStats().active).toBe(before + 1);
+  releaseScratch();
+  expect(scratchStats().active).toBe(before);
+});

@@ -80,7 +80,11 @@ export function fixedBucketing(sizeClasses: readonly number[] = DEFAULT_SIZE_CLA
       argument: "sizeClasses",
     });
   }
-  const classes = sizeClasses.map((c, i) => checkInt(`sizeClasses[${i}]`, c, 1, MAX_BUFFER_BYTES));
+  // Every index read (not .map, which skips the holes of a sparse array and keeps them).
+  const classes: number[] = [];
+  for (let i = 0; i < sizeClasses.length; i++) {
+    classes.push(checkInt(`sizeClasses[${i}]`, sizeClasses[i], 1, MAX_BUFFER_BYTES));
+  }
   for (let i = 1; i < classes.length; i++) {
     if (classes[i]! <= classes[i - 1]!) {
       throw new LlmemError("INVALID_ARGUMENT", "sizeClasses must be strictly ascending", {

@@ -25,3 +25,9 @@ test("a constructed MetalBuffer is refused: no made-up handle reaches the Metal 
   expectRefused(() => forged.buffer, undefined, "INVALID_ARGUMENT");
   expectRefused(() => forged.onDevice, undefined, "INVALID_ARGUMENT");
 });
+
+test("a sparse sizeClasses array is refused before the pool exists", async () => {
+  const { BucketPool } = await import("../src/index.ts");
+  // biome-ignore lint/suspicious/noSparseArray: the hole is the hostile input
+  expectRefused(() => new BucketPool({ bucketing: "fixed", sizeClasses: [1024, , 4096] } as never));
+});

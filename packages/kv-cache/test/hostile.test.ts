@@ -107,3 +107,32 @@ describe("PagedKvCache", () => {
     expect(cache.stats()).toEqual(before);
   });
 });
+
+test("a tiered cache refuses non-finite rows at the door (its store tier cannot hold them)", () => {
+  const cache = new PagedKvCache({
+    numLayers: 1,
+    numKvHeads: 1,
+    headDim: HD,
+    blockSize: 4,
+    numBlocks: 4,
+    tiers: { recentBlocks: 1, storeFormat: "q8_0", numStoreBlocks: 2 },
+  });
+  const seq = cache.admit([1])!;
+  seq.beginStep(1);
+  for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+    const k = new Float32Array(HD);
+    k[3] = bad;
+    expectRefused(
+      () => seq.write(0, k, new Float32Array(HD)),
+      () => cache.stats(),
+      "INVALID_ARGUMENT",
+    );
+    expectRefused(
+      () => seq.write(0, new Float32Array(HD), k),
+      () => cache.stats(),
+      "INVALID_ARGUMENT",
+    );
+  }
+  seq.write(0, new Float32Array(HD), new Float32Array(HD));
+  seq.end();
+});

@@ -5,6 +5,7 @@
  */
 import { checkSize, LlmemError } from "@llmem/core";
 import {
+  checkedByteLength,
   checkedLength,
   FORMATS,
   isPlainBytes,
@@ -173,8 +174,24 @@ function dequantizeIntoChecked(name: QuantFormat, bytes: Uint8Array, dst: Float3
 
 export function dequantize(name: QuantFormat, bytes: Uint8Array, count: number): Float32Array {
   const format = checkQuantFormat(name);
-  checkSize("count", count);
+  // Bounded before allocating: a count of 2^32 must be an LlmemError, not a RangeError (or 16 GiB)
+  // for bytes that cannot hold it anyway. The bytes' own check (dequantizeInto) stays the exact one.
+  checkSize("count", count, 2 ** 31 - 1);
   wholeBlocks("count", format, count);
+  const g = quantGeometry(format)!;
+  const need = (count / g.blockSize) * g.blockBytes;
+  const have = checkedByteLength("bytes", bytes);
+  if (have < need) {
+    throw new LlmemError(
+      "OUT_OF_BOUNDS",
+      `bytes holds ${have} bytes, ${count} ${format} values need ${need}`,
+      {
+        argument: "bytes",
+        length: have,
+        required: need,
+      },
+    );
+  }
   const dst = new Float32Array(count);
   dequantizeInto(format, bytes, dst);
   return dst;

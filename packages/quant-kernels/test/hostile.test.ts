@@ -8,6 +8,7 @@ import { changingField, expectRefused, guarded, lyingViews } from "@llmem/core/t
 import {
   attentionScores,
   attentionWeightedSum,
+  dequantize,
   dequantizeInto,
   dotF16F32,
   dotQ4_0Q8_0,
@@ -109,4 +110,11 @@ describe("fields are read once", () => {
     attentionWeightedSum("f32", new Float32Array(2), keys, ws as never, sum.view);
     expect(sum.intact()).toBe(true);
   });
+});
+
+test("dequantize checks count against the bytes before it allocates (2^32 was a RangeError)", () => {
+  const q = quantize("q8_0", new Float32Array(32));
+  expectRefused(() => dequantize("q8_0", q, 2 ** 32));
+  expectRefused(() => dequantize("q8_0", q, 1024), undefined, "OUT_OF_BOUNDS");
+  expect(dequantize("q8_0", q, 32).length).toBe(32);
 });
