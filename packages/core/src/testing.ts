@@ -125,3 +125,5 @@ export function runReadmeExample(readmePath: string): ReadmeRun {
   const r = runAtRepoRoot(code);
   return { expected, printed: r.stdout.trimEnd().split("\n"), stderr: r.stderr, exitCode: r.exitCode };
 }
+
+export { BAD_SIZES, changingField, expectRefused, guarded, hostileScalar, lyingViews } from "./hostile.ts";

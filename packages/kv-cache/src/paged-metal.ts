@@ -8,7 +8,13 @@
  */
 import { metalAvailable, metalHolds, metalPagedAttention } from "@llmem/native";
 
-import { checkPagedArgs, type PagedAttentionArgs, pagedAttention, pagedCall } from "./paged-kernel.ts";
+import {
+  checkPagedArgs,
+  type PagedAttentionArgs,
+  pagedAttention,
+  pagedCall,
+  snapshotPagedArgs,
+} from "./paged-kernel.ts";
 
 export interface MetalAttentionOptions {
   /** Use the GPU even for pools in ordinary memory (default: LLMEM_METAL=1). */
@@ -26,9 +32,10 @@ export function metalAttentionAvailable(): boolean {
  * where it ran. Invalid arguments throw the same LlmemErrors either way.
  */
 export function pagedAttentionMetal(
-  a: PagedAttentionArgs,
+  args: PagedAttentionArgs,
   options: MetalAttentionOptions = {},
 ): "metal" | "cpu" {
+  const a = snapshotPagedArgs(args);
   // Without Metal this is the CPU kernel, which validates for itself (the decode hot path).
   if (!metalAvailable() || a.numTokens === 0) {
     pagedAttention(a);

@@ -74,7 +74,10 @@ function blocksFit(
     ArrayBuffer.isView(y) &&
     Object.getPrototypeOf(y) === U8_PROTO &&
     (x as Uint8Array).byteLength >= (n / qk) * xBlockBytes &&
-    (y as Uint8Array).byteLength >= (n / qk) * yBlockBytes
+    (y as Uint8Array).byteLength >= (n / qk) * yBlockBytes &&
+    // Index probes: the engine's bounds, whatever an own byteLength claims (views.ts).
+    (x as Uint8Array)[(n / qk) * xBlockBytes - 1] !== undefined &&
+    (y as Uint8Array)[(n / qk) * yBlockBytes - 1] !== undefined
   );
 }
 
@@ -169,7 +172,9 @@ export function dotF16F32(x: Uint16Array, y: Float32Array, n: number = x.length)
     isPlainU16(x) &&
     isPlainF32(y) &&
     x.byteLength >= 2 * n &&
-    y.byteLength >= 4 * n
+    y.byteLength >= 4 * n &&
+    x[n - 1] !== undefined &&
+    y[n - 1] !== undefined
   ) {
     if (quantNative()) return nativeDotF16F32(x, y, n);
   }

@@ -117,8 +117,20 @@ function scratchFor(need: number): Uint8Array {
   return scratch;
 }
 
+/**
+ * The matrix's fields, each read once: a getter returning a small `rows` to the checks and a
+ * large one to C would let C read and write past what was checked.
+ */
+export function snapshotMatrix(m: Matrix): Matrix {
+  if (typeof m !== "object" || m === null) {
+    throw new LlmemError("INVALID_ARGUMENT", "w must be a Matrix", { argument: "w" });
+  }
+  return { format: m.format, rows: m.rows, cols: m.cols, data: m.data };
+}
+
 /** y = W x: x has w.cols values, y gets w.rows values. Allocation-free after the first call of a size. */
-export function matvec(w: Matrix, x: Float32Array, y: Float32Array): void {
+export function matvec(matrix: Matrix, x: Float32Array, y: Float32Array): void {
+  const w = snapshotMatrix(matrix);
   const elements = checkMatrix(w);
   checkVector("x", x, w.cols, "w.cols");
   checkVector("y", y, w.rows, "w.rows");

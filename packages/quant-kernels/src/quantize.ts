@@ -101,7 +101,11 @@ export function quantizeInto(format: QuantFormat, src: Float32Array, dst: Uint8A
       count % g.blockSize === 0 &&
       count > 0 &&
       src.byteLength === count * 4 &&
-      dst.byteLength >= (count / g.blockSize) * g.blockBytes
+      dst.byteLength >= (count / g.blockSize) * g.blockBytes &&
+      // Index probes (see @llmem/native views.ts, "index probes"): the engine's own bounds, so
+      // an own length/byteLength cannot claim room that is not there.
+      src[count - 1] !== undefined &&
+      dst[(count / g.blockSize) * g.blockBytes - 1] !== undefined
     ) {
       if (quantNative()) {
         // Whole views: the FFI passes each one's first element, and the checks above proved C
@@ -143,7 +147,9 @@ export function dequantizeInto(format: QuantFormat, bytes: Uint8Array, dst: Floa
       count % g.blockSize === 0 &&
       count > 0 &&
       dst.byteLength === count * 4 &&
-      bytes.byteLength >= (count / g.blockSize) * g.blockBytes
+      bytes.byteLength >= (count / g.blockSize) * g.blockBytes &&
+      dst[count - 1] !== undefined &&
+      bytes[(count / g.blockSize) * g.blockBytes - 1] !== undefined
     ) {
       if (quantNative()) {
         nativeDequantize(g, bytes, dst, count);
