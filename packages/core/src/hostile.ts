@@ -106,7 +106,11 @@ export const hostileScalar: fc.Arbitrary<unknown> = fc.oneof(
  * Asserts `fn` throws an LlmemError (any code when `code` is omitted) and that `snapshot()`
  * reads the same before and after: a refused call changes nothing observable.
  */
-export function expectRefused(fn: () => unknown, snapshot: () => unknown = () => null, code?: LlmemErrorCode): void {
+export function expectRefused(
+  fn: () => unknown,
+  snapshot: () => unknown = () => null,
+  code?: LlmemErrorCode,
+): void {
   const before = structuredCloneSafe(snapshot());
   let caught: unknown;
   try {
