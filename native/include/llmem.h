@@ -136,6 +136,15 @@ LLMEM_API float llmem_dot_f16_f32(const uint16_t *x, const float *y, size_t n);
  * Returns 0, or -1 for an unsupported format or cols. */
 LLMEM_API int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const float *x, float *y,
                            void *scratch);
+/* Batched prefill: Y[t][r] = W[r] · X[t] for n tokens (X n × cols, Y n × rows, row-major), the
+ * formats of llmem_matvec. X is converted once per call into scratch, llmem_matmul_scratch_stride
+ * bytes per token (0 when the format's dot pairs with f32 x: scratch may be NULL), each token
+ * laid out as llmem_matvec's scratch; rows are split over the thread pool. Returns 0, or -1 for
+ * an unsupported format or cols, or a missing scratch. */
+LLMEM_API int llmem_matmul(int format, const void *w, size_t rows, size_t cols, const float *x, size_t n, float *y,
+                           void *scratch);
+/* Scratch bytes per token of llmem_matmul (a multiple of 64); 0 for f32/f16 or a non-matrix format. */
+LLMEM_API size_t llmem_matmul_scratch_stride(int format, size_t cols);
 /* Threads matvec uses (the caller plus n-1 pool workers), 1..64; 0 or -1 if threads cannot start. */
 LLMEM_API int llmem_set_threads(int n);
 LLMEM_API int llmem_get_threads(void);

@@ -59,6 +59,20 @@ typedef struct {
   int streams; /* W is too big to stay cached: one block row at a time, prefetched */
 } llmem_matvec_job;
 
+/* A chunk of n tokens: Y[t][r] = W[r] · X[t] (quant/matmul.c). */
+typedef struct {
+  const uint8_t *w;
+  size_t rows, cols, row_bytes, chunk;
+  const float *x; /* n × cols */
+  size_t n;
+  const uint8_t *xq; /* token t's x in the vec_dot format at xq + t*xq_stride (NULL when that is f32) */
+  size_t xq_stride;
+  const float *xd; /* token t's Q8_0 block scales as f32 at xd + t*xd_stride */
+  size_t xd_stride;
+  float *y; /* n × rows */
+  int format;
+} llmem_matmul_job;
+
 struct kv_q4_ops; /* paged/kv_quant.c: the refined 4-bit encoder's vector kernels */
 
 typedef struct {
@@ -78,6 +92,8 @@ typedef struct {
   const struct kv_q4_ops *kv_q4;
   /* Rows [r0, r1) of a matvec. */
   void (*matvec_range)(const llmem_matvec_job *j, size_t r0, size_t r1);
+  /* Rows [r0, r1) of a matmul, every token. */
+  void (*matmul_range)(const llmem_matmul_job *j, size_t r0, size_t r1);
 } llmem_isa_kernels;
 
 extern llmem_isa_kernels llmem_isa_kernels_active;
@@ -131,5 +147,7 @@ LLMEM_FROM_FLOAT(quantize_q4_k, scalar)
 LLMEM_FROM_FLOAT(quantize_q6_k, scalar)
 void matvec_range_generic(const llmem_matvec_job *j, size_t r0, size_t r1);
 void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r1);
+void matmul_range_generic(const llmem_matmul_job *j, size_t r0, size_t r1);
+void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r1);
 
 #endif

@@ -1,0 +1,213 @@
+/* Y = X Wᵀ for a chunk of n tokens (batched prefill): Y[t][r] = W[r] · X[t] over the same
+ * weight formats as llmem_matvec. X is quantized to the format's vec_dot format ONCE per chunk
+ * (not once per row tile), and the AVX2 path runs register tiles of several weight rows ×
+ * several tokens per inner loop, so every weight block loaded is used for several tokens and
+ * every activation block for several rows (ggml's mul_mat / tinyBLAS do the same: W is read
+ * once per tile instead of once per token).
+ *
+ * Results agree with llmem_matvec on each token:
+ *  - the scalar path (every ISA's fallback) is the format's vec_dot per (row, token): bit for bit;
+ *  - the AVX2 Q8_0/Q4_0 tiles keep one 8-lane accumulator per (row, token) with the same
+ *    per-block integer sums and the same final reduction as matvec's four-row kernel: bit for
+ *    bit too (matvec's streaming one-row kernel, for matrices ≥ 16 MB, sums in another order);
+ *  - the AVX2 f32/f16 tiles keep ONE 8-lane accumulator per (row, token) where matvec keeps four,
+ *    so sums differ in the last bits (measured and documented in examples/decode/README.md). */
+#include "../formats.h"
+#include "quant_internal.h"
+
+/* Rows × tokens per tile. 4 × 3 f32 accumulators plus a weight and a token register fill the
+ * 16 ymm registers of AVX2 (the compiler takes the rest of the operands from L1). */
+#define F_RM 4
+#define F_RN 3
+/* Block formats: 4 rows (matvec's four-row reduction, reused) × 2 tokens; each pair also needs
+ * its sign-adjusted copy of the activation block. */
+#define Q_RM 4
+#define Q_RN 2
+
+/* The scalar reference (and the path of every format without a tile of its own): the format's
+ * vec_dot for each (row, token), exactly what llmem_matvec's generic path computes per token. */
+void matmul_range_generic(const llmem_matmul_job *j, size_t r0, size_t r1) {
+  const llmem_vec_dot_fn dot = llmem_format_kernels_active[j->format].vec_dot;
+  for (size_t t = 0; t < j->n; t++) {
+    const void *x = j->xq ? (const void *)(j->xq + t * j->xq_stride) : (const void *)(j->x + t * j->cols);
+    float *y = j->y + t * j->rows;
+    for (size_t r = r0; r < r1; r++) y[r] = dot(j->w + r * j->row_bytes, x, j->cols);
+  }
+}
+
+#if LLMEM_X86
+/* Four lanes' totals of four accumulators (as matvec's hsum4_avx2: lane r depends on a_r only). */
+LLMEM_AVX2 static inline __m128 mm_hsum4_avx2(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/* One Q8_0/Q4_0 weight block as 32 signed bytes (Q4_0: nibbles minus 8). */
+LLMEM_AVX2 static inline __m256i load_wq_avx2(int format, const uint8_t *w) {
+  if (format == LLMEM_Q8_0) return _mm256_loadu_si256((const __m256i *)(w + 2));
+  const __m128i raw = _mm_loadu_si128((const __m128i *)(w + 2));
+  return _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F)),
+                         _mm256_set1_epi8(8));
+}
+
+/* A Q_RM × Q_RN tile of Q8_0/Q4_0 rows: rows w[0..Q_RM) against tokens xq[0..Q_RN) (x's
+ * blocks, scales xd as f32), nb blocks. Per pair and block: the exact integer sum of
+ * |w|·(x signed by w) (maddubs; exact since x never holds -128), to f32, times dw·dx — the
+ * arithmetic of matvec's rows4_dot_q_avx2, in the same order. out[t][r]. */
+LLMEM_AVX2 static void tile_q_avx2(int format, const uint8_t *const w[Q_RM], const uint8_t *const xq[Q_RN],
+                                   const float *const xd[Q_RN], size_t nb, float out[Q_RN][Q_RM]) {
+  const size_t bb = format == LLMEM_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;
+  __m256 acc[Q_RN][Q_RM];
+  for (int t = 0; t < Q_RN; t++)
+    for (int r = 0; r < Q_RM; r++) acc[t][r] = _mm256_setzero_ps();
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (size_t b = 0; b < nb; b++) {
+    __m256i qx[Q_RN];
+    __m256 dx[Q_RN];
+    for (int t = 0; t < Q_RN; t++) {
+      qx[t] = _mm256_loadu_si256((const __m256i *)(xq[t] + b * Q8_0_BYTES + 2));
+      dx[t] = _mm256_broadcast_ss(xd[t] + b);
+    }
+    for (int r = 0; r < Q_RM; r++) {
+      const uint8_t *wb = w[r] + b * bb;
+      const __m256i qw = load_wq_avx2(format, wb), aw = _mm256_sign_epi8(qw, qw);
+      const __m256 dw = _mm256_set1_ps(scale_at_avx2(wb));
+      for (int t = 0; t < Q_RN; t++) {
+        const __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(qx[t], qw));
+        const __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
+        acc[t][r] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx[t]), s, acc[t][r]);
+      }
+    }
+  }
+  for (int t = 0; t < Q_RN; t++) _mm_storeu_ps(out[t], mm_hsum4_avx2(acc[t][0], acc[t][1], acc[t][2], acc[t][3]));
+}
+
+/* 8 weights of an f32 or f16 row as f32. */
+LLMEM_AVX2 static inline __m256 load_wf_avx2(int format, const uint8_t *w, size_t i) {
+  if (format == LLMEM_F32) return _mm256_loadu_ps((const float *)(const void *)w + i);
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)((const uint16_t *)(const void *)w + i)));
+}
+LLMEM_AVX2 static inline float wf_at(int format, const uint8_t *w, size_t i) {
+  if (format == LLMEM_F32) return ((const float *)(const void *)w)[i];
+  return _cvtsh_ss(((const uint16_t *)(const void *)w)[i]);
+}
+
+/* An F_RM × F_RN tile of f32/f16 rows against f32 tokens: one accumulator per pair, 8 columns
+ * per step; the tail past a multiple of 8 in scalar. out[t][r]. */
+LLMEM_AVX2 static void tile_f_avx2(int format, const uint8_t *const w[F_RM], const float *const x[F_RN], size_t n,
+                                   float out[F_RN][F_RM]) {
+  __m256 acc[F_RN][F_RM];
+  for (int t = 0; t < F_RN; t++)
+    for (int r = 0; r < F_RM; r++) acc[t][r] = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 xv[F_RN];
+    for (int t = 0; t < F_RN; t++) xv[t] = _mm256_loadu_ps(x[t] + i);
+    for (int r = 0; r < F_RM; r++) {
+      const __m256 wv = load_wf_avx2(format, w[r], i);
+      for (int t = 0; t < F_RN; t++) acc[t][r] = _mm256_fmadd_ps(wv, xv[t], acc[t][r]);
+    }
+  }
+  for (int t = 0; t < F_RN; t++) {
+    __m128 s = mm_hsum4_avx2(acc[t][0], acc[t][1], acc[t][2], acc[t][3]);
+    _mm_storeu_ps(out[t], s);
+    for (size_t k = i; k < n; k++)
+      for (int r = 0; r < F_RM; r++) out[t][r] += wf_at(format, w[r], k) * x[t][k];
+  }
+}
+
+/* Rows [r0, r1) for every token, tile by tile. A short last group of rows or tokens repeats its
+ * last member (computed, not stored), so each result's arithmetic is the same wherever it falls. */
+LLMEM_AVX2 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r1) {
+  const size_t n = j->n;
+  switch (j->format) {
+  case LLMEM_Q8_0:
+  case LLMEM_Q4_0:
+    for (size_t r = r0; r < r1; r += Q_RM) {
+      const uint8_t *w[Q_RM];
+      for (size_t k = 0; k < Q_RM; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
+      for (size_t t = 0; t < n; t += Q_RN) {
+        const uint8_t *xq[Q_RN];
+        const float *xd[Q_RN];
+        for (size_t k = 0; k < Q_RN; k++) {
+          const size_t tk = t + k < n ? t + k : n - 1;
+          xq[k] = j->xq + tk * j->xq_stride;
+          xd[k] = j->xd + tk * j->xd_stride;
+        }
+        float out[Q_RN][Q_RM];
+        tile_q_avx2(j->format, w, xq, xd, j->cols / 32, out);
+        for (size_t a = 0; a < Q_RN && t + a < n; a++)
+          for (size_t b = 0; b < Q_RM && r + b < r1; b++) j->y[(t + a) * j->rows + r + b] = out[a][b];
+      }
+    }
+    return;
+  case LLMEM_F32:
+  case LLMEM_F16:
+    for (size_t r = r0; r < r1; r += F_RM) {
+      const uint8_t *w[F_RM];
+      for (size_t k = 0; k < F_RM; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
+      for (size_t t = 0; t < n; t += F_RN) {
+        const float *x[F_RN];
+        for (size_t k = 0; k < F_RN; k++) x[k] = j->x + (t + k < n ? t + k : n - 1) * j->cols;
+        float out[F_RN][F_RM];
+        tile_f_avx2(j->format, w, x, j->cols, out);
+        for (size_t a = 0; a < F_RN && t + a < n; a++)
+          for (size_t b = 0; b < F_RM && r + b < r1; b++) j->y[(t + a) * j->rows + r + b] = out[a][b];
+      }
+    }
+    return;
+  default: matmul_range_generic(j, r0, r1);
+  }
+}
+#endif
+
+static void matmul_rows(void *ctx, size_t task) {
+  const llmem_matmul_job *j = ctx;
+  const size_t r0 = task * j->chunk, r1 = r0 + j->chunk < j->rows ? r0 + j->chunk : j->rows;
+  llmem_isa_kernels_active.matmul_range(j, r0, r1);
+}
+
+/* X's token t quantized into the scratch: matvec's layout per token (cols/32 f32 scales, then
+ * the vec_dot format's blocks), stride llmem_matmul_scratch_stride. */
+size_t llmem_matmul_scratch_stride(int format, size_t cols) {
+  if (!llmem_format_has(format, LLMEM_FORMAT_MATRIX)) return 0;
+  const int vf = llmem_formats[format].vec_dot_format;
+  if (vf == LLMEM_F32) return 0;
+  const llmem_format_traits *q = &llmem_formats[vf];
+  /* Rounded up to a cache line: each token's f32 scales start aligned. */
+  return (cols / 32 * sizeof(float) + cols / (size_t)q->block_size * q->block_bytes + 63) & ~(size_t)63;
+}
+
+int llmem_matmul(int format, const void *w, size_t rows, size_t cols, const float *x, size_t n, float *y,
+                 void *scratch) {
+  if (!llmem_format_has(format, LLMEM_FORMAT_MATRIX)) return -1;
+  const llmem_format_traits *f = &llmem_formats[format];
+  if (cols == 0 || cols % (size_t)f->block_size) return -1;
+  llmem_matmul_job j = {.format = format, .w = w, .rows = rows, .cols = cols, .x = x, .n = n, .y = y,
+                        .row_bytes = cols / (size_t)f->block_size * f->block_bytes};
+  if (f->vec_dot_format != LLMEM_F32) {
+    if (!scratch || cols % LLMEM_QK) return -1;
+    const size_t stride = llmem_matmul_scratch_stride(format, cols), scales = cols / 32 * sizeof(float);
+    const llmem_from_float_fn quantize = llmem_format_kernels_active[f->vec_dot_format].from_float;
+    for (size_t t = 0; t < n; t++) {
+      uint8_t *s = (uint8_t *)scratch + t * stride;
+      quantize(x + t * cols, s + scales, cols);
+      if (f->vec_dot_format == LLMEM_Q8_0) {
+        float *xd = (float *)(void *)s;
+        for (size_t b = 0; b < cols / 32; b++) xd[b] = scale_at(s + scales + b * Q8_0_BYTES);
+      }
+    }
+    j.xq = (const uint8_t *)scratch + scales;
+    j.xq_stride = stride;
+    j.xd = scratch;
+    j.xd_stride = stride / sizeof(float);
+  }
+  if (rows == 0 || n == 0) return 0;
+  /* Every matrix of a chunk is worth splitting (n tokens of work per row): a few tasks per
+   * thread, whole groups of four rows each, as matvec. */
+  const size_t threads = (size_t)llmem_get_threads();
+  const size_t tasks = threads == 1 ? 1 : threads * 4 < rows ? threads * 4 : rows;
+  j.chunk = ((rows + tasks - 1) / tasks + 3) & ~(size_t)3;
+  llmem_pool_run(matmul_rows, &j, (rows + j.chunk - 1) / j.chunk);
+  return 0;
+}

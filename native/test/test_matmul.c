@@ -1,0 +1,69 @@
+/* llmem_matmul (batched prefill) against llmem_matvec token by token: every matrix format,
+ * every ISA, 1..3 threads, chunks whose token and row counts leave short last tiles. */
+#include "quant_test_util.h"
+
+static const char *fname(int f) { return (void)QT_NAMES, llmem_format_name(f); }
+
+int main(void) {
+  const int nisa = t_isa_count();
+  const size_t shapes[][2] = {{1, 32}, {3, 64}, {17, 96}, {64, 256}, {70, 768}, {257, 1024}};
+  const size_t counts[] = {1, 2, 3, 5, 8, 17};
+  const int formats[] = {LLMEM_F32, LLMEM_F16, LLMEM_Q8_0, LLMEM_Q4_0, LLMEM_Q4_K, LLMEM_Q6_K, LLMEM_Q5_0};
+  const size_t nmax = 17;
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    const size_t rows = shapes[s][0], cols = shapes[s][1];
+    float *wf = malloc(rows * cols * 4), *x = malloc(nmax * cols * 4);
+    float *want = malloc(nmax * rows * 4), *got = malloc(nmax * rows * 4);
+    uint8_t *w = malloc(rows * cols * 4), *vscratch = malloc(cols / 32 * 38 + 400);
+    for (size_t i = 0; i < rows * cols; i++) wf[i] = t_rand_f32(-1, 1);
+    for (size_t i = 0; i < nmax * cols; i++) x[i] = t_rand_f32(-1, 1);
+    for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
+      const int fmt = formats[f];
+      uint32_t desc[LLMEM_FORMAT_FIELDS];
+      llmem_format_describe(fmt, desc);
+      if (cols % desc[0]) continue;
+      llmem_set_isa(LLMEM_ISA_SCALAR);
+      if (fmt == LLMEM_F32) memcpy(w, wf, rows * cols * 4);
+      else if (fmt == LLMEM_F16) llmem_f32_to_f16(wf, (uint16_t *)(void *)w, rows * cols);
+      else llmem_quantize(fmt, wf, w, rows * cols);
+      const size_t stride = llmem_matmul_scratch_stride(fmt, cols);
+      CHECK(stride % 64 == 0 && (fmt == LLMEM_F32 || fmt == LLMEM_F16 ? stride == 0 : stride >= cols),
+            "%s scratch stride %zu", fname(fmt), stride);
+      uint8_t *scratch = stride ? malloc(nmax * stride) : NULL;
+      for (int k = 0; k < nisa; k++) {
+        llmem_set_isa(t_isas[k]);
+        const int exact = t_isas[k] == LLMEM_ISA_SCALAR || (fmt != LLMEM_F32 && fmt != LLMEM_F16);
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+          const size_t n = counts[c];
+          llmem_set_threads(1);
+          for (size_t t = 0; t < n; t++) llmem_matvec(fmt, w, rows, cols, x + t * cols, want + t * rows, vscratch);
+          for (int threads = 1; threads <= 3; threads++) {
+            llmem_set_threads(threads);
+            for (size_t i = 0; i < n * rows; i++) got[i] = NAN;
+            CHECK(llmem_matmul(fmt, w, rows, cols, x, n, got, scratch) == 0, "matmul %s", fname(fmt));
+            double worst = 0;
+            for (size_t i = 0; i < n * rows; i++) {
+              const double e = fabs((double)got[i] - want[i]);
+              worst = isnan(e) ? INFINITY : e > worst ? e : worst;
+            }
+            /* f32/f16 tiles keep one accumulator per pair where matvec keeps four. */
+            const double tol = exact ? 0 : 1e-6 * (double)cols;
+            CHECK(worst <= tol, "%s %s %zux%zu n=%zu threads=%d: error %g vs matvec", llmem_isa_name(t_isas[k]),
+                  fname(fmt), rows, cols, n, threads, worst);
+          }
+        }
+      }
+      /* Refusals: a missing scratch where x must be quantized, partial blocks, non-matrix rows. */
+      if (stride) CHECK(llmem_matmul(fmt, w, rows, cols, x, 2, got, NULL) == -1, "%s without scratch", fname(fmt));
+      if (desc[0] > 1)
+        CHECK(llmem_matmul(fmt, w, rows, cols + 1, x, 2, got, scratch) == -1, "%s partial block", fname(fmt));
+      free(scratch);
+    }
+    CHECK(llmem_matmul(LLMEM_Q4_1, w, rows, cols, x, 1, got, vscratch) == -1, "q4_1 rows are not a matmul format");
+    CHECK(llmem_matmul(LLMEM_Q8_0, w, rows, cols, x, 0, got, vscratch) == 0, "n = 0 is a no-op");
+    llmem_set_threads(1);
+    free(wf), free(x), free(want), free(got), free(w), free(vscratch);
+  }
+  printf("matmul tiles ran on %s (against the scalar reference)\n", llmem_isa_name(t_isas[nisa - 1]));
+  return t_finish("matmul");
+}
