@@ -28,10 +28,13 @@ export {
   nativeLoadError,
 } from "./library.ts";
 export {
+  matmulScratchStride,
   matvecNative,
   matvecScratchBytes,
   nativeAttnScores,
   nativeAttnWeightedSum,
+  nativeMatmul,
+  nativeMatmulScratchStride,
   nativeMatvec,
   nativeSetThreads,
   type RowSpan,

@@ -12,7 +12,7 @@ import {
   type TypedArray,
 } from "@llmem/core";
 import { loaded } from "./loaded.ts";
-import { typedPtr, viewPtr } from "./pointers.ts";
+import { alignedViewPtr, typedPtr, viewPtr } from "./pointers.ts";
 
 /** True when matvec and attention run in libllmem (else callers take their TS path). */
 export function matvecNative(): boolean {
@@ -59,6 +59,58 @@ export function nativeMatvec(
     scratchBytes === 0 ? null : viewPtr("scratch", scratch!, 0, scratchBytes),
   );
   if (code !== 0) throw new LlmemError("UNSUPPORTED", `llmem_matvec failed for ${format} (code ${code})`);
+}
+
+/**
+ * Scratch bytes per token of llmem_matmul: matvecScratchBytes rounded up to 64 (so each token's
+ * f32 scales start aligned); 0 when the format's dot pairs with f32 x. The native formats test
+ * checks it against llmem_matmul_scratch_stride.
+ */
+export function matmulScratchStride(format: MatrixFormat, cols: number): number {
+  return Math.ceil(matvecScratchBytes(format, cols) / 64) * 64;
+}
+
+/** The library's own stride (0 when native is off), for the test that checks matmulScratchStride. */
+export function nativeMatmulScratchStride(format: MatrixFormat, cols: number): number {
+  const lib = loaded();
+  return lib === null ? 0 : Number(lib.llmem_matmul_scratch_stride(FORMATS[format].id, cols));
+}
+
+/**
+ * Y = X Wᵀ for a chunk of n tokens: x holds n × cols values (token-major), y gets n × rows.
+ * w holds `elements` elements (rows × cols of `format`, as nativeMatvec); scratch, for formats
+ * whose dot pairs with a quantized x, holds at least n · matmulScratchStride(format, cols) bytes
+ * at a 4-byte aligned address (checked). The caller validated the matrix; x, y and scratch are
+ * bounded here by what C reads and writes.
+ */
+export function nativeMatmul(
+  format: MatrixFormat,
+  w: TypedArray,
+  elements: number,
+  rows: number,
+  cols: number,
+  x: Float32Array,
+  n: number,
+  y: Float32Array,
+  scratch: Uint8Array | null,
+): void {
+  const stride = matmulScratchStride(format, cols);
+  if (stride > 0 && scratch === null) {
+    throw new LlmemError("INVALID_ARGUMENT", `${format} matmul needs ${n * stride} bytes of scratch`, {
+      argument: "scratch",
+    });
+  }
+  const code = loaded()!.llmem_matmul(
+    FORMATS[format].id,
+    viewPtr("w.data", w, 0, elements),
+    rows,
+    cols,
+    typedPtr("x", x, "Float32Array", 0, n * cols),
+    n,
+    typedPtr("y", y, "Float32Array", 0, n * rows),
+    stride === 0 ? null : alignedViewPtr("scratch", scratch!, 4, 0, n * stride),
+  );
+  if (code !== 0) throw new LlmemError("UNSUPPORTED", `llmem_matmul failed for ${format} (code ${code})`);
 }
 
 /** Threads libllmem's matvec uses (1..64); false when they could not start (native off: true). */

@@ -29,7 +29,15 @@ export {
   rowBytes,
 } from "./formats.ts";
 export { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "./half.ts";
-export { getThreads, type Matrix, matvec, matvecReference, prepareMatrix, setThreads } from "./matvec.ts";
+export {
+  getThreads,
+  type Matrix,
+  matmul,
+  matvec,
+  matvecReference,
+  prepareMatrix,
+  setThreads,
+} from "./matvec.ts";
 export { dequantizeIntoMetal, matvecMetal, metalAvailable } from "./metal.ts";
 export {
   dequantize,

@@ -9,8 +9,10 @@ import {
   checkedLength,
   isBlockFormat,
   isPlainF32,
+  matmulScratchStride,
   matvecNative,
   matvecScratchBytes,
+  nativeMatmul,
   nativeMatvec,
   nativeSetThreads,
   type TypedArrayKind,
@@ -144,6 +146,35 @@ export function matvec(matrix: Matrix, x: Float32Array, y: Float32Array): void {
   }
   if (format === "f32") matvecF32(w.data as Float32Array, w.rows, w.cols, x, y);
   else matvecReference(w, x, y, s ?? undefined);
+}
+
+/** The chunk's quantized activations (matmul), kept apart from matvec's scratch. */
+let chunkScratch = new Uint8Array(0);
+
+/**
+ * Y = X Wᵀ for a chunk of n tokens (batched prefill): x holds n × w.cols values, token after
+ * token; y gets n × w.rows, token after token. Natively x is quantized once for the whole chunk
+ * and register tiles of rows × tokens share every load; each token's values are those of
+ * matvec(w, x_t, y_t) — bit for bit for the block formats, to the last bits for f32/f16 (whose
+ * tiles sum in another order). Without libllmem, matvec per token. Allocation-free after the
+ * first call of a size.
+ */
+export function matmul(matrix: Matrix, x: Float32Array, n: number, y: Float32Array): void {
+  const w = snapshotMatrix(matrix);
+  const elements = checkMatrix(w);
+  checkInt("n", n, 1, MAX_DIM);
+  checkVector("x", x, n * w.cols, "n · w.cols");
+  checkVector("y", y, n * w.rows, "n · w.rows");
+  const format = checkMatrixFormat(w.format);
+  if (matvecNative()) {
+    const need = n * matmulScratchStride(format, w.cols);
+    if (chunkScratch.length < need) chunkScratch = new Uint8Array(Math.max(need, chunkScratch.length * 2));
+    nativeMatmul(format, w.data, elements, w.rows, w.cols, x, n, y, need > 0 ? chunkScratch : null);
+    return;
+  }
+  for (let t = 0; t < n; t++) {
+    matvec(w, x.subarray(t * w.cols, (t + 1) * w.cols), y.subarray(t * w.rows, (t + 1) * w.rows));
+  }
 }
 
 /**

@@ -19,6 +19,8 @@ export const quantSymbols = {
   llmem_dot_q5_1_q8_1: { args: [ptr, ptr, u64], returns: f32 },
   llmem_dot_f16_f32: { args: [ptr, ptr, u64], returns: f32 },
   llmem_matvec: { args: [i32, ptr, u64, u64, ptr, ptr, ptr], returns: i32 },
+  llmem_matmul: { args: [i32, ptr, u64, u64, ptr, u64, ptr, ptr], returns: i32 },
+  llmem_matmul_scratch_stride: { args: [i32, u64], returns: u64 },
   llmem_set_threads: { args: [i32], returns: i32 },
   llmem_get_threads: { args: [], returns: i32 },
   llmem_read_bytes: { args: [ptr, u64], returns: u64 },
