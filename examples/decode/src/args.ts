@@ -19,6 +19,8 @@ export interface Options {
   weights: WeightFormat;
   kv: KvFormat;
   threads: number;
+  /** Prompt positions per batched prefill step (1: token by token). */
+  prefillChunk: number;
   requests?: string;
   /** KV file: restored before the run when it exists, saved after it. */
   promptCache?: string;
@@ -35,7 +37,8 @@ const MAX_LOGPROBS = 100;
 
 export const USAGE = `usage: bun run decode [--model PATH] [--tokenizer PATH] [--prompt TEXT] [--steps N]
        [--temperature T] [--topp P] [--seed S] [--weights f32|q8_0|q4_0]
-       [--kv f32|f16|q8_0|q4_0] [--threads N] [--requests FILE] [--json] [--logprobs N]
+       [--kv f32|f16|q8_0|q4_0] [--threads N] [--prefill-chunk N] [--requests FILE]
+       [--json] [--logprobs N]
        [--prompt-cache FILE] [--kv-store redis://HOST:PORT]
 Without --model it decodes an embedded synthetic model (random weights) with a few requests.
   --model PATH        GGUF model (llama, qwen2), hf:OWNER/REPO/FILE (downloaded
@@ -51,6 +54,8 @@ Without --model it decodes an embedded synthetic model (random weights) with a f
                       load); a GGUF model keeps its file's formats
   --kv F              KV store: f32 (default), f16, q8_0 or q4_0
   --threads N         matvec threads (default 1)
+  --prefill-chunk N   prompt positions per batched prefill step, 1..4096; 1 = one
+                      token at a time (default 128)
   --requests FILE     one prompt per line, decoded together (continuous batching)
   --prompt-cache FILE KV of computed prompt blocks: loaded if present, saved when done
   --kv-store URL      share prompt blocks through Redis/Valkey at redis://HOST:PORT
@@ -68,6 +73,7 @@ const VALUE_FLAGS = new Set([
   "weights",
   "kv",
   "threads",
+  "prefill-chunk",
   "requests",
   "prompt-cache",
   "kv-store",
@@ -105,6 +111,7 @@ export function parseArgs(argv: readonly string[]): Options {
     weights: "f32",
     kv: "f32",
     threads: 1,
+    prefillChunk: 128,
     json: false,
     help: false,
   };
@@ -171,6 +178,9 @@ export function parseArgs(argv: readonly string[]): Options {
         break;
       case "threads":
         o.threads = number(name, value, 1, 256, true);
+        break;
+      case "prefill-chunk":
+        o.prefillChunk = number(name, value, 1, 4096, true);
         break;
       case "logprobs":
         o.logprobs = number(name, value, 0, MAX_LOGPROBS, true);

@@ -2,7 +2,7 @@
  * The matvec kernels: @llmem/quant-kernels (native SIMD, quantized formats and threads when
  * libllmem is loaded; its TS path otherwise).
  */
-import { getThreads, matvec, prepareMatrix, setThreads } from "@llmem/quant-kernels";
+import { getThreads, matmul, matvec, prepareMatrix, setThreads } from "@llmem/quant-kernels";
 import type { MatvecKernels } from "./matvec.ts";
 
 /**
@@ -19,6 +19,7 @@ export const quantKernels: MatvecKernels = {
     return prepareMatrix(format, weights, rows, cols);
   },
   matvec,
+  matmul,
   setThreads,
   threads: getThreads,
 };

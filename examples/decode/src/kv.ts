@@ -1,6 +1,7 @@
 /**
- * The K/V store seen by the forward pass, one step per position: `beginStep(token)`, then per
- * layer `write` the position's keys and values and `attend` over positions 0..pos, then `end()`.
+ * The K/V store seen by the forward pass, one step per position (or per prefill chunk of
+ * positions): `beginStep(tokens)`, then per layer `write` the step's keys and values and
+ * `attend` (each chunk token over the positions up to its own), then `end()`.
  * The store (src/kv-store.ts: @llmem/kv-cache's paged sequences) holds the position.
  */
 
@@ -11,12 +12,15 @@ export interface KvSequence {
   readonly reusedFrom?: ReusedFrom;
   /** Positions whose K/V is held: the next step's position. */
   readonly length: number;
-  /** Starts the position after the last one ended, fed `token`; throws if the store is full. */
-  beginStep(token: number): unknown;
-  /** k, v: kvDim floats for this layer at the step's position. */
+  /** Starts the position(s) after the last one ended, fed `tokens`; throws if the store is full. */
+  beginStep(tokens: number | readonly number[]): unknown;
+  /** k, v: kvDim floats per step position for this layer, position after position. */
   write(layer: number, k: Float32Array, v: Float32Array): void;
-  /** out[h·hs ..] = Σ_t softmax(q_h·k_t / √hs) v_t over every position so far, this one included. */
-  attend(layer: number, q: Float32Array, out: Float32Array): unknown;
+  /**
+   * out[h·hs ..] = Σ_t softmax(q_h·k_t / √hs) v_t over every position so far, this step's
+   * included, or over the first `positions` of them (a chunk token's causal mask).
+   */
+  attend(layer: number, q: Float32Array, out: Float32Array, positions?: number): unknown;
   /** Ends the step: the position advances. */
   end(): void;
   /** Gives back what the sequence holds. */

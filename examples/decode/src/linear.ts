@@ -17,6 +17,32 @@ export class LinearScratch {
   }
 }
 
+/**
+ * applyLinear for a chunk of n tokens (x: n × cols, y: n × rows, token after token): the same
+ * rounding and bias per token, one batched matmul. `scratch` is sized for the chunk's widest input.
+ */
+export function applyLinearChunk(
+  kernels: MatvecKernels,
+  m: Linear,
+  x: Float32Array,
+  n: number,
+  y: Float32Array,
+  scratch: LinearScratch,
+): void {
+  let input = x;
+  if (m.round !== undefined) {
+    const halves = scratch.halves.subarray(0, x.length);
+    input = scratch.rounded.subarray(0, x.length);
+    if (m.round === "f16") fromF16(toF16(x, halves), input);
+    else fromBf16(toBf16(x, halves), input);
+  }
+  kernels.matmul(m.w, input, n, y);
+  if (m.bias) {
+    const rows = m.w.rows;
+    for (let t = 0; t < n; t++) addBias(y.subarray(t * rows, (t + 1) * rows), m.bias);
+  }
+}
+
 export function applyLinear(
   kernels: MatvecKernels,
   m: Linear,

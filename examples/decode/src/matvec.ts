@@ -16,6 +16,8 @@ export interface MatvecKernels {
   prepare(format: WeightFormat, weights: Float32Array, rows: number, cols: number): WeightMatrix;
   /** y[0..rows) = W x[0..cols); must not allocate. */
   matvec(w: WeightMatrix, x: Float32Array, y: Float32Array): void;
+  /** A prefill chunk: y[t·rows ..] = W x[t·cols ..] for t < n, each token as matvec gives it. */
+  matmul(w: WeightMatrix, x: Float32Array, n: number, y: Float32Array): void;
   setThreads(n: number): void;
   threads(): number;
 }

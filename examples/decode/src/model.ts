@@ -7,9 +7,10 @@
 import { Arena } from "@llmem/arena";
 import type { Checkpoint } from "./checkpoint.ts";
 import { checkpointWeights } from "./checkpoint-weights.ts";
+import { ChunkBuffers, firstRows } from "./chunk.ts";
 import { headSize, kvDim, type ModelConfig } from "./config.ts";
 import type { KvSequence } from "./kv.ts";
-import { applyLinear, LinearScratch } from "./linear.ts";
+import { applyLinear, applyLinearChunk, LinearScratch } from "./linear.ts";
 import {
   accumulate,
   rmsnorm,
@@ -61,6 +62,8 @@ export class Transformer {
   private readonly layers: LayerWeights[];
   private readonly classifier: Linear;
   private readonly scratch: LinearScratch;
+  /** The prefill chunk's buffers, built at the first chunk (and again for a larger one). */
+  private chunk: ChunkBuffers | null = null;
 
   /**
    * From a llama2.c checkpoint (matrices prepared in `format`, run.c's numerics) or from
@@ -182,6 +185,73 @@ export class Transformer {
     norm(x, x, this.rmsFinal);
     this.linear(this.classifier, x, s.logits);
     return s.logits;
+  }
+
+  /**
+   * Batched prefill: runs tokens[i] at positions pos + i (i < n) through the model in one step
+   * of `kv`, each weight matrix once for the whole chunk (kernels.matmul), each token attending
+   * over the positions up to its own (the causal mask). Computes no logits: the chunk's
+   * successors are prompt tokens. Every element-wise step is forward's, token by token, so a
+   * token's K/V and activations are forward's (bit for bit where matmul gives matvec's bits: the
+   * block formats; see examples/decode/README.md for f32/f16).
+   */
+  forwardChunk(tokens: readonly number[], pos: number, kv: KvSequence): void {
+    const n = tokens.length;
+    const c = this.config;
+    const { dim, hiddenDim } = c;
+    const hs = headSize(c);
+    const kvd = kvDim(c);
+    const nm = this.numerics;
+    const ggml = nm.style === "ggml";
+    if (this.chunk === null || this.chunk.capacity < n) this.chunk = new ChunkBuffers(c, n);
+    const b = this.chunk;
+    for (let t = 0; t < n; t++) {
+      this.embedding.row(tokens[t]!, b.x.rows[t]!);
+      if (ggml) ropeTableGgml(pos + t, nm.ropeDims, nm.ropeTheta, b.cos.rows[t]!, b.sin.rows[t]!);
+      else ropeTable(pos + t, hs, b.cos.rows[t]!, b.sin.rows[t]!);
+    }
+    const norm = (o: Float32Array, v: Float32Array, weight: Float32Array) =>
+      ggml ? rmsnormGgml(o, v, weight, dim, nm.rmsEps) : rmsnorm(o, v, weight, dim);
+    const rotate = (v: Float32Array, size: number, t: number) => {
+      const cos = b.cos.rows[t]!;
+      const sin = b.sin.rows[t]!;
+      if (ggml) ropeGgml(v, size, hs, nm.ropeDims, nm.ropeNeox, cos, sin);
+      else rope(v, size, hs, cos, sin);
+    };
+    const x = firstRows(b.x, n);
+    const xb = firstRows(b.xb, n);
+    const xb2 = firstRows(b.xb2, n);
+    const hb = firstRows(b.hb, n);
+    const hb2 = firstRows(b.hb2, n);
+    const q = firstRows(b.q, n);
+    const k = firstRows(b.k, n);
+    const v = firstRows(b.v, n);
+    const linear = (m: Linear, input: Float32Array, out: Float32Array) =>
+      applyLinearChunk(this.kernels, m, input, n, out, b.linear);
+    kv.beginStep(tokens);
+    for (let l = 0; l < c.nLayers; l++) {
+      const w = this.layers[l]!;
+      for (let t = 0; t < n; t++) norm(b.xb.rows[t]!, b.x.rows[t]!, w.rmsAtt);
+      linear(w.wq, xb, q);
+      linear(w.wk, xb, k);
+      linear(w.wv, xb, v);
+      for (let t = 0; t < n; t++) {
+        rotate(b.q.rows[t]!, dim, t);
+        rotate(b.k.rows[t]!, kvd, t);
+      }
+      kv.write(l, k, v);
+      for (let t = 0; t < n; t++) kv.attend(l, b.q.rows[t]!, b.xb.rows[t]!, pos + t + 1);
+      linear(w.wo, xb, xb2);
+      accumulate(x, xb2, n * dim);
+      for (let t = 0; t < n; t++) norm(b.xb.rows[t]!, b.x.rows[t]!, w.rmsFfn);
+      linear(w.w1, xb, hb);
+      linear(w.w3, xb, hb2);
+      if (ggml) swigluGgml(hb, hb2, n * hiddenDim);
+      else swiglu(hb, hb2, n * hiddenDim);
+      linear(w.w2, hb, xb);
+      accumulate(x, xb, n * dim);
+    }
+    kv.end();
   }
 
   private linear(m: Linear, x: Float32Array, y: Float32Array): void {

@@ -260,6 +260,7 @@ export async function runDecode(o: Options, hooks: RunHooks = {}): Promise<RunRe
     temperature: o.temperature,
     topp: o.topp,
     maxLive: MAX_LIVE,
+    prefillChunk: o.prefillChunk,
     logprobs: o.logprobs,
     onPiece: hooks.onPiece,
     onFinish: hooks.onFinish,

@@ -44,6 +44,8 @@ export interface SchedulerOptions {
   logprobs?: number;
   /** Sequences decoded at once. */
   maxLive: number;
+  /** Prompt positions run as one batched step at most (1: token by token, the reference path). */
+  prefillChunk?: number;
   onPiece?: (seq: Sequence, piece: Uint8Array) => void;
   onFinish?: (seq: Sequence) => void;
 }
@@ -98,14 +100,14 @@ export function runRequests(requests: readonly RequestSpec[], o: SchedulerOption
       const seq = live[i]!;
       const prefill = seq.inPrefill;
       const t0 = performance.now();
-      seq.step(o.model, o.model.activations(), o.tokenizer, o.onPiece);
+      const ran = seq.step(o.model, o.model.activations(), o.tokenizer, o.onPiece, o.prefillChunk ?? 1);
       arena.reset();
       const ms = performance.now() - t0;
       if (prefill) {
-        timing.prefillTokens++;
+        timing.prefillTokens += ran;
         timing.prefillMs += ms;
       } else {
-        timing.decodeTokens++;
+        timing.decodeTokens += ran;
         timing.decodeMs += ms;
       }
     }

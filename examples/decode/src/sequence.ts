@@ -68,19 +68,43 @@ export class Sequence {
     return this.pos < this.prompt.length - 1;
   }
 
-  /** One position: forward, choose the next token, emit it. */
+  /**
+   * Prompt positions the next step can run as one prefill chunk of at most `chunk`: positions
+   * whose successor is a known prompt token, up to the run's last position and not past a
+   * stop token inside the prompt (the one-token loop stops there).
+   */
+  private chunkLength(chunk: number, tok: TextCodec): number {
+    const pos = this.pos;
+    const limit = Math.min(chunk, this.prompt.length - 1 - pos, this.steps - pos);
+    for (let i = 1; i < limit; i++) if (tok.isStop(this.prompt[pos + i]!)) return i;
+    return limit;
+  }
+
+  /**
+   * One step: a prefill chunk of up to `chunk` prompt positions (forwardChunk: each matrix once
+   * for all of them), or one position (forward, choose the next token, emit it). Returns the
+   * positions run.
+   */
   step(
     model: Transformer,
     acts: Activations,
     tok: TextCodec,
     onPiece?: (s: Sequence, piece: Uint8Array) => void,
-  ): void {
-    if (this.done) return;
+    chunk = 1,
+  ): number {
+    if (this.done) return 0;
     const forced = this.inPrefill;
+    const n = forced && chunk > 1 ? this.chunkLength(chunk, tok) : 1;
+    if (n > 1) {
+      const pos = this.pos;
+      model.forwardChunk(this.prompt.slice(pos, pos + n), pos, this.kv);
+      for (let p = pos + 1; p <= pos + n && !this.done; p++) this.advance(this.prompt[p]!, p, tok, onPiece);
+      return n;
+    }
     const logits = model.forward(this.token, this.pos, this.kv, acts, !forced);
     if (forced) {
       this.advance(this.prompt[this.pos]!, this.pos, tok, onPiece);
-      return;
+      return 1;
     }
     if (this.topLogprobs !== undefined) {
       this.raw ??= new Float32Array(logits.length);
@@ -90,6 +114,7 @@ export class Sequence {
     // A stop token is not one of `tokens`, so it gets no entry either.
     if (this.raw && !tok.isStop(next)) this.logprobs.push(tokenLogprob(this.raw, this.topLogprobs!, next));
     this.advance(next, this.pos, tok, onPiece);
+    return 1;
   }
 
   /** Position `pos` was reached with `next` chosen: stop, or emit it. */

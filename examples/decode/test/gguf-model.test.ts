@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { fixturePath } from "@llmem/core/testing";
 import { openGguf, parseGguf } from "@llmem/gguf";
-import { dequantize, f32ToF16Bits, matvec } from "@llmem/quant-kernels";
+import { dequantize, f32ToF16Bits, matmul, matvec } from "@llmem/quant-kernels";
 import { ggufModel } from "../src/gguf-model.ts";
 import { applyLinear, LinearScratch } from "../src/linear.ts";
 import type { MatvecKernels } from "../src/matvec.ts";
@@ -16,6 +16,7 @@ const kernels: MatvecKernels = {
     throw new Error("unused");
   },
   matvec,
+  matmul,
   setThreads: () => {},
   threads: () => 1,
 };

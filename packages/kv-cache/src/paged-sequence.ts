@@ -13,7 +13,13 @@ import { noReuse, type ReusedFrom } from "./origins.ts";
 export interface SequenceHost {
   beginStep(seq: PagedSequence, tokens: readonly number[]): void;
   write(seq: PagedSequence, layer: number, k: Float32Array, v: Float32Array): void;
-  attend(seq: PagedSequence, layer: number, query: Float32Array, out: Float32Array): Float32Array;
+  attend(
+    seq: PagedSequence,
+    layer: number,
+    query: Float32Array,
+    out: Float32Array,
+    positions?: number,
+  ): Float32Array;
   endStep(seq: PagedSequence): void;
   release(seq: PagedSequence): void;
 }
@@ -119,10 +125,12 @@ export class PagedSequence {
 
   /**
    * Softmax attention of `query` ([head][headDim]) over every position `layer` holds (inside a
-   * step: the step's tokens included, once that layer is written). Returns `out`.
+   * step: the step's tokens included, once that layer is written), or over the first `positions`
+   * of them: in a multi-token step, token i of the step attends with positions = length + i + 1
+   * (causal attention of a prefill chunk). Returns `out`.
    */
-  attend(layer: number, query: Float32Array, out: Float32Array): Float32Array {
-    return this.host.attend(this, layer, query, out);
+  attend(layer: number, query: Float32Array, out: Float32Array, positions?: number): Float32Array {
+    return this.host.attend(this, layer, query, out, positions);
   }
 
   /** Ends the step (every layer written): the position advances and full blocks become shareable. */

@@ -525,9 +525,17 @@ export class PagedKvCache implements SequenceHost {
   }
 
   /** @internal PagedSequence.attend */
-  attend(seq: PagedSequence, layer: number, query: Float32Array, out: Float32Array): Float32Array {
+  attend(
+    seq: PagedSequence,
+    layer: number,
+    query: Float32Array,
+    out: Float32Array,
+    positions?: number,
+  ): Float32Array {
     this.checkSeq(seq);
     checkInt("layer", layer, 0, this.numLayers - 1);
+    const held = seq.storedTokens + seq.table.length;
+    const limit = positions === undefined ? held : checkInt("positions", positions, 1, held);
     const floats = this.numHeads * this.headDim;
     for (const [name, a] of [
       ["query", query],
@@ -559,7 +567,7 @@ export class PagedKvCache implements SequenceHost {
         format: store.format,
         keys: store.k[layer]!,
         values: store.v[layer]!,
-        count: base,
+        count: Math.min(base, limit),
         blockTable: seq.store.blocks,
         blockSize: this.blockSize,
         channelKeys: this.pools.channelKeys,
@@ -569,8 +577,9 @@ export class PagedKvCache implements SequenceHost {
       format: recent.format,
       keys: recent.k[layer]!,
       values: recent.v[layer]!,
-      // inside a step the table already counts the step's tokens, and this layer holds them
-      count: seq.table.length,
+      // inside a step the table already counts the step's tokens, and this layer holds them;
+      // `positions` (a prefill chunk's causal mask) stops at the first `limit` positions
+      count: Math.max(0, limit - base),
       blockTable: seq.table.blocks,
       blockSize: this.blockSize,
     });
