@@ -6,9 +6,9 @@
  * by block into a GPU buffer on every call), falling back to the CPU kernel whenever Metal is
  * missing or fails. LLMEM_METAL=0 keeps everything on the CPU.
  */
-import { metalAvailable, metalHolds, metalPagedAttention } from "@llmem/native";
+import { metalAvailable, metalHolds, metalPagedAttention, type PagedCall } from "@llmem/native";
 
-import { checkPagedArgs, type PagedAttentionArgs, pagedAttention, pagedCall } from "./paged-kernel.ts";
+import { checkPagedArgs, type PagedAttentionArgs, pagedAttentionTrusted, pagedCall } from "./paged-kernel.ts";
 
 export interface MetalAttentionOptions {
   /** Use the GPU even for pools in ordinary memory (default: LLMEM_METAL=1). */
@@ -29,19 +29,20 @@ export function pagedAttentionMetal(
   a: PagedAttentionArgs,
   options: MetalAttentionOptions = {},
 ): "metal" | "cpu" {
-  // Without Metal this is the CPU kernel, which validates for itself (the decode hot path).
-  if (!metalAvailable() || a.numTokens === 0) {
-    pagedAttention(a);
-    return "cpu";
-  }
   const { format, numBlocks } = checkPagedArgs(a);
-  const call = pagedCall(a, format, numBlocks);
-  const inMetal = metalHolds(call.kBytes) && metalHolds(call.vBytes);
-  if (!inMetal && options.force !== true && process.env.LLMEM_METAL !== "1") {
-    pagedAttention(a);
-    return "cpu";
+  return pagedAttentionMetalTrusted(pagedCall(a, format, numBlocks), options.force === true);
+}
+
+/**
+ * pagedAttentionMetal for a caller holding checkPagedArgs's guarantees (PagedKvCache, with
+ * block ids from its own allocator): no check of every block id, no allocation.
+ */
+export function pagedAttentionMetalTrusted(call: PagedCall, force = false): "metal" | "cpu" {
+  if (call.numTokens > 0 && metalAvailable()) {
+    const wanted =
+      force || (metalHolds(call.kBytes) && metalHolds(call.vBytes)) || process.env.LLMEM_METAL === "1";
+    if (wanted && metalPagedAttention(call)) return "metal";
   }
-  if (metalPagedAttention(call)) return "metal";
-  pagedAttention(a);
+  pagedAttentionTrusted(call);
   return "cpu";
 }
