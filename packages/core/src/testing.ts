@@ -68,14 +68,21 @@ export interface ReadmeRun {
 }
 
 /**
- * Runs the first ```ts block of `readmePath` verbatim from a file at the repository root (so
- * its `@llmem/*` imports resolve as a user's would) and returns what it printed and what its
- * `console.log(…); // expected` comments say. A package's README test asserts they agree.
+ * Runs the first ```ts block of `readmePath` (or, given `section`, the first one after that
+ * heading) verbatim from a file at the repository root (so its `@llmem/*` imports resolve as a
+ * user's would) and returns what it printed and what its `console.log(…); // expected`
+ * comments say. A package's README test asserts they agree.
  */
-export function runReadmeExample(readmePath: string): ReadmeRun {
-  const readme = readFileSync(readmePath, "utf8");
+export function runReadmeExample(readmePath: string, section?: string): ReadmeRun {
+  let readme = readFileSync(readmePath, "utf8");
+  if (section !== undefined) {
+    const at = readme.indexOf(section);
+    if (at < 0) throw new Error(`${readmePath} has no section ${section}`);
+    readme = readme.slice(at);
+  }
   const code = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
-  if (code === undefined) throw new Error(`${readmePath} has no \`\`\`ts example`);
+  if (code === undefined)
+    throw new Error(`${readmePath} has no \`\`\`ts example${section ? ` after ${section}` : ""}`);
   const expected = [...code.matchAll(/^console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]!);
   const root = join(import.meta.dir, "..", "..", "..");
   const file = join(root, `.readme-${process.pid}-${Date.now()}.ts`);
