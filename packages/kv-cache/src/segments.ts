@@ -29,6 +29,23 @@ export interface Segment {
 }
 
 const ONE_BLOCK = new Uint32Array(1);
+const NO_FLOATS = new Float32Array(0);
+const EMPTY_CALL: PagedCall = {
+  format: "f32",
+  query: NO_FLOATS,
+  numHeads: 0,
+  numKvHeads: 0,
+  headDim: 0,
+  kBytes: new Uint8Array(0),
+  vBytes: new Uint8Array(0),
+  blockTable: ONE_BLOCK,
+  numBlocks: 0,
+  blockSize: 0,
+  numTokens: 0,
+  scale: 0,
+  out: NO_FLOATS,
+  lse: NO_FLOATS,
+};
 
 export class SegmentAttention {
   private outs: Float32Array[] = [];
@@ -111,24 +128,10 @@ export class SegmentAttention {
     lse: Float32Array,
   ): PagedCall {
     const blockSize = s.blockSize ?? s.count;
+    // Created once per slot with placeholder fields, every one of which is set below.
     let c = this.calls[i];
     if (c === undefined) {
-      c = {
-        format: s.format,
-        query,
-        numHeads,
-        numKvHeads: this.numKvHeads,
-        headDim: this.headDim,
-        kBytes: s.keys,
-        vBytes: s.values,
-        blockTable: ONE_BLOCK,
-        numBlocks: 0,
-        blockSize,
-        numTokens: 0,
-        scale,
-        out,
-        lse,
-      };
+      c = { ...EMPTY_CALL, numKvHeads: this.numKvHeads, headDim: this.headDim };
       this.calls[i] = c;
     }
     c.format = s.format;
