@@ -16,10 +16,8 @@ import {
 } from "@llmem/native";
 import { MAX_BUFFER_BYTES } from "./bucketing.ts";
 
-/** True when Metal can be used (@llmem/native's one check: libllmem, a device, LLMEM_METAL not 0). */
-export function isMetalAvailable(): boolean {
-  return metalAvailable();
-}
+/** True when Metal can be used: @llmem/native's one check (libllmem, a device, LLMEM_METAL not 0). */
+export { metalAvailable };
 
 /** A shared-storage MTLBuffer of exactly the requested size, owned by the caller. */
 export class MetalBuffer {

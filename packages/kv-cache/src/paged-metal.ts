@@ -15,10 +15,8 @@ export interface MetalAttentionOptions {
   force?: boolean;
 }
 
-/** True when libllmem is loaded with a Metal device and LLMEM_METAL is not "0" (@llmem/native's check). */
-export function metalAttentionAvailable(): boolean {
-  return metalAvailable();
-}
+/** True when libllmem is loaded with a Metal device and LLMEM_METAL is not "0": @llmem/native's one check. */
+export { metalAvailable };
 
 /**
  * `pagedAttention` on the GPU when Metal is available and wanted (both pools inside Metal

@@ -9,7 +9,7 @@
 import type { PagedCall } from "@llmem/native";
 import { attentionWeightedSum } from "./ops.ts";
 import { pagedAttentionTrusted } from "./paged-kernel.ts";
-import { metalAttentionAvailable, pagedAttentionMetalTrusted } from "./paged-metal.ts";
+import { metalAvailable, pagedAttentionMetalTrusted } from "./paged-metal.ts";
 import { QK, type RowFormat, rowBytes } from "./row-formats.ts";
 
 export interface Segment {
@@ -61,7 +61,7 @@ export class SegmentAttention {
    * the block ids: the segments come from the cache's own pools and allocators, and the cache
    * checks the query and output once per call.
    */
-  private readonly viaMetal = metalAttentionAvailable();
+  private readonly viaMetal = metalAvailable();
 
   constructor(
     readonly numKvHeads: number,
