@@ -2,7 +2,7 @@ export { sealedChecksum, tokenFingerprint } from "./checksum.ts";
 export type {
   TypedArray,
   TypedArrayConstructor,
-} from "./dtypes.ts";
+} from "./typed-arrays.ts";
 export { isLlmemError, LlmemError, type LlmemErrorCode, PoolExhaustedError } from "./errors.ts";
 export {
   ALL_FORMATS,
