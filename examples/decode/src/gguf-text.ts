@@ -2,19 +2,14 @@
  * The tokenizer a GGUF file carries (@llmem/gguf's tokenizerFromGguf: llama.cpp's SPM and
  * BPE tokenizers) as the loop's TextCodec: prompts encoded as llama-simple encodes them
  * (BOS as the vocabulary asks, special-token texts parsed), pieces streamed whole characters
- * at a time with control characters dropped, generation ended at end-of-generation tokens.
+ * at a time (the CLI escapes control characters on a terminal: src/terminal-text.ts),
+ * generation ended at end-of-generation tokens.
  */
 import { LlmemError } from "@llmem/core";
 import { END_OF_GENERATION, type GgufFile, tokenizerFromGguf } from "@llmem/gguf";
 import type { TextCodec } from "./text-codec.ts";
 
 const encoder = new TextEncoder();
-
-/** Drops C0 control characters other than tab and newline, and DEL: they could drive the terminal. */
-export function sanitize(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "");
-}
 
 /** Ids generation stops at, as llama_vocab_is_eog: EOS, EOT, EOM and the end-of-turn texts. */
 function endOfGeneration(file: GgufFile, tokens: readonly string[], eos: number | null): Set<number> {
@@ -57,7 +52,7 @@ export function ggufTextCodec(file: GgufFile, vocabSize: number): TextCodec {
     printer: () => {
       // SentencePiece's space prefix comes off the first printed piece, as llama_detokenize does.
       const stream = tok.streamDecoder({ stripLeadingSpace: tok.addSpacePrefix });
-      return (_prev, token) => encoder.encode(sanitize(stream.push(token)));
+      return (_prev, token) => encoder.encode(stream.push(token));
     },
     isStop: (token) => stops.has(token),
   };

@@ -64,13 +64,6 @@ function readmeCase(readme: string, file: string): { text: string; ids: number[]
 
 const readmePath = fixturePath("gguf", "README.md");
 
-/**
- * Files whose tensor types have no matvec yet must be refused in one line (none now: q4_K and
- * q6_K landed with the gguf-kernels work, and synthk-q4_k_m.gguf joined the llama.cpp
- * comparison below). A file listed here that starts decoding turns the test red.
- */
-const PENDING_TYPES: Record<string, RegExp> = {};
-
 describe("greedy GGUF decoding gives llama.cpp's tokens", () => {
   for (const name of ["stories260K-f32.gguf", "stories260K-q8_0.gguf"]) {
     const path = fixturePath("gguf", name);
@@ -100,13 +93,6 @@ describe("greedy GGUF decoding gives llama.cpp's tokens", () => {
 
   for (const [name, v] of Object.entries(vectors.cases)) {
     const path = fixturePath("gguf", name);
-    if (PENDING_TYPES[name]) {
-      test.skipIf(path === undefined)(`${name}: refused in one line until its types have kernels`, () => {
-        const r = run(["--model", path!, "--prompt", PROMPT, "--steps", "8"]);
-        expect([r.code, r.err]).toEqual([2, expect.stringMatching(PENDING_TYPES[name]!)]);
-      });
-      continue;
-    }
     test.skipIf(path === undefined)(`${name}: llama.cpp's ids apart from near-ties (gap < 1e-4)`, () => {
       const r = greedy(path!, v.ids.length);
       expect(r.tokens.slice(0, PROMPT_TOKENS)).toEqual(v.promptIds.slice(1));

@@ -49,6 +49,13 @@ describe("sampling rules", () => {
     expect(sampleTopp(p, 0.5, 0.51, idx)).toBe(2);
     expect(sampleTopp(p, 0.5, 0.999, idx)).toBe(2);
   });
+  test("top-p cuts where the sum first exceeds p, strictly as run.c: a sum equal to p keeps going", () => {
+    // Exact in f32: the sum is .5, .75 (= p, not over it), 1. run.c keeps all three and draws
+    // with coin × 1; cutting at .75 would keep two and draw with coin × .75.
+    const p = Float32Array.of(0.5, 0.25, 0.25);
+    expect(sampleTopp(p, 0.75, 0.9, new ToppScratch(3))).toBe(2);
+    expect(sampleTopp(p, 0.75, 0.6, new ToppScratch(3))).toBe(1);
+  });
   test("top-p draws only from the nucleus for any coin", () => {
     fc.assert(
       fc.property(

@@ -1,13 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { isLlmemError } from "@llmem/core";
+import { fixturePath } from "@llmem/core/testing";
 import { syntheticTokenizer, syntheticVocab } from "../src/synthetic.ts";
 import { printable, Tokenizer } from "../src/tokenizer.ts";
 
-const MODELS = join(import.meta.dir, "..", "..", "..", "..", "shared", "models");
-const haveModels = existsSync(join(MODELS, "tok512.bin"));
-if (!haveModels) console.warn(`SKIPPED: tok512 tests need ${MODELS} (absent)`);
+// A visible SKIPPED line when absent; under CI=true a missing fixture fails.
+const TOK512 = fixturePath("tok512.bin");
+const haveModels = TOK512 !== undefined;
 
 const V = 512;
 const tok = Tokenizer.parse(syntheticTokenizer(V), V);
@@ -28,7 +27,7 @@ describe("encode (run.c's BPE)", () => {
     expect(tok.encode("é☃")).toEqual([1, id(" "), ...bytes.map((b) => b + 3)]);
   });
   test.skipIf(!haveModels)("tok512: the prompt of the published story", () => {
-    const t = Tokenizer.read(join(MODELS, "tok512.bin"), 512);
+    const t = Tokenizer.read(TOK512!, 512);
     expect(t.encode("Once upon a time")).toEqual([1, 403, 407, 261, 378]);
   });
 });

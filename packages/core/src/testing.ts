@@ -67,6 +67,52 @@ export interface ReadmeRun {
   exitCode: number;
 }
 
+/** The repository root: README examples run from a file here, as a user pasting them would. */
+const REPO_ROOT = join(import.meta.dir, "..", "..", "..");
+
+/** One ```ts block of a README and the line just above its fence (where a `<!-- … -->` note goes). */
+export interface ReadmeBlock {
+  code: string;
+  /** The 1-based line of the opening fence. */
+  line: number;
+  /** The non-empty line above the fence, e.g. `<!-- stderr: "…" -->`; "" when there is none. */
+  note: string;
+}
+
+/** Every ```ts block of a README, in order. */
+export function readmeTsBlocks(readme: string): ReadmeBlock[] {
+  const blocks: ReadmeBlock[] = [];
+  for (const m of readme.matchAll(/```ts\n([\s\S]*?)```/g)) {
+    const before = readme.slice(0, m.index).split("\n");
+    const above =
+      before
+        .slice(0, -1)
+        .reverse()
+        .find((l) => l.trim() !== "") ?? "";
+    blocks.push({
+      code: m[1]!,
+      line: before.length,
+      note: above.trim().startsWith("<!--") ? above.trim() : "",
+    });
+  }
+  return blocks;
+}
+
+/** Runs TypeScript verbatim from a temporary file at the repository root (removed after). */
+export function runAtRepoRoot(code: string): { stdout: string; stderr: string; exitCode: number } {
+  const file = join(
+    REPO_ROOT,
+    `.readme-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.ts`,
+  );
+  writeFileSync(file, code);
+  try {
+    const r = Bun.spawnSync([process.execPath, file], { cwd: REPO_ROOT });
+    return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exitCode: r.exitCode };
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 /**
  * Runs the first ```ts block of `readmePath` (or, given `section`, the first one after that
  * heading) verbatim from a file at the repository root (so its `@llmem/*` imports resolve as a
@@ -80,22 +126,10 @@ export function runReadmeExample(readmePath: string, section?: string): ReadmeRu
     if (at < 0) throw new Error(`${readmePath} has no section ${section}`);
     readme = readme.slice(at);
   }
-  const code = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  const code = readmeTsBlocks(readme)[0]?.code;
   if (code === undefined)
     throw new Error(`${readmePath} has no \`\`\`ts example${section ? ` after ${section}` : ""}`);
   const expected = [...code.matchAll(/^console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]!);
-  const root = join(import.meta.dir, "..", "..", "..");
-  const file = join(root, `.readme-${process.pid}-${Date.now()}.ts`);
-  writeFileSync(file, code);
-  try {
-    const r = Bun.spawnSync([process.execPath, file], { cwd: root });
-    return {
-      expected,
-      printed: r.stdout.toString().trimEnd().split("\n"),
-      stderr: r.stderr.toString(),
-      exitCode: r.exitCode,
-    };
-  } finally {
-    rmSync(file, { force: true });
-  }
+  const r = runAtRepoRoot(code);
+  return { expected, printed: r.stdout.trimEnd().split("\n"), stderr: r.stderr, exitCode: r.exitCode };
 }

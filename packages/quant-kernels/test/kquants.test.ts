@@ -22,7 +22,7 @@ import {
   reference,
   referenceDot,
 } from "../src/index.ts";
-import { codeOf, eachIsa, hasNative, noteBackend, randomF32 } from "./helpers.ts";
+import { codeOf, eachIsa, hasNative, nativeTest, noteBackend, randomF32 } from "./helpers.ts";
 
 noteBackend("@llmem/quant-kernels kquants");
 const GOLDEN = join(import.meta.dir, "../../../native/test/golden");
@@ -160,7 +160,7 @@ describe("K-quant API", () => {
     },
   );
 
-  test("random rows: native quantize/dequantize equal the TS reference on every ISA", () => {
+  nativeTest("random rows: native quantize/dequantize equal the TS reference on every ISA", () => {
     for (const format of FORMATS) {
       const x = randomF32(1024, 11, 3);
       const ref = new Uint8Array(quantizedBytes(format, 1024));

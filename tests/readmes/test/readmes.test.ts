@@ -1,0 +1,57 @@
+/**
+ * Every ```ts block of every README (root, packages/*, examples/*, tests/*), run verbatim
+ * from a file at the repository root as a user who pasted it would: it must exit 0 and print
+ * nothing on stderr but what the README documents. A note on the line above a block says what
+ * it may print or needs:
+ *   <!-- stderr …: "text" -->    a stderr line containing "text" is documented (one per quote)
+ *   <!-- needs fixture: PATH --> runs only when the shared fixture exists (fixturePath: a
+ *                                visible SKIPPED line when absent, a failure under CI=true)
+ */
+import { describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fixturePath, readmeTsBlocks, runAtRepoRoot } from "@llmem/core/testing";
+
+const ROOT = join(import.meta.dir, "..", "..", "..");
+
+function readmes(): string[] {
+  const found = [join(ROOT, "README.md")];
+  for (const group of ["packages", "examples", "tests"]) {
+    for (const name of readdirSync(join(ROOT, group)).sort()) {
+      const path = join(ROOT, group, name, "README.md");
+      if (existsSync(path)) found.push(path);
+    }
+  }
+  return found;
+}
+
+const blocks = readmes().flatMap((path) =>
+  readmeTsBlocks(readFileSync(path, "utf8")).map((b) => ({
+    ...b,
+    where: `${relative(ROOT, path)}:${b.line}`,
+  })),
+);
+
+test("the READMEs hold examples (the extraction found them)", () => {
+  expect(blocks.length).toBeGreaterThanOrEqual(10);
+});
+
+describe("README examples run where they are pasted", () => {
+  for (const b of blocks) {
+    const fixture = /needs fixture: ([^\s>]+)/.exec(b.note)?.[1];
+    const present = fixture === undefined || fixturePath(fixture) !== undefined;
+    const documented = b.note.startsWith("<!-- stderr")
+      ? [...b.note.matchAll(/"([^"]+)"/g)].map((m) => m[1]!)
+      : [];
+    test.skipIf(!present)(
+      b.where,
+      () => {
+        const r = runAtRepoRoot(b.code);
+        const stray = r.stderr.split("\n").filter((l) => l !== "" && !documented.some((d) => l.includes(d)));
+        expect(stray).toEqual([]);
+        expect(r.exitCode).toBe(0);
+      },
+      30_000,
+    );
+  }
+});
