@@ -45,6 +45,21 @@ export function cacheDir(env: Record<string, string | undefined> = process.env):
   return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "llmem");
 }
 
+/** `LLMEM_HF_ENDPOINT` (an http or https URL) or the Hub. */
+function endpointOf(env: Record<string, string | undefined>): string {
+  const endpoint = env.LLMEM_HF_ENDPOINT || DEFAULT_ENDPOINT;
+  if (!/^https?:$/.test(URL.parse(endpoint)?.protocol ?? "")) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `LLMEM_HF_ENDPOINT ${JSON.stringify(endpoint)} is not an http(s) URL`,
+      {
+        argument: "LLMEM_HF_ENDPOINT",
+      },
+    );
+  }
+  return endpoint;
+}
+
 export function hfUrl(ref: HfRef, endpoint: string): string {
   const path = [ref.owner, ref.repo, "resolve", "main", ...ref.file.split("/")]
     .map(encodeURIComponent)
@@ -125,7 +140,7 @@ export async function resolveHfModel(
       `cannot create the cache directory ${dirname(path)} (${(e as NodeJS.ErrnoException).code ?? e}); set LLMEM_CACHE`,
     );
   }
-  const url = hfUrl(ref, env.LLMEM_HF_ENDPOINT || DEFAULT_ENDPOINT);
+  const url = hfUrl(ref, endpointOf(env));
   const have = existsSync(part) ? statSync(part).size : 0;
   const announced: Announced = {};
   const r = await get(spec, url, have, announced);

@@ -39,6 +39,7 @@ export interface KvTierReport {
 }
 
 const CONNECT_MS = 500;
+const READ_MS = 1000;
 
 export class KvTiers {
   private fileBlocks = 0;
@@ -77,6 +78,9 @@ export class KvTiers {
         numKvHeads: config.nKvHeads,
         headDim: headSize(config),
         onWarn: warn,
+        // lookups run before the requests start, not inside a decode step: a loaded machine
+        // gets a second to answer (a dead server opens the store's breaker after one timeout)
+        readTimeoutMs: READ_MS,
       });
       remote = new RemoteTier(kv.cache, store);
       await store.ready(CONNECT_MS); // unreachable: the store itself says so in one line
@@ -115,6 +119,8 @@ export class KvTiers {
       }
     }
     if (this.store !== null) {
+      // a connection lost or slow to come up during the (synchronous) run gets one more chance
+      await this.store.ready(CONNECT_MS);
       await this.store.flush();
       const s = this.store.stats();
       this.redisStats = { stored: s.writes, connected: s.connected };

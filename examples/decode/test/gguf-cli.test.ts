@@ -91,6 +91,17 @@ describe("greedy GGUF decoding gives llama.cpp's tokens", () => {
     },
   );
 
+  test.skipIf(f32 === undefined)(
+    "generation ends at the vocabulary's EOS, which is neither kept nor printed",
+    () => {
+      // Token 383 (" there") is the second greedy token after "Once upon a time"; made EOS, it ends the run.
+      const eos383 = rewrite(readFileSync(f32!), { metadata: { "tokenizer.ggml.eos_token_id": 383 } });
+      const r = greedy(tempFile("eos.gguf", eos383), 20);
+      expect(r.tokens).toEqual([403, 407, 261, 378, 432]);
+      expect(r.text).toBe("Once upon a time,");
+    },
+  );
+
   for (const [name, v] of Object.entries(vectors.cases)) {
     const path = fixturePath("gguf", name);
     test.skipIf(path === undefined)(`${name}: llama.cpp's ids apart from near-ties (gap < 1e-4)`, () => {

@@ -233,6 +233,11 @@ describe.skipIf(fixture === undefined)("bun run decode --model hf:…", () => {
       2,
       `decode: --model hf:owner/repo/nope.gguf: not found: HTTP 404 from ${endpoint}/owner/repo/resolve/main/nope.gguf\n`,
     ]);
+    const badEndpoint = await run(["--model", MODEL], { LLMEM_HF_ENDPOINT: "ftp://x", LLMEM_CACHE: cache });
+    expect([badEndpoint.code, badEndpoint.err]).toEqual([
+      2,
+      'decode: LLMEM_HF_ENDPOINT "ftp://x" is not an http(s) URL\n',
+    ]);
     // A port nothing listens on: a server started and stopped at once.
     const gone = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
     const dead = `http://127.0.0.1:${gone.port}`;

@@ -10,8 +10,9 @@
  * same parent hash, so a collision cannot splice in KV computed for other tokens.
  */
 import type { BlockHash, PrefixKeys } from "@llmem/block-allocator";
-import { checkInt, LlmemError } from "@llmem/core";
+import { checkInt, checkOneOf, LlmemError } from "@llmem/core";
 import type { KvOrigin } from "./origins.ts";
+import { ROW_FORMATS, type RowFormat } from "./row-formats.ts";
 
 export interface HostTierStats {
   capBytes: number;
@@ -37,7 +38,7 @@ export interface HostBlock {
   readonly parentHash: BlockHash | null;
   readonly tokens: Uint32Array;
   readonly extra: Uint32Array | null;
-  /** The block's KV bytes in the pool's layout (`PagedKvCache.readBlockPayload`). */
+  /** The block's KV bytes in the pool's layout (`PagedKvCache.readBlockPayload`), in the tier's format. */
   readonly payload: Uint8Array;
   /** Where its KV was computed or read from (reported as `reusedFrom` when it is reused). */
   readonly origin: KvOrigin;
@@ -54,8 +55,19 @@ function sameWords(a: ArrayLike<number> | null, b: ArrayLike<number> | null): bo
   return true;
 }
 
+export interface HostTierOptions {
+  /**
+   * Row format the tier keeps blocks in (default: the pool's). A more compact one (q8_0 behind
+   * an f32 or f16 pool) holds more blocks in the same bytes; blocks are re-quantized on the way
+   * down and back, so their KV is no longer exactly what was computed.
+   */
+  format?: RowFormat;
+}
+
 export class HostTier {
   readonly capBytes: number;
+  /** Row format of the blocks held, or null: the pool's. */
+  readonly format: RowFormat | null;
   /** Insertion order is recency: the first entry is the least recently used. */
   private readonly entries = new Map<BlockHash, Entry>();
   private held = 0;
@@ -65,8 +77,9 @@ export class HostTier {
   private puts = 0;
   private dropped = 0;
 
-  constructor(capBytes: number) {
+  constructor(capBytes: number, options: HostTierOptions = {}) {
     this.capBytes = checkInt("capBytes", capBytes, 0, Number.MAX_SAFE_INTEGER);
+    this.format = options.format === undefined ? null : checkOneOf("format", options.format, ROW_FORMATS);
   }
 
   /**

@@ -1,4 +1,4 @@
-export { type HostBlock, HostTier, type HostTierStats } from "./host-tier.ts";
+export { type HostBlock, HostTier, type HostTierOptions, type HostTierStats } from "./host-tier.ts";
 export { KV_ORIGINS, type KvOrigin, type ReusedFrom } from "./origins.ts";
 export {
   type AdmitOptions,

@@ -23,7 +23,8 @@ import type { HostTier, HostTierStats } from "./host-tier.ts";
 import { KV_ORIGINS, type KvOrigin, noReuse, ORIGIN_CODE } from "./origins.ts";
 import { checkTokenIds, PagedSequence, type SequenceHost } from "./paged-sequence.ts";
 import { PendingPrefixes } from "./pending-prefixes.ts";
-import { checkHeadDimFor, isBlockFormat, QK, ROW_FORMATS, type RowFormat } from "./row-formats.ts";
+import { convertRows } from "./requantize.ts";
+import { checkHeadDimFor, isBlockFormat, QK, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
 import { type Segment, SegmentAttention } from "./segments.ts";
 import { TierPools } from "./tier-pools.ts";
 import { checkAllFinite, checkFloat32Array } from "./validate.ts";
@@ -281,6 +282,7 @@ export class PagedKvCache implements SequenceHost {
    */
   attachHostTier(tier: HostTier | null): void {
     this.checkUsable();
+    if (tier?.format) checkHeadDimFor(tier.format, this.headDim, "headDim");
     this.host = tier;
     this.allocator.onEvict =
       tier === null ? null : (block, hash, content) => this.spill(block, hash, content);
@@ -297,14 +299,42 @@ export class PagedKvCache implements SequenceHost {
       if (h === undefined) return;
       parentHash = h;
     }
+    const payload = this.toHost(this.readBlockPayload(block));
+    if (payload === null) return; // not finite: a block format cannot hold it
     this.host.put({
       hash,
       parentHash,
       tokens: content.tokens,
       extra: content.extra,
-      payload: this.readBlockPayload(block),
+      payload,
       origin: KV_ORIGINS[this.origin[block]!]!,
     });
+  }
+
+  /** Rows in a block payload: per layer, blockSize K rows and blockSize V rows. */
+  private get payloadRows(): number {
+    return this.numLayers * 2 * this.blockSize;
+  }
+
+  /** Bytes of one block as the host tier keeps it (its format, or the pool's). */
+  private get hostPayloadBytes(): number {
+    const f = this.host?.format;
+    return f && f !== this.format ? this.payloadRows * rowBytes(f, this.tokenFloats) : this.blockPayloadBytes;
+  }
+
+  /** A pool block in the host tier's format; null when it holds a value that format cannot. */
+  private toHost(payload: Uint8Array): Uint8Array | null {
+    const f = this.host?.format;
+    return f && f !== this.format
+      ? convertRows(payload, this.format, f, this.payloadRows, this.tokenFloats)
+      : payload;
+  }
+
+  /** A host block back in the pool's format (it was finite when it went down, so it converts). */
+  private fromHost(payload: Uint8Array): Uint8Array {
+    const f = this.host?.format;
+    if (!f || f === this.format) return payload;
+    return convertRows(payload, f, this.format, this.payloadRows, this.tokenFloats)!;
   }
 
   /** Bytes of one token's K (or V) rows in one layer of the recent tier. */
@@ -348,7 +378,7 @@ export class PagedKvCache implements SequenceHost {
     // Blocks the host tier holds next are copied into blocks the sequence takes anyway.
     let lower = this.host && found.blocks < limit ? this.host.take(keys, found.blocks, limit) : [];
     // a tier shared with a cache of another layout could hold blocks of another size: stop there
-    const odd = lower.findIndex((b) => b.payload.length !== this.blockPayloadBytes);
+    const odd = lower.findIndex((b) => b.payload.length !== this.hostPayloadBytes);
     if (odd >= 0) lower = lower.slice(0, odd);
     const table = this.newTable(this.allocator);
     if (blocks.length > 0) table.adopt(blocks, blocks.length * bs);
@@ -357,7 +387,7 @@ export class PagedKvCache implements SequenceHost {
       table.append(lower.length * bs);
       const placed = table.blocks.subarray(blocks.length, blocks.length + lower.length);
       for (let j = 0; j < lower.length; j++) {
-        this.writeBlockPayload(placed[j]!, lower[j]!.payload, lower[j]!.origin);
+        this.writeBlockPayload(placed[j]!, this.fromHost(lower[j]!.payload), lower[j]!.origin);
         reusedFrom.host += bs;
       }
       const parent = blocks.length > 0 ? blocks[blocks.length - 1]! : -1;

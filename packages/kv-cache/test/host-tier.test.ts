@@ -200,3 +200,45 @@ test("a host block of another size (a tier shared with another layout) is not co
   expect(seq.cachedTokens).toBe(0);
   expect(cache.stats().blocksInUse).toBe(before.blocksInUse);
 });
+
+test("a q8_0 host tier behind an f32 pool: 3.8x smaller blocks, KV back within q8_0's error, cap held", () => {
+  const hd = 32; // q8_0 rows are whole 32-value blocks
+  const row = KV * hd;
+  const kv = (t: number, pos: number, l: number, kind: number) =>
+    Float32Array.from({ length: row }, (_, i) => Math.cos(t * 0.21 + pos * 0.9 + l + kind * 0.5 + i * 0.3));
+  const cache = new PagedKvCache({ numLayers: L, numKvHeads: KV, headDim: hd, blockSize: 4, numBlocks: 4 });
+  const f32Block = cache.blockPayloadBytes;
+  const q8Block = (f32Block / 4 / 32) * 34;
+  const host = new HostTier(2 * (q8Block + 16), { format: "q8_0" }); // room for exactly two blocks
+  cache.attachHostTier(host);
+  const fill = (seq: PagedSequence, prompt: number[]) => {
+    for (let p = seq.cachedTokens; p < prompt.length; p++) {
+      seq.beginStep(prompt[p]!);
+      for (let l = 0; l < L; l++) seq.write(l, kv(prompt[p]!, p, l, 0), kv(prompt[p]!, p, l, 1));
+      seq.end();
+    }
+  };
+  const a = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const s = cache.admit(a)!;
+  fill(s, a);
+  s.release();
+  const b = [50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64];
+  const t = cache.admit(b)!;
+  fill(t, b); // a's two cached blocks spill, re-quantized
+  t.release();
+  expect(host.stats()).toMatchObject({ blocks: 2, bytes: 2 * (q8Block + 16) });
+  const again = cache.admit(a)!;
+  expect(again.reusedFrom.host).toBe(8);
+  for (let l = 0; l < L; l++) {
+    const keys = cache.read(again, l).keys;
+    for (let p = 0; p < 8; p++) {
+      const want = kv(a[p]!, p, l, 0);
+      for (let i = 0; i < row; i++)
+        expect(Math.abs(keys[p * row + i]! - want[i]!)).toBeLessThan(1 / 127 + 1e-6);
+    }
+  }
+  expect(host.stats().bytes).toBeLessThanOrEqual(host.capBytes);
+  expect(() => cache.attachHostTier(new HostTier(1, { format: "q4_0" }))).not.toThrow();
+  const odd = new PagedKvCache({ numLayers: 1, numKvHeads: 1, headDim: 8, numBlocks: 2 });
+  expect(() => odd.attachHostTier(new HostTier(1, { format: "q8_0" }))).toThrow(/multiple of 32/);
+});
