@@ -112,6 +112,35 @@ describe("sampling rules", () => {
       { numRuns: 500 },
     );
   });
+  test("top-p sums in f32 as run.c: the cut, the scaled coin and the cdf are each rounded to float", () => {
+    // Each case is one where a double instead of a float changes the pick (found by search, kept
+    // as exact f32 literals).
+    // 0.5 + 0.2000000030 is 0.7000000030 in f64 but rounds to f32 0.7 = p: not over p yet, go on
+    const b = Math.fround(0.7) - 0.5 + 2 ** -26;
+    const cut = Float32Array.of(0.15, 0.5, 0.15, b);
+    expect(sampleTopp(cut, Math.fround(0.7), Math.fround(0.999), new ToppScratch(4))).toBe(0);
+    // coin × cumulative rounds up onto a cdf step in f32
+    const r = Float32Array.of(
+      0.22836455702781677,
+      0.23621535301208496,
+      0.1748175173997879,
+      0.36060258746147156,
+    );
+    expect(sampleTopp(r, Math.fround(0.95), 0.8251824378967285, new ToppScratch(4))).toBe(2);
+    // the cdf's f32 sum lands above the scaled coin where an f64 sum stays below
+    const cdf = Float32Array.of(
+      0.06970977783203125,
+      0.42772176861763,
+      0.38682082295417786,
+      0.11574763804674149,
+    );
+    expect(sampleTopp(cdf, Math.fround(0.95), 0.9302902221679688, new ToppScratch(4))).toBe(0);
+  });
+  test("the sampler keeps temperature and top-p as C floats", () => {
+    // 0.6 rounds up to 0.60000002 as a float: a cumulative sum of exactly that is not over top-p
+    const s = new Sampler({ temperature: 0.7, topp: 0.6, seed: 1n });
+    expect([s.temperature, s.topp]).toEqual([Math.fround(0.7), Math.fround(0.6)]);
+  });
   test("top-p below 1/n keeps no candidate in run.c (undefined there): the argmax here", () => {
     expect(sampleTopp(Float32Array.of(0.4, 0.6), Math.fround(0.05), 0, new ToppScratch(2))).toBe(1);
   });

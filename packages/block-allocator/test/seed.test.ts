@@ -1,12 +1,13 @@
 // The seed's (ferrum paged_kv.rs) unit-test expectations, rewritten for this API.
 import { expect, test } from "bun:test";
+import { codeOf } from "@llmem/core/testing";
 import { BlockAllocator } from "../src/index.ts";
 
 test("allocator basic: ascending ids, exhaustion, recently freed first", () => {
   const a = new BlockAllocator(4);
   expect(a.freeCount).toBe(4);
   expect([a.allocate(), a.allocate(), a.allocate(), a.allocate()]).toEqual([0, 1, 2, 3]);
-  expect(() => a.allocate()).toThrow();
+  expect(codeOf(() => a.allocate())).toBe("POOL_EXHAUSTED");
   expect(a.freeCount).toBe(0);
   a.free([1, 3]);
   expect(a.freeCount).toBe(2);
@@ -18,7 +19,7 @@ test("allocateN is atomic", () => {
   const a = new BlockAllocator(3);
   a.allocate();
   a.allocate();
-  expect(() => a.allocateN(2)).toThrow();
+  expect(codeOf(() => a.allocateN(2))).toBe("POOL_EXHAUSTED");
   expect(a.freeCount).toBe(1);
 });
 

@@ -36,7 +36,7 @@ describe("format table", () => {
   test("ids are the row indices, names unique, vecDot names a row", () => {
     FORMAT_LIST.forEach((r, i) => {
       expect(r.id).toBe(i);
-      if (r.vecDot !== null) expect(formatInfo(r.vecDot)).toBeDefined();
+      if (r.vecDot !== null) expect(formatInfo(r.vecDot)?.name).toBe(r.vecDot);
     });
     expect(new Set(FORMAT_LIST.map((r) => r.name)).size).toBe(FORMAT_LIST.length);
   });

@@ -4,8 +4,10 @@
  * nothing on stderr but what the README documents. A note on the line above a block says what
  * it may print or needs:
  *   <!-- stderr …: "text" -->    a stderr line containing "text" is documented (one per quote)
- *   <!-- needs fixture: PATH --> runs only when the shared fixture exists (fixturePath: a
- *                                visible SKIPPED line when absent, a failure under CI=true)
+ *   <!-- needs fixture: PATH --> runs only when the fixture exists: PATH as the example spells
+ *                                it from the root (`../shared/models/…`), or a name under the
+ *                                shared models (fixturePath); absent, a visible SKIPPED line,
+ *                                and under CI=true a failure
  */
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -25,6 +27,17 @@ function readmes(): string[] {
   return found;
 }
 
+/** Whether a block's fixture is there; absent: a SKIPPED line, or under CI=true a failure. */
+function fixturePresent(path: string): boolean {
+  if (!path.startsWith(".")) return fixturePath(path) !== undefined;
+  const full = join(ROOT, path);
+  if (existsSync(full)) return true;
+  if (process.env.CI === "true")
+    throw new Error(`fixture ${full} is missing (CI=true: a missing fixture fails)`);
+  console.warn(`SKIPPED: a README example needs the fixture ${full} (absent)`);
+  return false;
+}
+
 const blocks = readmes().flatMap((path) =>
   readmeTsBlocks(readFileSync(path, "utf8")).map((b) => ({
     ...b,
@@ -39,7 +52,7 @@ test("the READMEs hold examples (the extraction found them)", () => {
 describe("README examples run where they are pasted", () => {
   for (const b of blocks) {
     const fixture = /needs fixture: ([^\s>]+)/.exec(b.note)?.[1];
-    const present = fixture === undefined || fixturePath(fixture) !== undefined;
+    const present = fixture === undefined || fixturePresent(fixture);
     const documented = b.note.startsWith("<!-- stderr")
       ? [...b.note.matchAll(/"([^"]+)"/g)].map((m) => m[1]!)
       : [];
