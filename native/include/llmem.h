@@ -84,6 +84,10 @@ enum llmem_format {
   LLMEM_Q8_K = 7,
   LLMEM_Q4_K = 8,
   LLMEM_Q6_K = 9,
+  /* GGML's 5-bit formats (32 values): Q5_0 22 B { fp16 d; uint8 qh[4]; uint8 qs[16] }, dots with
+   * Q8_0; Q5_1 24 B { fp16 d; fp16 m; uint8 qh[4]; uint8 qs[16] }, dots with Q8_1. */
+  LLMEM_Q5_0 = 10,
+  LLMEM_Q5_1 = 11,
 };
 #define LLMEM_QK 32
 
@@ -120,10 +124,12 @@ LLMEM_API float llmem_dot_q4_1_q8_1(const void *x, const void *y, size_t n);
 /* The K-quant pairs, n a multiple of 256: x Q4_K or Q6_K (weights), y Q8_K (activations). */
 LLMEM_API float llmem_dot_q4_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q6_k_q8_k(const void *x, const void *y, size_t n);
+LLMEM_API float llmem_dot_q5_0_q8_0(const void *x, const void *y, size_t n);
+LLMEM_API float llmem_dot_q5_1_q8_1(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_f16_f32(const uint16_t *x, const float *y, size_t n);
 
 /* y[r] = W[r]·x for a row-major W of a LLMEM_FORMAT_MATRIX format (F32, F16, Q8_0, Q4_0, Q4_K,
- * Q6_K). For a format whose dot pairs with a quantized x (its vec_dot format, llmem_format_describe),
+ * Q6_K, Q5_0, Q5_1). For a format whose dot pairs with a quantized x (its vec_dot format, llmem_format_describe),
  * x is converted into scratch first: cols/32 f32 block scales, then x in that format (Q8_0:
  * cols/32*38 bytes in all; Q8_K: cols/32*4 + cols/256*292), 4-byte aligned. Rows are split over
  * the thread pool.

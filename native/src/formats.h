@@ -11,7 +11,7 @@
 #include "internal.h"
 
 #define LLMEM_ISA_COUNT 3
-#define LLMEM_FORMAT_COUNT 10 /* rows of the table: enum llmem_format 0..COUNT-1 */
+#define LLMEM_FORMAT_COUNT 12 /* rows of the table: enum llmem_format 0..COUNT-1 */
 
 /* n values of a row of the format (n a multiple of its block size). */
 typedef void (*llmem_from_float_fn)(const float *x, void *y, size_t n);
@@ -120,6 +120,13 @@ LLMEM_DECLARE_PER_ISA(LLMEM_FORMAT_DECLS)
   LLMEM_TO_FLOAT(dequantize_q4_k, isa) LLMEM_VEC_DOT(dot_q4_k_q8_k, isa)                         \
   LLMEM_TO_FLOAT(dequantize_q6_k, isa) LLMEM_VEC_DOT(dot_q6_k_q8_k, isa)
 LLMEM_DECLARE_PER_ISA(LLMEM_KQUANT_DECLS)
+/* Q5_0 / Q5_1 (src/quant/q5.c): quantize in the scalar reference only, as the K-quants. */
+#define LLMEM_Q5_DECLS(isa)                                                                     \
+  LLMEM_TO_FLOAT(dequantize_q5_0, isa) LLMEM_VEC_DOT(dot_q5_0_q8_0, isa)                         \
+  LLMEM_TO_FLOAT(dequantize_q5_1, isa) LLMEM_VEC_DOT(dot_q5_1_q8_1, isa)
+LLMEM_DECLARE_PER_ISA(LLMEM_Q5_DECLS)
+LLMEM_FROM_FLOAT(quantize_q5_0, scalar)
+LLMEM_FROM_FLOAT(quantize_q5_1, scalar)
 LLMEM_FROM_FLOAT(quantize_q4_k, scalar)
 LLMEM_FROM_FLOAT(quantize_q6_k, scalar)
 void matvec_range_generic(const llmem_matvec_job *j, size_t r0, size_t r1);

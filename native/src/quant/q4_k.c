@@ -200,17 +200,33 @@ LLMEM_AVX2 void dequantize_q4_k_avx2(const void *in, float *y, size_t n) {
   }
 }
 
+/* Q4_K's 12 scale bytes as 8 scales (low 8 bytes) and 8 mins (high 8), by 32-bit masks rather
+ * than a byte loop (the same bits as q4_k_scales: see k_quants.h). */
+static inline __m128i q4_k_scales_mins_sse(const uint8_t *s) {
+  uint32_t u[3];
+  memcpy(u, s, 12);
+  const uint32_t sc_lo = u[0] & 0x3f3f3f3f, m_lo = u[1] & 0x3f3f3f3f;
+  const uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
+  const uint32_t m_hi = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+  return _mm_set_epi32((int)m_hi, (int)m_lo, (int)sc_hi, (int)sc_lo);
+}
+
 /* Row · x on the int8 multiply-add path: per 64 values, the 32 bytes of nibbles split into the
  * low (values 0-31) and high (32-63) halves; maddubs multiplies the unsigned nibbles by x's
  * signed bytes and adds pairs into int16 (at most 2·15·128, no saturation), and madd against
- * the sub-block's scale widens to int32 — the exact integer sum, as GGML's AVX2 kernel does. */
+ * the sub-block's scale widens to int32 — the exact integer sum, as GGML's AVX2 kernel does.
+ * The scales are widened to int16 once per block and broadcast by byte shuffles. */
 LLMEM_AVX2 float dot_q4_k_q8_k_avx2(const void *vx, const void *vy, size_t n) {
   const uint8_t *x = vx, *y = vy;
   const __m256i m4 = _mm256_set1_epi8(0xF);
+  /* Shuffle j broadcasts int16 lane j (bytes 2j, 2j+1) of a 128-bit half to all its lanes. */
+  __m256i pick[8];
+  for (int j = 0; j < 8; j++) pick[j] = _mm256_set1_epi16((short)(0x0100 * (2 * j + 1) + 2 * j));
   float acc = 0.0f;
   for (size_t b = 0; b < n / QK_K; b++, x += Q4_K_BYTES, y += Q8_K_BYTES) {
-    uint8_t sc[8], m[8];
-    q4_k_scales(x + Q4_K_SCALES, sc, m);
+    const __m256i sm = _mm256_cvtepu8_epi16(q4_k_scales_mins_sse(x + Q4_K_SCALES)); /* sc 0-7 | m 0-7 */
+    const __m128i sc128 = _mm256_castsi256_si128(sm);
+    const __m256i scales = _mm256_set_m128i(sc128, sc128);
     const uint8_t *q = x + Q4_K_QS;
     const uint8_t *a = y + Q8_K_QS;
     __m256i sum = _mm256_setzero_si256();
@@ -219,20 +235,19 @@ LLMEM_AVX2 float dot_q4_k_q8_k_avx2(const void *vx, const void *vy, size_t n) {
       const __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
       const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(a + 64 * c)));
       const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a + 64 * c + 32)));
-      sum = _mm256_add_epi32(sum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
-      sum = _mm256_add_epi32(sum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+      sum = _mm256_add_epi32(sum, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(scales, pick[2 * c])));
+      sum = _mm256_add_epi32(sum, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(scales, pick[2 * c + 1])));
     }
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
     /* The mins against x's group sums: 16 int16 bsums, adjacent pairs added, times m. */
     const __m256i bs = _mm256_loadu_si256((const __m256i *)(y + Q8_K_BSUMS));
     const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-    __m128i ms = _mm_madd_epi16(pairs, _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m)));
-    ms = _mm_add_epi32(ms, _mm_unpackhi_epi64(ms, ms));
-    ms = _mm_add_epi32(ms, _mm_shuffle_epi32(ms, 1));
+    const __m128i ms = _mm_madd_epi16(pairs, _mm256_extracti128_si256(sm, 1));
+    /* Both horizontal sums at once: isum in lane 0, msum in lane 1. */
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s = _mm_hadd_epi32(s, ms);
+    s = _mm_hadd_epi32(s, s);
     const float dy = ld_f32(y), d = scale_at_avx2(x) * dy, dmin = scale_at_avx2(x + 2) * dy;
-    acc = k_fold(acc, d, _mm_cvtsi128_si32(s), dmin, _mm_cvtsi128_si32(ms));
+    acc = k_fold(acc, d, _mm_cvtsi128_si32(s), dmin, _mm_extract_epi32(s, 1));
   }
   return acc;
 }

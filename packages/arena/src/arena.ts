@@ -55,15 +55,46 @@ export interface ModelDims {
 /** Step buffers forModel leaves alignment room for when contextLength is given. */
 const STEP_BUFFERS = 16;
 
+interface MarkState {
+  readonly arena: Arena;
+  readonly id: number;
+  readonly offset: number;
+  readonly allocationCount: number;
+}
+
+/**
+ * The state of every mark the arena itself made, keyed by the mark: rollback reads only this,
+ * never the mark's properties, so neither an edited mark (an own `offset` of -64 shadowing the
+ * getter) nor `new ArenaMark(arena, id, -16, 0)` can set the arena's offset to a value it never
+ * had (a negative offset would hand JS the allocator's header before the block).
+ */
+const markStates = new WeakMap<ArenaMark, MarkState>();
+
 /** A point to roll back to; valid until a reset or a rollback to an earlier mark. */
 export class ArenaMark {
+  readonly #state: MarkState;
+  /** @internal use arena.mark(); a mark constructed directly is refused by rollback */
+  constructor(arena: Arena, id: number, offset: number, allocationCount: number) {
+    this.#state = Object.freeze({ arena, id, offset, allocationCount });
+  }
+  get arena(): Arena {
+    return this.#state.arena;
+  }
+  get id(): number {
+    return this.#state.id;
+  }
+  get offset(): number {
+    return this.#state.offset;
+  }
+  get allocationCount(): number {
+    return this.#state.allocationCount;
+  }
   /** @internal */
-  constructor(
-    readonly arena: Arena,
-    readonly id: number,
-    readonly offset: number,
-    readonly allocationCount: number,
-  ) {}
+  static mint(state: MarkState): ArenaMark {
+    const mark = new ArenaMark(state.arena, state.id, state.offset, state.allocationCount);
+    markStates.set(mark, Object.freeze({ ...state }));
+    return mark;
+  }
 }
 
 type View = InstanceType<TypedArrayConstructor>;
@@ -211,13 +242,14 @@ export class Arena {
     if (this.disposed) throw disposedError();
     const id = this.nextMarkId++;
     this.marks.push(id);
-    return new ArenaMark(this, id, this.offset, this.count);
+    return ArenaMark.mint({ arena: this, id, offset: this.offset, allocationCount: this.count });
   }
 
   /** Frees every allocation made since `mark` (which stays valid; later marks die). */
-  rollback(mark: ArenaMark): void {
+  rollback(handle: ArenaMark): void {
     if (this.disposed) throw disposedError();
-    if (!(mark instanceof ArenaMark)) {
+    const mark = markStates.get(handle);
+    if (mark === undefined) {
       throw new LlmemError("INVALID_ARGUMENT", "mark must come from arena.mark()", { argument: "mark" });
     }
     if (mark.arena !== this) {

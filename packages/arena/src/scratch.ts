@@ -71,6 +71,7 @@ export function configureScratch(config: ScratchConfig): void {
  * when an existing scratch is smaller than `bytes`.
  */
 export function scratch(bytes?: number): Arena {
+  reclaimDisposed();
   const size =
     bytes === undefined ? Atomics.load(shared, BYTES) : checkInt("bytes", bytes, 0, MAX_ARENA_BYTES);
   if (mine && !mine.isDisposed) {
@@ -107,7 +108,8 @@ export function scratch(bytes?: number): Arena {
 
 /** Frees this worker's scratch and its slot; returns false if it had none. */
 export function releaseScratch(): boolean {
-  if (!mine || mine.isDisposed) return false;
+  reclaimDisposed();
+  if (!mine) return false;
   mine.dispose();
   mine = null;
   Atomics.sub(shared, ACTIVE, 1);
@@ -119,7 +121,19 @@ export function resetScratch(): void {
   if (mine && !mine.isDisposed) mine.reset();
 }
 
+/**
+ * The scratch arena is an Arena, so `scratch().dispose()` is callable directly: its slot is given
+ * back here, the next time this worker asks, instead of leaking one of the process-wide slots.
+ */
+function reclaimDisposed(): void {
+  if (mine?.isDisposed) {
+    mine = null;
+    Atomics.sub(shared, ACTIVE, 1);
+  }
+}
+
 export function scratchStats(): ScratchStats {
+  reclaimDisposed();
   return {
     active: Atomics.load(shared, ACTIVE),
     maxScratches: Atomics.load(shared, LIMIT),

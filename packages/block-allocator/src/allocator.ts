@@ -12,7 +12,7 @@
  * (hash-index.ts) that keeps u64 keys as numbers: at a million blocks the costs are cache misses,
  * and this keeps them to a few per operation and holds no JS object per cached block.
  */
-import { checkInt, LlmemError, PoolExhaustedError } from "@llmem/core";
+import { checkInt, checkSize, LlmemError, PoolExhaustedError } from "@llmem/core";
 import { HashIndex, MAX_INDEXED_BLOCKS } from "./hash-index.ts";
 
 /** A prefix-cache key: the hashes of @llmem/prefix-hash are bigints; any bigint or string works. */
@@ -171,9 +171,9 @@ export class BlockAllocator {
   }
 
   /** One more reference to each block (a block may repeat); all or none. */
-  acquireMany(blocks: ArrayLike<number>): void {
+  acquireMany(list: ArrayLike<number>): void {
+    const blocks = this.idList(list, true);
     const n = blocks.length;
-    for (let i = 0; i < n; i++) this.checkLive(`blocks[${i}]`, blocks[i]);
     const m = this.meta;
     let i = 0;
     for (; i < n; i++) {
@@ -191,9 +191,9 @@ export class BlockAllocator {
    * Drops one reference from each block, in order; a block reaching 0 becomes free (soft-free,
    * still findable by hash, if it has one). All or none: a double free changes nothing.
    */
-  free(blocks: ArrayLike<number>): void {
+  free(list: ArrayLike<number>): void {
+    const blocks = this.idList(list, false);
     const n = blocks.length;
-    for (let i = 0; i < n; i++) this.checkId(`blocks[${i}]`, blocks[i]);
     const m = this.meta;
     let i = 0;
     for (; i < n; i++) {
@@ -400,8 +400,15 @@ export class BlockAllocator {
       });
     }
     const src = c.tokens;
-    const tokens = new Uint32Array(src.length);
-    for (let i = 0; i < src.length; i++) {
+    const len = typeof src === "object" && src !== null ? src.length : undefined;
+    if (typeof len !== "number") {
+      throw new LlmemError("INVALID_ARGUMENT", "content.tokens must be an array of token ids", {
+        argument: "content.tokens",
+      });
+    }
+    const n = checkSize("content.tokens.length", len, 2 ** 30);
+    const tokens = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
       const t = src[i]!;
       if (t >>> 0 !== t) {
         throw new LlmemError(
@@ -439,6 +446,29 @@ export class BlockAllocator {
       block,
       limit: MAX_REF,
     });
+  }
+
+  /**
+   * A list of block ids, each read once into a copy and checked (live ones if `live`): `free(5)`
+   * or `acquireMany(null)` is an LlmemError, not a silent no-op or a TypeError, and an array-like
+   * whose elements change between reads cannot pass the checks with one id and act on another.
+   */
+  /** @internal (BlockTable.adopt) */
+  idList(list: unknown, live: boolean): number[] {
+    const len = typeof list === "object" && list !== null ? (list as ArrayLike<number>).length : undefined;
+    if (typeof len !== "number") {
+      throw new LlmemError("INVALID_ARGUMENT", "blocks must be an array of block ids", {
+        argument: "blocks",
+      });
+    }
+    // Not more ids than references could exist: bounds the loop for a {length: 2^40}.
+    const n = checkSize("blocks.length", len, this.capacity * MAX_REF);
+    const ids = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const b = (list as ArrayLike<unknown>)[i];
+      ids[i] = live ? this.checkLive(`blocks[${i}]`, b) : this.checkId(`blocks[${i}]`, b);
+    }
+    return ids;
   }
 
   private checkId(name: string, block: unknown): number {

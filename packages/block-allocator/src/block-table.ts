@@ -3,7 +3,7 @@
  * handed to a paged-attention kernel as is (unused slots are 0; read only the first blockCount).
  */
 import { checkInt, LlmemError } from "@llmem/core";
-import type { BlockAllocator } from "./allocator.ts";
+import { BlockAllocator } from "./allocator.ts";
 
 export interface BlockTableOptions {
   /** Tokens per block. */
@@ -28,6 +28,11 @@ export class BlockTable {
   private tokens = 0;
 
   constructor(allocator: BlockAllocator, options: BlockTableOptions) {
+    if (!(allocator instanceof BlockAllocator)) {
+      throw new LlmemError("INVALID_ARGUMENT", "allocator must be a BlockAllocator", {
+        argument: "allocator",
+      });
+    }
     this.allocator = allocator;
     this.blockSize = checkInt("blockSize", options?.blockSize, 1, 2 ** 24);
     this.maxBlocksPerSeq = checkInt("maxBlocksPerSeq", options?.maxBlocksPerSeq, 1, 2 ** 24);
@@ -116,12 +121,13 @@ export class BlockTable {
    * Starts an empty table from blocks the caller already holds a reference to (e.g. the
    * blocks of acquireCachedPrefix), covering `tokenCount` tokens. The references move to the table.
    */
-  adopt(blocks: ArrayLike<number>, tokenCount: number): void {
+  adopt(list: ArrayLike<number>, tokenCount: number): void {
     if (this.count !== 0) {
       throw new LlmemError("INVALID_ARGUMENT", "adopt needs an empty table (release it first)", {
         argument: "table",
       });
     }
+    const blocks = this.allocator.idList(list, true); // read once, each a live block
     const n = blocks.length;
     if (n > this.maxBlocksPerSeq) {
       throw new LlmemError(
@@ -131,12 +137,22 @@ export class BlockTable {
       );
     }
     checkInt("tokenCount", tokenCount, n === 0 ? 0 : (n - 1) * this.blockSize + 1, n * this.blockSize);
+    // A block listed k times must hold k references: release() drops one per slot, so [b, b]
+    // with one reference would free b twice.
+    const uses = new Map<number, number>();
     for (let i = 0; i < n; i++) {
-      if (this.allocator.refCount(blocks[i]!) === 0) {
-        throw new LlmemError("BLOCK_NOT_LIVE", `blocks[${i}] = ${blocks[i]} is free, not held`, {
-          argument: "blocks",
-          block: blocks[i],
-        });
+      const b = blocks[i]!;
+      const k = (uses.get(b) ?? 0) + 1;
+      uses.set(b, k);
+      if (this.allocator.refCount(b) < k) {
+        throw new LlmemError(
+          "INVALID_ARGUMENT",
+          `blocks[${i}] = ${b} is listed ${k} times but holds fewer references`,
+          {
+            argument: "blocks",
+            block: b,
+          },
+        );
       }
     }
     for (let i = 0; i < n; i++) this.blocks[i] = blocks[i]!;

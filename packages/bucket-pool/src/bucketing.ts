@@ -2,7 +2,7 @@
  * Size classes ("buckets"): every request maps to a class whose capacity is at least the
  * request, and a freed buffer only serves later requests of its own class.
  */
-import { checkInt, checkPowerOfTwo, LlmemError } from "@llmem/core";
+import { checkInt, checkPowerOfTwo, checkSize, LlmemError } from "@llmem/core";
 
 /** The largest request any pool accepts (bucket arithmetic below is exact up to 2^32). */
 export const MAX_BUFFER_BYTES = 2 ** 32;
@@ -28,10 +28,13 @@ export interface Bucketing {
 
 /** Power-of-two bucketing, exactly as the MLX seed: 0→1, 1→1, 3→4, 1023→1024, 1025→2048. */
 export function powerOfTwoBucket(byteLength: number): number {
+  // clz32 truncates to 32 bits: 1.5 or 2^32 + 1 would map to a bucket smaller than the request.
+  checkSize("byteLength", byteLength, MAX_BUFFER_BYTES);
   return byteLength <= 1 ? 1 : 2 ** (32 - Math.clz32(byteLength - 1));
 }
 
 export function pow2Bucketing(maxBytes: number = MAX_BUFFER_BYTES): Bucketing {
+  checkInt("maxBytes", maxBytes, 1, MAX_BUFFER_BYTES);
   return {
     mode: "pow2",
     classCount: 33,
@@ -48,6 +51,7 @@ export function pow2Bucketing(maxBytes: number = MAX_BUFFER_BYTES): Bucketing {
  */
 export function fineBucketing(perPowerOfTwo: number, maxBytes: number = MAX_BUFFER_BYTES): Bucketing {
   const k = checkPowerOfTwo("classesPerPowerOfTwo", perPowerOfTwo, 64);
+  checkInt("maxBytes", maxBytes, 1, MAX_BUFFER_BYTES);
   const capacities: number[] = [1];
   for (let p = 0; p < 32; p++) {
     const step = Math.max(1, 2 ** p / k);
@@ -76,7 +80,11 @@ export function fixedBucketing(sizeClasses: readonly number[] = DEFAULT_SIZE_CLA
       argument: "sizeClasses",
     });
   }
-  const classes = sizeClasses.map((c, i) => checkInt(`sizeClasses[${i}]`, c, 1, MAX_BUFFER_BYTES));
+  // Every index read (not .map, which skips the holes of a sparse array and keeps them).
+  const classes: number[] = [];
+  for (let i = 0; i < sizeClasses.length; i++) {
+    classes.push(checkInt(`sizeClasses[${i}]`, sizeClasses[i], 1, MAX_BUFFER_BYTES));
+  }
   for (let i = 1; i < classes.length; i++) {
     if (classes[i]! <= classes[i - 1]!) {
       throw new LlmemError("INVALID_ARGUMENT", "sizeClasses must be strictly ascending", {

@@ -19,6 +19,20 @@ import { MAX_BUFFER_BYTES } from "./bucketing.ts";
 /** True when Metal can be used: @llmem/native's one check (libllmem, a device, LLMEM_METAL not 0). */
 export { metalAvailable };
 
+/**
+ * Buffers allocMetalBuffer made: `new MetalBuffer(0xdead0, …)` must never hand a made-up number
+ * to the Metal release call, so every method refuses a buffer not in this set.
+ */
+const minted = new WeakSet<MetalBuffer>();
+
+function checkMinted(b: MetalBuffer): void {
+  if (!minted.has(b)) {
+    throw new LlmemError("INVALID_ARGUMENT", "a MetalBuffer must come from allocMetalBuffer", {
+      argument: "buffer",
+    });
+  }
+}
+
 /** A shared-storage MTLBuffer of exactly the requested size, owned by the caller. */
 export class MetalBuffer {
   #handle: number;
@@ -34,21 +48,25 @@ export class MetalBuffer {
 
   /** @internal the retained MTLBuffer handle, 0 once freed */
   get handle(): number {
+    checkMinted(this);
     return this.#handle;
   }
 
   get buffer(): ArrayBuffer {
+    checkMinted(this);
     if (this.#handle === 0) throw new LlmemError("STALE_HANDLE", "Metal buffer was freed");
     return this.#buffer;
   }
 
   /** True if the buffer lives on llmem's Metal device. */
   get onDevice(): boolean {
+    checkMinted(this);
     return metalBufferOnDevice(this.#handle);
   }
 
   /** Releases the MTLBuffer; views of it are detached first. Pools it was registered with drop it first. */
   free(): void {
+    checkMinted(this);
     if (this.#handle === 0) throw new LlmemError("DOUBLE_FREE", "Metal buffer was already freed");
     // A removal is only staged until commit: commit now, so no set keeps the freed buffer resident.
     for (const set of residencyOwners.get(this) ?? []) {
@@ -66,7 +84,9 @@ export class MetalBuffer {
 export function allocMetalBuffer(byteLength: number): MetalBuffer {
   checkInt("byteLength", byteLength, 1, MAX_BUFFER_BYTES);
   const { handle, buffer } = metalBufferNew(byteLength, "allocMetalBuffer");
-  return new MetalBuffer(handle, byteLength, buffer);
+  const b = new MetalBuffer(handle, byteLength, buffer);
+  minted.add(b);
+  return b;
 }
 
 const residencyOwners = new WeakMap<MetalBuffer, Set<Residency>>();

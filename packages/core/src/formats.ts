@@ -15,6 +15,9 @@
  * Then its TS reference kernels and tests (packages/quant-kernels).
  */
 
+import { LlmemError } from "./errors.ts";
+import { checkSize } from "./validate.ts";
+
 const FORMAT_ROWS = [
   { id: 0, name: "f32", blockSize: 1, blockBytes: 4, vecDot: "f32", quant: false, row: true, matrix: true },
   { id: 1, name: "f16", blockSize: 1, blockBytes: 2, vecDot: "f32", quant: false, row: true, matrix: true },
@@ -87,6 +90,27 @@ const FORMAT_ROWS = [
     blockSize: 256,
     blockBytes: 210,
     vecDot: "q8_K",
+    quant: true,
+    row: false,
+    matrix: true,
+  },
+  // GGML's 5-bit formats (32 values): q5_0 dots with q8_0, q5_1 with q8_1.
+  {
+    id: 10,
+    name: "q5_0",
+    blockSize: 32,
+    blockBytes: 22,
+    vecDot: "q8_0",
+    quant: true,
+    row: false,
+    matrix: true,
+  },
+  {
+    id: 11,
+    name: "q5_1",
+    blockSize: 32,
+    blockBytes: 24,
+    vecDot: "q8_1",
     quant: true,
     row: false,
     matrix: true,
@@ -177,7 +201,25 @@ export function isBlockFormat(format: Format): boolean {
 
 /** Bytes of `count` values of `format` (count a whole number of its blocks). */
 export function bytesFor(format: Format, count: number): number {
-  const info = FORMATS[format];
+  const info = Object.hasOwn(FORMATS, format) ? FORMATS[format] : undefined;
+  if (info === undefined) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `format must be one of ${FORMAT_LIST.map((r) => r.name).join(", ")}, got ${String(format)}`,
+      {
+        argument: "format",
+        value: format,
+      },
+    );
+  }
+  checkSize("count", count);
+  if (count % info.blockSize !== 0) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `count ${count} must be a whole number of ${format} blocks (${info.blockSize} values)`,
+      { argument: "count", value: count },
+    );
+  }
   return (count / info.blockSize) * info.blockBytes;
 }
 

@@ -133,3 +133,5 @@ export function runReadmeExample(readmePath: string, section?: string): ReadmeRu
   const r = runAtRepoRoot(code);
   return { expected, printed: r.stdout.trimEnd().split("\n"), stderr: r.stderr, exitCode: r.exitCode };
 }
+
+export { BAD_SIZES, changingField, expectRefused, guarded, hostileScalar, lyingViews } from "./hostile.ts";

@@ -7,8 +7,31 @@ function describe(value: unknown): string {
   return value === null ? "null" : typeof value;
 }
 
+/**
+ * Bounds come from callers too (a pool's maxBytes, a view's length): a NaN bound makes every
+ * comparison false and so would accept anything, so bounds must be integers or ±Infinity.
+ */
+function checkBound(name: string, bound: string, value: number): void {
+  if (
+    typeof value !== "number" ||
+    Number.isNaN(value) ||
+    (Number.isFinite(value) && !Number.isInteger(value))
+  ) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `${name}: bound ${bound} must be an integer, got ${describe(value)}`,
+      {
+        argument: name,
+        [bound]: value,
+      },
+    );
+  }
+}
+
 /** An integer in [min, max]; anything else (NaN, Infinity, fractions, non-numbers) throws. */
 export function checkInt(name: string, value: unknown, min: number, max: number): number {
+  checkBound(name, "min", min);
+  checkBound(name, "max", max);
   if (typeof value !== "number" || !Number.isInteger(value)) {
     throw new LlmemError("INVALID_ARGUMENT", `${name} must be an integer, got ${describe(value)}`, {
       argument: name,
@@ -34,7 +57,8 @@ export function checkSize(name: string, value: unknown, max: number = Number.MAX
 export function checkPowerOfTwo(name: string, value: unknown, max: number = 2 ** 30): number {
   checkInt(name, value, 1, max);
   const v = value as number;
-  if ((v & (v - 1)) !== 0) {
+  // Not `v & (v - 1)`: bitwise operators truncate to 32 bits, so 3·2^31 would pass.
+  if (2 ** Math.round(Math.log2(v)) !== v) {
     throw new LlmemError("INVALID_ARGUMENT", `${name} must be a power of two, got ${v}`, {
       argument: name,
       value: v,
@@ -70,6 +94,7 @@ export function checkFiniteNumber(name: string, value: unknown): number {
 
 /** `count` elements starting at `offset` must lie inside a view of `length` elements. */
 export function checkRange(name: string, offset: number, count: number, length: number): void {
+  checkSize(`${name} length`, length);
   checkSize(`${name} offset`, offset);
   checkSize(`${name} count`, count);
   if (offset + count > length) {

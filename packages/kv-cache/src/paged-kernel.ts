@@ -4,7 +4,16 @@
  * before C sees a pointer.
  */
 import { checkInt, checkOneOf, LlmemError, type TypedArray } from "@llmem/core";
-import { nativePagedAttention, type PagedCall, pagedNative } from "@llmem/native";
+import {
+  byteView,
+  checkedByteLength,
+  engineLength,
+  isDetachedView,
+  nativePagedAttention,
+  type PagedCall,
+  pagedNative,
+  typedArrayKind,
+} from "@llmem/native";
 
 import { attentionScores, attentionWeightedSum } from "./ops.ts";
 import { checkHeadDimFor, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
@@ -55,30 +64,32 @@ export function checkPagedArgs(a: PagedAttentionArgs): CheckedPagedArgs {
     fail("numHeads", `numHeads ${numHeads} must be a multiple of numKvHeads ${numKvHeads}`);
   const blockSize = checkInt("blockSize", a.blockSize, 1, 1 << 20);
   const numTokens = checkInt("numTokens", a.numTokens, 0, 2 ** 31);
-  if (!(a.query instanceof Float32Array) || a.query.length !== numHeads * headDim) {
+  // Lengths as the engine has them (an own `length` or a subclass cannot claim more floats).
+  if (engineLengthOf(a.query, "Float32Array") !== numHeads * headDim) {
     fail("query", `query must be a Float32Array of numHeads*headDim = ${numHeads * headDim} floats`);
   }
-  if (!(a.out instanceof Float32Array) || a.out.length !== numHeads * headDim) {
+  if (engineLengthOf(a.out, "Float32Array") !== numHeads * headDim) {
     fail("out", `out must be a Float32Array of ${numHeads * headDim} floats`);
   }
-  if (!(a.lse instanceof Float32Array) || a.lse.length !== numHeads)
+  if (engineLengthOf(a.lse, "Float32Array") !== numHeads)
     fail("lse", `lse must be a Float32Array of ${numHeads} floats`);
-  if (!(a.blockTable instanceof Uint32Array)) fail("blockTable", "blockTable must be a Uint32Array");
+  const tableLength = engineLengthOf(a.blockTable, "Uint32Array");
+  if (tableLength < 0) fail("blockTable", "blockTable must be a Uint32Array");
   if (!Number.isFinite(a.scale)) fail("scale", `scale must be finite, got ${a.scale}`);
   const blockBytes = blockSize * numKvHeads * rowBytes(format, headDim);
   const numBlocks = Math.ceil(numTokens / blockSize);
-  if (a.blockTable.length < numBlocks) {
+  if (tableLength < numBlocks) {
     throw new LlmemError(
       "OUT_OF_BOUNDS",
-      `blockTable holds ${a.blockTable.length} blocks, ${numTokens} tokens need ${numBlocks}`,
+      `blockTable holds ${tableLength} blocks, ${numTokens} tokens need ${numBlocks}`,
       {
         argument: "blockTable",
       },
     );
   }
   const poolBlocks = Math.min(
-    Math.floor(a.kPool.byteLength / blockBytes),
-    Math.floor(a.vPool.byteLength / blockBytes),
+    Math.floor(checkedByteLength("kPool", a.kPool) / blockBytes),
+    Math.floor(checkedByteLength("vPool", a.vPool) / blockBytes),
   );
   for (let i = 0; i < numBlocks; i++) {
     if (a.blockTable[i]! >= poolBlocks) {
@@ -90,6 +101,35 @@ export function checkPagedArgs(a: PagedAttentionArgs): CheckedPagedArgs {
     }
   }
   return { format, numBlocks, blockBytes };
+}
+
+/** Engine length of a live `kind` view; -1 for anything else (wrong kind, detached, not a view). */
+function engineLengthOf(v: unknown, kind: "Float32Array" | "Uint32Array"): number {
+  if (typedArrayKind(v) !== kind || isDetachedView(v as ArrayBufferView)) return -1;
+  return engineLength(v);
+}
+
+/**
+ * The arguments with each field read exactly once: checks and kernels then see the same values,
+ * so a getter cannot hand the checks one block table (or token count) and the kernel another.
+ */
+export function snapshotPagedArgs(a: PagedAttentionArgs): PagedAttentionArgs {
+  if (typeof a !== "object" || a === null) fail("args", "paged attention needs an arguments object");
+  return {
+    format: a.format,
+    query: a.query,
+    numHeads: a.numHeads,
+    numKvHeads: a.numKvHeads,
+    headDim: a.headDim,
+    kPool: a.kPool,
+    vPool: a.vPool,
+    blockTable: a.blockTable,
+    blockSize: a.blockSize,
+    numTokens: a.numTokens,
+    scale: a.scale,
+    out: a.out,
+    lse: a.lse,
+  };
 }
 
 /**
@@ -104,8 +144,8 @@ export function pagedCall(a: PagedAttentionArgs, format: RowFormat, numBlocks: n
     numHeads: a.numHeads,
     numKvHeads: a.numKvHeads,
     headDim: a.headDim,
-    kBytes: new Uint8Array(a.kPool.buffer, a.kPool.byteOffset, a.kPool.byteLength),
-    vBytes: new Uint8Array(a.vPool.buffer, a.vPool.byteOffset, a.vPool.byteLength),
+    kBytes: byteView(a.kPool),
+    vBytes: byteView(a.vPool),
     blockTable: a.blockTable,
     numBlocks,
     blockSize: a.blockSize,
@@ -117,7 +157,8 @@ export function pagedCall(a: PagedAttentionArgs, format: RowFormat, numBlocks: n
 }
 
 /** Paged attention for any caller: every shape and every block id checked before C sees a pointer. */
-export function pagedAttention(a: PagedAttentionArgs): void {
+export function pagedAttention(args: PagedAttentionArgs): void {
+  const a = snapshotPagedArgs(args);
   const { format, numBlocks } = checkPagedArgs(a);
   pagedAttentionTrusted(pagedCall(a, format, numBlocks));
 }

@@ -8,7 +8,13 @@
  */
 import { metalAvailable, metalHolds, metalPagedAttention, type PagedCall } from "@llmem/native";
 
-import { checkPagedArgs, type PagedAttentionArgs, pagedAttentionTrusted, pagedCall } from "./paged-kernel.ts";
+import {
+  checkPagedArgs,
+  type PagedAttentionArgs,
+  pagedAttentionTrusted,
+  pagedCall,
+  snapshotPagedArgs,
+} from "./paged-kernel.ts";
 
 export interface MetalAttentionOptions {
   /** Use the GPU even for pools in ordinary memory (default: LLMEM_METAL=1). */
@@ -24,9 +30,10 @@ export { metalAvailable };
  * where it ran. Invalid arguments throw the same LlmemErrors either way.
  */
 export function pagedAttentionMetal(
-  a: PagedAttentionArgs,
+  args: PagedAttentionArgs,
   options: MetalAttentionOptions = {},
 ): "metal" | "cpu" {
+  const a = snapshotPagedArgs(args);
   const { format, numBlocks } = checkPagedArgs(a);
   return pagedAttentionMetalTrusted(pagedCall(a, format, numBlocks), options.force === true);
 }

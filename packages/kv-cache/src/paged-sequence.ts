@@ -5,7 +5,7 @@
  * does the storage work.
  */
 import type { BlockTable } from "@llmem/block-allocator";
-import { LlmemError } from "@llmem/core";
+import { checkSize, LlmemError } from "@llmem/core";
 import type { PrefixHasher } from "@llmem/prefix-hash";
 import { noReuse, type ReusedFrom } from "./origins.ts";
 
@@ -19,6 +19,8 @@ export interface SequenceHost {
 }
 
 const MAX_TOKEN_ID = 0xffffffff;
+/** Most token ids one call takes (far beyond any context; keeps `new Array(n)` an LlmemError, not a RangeError). */
+const MAX_TOKENS = 2 ** 28;
 
 export class PagedSequence {
   /** Prompt tokens whose KV came from the prefix cache (prefill starts after them). */
@@ -139,8 +141,11 @@ export function checkTokenIds(name: string, tokens: ArrayLike<number>): number[]
   if (tokens === null || typeof tokens !== "object" || typeof tokens.length !== "number") {
     throw new LlmemError("INVALID_ARGUMENT", `${name} must be an array of token ids`, { argument: name });
   }
-  const out = new Array<number>(tokens.length);
-  for (let i = 0; i < tokens.length; i++) {
+  // Length read once and checked: {length: -1 | 2^40 | 1.5} must be an LlmemError, not a RangeError
+  // from `new Array`, and a getter must not change it mid-loop.
+  const n = checkSize(`${name}.length`, tokens.length, MAX_TOKENS);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
     const t = tokens[i];
     if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t > MAX_TOKEN_ID) {
       throw new LlmemError(

@@ -521,7 +521,11 @@ export class PagedKvCache implements SequenceHost {
           { argument: name, length: rows.length, expected: n * tf },
         );
       }
-      if (isBlockFormat(this.format)) checkAllFinite(name, rows);
+      // Refused at the door whenever any tier it may reach is a block format (which cannot hold
+      // NaN/±Inf): a tiered cache's f32 recent rows are quantized into the store tier later.
+      if (isBlockFormat(this.format) || (this.tiers !== null && isBlockFormat(this.tiers.storeFormat))) {
+        checkAllFinite(name, rows);
+      }
     }
     this.pools.writeRecent(layer, seq.table.blocks, seq.length - seq.storedTokens, n, k, v);
     seq.layerDone[layer] = 1;

@@ -5,7 +5,8 @@
  */
 import { LlmemError } from "@llmem/core";
 import { loaded } from "./loaded.ts";
-import { viewPtr } from "./pointers.ts";
+import { typedPtr } from "./pointers.ts";
+import { checkedLength } from "./views.ts";
 
 export function hashNative(): boolean {
   return loaded() !== null;
@@ -47,17 +48,17 @@ export function nativeChain(
         outOfBounds(`offsets[${i}] = ${o} is out of order or beyond extra's length ${m}`);
       prev = o;
     }
-    po = viewPtr("offsets", offsets, 0, blocks + 1);
-    if (m > 0) pe = viewPtr("extra", extra!, 0, m);
+    po = typedPtr("offsets", offsets, "Uint32Array", 0, blocks + 1);
+    if (m > 0) pe = typedPtr("extra", extra!, "Uint32Array", 0, m);
   }
   lib.llmem_hash64_chain(
-    viewPtr("tokens", tokens, 0, blocks * blockSize),
+    typedPtr("tokens", tokens, "Uint32Array", 0, blocks * blockSize),
     blockSize,
     blocks,
     pe,
     po,
     parent,
-    viewPtr("out", out, 0, 2 * blocks),
+    typedPtr("out", out, "Uint32Array", 0, 2 * blocks),
   );
   return true;
 }
@@ -66,9 +67,11 @@ export function nativeChain(
 export function nativeHash64(tokens: Uint32Array, extra: Uint32Array | null, parent: bigint): bigint | null {
   const lib = loaded();
   if (lib === null) return null;
-  const n = tokens.length;
-  const m = extra === null ? 0 : extra.length;
-  const pt = n === 0 ? null : viewPtr("tokens", tokens, 0, n);
-  const pe = m === 0 ? null : viewPtr("extra", extra!, 0, m);
+  // The engine's lengths: an own `length` must not make the hash cover words that are not there,
+  // and a detached view must be refused, not hashed as empty.
+  const n = checkedLength("tokens", tokens, "Uint32Array");
+  const m = extra === null ? 0 : checkedLength("extra", extra, "Uint32Array");
+  const pt = n === 0 ? null : typedPtr("tokens", tokens, "Uint32Array", 0, n);
+  const pe = m === 0 ? null : typedPtr("extra", extra!, "Uint32Array", 0, m);
   return BigInt.asUintN(64, BigInt(lib.llmem_hash64(pt, n, pe, m, parent)));
 }

@@ -74,6 +74,8 @@ export {
   nativeDotQ4_0Q8_0,
   nativeDotQ4_1Q8_1,
   nativeDotQ4_KQ8_K,
+  nativeDotQ5_0Q8_0,
+  nativeDotQ5_1Q8_1,
   nativeDotQ6_KQ8_K,
   nativeDotQ8_0,
   nativeF16ToF32,

@@ -1,6 +1,6 @@
 import { checkSize } from "@llmem/core";
 import { nativeLib } from "./library.ts";
-import { viewPtr } from "./pointers.ts";
+import { typedPtr } from "./pointers.ts";
 
 /** TS reference for dotF32 (also the fallback when native is off); accumulates in f32 like C. */
 export function dotF32Reference(a: Float32Array, b: Float32Array, n: number): number {
@@ -14,7 +14,8 @@ export function dotF32(a: Float32Array, b: Float32Array, n: number = a.length): 
   checkSize("n", n);
   const lib = nativeLib();
   if (n === 0) return 0;
-  const pa = viewPtr("a", a, 0, n);
-  const pb = viewPtr("b", b, 0, n);
+  // The kind is checked too: C reads 4n bytes of each, so two Uint8Array(n) must not pass.
+  const pa = typedPtr("a", a, "Float32Array", 0, n);
+  const pb = typedPtr("b", b, "Float32Array", 0, n);
   return lib ? lib.llmem_dot_f32(pa, pb, n) : dotF32Reference(a, b, n);
 }

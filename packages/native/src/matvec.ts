@@ -12,7 +12,7 @@ import {
   type TypedArray,
 } from "@llmem/core";
 import { loaded } from "./loaded.ts";
-import { viewPtr } from "./pointers.ts";
+import { typedPtr, viewPtr } from "./pointers.ts";
 
 /** True when matvec and attention run in libllmem (else callers take their TS path). */
 export function matvecNative(): boolean {
@@ -53,8 +53,9 @@ export function nativeMatvec(
     viewPtr("w.data", w, 0, elements),
     rows,
     cols,
-    viewPtr("x", x),
-    viewPtr("y", y),
+    // x and y bounded by what C reads and writes (cols, rows), in the engine's Float32 elements.
+    typedPtr("x", x, "Float32Array", 0, cols),
+    typedPtr("y", y, "Float32Array", 0, rows),
     scratchBytes === 0 ? null : viewPtr("scratch", scratch!, 0, scratchBytes),
   );
   if (code !== 0) throw new LlmemError("UNSUPPORTED", `llmem_matvec failed for ${format} (code ${code})`);
@@ -85,16 +86,18 @@ export function nativeAttnScores(
   out: Float32Array,
   outOffset: number,
 ): void {
+  // Fields read once: the caller checked this geometry against span; a getter must not move it.
+  const { offsetBytes, strideBytes, count, headDim } = o;
   loaded()!.llmem_attn_scores(
     FORMATS[format].id,
-    viewPtr("query", query, 0, o.headDim),
+    typedPtr("query", query, "Float32Array", 0, headDim),
     viewPtr("keys", rows, 0, span),
-    o.offsetBytes,
-    o.strideBytes,
-    o.count,
-    o.headDim,
+    offsetBytes,
+    strideBytes,
+    count,
+    headDim,
     scale,
-    viewPtr("out", out, outOffset, o.count),
+    typedPtr("out", out, "Float32Array", outOffset, count),
   );
 }
 
@@ -108,14 +111,15 @@ export function nativeAttnWeightedSum(
   o: RowSpan,
   out: Float32Array,
 ): void {
+  const { offsetBytes, strideBytes, count, headDim } = o;
   loaded()!.llmem_attn_weighted_sum(
     FORMATS[format].id,
-    viewPtr("weights", weights, weightsOffset, o.count),
+    typedPtr("weights", weights, "Float32Array", weightsOffset, count),
     viewPtr("values", rows, 0, span),
-    o.offsetBytes,
-    o.strideBytes,
-    o.count,
-    o.headDim,
-    viewPtr("out", out, 0, o.headDim),
+    offsetBytes,
+    strideBytes,
+    count,
+    headDim,
+    typedPtr("out", out, "Float32Array", 0, headDim),
   );
 }

@@ -24,6 +24,13 @@ export interface NativeBlock {
 }
 
 const live = new Map<number, NativeBlock>();
+/**
+ * The real buffer of each live block: `block.buffer` is a public field a caller could replace,
+ * and freeing must detach the views of the memory itself, not of whatever the field now holds.
+ */
+const buffers = new WeakMap<NativeBlock, ArrayBuffer>();
+/** The real address of each live block: freeing reads it from here, never from the editable field. */
+const addresses = new WeakMap<NativeBlock, number>();
 
 /** Allocates zeroed native memory; freed explicitly by `freeNative` (or never, if leaked). */
 export function allocNative(byteLength: number, align = 64): NativeBlock {
@@ -46,32 +53,41 @@ export function allocNative(byteLength: number, align = 64): NativeBlock {
     align,
   };
   live.set(block.address, block);
+  buffers.set(block, block.buffer);
+  addresses.set(block, block.address);
   return block;
 }
 
 /** Detaches every existing view of the block and gives it a fresh ArrayBuffer over the same memory. */
 export function detach(block: NativeBlock): ArrayBuffer {
-  if (live.get(block.address) !== block) {
+  if (!isNativeBlock(block)) {
     throw new LlmemError("FOREIGN_HANDLE", "block was not allocated by allocNative or was already freed");
   }
-  block.buffer = block.buffer.transfer();
-  return block.buffer;
+  const fresh = buffers.get(block)!.transfer();
+  buffers.set(block, fresh);
+  block.buffer = fresh;
+  return fresh;
 }
 
 /** Frees the memory after detaching every view of it, so no JS reference can reach freed memory. */
 export function freeNative(block: NativeBlock): void {
-  if (live.get(block.address) !== block) {
+  if (!isNativeBlock(block)) {
     throw new LlmemError("DOUBLE_FREE", "block was not allocated by allocNative or was already freed", {
-      address: block.address,
+      argument: "block",
     });
   }
-  block.buffer.transfer(); // the returned buffer is dropped: nothing can read the memory after free
-  live.delete(block.address);
-  nativeLib()!.llmem_free(block.address as unknown as Pointer);
+  const address = addresses.get(block)!;
+  buffers.get(block)!.transfer(); // the returned buffer is dropped: nothing can read the memory after free
+  buffers.delete(block);
+  addresses.delete(block);
+  live.delete(address);
+  nativeLib()!.llmem_free(address as unknown as Pointer);
 }
 
 export function isNativeBlock(block: unknown): block is NativeBlock {
-  return typeof block === "object" && block !== null && live.get((block as NativeBlock).address) === block;
+  if (typeof block !== "object" || block === null) return false;
+  const address = addresses.get(block as NativeBlock);
+  return address !== undefined && live.get(address) === block;
 }
 
 /** Bytes currently allocated through libllmem (all callers). */

@@ -9,7 +9,8 @@
 import { type Pointer, toArrayBuffer } from "bun:ffi";
 import { FORMATS, LlmemError, type MatrixFormat, type RowFormat, type TypedArray } from "@llmem/core";
 import { loaded } from "./loaded.ts";
-import { viewPtr } from "./pointers.ts";
+import { typedPtr, viewPtr } from "./pointers.ts";
+import { checkedByteLength } from "./views.ts";
 
 const asPtr = (p: number) => p as unknown as Pointer;
 let device: boolean | undefined;
@@ -73,9 +74,8 @@ export function metalBufferOnDevice(handle: number): boolean {
 /** True when all of `bytes` lies inside one live llmem Metal buffer (kernels read it in place). */
 export function metalHolds(bytes: Uint8Array): boolean {
   const l = loaded();
-  return (
-    l !== null && bytes.byteLength > 0 && l.llmem_metal_holds(viewPtr("bytes", bytes), bytes.byteLength) === 1
-  );
+  const n = checkedByteLength("bytes", bytes);
+  return l !== null && n > 0 && l.llmem_metal_holds(viewPtr("bytes", bytes), n) === 1;
 }
 
 /** A residency set's handle, or 0 when the OS has none (or LLMEM_NO_RESIDENCY=1). */
@@ -130,8 +130,8 @@ export function metalMatvec(
     viewPtr("w.data", w, 0, elements),
     rows,
     cols,
-    viewPtr("x", x),
-    viewPtr("y", y),
+    typedPtr("x", x, "Float32Array", 0, cols),
+    typedPtr("y", y, "Float32Array", 0, rows),
   );
   if (rc !== 0)
     throw new LlmemError("UNSUPPORTED", `Metal matvec failed for a ${rows}×${cols} ${format} matrix`);
@@ -158,22 +158,27 @@ export interface PagedCall {
 /** Paged attention on the GPU; false (nothing written that matters) when Metal is missing or fails. */
 export function metalPagedAttention(a: PagedCall): boolean {
   if (!metalAvailable()) return false;
+  // Each field read once and every view bounded by what the kernel touches (see nativePagedAttention).
+  const { format, query, numHeads, numKvHeads, headDim, kBytes, vBytes, blockTable } = a;
+  const { numBlocks, blockSize, numTokens, scale, out, lse } = a;
+  const kLen = checkedByteLength("kPool", kBytes);
+  const vLen = checkedByteLength("vPool", vBytes);
   const rc = lib().llmem_metal_paged_attention(
-    FORMATS[a.format].id,
-    viewPtr("query", a.query),
-    a.numHeads,
-    a.numKvHeads,
-    a.headDim,
-    viewPtr("kPool", a.kBytes),
-    a.kBytes.byteLength,
-    viewPtr("vPool", a.vBytes),
-    a.vBytes.byteLength,
-    viewPtr("blockTable", a.blockTable, 0, a.numBlocks),
-    a.blockSize,
-    a.numTokens,
-    a.scale,
-    viewPtr("out", a.out),
-    viewPtr("lse", a.lse),
+    FORMATS[format].id,
+    typedPtr("query", query, "Float32Array", 0, numHeads * headDim),
+    numHeads,
+    numKvHeads,
+    headDim,
+    viewPtr("kPool", kBytes),
+    kLen,
+    viewPtr("vPool", vBytes),
+    vLen,
+    typedPtr("blockTable", blockTable, "Uint32Array", 0, numBlocks),
+    blockSize,
+    numTokens,
+    scale,
+    typedPtr("out", out, "Float32Array", 0, numHeads * headDim),
+    typedPtr("lse", lse, "Float32Array", 0, numHeads),
   );
   return rc === 0;
 }

@@ -6,7 +6,7 @@
 import { FORMATS, LlmemError } from "@llmem/core";
 import { loaded } from "./loaded.ts";
 import type { PagedCall } from "./metal.ts";
-import { viewPtr } from "./pointers.ts";
+import { typedPtr, viewPtr } from "./pointers.ts";
 
 /** True when libllmem's CPU paged-attention kernel runs (else kv-cache takes its TS path). */
 export function pagedNative(): boolean {
@@ -15,22 +15,26 @@ export function pagedNative(): boolean {
 
 /** libllmem's paged attention on the CPU; scratch holds numTokens*numHeads + 32*headDim floats. */
 export function nativePagedAttention(a: PagedCall, scratch: Float32Array): void {
-  const need = a.numTokens * a.numHeads + 32 * a.headDim;
+  // Each field read once: a getter returning one value to the checks and another to C cannot
+  // widen what C touches. Every view C writes is bounded by the count C will write.
+  const { format, query, numHeads, numKvHeads, headDim, kBytes, vBytes, blockTable } = a;
+  const { numBlocks, blockSize, numTokens, scale, out, lse } = a;
+  const need = numTokens * numHeads + 32 * headDim;
   loaded()!.llmem_paged_attention(
-    FORMATS[a.format].id,
-    viewPtr("query", a.query),
-    a.numHeads,
-    a.numKvHeads,
-    a.headDim,
-    viewPtr("kPool", a.kBytes),
-    viewPtr("vPool", a.vBytes),
-    viewPtr("blockTable", a.blockTable, 0, a.numBlocks),
-    a.blockSize,
-    a.numTokens,
-    a.scale,
-    viewPtr("scratch", scratch, 0, need),
-    viewPtr("out", a.out),
-    viewPtr("lse", a.lse),
+    FORMATS[format].id,
+    typedPtr("query", query, "Float32Array", 0, numHeads * headDim),
+    numHeads,
+    numKvHeads,
+    headDim,
+    viewPtr("kPool", kBytes),
+    viewPtr("vPool", vBytes),
+    typedPtr("blockTable", blockTable, "Uint32Array", 0, numBlocks),
+    blockSize,
+    numTokens,
+    scale,
+    typedPtr("scratch", scratch, "Float32Array", 0, need),
+    typedPtr("out", out, "Float32Array", 0, numHeads * headDim),
+    typedPtr("lse", lse, "Float32Array", 0, numHeads),
   );
 }
 
@@ -50,7 +54,7 @@ export function nativeQuantizeRefined(
   if (lib === null) return false;
   const rc = lib.llmem_kv_quantize_refined(
     FORMATS[format].id,
-    viewPtr("src", src, 0, n),
+    typedPtr("src", src, "Float32Array", 0, n),
     viewPtr("dst", dst, at, bytes),
     n,
   );

@@ -5,7 +5,7 @@
 
 import { type Pointer, ptr } from "bun:ffi";
 import { checkRange, LlmemError, type TypedArray } from "@llmem/core";
-import { engineElementBytes, engineLength, isDetachedView } from "./views.ts";
+import { engineElementBytes, engineLength, isDetachedView, typedArrayKind } from "./views.ts";
 
 /**
  * What an FFI pointer argument accepts. A typed array passed as is reaches C as the address of
@@ -44,6 +44,30 @@ export function viewPtr(name: string, view: TypedArray, offset = 0, count?: numb
     invalid(name, view, offset, n, length);
   }
   return offset === 0 ? view : ptr(view, offset * engineElementBytes(view));
+}
+
+/**
+ * viewPtr for a view C reads or writes as `kind` elements: the kind is the engine's (a Uint8Array
+ * wearing Float32Array's prototype is refused), so `count` elements are `count` C elements.
+ * `count` is required: C is told nothing about the view, so the caller names every element C
+ * may touch and this checks them all against the engine's length.
+ */
+export function typedPtr(
+  name: string,
+  view: TypedArray,
+  kind: "Float32Array" | "Uint32Array" | "Uint16Array",
+  offset: number,
+  count: number,
+): NativePtr {
+  const actual = typedArrayKind(view);
+  if (actual !== kind) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `${name} must be a ${kind}, got ${actual ?? (view === null ? "null" : typeof view)}`,
+      { argument: name },
+    );
+  }
+  return viewPtr(name, view, offset, count);
 }
 
 /** Like viewPtr, and the address must be a multiple of `align` bytes. */

@@ -14,9 +14,15 @@
  * whatever the object claims (~3.5 ns each under JSC: too slow for the hot path, fine for the
  * rare case).
  *
- * Not covered on the fast path: an own `byteLength` property defined on a plain instance.
- * Refusing it (`Object.hasOwn` on both views) measured ~2 ns per call, a third of the call's
- * whole budget, for code that would have to sabotage its own arrays on purpose.
+ * Index probes close the own-property gap at the cost of one load: `v[k] !== undefined` is true
+ * exactly when k < the engine's length (a typed array's integer keys never reach an own
+ * accessor or the prototype), so the fast paths also probe the last element C will touch. An
+ * own `length`/`byteLength` on a plain instance then cannot claim room that is not there
+ * (refusing such properties with `Object.hasOwn` measured ~2 ns per view, a third of a dot's
+ * budget; the probe is below noise). Still not covered on a fast path: a Uint8Array given
+ * Float32Array's prototype AND own length/byteLength agreeing with it (the probe counts its
+ * bytes as elements); callers that pass views to C without a fast path use `typedPtr`, which
+ * reads the engine's kind.
  */
 import { LlmemError } from "@llmem/core";
 
@@ -50,7 +56,7 @@ export function isPlainU16(v: unknown): v is Uint16Array {
   return ArrayBuffer.isView(v) && Object.getPrototypeOf(v) === U16_PROTO;
 }
 
-export type TypedArrayKind = "Float32Array" | "Uint8Array" | "Uint16Array";
+export type TypedArrayKind = "Float32Array" | "Uint8Array" | "Uint16Array" | "Uint32Array";
 
 /** The typed-array kind the engine knows `v` to be, whatever its prototype says. */
 export function typedArrayKind(v: unknown): string | undefined {
@@ -84,7 +90,38 @@ export function checkedLength(name: string, v: unknown, kind: TypedArrayKind): n
       argument: name,
     });
   }
+  refuseOwnSizes(name, v as object);
   return lengthGetter.call(v) as number;
+}
+
+function hasOwnSizes(v: object): boolean {
+  return Object.hasOwn(v, "length") || Object.hasOwn(v, "byteLength");
+}
+
+/** Own size properties, or a subclass getter claiming sizes the engine does not have. */
+function liesAboutSize(v: object): boolean {
+  return (
+    hasOwnSizes(v) ||
+    (v as Uint8Array).length !== lengthGetter.call(v) ||
+    (v as Uint8Array).byteLength !== byteLengthGetter.call(v)
+  );
+}
+
+/**
+ * A view with its own `length`/`byteLength`, or a subclass whose getters disagree with the
+ * engine, is lying about its size to someone: refused, not trusted and not silently measured (the slow paths only; the fast paths' index probes stop it
+ * reaching C).
+ */
+function refuseOwnSizes(name: string, v: object): void {
+  if (liesAboutSize(v)) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `${name} claims a length/byteLength the engine does not have: refused`,
+      {
+        argument: name,
+      },
+    );
+  }
 }
 
 const KIND_PROTOS: ReadonlySet<object> = new Set(
@@ -138,7 +175,7 @@ export function engineElementBytes(v: unknown): number {
  * Subclasses, and empty views (so a detached one is told apart), are read the exact way.
  */
 export function checkedByteLength(name: string, v: unknown): number {
-  if (isPlainView(v) && v.byteLength > 0) return v.byteLength;
+  if (isPlainView(v) && v.byteLength > 0 && !hasOwnSizes(v)) return v.byteLength;
   if (typedArrayKind(v) === undefined) {
     throw new LlmemError("INVALID_ARGUMENT", `${name} must be a typed array`, { argument: name });
   }
@@ -147,19 +184,25 @@ export function checkedByteLength(name: string, v: unknown): number {
       argument: name,
     });
   }
+  refuseOwnSizes(name, v as object);
   return byteLengthGetter.call(v) as number;
 }
 
 /** The byte offset of a typed array that checkedByteLength accepted. */
 export function byteOffsetOf(v: ArrayBufferView): number {
-  return isPlainView(v) ? v.byteOffset : (byteOffsetGetter.call(v) as number);
+  return isPlainView(v) && !Object.hasOwn(v, "byteOffset")
+    ? v.byteOffset
+    : (byteOffsetGetter.call(v) as number);
 }
 
 /** A Uint8Array over exactly the bytes of a typed array that checkedByteLength accepted. */
 export function byteView(v: ArrayBufferView): Uint8Array {
-  if (isPlainBytes(v)) return v;
-  const plain = isPlainView(v);
-  const buffer = plain ? v.buffer : (bufferGetter.call(v) as ArrayBufferLike);
-  const length = plain ? v.byteLength : (byteLengthGetter.call(v) as number);
-  return new Uint8Array(buffer, byteOffsetOf(v), length);
+  if (isPlainBytes(v) && !hasOwnSizes(v)) return v;
+  // Everything else measured the engine's way (an own byteLength would widen the new view).
+  checkedByteLength("view", v);
+  return new Uint8Array(
+    bufferGetter.call(v) as ArrayBufferLike,
+    byteOffsetGetter.call(v) as number,
+    byteLengthGetter.call(v) as number,
+  );
 }

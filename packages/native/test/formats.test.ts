@@ -43,7 +43,7 @@ describe("format table", () => {
 
   test("lookups: unknown and inherited names find nothing", () => {
     expect(formatInfo("q4_1")?.blockBytes).toBe(20);
-    for (const bad of ["toString", "__proto__", "constructor", "q5_0", 3, null, undefined]) {
+    for (const bad of ["toString", "__proto__", "constructor", "q7_0", 3, null, undefined]) {
       expect(formatInfo(bad)).toBeUndefined();
     }
     expect(bytesFor("q4_0", 64)).toBe(36);

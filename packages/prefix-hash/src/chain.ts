@@ -3,7 +3,7 @@
  * so equal prefixes give equal leading hashes. A trailing partial block gets none.
  */
 import { checkInt, LlmemError } from "@llmem/core";
-import { nativeChain, nativeHash64 } from "@llmem/native";
+import { nativeChain, nativeHash64, typedArrayKind } from "@llmem/native";
 import { blockExtraWords, type ChainOptions, checkMultimodal, continuing, packExtras } from "./block-keys.ts";
 import { LITTLE_ENDIAN } from "./endian.ts";
 import { type BlockExtraKeys, encodeExtraKeys } from "./extra-keys.ts";
@@ -198,7 +198,10 @@ export function blockHashFromWords(
 ): bigint {
   const m = modeOf({ mode });
   checkParent(parent, m);
-  if (!(tokens instanceof Uint32Array) || (extraWords !== null && !(extraWords instanceof Uint32Array))) {
+  if (
+    typedArrayKind(tokens) !== "Uint32Array" ||
+    (extraWords !== null && typedArrayKind(extraWords) !== "Uint32Array")
+  ) {
     throw new LlmemError(
       "INVALID_ARGUMENT",
       "tokens and extraWords must be Uint32Arrays (extraWords may be null)",
@@ -207,12 +210,15 @@ export function blockHashFromWords(
       },
     );
   }
-  return hashBlockWords(m, parent, tokens, 0, tokens.length, extraWords);
+  const words = toTokenWords("tokens", tokens);
+  const extra = extraWords === null ? null : toTokenWords("extraWords", extraWords);
+  return hashBlockWords(m, parent, words, 0, words.length, extra);
 }
 
 /** LH64 of a whole token/word array in one call (the bulk baseline the chain is measured against). */
 export function hashWords(words: ArrayLike<number>): bigint {
-  return hashBlockWords("fast", 0n, toTokenWords("words", words), 0, words.length, null);
+  const w = toTokenWords("words", words); // its length, not the argument's (read once, checked)
+  return hashBlockWords("fast", 0n, w, 0, w.length, null);
 }
 
 /** A hash as fixed-width lowercase hex: 16 digits in fast mode, 64 in secure mode (for logs and keys). */

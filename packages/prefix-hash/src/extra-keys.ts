@@ -5,7 +5,7 @@
  */
 import { LlmemError } from "@llmem/core";
 
-export const KEY_TAGS = { lora: 1, multimodal: 2, salt: 3, custom: 4 } as const;
+export const KEY_TAGS = Object.freeze({ lora: 1, multimodal: 2, salt: 3, custom: 4 } as const);
 
 export type KeyBytes = string | Uint8Array;
 

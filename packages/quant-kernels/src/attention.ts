@@ -136,10 +136,18 @@ export function attentionScores(
   format: RowFormat,
   query: Float32Array,
   keys: TypedArray,
-  o: ScoresOptions,
+  options: ScoresOptions,
   out: Float32Array,
   outOffset = 0,
 ): void {
+  // Each field read once (a getter must not hand C a geometry other than the one checked).
+  const o: ScoresOptions = {
+    count: options.count,
+    headDim: options.headDim,
+    offsetBytes: options.offsetBytes,
+    strideBytes: options.strideBytes,
+    scale: options.scale,
+  };
   const { span, scale } = checkScores(format, query, keys, o, out, outOffset);
   if (o.count === 0) return;
   const kb = byteView(keys);
@@ -155,9 +163,16 @@ export function attentionWeightedSum(
   format: RowFormat,
   weights: Float32Array,
   values: TypedArray,
-  o: WeightedSumOptions,
+  options: WeightedSumOptions,
   out: Float32Array,
 ): void {
+  const o: WeightedSumOptions = {
+    count: options.count,
+    headDim: options.headDim,
+    offsetBytes: options.offsetBytes,
+    strideBytes: options.strideBytes,
+    weightsOffset: options.weightsOffset,
+  };
   const { span, wo } = checkWeightedSum(format, weights, values, o, out);
   if (o.count === 0) return;
   const vb = byteView(values);

@@ -27,7 +27,14 @@ function sameCount(
   dstSize: number,
 ): boolean {
   const n = src.length;
-  return n > 0 && src.byteLength === n * srcSize && dst.byteLength === n * dstSize;
+  return (
+    n > 0 &&
+    src.byteLength === n * srcSize &&
+    dst.byteLength === n * dstSize &&
+    // Index probes: the engine's bounds, whatever an own length/byteLength claims (views.ts).
+    src[n - 1] !== undefined &&
+    (dst as Float32Array)[n - 1] !== undefined
+  );
 }
 
 /** Every case the fast path does not take: errors, a new dst, empty input, subclasses, native off. */

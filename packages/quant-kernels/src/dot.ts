@@ -14,6 +14,8 @@ import {
   nativeDotQ4_0Q8_0,
   nativeDotQ4_1Q8_1,
   nativeDotQ4_KQ8_K,
+  nativeDotQ5_0Q8_0,
+  nativeDotQ5_1Q8_1,
   nativeDotQ6_KQ8_K,
   nativeDotQ8_0,
   quantNative,
@@ -21,16 +23,19 @@ import {
 import { blockBytes, QK, QK_K, quantGeometry, wholeBlocks } from "./formats.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ4_1Q8_1Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
 import { dotQ4_KQ8_KRef, dotQ6_KQ8_KRef } from "./reference/kquants.ts";
+import { dotQ5_0Q8_0Ref, dotQ5_1Q8_1Ref } from "./reference/q5.ts";
 
 export { dotF32 };
 
-type Pair = "q8_0·q8_0" | "q4_0·q8_0" | "q4_1·q8_1" | "q4_K·q8_K" | "q6_K·q8_K";
+type Pair = "q8_0·q8_0" | "q4_0·q8_0" | "q4_1·q8_1" | "q4_K·q8_K" | "q6_K·q8_K" | "q5_0·q8_0" | "q5_1·q8_1";
 const PAIRS = {
   q8_0·q8_0: { x: "q8_0", y: "q8_0", native: nativeDotQ8_0, ref: dotQ8_0Q8_0Ref },
   q4_0·q8_0: { x: "q4_0", y: "q8_0", native: nativeDotQ4_0Q8_0, ref: dotQ4_0Q8_0Ref },
   q4_1·q8_1: { x: "q4_1", y: "q8_1", native: nativeDotQ4_1Q8_1, ref: dotQ4_1Q8_1Ref },
   q4_K·q8_K: { x: "q4_K", y: "q8_K", native: nativeDotQ4_KQ8_K, ref: dotQ4_KQ8_KRef },
   q6_K·q8_K: { x: "q6_K", y: "q8_K", native: nativeDotQ6_KQ8_K, ref: dotQ6_KQ8_KRef },
+  q5_0·q8_0: { x: "q5_0", y: "q8_0", native: nativeDotQ5_0Q8_0, ref: dotQ5_0Q8_0Ref },
+  q5_1·q8_1: { x: "q5_1", y: "q8_1", native: nativeDotQ5_1Q8_1, ref: dotQ5_1Q8_1Ref },
 } as const;
 
 /** Bytes of one block of each format the pairs use (the fast path's constants). */
@@ -41,6 +46,8 @@ const Q8_1_BYTES = quantGeometry("q8_1")!.blockBytes;
 const Q8_K_BYTES = quantGeometry("q8_K")!.blockBytes;
 const Q4_K_BYTES = quantGeometry("q4_K")!.blockBytes;
 const Q6_K_BYTES = quantGeometry("q6_K")!.blockBytes;
+const Q5_0_BYTES = quantGeometry("q5_0")!.blockBytes;
+const Q5_1_BYTES = quantGeometry("q5_1")!.blockBytes;
 
 const U8_PROTO = Uint8Array.prototype;
 
@@ -67,7 +74,10 @@ function blocksFit(
     ArrayBuffer.isView(y) &&
     Object.getPrototypeOf(y) === U8_PROTO &&
     (x as Uint8Array).byteLength >= (n / qk) * xBlockBytes &&
-    (y as Uint8Array).byteLength >= (n / qk) * yBlockBytes
+    (y as Uint8Array).byteLength >= (n / qk) * yBlockBytes &&
+    // Index probes: the engine's bounds, whatever an own byteLength claims (views.ts).
+    (x as Uint8Array)[(n / qk) * xBlockBytes - 1] !== undefined &&
+    (y as Uint8Array)[(n / qk) * yBlockBytes - 1] !== undefined
   );
 }
 
@@ -137,6 +147,22 @@ export function dotQ6_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
   return quantDot("q6_K·q8_K", x, y, n);
 }
 
+/** Σ x[i]·y[i] over n values (a multiple of 32), x Q5_0 (weights), y Q8_0 (activations). */
+export function dotQ5_0Q8_0(x: Uint8Array, y: Uint8Array, n: number): number {
+  if (blocksFit(x, y, n, Q5_0_BYTES, Q8_0_BYTES)) {
+    if (quantNative()) return nativeDotQ5_0Q8_0(x, y, n);
+  }
+  return quantDot("q5_0·q8_0", x, y, n);
+}
+
+/** Σ x[i]·y[i] over n values (a multiple of 32), x Q5_1 (weights), y Q8_1 (activations). */
+export function dotQ5_1Q8_1(x: Uint8Array, y: Uint8Array, n: number): number {
+  if (blocksFit(x, y, n, Q5_1_BYTES, Q8_1_BYTES)) {
+    if (quantNative()) return nativeDotQ5_1Q8_1(x, y, n);
+  }
+  return quantDot("q5_1·q8_1", x, y, n);
+}
+
 /** Σ f16(x[i])·y[i] over the first n values (x holds fp16 bits). */
 export function dotF16F32(x: Uint16Array, y: Float32Array, n: number = x.length): number {
   if (
@@ -146,7 +172,9 @@ export function dotF16F32(x: Uint16Array, y: Float32Array, n: number = x.length)
     isPlainU16(x) &&
     isPlainF32(y) &&
     x.byteLength >= 2 * n &&
-    y.byteLength >= 4 * n
+    y.byteLength >= 4 * n &&
+    x[n - 1] !== undefined &&
+    y[n - 1] !== undefined
   ) {
     if (quantNative()) return nativeDotF16F32(x, y, n);
   }
@@ -176,5 +204,7 @@ export const referenceDot = {
   dotQ4_1Q8_1: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ4_1Q8_1Ref(x, 0, y, 0, n / 32),
   dotQ4_KQ8_K: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ4_KQ8_KRef(x, 0, y, 0, n / QK_K),
   dotQ6_KQ8_K: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ6_KQ8_KRef(x, 0, y, 0, n / QK_K),
+  dotQ5_0Q8_0: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ5_0Q8_0Ref(x, 0, y, 0, n / 32),
+  dotQ5_1Q8_1: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ5_1Q8_1Ref(x, 0, y, 0, n / 32),
   dotF16F32: (x: Uint16Array, y: Float32Array, n: number): number => dotF16F32Ref(x, 0, y, n),
 };

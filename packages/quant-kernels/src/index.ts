@@ -13,6 +13,8 @@ export {
   dotQ4_0Q8_0,
   dotQ4_1Q8_1,
   dotQ4_KQ8_K,
+  dotQ5_0Q8_0,
+  dotQ5_1Q8_1,
   dotQ6_KQ8_K,
   dotQ8_0,
   referenceDot,

@@ -19,10 +19,11 @@ import {
 import { toF16 } from "./convert.ts";
 import { checkMatrixFormat, type MatrixFormat, rowBytes, wholeBlocks } from "./formats.ts";
 import { quantize } from "./quantize.ts";
-import { quantizeQ8_0Blocks } from "./reference/blocks.ts";
+import { quantizeQ8_0Blocks, quantizeQ8_1Blocks } from "./reference/blocks.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
 import { dotQ4_KQ8_KRef, dotQ6_KQ8_KRef, quantizeQ8_KBlocks } from "./reference/kquants.ts";
 import { dotF32At } from "./reference/matvec.ts";
+import { dotQ5_0Q8_0Ref, dotQ5_1Q8_1Ref } from "./reference/q5.ts";
 
 export interface Matrix {
   format: MatrixFormat;
@@ -41,6 +42,8 @@ const DATA_KIND = {
   q4_0: Uint8Array,
   q4_K: Uint8Array,
   q6_K: Uint8Array,
+  q5_0: Uint8Array,
+  q5_1: Uint8Array,
 } as const;
 
 /** Quantizes or converts row-major f32 weights (rows × cols) into a Matrix. */
@@ -114,8 +117,20 @@ function scratchFor(need: number): Uint8Array {
   return scratch;
 }
 
+/**
+ * The matrix's fields, each read once: a getter returning a small `rows` to the checks and a
+ * large one to C would let C read and write past what was checked.
+ */
+export function snapshotMatrix(m: Matrix): Matrix {
+  if (typeof m !== "object" || m === null) {
+    throw new LlmemError("INVALID_ARGUMENT", "w must be a Matrix", { argument: "w" });
+  }
+  return { format: m.format, rows: m.rows, cols: m.cols, data: m.data };
+}
+
 /** y = W x: x has w.cols values, y gets w.rows values. Allocation-free after the first call of a size. */
-export function matvec(w: Matrix, x: Float32Array, y: Float32Array): void {
+export function matvec(matrix: Matrix, x: Float32Array, y: Float32Array): void {
+  const w = snapshotMatrix(matrix);
   const elements = checkMatrix(w);
   checkVector("x", x, w.cols, "w.cols");
   checkVector("y", y, w.rows, "w.rows");
@@ -170,6 +185,16 @@ export function matvecReference(
     const nb = cols / 256;
     quantizeQ8_KBlocks(x, s, nb);
     const dot = format === "q4_K" ? dotQ4_KQ8_KRef : dotQ6_KQ8_KRef;
+    const rb = rowBytes(format, cols);
+    for (let r = 0; r < rows; r++) y[r] = dot(w.data as Uint8Array, r * rb, s, 0, nb);
+    return;
+  }
+  if (format === "q5_0" || format === "q5_1") {
+    // x to Q8_0 (q5_0) or Q8_1 (q5_1) once, then each row's integer dot.
+    const nb = cols / 32;
+    if (format === "q5_0") quantizeQ8_0Blocks(x, s, nb);
+    else quantizeQ8_1Blocks(x, s, nb);
+    const dot = format === "q5_0" ? dotQ5_0Q8_0Ref : dotQ5_1Q8_1Ref;
     const rb = rowBytes(format, cols);
     for (let r = 0; r < rows; r++) y[r] = dot(w.data as Uint8Array, r * rb, s, 0, nb);
     return;

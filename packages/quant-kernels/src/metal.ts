@@ -7,7 +7,7 @@
 import { canonicalFormat, LlmemError } from "@llmem/core";
 import { checkedLength, metalAvailable, metalDequantize, metalMatvec } from "@llmem/native";
 import { blockBytes, checkMatrixFormat, wholeBlocks } from "./formats.ts";
-import { checkMatrix, checkVector, type Matrix } from "./matvec.ts";
+import { checkMatrix, checkVector, type Matrix, snapshotMatrix } from "./matvec.ts";
 
 /** True when Metal can be used (@llmem/native's one check: libllmem, a device, LLMEM_METAL not 0). */
 export { metalAvailable };
@@ -46,7 +46,8 @@ export function dequantizeIntoMetal(name: MetalDequantFormat, bytes: Uint8Array,
 }
 
 /** matvec on the GPU (same Matrix and rules as matvec). */
-export function matvecMetal(w: Matrix, x: Float32Array, y: Float32Array): void {
+export function matvecMetal(matrix: Matrix, x: Float32Array, y: Float32Array): void {
+  const w = snapshotMatrix(matrix);
   const elements = checkMatrix(w);
   checkVector("x", x, w.cols, "w.cols");
   checkVector("y", y, w.rows, "w.rows");

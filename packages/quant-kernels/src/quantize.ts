@@ -5,6 +5,7 @@
  */
 import { checkSize, LlmemError } from "@llmem/core";
 import {
+  checkedByteLength,
   checkedLength,
   FORMATS,
   isPlainBytes,
@@ -32,6 +33,12 @@ import {
   quantizeQ6_KBlocks,
   quantizeQ8_KBlocks,
 } from "./reference/kquants.ts";
+import {
+  dequantizeQ5_0Blocks,
+  dequantizeQ5_1Blocks,
+  quantizeQ5_0Blocks,
+  quantizeQ5_1Blocks,
+} from "./reference/q5.ts";
 
 type QuantizeBlocks = (src: Float32Array, dst: Uint8Array, nb: number) => void;
 type DequantizeBlocks = (src: Uint8Array, dst: Float32Array, nb: number) => void;
@@ -44,6 +51,8 @@ const QUANTIZE_REF: Record<QuantFormat, QuantizeBlocks> = {
   q8_K: quantizeQ8_KBlocks,
   q4_K: quantizeQ4_KBlocks,
   q6_K: quantizeQ6_KBlocks,
+  q5_0: quantizeQ5_0Blocks,
+  q5_1: quantizeQ5_1Blocks,
 };
 const DEQUANTIZE_REF: Record<QuantFormat, DequantizeBlocks> = {
   q8_0: dequantizeQ8_0Blocks,
@@ -53,6 +62,8 @@ const DEQUANTIZE_REF: Record<QuantFormat, DequantizeBlocks> = {
   q8_K: dequantizeQ8_KBlocks,
   q4_K: dequantizeQ4_KBlocks,
   q6_K: dequantizeQ6_KBlocks,
+  q5_0: dequantizeQ5_0Blocks,
+  q5_1: dequantizeQ5_1Blocks,
 };
 
 /** The message is built only on failure. */
@@ -91,7 +102,11 @@ export function quantizeInto(format: QuantFormat, src: Float32Array, dst: Uint8A
       count % g.blockSize === 0 &&
       count > 0 &&
       src.byteLength === count * 4 &&
-      dst.byteLength >= (count / g.blockSize) * g.blockBytes
+      dst.byteLength >= (count / g.blockSize) * g.blockBytes &&
+      // Index probes (see @llmem/native views.ts, "index probes"): the engine's own bounds, so
+      // an own length/byteLength cannot claim room that is not there.
+      src[count - 1] !== undefined &&
+      dst[(count / g.blockSize) * g.blockBytes - 1] !== undefined
     ) {
       if (quantNative()) {
         // Whole views: the FFI passes each one's first element, and the checks above proved C
@@ -133,7 +148,9 @@ export function dequantizeInto(format: QuantFormat, bytes: Uint8Array, dst: Floa
       count % g.blockSize === 0 &&
       count > 0 &&
       dst.byteLength === count * 4 &&
-      bytes.byteLength >= (count / g.blockSize) * g.blockBytes
+      bytes.byteLength >= (count / g.blockSize) * g.blockBytes &&
+      dst[count - 1] !== undefined &&
+      bytes[(count / g.blockSize) * g.blockBytes - 1] !== undefined
     ) {
       if (quantNative()) {
         nativeDequantize(g, bytes, dst, count);
@@ -157,8 +174,24 @@ function dequantizeIntoChecked(name: QuantFormat, bytes: Uint8Array, dst: Float3
 
 export function dequantize(name: QuantFormat, bytes: Uint8Array, count: number): Float32Array {
   const format = checkQuantFormat(name);
-  checkSize("count", count);
+  // Bounded before allocating: a count of 2^32 must be an LlmemError, not a RangeError (or 16 GiB)
+  // for bytes that cannot hold it anyway. The bytes' own check (dequantizeInto) stays the exact one.
+  checkSize("count", count, 2 ** 31 - 1);
   wholeBlocks("count", format, count);
+  const g = quantGeometry(format)!;
+  const need = (count / g.blockSize) * g.blockBytes;
+  const have = checkedByteLength("bytes", bytes);
+  if (have < need) {
+    throw new LlmemError(
+      "OUT_OF_BOUNDS",
+      `bytes holds ${have} bytes, ${count} ${format} values need ${need}`,
+      {
+        argument: "bytes",
+        length: have,
+        required: need,
+      },
+    );
+  }
   const dst = new Float32Array(count);
   dequantizeInto(format, bytes, dst);
   return dst;

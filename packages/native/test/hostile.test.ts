@@ -1,0 +1,160 @@
+/**
+ * Issue 16 at the door to C: every view C touches is measured by the engine (kind and length),
+ * handles cannot be forged, and misuse is an LlmemError. Canaries: guard bytes after each view.
+ */
+import { describe, expect, test } from "bun:test";
+import { expectRefused, guarded, lyingViews } from "@llmem/core/testing";
+import {
+  allocNative,
+  byteView,
+  checkedByteLength,
+  detach,
+  dotF32,
+  freeNative,
+  isNativeBlock,
+  matvecNative,
+  native,
+  nativeAttnScores,
+  nativeHash64,
+  nativeMatvec,
+  nativePagedAttention,
+} from "../src/index.ts";
+
+describe("views reaching C are measured by the engine", () => {
+  test("dotF32 refuses byte arrays (C would read 4n bytes of each)", () => {
+    expectRefused(
+      () => dotF32(new Uint8Array(16) as never, new Uint8Array(16) as never, 16),
+      undefined,
+      "INVALID_ARGUMENT",
+    );
+    for (const [label, v] of lyingViews(Float32Array, 1, 64)) {
+      const b = guarded(Float32Array, 64);
+      expectRefused(() => dotF32(v as Float32Array, b.view, 64));
+      expect(b.intact(), label).toBe(true);
+    }
+  });
+
+  test("dotF32 canary: exact-size views in guarded buffers, guards untouched", () => {
+    const a = guarded(Float32Array, 37);
+    const b = guarded(Float32Array, 37);
+    a.view.fill(1);
+    b.view.fill(2);
+    expect(dotF32(a.view, b.view)).toBe(74);
+    expect(a.intact() && b.intact()).toBe(true);
+  });
+
+  test.if(native.available)(
+    "paged attention: out and lse bounded by what C writes, whatever they claim",
+    () => {
+      const numHeads = 2;
+      const headDim = 32;
+      const call = (out: Float32Array, lse: Float32Array, query: Float32Array) =>
+        nativePagedAttention(
+          {
+            format: "f32",
+            query,
+            numHeads,
+            numKvHeads: 1,
+            headDim,
+            kBytes: new Uint8Array(16 * headDim * 4),
+            vBytes: new Uint8Array(16 * headDim * 4),
+            blockTable: new Uint32Array([0]),
+            numBlocks: 1,
+            blockSize: 16,
+            numTokens: 4,
+            scale: 1,
+            out,
+            lse,
+          },
+          new Float32Array(4 * numHeads + 32 * headDim),
+        );
+      for (const [label, v] of lyingViews(Float32Array, 1, numHeads * headDim)) {
+        expectRefused(() => call(v as Float32Array, new Float32Array(numHeads), new Float32Array(64)));
+        expectRefused(() => call(new Float32Array(64), new Float32Array(numHeads), v as Float32Array));
+        void label;
+      }
+      for (const [, v] of lyingViews(Float32Array, 1, numHeads)) {
+        expectRefused(() => call(new Float32Array(64), v as Float32Array, new Float32Array(64)));
+      }
+      const out = guarded(Float32Array, numHeads * headDim);
+      const lse = guarded(Float32Array, numHeads);
+      call(out.view, lse.view, new Float32Array(64));
+      expect(out.intact() && lse.intact()).toBe(true);
+    },
+  );
+
+  test.if(matvecNative())("matvec: x and y bounded by cols and rows in engine floats", () => {
+    const rows = 4;
+    const cols = 32;
+    const w = new Float32Array(rows * cols).fill(1);
+    const x = guarded(Float32Array, cols);
+    const y = guarded(Float32Array, rows);
+    nativeMatvec("f32", w, rows * cols, rows, cols, x.view, y.view, null);
+    expect(x.intact() && y.intact()).toBe(true);
+    for (const [, v] of lyingViews(Float32Array, 1, rows)) {
+      expectRefused(() =>
+        nativeMatvec("f32", w, rows * cols, rows, cols, new Float32Array(cols), v as Float32Array, null),
+      );
+    }
+  });
+
+  test.if(matvecNative())("attention scores: a geometry getter cannot move C after the checks", () => {
+    const out = guarded(Float32Array, 2);
+    let reads = 0;
+    const span = { offsetBytes: 0, strideBytes: 128, headDim: 32 } as {
+      offsetBytes: number;
+      strideBytes: number;
+      headDim: number;
+      count: number;
+    };
+    Object.defineProperty(span, "count", { get: () => (reads++ < 1 ? 2 : 1 << 20), enumerable: true });
+    // The wrapper reads count once: out is bounded by it, and C is told the same count.
+    nativeAttnScores("f32", new Float32Array(32), new Uint8Array(256), 256, span, 1, out.view, 0);
+    expect(out.intact()).toBe(true);
+  });
+
+  test("hash: a detached or lying token array is refused, not hashed as something else", () => {
+    if (!native.available) return expect(nativeHash64(new Uint32Array(4), null, 0n)).toBeNull();
+    const detached = new Uint32Array(4);
+    detached.buffer.transfer();
+    expectRefused(() => nativeHash64(detached, null, 0n), undefined, "STALE_HANDLE");
+    const lying = new Uint32Array(2);
+    Object.defineProperty(lying, "length", { value: 64 });
+    expectRefused(() => nativeHash64(lying, null, 0n), undefined, "INVALID_ARGUMENT");
+    expectRefused(() => nativeHash64(new Uint8Array(8) as never, null, 0n), undefined, "INVALID_ARGUMENT");
+  });
+
+  test("byteView and checkedByteLength refuse non-views and own sizes", () => {
+    expectRefused(() => byteView({} as never), undefined, "INVALID_ARGUMENT");
+    const lying = new Float32Array(2);
+    Object.defineProperty(lying, "byteLength", { value: 4096 });
+    expectRefused(() => checkedByteLength("v", lying), undefined, "INVALID_ARGUMENT");
+    expectRefused(() => byteView(lying), undefined, "INVALID_ARGUMENT");
+    expect(byteView(new Float32Array(3)).length).toBe(12);
+  });
+});
+
+describe("native blocks cannot be forged", () => {
+  test("detach and freeNative refuse null and made-up blocks with an LlmemError", () => {
+    expectRefused(() => detach(null as never), undefined, "FOREIGN_HANDLE");
+    expectRefused(() => freeNative(null as never), undefined, "DOUBLE_FREE");
+    expectRefused(() =>
+      freeNative({ address: 0xdead0, buffer: new ArrayBuffer(8), byteLength: 8, align: 64 } as never),
+    );
+  });
+
+  test.if(native.available)(
+    "an edited block frees its own memory, never the address or buffer it was given",
+    () => {
+      const a = allocNative(64);
+      const view = new Uint8Array(a.buffer);
+      (a as { buffer: ArrayBuffer }).buffer = new ArrayBuffer(64);
+      expect(() => Object.defineProperty(a, "address", { value: 0xdead0 })).not.toThrow();
+      // Identity is the private record, not the field: the edited address no longer names it.
+      expect(isNativeBlock(a)).toBe(true);
+      freeNative(a);
+      expect(view.length).toBe(0); // the real buffer's views were detached before the free
+      expectRefused(() => freeNative(a), undefined, "DOUBLE_FREE");
+    },
+  );
+});
