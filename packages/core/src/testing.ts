@@ -133,23 +133,24 @@ export function runAtRepoRoot(code: string): { stdout: string; stderr: string; e
 }
 
 /**
- * Runs one README block verbatim (runAtRepoRoot) and returns what it printed beside what its
- * `console.log(…); // expected` comments say. A README test asserts they agree.
+ * Runs the first ```ts block of `readmePath` (or, given `section`, the first one after that
+ * heading) verbatim from a file at the repository root (so its `@llmem/*` imports resolve as a
+ * user's would) and returns what it printed and what its `console.log(…); // expected`
+ * comments say. A package's README test asserts they agree.
  */
-export function runReadmeBlock(code: string): ReadmeRun {
+export function runReadmeExample(readmePath: string, section?: string): ReadmeRun {
+  let readme = readFileSync(readmePath, "utf8");
+  if (section !== undefined) {
+    const at = readme.indexOf(section);
+    if (at < 0) throw new Error(`${readmePath} has no section ${section}`);
+    readme = readme.slice(at);
+  }
+  const code = readmeTsBlocks(readme)[0]?.code;
+  if (code === undefined)
+    throw new Error(`${readmePath} has no \`\`\`ts example${section ? ` after ${section}` : ""}`);
   const expected = [...code.matchAll(/^console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]!);
   const r = runAtRepoRoot(code);
   return { expected, printed: r.stdout.trimEnd().split("\n"), stderr: r.stderr, exitCode: r.exitCode };
-}
-
-/**
- * Runs the first ```ts block of `readmePath` from a file at the repository root (so its
- * `@llmem/*` imports resolve as a user's would); see runReadmeBlock.
- */
-export function runReadmeExample(readmePath: string): ReadmeRun {
-  const code = readmeTsBlocks(readFileSync(readmePath, "utf8"))[0]?.code;
-  if (code === undefined) throw new Error(`${readmePath} has no \`\`\`ts example`);
-  return runReadmeBlock(code);
 }
 
 export { BAD_SIZES, changingField, expectRefused, guarded, hostileScalar, lyingViews } from "./hostile.ts";
