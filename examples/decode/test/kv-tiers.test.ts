@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fixturePath } from "@llmem/core/testing";
+import { fixturePath, withModelsDir } from "@llmem/core/testing";
 import { RedisServer, redisServerBinary } from "../../../packages/kv-store-redis/test/redis-server.ts";
 import { parseArgs } from "../src/args.ts";
 import { runDecode } from "../src/run.ts";
@@ -159,9 +159,12 @@ test.skipIf(
   const readme = readFileSync(join(import.meta.dir, "..", "README.md"), "utf8");
   const at = readme.indexOf("## Reusing a prompt across processes");
   const [, script, printed] = /```sh\n([\s\S]*?)```\n\nprints\n\n```\n([\s\S]*?)```/.exec(readme.slice(at))!;
-  // Only the port (a free one, not 6390, which another server may hold) and the file's place change.
+  // Only the port (a free one, not 6390, which another server may hold), the file's place and
+  // the fixture directory (withModelsDir) change.
   const port = String(20000 + (process.pid % 20000));
-  const body = script!.replaceAll("6390", port).replaceAll("/tmp/llmem-demo.kv", join(dir, "demo.kv"));
+  const body = withModelsDir(script!)
+    .replaceAll("6390", port)
+    .replaceAll("/tmp/llmem-demo.kv", join(dir, "demo.kv"));
   const root = join(import.meta.dir, "..", "..", "..");
   const r = Bun.spawnSync(["bash", "-euo", "pipefail", "-c", body], { cwd: root, env: { ...process.env } });
   expect(r.stdout.toString()).toBe(printed!);

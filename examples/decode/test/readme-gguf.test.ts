@@ -2,7 +2,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fixturePath } from "@llmem/core/testing";
+import { fixturePath, withModelsDir } from "@llmem/core/testing";
 
 const README = join(import.meta.dir, "..", "README.md");
 const ROOT = join(import.meta.dir, "..", "..", "..");
@@ -13,7 +13,9 @@ const haveFixtures =
 test.skipIf(!haveFixtures)("README: GGUF models block", () => {
   const section = readFileSync(README, "utf8").split("## GGUF models")[1]!;
   const [, script, , printed] = section.split(/```(?:sh)?\n/);
-  const r = Bun.spawnSync(["bash", "-eo", "pipefail", "-c", script!.split("```")[0]!], { cwd: ROOT });
+  const r = Bun.spawnSync(["bash", "-eo", "pipefail", "-c", withModelsDir(script!.split("```")[0]!)], {
+    cwd: ROOT,
+  });
   expect(r.stderr.toString()).toBe("");
   expect(r.stdout.toString()).toBe(printed!.split("```")[0]!);
 });

@@ -10,5 +10,5 @@ export {
   powerOfTwoBucket,
 } from "./bucketing.ts";
 export { type BufferMeta, PooledBuffer } from "./handle.ts";
-export { allocMetalBuffer, isMetalAvailable, MetalBuffer } from "./metal.ts";
+export { allocMetalBuffer, MetalBuffer, metalAvailable } from "./metal.ts";
 export { type BatchRequest, BucketPool, type BucketPoolOptions, type PoolStats } from "./pool.ts";

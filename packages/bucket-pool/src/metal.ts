@@ -16,10 +16,8 @@ import {
 } from "@llmem/native";
 import { MAX_BUFFER_BYTES } from "./bucketing.ts";
 
-/** True when Metal can be used (@llmem/native's one check: libllmem, a device, LLMEM_METAL not 0). */
-export function isMetalAvailable(): boolean {
-  return metalAvailable();
-}
+/** True when Metal can be used: @llmem/native's one check (libllmem, a device, LLMEM_METAL not 0). */
+export { metalAvailable };
 
 /**
  * Buffers allocMetalBuffer made: `new MetalBuffer(0xdead0, …)` must never hand a made-up number

@@ -2,9 +2,9 @@
 // external buffers for registerExisting, residency sets. Skipped, visibly, elsewhere.
 import { expect, test } from "bun:test";
 import { expectLlmemError } from "@llmem/core/testing";
-import { allocMetalBuffer, BucketPool, isMetalAvailable } from "../src/index.ts";
+import { allocMetalBuffer, BucketPool, metalAvailable } from "../src/index.ts";
 
-const metal = isMetalAvailable();
+const metal = metalAvailable();
 if (!metal) console.log("metal.test.ts: no Metal device here (macOS only); Metal tests skipped");
 
 test.skipIf(!metal)("Metal pool: shared buffers, reuse on reset, stale views detached", () => {

@@ -1,8 +1,4 @@
 export { sealedChecksum, tokenFingerprint } from "./checksum.ts";
-export type {
-  TypedArray,
-  TypedArrayConstructor,
-} from "./dtypes.ts";
 export { isLlmemError, LlmemError, type LlmemErrorCode, PoolExhaustedError } from "./errors.ts";
 export {
   ALL_FORMATS,
@@ -24,6 +20,10 @@ export {
   ROW_FORMATS,
   type RowFormat,
 } from "./formats.ts";
+export type {
+  TypedArray,
+  TypedArrayConstructor,
+} from "./typed-arrays.ts";
 export {
   checkFiniteNumber,
   checkInt,

@@ -57,6 +57,25 @@ export function fixturePath(...parts: string[]): string | undefined {
   return undefined;
 }
 
+/** How the READMEs spell the fixture directory: `../shared/models`, beside the repository root. */
+export const README_MODELS = "../shared/models";
+
+/**
+ * README code with its fixture directory pointed at MODELS_DIR: the same place in the usual
+ * layout, and `LLMEM_MODELS` in a clone elsewhere (CI), so the examples run there too. This is
+ * the one change the README runners make to an example's text.
+ */
+export function withModelsDir(code: string): string {
+  return code.replaceAll(README_MODELS, MODELS_DIR);
+}
+
+/** The fixture a README path names (`../shared/models/X` → fixturePath(X)); see fixturePath. */
+export function readmeFixturePath(path: string): string | undefined {
+  const prefix = `${README_MODELS}/`;
+  if (!path.startsWith(prefix)) throw new Error(`${path} is not under ${README_MODELS}/`);
+  return fixturePath(path.slice(prefix.length));
+}
+
 /** What running a README's example printed, beside what its comments say it prints. */
 export interface ReadmeRun {
   /** The `// …` comment ending each `console.log(…);` line of the example, in order. */
@@ -98,13 +117,13 @@ export function readmeTsBlocks(readme: string): ReadmeBlock[] {
   return blocks;
 }
 
-/** Runs TypeScript verbatim from a temporary file at the repository root (removed after). */
+/** Runs TypeScript verbatim (but for withModelsDir) from a temporary file at the repository root (removed after). */
 export function runAtRepoRoot(code: string): { stdout: string; stderr: string; exitCode: number } {
   const file = join(
     REPO_ROOT,
     `.readme-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.ts`,
   );
-  writeFileSync(file, code);
+  writeFileSync(file, withModelsDir(code));
   try {
     const r = Bun.spawnSync([process.execPath, file], { cwd: REPO_ROOT });
     return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exitCode: r.exitCode };
@@ -114,13 +133,21 @@ export function runAtRepoRoot(code: string): { stdout: string; stderr: string; e
 }
 
 /**
- * Runs the first ```ts block of `readmePath` verbatim from a file at the repository root (so
- * its `@llmem/*` imports resolve as a user's would) and returns what it printed and what its
- * `console.log(…); // expected` comments say. A package's README test asserts they agree.
+ * Runs the first ```ts block of `readmePath` (or, given `section`, the first one after that
+ * heading) verbatim from a file at the repository root (so its `@llmem/*` imports resolve as a
+ * user's would) and returns what it printed and what its `console.log(…); // expected`
+ * comments say. A package's README test asserts they agree.
  */
-export function runReadmeExample(readmePath: string): ReadmeRun {
-  const code = readmeTsBlocks(readFileSync(readmePath, "utf8"))[0]?.code;
-  if (code === undefined) throw new Error(`${readmePath} has no \`\`\`ts example`);
+export function runReadmeExample(readmePath: string, section?: string): ReadmeRun {
+  let readme = readFileSync(readmePath, "utf8");
+  if (section !== undefined) {
+    const at = readme.indexOf(section);
+    if (at < 0) throw new Error(`${readmePath} has no section ${section}`);
+    readme = readme.slice(at);
+  }
+  const code = readmeTsBlocks(readme)[0]?.code;
+  if (code === undefined)
+    throw new Error(`${readmePath} has no \`\`\`ts example${section ? ` after ${section}` : ""}`);
   const expected = [...code.matchAll(/^console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]!);
   const r = runAtRepoRoot(code);
   return { expected, printed: r.stdout.trimEnd().split("\n"), stderr: r.stderr, exitCode: r.exitCode };

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { LlmemError } from "@llmem/core";
 import { Cursor } from "./cursor.ts";
 import { formatError, unsupportedError } from "./errors.ts";
@@ -136,8 +137,9 @@ export function isGguf(bytes: Uint8Array): boolean {
 export function openGguf(path: string): GgufFile {
   let bytes: Uint8Array;
   try {
-    // mmap refuses empty files; an empty file is simply a truncated GGUF.
-    bytes = Bun.file(path).size === 0 ? new Uint8Array(0) : Bun.mmap(path, { shared: false });
+    // mmap refuses empty files; an empty file is simply a truncated GGUF. statSync, not
+    // Bun.file().size, which is 0 for a missing file (that must name the path, not "truncated").
+    bytes = statSync(path).size === 0 ? new Uint8Array(0) : Bun.mmap(path, { shared: false });
   } catch (e) {
     throw new LlmemError("INVALID_ARGUMENT", `GGUF path ${JSON.stringify(path)}: cannot map it (${e})`, {
       argument: "path",

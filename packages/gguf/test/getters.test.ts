@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { DTYPES } from "@llmem/core";
+import { FORMATS } from "@llmem/core";
 import { expectLlmemError } from "@llmem/core/testing";
 import { GGML_TYPES, ggmlTypeOf, isGguf, parseGguf, writeGguf } from "../src/index.ts";
 
@@ -73,8 +73,8 @@ test("the ggml type table: names as ggml spells them, any case, sizes of the com
   expectLlmemError(() => ggmlTypeOf(4), "UNSUPPORTED", "4");
 });
 
-test("the ggml table agrees with @llmem/core's DTYPES on every type both know", () => {
-  const shared = Object.values(DTYPES);
+test("the ggml table agrees with @llmem/core's format table on every type both know", () => {
+  const shared = Object.values(FORMATS);
   expect(shared.length).toBeGreaterThan(0);
   for (const d of shared) {
     const g = ggmlTypeOf(d.name);

@@ -1,7 +1,10 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { LlmemError } from "@llmem/core";
 import { expectLlmemError } from "@llmem/core/testing";
-import { MAX_ARRAY_DEPTH, parseGguf, writeGguf } from "../src/index.ts";
+import { MAX_ARRAY_DEPTH, openGguf, parseGguf, writeGguf } from "../src/index.ts";
 import { RawGguf } from "./raw-gguf.ts";
 
 /** A small valid file using strings, scalars, numeric/string/nested arrays and two tensors. */
@@ -324,4 +327,18 @@ describe("tensor infos", () => {
     const bytes = new RawGguf({ tensors: 1n }).tensor("t", [8n], 0, 0n).bytes();
     expectLlmemError(() => parseGguf(bytes), "FORMAT_ERROR", "data section", "past the end");
   });
+});
+
+test("openGguf: a missing path or a directory is an error naming the path; an empty file is truncated", () => {
+  const dir = mkdtempSync(join(tmpdir(), "llmem-gguf-open-"));
+  try {
+    const missing = join(dir, "missing.gguf");
+    expectLlmemError(() => openGguf(missing), "INVALID_ARGUMENT", missing, "ENOENT");
+    expectLlmemError(() => openGguf(dir), "INVALID_ARGUMENT", dir);
+    const empty = join(dir, "empty.gguf");
+    writeFileSync(empty, "");
+    expectLlmemError(() => openGguf(empty), "FORMAT_ERROR", "truncated");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,30 +1,26 @@
-// The README's example, verbatim, run from a file at the repository root; every
-// `// expected` comment in it must match what the line printed.
+// The README's example, verbatim, run from a file at the repository root: it exits cleanly
+// and every `// expected` comment matches what its line printed.
 import { expect, test } from "bun:test";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fixturePath } from "@llmem/core/testing";
+import { fixturePath, runReadmeExample } from "@llmem/core/testing";
 
-const root = join(import.meta.dir, "..", "..", "..");
 const model = fixturePath("gguf", "stories260K-f32.gguf");
 
 test.skipIf(model === undefined)(
   "the README example runs from the repository root and prints what it says",
   () => {
-    const readme = readFileSync(join(import.meta.dir, "..", "README.md"), "utf8");
-    const code = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
-    expect(code).toBeDefined();
-    const expected = [...code!.matchAll(/^console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]);
-    expect(expected.length).toBeGreaterThan(4);
-    const file = join(root, `.gguf-readme-${process.pid}.ts`);
-    writeFileSync(file, code!);
-    try {
-      const r = Bun.spawnSync([process.execPath, file], { cwd: root });
-      expect(r.stderr.toString()).toBe("");
-      expect(r.exitCode).toBe(0);
-      expect(r.stdout.toString().trimEnd().split("\n")).toEqual(expected as string[]);
-    } finally {
-      rmSync(file, { force: true });
-    }
+    const run = runReadmeExample(join(import.meta.dir, "..", "README.md"));
+    expect(run.expected.length).toBeGreaterThan(4);
+    expect(run.stderr).toBe("");
+    expect(run.exitCode).toBe(0);
+    expect(run.printed).toEqual(run.expected);
   },
 );
+
+test.skipIf(model === undefined)("the README's tokenizer example runs and prints what it says", () => {
+  const run = runReadmeExample(join(import.meta.dir, "..", "README.md"), "## Tokenizers");
+  expect(run.expected.length).toBeGreaterThan(6);
+  expect(run.stderr).toBe("");
+  expect(run.exitCode).toBe(0);
+  expect(run.printed).toEqual(run.expected);
+});

@@ -8,7 +8,7 @@ import { allocMetalBuffer } from "@llmem/bucket-pool";
 import { backend } from "@llmem/native";
 import { bench, do_not_optimize, run, summary } from "mitata";
 import { type PagedAttentionArgs, pagedAttention } from "../src/paged-kernel.ts";
-import { metalAttentionAvailable, pagedAttentionMetal } from "../src/paged-metal.ts";
+import { metalAvailable, pagedAttentionMetal } from "../src/paged-metal.ts";
 import { type RowFormat, rowBytes } from "../src/row-formats.ts";
 import { pagedArgs } from "../test/paged-pools.ts";
 
@@ -19,7 +19,7 @@ const T = 4096;
 const BS = 16;
 const FORMATS: RowFormat[] = ["f32", "f16", "q8_0", "q4_0"];
 
-if (!metalAttentionAvailable()) {
+if (!metalAvailable()) {
   console.log(`no Metal device (backend ${backend()}): nothing to measure; run this on macOS`);
   process.exit(0);
 }

@@ -10,7 +10,7 @@ export {
   type PagedTiers,
 } from "./paged.ts";
 export { type PagedAttentionArgs, pagedAttention } from "./paged-kernel.ts";
-export { type MetalAttentionOptions, metalAttentionAvailable, pagedAttentionMetal } from "./paged-metal.ts";
+export { type MetalAttentionOptions, metalAvailable, pagedAttentionMetal } from "./paged-metal.ts";
 export { FILE_VERSION } from "./persist/format.ts";
 export {
   type KvFileOptions,

@@ -132,7 +132,11 @@ export function snapshotPagedArgs(a: PagedAttentionArgs): PagedAttentionArgs {
   };
 }
 
-/** The checked arguments as @llmem/native's kernels take them (pools as byte views). */
+/**
+ * The checked arguments as @llmem/native's kernels take them (pools as byte views). Allocates
+ * one object and two views: for outside callers; the cache fills one PagedCall per segment once
+ * and reuses it every step.
+ */
 export function pagedCall(a: PagedAttentionArgs, format: RowFormat, numBlocks: number): PagedCall {
   return {
     format,
@@ -152,44 +156,38 @@ export function pagedCall(a: PagedAttentionArgs, format: RowFormat, numBlocks: n
   };
 }
 
+/** Paged attention for any caller: every shape and every block id checked before C sees a pointer. */
 export function pagedAttention(args: PagedAttentionArgs): void {
   const a = snapshotPagedArgs(args);
-  pagedAttentionChecked(a, checkPagedArgs(a));
+  const { format, numBlocks } = checkPagedArgs(a);
+  pagedAttentionTrusted(pagedCall(a, format, numBlocks));
 }
 
 /**
- * pagedAttention for a caller that already holds `checkPagedArgs`'s guarantees: PagedKvCache,
- * whose block ids come from its own allocator and pools, and whose shapes are checked once at
- * construction and per step, so no call re-checks every block id of the table.
+ * Paged attention for a caller that already holds `checkPagedArgs`'s guarantees: PagedKvCache,
+ * whose block ids come from its own allocator and pools, whose shapes are checked once at
+ * construction and whose query and output are checked once per call. Nothing is re-checked and
+ * nothing is allocated here (the decode hot path); viewPtr still bounds every pointer.
  */
-export function pagedAttentionChecked(a: PagedAttentionArgs, checked: CheckedPagedArgs): void {
-  const { format, numBlocks, blockBytes } = checked;
-  const { numHeads, numKvHeads, headDim, numTokens } = a;
+export function pagedAttentionTrusted(c: PagedCall): void {
+  const { numHeads, headDim, numTokens } = c;
   if (numTokens === 0) {
-    a.out.fill(0);
-    a.lse.fill(Number.NEGATIVE_INFINITY);
+    c.out.fill(0);
+    c.lse.fill(Number.NEGATIVE_INFINITY);
     return;
   }
-  const group = numHeads / numKvHeads;
   const need = numTokens * numHeads + 32 * headDim;
   if (scratch.length < need) scratch = new Float32Array(Math.max(need, scratch.length * 2));
-  if (pagedNative()) {
-    nativePagedAttention(pagedCall(a, format, numBlocks), scratch);
-    return;
-  }
-  pagedAttentionTs(format, a, numBlocks, blockBytes, group);
+  if (pagedNative()) nativePagedAttention(c, scratch);
+  else pagedAttentionTs(c);
 }
 
-function pagedAttentionTs(
-  format: RowFormat,
-  a: PagedAttentionArgs,
-  numBlocks: number,
-  blockBytes: number,
-  group: number,
-): void {
-  const { headDim, numKvHeads, blockSize, numTokens, query, out } = a;
+function pagedAttentionTs(a: PagedCall): void {
+  const { format, headDim, numKvHeads, blockSize, numTokens, numBlocks, query, out } = a;
+  const group = a.numHeads / numKvHeads;
   const headBytes = rowBytes(format, headDim);
   const tokenBytes = numKvHeads * headBytes;
+  const blockBytes = blockSize * tokenBytes;
   const s = scratch;
   for (let h = 0; h < a.numHeads; h++) {
     const g = Math.floor(h / group);
@@ -200,7 +198,7 @@ function pagedAttentionTs(
       attentionScores(
         format,
         q,
-        a.kPool,
+        a.kBytes,
         { count, headDim, offsetBytes: at, strideBytes: tokenBytes, scale: a.scale },
         s,
         b * blockSize,
@@ -220,7 +218,7 @@ function pagedAttentionTs(
       attentionWeightedSum(
         format,
         s,
-        a.vPool,
+        a.vBytes,
         { count, headDim, offsetBytes: at, strideBytes: tokenBytes, weightsOffset: b * blockSize },
         o,
       );

@@ -6,12 +6,12 @@
  * by block into a GPU buffer on every call), falling back to the CPU kernel whenever Metal is
  * missing or fails. LLMEM_METAL=0 keeps everything on the CPU.
  */
-import { metalAvailable, metalHolds, metalPagedAttention } from "@llmem/native";
+import { metalAvailable, metalHolds, metalPagedAttention, type PagedCall } from "@llmem/native";
 
 import {
   checkPagedArgs,
   type PagedAttentionArgs,
-  pagedAttention,
+  pagedAttentionTrusted,
   pagedCall,
   snapshotPagedArgs,
 } from "./paged-kernel.ts";
@@ -21,10 +21,8 @@ export interface MetalAttentionOptions {
   force?: boolean;
 }
 
-/** True when libllmem is loaded with a Metal device and LLMEM_METAL is not "0" (@llmem/native's check). */
-export function metalAttentionAvailable(): boolean {
-  return metalAvailable();
-}
+/** True when libllmem is loaded with a Metal device and LLMEM_METAL is not "0": @llmem/native's one check. */
+export { metalAvailable };
 
 /**
  * `pagedAttention` on the GPU when Metal is available and wanted (both pools inside Metal
@@ -36,19 +34,20 @@ export function pagedAttentionMetal(
   options: MetalAttentionOptions = {},
 ): "metal" | "cpu" {
   const a = snapshotPagedArgs(args);
-  // Without Metal this is the CPU kernel, which validates for itself (the decode hot path).
-  if (!metalAvailable() || a.numTokens === 0) {
-    pagedAttention(a);
-    return "cpu";
-  }
   const { format, numBlocks } = checkPagedArgs(a);
-  const call = pagedCall(a, format, numBlocks);
-  const inMetal = metalHolds(call.kBytes) && metalHolds(call.vBytes);
-  if (!inMetal && options.force !== true && process.env.LLMEM_METAL !== "1") {
-    pagedAttention(a);
-    return "cpu";
+  return pagedAttentionMetalTrusted(pagedCall(a, format, numBlocks), options.force === true);
+}
+
+/**
+ * pagedAttentionMetal for a caller holding checkPagedArgs's guarantees (PagedKvCache, with
+ * block ids from its own allocator): no check of every block id, no allocation.
+ */
+export function pagedAttentionMetalTrusted(call: PagedCall, force = false): "metal" | "cpu" {
+  if (call.numTokens > 0 && metalAvailable()) {
+    const wanted =
+      force || (metalHolds(call.kBytes) && metalHolds(call.vBytes)) || process.env.LLMEM_METAL === "1";
+    if (wanted && metalPagedAttention(call)) return "metal";
   }
-  if (metalPagedAttention(call)) return "metal";
-  pagedAttention(a);
+  pagedAttentionTrusted(call);
   return "cpu";
 }

@@ -139,6 +139,8 @@ export class PagedKvCache implements SequenceHost {
   private readonly tokenFloats: number;
   private readonly live = new Map<number, PagedSequence>();
   private readonly segments: SegmentAttention;
+  /** attend's store and recent segments, rewritten in place per call. */
+  private readonly segs: [Segment, Segment];
   private readonly prefixKeys: ChainOptions | undefined;
   private readonly pending = new PendingPrefixes();
   /** Per block: ORIGIN_CODE of where its registered KV came from (reported as reusedFrom). */
@@ -221,6 +223,12 @@ export class PagedKvCache implements SequenceHost {
     this.origin = new Uint8Array(this.numBlocks);
     this.storeAllocator = tiers ? new BlockAllocator(tiers.numStoreBlocks) : null;
     this.segments = new SegmentAttention(this.numKvHeads, this.headDim);
+    const { recent } = this.pools;
+    const empty = { keys: recent.k[0]!, values: recent.v[0]!, blockSize: this.blockSize, count: 0 };
+    this.segs = [
+      { ...empty, format: tiers?.storeFormat ?? this.format },
+      { ...empty, format: recent.format },
+    ];
   }
 
   /** Bytes of one block's K and V in every layer of the recent tier: what the lower tiers move. */
@@ -536,54 +544,32 @@ export class PagedKvCache implements SequenceHost {
     checkInt("layer", layer, 0, this.numLayers - 1);
     const held = seq.storedTokens + seq.table.length;
     const limit = positions === undefined ? held : checkInt("positions", positions, 1, held);
-    const floats = this.numHeads * this.headDim;
-    for (const [name, a] of [
-      ["query", query],
-      ["out", out],
-    ] as const) {
-      checkFloat32Array(name, a);
-      if (a.length !== floats) {
-        throw new LlmemError(
-          "INVALID_ARGUMENT",
-          `${name} must hold numHeads*headDim = ${floats} floats, got ${a.length}`,
-          {
-            argument: name,
-            length: a.length,
-            expected: floats,
-          },
-        );
-      }
-    }
+    this.checkHeads("query", query);
+    this.checkHeads("out", out);
     if (seq.stepTokens > 0 && seq.layerDone[layer] === 0) {
       throw new LlmemError("INVALID_ARGUMENT", `attend: layer ${layer} is not written yet in this step`, {
         argument: "layer",
       });
     }
-    const base = seq.storedTokens;
-    const segs: Segment[] = [];
+    // The two segments are rewritten in place: the per-step path allocates nothing.
     const { recent, store } = this.pools;
-    if (store && seq.store && base > 0) {
-      segs.push({
-        format: store.format,
-        keys: store.k[layer]!,
-        values: store.v[layer]!,
-        count: Math.min(base, limit),
-        blockTable: seq.store.blocks,
-        blockSize: this.blockSize,
-        channelKeys: this.pools.channelKeys,
-      });
+    const [storeSeg, recentSeg] = this.segs;
+    storeSeg.count = 0;
+    if (store && seq.store && seq.storedTokens > 0) {
+      storeSeg.format = store.format;
+      storeSeg.keys = store.k[layer]!;
+      storeSeg.values = store.v[layer]!;
+      storeSeg.count = Math.min(seq.storedTokens, limit);
+      storeSeg.blockTable = seq.store.blocks;
+      storeSeg.channelKeys = this.pools.channelKeys;
     }
-    segs.push({
-      format: recent.format,
-      keys: recent.k[layer]!,
-      values: recent.v[layer]!,
-      // inside a step the table already counts the step's tokens, and this layer holds them;
-      // `positions` (a prefill chunk's causal mask) stops at the first `limit` positions
-      count: Math.max(0, limit - base),
-      blockTable: seq.table.blocks,
-      blockSize: this.blockSize,
-    });
-    this.segments.attend(segs, query, this.numHeads, this.scale, out);
+    recentSeg.keys = recent.k[layer]!;
+    recentSeg.values = recent.v[layer]!;
+    // inside a step the table already counts the step's tokens, and this layer holds them;
+    // `positions` (a prefill chunk's causal mask) stops at the first `limit` positions
+    recentSeg.count = Math.max(0, limit - seq.storedTokens);
+    recentSeg.blockTable = seq.table.blocks;
+    this.segments.attend(this.segs, query, this.numHeads, this.scale, out);
     return out;
   }
 
@@ -761,6 +747,23 @@ export class PagedKvCache implements SequenceHost {
 
   private checkUsable(): void {
     if (this.disposed) throw new LlmemError("DISPOSED", "the PagedKvCache was disposed");
+  }
+
+  /** `a` is a Float32Array of numHeads*headDim floats (attend's query and out). */
+  private checkHeads(name: string, a: Float32Array): void {
+    checkFloat32Array(name, a);
+    const floats = this.numHeads * this.headDim;
+    if (a.length !== floats) {
+      throw new LlmemError(
+        "INVALID_ARGUMENT",
+        `${name} must hold numHeads*headDim = ${floats} floats, got ${a.length}`,
+        {
+          argument: name,
+          length: a.length,
+          expected: floats,
+        },
+      );
+    }
   }
 
   private checkStep(seq: PagedSequence, what: string): void {

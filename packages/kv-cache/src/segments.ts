@@ -5,9 +5,11 @@
  * channel-grouped keys are scored with the weighted-sum building block (score[t] =
  * Σ_c q[c]·K[c][t], the query as weights over the channel rows of a 32-token group).
  */
+
+import type { PagedCall } from "@llmem/native";
 import { attentionWeightedSum } from "./ops.ts";
-import { pagedAttentionChecked } from "./paged-kernel.ts";
-import { metalAttentionAvailable, pagedAttentionMetal } from "./paged-metal.ts";
+import { pagedAttentionTrusted } from "./paged-kernel.ts";
+import { metalAvailable, pagedAttentionMetalTrusted } from "./paged-metal.ts";
 import { QK, type RowFormat, rowBytes } from "./row-formats.ts";
 
 export interface Segment {
@@ -27,32 +29,50 @@ export interface Segment {
 }
 
 const ONE_BLOCK = new Uint32Array(1);
+const NO_FLOATS = new Float32Array(0);
+const EMPTY_CALL: PagedCall = {
+  format: "f32",
+  query: NO_FLOATS,
+  numHeads: 0,
+  numKvHeads: 0,
+  headDim: 0,
+  kBytes: new Uint8Array(0),
+  vBytes: new Uint8Array(0),
+  blockTable: ONE_BLOCK,
+  numBlocks: 0,
+  blockSize: 0,
+  numTokens: 0,
+  scale: 0,
+  out: NO_FLOATS,
+  lse: NO_FLOATS,
+};
 
 export class SegmentAttention {
   private outs: Float32Array[] = [];
   private lses: Float32Array[] = [];
+  /** One kernel call per segment slot, filled in place each step (the hot path allocates nothing). */
+  private readonly calls: PagedCall[] = [];
   private scores = new Float32Array(1024);
   private readonly lanes = new Float32Array(QK);
 
   /**
-   * The kernel, chosen once: through the Metal module (which checks its arguments and picks GPU
-   * or CPU per call from where the pools live) only where Metal is available; otherwise the CPU
-   * kernel straight, without re-checking every block id: the segments come from the cache's
-   * own pools and allocators, and the cache checks the query and output per call.
+   * The kernel, chosen once: the Metal-aware one (GPU or CPU per call, from where the pools
+   * live) only where Metal is available, otherwise the CPU kernel straight. Neither re-checks
+   * the block ids: the segments come from the cache's own pools and allocators, and the cache
+   * checks the query and output once per call.
    */
-  private readonly viaMetal = metalAttentionAvailable();
+  private readonly viaMetal = metalAvailable();
 
   constructor(
     readonly numKvHeads: number,
     readonly headDim: number,
   ) {}
 
-  private buffers(i: number, numHeads: number): { out: Float32Array; lse: Float32Array } {
+  private buffers(i: number, numHeads: number): void {
     if (this.outs[i]?.length !== numHeads * this.headDim) {
       this.outs[i] = new Float32Array(numHeads * this.headDim);
       this.lses[i] = new Float32Array(numHeads);
     }
-    return { out: this.outs[i]!, lse: this.lses[i]! };
   }
 
   /** out = softmax attention over the concatenation of `segments` (empty ones skipped). */
@@ -63,56 +83,70 @@ export class SegmentAttention {
     scale: number,
     out: Float32Array,
   ): void {
-    const used = segments.filter((s) => s.count > 0);
     out.fill(0);
-    if (used.length === 0) return;
-    const hd = this.headDim;
-    const parts = used.map((s, i) => {
-      const b = this.buffers(i, numHeads);
-      if (s.channelKeys) {
-        this.channelAttend(s, query, numHeads, scale, b.out, b.lse);
-        return b;
-      }
-      const args = {
-        format: s.format,
-        query,
-        numHeads,
-        numKvHeads: this.numKvHeads,
-        headDim: hd,
-        kPool: s.keys,
-        vPool: s.values,
-        blockTable: s.blockTable ?? ONE_BLOCK,
-        blockSize: s.blockSize ?? s.count,
-        numTokens: s.count,
-        scale,
-        out: b.out,
-        lse: b.lse,
-      };
-      if (this.viaMetal) pagedAttentionMetal(args);
+    let parts = 0;
+    for (const s of segments) {
+      if (s.count === 0) continue;
+      this.buffers(parts, numHeads);
+      const o = this.outs[parts]!;
+      const lse = this.lses[parts]!;
+      if (s.channelKeys) this.channelAttend(s, query, numHeads, scale, o, lse);
       else {
-        const blockBytes = args.blockSize * this.numKvHeads * rowBytes(s.format, hd);
-        pagedAttentionChecked(args, {
-          format: s.format,
-          numBlocks: Math.ceil(s.count / args.blockSize),
-          blockBytes,
-        });
+        const call = this.call(parts, s, query, numHeads, scale, o, lse);
+        if (this.viaMetal) pagedAttentionMetalTrusted(call);
+        else pagedAttentionTrusted(call);
       }
-      return b;
-    });
-    if (parts.length === 1) {
-      out.set(parts[0]!.out);
+      parts++;
+    }
+    if (parts === 0) return;
+    if (parts === 1) {
+      out.set(this.outs[0]!);
       return;
     }
+    const hd = this.headDim;
     for (let h = 0; h < numHeads; h++) {
       let max = Number.NEGATIVE_INFINITY;
-      for (const p of parts) max = Math.max(max, p.lse[h]!);
+      for (let p = 0; p < parts; p++) max = Math.max(max, this.lses[p]![h]!);
       let total = 0;
-      for (const p of parts) total += Math.exp(p.lse[h]! - max);
-      for (const p of parts) {
-        const w = Math.exp(p.lse[h]! - max) / total;
-        for (let d = 0; d < hd; d++) out[h * hd + d]! += w * p.out[h * hd + d]!;
+      for (let p = 0; p < parts; p++) total += Math.exp(this.lses[p]![h]! - max);
+      for (let p = 0; p < parts; p++) {
+        const w = Math.exp(this.lses[p]![h]! - max) / total;
+        const po = this.outs[p]!;
+        for (let d = 0; d < hd; d++) out[h * hd + d]! += w * po[h * hd + d]!;
       }
     }
+  }
+
+  /** Slot i's kernel call, rewritten in place for segment s. */
+  private call(
+    i: number,
+    s: Segment,
+    query: Float32Array,
+    numHeads: number,
+    scale: number,
+    out: Float32Array,
+    lse: Float32Array,
+  ): PagedCall {
+    const blockSize = s.blockSize ?? s.count;
+    // Created once per slot with placeholder fields, every one of which is set below.
+    let c = this.calls[i];
+    if (c === undefined) {
+      c = { ...EMPTY_CALL, numKvHeads: this.numKvHeads, headDim: this.headDim };
+      this.calls[i] = c;
+    }
+    c.format = s.format;
+    c.query = query;
+    c.numHeads = numHeads;
+    c.kBytes = s.keys;
+    c.vBytes = s.values;
+    c.blockTable = s.blockTable ?? ONE_BLOCK;
+    c.numBlocks = Math.ceil(s.count / blockSize);
+    c.blockSize = blockSize;
+    c.numTokens = s.count;
+    c.scale = scale;
+    c.out = out;
+    c.lse = lse;
+    return c;
   }
 
   /** One segment with channel-grouped keys and token-grouped values: out and lse per head. */

@@ -3,7 +3,8 @@
  * once, and token lists of any shape end in an LlmemError with nothing changed.
  */
 import { describe, expect, test } from "bun:test";
-import { changingField, expectRefused, guarded, lyingViews } from "@llmem/core/testing";
+import { changingField, expectRefused, guarded, hostileScalar, lyingViews } from "@llmem/core/testing";
+import fc from "fast-check";
 import { type PagedAttentionArgs, PagedKvCache, pagedAttention } from "../src/index.ts";
 
 const HD = 32;
@@ -135,4 +136,18 @@ test("a tiered cache refuses non-finite rows at the door (its store tier cannot 
   }
   seq.write(0, new Float32Array(HD), new Float32Array(HD));
   seq.end();
+});
+
+test("fuzz (fast-check): every hostile shape argument of pagedAttention is an LlmemError, nothing written", () => {
+  const fields = ["numHeads", "numKvHeads", "headDim", "blockSize", "numTokens", "scale"] as const;
+  fc.assert(
+    fc.property(fc.constantFrom(...fields), hostileScalar, (field, value) => {
+      if (field === "scale" && typeof value === "number" && Number.isFinite(value)) return;
+      if (value === 0 && field === "numTokens") return; // -0 tokens: a valid empty call
+      const out = guarded(Float32Array, 2 * HD);
+      out.view.fill(7);
+      expectRefused(() => pagedAttention(args({ out: out.view, [field]: value })));
+      expect(out.intact() && out.view.every((x) => x === 7)).toBe(true);
+    }),
+  );
 });

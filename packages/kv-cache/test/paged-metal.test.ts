@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { allocMetalBuffer } from "@llmem/bucket-pool";
 import { isLlmemError } from "@llmem/core";
 import { type PagedAttentionArgs, pagedAttention } from "../src/paged-kernel.ts";
-import { metalAttentionAvailable, pagedAttentionMetal } from "../src/paged-metal.ts";
+import { metalAvailable, pagedAttentionMetal } from "../src/paged-metal.ts";
 import { ROW_FORMATS, type RowFormat, rowBytes } from "../src/row-formats.ts";
 import { pagedArgs } from "./paged-pools.ts";
 import { maxAbsDiff } from "./reference.ts";
@@ -11,7 +11,7 @@ const KV = 2;
 const HD = 64;
 const HEADS = 6;
 const BS = 5;
-const metal = metalAttentionAvailable();
+const metal = metalAvailable();
 if (!metal)
   console.log("paged-metal: no Metal device here; GPU-vs-CPU comparisons are skipped (macOS CI runs them)");
 

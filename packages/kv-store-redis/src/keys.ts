@@ -3,7 +3,7 @@
  * Everything that decides whether a block's bytes can be reused is in the key, so two models,
  * formats or block sizes never share an entry; the tenant salt is already inside the chain hash.
  */
-import { checkInt, checkOneOf, DTYPES, type DType, LlmemError } from "@llmem/core";
+import { checkInt, checkOneOf, FORMATS, type Format, LlmemError } from "@llmem/core";
 
 export const KEY_PREFIX = "llmem:v1";
 
@@ -15,7 +15,7 @@ export interface KeySpace {
   /** Hex digits naming the model (its tensor shapes and types, hashed by the caller); 8–64 of them. */
   readonly modelFingerprint: string;
   /** The element type of the KV bytes (`f16`, `q8_0`, …). */
-  readonly kvFormat: DType;
+  readonly kvFormat: Format;
   /** Tokens per block. */
   readonly blockSize: number;
   /** 64 (the default) or 256: the width of the chain hashes, so keys have a fixed length. */
@@ -34,7 +34,7 @@ export function checkKeySpace(space: KeySpace): Required<KeySpace> {
       { argument: "modelFingerprint", value: space.modelFingerprint },
     );
   }
-  const kvFormat = checkOneOf("kvFormat", space.kvFormat, Object.keys(DTYPES) as DType[]);
+  const kvFormat = checkOneOf("kvFormat", space.kvFormat, Object.keys(FORMATS) as Format[]);
   const blockSize = checkInt("blockSize", space.blockSize, 1, MAX_BLOCK_SIZE);
   const hashBits = space.hashBits ?? 64;
   if (hashBits !== 64 && hashBits !== 256) {

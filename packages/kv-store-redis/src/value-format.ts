@@ -20,7 +20,7 @@
  * | 52 | 4  | reserved, zero |
  * | 56 | 8  | checksum: xxHash64(payload, seed = xxHash64(bytes 0–55)), u64 LE |
  */
-import { checkInt, checkSize, type DType, LlmemError, sealedChecksum } from "@llmem/core";
+import { checkInt, checkSize, type Format, LlmemError, sealedChecksum } from "@llmem/core";
 
 export const MAGIC = 0x42564b4c; // "LKVB" read as u32 LE
 export const FORMAT_VERSION = 1;
@@ -36,7 +36,7 @@ export interface BlockLayout {
   readonly numLayers: number;
   readonly numKvHeads: number;
   readonly headDim: number;
-  readonly kvFormat: DType;
+  readonly kvFormat: Format;
   readonly blockSize: number;
 }
 

@@ -137,7 +137,7 @@ export function metalMatvec(
     throw new LlmemError("UNSUPPORTED", `Metal matvec failed for a ${rows}×${cols} ${format} matrix`);
 }
 
-/** Arguments of paged attention, validated by the caller (kv-cache's checkPagedArgs). */
+/** Arguments of paged attention, validated by the caller (kv-cache: checkPagedArgs, or block ids from its own allocator). */
 export interface PagedCall {
   format: RowFormat;
   query: Float32Array;

@@ -4,7 +4,8 @@
  * Canaries: each view sits in a guarded buffer; the guards must be untouched.
  */
 import { describe, expect, test } from "bun:test";
-import { changingField, expectRefused, guarded, lyingViews } from "@llmem/core/testing";
+import { changingField, expectRefused, guarded, hostileScalar, lyingViews } from "@llmem/core/testing";
+import fc from "fast-check";
 import {
   attentionScores,
   attentionWeightedSum,
@@ -117,4 +118,39 @@ test("dequantize checks count against the bytes before it allocates (2^32 was a 
   expectRefused(() => dequantize("q8_0", q, 2 ** 32));
   expectRefused(() => dequantize("q8_0", q, 1024), undefined, "OUT_OF_BOUNDS");
   expect(dequantize("q8_0", q, 32).length).toBe(32);
+});
+
+describe("fuzz (fast-check): hostile counts and lying views", () => {
+  test("dots, conversions and dequantize refuse every hostile count with an LlmemError", () => {
+    const q = quantize("q8_0", new Float32Array(64).fill(1));
+    fc.assert(
+      fc.property(hostileScalar, (n) => {
+        if (n === 0) return; // -0 is the count 0 (a valid, empty call)
+        expectRefused(() => dotQ8_0(q, q, n as number));
+        expectRefused(() => dequantize("q8_0", q, n as number));
+        // undefined is dotF16F32's default count (x.length), not a hostile one.
+        if (n !== undefined)
+          expectRefused(() => dotF16F32(new Uint16Array(64), new Float32Array(64), n as number));
+      }),
+    );
+  });
+
+  test("a view lying about any size is refused and nothing past it is touched", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 2, max: 64 }), (realBlocks, factor) => {
+        const real = realBlocks * 32;
+        for (const [, v] of lyingViews(Float32Array, real, real * factor)) {
+          const dst = guarded(Uint8Array, realBlocks * factor * 34);
+          expectRefused(() => quantizeInto("q8_0", v as Float32Array, dst.view));
+          expect(dst.intact()).toBe(true);
+        }
+        for (const [, v] of lyingViews(Uint8Array, realBlocks * 34, realBlocks * factor * 34)) {
+          const out = guarded(Float32Array, real * factor);
+          expectRefused(() => dequantizeInto("q8_0", v as Uint8Array, out.view));
+          expect(out.intact()).toBe(true);
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
 });

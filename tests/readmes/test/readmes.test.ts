@@ -12,7 +12,13 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { fixturePath, readmeTsBlocks, runAtRepoRoot } from "@llmem/core/testing";
+import {
+  fixturePath,
+  README_MODELS,
+  readmeFixturePath,
+  readmeTsBlocks,
+  runAtRepoRoot,
+} from "@llmem/core/testing";
 
 const ROOT = join(import.meta.dir, "..", "..", "..");
 
@@ -30,6 +36,7 @@ function readmes(): string[] {
 /** Whether a block's fixture is there; absent: a SKIPPED line, or under CI=true a failure. */
 function fixturePresent(path: string): boolean {
   if (!path.startsWith(".")) return fixturePath(path) !== undefined;
+  if (path.startsWith(`${README_MODELS}/`)) return readmeFixturePath(path) !== undefined;
   const full = join(ROOT, path);
   if (existsSync(full)) return true;
   if (process.env.CI === "true")

@@ -1,4 +1,4 @@
-/** The typed-array types llmem passes around. Storage formats (f32, q8_0, ...) live in @llmem/native's FORMATS table. */
+/** The typed-array types llmem passes around. Storage formats (f32, q8_0, ...) live in the format table, formats.ts. */
 export type TypedArrayConstructor =
   | Int8ArrayConstructor
   | Uint8ArrayConstructor
