@@ -467,3 +467,61 @@ describe("PagedKvCache against a reference model (fast-check)", () => {
     expect(refused).toBeGreaterThan(0); // and refused admissions
   });
 });
+
+describe("a multi-token step's causal attend (attend with positions)", () => {
+  for (const format of ["f32", "q8_0"] as const) {
+    test(`${format}: token i of a chunk sees what a one-token step at its position sees`, () => {
+      const tokens = [5, 9, 2, 7, 7, 1, 3, 8, 4, 6, 2, 9, 1];
+      const make = () =>
+        new PagedKvCache({
+          numLayers: 2,
+          numKvHeads: KV,
+          numHeads: 2 * KV,
+          headDim: HD,
+          blockSize: 4,
+          numBlocks: 16,
+          maxBlocksPerSeq: 8,
+          format,
+        });
+      const q = new Float32Array(2 * ROW).map((_, i) => Math.sin(i));
+      // Token by token: attend after each position's step.
+      const one = make();
+      const a = one.admit(tokens)!;
+      const want: Float32Array[] = [];
+      for (let p = 0; p < tokens.length; p++) {
+        a.beginStep(tokens[p]!);
+        for (let l = 0; l < 2; l++) {
+          const kv = kvFor(tokens.slice(0, p + 1), l);
+          a.write(l, kv.k, kv.v);
+          if (l === 1) want.push(a.attend(l, q, new Float32Array(2 * ROW)));
+        }
+        a.end();
+      }
+      // The first 3 positions as one step, the rest as a second (crossing blocks of 4).
+      const chunked = make();
+      const b = chunked.admit(tokens)!;
+      prefill(chunked, b, tokens.slice(0, 3), 0);
+      const from = 3;
+      b.beginStep(tokens.slice(from));
+      const n = tokens.length - from;
+      for (let l = 0; l < 2; l++) {
+        const k = new Float32Array(n * ROW);
+        const v = new Float32Array(n * ROW);
+        for (let p = from; p < tokens.length; p++) {
+          const kv = kvFor(tokens.slice(0, p + 1), l);
+          k.set(kv.k, (p - from) * ROW);
+          v.set(kv.v, (p - from) * ROW);
+        }
+        b.write(l, k, v);
+      }
+      for (let p = from; p < tokens.length; p++) {
+        expect(b.attend(1, q, new Float32Array(2 * ROW), p + 1)).toEqual(want[p]!);
+      }
+      // positions past what the layer holds, or below 1, are refused
+      expect(codeOf(() => b.attend(1, q, new Float32Array(2 * ROW), tokens.length + 1))).toBe("OUT_OF_RANGE");
+      expect(codeOf(() => b.attend(1, q, new Float32Array(2 * ROW), 0))).toBe("OUT_OF_RANGE");
+      expect(codeOf(() => b.attend(1, q, new Float32Array(2 * ROW), 2.5))).toBe("INVALID_ARGUMENT");
+      b.end();
+    });
+  }
+});
