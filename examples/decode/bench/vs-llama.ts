@@ -43,7 +43,18 @@ function defaultModels(): string[] {
   mkdirSync(dir, { recursive: true });
   const f32 = join(dir, "s15m-f32.gguf");
   if (!existsSync(f32)) {
-    run(["bun", join(ROOT, "examples/decode/src/write-synthetic.ts"), dir, "288", "768", "6", "6", "6", "32000", "256"]);
+    run([
+      "bun",
+      join(ROOT, "examples/decode/src/write-synthetic.ts"),
+      dir,
+      "288",
+      "768",
+      "6",
+      "6",
+      "6",
+      "32000",
+      "256",
+    ]);
     run(["bun", CLI, "convert", join(dir, "model.bin"), f32, "--tokenizer", join(dir, "tokenizer.bin")]);
   }
   const files = [f32];
@@ -74,7 +85,8 @@ function llmemRun(file: string, t: number, prompt: string): Record<string, unkno
 
 function llmem(file: string, t: number): Llmem {
   const p = llmemRun(file, t, LONG_PROMPT);
-  if (p.prefillTokens !== POSITIONS) throw new Error(`prefill ran ${p.prefillTokens} positions, not ${POSITIONS}`);
+  if (p.prefillTokens !== POSITIONS)
+    throw new Error(`prefill ran ${p.prefillTokens} positions, not ${POSITIONS}`);
   const d = llmemRun(file, t, "");
   return { prefill: p.prefillTokPerSec as number, decode: d.decodeTokPerSec as number };
 }
@@ -83,7 +95,20 @@ function llama(file: string, t: number): Llmem | undefined {
   if (!llamaBin) return undefined;
   const out = run([
     join(llamaBin, "llama-bench"),
-    ...["-m", file, "-t", String(t), "-p", String(POSITIONS), "-n", String(POSITIONS), "-r", "1", "-o", "json"],
+    ...[
+      "-m",
+      file,
+      "-t",
+      String(t),
+      "-p",
+      String(POSITIONS),
+      "-n",
+      String(POSITIONS),
+      "-r",
+      "1",
+      "-o",
+      "json",
+    ],
   ]);
   const rows = JSON.parse(out) as { n_prompt: number; n_gen: number; avg_ts: number }[];
   return {
@@ -132,7 +157,9 @@ for (const file of files) {
       const row = [
         file.split("/").at(-1)!,
         String(t),
-        phase === "prefill" ? `prefill ${POSITIONS} (pp${POSITIONS})` : `decode ${POSITIONS} (tg${POSITIONS})`,
+        phase === "prefill"
+          ? `prefill ${POSITIONS} (pp${POSITIONS})`
+          : `decode ${POSITIONS} (tg${POSITIONS})`,
         `${median(av).toFixed(0)} (${range(av)})`,
       ];
       if (b) {
@@ -152,7 +179,9 @@ const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").l
 for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join("  "));
 
 if (threads.includes(1) && threads.includes(2)) {
-  console.log("\nllmem decode, 2 threads / 1 thread (goal ≥ ×1.6 at q4_0 and Q4_K_M), medians of per-round ratios:");
+  console.log(
+    "\nllmem decode, 2 threads / 1 thread (goal ≥ ×1.6 at q4_0 and Q4_K_M), medians of per-round ratios:",
+  );
   for (const file of files) {
     const one = ours.get(`${file}|1`)!;
     const two = ours.get(`${file}|2`)!;
