@@ -115,6 +115,17 @@ const FORMAT_ROWS = [
     row: false,
     matrix: true,
   },
+  // GGML's 4-bit non-linear format (32 values, nibbles index a table of 16 levels): dots with q8_0.
+  {
+    id: 12,
+    name: "iq4_nl",
+    blockSize: 32,
+    blockBytes: 18,
+    vecDot: "q8_0",
+    quant: true,
+    row: false,
+    matrix: true,
+  },
 ] as const;
 
 type Rows = (typeof FORMAT_ROWS)[number];

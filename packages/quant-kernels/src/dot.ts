@@ -2,7 +2,7 @@
  * Dot products over quantized and half-precision vectors, GGML's pairings: Q8_0·Q8_0,
  * Q4_0·Q8_0 and Q4_1·Q8_1 (the activation side quantized with quantize("q8_0"/"q8_1", x)),
  * Q4_K·Q8_K and Q6_K·Q8_K (activations quantized with quantize("q8_K", x); n a multiple of
- * 256), plus f16·f32 and f32·f32.
+ * 256), Q5_0·Q8_0, Q5_1·Q8_1 and IQ4_NL·Q8_0, plus f16·f32 and f32·f32.
  */
 import { checkSize, LlmemError } from "@llmem/core";
 import {
@@ -11,6 +11,7 @@ import {
   isPlainF32,
   isPlainU16,
   nativeDotF16F32,
+  nativeDotIq4NlQ8_0,
   nativeDotQ4_0Q8_0,
   nativeDotQ4_1Q8_1,
   nativeDotQ4_KQ8_K,
@@ -22,12 +23,21 @@ import {
 } from "@llmem/native";
 import { blockBytes, QK, QK_K, quantGeometry, wholeBlocks } from "./formats.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ4_1Q8_1Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
+import { dotIq4NlQ8_0Ref } from "./reference/iq4.ts";
 import { dotQ4_KQ8_KRef, dotQ6_KQ8_KRef } from "./reference/kquants.ts";
 import { dotQ5_0Q8_0Ref, dotQ5_1Q8_1Ref } from "./reference/q5.ts";
 
 export { dotF32 };
 
-type Pair = "q8_0·q8_0" | "q4_0·q8_0" | "q4_1·q8_1" | "q4_K·q8_K" | "q6_K·q8_K" | "q5_0·q8_0" | "q5_1·q8_1";
+type Pair =
+  | "q8_0·q8_0"
+  | "q4_0·q8_0"
+  | "q4_1·q8_1"
+  | "q4_K·q8_K"
+  | "q6_K·q8_K"
+  | "q5_0·q8_0"
+  | "q5_1·q8_1"
+  | "iq4_nl·q8_0";
 const PAIRS = {
   q8_0·q8_0: { x: "q8_0", y: "q8_0", native: nativeDotQ8_0, ref: dotQ8_0Q8_0Ref },
   q4_0·q8_0: { x: "q4_0", y: "q8_0", native: nativeDotQ4_0Q8_0, ref: dotQ4_0Q8_0Ref },
@@ -36,6 +46,7 @@ const PAIRS = {
   q6_K·q8_K: { x: "q6_K", y: "q8_K", native: nativeDotQ6_KQ8_K, ref: dotQ6_KQ8_KRef },
   q5_0·q8_0: { x: "q5_0", y: "q8_0", native: nativeDotQ5_0Q8_0, ref: dotQ5_0Q8_0Ref },
   q5_1·q8_1: { x: "q5_1", y: "q8_1", native: nativeDotQ5_1Q8_1, ref: dotQ5_1Q8_1Ref },
+  iq4_nl·q8_0: { x: "iq4_nl", y: "q8_0", native: nativeDotIq4NlQ8_0, ref: dotIq4NlQ8_0Ref },
 } as const;
 
 /** Bytes of one block of each format the pairs use (the fast path's constants). */
@@ -48,6 +59,7 @@ const Q4_K_BYTES = quantGeometry("q4_K")!.blockBytes;
 const Q6_K_BYTES = quantGeometry("q6_K")!.blockBytes;
 const Q5_0_BYTES = quantGeometry("q5_0")!.blockBytes;
 const Q5_1_BYTES = quantGeometry("q5_1")!.blockBytes;
+const IQ4_NL_BYTES = quantGeometry("iq4_nl")!.blockBytes;
 
 const U8_PROTO = Uint8Array.prototype;
 
@@ -163,6 +175,14 @@ export function dotQ5_1Q8_1(x: Uint8Array, y: Uint8Array, n: number): number {
   return quantDot("q5_1·q8_1", x, y, n);
 }
 
+/** Σ x[i]·y[i] over n values (a multiple of 32), x IQ4_NL (weights), y Q8_0 (activations). */
+export function dotIq4NlQ8_0(x: Uint8Array, y: Uint8Array, n: number): number {
+  if (blocksFit(x, y, n, IQ4_NL_BYTES, Q8_0_BYTES)) {
+    if (quantNative()) return nativeDotIq4NlQ8_0(x, y, n);
+  }
+  return quantDot("iq4_nl·q8_0", x, y, n);
+}
+
 /** Σ f16(x[i])·y[i] over the first n values (x holds fp16 bits). */
 export function dotF16F32(x: Uint16Array, y: Float32Array, n: number = x.length): number {
   if (
@@ -206,5 +226,6 @@ export const referenceDot = {
   dotQ6_KQ8_K: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ6_KQ8_KRef(x, 0, y, 0, n / QK_K),
   dotQ5_0Q8_0: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ5_0Q8_0Ref(x, 0, y, 0, n / 32),
   dotQ5_1Q8_1: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ5_1Q8_1Ref(x, 0, y, 0, n / 32),
+  dotIq4NlQ8_0: (x: Uint8Array, y: Uint8Array, n: number): number => dotIq4NlQ8_0Ref(x, 0, y, 0, n / 32),
   dotF16F32: (x: Uint16Array, y: Float32Array, n: number): number => dotF16F32Ref(x, 0, y, n),
 };

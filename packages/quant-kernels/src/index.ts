@@ -10,6 +10,7 @@ export { fromBf16, fromF16, referenceConvert, toBf16, toF16 } from "./convert.ts
 export {
   dotF16F32,
   dotF32,
+  dotIq4NlQ8_0,
   dotQ4_0Q8_0,
   dotQ4_1Q8_1,
   dotQ4_KQ8_K,

@@ -23,6 +23,7 @@ import { checkMatrixFormat, type MatrixFormat, rowBytes, wholeBlocks } from "./f
 import { quantize } from "./quantize.ts";
 import { quantizeQ8_0Blocks, quantizeQ8_1Blocks } from "./reference/blocks.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
+import { dotIq4NlQ8_0Ref } from "./reference/iq4.ts";
 import { dotQ4_KQ8_KRef, dotQ6_KQ8_KRef, quantizeQ8_KBlocks } from "./reference/kquants.ts";
 import { dotF32At } from "./reference/matvec.ts";
 import { dotQ5_0Q8_0Ref, dotQ5_1Q8_1Ref } from "./reference/q5.ts";
@@ -46,6 +47,7 @@ const DATA_KIND = {
   q6_K: Uint8Array,
   q5_0: Uint8Array,
   q5_1: Uint8Array,
+  iq4_nl: Uint8Array,
 } as const;
 
 /** Quantizes or converts row-major f32 weights (rows × cols) into a Matrix. */
@@ -220,12 +222,12 @@ export function matvecReference(
     for (let r = 0; r < rows; r++) y[r] = dot(w.data as Uint8Array, r * rb, s, 0, nb);
     return;
   }
-  if (format === "q5_0" || format === "q5_1") {
-    // x to Q8_0 (q5_0) or Q8_1 (q5_1) once, then each row's integer dot.
+  if (format === "q5_0" || format === "q5_1" || format === "iq4_nl") {
+    // x to Q8_0 (q5_0, iq4_nl) or Q8_1 (q5_1) once, then each row's integer dot.
     const nb = cols / 32;
-    if (format === "q5_0") quantizeQ8_0Blocks(x, s, nb);
-    else quantizeQ8_1Blocks(x, s, nb);
-    const dot = format === "q5_0" ? dotQ5_0Q8_0Ref : dotQ5_1Q8_1Ref;
+    if (format === "q5_1") quantizeQ8_1Blocks(x, s, nb);
+    else quantizeQ8_0Blocks(x, s, nb);
+    const dot = format === "q5_0" ? dotQ5_0Q8_0Ref : format === "q5_1" ? dotQ5_1Q8_1Ref : dotIq4NlQ8_0Ref;
     const rb = rowBytes(format, cols);
     for (let r = 0; r < rows; r++) y[r] = dot(w.data as Uint8Array, r * rb, s, 0, nb);
     return;

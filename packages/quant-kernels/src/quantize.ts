@@ -25,6 +25,7 @@ import {
   quantizeQ8_0Blocks,
   quantizeQ8_1Blocks,
 } from "./reference/blocks.ts";
+import { dequantizeIq4NlBlocks, quantizeIq4NlBlocks } from "./reference/iq4.ts";
 import {
   dequantizeQ4_KBlocks,
   dequantizeQ6_KBlocks,
@@ -53,6 +54,7 @@ const QUANTIZE_REF: Record<QuantFormat, QuantizeBlocks> = {
   q6_K: quantizeQ6_KBlocks,
   q5_0: quantizeQ5_0Blocks,
   q5_1: quantizeQ5_1Blocks,
+  iq4_nl: quantizeIq4NlBlocks,
 };
 const DEQUANTIZE_REF: Record<QuantFormat, DequantizeBlocks> = {
   q8_0: dequantizeQ8_0Blocks,
@@ -64,6 +66,7 @@ const DEQUANTIZE_REF: Record<QuantFormat, DequantizeBlocks> = {
   q6_K: dequantizeQ6_KBlocks,
   q5_0: dequantizeQ5_0Blocks,
   q5_1: dequantizeQ5_1Blocks,
+  iq4_nl: dequantizeIq4NlBlocks,
 };
 
 /** The message is built only on failure. */

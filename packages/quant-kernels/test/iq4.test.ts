@@ -1,0 +1,137 @@
+/**
+ * iq4_nl against vectors made by ggml itself (native/test/golden, see its README): the TS
+ * reference and every native ISA quantize byte for byte as quantize_row_iq4_nl_ref, dequantize
+ * bit for bit as dequantize_row_iq4_nl, and dot with q8_0 within f32 summation order of ggml's
+ * scalar ggml_vec_dot_iq4_nl_q8_0.
+ */
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  dequantizeInto,
+  dotIq4NlQ8_0,
+  matvec,
+  matvecReference,
+  prepareMatrix,
+  quantize,
+  quantizeInto,
+  reference,
+  referenceDot,
+} from "../src/index.ts";
+import { codeOf, eachIsa, hasNative, noteBackend, randomF32 } from "./helpers.ts";
+
+noteBackend("@llmem/quant-kernels iq4");
+const GOLDEN = join(import.meta.dir, "../../../native/test/golden");
+const N = 64 * 256;
+const read = (name: string): Uint8Array => new Uint8Array(readFileSync(join(GOLDEN, name)));
+const inputs = new Float32Array(read("inputs.f32").buffer);
+const F = {
+  iq4_nl: { bytes: 18, act: "q8_0", actBytes: 34, dot: dotIq4NlQ8_0, ref: referenceDot.dotIq4NlQ8_0 },
+} as const;
+// Golden row 0 (blocks 0..7) is all zeros, where ggml's reference packs its uninitialised index
+// buffer (native/src/quant/iq4.c): undefined there, so the byte comparison starts at block 8.
+const SKIP = 8 * 18;
+
+function fnv256(y: Float32Array, b: number): bigint {
+  let h = 0xcbf29ce484222325n;
+  for (const v of new Uint8Array(y.buffer, y.byteOffset + b * 1024, 1024))
+    h = ((h ^ BigInt(v)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  return h;
+}
+const badHashes = (y: Float32Array, want: BigUint64Array): number[] =>
+  Array.from({ length: N / 256 }, (_, b) => b).filter((b) => fnv256(y, b) !== want[b]);
+const firstDiff = (a: Uint8Array, b: Uint8Array): number => a.findIndex((v, i) => i >= SKIP && v !== b[i]);
+
+describe.each(["iq4_nl"] as const)("%s against ggml's golden vectors", (format) => {
+  const want = read(`${format}.bin`);
+  const hashes = new BigUint64Array(read(`${format}.deq.fnv`).buffer);
+
+  test("TS reference: quantize byte-identical, dequantize bit-identical", () => {
+    const got = new Uint8Array(want.length);
+    reference.quantizeInto(format, inputs, got);
+    expect(firstDiff(got, want)).toBe(-1);
+    const y = new Float32Array(N);
+    reference.dequantizeInto(format, want, y);
+    expect(badHashes(y, hashes)).toEqual([]);
+  });
+
+  test.if(hasNative)("every native ISA: quantize and dequantize identical to ggml", () => {
+    const seen: string[] = [];
+    eachIsa((isa) => {
+      const got = new Uint8Array(want.length);
+      quantizeInto(format, inputs, got);
+      expect([isa, firstDiff(got, want)]).toEqual([isa, -1]);
+      const y = new Float32Array(N);
+      dequantizeInto(format, want, y);
+      expect([isa, badHashes(y, hashes)]).toEqual([isa, []]);
+      seen.push(isa);
+    });
+    console.log(`[iq4] ${format} golden quantize/dequantize on: ${seen.map((s) => `[${s}]`).join(" ")}`);
+  });
+
+  test(`dot with ${F[format].act}: ggml's scalar dot within summation order; native = TS bit for bit`, () => {
+    const f = F[format];
+    const act = read(`${f.act}.bin`);
+    const dots = new Float32Array(read(`dot_${format}_${f.act}.f32`).buffer);
+    for (let i = 0; i < 16; i++) {
+      const a = (i + 5) % 16;
+      const x = want.subarray(32 * i * f.bytes, 32 * (i + 1) * f.bytes);
+      const y = act.subarray(32 * a * f.actBytes, 32 * (a + 1) * f.actBytes);
+      const dx = new Float32Array(1024);
+      const dy = new Float32Array(1024);
+      reference.dequantizeInto(format, x, dx);
+      reference.dequantizeInto(f.act, y, dy);
+      let mag = 0;
+      for (let j = 0; j < 1024; j++) mag += Math.abs(dx[j]! * dy[j]!);
+      // Same exact integer block sums; only the order of 32 f32 block terms differs.
+      const ref = f.ref(x, y, 1024);
+      if (Number.isFinite(dots[i]!))
+        expect(Math.abs(ref - dots[i]!)).toBeLessThanOrEqual(64 * 2 ** -24 * mag);
+      else expect(ref).toEqual(dots[i]!);
+      eachIsa((isa) => expect([isa, f.dot(x, y, 1024)]).toEqual([isa, ref]));
+    }
+  });
+
+  test("matvec: each row is its dot with x quantized once (576 columns: not a multiple of 256)", () => {
+    const rows = 13;
+    const cols = 576;
+    const w = prepareMatrix(format, randomF32(rows * cols, 8), rows, cols);
+    const x = randomF32(cols, 9);
+    const xq = quantize(F[format].act, x);
+    const rb = (cols / 32) * F[format].bytes;
+    const want = Float32Array.from({ length: rows }, (_, r) =>
+      F[format].dot((w.data as Uint8Array).subarray(r * rb, (r + 1) * rb), xq, cols),
+    );
+    const ref = new Float32Array(rows);
+    matvecReference(w, x, ref);
+    expect(ref).toEqual(want);
+    eachIsa(() => {
+      const y = new Float32Array(rows);
+      matvec(w, x, y);
+      expect(y).toEqual(want);
+    });
+  });
+
+  test("native quantize = TS reference on random rows, zero blocks (carried indices) included", () => {
+    const x = randomF32(32 * 40, 3);
+    x.fill(0, 64, 160); // blocks 2..4 all zero: they keep block 1's indices, as ggml
+    const want = new Uint8Array(40 * 18);
+    reference.quantizeInto(format, x, want);
+    expect(Array.from(want.subarray(2 * 18 + 2, 3 * 18))).toEqual(Array.from(want.subarray(18 + 2, 2 * 18)));
+    eachIsa((isa) => {
+      const got = new Uint8Array(want.length);
+      quantizeInto(format, x, got);
+      expect([isa, firstDiff(got, want)]).toEqual([isa, -1]);
+    });
+  });
+
+  test("bad lengths are refused before C runs", () => {
+    expect(codeOf(() => quantize(format, new Float32Array(48)))).toBe("INVALID_ARGUMENT");
+    expect(
+      codeOf(() => quantizeInto(format, new Float32Array(64), new Uint8Array(2 * F[format].bytes - 1))),
+    ).toBe("OUT_OF_BOUNDS");
+    expect(codeOf(() => F[format].dot(new Uint8Array(F[format].bytes), new Uint8Array(64), 64))).toBe(
+      "OUT_OF_BOUNDS",
+    );
+  });
+});
