@@ -115,6 +115,17 @@ const FORMAT_ROWS = [
     row: false,
     matrix: true,
   },
+  // GGML's q5_K: q4_K plus a plane of fifth bits; a weight format dotted with q8_K.
+  {
+    id: 12,
+    name: "q5_K",
+    blockSize: 256,
+    blockBytes: 176,
+    vecDot: "q8_K",
+    quant: true,
+    row: false,
+    matrix: true,
+  },
 ] as const;
 
 type Rows = (typeof FORMAT_ROWS)[number];
