@@ -35,6 +35,8 @@ function toJson(r: RunResult): string {
     tokPerSec: rate(t.prefillTokens + t.decodeTokens, t.prefillMs + t.decodeMs),
     prefillTokPerSec: rate(t.prefillTokens, t.prefillMs),
     decodeTokPerSec: rate(t.decodeTokens, t.decodeMs),
+    prefillTokens: t.prefillTokens,
+    decodeTokens: t.decodeTokens,
     requests: r.sequences.map(one),
     kernels: r.kernels,
     weights: r.weights,
