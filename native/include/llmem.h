@@ -88,9 +88,11 @@ enum llmem_format {
    * Q8_0; Q5_1 24 B { fp16 d; fp16 m; uint8 qh[4]; uint8 qs[16] }, dots with Q8_1. */
   LLMEM_Q5_0 = 10,
   LLMEM_Q5_1 = 11,
+  /* GGML's Q5_K (176 B): Q4_K plus a plane of fifth bits; a weight format, dots with Q8_K. */
+  LLMEM_Q5_K = 12,
   /* GGML's 4-bit non-linear format (32 values): IQ4_NL 18 B { fp16 d; uint8 qs[16] }, each
    * nibble an index into a fixed table of 16 int8 levels; dots with Q8_0. */
-  LLMEM_IQ4_NL = 12,
+  LLMEM_IQ4_NL = 13,
 };
 #define LLMEM_QK 32
 
@@ -126,6 +128,7 @@ LLMEM_API float llmem_dot_q4_0_q8_0(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q4_1_q8_1(const void *x, const void *y, size_t n);
 /* The K-quant pairs, n a multiple of 256: x Q4_K or Q6_K (weights), y Q8_K (activations). */
 LLMEM_API float llmem_dot_q4_k_q8_k(const void *x, const void *y, size_t n);
+LLMEM_API float llmem_dot_q5_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q6_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q5_0_q8_0(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q5_1_q8_1(const void *x, const void *y, size_t n);

@@ -11,7 +11,7 @@
 #include "internal.h"
 
 #define LLMEM_ISA_COUNT 3
-#define LLMEM_FORMAT_COUNT 13 /* rows of the table: enum llmem_format 0..COUNT-1 */
+#define LLMEM_FORMAT_COUNT 14 /* rows of the table: enum llmem_format 0..COUNT-1 */
 
 /* n values of a row of the format (n a multiple of its block size). */
 typedef void (*llmem_from_float_fn)(const float *x, void *y, size_t n);
@@ -129,12 +129,13 @@ void llmem_select_kernels(int isa);
   float kv_softmax_##isa(float *s, size_t n);                                                                     \
   extern const struct kv_q4_ops kv_q4_ops_##isa;
 LLMEM_DECLARE_PER_ISA(LLMEM_FORMAT_DECLS)
-/* The K-quants (src/quant/q8_k.c, q4_k.c, q6_k.c). Q4_K/Q6_K quantize only in the scalar
+/* The K-quants (src/quant/q8_k.c, q4_k.c, q5_k.c, q6_k.c). Q4_K/Q6_K quantize only in the scalar
  * reference: it is an iterative fit run once per weight file, never in the decode loop. */
 #define LLMEM_KQUANT_DECLS(isa)                                                                 \
   LLMEM_FROM_FLOAT(quantize_q8_k, isa) LLMEM_TO_FLOAT(dequantize_q8_k, isa)                      \
   LLMEM_TO_FLOAT(dequantize_q4_k, isa) LLMEM_VEC_DOT(dot_q4_k_q8_k, isa)                         \
-  LLMEM_TO_FLOAT(dequantize_q6_k, isa) LLMEM_VEC_DOT(dot_q6_k_q8_k, isa)
+  LLMEM_TO_FLOAT(dequantize_q6_k, isa) LLMEM_VEC_DOT(dot_q6_k_q8_k, isa)                         \
+  LLMEM_TO_FLOAT(dequantize_q5_k, isa) LLMEM_VEC_DOT(dot_q5_k_q8_k, isa)
 LLMEM_DECLARE_PER_ISA(LLMEM_KQUANT_DECLS)
 /* Q5_0 / Q5_1 (src/quant/q5.c): quantize in the scalar reference only, as the K-quants. */
 #define LLMEM_Q5_DECLS(isa)                                                                     \
@@ -149,6 +150,7 @@ LLMEM_FROM_FLOAT(quantize_q5_0, scalar)
 LLMEM_FROM_FLOAT(quantize_q5_1, scalar)
 LLMEM_FROM_FLOAT(quantize_q4_k, scalar)
 LLMEM_FROM_FLOAT(quantize_q6_k, scalar)
+LLMEM_FROM_FLOAT(quantize_q5_k, scalar)
 void matvec_range_generic(const llmem_matvec_job *j, size_t r0, size_t r1);
 void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r1);
 void matmul_range_generic(const llmem_matmul_job *j, size_t r0, size_t r1);

@@ -1,4 +1,4 @@
-/* The K-quants (Q8_K, Q4_K, Q6_K) on every ISA this CPU has: quantize byte-identical to GGML's
+/* The K-quants (Q8_K, Q4_K, Q5_K, Q6_K) on every ISA this CPU has: quantize byte-identical to GGML's
  * quantize_row_*_ref and dequantize bit-identical to its dequantize_row_* on the golden vectors
  * (test/golden, made by GGML itself: see its README), dots against GGML's scalar dot, every SIMD
  * path bit-identical to the scalar one on random data, and matvec row by row. */
@@ -14,7 +14,13 @@ static const struct {
   int format;
   const char *name;
   size_t bytes;
-} KF[] = {{LLMEM_Q8_K, "q8_K", 292}, {LLMEM_Q4_K, "q4_K", 144}, {LLMEM_Q6_K, "q6_K", 210}};
+} KF[] = {{LLMEM_Q8_K, "q8_K", 292}, {LLMEM_Q4_K, "q4_K", 144}, {LLMEM_Q6_K, "q6_K", 210}, {LLMEM_Q5_K, "q5_K", 176}};
+#define NKF (sizeof KF / sizeof KF[0])
+
+/* The Q8_K dot of a weight format. */
+static dot_fn dot_of(int format) {
+  return format == LLMEM_Q4_K ? llmem_dot_q4_k_q8_k : format == LLMEM_Q5_K ? llmem_dot_q5_k_q8_k : llmem_dot_q6_k_q8_k;
+}
 
 static void *load(const char *name, size_t bytes) {
   char path[256];
@@ -44,7 +50,7 @@ static uint64_t fnv_block(const float *y) {
 static float *inputs;
 
 static void golden_quantize(void) {
-  for (size_t f = 0; f < 3; f++) {
+  for (size_t f = 0; f < NKF; f++) {
     char name[64];
     snprintf(name, sizeof name, "%s.bin", KF[f].name);
     uint8_t *want = load(name, NBLK * KF[f].bytes), *got = malloc(NBLK * KF[f].bytes);
@@ -63,7 +69,7 @@ static void golden_quantize(void) {
 
 static void golden_dequantize(void) {
   float *y = malloc(NBLK * QK_K * 4);
-  for (size_t f = 0; f < 3; f++) {
+  for (size_t f = 0; f < NKF; f++) {
     char name[64];
     snprintf(name, sizeof name, "%s.bin", KF[f].name);
     uint8_t *q = load(name, NBLK * KF[f].bytes);
@@ -96,8 +102,9 @@ static void golden_dot(void) {
     size_t bytes;
     dot_fn fn;
   } P[] = {{LLMEM_Q4_K, "q4_K", "q4_K.bin", 144, llmem_dot_q4_k_q8_k},
-           {LLMEM_Q6_K, "q6_K", "q6_K.bin", 210, llmem_dot_q6_k_q8_k}};
-  for (int p = 0; p < 2; p++) {
+           {LLMEM_Q6_K, "q6_K", "q6_K.bin", 210, llmem_dot_q6_k_q8_k},
+           {LLMEM_Q5_K, "q5_K", "q5_K.bin", 176, llmem_dot_q5_k_q8_k}};
+  for (int p = 0; p < 3; p++) {
     uint8_t *w = load(P[p].file, NBLK * P[p].bytes);
     char name[64];
     snprintf(name, sizeof name, "dot_%s_q8_K.f32", P[p].name);
@@ -135,13 +142,13 @@ static void random_rows(void) {
     float *x = malloc(n * 4), *a = malloc(n * 4), *d0 = malloc(n * 4), *d1 = malloc(n * 4), *da = malloc(n * 4);
     for (size_t i = 0; i < n; i++) x[i] = t_rand_f32(-1, 1) * (1 + (float)(i % 7)), a[i] = t_rand_f32(-2, 2);
     uint8_t *q0 = malloc(n / QK_K * 292), *q1 = malloc(n / QK_K * 292), *qa = malloc(n / QK_K * 292);
-    for (size_t f = 0; f < 3; f++) {
+    for (size_t f = 0; f < NKF; f++) {
       llmem_set_isa(LLMEM_ISA_SCALAR);
       llmem_quantize(KF[f].format, x, q0, n);
       llmem_dequantize(KF[f].format, q0, d0, n);
       llmem_quantize(LLMEM_Q8_K, a, qa, n);
       llmem_dequantize(LLMEM_Q8_K, qa, da, n);
-      const dot_fn fn = KF[f].format == LLMEM_Q4_K ? llmem_dot_q4_k_q8_k : llmem_dot_q6_k_q8_k;
+      const dot_fn fn = dot_of(KF[f].format);
       const float want = KF[f].format == LLMEM_Q8_K ? 0 : fn(q0, qa, n);
       double exact = 0, mag = 0;
       for (size_t i = 0; i < n; i++) exact += (double)d0[i] * da[i], mag += fabs((double)d0[i] * da[i]);
@@ -173,8 +180,8 @@ static void matvec_rows(void) {
   uint8_t *scratch = malloc(cols / 32 * 4 + cols / QK_K * 292);
   for (size_t i = 0; i < rows * cols; i++) w[i] = t_rand_f32(-1, 1);
   for (size_t i = 0; i < cols; i++) x[i] = t_rand_f32(-1, 1);
-  for (size_t f = 1; f < 3; f++) {
-    const dot_fn fn = KF[f].format == LLMEM_Q4_K ? llmem_dot_q4_k_q8_k : llmem_dot_q6_k_q8_k;
+  for (size_t f = 1; f < NKF; f++) {
+    const dot_fn fn = dot_of(KF[f].format);
     const size_t rb = cols / QK_K * KF[f].bytes;
     for (int k = 0; k < t_isa_count(); k++) {
       llmem_set_isa(t_isas[k]);
@@ -200,6 +207,7 @@ static void refusals(void) {
   uint8_t q[292];
   CHECK(llmem_quantize(LLMEM_Q4_K, x, q, 128) == -1, "q4_K refuses a partial super-block");
   CHECK(llmem_dequantize(LLMEM_Q6_K, q, x, 32) == -1, "q6_K refuses a partial super-block");
+  CHECK(llmem_quantize(LLMEM_Q5_K, x, q, 128) == -1, "q5_K refuses a partial super-block");
 }
 
 int main(void) {

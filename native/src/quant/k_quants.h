@@ -10,6 +10,8 @@
  * Q4_K 144 B { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128] }
  *            8 sub-blocks of 32 with 6-bit scale sc and min m: x = d*sc*q - dmin*m;
  *            qs[32c + l] holds value 64c + l (low nibble) and 64c + 32 + l (high nibble)
+ * Q5_K 176 B { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128] }
+ *            Q4_K plus a high-bit plane: value 32j + l has level nibble | 16·((qh[l] >> j) & 1)
  * Q6_K 210 B { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d }
  *            16 sub-blocks of 16: x = d*scales[v/16]*(q - 32), q 6 bits (4 in ql, 2 in qh) */
 #define Q8_K_BYTES 292
@@ -18,6 +20,10 @@
 #define Q4_K_BYTES 144
 #define Q4_K_SCALES 4
 #define Q4_K_QS 16
+#define Q5_K_BYTES 176
+#define Q5_K_SCALES 4
+#define Q5_K_QH 16
+#define Q5_K_QS 48
 #define Q6_K_BYTES 210
 #define Q6_K_QH 128
 #define Q6_K_SCALES 192
@@ -62,6 +68,10 @@ static inline void q4_k_scales(const uint8_t *s, uint8_t sc[8], uint8_t m[8]) {
 static inline int q8_k_bsum_pair(const uint8_t *y, int j) {
   return ld_i16(y + Q8_K_BSUMS + 4 * j) + ld_i16(y + Q8_K_BSUMS + 4 * j + 2);
 }
+
+/* GGML's make_qkx2_quants(32, nmax, ..., rmin, 0.1, nstep, false) for one 32-value sub-block
+ * (q4_k.c): Q4_K uses (15, -1, 20), Q5_K (31, -0.5, 15). Returns the scale, *the_min the min. */
+float k_qkx2_fit(const float *x, const float *w, uint8_t *L, float *the_min, int nmax, float rmin, int nstep);
 
 /* Every K-quant dot accumulates one super-block at a time the same way: the block's exact
  * integer sums (isum against the scales, msum against the mins) are formed first, on any ISA,

@@ -3,13 +3,15 @@
  * (quantize byte for byte GGML's quantize_row_q4_K_ref), AVX2 and NEON dequantize and dot. */
 #include "k_quants.h"
 
-/* GGML's make_qkx2_quants for one 32-value sub-block with 4-bit levels: an affine fit
- * x ~ scale*L - the_min, first from the range, then 21 trial scales around it, keeping the one
+/* GGML's make_qkx2_quants for one 32-value sub-block with levels 0..nmax: an affine fit
+ * x ~ scale*L - the_min, first from the range, then nstep+1 trial scales around it (iscale from
+ * (rmin + 0.1·is + nmax)/range), keeping the one
  * of least weighted squared error. Every f32 operation is in GGML's order, so the levels,
  * scale and min come out bit for bit the same. Returns the scale; *the_min gets the min. */
-LLMEM_SCALAR static float q4_k_fit(const float *x, const float *w, uint8_t *L, float *the_min) {
-  const int n = 32, nmax = 15, nstep = 20;
-  const float rmin = -1.0f, rdelta = 0.1f;
+LLMEM_SCALAR float k_qkx2_fit(const float *x, const float *w, uint8_t *L, float *the_min, int nmax, float rmin,
+                              int nstep) {
+  const int n = 32;
+  const float rdelta = 0.1f;
   float lo = x[0], hi = x[0], sum_w = w[0], sum_x = sum_w * x[0];
   for (int i = 1; i < n; i++) {
     if (x[i] < lo) lo = x[i];
@@ -92,7 +94,7 @@ LLMEM_SCALAR void quantize_q4_k_scalar(const float *x, void *out, size_t n) {
       }
       const float av_x = sqrtf(sum_x2 / 32);
       for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
-      scales[j] = q4_k_fit(xs, w, L + 32 * j, &mins[j]);
+      scales[j] = k_qkx2_fit(xs, w, L + 32 * j, &mins[j], 15, -1.0f, 20);
       if (scales[j] > max_scale) max_scale = scales[j];
       if (mins[j] > max_min) max_min = mins[j];
     }

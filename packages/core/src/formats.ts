@@ -115,9 +115,20 @@ const FORMAT_ROWS = [
     row: false,
     matrix: true,
   },
-  // GGML's 4-bit non-linear format (32 values, nibbles index a table of 16 levels): dots with q8_0.
+  // GGML's q5_K: q4_K plus a plane of fifth bits; a weight format dotted with q8_K.
   {
     id: 12,
+    name: "q5_K",
+    blockSize: 256,
+    blockBytes: 176,
+    vecDot: "q8_K",
+    quant: true,
+    row: false,
+    matrix: true,
+  },
+  // GGML's 4-bit non-linear format (32 values, nibbles index a table of 16 levels): dots with q8_0.
+  {
+    id: 13,
     name: "iq4_nl",
     blockSize: 32,
     blockBytes: 18,

@@ -80,6 +80,7 @@ export {
   nativeDotQ4_KQ8_K,
   nativeDotQ5_0Q8_0,
   nativeDotQ5_1Q8_1,
+  nativeDotQ5_KQ8_K,
   nativeDotQ6_KQ8_K,
   nativeDotQ8_0,
   nativeF16ToF32,

@@ -51,6 +51,9 @@ export function nativeDotQ4_1Q8_1(x: Uint8Array, y: Uint8Array, n: number): numb
 export function nativeDotQ4_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
   return loaded()!.llmem_dot_q4_k_q8_k(x, y, n);
 }
+export function nativeDotQ5_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
+  return loaded()!.llmem_dot_q5_k_q8_k(x, y, n);
+}
 export function nativeDotQ6_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
   return loaded()!.llmem_dot_q6_k_q8_k(x, y, n);
 }

@@ -16,6 +16,7 @@ export {
   dotQ4_KQ8_K,
   dotQ5_0Q8_0,
   dotQ5_1Q8_1,
+  dotQ5_KQ8_K,
   dotQ6_KQ8_K,
   dotQ8_0,
   referenceDot,

@@ -1,5 +1,5 @@
 /**
- * GGML's K-quants (q8_K, q4_K, q6_K) against vectors made by ggml itself (native/test/golden,
+ * GGML's K-quants (q8_K, q4_K, q5_K, q6_K) against vectors made by ggml itself (native/test/golden,
  * see its README): the TS reference and every native ISA quantize byte for byte as
  * quantize_row_*_ref, dequantize bit for bit as dequantize_row_*, and dot within f32
  * summation-order tolerance of ggml's scalar ggml_vec_dot_*_q8_K.
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import {
   dequantizeInto,
   dotQ4_KQ8_K,
+  dotQ5_KQ8_K,
   dotQ6_KQ8_K,
   type Matrix,
   matvec,
@@ -30,8 +31,9 @@ const QK_K = 256;
 const NBLK = 64;
 const read = (name: string): Uint8Array => new Uint8Array(readFileSync(join(GOLDEN, name)));
 const inputs = new Float32Array(read("inputs.f32").buffer);
-const FORMATS = ["q8_K", "q4_K", "q6_K"] as const;
-const BYTES = { q8_K: 292, q4_K: 144, q6_K: 210 } as const;
+const FORMATS = ["q8_K", "q4_K", "q5_K", "q6_K"] as const;
+const BYTES = { q8_K: 292, q4_K: 144, q5_K: 176, q6_K: 210 } as const;
+const DOTS = { q4_K: dotQ4_KQ8_K, q5_K: dotQ5_KQ8_K, q6_K: dotQ6_KQ8_K } as const;
 
 /** FNV-1a 64 of one block's 256 dequantized f32 bit patterns (the generator's check). */
 function fnvBlock(y: Float32Array, b: number): bigint {
@@ -86,6 +88,7 @@ describe("K-quant dots against ggml's scalar ggml_vec_dot_*_q8_K", () => {
   const q8 = read("q8_K.bin");
   const pairs = [
     { name: "q4_K", w: read("q4_K.bin"), dot: dotQ4_KQ8_K, ref: referenceDot.dotQ4_KQ8_K },
+    { name: "q5_K", w: read("q5_K.bin"), dot: dotQ5_KQ8_K, ref: referenceDot.dotQ5_KQ8_K },
     { name: "q6_K", w: read("q6_K.bin"), dot: dotQ6_KQ8_K, ref: referenceDot.dotQ6_KQ8_K },
   ] as const;
   for (const p of pairs) {
@@ -119,6 +122,8 @@ describe("K-quant API", () => {
     const x = randomF32(512, 7);
     expect(quantize("q4_k" as QuantFormat, x)).toEqual(quantize("q4_K", x));
     expect(quantizedBytes("q6_k" as QuantFormat, 512)).toBe(2 * 210);
+    expect(quantize("q5_k" as QuantFormat, x)).toEqual(quantize("q5_K", x));
+    expect(quantizedBytes("q5_k" as QuantFormat, 512)).toBe(2 * 176);
   });
 
   test("partial super-blocks and short buffers are refused before C runs", () => {
@@ -133,10 +138,15 @@ describe("K-quant API", () => {
     const a = new Uint8Array(292);
     expect(codeOf(() => dotQ4_KQ8_K(w, a, 512))).toBe("OUT_OF_BOUNDS");
     expect(codeOf(() => dotQ6_KQ8_K(new Uint8Array(210), a, 32))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => dotQ5_KQ8_K(new Uint8Array(175), a, 256))).toBe("OUT_OF_BOUNDS");
+    expect(codeOf(() => dotQ5_KQ8_K(new Uint8Array(176), a, 128))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => quantizeInto("q5_K", new Float32Array(256), new Uint8Array(175)))).toBe(
+      "OUT_OF_BOUNDS",
+    );
     expect(codeOf(() => prepareMatrix("q4_K", new Float32Array(4 * 96), 4, 96))).toBe("INVALID_ARGUMENT");
   });
 
-  test.each(["q4_K", "q6_K"] as const)(
+  test.each(["q4_K", "q5_K", "q6_K"] as const)(
     "%s matvec: each row is its dot with x quantized to q8_K once",
     (format) => {
       const rows = 19;
@@ -144,7 +154,7 @@ describe("K-quant API", () => {
       const w: Matrix = prepareMatrix(format, randomF32(rows * cols, 3), rows, cols);
       const x = randomF32(cols, 4);
       const xq = quantize("q8_K", x);
-      const dot = format === "q4_K" ? dotQ4_KQ8_K : dotQ6_KQ8_K;
+      const dot = DOTS[format];
       const rb = (cols / QK_K) * BYTES[format];
       const want = Float32Array.from({ length: rows }, (_, r) =>
         dot((w.data as Uint8Array).subarray(r * rb, (r + 1) * rb), xq, cols),

@@ -15,6 +15,7 @@ export const quantSymbols = {
   llmem_dot_q4_1_q8_1: { args: [ptr, ptr, u64], returns: f32 },
   llmem_dot_q4_k_q8_k: { args: [ptr, ptr, u64], returns: f32 },
   llmem_dot_q6_k_q8_k: { args: [ptr, ptr, u64], returns: f32 },
+  llmem_dot_q5_k_q8_k: { args: [ptr, ptr, u64], returns: f32 },
   llmem_dot_q5_0_q8_0: { args: [ptr, ptr, u64], returns: f32 },
   llmem_dot_q5_1_q8_1: { args: [ptr, ptr, u64], returns: f32 },
   llmem_dot_iq4_nl_q8_0: { args: [ptr, ptr, u64], returns: f32 },

@@ -1,7 +1,7 @@
 /**
- * The TS reference for GGML's K-quants (Q8_K, Q4_K, Q6_K: 256-value super-blocks), byte-exact
+ * The TS reference for GGML's K-quants (Q8_K, Q4_K, Q5_K, Q6_K: 256-value super-blocks), byte-exact
  * with GGML's quantize_row_*_ref / dequantize_row_* (ggml-quants.c) and bit-exact with
- * libllmem's scalar kernels (native/src/quant/q8_k.c, q4_k.c, q6_k.c): every f32 operation is
+ * libllmem's scalar kernels (native/src/quant/q8_k.c, q4_k.c, q5_k.c, q6_k.c): every f32 operation is
  * rounded with Math.fround in C's order. Layouts are in native/src/quant/k_quants.h.
  */
 import { f16Values, f32ToF16Bits } from "../half.ts";
@@ -11,6 +11,7 @@ const i8 = (b: number): number => (b << 24) >> 24;
 export const QK_K = 256;
 export const Q8_K_BYTES = 292;
 export const Q4_K_BYTES = 144;
+export const Q5_K_BYTES = 176;
 export const Q6_K_BYTES = 210;
 
 /**
@@ -95,10 +96,21 @@ function q4kScales(b: Uint8Array, o: number, sc: Uint8Array, m: Uint8Array): voi
 }
 
 const fitAux = new Uint8Array(32);
-/** GGML's make_qkx2_quants(32, 15, ..., -1, 0.1, 20, false) in f32 order; returns [scale, the_min]. */
-function q4kFit(x: Float32Array, xo: number, w: Float32Array, L: Uint8Array, lo0: number): [number, number] {
+/**
+ * GGML's make_qkx2_quants(32, nmax, ..., rmin, 0.1, nstep, false) in f32 order (k_qkx2_fit in
+ * q4_k.c): Q4_K uses (15, -1, 20), Q5_K (31, -0.5, 15). Returns [scale, the_min].
+ */
+function kx2Fit(
+  x: Float32Array,
+  xo: number,
+  w: Float32Array,
+  L: Uint8Array,
+  lo0: number,
+  nmax: number,
+  rmin: number,
+  nstep: number,
+): [number, number] {
   const n = 32;
-  const nmax = 15;
   let lo = x[xo]!;
   let hi = x[xo]!;
   let sumW = w[0]!;
@@ -125,9 +137,9 @@ function q4kFit(x: Float32Array, xo: number, w: Float32Array, L: Uint8Array, lo0
     const diff = fr(fr(fr(scale * li) + lo) - x[xo + i]!);
     best = fr(best + fr(w[i]! * fr(diff * diff)));
   }
-  for (let is = 0; is <= 20; is++) {
+  for (let is = 0; is <= nstep; is++) {
     // lo moves when a trial wins, and later trials measure from it (GGML's loop does the same).
-    iscale = fr(fr(fr(-1 + fr(fr(0.1) * is)) + nmax) / fr(hi - lo));
+    iscale = fr(fr(fr(rmin + fr(fr(0.1) * is)) + nmax) / fr(hi - lo));
     let sumL = 0;
     let sumL2 = 0;
     let sumXL = 0;
@@ -169,57 +181,75 @@ const kW = new Float32Array(32);
 const kSc = new Uint8Array(8);
 const kM = new Uint8Array(8);
 
+const kScales = new Float64Array(8);
+const kMins = new Float64Array(8);
+/**
+ * The part Q4_K and Q5_K share: fits each 32-value sub-block of src[s..s+256) with levels
+ * 0..nmax, writes d, dmin and the 12 scale bytes at dst[o..o+16), and leaves in kL the levels
+ * re-derived against the scales as stored (GGML's quantize_row_q4_K_ref / q5_K_ref).
+ */
+function kx2Header(
+  src: Float32Array,
+  s: number,
+  dst: Uint8Array,
+  o: number,
+  nmax: number,
+  rmin: number,
+  nstep: number,
+): void {
+  const scales = kScales;
+  const mins = kMins;
+  let maxScale = 0;
+  let maxMin = 0;
+  for (let j = 0; j < 8; j++) {
+    const xs = s + 32 * j;
+    let sumX2 = 0;
+    for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(src[xs + l]! * src[xs + l]!));
+    const avX = fr(Math.sqrt(fr(sumX2 / 32)));
+    for (let l = 0; l < 32; l++) kW[l] = fr(avX + Math.abs(src[xs + l]!));
+    const [sc, mn] = kx2Fit(src, xs, kW, kL, 32 * j, nmax, rmin, nstep);
+    scales[j] = sc;
+    mins[j] = mn;
+    if (sc > maxScale) maxScale = sc;
+    if (mn > maxMin) maxMin = mn;
+  }
+  const invScale = maxScale > 0 ? fr(63 / maxScale) : 0;
+  const invMin = maxMin > 0 ? fr(63 / maxMin) : 0;
+  const so = o + 4;
+  dst.fill(0, so, so + 12);
+  for (let j = 0; j < 8; j++) {
+    // GGML stores nearest_int in a uint8_t before MIN(63, .): the wrap-around is kept.
+    const ls = Math.min(63, nearestInt(fr(invScale * scales[j]!)) & 0xff);
+    const lm = Math.min(63, nearestInt(fr(invMin * mins[j]!)) & 0xff);
+    if (j < 4) {
+      dst[so + j]! |= ls;
+      dst[so + j + 4]! |= lm;
+    } else {
+      dst[so + j + 4] = (ls & 0xf) | ((lm & 0xf) << 4);
+      dst[so + j - 4]! |= (ls >> 4) << 6;
+      dst[so + j]! |= (lm >> 4) << 6;
+    }
+  }
+  putF16(dst, o, fr(maxScale / 63));
+  putF16(dst, o + 2, fr(maxMin / 63));
+  const dh = getF16(dst, o);
+  const mh = getF16(dst, o + 2);
+  q4kScales(dst, o, kSc, kM);
+  for (let j = 0; j < 8; j++) {
+    const d = fr(dh * kSc[j]!);
+    if (d === 0) continue;
+    const dm = fr(mh * kM[j]!);
+    for (let i = 0; i < 32; i++) {
+      const l = nearestInt(fr(fr(src[s + 32 * j + i]! + dm) / d));
+      kL[32 * j + i] = l < 0 ? 0 : Math.min(l, nmax);
+    }
+  }
+}
+
 export function quantizeQ4_KBlocks(src: Float32Array, dst: Uint8Array, nb: number): void {
-  const scales = new Float64Array(8);
-  const mins = new Float64Array(8);
   for (let b = 0; b < nb; b++) {
-    const s = b * QK_K;
     const o = b * Q4_K_BYTES;
-    let maxScale = 0;
-    let maxMin = 0;
-    for (let j = 0; j < 8; j++) {
-      const xs = s + 32 * j;
-      let sumX2 = 0;
-      for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(src[xs + l]! * src[xs + l]!));
-      const avX = fr(Math.sqrt(fr(sumX2 / 32)));
-      for (let l = 0; l < 32; l++) kW[l] = fr(avX + Math.abs(src[xs + l]!));
-      const [sc, mn] = q4kFit(src, xs, kW, kL, 32 * j);
-      scales[j] = sc;
-      mins[j] = mn;
-      if (sc > maxScale) maxScale = sc;
-      if (mn > maxMin) maxMin = mn;
-    }
-    const invScale = maxScale > 0 ? fr(63 / maxScale) : 0;
-    const invMin = maxMin > 0 ? fr(63 / maxMin) : 0;
-    const so = o + 4;
-    dst.fill(0, so, so + 12);
-    for (let j = 0; j < 8; j++) {
-      // GGML stores nearest_int in a uint8_t before MIN(63, .): the wrap-around is kept.
-      const ls = Math.min(63, nearestInt(fr(invScale * scales[j]!)) & 0xff);
-      const lm = Math.min(63, nearestInt(fr(invMin * mins[j]!)) & 0xff);
-      if (j < 4) {
-        dst[so + j]! |= ls;
-        dst[so + j + 4]! |= lm;
-      } else {
-        dst[so + j + 4] = (ls & 0xf) | ((lm & 0xf) << 4);
-        dst[so + j - 4]! |= (ls >> 4) << 6;
-        dst[so + j]! |= (lm >> 4) << 6;
-      }
-    }
-    putF16(dst, o, fr(maxScale / 63));
-    putF16(dst, o + 2, fr(maxMin / 63));
-    const dh = getF16(dst, o);
-    const mh = getF16(dst, o + 2);
-    q4kScales(dst, o, kSc, kM);
-    for (let j = 0; j < 8; j++) {
-      const d = fr(dh * kSc[j]!);
-      if (d === 0) continue;
-      const dm = fr(mh * kM[j]!);
-      for (let i = 0; i < 32; i++) {
-        const l = nearestInt(fr(fr(src[s + 32 * j + i]! + dm) / d));
-        kL[32 * j + i] = l < 0 ? 0 : Math.min(l, 15);
-      }
-    }
+    kx2Header(src, b * QK_K, dst, o, 15, -1, 20);
     for (let c = 0; c < 4; c++)
       for (let l = 0; l < 32; l++) dst[o + 16 + 32 * c + l] = kL[64 * c + l]! | (kL[64 * c + 32 + l]! << 4);
   }
@@ -260,6 +290,62 @@ export function dotQ4_KQ8_KRef(x: Uint8Array, xo: number, y: Uint8Array, yo: num
       const q = ox + 16 + 32 * (j >> 1);
       let s = 0;
       for (let l = 0; l < 32; l++) s += ((x[q + l]! >> shift) & 0xf) * i8(y[oy + 4 + 32 * j + l]!);
+      isum += kSc[j]! * s;
+      msum += kM[j]! * (getI16(y, oy + 260 + 4 * j) + getI16(y, oy + 262 + 4 * j));
+    }
+    const dy = getF32(y, oy);
+    acc = kFold(acc, fr(getF16(x, ox) * dy), isum, fr(getF16(x, ox + 2) * dy), msum);
+  }
+  return acc;
+}
+
+// ---- Q5_K { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128] } ----
+// Q4_K's header and nibbles, plus bit j of qh[l] as the fifth bit of value l of sub-block j.
+
+/** The 5-bit level of value l of sub-block j of the Q5_K block at o. */
+const q5kLevel = (b: Uint8Array, o: number, j: number, l: number): number =>
+  ((b[o + 48 + 32 * (j >> 1) + l]! >> ((j & 1) * 4)) & 0xf) | (((b[o + 16 + l]! >> j) & 1) << 4);
+
+export function quantizeQ5_KBlocks(src: Float32Array, dst: Uint8Array, nb: number): void {
+  for (let b = 0; b < nb; b++) {
+    const o = b * Q5_K_BYTES;
+    kx2Header(src, b * QK_K, dst, o, 31, -0.5, 15);
+    dst.fill(0, o + 16, o + 48);
+    for (let c = 0; c < 4; c++)
+      for (let l = 0; l < 32; l++) {
+        const a = kL[64 * c + l]!;
+        const e = kL[64 * c + 32 + l]!;
+        dst[o + 48 + 32 * c + l] = (a & 0xf) | ((e & 0xf) << 4);
+        dst[o + 16 + l]! |= ((a >> 4) << (2 * c)) | ((e >> 4) << (2 * c + 1));
+      }
+  }
+}
+
+export function dequantizeQ5_KBlocks(src: Uint8Array, dst: Float32Array, nb: number): void {
+  for (let b = 0; b < nb; b++) {
+    const o = b * Q5_K_BYTES;
+    const d = getF16(src, o);
+    const dmin = getF16(src, o + 2);
+    q4kScales(src, o, kSc, kM);
+    for (let j = 0; j < 8; j++) {
+      const dj = fr(d * kSc[j]!);
+      const mj = fr(dmin * kM[j]!);
+      for (let l = 0; l < 32; l++) dst[b * QK_K + 32 * j + l] = fr(fr(dj * q5kLevel(src, o, j, l)) - mj);
+    }
+  }
+}
+
+export function dotQ5_KQ8_KRef(x: Uint8Array, xo: number, y: Uint8Array, yo: number, nb: number): number {
+  let acc = 0;
+  for (let b = 0; b < nb; b++) {
+    const ox = xo + b * Q5_K_BYTES;
+    const oy = yo + b * Q8_K_BYTES;
+    q4kScales(x, ox, kSc, kM);
+    let isum = 0;
+    let msum = 0;
+    for (let j = 0; j < 8; j++) {
+      let s = 0;
+      for (let l = 0; l < 32; l++) s += q5kLevel(x, ox, j, l) * i8(y[oy + 4 + 32 * j + l]!);
       isum += kSc[j]! * s;
       msum += kM[j]! * (getI16(y, oy + 260 + 4 * j) + getI16(y, oy + 262 + 4 * j));
     }
