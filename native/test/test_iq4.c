@@ -3,7 +3,7 @@
  * dequantize_row_iq4_nl, dots within f32 summation order of GGML's scalar
  * ggml_vec_dot_iq4_nl_q8_0 and bit-identical across our ISAs, SIMD paths bit-identical to the
  * scalar one, matvec row by row. */
-#include "harness.h"
+#include "golden.h"
 
 #define N (64 * 256) /* golden values */
 
@@ -15,31 +15,6 @@ static const struct {
   dot_fn dot;
 } F[] = {{LLMEM_IQ4_NL, LLMEM_Q8_0, "iq4_nl", "q8_0", 18, 34, llmem_dot_iq4_nl_q8_0}};
 #define NF (int)(sizeof F / sizeof F[0])
-
-static void *load(const char *name, size_t bytes) {
-  char path[256];
-  snprintf(path, sizeof path, "test/golden/%s", name);
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "missing golden file %s (run from native/)\n", path);
-    exit(2);
-  }
-  void *p = malloc(bytes);
-  const size_t got = fread(p, 1, bytes, f);
-  fclose(f);
-  if (got != bytes) {
-    fprintf(stderr, "%s: %zu bytes, expected %zu\n", path, got, bytes);
-    exit(2);
-  }
-  return p;
-}
-
-static uint64_t fnv256(const float *y) {
-  uint64_t v = 0xcbf29ce484222325ull;
-  const uint8_t *p = (const uint8_t *)y;
-  for (int i = 0; i < 256 * 4; i++) v = (v ^ p[i]) * 0x100000001b3ull;
-  return v;
-}
 
 static float *inputs;
 

@@ -2,7 +2,7 @@
  * quantize_row_*_ref and dequantize bit-identical to its dequantize_row_* on the golden vectors
  * (test/golden, made by GGML itself: see its README), dots against GGML's scalar dot, every SIMD
  * path bit-identical to the scalar one on random data, and matvec row by row. */
-#include "harness.h"
+#include "golden.h"
 
 #include <float.h>
 
@@ -20,31 +20,6 @@ static const struct {
 /* The Q8_K dot of a weight format. */
 static dot_fn dot_of(int format) {
   return format == LLMEM_Q4_K ? llmem_dot_q4_k_q8_k : format == LLMEM_Q5_K ? llmem_dot_q5_k_q8_k : llmem_dot_q6_k_q8_k;
-}
-
-static void *load(const char *name, size_t bytes) {
-  char path[256];
-  snprintf(path, sizeof path, "test/golden/%s", name);
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "missing golden file %s (run from native/)\n", path);
-    exit(2);
-  }
-  void *p = malloc(bytes);
-  const size_t got = fread(p, 1, bytes, f);
-  fclose(f);
-  if (got != bytes) {
-    fprintf(stderr, "%s: %zu bytes, expected %zu\n", path, got, bytes);
-    exit(2);
-  }
-  return p;
-}
-
-static uint64_t fnv_block(const float *y) {
-  uint64_t v = 0xcbf29ce484222325ull;
-  const uint8_t *p = (const uint8_t *)y;
-  for (int i = 0; i < QK_K * 4; i++) v = (v ^ p[i]) * 0x100000001b3ull;
-  return v;
 }
 
 static float *inputs;
@@ -80,7 +55,7 @@ static void golden_dequantize(void) {
       CHECK(llmem_dequantize(KF[f].format, q, y, NBLK * QK_K) == 0, "dequantize %s", KF[f].name);
       int bad = -1;
       for (int b = 0; b < NBLK && bad < 0; b++)
-        if (fnv_block(y + b * QK_K) != want[b]) bad = b;
+        if (fnv256(y + b * QK_K) != want[b]) bad = b;
       CHECK(bad < 0, "[%s] dequantize %s: golden block %d differs from GGML's", llmem_isa_name(t_isas[k]), KF[f].name,
             bad);
     }

@@ -3,7 +3,7 @@
  * partners, to quantize_row_q8_*_ref), dequantize bit-identical to dequantize_row_q5_*, dots
  * within f32 summation order of GGML's scalar ggml_vec_dot_q5_0_q8_0 / _q5_1_q8_1 and
  * bit-identical across our ISAs, SIMD paths bit-identical to the scalar one, matvec row by row. */
-#include "harness.h"
+#include "golden.h"
 
 #define N (64 * 256) /* golden values */
 
@@ -15,31 +15,6 @@ static const struct {
   dot_fn dot;
 } F[] = {{LLMEM_Q5_0, LLMEM_Q8_0, "q5_0", "q8_0", 22, 34, llmem_dot_q5_0_q8_0},
          {LLMEM_Q5_1, LLMEM_Q8_1, "q5_1", "q8_1", 24, 36, llmem_dot_q5_1_q8_1}};
-
-static void *load(const char *name, size_t bytes) {
-  char path[256];
-  snprintf(path, sizeof path, "test/golden/%s", name);
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "missing golden file %s (run from native/)\n", path);
-    exit(2);
-  }
-  void *p = malloc(bytes);
-  const size_t got = fread(p, 1, bytes, f);
-  fclose(f);
-  if (got != bytes) {
-    fprintf(stderr, "%s: %zu bytes, expected %zu\n", path, got, bytes);
-    exit(2);
-  }
-  return p;
-}
-
-static uint64_t fnv256(const float *y) {
-  uint64_t v = 0xcbf29ce484222325ull;
-  const uint8_t *p = (const uint8_t *)y;
-  for (int i = 0; i < 256 * 4; i++) v = (v ^ p[i]) * 0x100000001b3ull;
-  return v;
-}
 
 static float *inputs;
 
