@@ -24,6 +24,9 @@ export class Slot {
 }
 
 export interface BufferMeta {
+  /** The storage format of the bytes (a row of @llmem/core's format table). */
+  format?: Format;
+  /** @deprecated the old name of `format`; accepted when it names the same format. */
   dtype?: Format;
   shape?: readonly number[];
 }
@@ -41,9 +44,14 @@ export class PooledBuffer {
     readonly slot: Slot,
     /** Bytes requested; the buffer itself holds `capacity` bytes. */
     readonly byteLength: number,
-    readonly dtype: Format | undefined,
+    readonly format: Format | undefined,
     readonly shape: readonly number[] | undefined,
   ) {}
+
+  /** @deprecated the old name of `format`. */
+  get dtype(): Format | undefined {
+    return this.format;
+  }
 
   /** Bucket size in bytes (>= byteLength). */
   get capacity(): number {

@@ -206,12 +206,12 @@ export class BucketPool {
   private allocSlow(byteLength: number, meta: BufferMeta | undefined): PooledBuffer {
     if (this.disposed) throw disposedError();
     const ci = this.classFor(byteLength);
-    let dtype: Format | undefined;
+    let format: Format | undefined;
     let shape: readonly number[] | undefined;
-    if (meta !== undefined) [dtype, shape] = checkMeta(meta, byteLength);
+    if (meta !== undefined) [format, shape] = checkMeta(meta, byteLength);
     const slot = this.take(ci);
     this.residencySet?.commit();
-    return this.handOut(slot, byteLength, dtype, shape);
+    return this.handOut(slot, byteLength, format, shape);
   }
 
   /** Allocates several buffers, validating all requests first and committing residency once. */
@@ -473,10 +473,10 @@ export class BucketPool {
   private handOut(
     slot: Slot,
     byteLength: number,
-    dtype: Format | undefined,
+    format: Format | undefined,
     shape: readonly number[] | undefined,
   ) {
-    const handle = new PooledBuffer(slot, byteLength, dtype, shape);
+    const handle = new PooledBuffer(slot, byteLength, format, shape);
     slot.owner = handle;
     slot.inUseIndex = this.inUse.length;
     this.inUse.push(slot);
@@ -554,16 +554,18 @@ function checkMeta(
   byteLength: number,
 ): [Format | undefined, readonly number[] | undefined] {
   if (typeof meta !== "object" || meta === null) {
-    throw new LlmemError("INVALID_ARGUMENT", "meta must be an object { dtype?, shape? }", {
+    throw new LlmemError("INVALID_ARGUMENT", "meta must be an object { format?, shape? }", {
       argument: "meta",
     });
   }
-  const { dtype, shape } = meta;
-  if (dtype !== undefined && formatInfo(dtype) === undefined) {
-    throw new LlmemError("INVALID_ARGUMENT", `meta.dtype must be one of ${ALL_FORMATS.join(", ")}`, {
-      argument: "meta.dtype",
-      value: dtype,
-    });
+  const { format: named, dtype, shape } = meta;
+  const format = checkMetaFormat(named, "meta.format") ?? checkMetaFormat(dtype, "meta.dtype");
+  if (named !== undefined && dtype !== undefined && named !== dtype) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `meta.dtype (deprecated) names ${dtype} but meta.format names ${named}: give format only`,
+      { argument: "meta.dtype" },
+    );
   }
   let frozen: readonly number[] | undefined;
   if (shape !== undefined) {
@@ -573,18 +575,28 @@ function checkMeta(
       });
     }
     frozen = Object.freeze(shape.map((d, i) => checkSize(`meta.shape[${i}]`, d)));
-    if (dtype !== undefined) {
+    if (format !== undefined) {
       const count = frozen.reduce((a, b) => a * b, 1);
-      const info = FORMATS[dtype];
-      const bytes = count % info.blockSize === 0 ? bytesFor(dtype, count) : Number.NaN;
+      const info = FORMATS[format];
+      const bytes = count % info.blockSize === 0 ? bytesFor(format, count) : Number.NaN;
       if (!(bytes <= byteLength)) {
         throw new LlmemError(
           "INVALID_ARGUMENT",
-          `meta.shape [${frozen.join(", ")}] of ${dtype} needs ${bytes} bytes (whole blocks of ${info.blockSize}); byteLength is ${byteLength}`,
+          `meta.shape [${frozen.join(", ")}] of ${format} needs ${bytes} bytes (whole blocks of ${info.blockSize}); byteLength is ${byteLength}`,
           { argument: "meta.shape", bytes, byteLength },
         );
       }
     }
   }
-  return [dtype, frozen];
+  return [format, frozen];
+}
+
+function checkMetaFormat(format: unknown, argument: string): Format | undefined {
+  if (format !== undefined && formatInfo(format as Format) === undefined) {
+    throw new LlmemError("INVALID_ARGUMENT", `${argument} must be one of ${ALL_FORMATS.join(", ")}`, {
+      argument,
+      value: format,
+    });
+  }
+  return format as Format | undefined;
 }

@@ -10,7 +10,7 @@ if (!metal) console.log("metal.test.ts: no Metal device here (macOS only); Metal
 test.skipIf(!metal)("Metal pool: shared buffers, reuse on reset, stale views detached", () => {
   using pool = new BucketPool({ backend: "metal" });
   expect(pool.backend).toBe("metal");
-  const h = pool.alloc(1000, { dtype: "f32", shape: [250] });
+  const h = pool.alloc(1000, { format: "f32", shape: [250] });
   expect(h.capacity).toBe(1024);
   const view = h.view(Float32Array);
   expect(view.every((x) => x === 0)).toBe(true);

@@ -15,7 +15,7 @@ test("backend is libllmem memory when native is on, ArrayBuffers when off", () =
 
 test("reset recycles every buffer handed out (the seed's arena pattern)", () => {
   const pool = new BucketPool();
-  const a = pool.alloc(1024, { dtype: "f32", shape: [256] });
+  const a = pool.alloc(1024, { format: "f32", shape: [256] });
   const b = pool.alloc(2048);
   const c = pool.alloc(1000);
   a.bytes()[0] = 1;
@@ -122,14 +122,14 @@ test("view() checks its arguments", () => {
 
 test("allocBatch validates every request before allocating any", () => {
   const pool = new BucketPool();
-  const batch = pool.allocBatch([10, { byteLength: 1000, dtype: "f16", shape: [500] }, 0]);
+  const batch = pool.allocBatch([10, { byteLength: 1000, format: "f16", shape: [500] }, 0]);
   expect(batch.map((h) => h.capacity)).toEqual([16, 1024, 1]);
-  expect(batch[1]!.dtype).toBe("f16");
+  expect(batch[1]!.format).toBe("f16");
   expect(batch[1]!.shape).toEqual([500]);
   const before = pool.stats();
   expectLlmemError(() => pool.allocBatch([10, -1]), "OUT_OF_RANGE", "requests[1].byteLength");
   expectLlmemError(
-    () => pool.allocBatch([10, { byteLength: 4, dtype: "f32", shape: [2] }]),
+    () => pool.allocBatch([10, { byteLength: 4, format: "f32", shape: [2] }]),
     "INVALID_ARGUMENT",
   );
   expectLlmemError(() => pool.allocBatch("x" as never), "INVALID_ARGUMENT", "requests");
@@ -137,15 +137,27 @@ test("allocBatch validates every request before allocating any", () => {
   pool.dispose();
 });
 
+test("meta.dtype, the deprecated name of meta.format, still works and cannot contradict it", () => {
+  const pool = new BucketPool();
+  const h = pool.alloc(64, { dtype: "f16", shape: [32] });
+  expect(h.format).toBe("f16");
+  expect(h.dtype).toBe("f16");
+  expect(pool.alloc(64, { format: "f32", dtype: "f32" }).format).toBe("f32");
+  const before = pool.stats();
+  expectLlmemError(() => pool.alloc(64, { format: "f32", dtype: "f16" }), "INVALID_ARGUMENT", "meta.dtype");
+  expectLlmemError(() => pool.alloc(64, { dtype: "f8" as never }), "INVALID_ARGUMENT", "meta.dtype");
+  expect(pool.stats()).toEqual(before);
+});
+
 test("metadata is checked against the byte length", () => {
   const pool = new BucketPool();
-  const h = pool.alloc(34 * 2, { dtype: "q8_0", shape: [2, 32] });
+  const h = pool.alloc(34 * 2, { format: "q8_0", shape: [2, 32] });
   expect(h.shape).toEqual([2, 32]);
   expect(Object.isFrozen(h.shape)).toBe(true);
   const before = pool.stats();
-  expectLlmemError(() => pool.alloc(10, { dtype: "f32", shape: [3] }), "INVALID_ARGUMENT", "12 bytes");
-  expectLlmemError(() => pool.alloc(100, { dtype: "q4_0", shape: [3] }), "INVALID_ARGUMENT", "whole blocks");
-  expectLlmemError(() => pool.alloc(10, { dtype: "f8" as never }), "INVALID_ARGUMENT", "meta.dtype");
+  expectLlmemError(() => pool.alloc(10, { format: "f32", shape: [3] }), "INVALID_ARGUMENT", "12 bytes");
+  expectLlmemError(() => pool.alloc(100, { format: "q4_0", shape: [3] }), "INVALID_ARGUMENT", "whole blocks");
+  expectLlmemError(() => pool.alloc(10, { format: "f8" as never }), "INVALID_ARGUMENT", "meta.format");
   expectLlmemError(() => pool.alloc(10, { shape: [-1] }), "OUT_OF_RANGE", "meta.shape[0]");
   expectLlmemError(() => pool.alloc(10, null as never), "INVALID_ARGUMENT", "meta");
   expect(pool.stats()).toEqual(before);
