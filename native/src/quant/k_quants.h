@@ -73,6 +73,10 @@ static inline int q8_k_bsum_pair(const uint8_t *y, int j) {
  * (q4_k.c): Q4_K uses (15, -1, 20), Q5_K (31, -0.5, 15). Returns the scale, *the_min the min. */
 float k_qkx2_fit(const float *x, const float *w, uint8_t *L, float *the_min, int nmax, float rmin, int nstep);
 
+/* Q4_K's and Q5_K's shared quantizer (q4_k.c): fits the 8 sub-blocks of x (nmax, rmin, nstep as
+ * for k_qkx2_fit), writes d and dmin at y, the packed scales at s, and the levels 0..nmax in L. */
+void k_fit_superblock(const float *x, uint8_t *y, uint8_t s[12], uint8_t L[QK_K], int nmax, float rmin, int nstep);
+
 /* Every K-quant dot accumulates one super-block at a time the same way: the block's exact
  * integer sums (isum against the scales, msum against the mins) are formed first, on any ISA,
  * then folded in here in f32, one statement per rounding (so no compiler contracts it into an

@@ -79,57 +79,64 @@ LLMEM_SCALAR float k_qkx2_fit(const float *x, const float *w, uint8_t *L, float 
   return scale;
 }
 
+/* The part of GGML's quantize_row_q4_K_ref and _q5_K_ref that the two share: per sub-block
+ * a make_qkx2_quants fit, the 6-bit scales and mins packed into s[12] under fp16 d and dmin
+ * (written at y and y + 2), then every level re-derived against the scales as stored (levels
+ * 0..nmax; a sub-block whose scale is stored as 0 keeps the fit's levels, as GGML's does). */
+LLMEM_SCALAR void k_fit_superblock(const float *x, uint8_t *y, uint8_t s[12], uint8_t L[QK_K], int nmax, float rmin,
+                                   int nstep) {
+  float scales[8], mins[8], max_scale = 0, max_min = 0;
+  for (int j = 0; j < 8; j++) {
+    const float *xs = x + 32 * j;
+    /* Weights: the sub-block's RMS plus each |x| (GGML's choice for the unweighted _ref). */
+    float sum_x2 = 0, w[32];
+    for (int l = 0; l < 32; l++) {
+      const float sq = xs[l] * xs[l];
+      sum_x2 += sq;
+    }
+    const float av_x = sqrtf(sum_x2 / 32);
+    for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
+    scales[j] = k_qkx2_fit(xs, w, L + 32 * j, &mins[j], nmax, rmin, nstep);
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f, inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  memset(s, 0, 12);
+  for (int j = 0; j < 8; j++) {
+    /* GGML stores nearest_int into a uint8_t before MIN(63, .): keep that wrap-around. */
+    uint8_t ls = (uint8_t)k_nearest_int(inv_scale * scales[j]), lm = (uint8_t)k_nearest_int(inv_min * mins[j]);
+    ls = ls > 63 ? 63 : ls;
+    lm = lm > 63 ? 63 : lm;
+    if (j < 4) {
+      s[j] |= ls;
+      s[j + 4] |= lm;
+    } else {
+      s[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
+      s[j - 4] |= (uint8_t)((ls >> 4) << 6);
+      s[j] |= (uint8_t)((lm >> 4) << 6);
+    }
+  }
+  const uint16_t dh = fp32_to_fp16(max_scale / 63.f), mh = fp32_to_fp16(max_min / 63.f);
+  st_u16(y, dh);
+  st_u16(y + 2, mh);
+  uint8_t sc[8], m[8];
+  q4_k_scales(s, sc, m);
+  for (int j = 0; j < 8; j++) {
+    const float d = fp16_to_fp32(dh) * (float)sc[j];
+    if (d == 0.0f) continue;
+    const float dm = fp16_to_fp32(mh) * (float)m[j];
+    for (int i = 0; i < 32; i++) {
+      const int l = k_nearest_int((x[32 * j + i] + dm) / d);
+      L[32 * j + i] = (uint8_t)(l < 0 ? 0 : l > nmax ? nmax : l);
+    }
+  }
+}
+
 LLMEM_SCALAR void quantize_q4_k_scalar(const float *x, void *out, size_t n) {
   uint8_t *y = out;
   for (size_t b = 0; b < n / QK_K; b++, x += QK_K, y += Q4_K_BYTES) {
     uint8_t L[QK_K];
-    float scales[8], mins[8], max_scale = 0, max_min = 0;
-    for (int j = 0; j < 8; j++) {
-      const float *xs = x + 32 * j;
-      /* Weights: the sub-block's RMS plus each |x| (GGML's choice for the unweighted _ref). */
-      float sum_x2 = 0, w[32];
-      for (int l = 0; l < 32; l++) {
-        const float sq = xs[l] * xs[l];
-        sum_x2 += sq;
-      }
-      const float av_x = sqrtf(sum_x2 / 32);
-      for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
-      scales[j] = k_qkx2_fit(xs, w, L + 32 * j, &mins[j], 15, -1.0f, 20);
-      if (scales[j] > max_scale) max_scale = scales[j];
-      if (mins[j] > max_min) max_min = mins[j];
-    }
-    const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f, inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-    uint8_t *s = y + Q4_K_SCALES;
-    memset(s, 0, 12);
-    for (int j = 0; j < 8; j++) {
-      /* GGML stores nearest_int into a uint8_t before MIN(63, .): keep that wrap-around. */
-      uint8_t ls = (uint8_t)k_nearest_int(inv_scale * scales[j]), lm = (uint8_t)k_nearest_int(inv_min * mins[j]);
-      ls = ls > 63 ? 63 : ls;
-      lm = lm > 63 ? 63 : lm;
-      if (j < 4) {
-        s[j] |= ls;
-        s[j + 4] |= lm;
-      } else {
-        s[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
-        s[j - 4] |= (uint8_t)((ls >> 4) << 6);
-        s[j] |= (uint8_t)((lm >> 4) << 6);
-      }
-    }
-    const uint16_t dh = fp32_to_fp16(max_scale / 63.f), mh = fp32_to_fp16(max_min / 63.f);
-    st_u16(y, dh);
-    st_u16(y + 2, mh);
-    /* Re-derive the levels against the scales as stored (6-bit, under fp16 d and dmin). */
-    uint8_t sc[8], m[8];
-    q4_k_scales(s, sc, m);
-    for (int j = 0; j < 8; j++) {
-      const float d = fp16_to_fp32(dh) * (float)sc[j];
-      if (d == 0.0f) continue;
-      const float dm = fp16_to_fp32(mh) * (float)m[j];
-      for (int i = 0; i < 32; i++) {
-        const int l = k_nearest_int((x[32 * j + i] + dm) / d);
-        L[32 * j + i] = (uint8_t)(l < 0 ? 0 : l > 15 ? 15 : l);
-      }
-    }
+    k_fit_superblock(x, y, y + Q4_K_SCALES, L, 15, -1.0f, 20);
     uint8_t *q = y + Q4_K_QS;
     for (int c = 0; c < 4; c++)
       for (int l = 0; l < 32; l++) q[32 * c + l] = (uint8_t)(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
