@@ -4,6 +4,7 @@
  * bun's per-package "N pass" / "N fail" / "N skip" lines: `tests: N passed, N failed, N skipped`.
  * The exit code is turbo's (a failed task fails the run even if its counts could not be read).
  */
+export {};
 const turbo = Bun.spawn(
   ["bunx", "turbo", "run", "build", "test", "--continue", "--concurrency=1", ...Bun.argv.slice(2)],
   {
