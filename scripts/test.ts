@@ -5,6 +5,7 @@
  * The exit code is turbo's (a failed task fails the run even if its counts could not be read).
  */
 export {};
+
 const turbo = Bun.spawn(
   ["bunx", "turbo", "run", "build", "test", "--continue", "--concurrency=1", ...Bun.argv.slice(2)],
   {
