@@ -81,19 +81,23 @@ function blocksFit(
   yBlockBytes: number,
   qk: number = QK,
 ): boolean {
+  if (typeof n !== "number" || !(n > 0)) return false;
+  // One division, reused: the fast path runs ~10⁴ times per token before the optimizing JIT
+  // tier takes over, and in the lower tier every repeated n/qk is a real division.
+  const blocks = n / qk;
+  if ((blocks | 0) !== blocks) return false; // also sends n/qk ≥ 2^31 to the checked path
+  const xBytes = blocks * xBlockBytes;
+  const yBytes = blocks * yBlockBytes;
   return (
-    typeof n === "number" &&
-    n % qk === 0 &&
-    n > 0 &&
     ArrayBuffer.isView(x) &&
     Object.getPrototypeOf(x) === U8_PROTO &&
     ArrayBuffer.isView(y) &&
     Object.getPrototypeOf(y) === U8_PROTO &&
-    (x as Uint8Array).byteLength >= (n / qk) * xBlockBytes &&
-    (y as Uint8Array).byteLength >= (n / qk) * yBlockBytes &&
+    (x as Uint8Array).byteLength >= xBytes &&
+    (y as Uint8Array).byteLength >= yBytes &&
     // Index probes: the engine's bounds, whatever an own byteLength claims (views.ts).
-    (x as Uint8Array)[(n / qk) * xBlockBytes - 1] !== undefined &&
-    (y as Uint8Array)[(n / qk) * yBlockBytes - 1] !== undefined
+    (x as Uint8Array)[xBytes - 1] !== undefined &&
+    (y as Uint8Array)[yBytes - 1] !== undefined
   );
 }
 
