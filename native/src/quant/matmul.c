@@ -7,9 +7,10 @@
  *
  * Results agree with llmem_matvec on each token:
  *  - the scalar path (every ISA's fallback) is the format's vec_dot per (row, token): bit for bit;
- *  - the AVX2 Q8_0/Q4_0 tiles keep one 8-lane accumulator per (row, token) with the same
- *    per-block integer sums and the same final reduction as matvec's four-row kernel: bit for
- *    bit too (matvec's streaming one-row kernel, for matrices ≥ 16 MB, sums in another order);
+ *  - the AVX2 Q8_0/Q4_0 tiles fold four rows' per-block integer sums into one 8-lane
+ *    accumulator per token exactly as matvec's four-row kernel does, with the same final
+ *    reduction: bit for bit too (matvec's streaming one-row kernel, for matrices ≥ 16 MB,
+ *    sums in another order);
  *  - the AVX2 f32/f16 tiles keep ONE 8-lane accumulator per (row, token) where matvec keeps four,
  *    so sums differ in the last bits (measured and documented in examples/decode/README.md). */
 #include "../formats.h"
@@ -19,7 +20,7 @@
  * 16 ymm registers of AVX2 (the compiler takes the rest of the operands from L1). */
 #define F_RM 4
 #define F_RN 3
-/* Block formats: 4 rows (matvec's four-row reduction, reused) × 2 tokens; each pair also needs
+/* Block formats: 4 rows (matvec's four-row fold, reused) × 2 tokens; each pair also needs
  * its sign-adjusted copy of the activation block. */
 #define Q_RM 4
 #define Q_RN 2
@@ -36,7 +37,8 @@ void matmul_range_generic(const llmem_matmul_job *j, size_t r0, size_t r1) {
 }
 
 #if LLMEM_X86
-/* Four lanes' totals of four accumulators (as matvec's hsum4_avx2: lane r depends on a_r only). */
+/* Four lanes' totals of four accumulators at once: lane r of the result is
+ * ((a_r[0]+a_r[1]) + (a_r[2]+a_r[3])) + ((a_r[4]+a_r[5]) + (a_r[6]+a_r[7])), whatever the other rows hold. */
 LLMEM_AVX2 static inline __m128 mm_hsum4_avx2(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
   const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
   return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
@@ -51,35 +53,39 @@ LLMEM_AVX2 static inline __m256i load_wq_avx2(int format, const uint8_t *w) {
 }
 
 /* A Q_RM × Q_RN tile of Q8_0/Q4_0 rows: rows w[0..Q_RM) against tokens xq[0..Q_RN) (x's
- * blocks, scales xd as f32), nb blocks. Per pair and block: the exact integer sum of
- * |w|·(x signed by w) (maddubs; exact since x never holds -128), to f32, times dw·dx — the
- * arithmetic of matvec's rows4_dot_q_avx2, in the same order. out[t][r]. */
+ * blocks, scales xd as f32), nb blocks. Per token and block: the four rows' exact integer sums
+ * of |w|·(x signed by w) (maddubs; exact since x never holds -128) folded by three hadds (lane
+ * r: row r's first 16 products, lane 4+r: its last 16), to f32, times the rows' dw·dx — the
+ * arithmetic of matvec's rows4_dot_q_avx2, in the same order, so each token's results are
+ * matvec's bit for bit. out[t][r]. */
 LLMEM_AVX2 static void tile_q_avx2(int format, const uint8_t *const w[Q_RM], const uint8_t *const xq[Q_RN],
                                    const float *const xd[Q_RN], size_t nb, float out[Q_RN][Q_RM]) {
   const size_t bb = format == LLMEM_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;
-  __m256 acc[Q_RN][Q_RM];
-  for (int t = 0; t < Q_RN; t++)
-    for (int r = 0; r < Q_RM; r++) acc[t][r] = _mm256_setzero_ps();
+  __m256 acc[Q_RN];
+  for (int t = 0; t < Q_RN; t++) acc[t] = _mm256_setzero_ps();
   const __m256i ones = _mm256_set1_epi16(1);
   for (size_t b = 0; b < nb; b++) {
-    __m256i qx[Q_RN];
-    __m256 dx[Q_RN];
-    for (int t = 0; t < Q_RN; t++) {
-      qx[t] = _mm256_loadu_si256((const __m256i *)(xq[t] + b * Q8_0_BYTES + 2));
-      dx[t] = _mm256_broadcast_ss(xd[t] + b);
-    }
+    __m256i qw[Q_RM], aw[Q_RM];
     for (int r = 0; r < Q_RM; r++) {
-      const uint8_t *wb = w[r] + b * bb;
-      const __m256i qw = load_wq_avx2(format, wb), aw = _mm256_sign_epi8(qw, qw);
-      const __m256 dw = _mm256_set1_ps(scale_at_avx2(wb));
-      for (int t = 0; t < Q_RN; t++) {
-        const __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(qx[t], qw));
-        const __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
-        acc[t][r] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx[t]), s, acc[t][r]);
-      }
+      qw[r] = load_wq_avx2(format, w[r] + b * bb);
+      aw[r] = _mm256_sign_epi8(qw[r], qw[r]);
+    }
+    const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)ld_u16(w[0] + b * bb), (short)ld_u16(w[1] + b * bb),
+                                                  (short)ld_u16(w[2] + b * bb), (short)ld_u16(w[3] + b * bb), 0, 0,
+                                                  0, 0));
+    for (int t = 0; t < Q_RN; t++) {
+      const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq[t] + b * Q8_0_BYTES + 2));
+      __m256i s[Q_RM];
+      for (int r = 0; r < Q_RM; r++)
+        s[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[r], _mm256_sign_epi8(qx, qw[r])), ones);
+      const __m256 sums =
+          _mm256_cvtepi32_ps(_mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3])));
+      const __m128 d = _mm_mul_ps(dw, _mm_set1_ps(xd[t][b]));
+      acc[t] = _mm256_fmadd_ps(_mm256_set_m128(d, d), sums, acc[t]);
     }
   }
-  for (int t = 0; t < Q_RN; t++) _mm_storeu_ps(out[t], mm_hsum4_avx2(acc[t][0], acc[t][1], acc[t][2], acc[t][3]));
+  for (int t = 0; t < Q_RN; t++)
+    _mm_storeu_ps(out[t], _mm_add_ps(_mm256_castps256_ps128(acc[t]), _mm256_extractf128_ps(acc[t], 1)));
 }
 
 /* 8 weights of an f32 or f16 row as f32. */

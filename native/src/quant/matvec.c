@@ -3,32 +3,12 @@
 #include "../formats.h"
 #include "quant_internal.h"
 
-#define SMALL_MATRIX_BYTES ((size_t)128 << 10)
+#define SMALL_MATRIX_BYTES ((size_t)16 << 10)
 /* From this size W no longer stays in the last-level cache between calls (32 MB shared here):
  * block rows then go one at a time with a software prefetch instead of four per pass. */
 #define STREAMING_MATRIX_BYTES ((size_t)16 << 20)
 
-
-
 #if LLMEM_X86
-/* Row · x for Q8_0/Q4_0 rows with x's scales already in f32: per block, the exact integer sum
- * (weights' |q| against x's q carrying the weights' sign: exact for any weight byte, as x is
- * quantized here and never holds -128) times dw·dx, accumulated like the dot kernels. */
-/* The exact integer sums of one block, 8 lanes, as f32. */
-LLMEM_AVX2 static inline __m256 block_sums_avx2(int format, const uint8_t *w, const uint8_t *xq) {
-  __m256i qw;
-  if (format == LLMEM_Q8_0) {
-    qw = _mm256_loadu_si256((const __m256i *)(w + 2));
-  } else {
-    const __m128i raw = _mm_loadu_si128((const __m128i *)(w + 2));
-    qw = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F)),
-                         _mm256_set1_epi8(8));
-  }
-  const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq + 2));
-  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
-  return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-}
-
 /* An f16 row · x, as llmem_dot_f16_f32 with the same prefetch as the block rows. */
 LLMEM_AVX2 static float row_dot_f16_avx2(const uint16_t *w, const float *x, size_t n) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
@@ -45,34 +25,75 @@ LLMEM_AVX2 static float row_dot_f16_avx2(const uint16_t *w, const float *x, size
   return sum;
 }
 
-/* Four lanes' totals of four accumulators at once: lane r of the result is
- * ((a_r[0]+a_r[1]) + (a_r[2]+a_r[3])) + ((a_r[4]+a_r[5]) + (a_r[6]+a_r[7])) whatever the other
- * rows hold, so a row's value never depends on which rows share its pass. */
-LLMEM_AVX2 static inline __m128 hsum4_avx2(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
-  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+/* Row · x for Q8_0/Q4_0 rows with x's scales already in f32: per block, the exact integer sum
+ * (weights' |q| against x's q carrying the weights' sign: exact for any weight byte, as x is
+ * quantized here and never holds -128) times dw·dx. The integer sums of one block, 8 int32 lanes: */
+LLMEM_AVX2 static inline __m256i block_isums_avx2(int format, const uint8_t *w, __m256i qx) {
+  __m256i qw;
+  if (format == LLMEM_Q8_0) {
+    qw = _mm256_loadu_si256((const __m256i *)(w + 2));
+  } else {
+    const __m128i raw = _mm_loadu_si128((const __m128i *)(w + 2));
+    qw = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F)),
+                         _mm256_set1_epi8(8));
+  }
+  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
+  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
-/* Four Q8_0/Q4_0 rows against x in one pass: x's blocks and scales are loaded once for all four,
- * and the four horizontal sums share one reduction (rows of 9-24 blocks spent a large share of
- * their time in the single-row version's hsum). out[r] = row r · x. */
-LLMEM_AVX2 static void rows4_dot_q_avx2(int format, const uint8_t *const w[4], const uint8_t *xq, const float *xd,
-                                        size_t nb, float out[4]) {
+/* The same sums as f32, x's block read from xq. */
+LLMEM_AVX2 static inline __m256 block_sums_avx2(int format, const uint8_t *w, const uint8_t *xq) {
+  return _mm256_cvtepi32_ps(block_isums_avx2(format, w, _mm256_loadu_si256((const __m256i *)(xq + 2))));
+}
+
+/* Four Q8_0/Q4_0 rows against x in one pass: x's blocks and scales are loaded once for all four.
+ * Per block the four rows' integer sums are folded by three hadds into one vector (lane r: row
+ * r's first 16 products, lane 4+r: its last 16; exact in int32), so the float work (convert,
+ * scale, accumulate) is one instruction each per four rows, not per row: it was half the
+ * instructions of the one-row-at-a-time float accumulation this replaces. The scales of the four
+ * rows convert from fp16 together. out[r] = row r · x, summed per lane in block order and then
+ * lane r + lane 4+r, whichever rows share the pass. `format` is a constant at each call site
+ * (the function is inlined), so the loop carries no format branch. */
+LLMEM_AVX2 static inline __attribute__((always_inline)) void rows4_dot_q_avx2(int format, const uint8_t *const w[4],
+                                                                               const uint8_t *xq, const float *xd,
+                                                                               size_t nb, float out[4]) {
   const size_t bb = format == LLMEM_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc = _mm256_setzero_ps();
   for (size_t b = 0; b < nb; b++, xq += Q8_0_BYTES) {
-    const __m256 dx = _mm256_broadcast_ss(xd + b);
-    for (int r = 0; r < 4; r++) {
-      const uint8_t *wb = w[r] + b * bb;
-      /* W streams from DRAM when it outgrows the cache: asking for the bytes 16 KB ahead
-       * (measured best of 2/8/16 KB) closes most of the gap the hardware prefetcher leaves.
-       * A prefetch past the end of W is harmless (it never faults). */
-      if ((b & 1) == 0) _mm_prefetch((const char *)wb + 16384, _MM_HINT_T0);
-      const __m256 d = _mm256_mul_ps(_mm256_set1_ps(scale_at_avx2(wb)), dx);
-      acc[r] = _mm256_fmadd_ps(d, block_sums_avx2(format, wb, xq), acc[r]);
+    const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq + 2));
+    const uint8_t *w0 = w[0] + b * bb, *w1 = w[1] + b * bb, *w2 = w[2] + b * bb, *w3 = w[3] + b * bb;
+    /* W streams from L3/DRAM when it outgrows L2: asking for the bytes 16 KB ahead (measured
+     * best of 2/8/16 KB) closes most of the gap the hardware prefetcher leaves. A prefetch past
+     * the end of W is harmless (it never faults). */
+    if ((b & 1) == 0) {
+      _mm_prefetch((const char *)w0 + 16384, _MM_HINT_T0);
+      _mm_prefetch((const char *)w1 + 16384, _MM_HINT_T0);
+      _mm_prefetch((const char *)w2 + 16384, _MM_HINT_T0);
+      _mm_prefetch((const char *)w3 + 16384, _MM_HINT_T0);
     }
+    const __m256i s01 = _mm256_hadd_epi32(block_isums_avx2(format, w0, qx), block_isums_avx2(format, w1, qx));
+    const __m256i s23 = _mm256_hadd_epi32(block_isums_avx2(format, w2, qx), block_isums_avx2(format, w3, qx));
+    const __m256 sums = _mm256_cvtepi32_ps(_mm256_hadd_epi32(s01, s23));
+    const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)ld_u16(w0), (short)ld_u16(w1), (short)ld_u16(w2),
+                                                  (short)ld_u16(w3), 0, 0, 0, 0));
+    const __m128 d = _mm_mul_ps(dw, _mm_set1_ps(xd[b]));
+    acc = _mm256_fmadd_ps(_mm256_set_m128(d, d), sums, acc);
   }
-  _mm_storeu_ps(out, hsum4_avx2(acc[0], acc[1], acc[2], acc[3]));
+  _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
+}
+
+/* Rows [r0, r1) of a Q8_0/Q4_0 matrix, four per pass (a short last group repeats its last row,
+ * so every row takes the same arithmetic whichever group it falls in, and results do not
+ * depend on the thread count). */
+LLMEM_AVX2 static inline __attribute__((always_inline)) void rows_q_avx2(int format, const llmem_matvec_job *j,
+                                                                          size_t r0, size_t r1) {
+  for (size_t r = r0; r < r1; r += 4) {
+    const uint8_t *w[4];
+    for (size_t k = 0; k < 4; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
+    float out[4];
+    rows4_dot_q_avx2(format, w, j->xq, j->xd, j->cols / 32, out);
+    for (size_t k = 0; k < 4 && r + k < r1; k++) j->y[r + k] = out[k];
+  }
 }
 
 /* One Q8_0/Q4_0 row against x, two blocks per step with the 16 KB prefetch: the kernel for
@@ -142,13 +163,8 @@ LLMEM_AVX2 void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r
       for (size_t r = r0; r < r1; r++) j->y[r] = row_dot_q_avx2(j->format, j->w + r * j->row_bytes, j->xq, j->xd, j->cols / 32);
       return;
     }
-    for (size_t r = r0; r < r1; r += 4) {
-      const uint8_t *w[4];
-      for (size_t k = 0; k < 4; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
-      float out[4];
-      rows4_dot_q_avx2(j->format, w, j->xq, j->xd, j->cols / 32, out);
-      for (size_t k = 0; k < 4 && r + k < r1; k++) j->y[r + k] = out[k];
-    }
+    if (j->format == LLMEM_Q8_0) rows_q_avx2(LLMEM_Q8_0, j, r0, r1);
+    else rows_q_avx2(LLMEM_Q4_0, j, r0, r1);
     return;
   default: matvec_range_generic(j, r0, r1);
   }
@@ -183,9 +199,10 @@ int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const floa
   if (rows == 0) return 0;
   j.streams = rows * j.row_bytes >= STREAMING_MATRIX_BYTES;
   /* A few tasks per thread, so a thread slowed by other load hands rows to the others. A matrix
-   * under SMALL_MATRIX_BYTES runs on the calling thread: measured here, splitting one (a 288×288
-   * Q8_0 projection, ~2 µs) gained nothing, and each hand-off risks waiting on a worker that
-   * another process has taken the core from. */
+   * under SMALL_MATRIX_BYTES runs on the calling thread (a hand-off to a spinning worker costs
+   * ~1 µs). Measured (steady-state decode, 2 threads, paired runs): lowering the bound from
+   * 128 KB to 16 KB, so that stories15M-shaped layer matrices (46-124 KB) split too, took
+   * s15m q4_0 from 897-1014 to 809-867 µs per token; 1-thread runs are unaffected. */
   const size_t threads = rows * j.row_bytes < SMALL_MATRIX_BYTES ? 1 : (size_t)llmem_get_threads();
   const size_t tasks = threads == 1 ? 1 : threads * 4 < rows ? threads * 4 : rows;
   j.chunk = (rows + tasks - 1) / tasks;
