@@ -29,34 +29,36 @@ void kv_weighted_rows_scalar(const float *rows, size_t stride, const float *w, s
 }
 
 #if LLMEM_X86
-/* Four heads at a time: each 8-float slice of the row is loaded once for all four. */
+/* Four heads at a time: each 8-float slice of the row is loaded once for all four. A last pass
+ * of fewer than four heads (every pass when the group is 1-3, as in multi-head attention)
+ * repeats its last head in the missing slots, computed and not stored: every head takes the
+ * same vector arithmetic whatever its group size (the scalar loop it replaces made MHA's scores
+ * ~4x slower than their matvecs' share). */
 LLMEM_AVX2 void kv_dot_group_avx2(const float *q, size_t group, size_t head_dim, const float *row, float scale,
                                   float *out, size_t out_stride) {
-  size_t j = 0;
   const size_t vec = head_dim & ~(size_t)7;
-  for (; j + 4 <= group; j += 4) {
-    const float *q0 = q + j * head_dim, *q1 = q0 + head_dim, *q2 = q1 + head_dim, *q3 = q2 + head_dim;
+  for (size_t j = 0; j < group; j += 4) {
+    const float *qk[4];
+    for (size_t k = 0; k < 4; k++) qk[k] = q + (j + k < group ? j + k : group - 1) * head_dim;
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
     for (size_t d = 0; d < vec; d += 8) {
       const __m256 r = _mm256_loadu_ps(row + d);
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + d), r, a0);
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q1 + d), r, a1);
-      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q2 + d), r, a2);
-      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q3 + d), r, a3);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(qk[0] + d), r, a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(qk[1] + d), r, a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(qk[2] + d), r, a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(qk[3] + d), r, a3);
     }
-    /* Transpose-add the four accumulators into one vector of four sums. */
+    /* Transpose-add the four accumulators into one vector of four sums (lane k from a_k only). */
     const __m256 s01 = _mm256_hadd_ps(a0, a1), s23 = _mm256_hadd_ps(a2, a3);
     const __m256 s = _mm256_hadd_ps(s01, s23);
     const __m128 sums = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
     float t[4];
     _mm_storeu_ps(t, sums);
-    for (int k = 0; k < 4; k++) {
-      const float *qk = q0 + (size_t)k * head_dim;
-      for (size_t d = vec; d < head_dim; d++) t[k] += qk[d] * row[d];
-      out[(j + (size_t)k) * out_stride] = scale * t[k];
+    for (size_t k = 0; k < 4 && j + k < group; k++) {
+      for (size_t d = vec; d < head_dim; d++) t[k] += qk[k][d] * row[d];
+      out[(j + k) * out_stride] = scale * t[k];
     }
   }
-  if (j < group) kv_dot_group_scalar(q + j * head_dim, group - j, head_dim, row, scale, out + j * out_stride, out_stride);
 }
 
 LLMEM_AVX2 void kv_weighted_rows_avx2(const float *rows, size_t stride, const float *w, size_t n, float *out,
@@ -90,25 +92,24 @@ LLMEM_AVX2 void kv_weighted_rows_avx2(const float *rows, size_t stride, const fl
 #endif
 
 #if LLMEM_ARM
+/* Four heads at a time, a short last pass repeating its last head (as the AVX2 path). */
 void kv_dot_group_neon(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
                        size_t out_stride) {
-  size_t j = 0;
   const size_t vec = head_dim & ~(size_t)3;
-  for (; j + 4 <= group; j += 4) {
-    const float *q0 = q + j * head_dim;
+  for (size_t j = 0; j < group; j += 4) {
+    const float *qk[4];
+    for (size_t k = 0; k < 4; k++) qk[k] = q + (j + k < group ? j + k : group - 1) * head_dim;
     float32x4_t a[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
     for (size_t d = 0; d < vec; d += 4) {
       const float32x4_t r = vld1q_f32(row + d);
-      for (int k = 0; k < 4; k++) a[k] = vfmaq_f32(a[k], vld1q_f32(q0 + (size_t)k * head_dim + d), r);
+      for (int k = 0; k < 4; k++) a[k] = vfmaq_f32(a[k], vld1q_f32(qk[k] + d), r);
     }
-    for (int k = 0; k < 4; k++) {
-      const float *qk = q0 + (size_t)k * head_dim;
+    for (size_t k = 0; k < 4 && j + k < group; k++) {
       float t = vaddvq_f32(a[k]);
-      for (size_t d = vec; d < head_dim; d++) t += qk[d] * row[d];
-      out[(j + (size_t)k) * out_stride] = scale * t;
+      for (size_t d = vec; d < head_dim; d++) t += qk[k][d] * row[d];
+      out[(j + k) * out_stride] = scale * t;
     }
   }
-  if (j < group) kv_dot_group_scalar(q + j * head_dim, group - j, head_dim, row, scale, out + j * out_stride, out_stride);
 }
 
 void kv_weighted_rows_neon(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim) {
