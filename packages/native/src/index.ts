@@ -31,6 +31,7 @@ export {
   matmulScratchStride,
   matvecNative,
   matvecScratchBytes,
+  NativeMatrix,
   nativeAttnScores,
   nativeAttnWeightedSum,
   nativeMatmul,

@@ -13,6 +13,7 @@ import {
 } from "@llmem/core";
 import { loaded } from "./loaded.ts";
 import { alignedViewPtr, typedPtr, viewPtr } from "./pointers.ts";
+import { engineElementBytes } from "./views.ts";
 
 /** True when matvec and attention run in libllmem (else callers take their TS path). */
 export function matvecNative(): boolean {
@@ -31,6 +32,7 @@ export function matvecScratchBytes(format: MatrixFormat, cols: number): number {
 /**
  * y = W x. w holds `elements` elements (rows × cols of `format`); scratch, for formats whose dot
  * pairs with a quantized activation, holds at least matvecScratchBytes(format, cols) bytes (checked).
+ * A one-off NativeMatrix: callers that multiply by the same matrix again keep one instead.
  */
 export function nativeMatvec(
   format: MatrixFormat,
@@ -42,23 +44,96 @@ export function nativeMatvec(
   y: Float32Array,
   scratch: Uint8Array | null,
 ): void {
-  const scratchBytes = matvecScratchBytes(format, cols);
-  if (scratchBytes > 0 && scratch === null) {
-    throw new LlmemError("INVALID_ARGUMENT", `${format} matvec needs ${scratchBytes} bytes of scratch`, {
-      argument: "scratch",
-    });
+  new NativeMatrix(format, w, elements, rows, cols).matvec(x, y, scratch);
+}
+
+/**
+ * A weight matrix checked once for libllmem's matvec: the format's row, and `rows × cols` values
+ * of it inside `data` as the engine measures it (viewPtr). Decode multiplies the same few
+ * matrices thousands of times per second, and re-deriving all of that per call was most of a
+ * small matvec's cost; what stays per call is what can change under the same matrix: its buffer
+ * detached or shrunk (an index probe, which no own property can fake) and the x / y / scratch
+ * views. Private fields: an edited or hand-made object is refused.
+ */
+export class NativeMatrix {
+  readonly #id: number;
+  readonly #data: TypedArray;
+  /** Index of the last element C reads (data[#last] is undefined once the buffer is gone). */
+  readonly #last: number;
+  readonly #rows: number;
+  readonly #cols: number;
+  readonly #scratchBytes: number;
+  readonly #format: MatrixFormat;
+
+  constructor(format: MatrixFormat, data: TypedArray, elements: number, rows: number, cols: number) {
+    const info = FORMATS[format];
+    if (info === undefined || !info.matrix) {
+      throw new LlmemError("INVALID_ARGUMENT", `format ${String(format)} is not a matrix format`, {
+        argument: "format",
+      });
+    }
+    // What C will read, from the format table, not from the caller's count.
+    const need = rows * bytesFor(format, cols);
+    viewPtr("w.data", data, 0, elements); // throws unless data holds `elements` elements
+    if (!(elements * engineElementBytes(data) >= need)) {
+      throw new LlmemError(
+        "OUT_OF_BOUNDS",
+        `w.data holds ${elements} elements, ${rows}×${cols} ${format} needs ${need} bytes`,
+        {
+          argument: "w.data",
+          required: need,
+        },
+      );
+    }
+    this.#id = info.id;
+    this.#format = format;
+    this.#data = data;
+    this.#last = elements - 1;
+    this.#rows = rows;
+    this.#cols = cols;
+    this.#scratchBytes = matvecScratchBytes(format, cols);
   }
-  const code = loaded()!.llmem_matvec(
-    FORMATS[format].id,
-    viewPtr("w.data", w, 0, elements),
-    rows,
-    cols,
-    // x and y bounded by what C reads and writes (cols, rows), in the engine's Float32 elements.
-    typedPtr("x", x, "Float32Array", 0, cols),
-    typedPtr("y", y, "Float32Array", 0, rows),
-    scratchBytes === 0 ? null : viewPtr("scratch", scratch!, 0, scratchBytes),
-  );
-  if (code !== 0) throw new LlmemError("UNSUPPORTED", `llmem_matvec failed for ${format} (code ${code})`);
+
+  /** Bytes of scratch matvec needs (0 when the format's dot pairs with f32 x). */
+  get scratchBytes(): number {
+    return this.#scratchBytes;
+  }
+
+  /** y = W x: x holds cols values, y gets rows values; scratch holds scratchBytes bytes (checked). */
+  matvec(x: Float32Array, y: Float32Array, scratch: Uint8Array | null): void {
+    if (!(typeof this === "object" && this !== null && #data in this)) {
+      throw new LlmemError("INVALID_ARGUMENT", "matvec must be called on a NativeMatrix", {
+        argument: "this",
+      });
+    }
+    const data = this.#data;
+    if (data[this.#last] === undefined) {
+      throw new LlmemError("STALE_HANDLE", "w.data was detached or shrunk after the matrix was prepared", {
+        argument: "w.data",
+      });
+    }
+    const scratchBytes = this.#scratchBytes;
+    if (scratchBytes > 0 && scratch === null) {
+      throw new LlmemError(
+        "INVALID_ARGUMENT",
+        `${this.#format} matvec needs ${scratchBytes} bytes of scratch`,
+        {
+          argument: "scratch",
+        },
+      );
+    }
+    const code = loaded()!.llmem_matvec(
+      this.#id,
+      data,
+      this.#rows,
+      this.#cols,
+      typedPtr("x", x, "Float32Array", 0, this.#cols),
+      typedPtr("y", y, "Float32Array", 0, this.#rows),
+      scratchBytes === 0 ? null : viewPtr("scratch", scratch!, 0, scratchBytes),
+    );
+    if (code !== 0)
+      throw new LlmemError("UNSUPPORTED", `llmem_matvec failed for ${this.#format} (code ${code})`);
+  }
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   freeNative,
   isNativeBlock,
   matvecNative,
+  NativeMatrix,
   native,
   nativeAttnScores,
   nativeHash64,
@@ -97,6 +98,56 @@ describe("views reaching C are measured by the engine", () => {
       );
     }
   });
+
+  test.if(matvecNative())(
+    "NativeMatrix: checked once, yet a detached buffer or a forged handle never reaches C",
+    () => {
+      const rows = 4;
+      const cols = 32;
+      const w = new Float32Array(rows * cols).fill(1);
+      const x = guarded(Float32Array, cols);
+      x.view.fill(0.5);
+      const y = guarded(Float32Array, rows);
+      const m = new NativeMatrix("f32", w, rows * cols, rows, cols);
+      m.matvec(x.view, y.view, null);
+      expect([...y.view]).toEqual([16, 16, 16, 16]);
+      expect(x.intact() && y.intact()).toBe(true);
+      // Too few elements for rows × cols, by the caller's count or by the view's own length.
+      expectRefused(
+        () => new NativeMatrix("f32", w, rows * cols - 1, rows, cols),
+        undefined,
+        "OUT_OF_BOUNDS",
+      );
+      expectRefused(() => new NativeMatrix("f32", w.subarray(1), rows * cols, rows, cols));
+      expectRefused(
+        () => new NativeMatrix("q8_0", new Uint8Array(33), 33, 1, 32),
+        undefined,
+        "OUT_OF_BOUNDS",
+      );
+      expectRefused(
+        () => new NativeMatrix("q4_1" as never, w, rows * cols, rows, cols),
+        undefined,
+        "INVALID_ARGUMENT",
+      );
+      // q8_0 needs scratch for the quantized x.
+      const q = new NativeMatrix("q8_0", new Uint8Array(34 * rows), 34 * rows, rows, cols);
+      expectRefused(() => q.matvec(x.view, y.view, null), undefined, "INVALID_ARGUMENT");
+      // A hand-made object is not a matrix.
+      expectRefused(
+        () => NativeMatrix.prototype.matvec.call({} as NativeMatrix, x.view, y.view, null),
+        undefined,
+        "INVALID_ARGUMENT",
+      );
+      // The buffer detached after the check: refused, y untouched.
+      const w2 = new Float32Array(rows * cols).fill(1);
+      const m2 = new NativeMatrix("f32", w2, rows * cols, rows, cols);
+      y.view.fill(7);
+      w2.buffer.transfer();
+      expectRefused(() => m2.matvec(x.view, y.view, null), undefined, "STALE_HANDLE");
+      expect([...y.view]).toEqual([7, 7, 7, 7]);
+      expect(y.intact()).toBe(true);
+    },
+  );
 
   test.if(matvecNative())("attention scores: a geometry getter cannot move C after the checks", () => {
     const out = guarded(Float32Array, 2);

@@ -12,8 +12,8 @@ import {
   matmulScratchStride,
   matvecNative,
   matvecScratchBytes,
+  NativeMatrix,
   nativeMatmul,
-  nativeMatvec,
   nativeSetThreads,
   type TypedArrayKind,
   typedArrayKind,
@@ -133,21 +133,68 @@ export function snapshotMatrix(m: Matrix): Matrix {
   return { format: m.format, rows: m.rows, cols: m.cols, data: m.data };
 }
 
-/** y = W x: x has w.cols values, y gets w.rows values. Allocation-free after the first call of a size. */
-export function matvec(matrix: Matrix, x: Float32Array, y: Float32Array): void {
+/**
+ * A matrix as checked: its fields as they were read (each once), the element count C may read,
+ * and the native handle. Kept per Matrix object, so a decode loop's matrices are checked once.
+ */
+interface CheckedMatrix {
+  readonly format: MatrixFormat;
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: Matrix["data"];
+  readonly elements: number;
+  /** null when libllmem is not loaded (the TS path runs). */
+  readonly native: NativeMatrix | null;
+}
+const checkedMatrices = new WeakMap<object, CheckedMatrix>();
+
+/**
+ * The checked form of `matrix`: from the cache when every field still reads as it did when it
+ * was checked (the call then uses the cached values, never a second read of a field, so a getter
+ * cannot hand the checks one value and C another), else checked now and cached.
+ */
+function checked(matrix: Matrix): CheckedMatrix {
+  const c = typeof matrix === "object" && matrix !== null ? checkedMatrices.get(matrix) : undefined;
+  if (
+    c !== undefined &&
+    matrix.data === c.data &&
+    matrix.rows === c.rows &&
+    matrix.cols === c.cols &&
+    matrix.format === c.format &&
+    // Still there: a detached or shrunk buffer reads undefined here, and is checked (refused) below.
+    c.data[c.elements - 1] !== undefined
+  ) {
+    return c;
+  }
   const w = snapshotMatrix(matrix);
   const elements = checkMatrix(w);
+  const format = checkMatrixFormat(w.format); // checked by checkMatrix; the canonical spelling
+  const fresh: CheckedMatrix = Object.freeze({
+    format,
+    rows: w.rows,
+    cols: w.cols,
+    data: w.data,
+    elements,
+    native: matvecNative() ? new NativeMatrix(format, w.data, elements, w.rows, w.cols) : null,
+  });
+  checkedMatrices.set(matrix, fresh);
+  return fresh;
+}
+
+/** y = W x: x has w.cols values, y gets w.rows values. Allocation-free after the first call of a size. */
+export function matvec(matrix: Matrix, x: Float32Array, y: Float32Array): void {
+  const w = checked(matrix);
   checkVector("x", x, w.cols, "w.cols");
   checkVector("y", y, w.rows, "w.rows");
-  // Formats whose dot pairs with a quantized x need scratch for it (sized by the format table).
-  const format = checkMatrixFormat(w.format); // checked by checkMatrix; the canonical spelling
-  const need = matvecScratchBytes(format, w.cols);
-  const s = need > 0 ? scratchFor(need) : null;
-  if (matvecNative()) {
-    nativeMatvec(format, w.data, elements, w.rows, w.cols, x, y, s);
+  if (w.native !== null) {
+    // Formats whose dot pairs with a quantized x need scratch for it (sized by the format table).
+    const need = w.native.scratchBytes;
+    w.native.matvec(x, y, need > 0 ? scratchFor(need) : null);
     return;
   }
-  if (format === "f32") matvecF32(w.data as Float32Array, w.rows, w.cols, x, y);
+  const need = matvecScratchBytes(w.format, w.cols);
+  const s = need > 0 ? scratchFor(need) : null;
+  if (w.format === "f32") matvecF32(w.data as Float32Array, w.rows, w.cols, x, y);
   else matvecReference(w, x, y, s ?? undefined);
 }
 

@@ -158,3 +158,33 @@ describe("matvec", () => {
     expect(y2).toEqual(y1);
   });
 });
+
+describe("matvec checks a matrix once and still sees every change to it", () => {
+  const rows = 3;
+  const cols = 32;
+  const x = new Float32Array(cols).fill(1);
+  for (const format of FORMATS) {
+    test(`${format}: new data, a new shape, a detached buffer`, () => {
+      const w = prepareMatrix(format, new Float32Array(rows * cols).fill(1), rows, cols);
+      const y = new Float32Array(rows);
+      // Rounded: q8_0 and q4_0 store 1 and -2 to within a scale's rounding.
+      const rounded = () => [...y].map(Math.round);
+      matvec(w, x, y);
+      expect(rounded()).toEqual([32, 32, 32]);
+      // The same object with other weights: the next call multiplies by them.
+      w.data = prepareMatrix(format, new Float32Array(rows * cols).fill(-2), rows, cols).data;
+      matvec(w, x, y);
+      expect(rounded()).toEqual([-64, -64, -64]);
+      // A shape the data cannot hold is refused, not served from what was checked before.
+      w.rows = rows + 1;
+      expect(codeOf(() => matvec(w, x, new Float32Array(rows + 1)))).toBe("OUT_OF_BOUNDS");
+      w.rows = rows;
+      matvec(w, x, y);
+      // The weights' buffer detached after the matrix was checked: refused, y unchanged.
+      y.fill(5);
+      (w.data.buffer as ArrayBuffer).transfer();
+      expect(codeOf(() => matvec(w, x, y))).toBe("STALE_HANDLE");
+      expect([...y]).toEqual([5, 5, 5]);
+    });
+  }
+});
