@@ -85,8 +85,8 @@ typedef struct {
                       size_t head_dim, float scale, float *out);
   void (*attn_weighted_sum)(int format, const float *weights, const uint8_t *row, size_t stride_bytes, size_t count,
                             size_t head_dim, float *out);
-  void (*kv_dot_group)(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
-                       size_t out_stride);
+  void (*kv_scores)(int format, const float *q, size_t group, size_t head_dim, const uint8_t *rows, size_t row_bytes,
+                    size_t n, float scale, float *out, size_t out_stride, float *tmp);
   void (*kv_weighted_rows)(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim);
   float (*kv_softmax)(float *s, size_t n);
   const struct kv_q4_ops *kv_q4;
@@ -122,8 +122,8 @@ void llmem_select_kernels(int isa);
                          size_t head_dim, float scale, float *out);                                               \
   void attn_weighted_sum_##isa(int format, const float *weights, const uint8_t *row, size_t stride_bytes,         \
                                size_t count, size_t head_dim, float *out);                                        \
-  void kv_dot_group_##isa(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out, \
-                          size_t out_stride);                                                                     \
+  void kv_scores_##isa(int format, const float *q, size_t group, size_t head_dim, const uint8_t *rows,         \
+                       size_t row_bytes, size_t n, float scale, float *out, size_t out_stride, float *tmp);        \
   void kv_weighted_rows_##isa(const float *rows, size_t stride, const float *w, size_t n, float *out,             \
                               size_t head_dim);                                                                   \
   float kv_softmax_##isa(float *s, size_t n);                                                                     \
