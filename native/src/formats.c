@@ -99,6 +99,9 @@ llmem_isa_kernels llmem_isa_kernels_active;
 
 #define PICK(field) (chosen->field ? chosen->field : base->field)
 
+/* The AVX2 ISA's VNNI kernels are taken when the CPU has them (llmem_use_vnni turns this off). */
+static int vnni_wanted = 1;
+
 void llmem_select_kernels(int isa) {
   if (isa < 0 || isa >= LLMEM_ISA_COUNT) isa = LLMEM_ISA_SCALAR;
   for (int f = 0; f < LLMEM_FORMAT_COUNT; f++) {
@@ -110,6 +113,16 @@ void llmem_select_kernels(int isa) {
       PICK(read_bytes),   PICK(hash64),           PICK(hash64_chain), PICK(attn_scores), PICK(attn_weighted_sum),
       PICK(kv_scores),    PICK(kv_weighted_rows), PICK(kv_softmax),   PICK(kv_q4),       PICK(matvec_range),
       PICK(matmul_range)};
+#if LLMEM_X86
+  if (isa == LLMEM_ISA_AVX2 && vnni_wanted && llmem_cpu_has_vnni()) llmem_isa_kernels_active.matvec_range = matvec_range_avx2_vnni;
+#endif
+}
+
+int llmem_use_vnni(int on) {
+  if (on && !llmem_cpu_has_vnni()) return -1;
+  vnni_wanted = on != 0;
+  llmem_select_kernels(llmem_active_isa());
+  return 0;
 }
 
 /* At load, the best ISA this CPU has (the first of the two places that read it). */

@@ -100,6 +100,12 @@ extern llmem_isa_kernels llmem_isa_kernels_active;
 
 /* Copies ISA `isa`'s kernels into the active tables (formats.c; called at load and by llmem_set_isa). */
 void llmem_select_kernels(int isa);
+/* 1 when the CPU (and OS) have AVX-512 VNNI + VL (cpu.c). */
+int llmem_cpu_has_vnni(void);
+/* Whether the AVX2 ISA takes its VNNI kernels when the CPU has them (default 1); tests turn it
+ * off to check both paths give the same bits. Re-selects the active kernels. Returns 0, or -1
+ * (nothing changed) when asked for VNNI on a CPU without it. Internal: not in llmem.h. */
+int llmem_use_vnni(int on);
 
 /* ---- the kernels the tables name (each defined beside its scalar reference) --------------- */
 #define LLMEM_DECLARE_PER_ISA(decl) decl(scalar) decl(avx2) decl(neon)
@@ -153,6 +159,7 @@ LLMEM_FROM_FLOAT(quantize_q6_k, scalar)
 LLMEM_FROM_FLOAT(quantize_q5_k, scalar)
 void matvec_range_generic(const llmem_matvec_job *j, size_t r0, size_t r1);
 void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r1);
+void matvec_range_avx2_vnni(const llmem_matvec_job *j, size_t r0, size_t r1);
 void matmul_range_generic(const llmem_matmul_job *j, size_t r0, size_t r1);
 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r1);
 
