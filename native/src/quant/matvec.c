@@ -142,6 +142,14 @@ LLMEM_AVX2 void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r
     if (j->format == LLMEM_Q8_0) rows_q_avx2(LLMEM_Q8_0, j, r0, r1);
     else rows_q_avx2(LLMEM_Q4_0, j, r0, r1);
     return;
+  case LLMEM_Q4_K:
+    /* Bit for bit the format's vec_dot per row (so the scalar reference and matmul agree). */
+    if (!j->streams) {
+      matvec_rows_q4_k_avx2(j->w, j->row_bytes, r0, r1, j->xq, j->cols, j->y);
+      return;
+    }
+    matvec_range_generic(j, r0, r1);
+    return;
   default: matvec_range_generic(j, r0, r1);
   }
 }
