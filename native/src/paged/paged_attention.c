@@ -60,9 +60,9 @@ static void paged_attention_with(kv_scores_fn scores_fn, kv_weighted_rows_fn wei
   }
 }
 
-void llmem_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads, size_t head_dim,
-                           const void *k_pool, const void *v_pool, const uint32_t *block_table, size_t block_size,
-                           size_t num_tokens, float scale, float *scratch, float *out, float *lse) {
+void kv_paged_attention_serial(int format, const float *query, size_t num_heads, size_t num_kv_heads, size_t head_dim,
+                               const void *k_pool, const void *v_pool, const uint32_t *block_table, size_t block_size,
+                               size_t num_tokens, float scale, float *scratch, float *out, float *lse) {
   if (num_tokens == 0 || llmem_kv_row_bytes(format, head_dim) == 0 || num_kv_heads == 0) {
     memset(out, 0, num_heads * head_dim * sizeof(float));
     for (size_t h = 0; h < num_heads; h++) lse[h] = -INFINITY;
@@ -71,4 +71,11 @@ void llmem_paged_attention(int format, const float *query, size_t num_heads, siz
   const llmem_isa_kernels *k = &llmem_isa_kernels_active;
   paged_attention_with(k->kv_scores, k->kv_weighted_rows, k->kv_softmax, format, query, num_heads, num_kv_heads, head_dim, k_pool, v_pool, block_table, block_size,
                        num_tokens, scale, scratch, out, lse);
+}
+
+void llmem_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads, size_t head_dim,
+                           const void *k_pool, const void *v_pool, const uint32_t *block_table, size_t block_size,
+                           size_t num_tokens, float scale, float *scratch, float *out, float *lse) {
+  kv_paged_attention_serial(format, query, num_heads, num_kv_heads, head_dim, k_pool, v_pool, block_table, block_size,
+                            num_tokens, scale, scratch, out, lse);
 }
