@@ -93,6 +93,9 @@ enum llmem_format {
   /* GGML's 4-bit non-linear format (32 values): IQ4_NL 18 B { fp16 d; uint8 qs[16] }, each
    * nibble an index into a fixed table of 16 int8 levels; dots with Q8_0. */
   LLMEM_IQ4_NL = 13,
+  /* GGML's Q2_K (84 B): 16 sub-blocks of 16 with 4-bit scales and mins, 2-bit levels; a weight
+   * format, dots with Q8_K. */
+  LLMEM_Q2_K = 14,
 };
 #define LLMEM_QK 32
 
@@ -127,6 +130,7 @@ LLMEM_API float llmem_dot_q8_0_q8_0(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q4_0_q8_0(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q4_1_q8_1(const void *x, const void *y, size_t n);
 /* The K-quant pairs, n a multiple of 256: x Q4_K or Q6_K (weights), y Q8_K (activations). */
+LLMEM_API float llmem_dot_q2_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q4_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q5_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q6_k_q8_k(const void *x, const void *y, size_t n);

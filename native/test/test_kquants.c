@@ -1,4 +1,4 @@
-/* The K-quants (Q8_K, Q4_K, Q5_K, Q6_K) on every ISA this CPU has: quantize byte-identical to GGML's
+/* The K-quants (Q8_K, Q2_K, Q4_K, Q5_K, Q6_K) on every ISA this CPU has: quantize byte-identical to GGML's
  * quantize_row_*_ref and dequantize bit-identical to its dequantize_row_* on the golden vectors
  * (test/golden, made by GGML itself: see its README), dots against GGML's scalar dot, every SIMD
  * path bit-identical to the scalar one on random data, and matvec row by row. */
@@ -14,12 +14,15 @@ static const struct {
   int format;
   const char *name;
   size_t bytes;
-} KF[] = {{LLMEM_Q8_K, "q8_K", 292}, {LLMEM_Q4_K, "q4_K", 144}, {LLMEM_Q6_K, "q6_K", 210}, {LLMEM_Q5_K, "q5_K", 176}};
+} KF[] = {{LLMEM_Q8_K, "q8_K", 292}, {LLMEM_Q4_K, "q4_K", 144}, {LLMEM_Q6_K, "q6_K", 210}, {LLMEM_Q5_K, "q5_K", 176}, {LLMEM_Q2_K, "q2_K", 84}};
 #define NKF (sizeof KF / sizeof KF[0])
 
 /* The Q8_K dot of a weight format. */
 static dot_fn dot_of(int format) {
-  return format == LLMEM_Q4_K ? llmem_dot_q4_k_q8_k : format == LLMEM_Q5_K ? llmem_dot_q5_k_q8_k : llmem_dot_q6_k_q8_k;
+  return format == LLMEM_Q4_K   ? llmem_dot_q4_k_q8_k
+         : format == LLMEM_Q5_K ? llmem_dot_q5_k_q8_k
+         : format == LLMEM_Q2_K ? llmem_dot_q2_k_q8_k
+                                : llmem_dot_q6_k_q8_k;
 }
 
 static float *inputs;
@@ -67,7 +70,8 @@ static void golden_dequantize(void) {
 /* Our dot against GGML's scalar ggml_vec_dot_*_q8_K on rows of 4 golden blocks. Both form the
  * same exact integer sums per sub-block; only the f32 accumulation of the per-block terms
  * differs in order (GGML: 8 lane sums plus the min term; here: one running sum). Each of the
- * at most ~40 roundings is within 2^-24 of the magnitude, so |ours - GGML| <= 64·2^-24·Σ|x_i y_i|. */
+ * at most ~40 roundings is within 2^-24 of the magnitude, so |ours - GGML| <= 64·2^-24·Σ|x_i y_i|.
+ * Q2_K's scalar GGML dot folds each block exactly as k_fold does: there we require equal bits. */
 static void golden_dot(void) {
   uint8_t *q8 = load("q8_K.bin", NBLK * 292);
   float *dx = malloc(4 * QK_K * 4), *dy = malloc(4 * QK_K * 4);
@@ -78,8 +82,9 @@ static void golden_dot(void) {
     dot_fn fn;
   } P[] = {{LLMEM_Q4_K, "q4_K", "q4_K.bin", 144, llmem_dot_q4_k_q8_k},
            {LLMEM_Q6_K, "q6_K", "q6_K.bin", 210, llmem_dot_q6_k_q8_k},
-           {LLMEM_Q5_K, "q5_K", "q5_K.bin", 176, llmem_dot_q5_k_q8_k}};
-  for (int p = 0; p < 3; p++) {
+           {LLMEM_Q5_K, "q5_K", "q5_K.bin", 176, llmem_dot_q5_k_q8_k},
+           {LLMEM_Q2_K, "q2_K", "q2_K.bin", 84, llmem_dot_q2_k_q8_k}};
+  for (int p = 0; p < (int)(sizeof P / sizeof P[0]); p++) {
     uint8_t *w = load(P[p].file, NBLK * P[p].bytes);
     char name[64];
     snprintf(name, sizeof name, "dot_%s_q8_K.f32", P[p].name);
@@ -91,7 +96,7 @@ static void golden_dot(void) {
       llmem_dequantize(LLMEM_Q8_K, q8 + 4 * a * 292, dy, 4 * QK_K);
       double mag = 0;
       for (int j = 0; j < 4 * QK_K; j++) mag += fabs((double)dx[j] * dy[j]);
-      const double tol = 64 * 0x1p-24 * mag + 1e-30;
+      const double tol = P[p].format == LLMEM_Q2_K ? 0 : 64 * 0x1p-24 * mag + 1e-30;
       float first = 0;
       for (int k = 0; k < t_isa_count(); k++) {
         llmem_set_isa(t_isas[k]);
@@ -183,6 +188,8 @@ static void refusals(void) {
   CHECK(llmem_quantize(LLMEM_Q4_K, x, q, 128) == -1, "q4_K refuses a partial super-block");
   CHECK(llmem_dequantize(LLMEM_Q6_K, q, x, 32) == -1, "q6_K refuses a partial super-block");
   CHECK(llmem_quantize(LLMEM_Q5_K, x, q, 128) == -1, "q5_K refuses a partial super-block");
+  CHECK(llmem_quantize(LLMEM_Q2_K, x, q, 128) == -1, "q2_K refuses a partial super-block");
+  CHECK(llmem_dequantize(LLMEM_Q2_K, q, x, 255) == -1, "q2_K dequantize refuses a partial super-block");
 }
 
 int main(void) {

@@ -12,6 +12,9 @@
  *            qs[32c + l] holds value 64c + l (low nibble) and 64c + 32 + l (high nibble)
  * Q5_K 176 B { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128] }
  *            Q4_K plus a high-bit plane: value 32j + l has level nibble | 16·((qh[l] >> j) & 1)
+ * Q2_K  84 B { uint8 scales[16]; uint8 qs[64]; fp16 d; fp16 dmin }
+ *            16 sub-blocks of 16, scales[g] = 4-bit scale | 4-bit min << 4: x = d*sc*q - dmin*m;
+ *            2-bit levels, qs[32h + l] holds values 128h + 32j + l at bits 2j (j = 0..3)
  * Q6_K 210 B { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d }
  *            16 sub-blocks of 16: x = d*scales[v/16]*(q - 32), q 6 bits (4 in ql, 2 in qh) */
 #define Q8_K_BYTES 292
@@ -24,6 +27,10 @@
 #define Q5_K_SCALES 4
 #define Q5_K_QH 16
 #define Q5_K_QS 48
+#define Q2_K_BYTES 84
+#define Q2_K_QS 16
+#define Q2_K_D 80
+#define Q2_K_DMIN 82
 #define Q6_K_BYTES 210
 #define Q6_K_QH 128
 #define Q6_K_SCALES 192
@@ -69,9 +76,11 @@ static inline int q8_k_bsum_pair(const uint8_t *y, int j) {
   return ld_i16(y + Q8_K_BSUMS + 4 * j) + ld_i16(y + Q8_K_BSUMS + 4 * j + 2);
 }
 
-/* GGML's make_qkx2_quants(32, nmax, ..., rmin, 0.1, nstep, false) for one 32-value sub-block
- * (q4_k.c): Q4_K uses (15, -1, 20), Q5_K (31, -0.5, 15). Returns the scale, *the_min the min. */
-float k_qkx2_fit(const float *x, const float *w, uint8_t *L, float *the_min, int nmax, float rmin, int nstep);
+/* GGML's make_qkx2_quants(n, nmax, ..., rmin, 0.1, nstep, use_mad) for one sub-block of n <= 32
+ * values (q4_k.c): Q4_K uses (32, 15, -1, 20, no), Q5_K (32, 31, -0.5, 15, no), Q2_K (16, 3,
+ * -0.5, 15, yes). Returns the scale, *the_min the min. */
+float k_qkx2_fit(const float *x, const float *w, uint8_t *L, float *the_min, int n, int nmax, float rmin, int nstep,
+                 int use_mad);
 
 /* Q4_K's and Q5_K's shared quantizer (q4_k.c): fits the 8 sub-blocks of x (nmax, rmin, nstep as
  * for k_qkx2_fit), writes d and dmin at y, the packed scales at s, and the levels 0..nmax in L. */
@@ -87,5 +96,18 @@ static inline float k_fold(float acc, float d, int32_t isum, float dmin, int32_t
   const float t = a - b;
   return acc + t;
 }
+
+#if LLMEM_ARM
+/* 16 products of small non-negative levels (reinterpretable as int8) and int8, summed. */
+static inline int32_t k_dot16_neon(uint8x16_t u, int8x16_t a) {
+  const int8x16_t s = vreinterpretq_s8_u8(u);
+#if defined(__ARM_FEATURE_DOTPROD)
+  return vaddvq_s32(vdotq_s32(vdupq_n_s32(0), s, a));
+#else
+  const int32x4_t p = vpadalq_s16(vpaddlq_s16(vmull_s8(vget_low_s8(s), vget_low_s8(a))), vmull_high_s8(s, a));
+  return vaddvq_s32(p);
+#endif
+}
+#endif
 
 #endif

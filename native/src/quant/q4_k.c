@@ -3,14 +3,13 @@
  * (quantize byte for byte GGML's quantize_row_q4_K_ref), AVX2 and NEON dequantize and dot. */
 #include "k_quants.h"
 
-/* GGML's make_qkx2_quants for one 32-value sub-block with levels 0..nmax: an affine fit
+/* GGML's make_qkx2_quants for one sub-block of n <= 32 values with levels 0..nmax: an affine fit
  * x ~ scale*L - the_min, first from the range, then nstep+1 trial scales around it (iscale from
- * (rmin + 0.1·is + nmax)/range), keeping the one
- * of least weighted squared error. Every f32 operation is in GGML's order, so the levels,
+ * (rmin + 0.1·is + nmax)/range), keeping the one of least weighted squared error (use_mad:
+ * absolute error, as Q2_K asks). Every f32 operation is in GGML's order, so the levels,
  * scale and min come out bit for bit the same. Returns the scale; *the_min gets the min. */
-LLMEM_SCALAR float k_qkx2_fit(const float *x, const float *w, uint8_t *L, float *the_min, int nmax, float rmin,
-                              int nstep) {
-  const int n = 32;
+LLMEM_SCALAR float k_qkx2_fit(const float *x, const float *w, uint8_t *L, float *the_min, int n, int nmax, float rmin,
+                              int nstep, int use_mad) {
   const float rdelta = 0.1f;
   float lo = x[0], hi = x[0], sum_w = w[0], sum_x = sum_w * x[0];
   for (int i = 1; i < n; i++) {
@@ -32,7 +31,7 @@ LLMEM_SCALAR float k_qkx2_fit(const float *x, const float *w, uint8_t *L, float 
     L[i] = (uint8_t)(l < 0 ? 0 : l > nmax ? nmax : l);
     const float sl = scale * (float)L[i];
     const float diff = sl + lo - x[i];
-    const float e = w[i] * (diff * diff);
+    const float e = w[i] * (use_mad ? fabsf(diff) : diff * diff);
     best += e;
   }
   uint8_t aux[32];
@@ -64,7 +63,7 @@ LLMEM_SCALAR float k_qkx2_fit(const float *x, const float *w, uint8_t *L, float 
       for (int i = 0; i < n; i++) {
         const float sl = this_scale * (float)aux[i];
         const float diff = sl + this_min - x[i];
-        const float e = w[i] * (diff * diff);
+        const float e = w[i] * (use_mad ? fabsf(diff) : diff * diff);
         err += e;
       }
       if (err < best) {
@@ -96,7 +95,7 @@ LLMEM_SCALAR void k_fit_superblock(const float *x, uint8_t *y, uint8_t s[12], ui
     }
     const float av_x = sqrtf(sum_x2 / 32);
     for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
-    scales[j] = k_qkx2_fit(xs, w, L + 32 * j, &mins[j], nmax, rmin, nstep);
+    scales[j] = k_qkx2_fit(xs, w, L + 32 * j, &mins[j], 32, nmax, rmin, nstep, 0);
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }

@@ -253,17 +253,6 @@ void dequantize_q6_k_neon(const void *in, float *y, size_t n) {
   }
 }
 
-/* 16 products of levels (0..63, reinterpretable as int8) and int8, summed. */
-static inline int32_t dot16_neon(uint8x16_t u, int8x16_t a) {
-  const int8x16_t s = vreinterpretq_s8_u8(u);
-#if defined(__ARM_FEATURE_DOTPROD)
-  return vaddvq_s32(vdotq_s32(vdupq_n_s32(0), s, a));
-#else
-  const int32x4_t p = vpadalq_s16(vpaddlq_s16(vmull_s8(vget_low_s8(s), vget_low_s8(a))), vmull_high_s8(s, a));
-  return vaddvq_s32(p);
-#endif
-}
-
 float dot_q6_k_q8_k_neon(const void *vx, const void *vy, size_t n) {
   const uint8_t *x = vx, *y = vy;
   float acc = 0.0f;
@@ -277,7 +266,7 @@ float dot_q6_k_q8_k_neon(const void *vx, const void *vy, size_t n) {
       for (int k = 0; k < 4; k++)
         for (int p = 0; p < 2; p++) {
           const int g = 8 * h + 2 * k + p;
-          isum += sc[g] * dot16_neon(u[2 * k + p], vld1q_s8(a + 16 * g));
+          isum += sc[g] * k_dot16_neon(u[2 * k + p], vld1q_s8(a + 16 * g));
         }
     }
     const int16x8_t b0 = vld1q_s16((const int16_t *)(const void *)(y + Q8_K_BSUMS));

@@ -137,6 +137,17 @@ const FORMAT_ROWS = [
     row: false,
     matrix: true,
   },
+  // GGML's q2_K: 16 sub-blocks of 16 with 4-bit scales and mins, 2-bit levels; dotted with q8_K.
+  {
+    id: 14,
+    name: "q2_K",
+    blockSize: 256,
+    blockBytes: 84,
+    vecDot: "q8_K",
+    quant: true,
+    row: false,
+    matrix: true,
+  },
 ] as const;
 
 type Rows = (typeof FORMAT_ROWS)[number];

@@ -48,6 +48,9 @@ export function nativeDotQ4_0Q8_0(x: Uint8Array, y: Uint8Array, n: number): numb
 export function nativeDotQ4_1Q8_1(x: Uint8Array, y: Uint8Array, n: number): number {
   return loaded()!.llmem_dot_q4_1_q8_1(x, y, n);
 }
+export function nativeDotQ2_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
+  return loaded()!.llmem_dot_q2_k_q8_k(x, y, n);
+}
 export function nativeDotQ4_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
   return loaded()!.llmem_dot_q4_k_q8_k(x, y, n);
 }

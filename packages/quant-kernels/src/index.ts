@@ -17,6 +17,7 @@ export {
   dotQ5_0Q8_0,
   dotQ5_1Q8_1,
   dotQ5_KQ8_K,
+  dotQ2_KQ8_K,
   dotQ6_KQ8_K,
   dotQ8_0,
   referenceDot,

@@ -27,10 +27,12 @@ import {
 } from "./reference/blocks.ts";
 import { dequantizeIq4NlBlocks, quantizeIq4NlBlocks } from "./reference/iq4.ts";
 import {
+  dequantizeQ2_KBlocks,
   dequantizeQ4_KBlocks,
   dequantizeQ5_KBlocks,
   dequantizeQ6_KBlocks,
   dequantizeQ8_KBlocks,
+  quantizeQ2_KBlocks,
   quantizeQ4_KBlocks,
   quantizeQ5_KBlocks,
   quantizeQ6_KBlocks,
@@ -54,6 +56,7 @@ const QUANTIZE_REF: Record<QuantFormat, QuantizeBlocks> = {
   q8_K: quantizeQ8_KBlocks,
   q4_K: quantizeQ4_KBlocks,
   q5_K: quantizeQ5_KBlocks,
+  q2_K: quantizeQ2_KBlocks,
   q6_K: quantizeQ6_KBlocks,
   q5_0: quantizeQ5_0Blocks,
   q5_1: quantizeQ5_1Blocks,
@@ -67,6 +70,7 @@ const DEQUANTIZE_REF: Record<QuantFormat, DequantizeBlocks> = {
   q8_K: dequantizeQ8_KBlocks,
   q4_K: dequantizeQ4_KBlocks,
   q5_K: dequantizeQ5_KBlocks,
+  q2_K: dequantizeQ2_KBlocks,
   q6_K: dequantizeQ6_KBlocks,
   q5_0: dequantizeQ5_0Blocks,
   q5_1: dequantizeQ5_1Blocks,

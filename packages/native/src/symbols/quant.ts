@@ -13,6 +13,7 @@ export const quantSymbols = {
   llmem_dot_q8_0_q8_0: { args: [ptr, ptr, u64], returns: f32 },
   llmem_dot_q4_0_q8_0: { args: [ptr, ptr, u64], returns: f32 },
   llmem_dot_q4_1_q8_1: { args: [ptr, ptr, u64], returns: f32 },
+  llmem_dot_q2_k_q8_k: { args: [ptr, ptr, u64], returns: f32 },
   llmem_dot_q4_k_q8_k: { args: [ptr, ptr, u64], returns: f32 },
   llmem_dot_q6_k_q8_k: { args: [ptr, ptr, u64], returns: f32 },
   llmem_dot_q5_k_q8_k: { args: [ptr, ptr, u64], returns: f32 },

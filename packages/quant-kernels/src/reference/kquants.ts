@@ -1,7 +1,7 @@
 /**
- * The TS reference for GGML's K-quants (Q8_K, Q4_K, Q5_K, Q6_K: 256-value super-blocks), byte-exact
+ * The TS reference for GGML's K-quants (Q8_K, Q2_K, Q4_K, Q5_K, Q6_K: 256-value super-blocks), byte-exact
  * with GGML's quantize_row_*_ref / dequantize_row_* (ggml-quants.c) and bit-exact with
- * libllmem's scalar kernels (native/src/quant/q8_k.c, q4_k.c, q5_k.c, q6_k.c): every f32 operation is
+ * libllmem's scalar kernels (native/src/quant/q8_k.c, q2_k.c, q4_k.c, q5_k.c, q6_k.c): every f32 operation is
  * rounded with Math.fround in C's order. Layouts are in native/src/quant/k_quants.h.
  */
 import { f16Values, f32ToF16Bits } from "../half.ts";
@@ -10,6 +10,7 @@ const fr = Math.fround;
 const i8 = (b: number): number => (b << 24) >> 24;
 export const QK_K = 256;
 export const Q8_K_BYTES = 292;
+export const Q2_K_BYTES = 84;
 export const Q4_K_BYTES = 144;
 export const Q5_K_BYTES = 176;
 export const Q6_K_BYTES = 210;
@@ -97,8 +98,9 @@ function q4kScales(b: Uint8Array, o: number, sc: Uint8Array, m: Uint8Array): voi
 
 const fitAux = new Uint8Array(32);
 /**
- * GGML's make_qkx2_quants(32, nmax, ..., rmin, 0.1, nstep, false) in f32 order (k_qkx2_fit in
- * q4_k.c): Q4_K uses (15, -1, 20), Q5_K (31, -0.5, 15). Returns [scale, the_min].
+ * GGML's make_qkx2_quants(n, nmax, ..., rmin, 0.1, nstep, useMad) in f32 order (k_qkx2_fit in
+ * q4_k.c): Q4_K uses (32, 15, -1, 20, no), Q5_K (32, 31, -0.5, 15, no), Q2_K (16, 3, -0.5, 15,
+ * yes: absolute instead of squared error). Returns [scale, the_min].
  */
 function kx2Fit(
   x: Float32Array,
@@ -109,8 +111,9 @@ function kx2Fit(
   nmax: number,
   rmin: number,
   nstep: number,
+  n = 32,
+  useMad = false,
 ): [number, number] {
-  const n = 32;
   let lo = x[xo]!;
   let hi = x[xo]!;
   let sumW = w[0]!;
@@ -135,7 +138,7 @@ function kx2Fit(
     const li = l < 0 ? 0 : Math.min(l, nmax);
     L[lo0 + i] = li;
     const diff = fr(fr(fr(scale * li) + lo) - x[xo + i]!);
-    best = fr(best + fr(w[i]! * fr(diff * diff)));
+    best = fr(best + fr(w[i]! * (useMad ? Math.abs(diff) : fr(diff * diff))));
   }
   for (let is = 0; is <= nstep; is++) {
     // lo moves when a trial wins, and later trials measure from it (GGML's loop does the same).
@@ -163,10 +166,10 @@ function kx2Fit(
       let err = 0;
       for (let i = 0; i < n; i++) {
         const diff = fr(fr(fr(thisScale * fitAux[i]!) + thisMin) - x[xo + i]!);
-        err = fr(err + fr(w[i]! * fr(diff * diff)));
+        err = fr(err + fr(w[i]! * (useMad ? Math.abs(diff) : fr(diff * diff))));
       }
       if (err < best) {
-        L.set(fitAux, lo0);
+        L.set(fitAux.subarray(0, n), lo0);
         best = err;
         scale = thisScale;
         lo = thisMin;
@@ -295,6 +298,96 @@ export function dotQ4_KQ8_KRef(x: Uint8Array, xo: number, y: Uint8Array, yo: num
     }
     const dy = getF32(y, oy);
     acc = kFold(acc, fr(getF16(x, ox) * dy), isum, fr(getF16(x, ox + 2) * dy), msum);
+  }
+  return acc;
+}
+
+// ---- Q2_K { uint8 scales[16]; uint8 qs[64]; fp16 d; fp16 dmin } ----
+// scales[g]: 4-bit scale | 4-bit min << 4 of 16-value sub-block g; qs[32h + l] holds values
+// 128h + 32j + l (j = 0..3) at bits 2j.
+
+/** The 2-bit level of value v of the Q2_K block at o. */
+const q2kLevel = (b: Uint8Array, o: number, v: number): number =>
+  (b[o + 16 + 32 * (v >> 7) + (v & 31)]! >> (2 * ((v & 127) >> 5))) & 3;
+
+const q2Scales = new Float64Array(16);
+const q2Mins = new Float64Array(16);
+/** GGML's quantize_row_q2_K_ref (quantize_q2_k_scalar in q2_k.c), every f32 step in its order. */
+export function quantizeQ2_KBlocks(src: Float32Array, dst: Uint8Array, nb: number): void {
+  for (let b = 0; b < nb; b++) {
+    const s = b * QK_K;
+    const o = b * Q2_K_BYTES;
+    let maxScale = 0;
+    let maxMin = 0;
+    for (let j = 0; j < 16; j++) {
+      for (let l = 0; l < 16; l++) kW[l] = Math.abs(src[s + 16 * j + l]!);
+      const [sc, mn] = kx2Fit(src, s + 16 * j, kW, kL, 16 * j, 3, -0.5, 15, 16, true);
+      q2Scales[j] = sc;
+      q2Mins[j] = mn;
+      if (sc > maxScale) maxScale = sc;
+      if (mn > maxMin) maxMin = mn;
+    }
+    dst.fill(0, o, o + Q2_K_BYTES);
+    // GGML stores nearest_int in the uint8 scale byte and ORs the min's << 4: the wrap is kept.
+    if (maxScale > 0) {
+      const iscale = fr(15 / maxScale);
+      for (let j = 0; j < 16; j++) dst[o + j] = nearestInt(fr(iscale * q2Scales[j]!)) & 0xff;
+    }
+    if (maxMin > 0) {
+      const iscale = fr(15 / maxMin);
+      for (let j = 0; j < 16; j++) dst[o + j] = (dst[o + j]! | (nearestInt(fr(iscale * q2Mins[j]!)) << 4)) & 0xff;
+    }
+    putF16(dst, o + 80, maxScale > 0 ? fr(maxScale / 15) : 0);
+    putF16(dst, o + 82, maxMin > 0 ? fr(maxMin / 15) : 0);
+    const dh = getF16(dst, o + 80);
+    const mh = getF16(dst, o + 82);
+    for (let j = 0; j < 16; j++) {
+      const d = fr(dh * (dst[o + j]! & 0xf));
+      if (d === 0) continue; // the fit's levels stay, as in GGML
+      const dm = fr(mh * (dst[o + j]! >> 4));
+      for (let i = 0; i < 16; i++) {
+        const l = nearestInt(fr(fr(src[s + 16 * j + i]! + dm) / d));
+        kL[16 * j + i] = l < 0 ? 0 : Math.min(l, 3);
+      }
+    }
+    for (let h = 0; h < 2; h++)
+      for (let l = 0; l < 32; l++) {
+        const v = 128 * h + l;
+        dst[o + 16 + 32 * h + l] = kL[v]! | (kL[v + 32]! << 2) | (kL[v + 64]! << 4) | (kL[v + 96]! << 6);
+      }
+  }
+}
+
+export function dequantizeQ2_KBlocks(src: Uint8Array, dst: Float32Array, nb: number): void {
+  for (let b = 0; b < nb; b++) {
+    const o = b * Q2_K_BYTES;
+    const d = getF16(src, o + 80);
+    const dmin = getF16(src, o + 82);
+    for (let v = 0; v < QK_K; v++) {
+      const sc = src[o + (v >> 4)]!;
+      const dl = fr(d * (sc & 0xf));
+      const ml = fr(dmin * (sc >> 4));
+      dst[b * QK_K + v] = fr(fr(dl * q2kLevel(src, o, v)) - ml);
+    }
+  }
+}
+
+/** Q2_K·Q8_K: exact integer sums per block, folded as k_fold (GGML's scalar dot does the same). */
+export function dotQ2_KQ8_KRef(x: Uint8Array, xo: number, y: Uint8Array, yo: number, nb: number): number {
+  let acc = 0;
+  for (let b = 0; b < nb; b++) {
+    const ox = xo + b * Q2_K_BYTES;
+    const oy = yo + b * Q8_K_BYTES;
+    let isum = 0;
+    let msum = 0;
+    for (let g = 0; g < 16; g++) {
+      let s = 0;
+      for (let i = 0; i < 16; i++) s += q2kLevel(x, ox, 16 * g + i) * i8(y[oy + 4 + 16 * g + i]!);
+      isum += (x[ox + g]! & 0xf) * s;
+      msum += (x[ox + g]! >> 4) * getI16(y, oy + 260 + 2 * g);
+    }
+    const dy = getF32(y, oy);
+    acc = kFold(acc, fr(dy * getF16(x, ox + 80)), isum, fr(dy * getF16(x, ox + 82)), msum);
   }
   return acc;
 }
