@@ -28,6 +28,21 @@ int llmem_detect_isa(void) {
 #endif
 }
 
+/* AVX-512 VNNI with VL (dpbusd on 256-bit vectors), and the OS saving the AVX-512 state
+ * (XCR0 bits 5-7) that its EVEX encoding needs. An extra within the AVX2 ISA: same results. */
+int llmem_cpu_has_vnni(void) {
+#if LLMEM_X86
+  if (llmem_detect_isa() != LLMEM_ISA_AVX2) return 0;
+  unsigned a, b, c, d, xlo, xhi;
+  __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+  if ((xlo & 0xE6) != 0xE6) return 0;
+  __cpuid_count(7, 0, a, b, c, d);
+  return ((b >> 16) & 1) && ((b >> 31) & 1) && ((c >> 11) & 1); /* AVX512F, AVX512VL, AVX512_VNNI */
+#else
+  return 0;
+#endif
+}
+
 int llmem_active_isa(void) {
   if (llmem_isa_current < 0) llmem_isa_current = llmem_detect_isa();
   return llmem_isa_current;

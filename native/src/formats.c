@@ -84,7 +84,7 @@ const llmem_format_traits llmem_formats[LLMEM_FORMAT_COUNT] = {
 /* The format-free kernels per ISA (a NULL entry: the scalar one). */
 #define ISA_KERNELS(isa, matvec, matmul)                                                                        \
   {read_bytes_##isa, lh64_block_##isa, lh64_chain_##isa, attn_scores_##isa, attn_weighted_sum_##isa,      \
-   kv_dot_group_##isa, kv_weighted_rows_##isa, kv_softmax_##isa, &kv_q4_ops_##isa, matvec, matmul}
+   kv_scores_##isa, kv_weighted_rows_##isa, kv_softmax_##isa, &kv_q4_ops_##isa, matvec, matmul}
 static const llmem_isa_kernels ISA_KERNELS_TABLE[LLMEM_ISA_COUNT] = {
     [LLMEM_ISA_SCALAR] = ISA_KERNELS(scalar, matvec_range_generic, matmul_range_generic),
 #if LLMEM_X86
@@ -100,6 +100,9 @@ llmem_isa_kernels llmem_isa_kernels_active;
 
 #define PICK(field) (chosen->field ? chosen->field : base->field)
 
+/* The AVX2 ISA's VNNI kernels are taken when the CPU has them (llmem_use_vnni turns this off). */
+static int vnni_wanted = 1;
+
 void llmem_select_kernels(int isa) {
   if (isa < 0 || isa >= LLMEM_ISA_COUNT) isa = LLMEM_ISA_SCALAR;
   for (int f = 0; f < LLMEM_FORMAT_COUNT; f++) {
@@ -109,8 +112,18 @@ void llmem_select_kernels(int isa) {
   const llmem_isa_kernels *base = &ISA_KERNELS_TABLE[LLMEM_ISA_SCALAR], *chosen = &ISA_KERNELS_TABLE[isa];
   llmem_isa_kernels_active = (llmem_isa_kernels){
       PICK(read_bytes),   PICK(hash64),           PICK(hash64_chain), PICK(attn_scores), PICK(attn_weighted_sum),
-      PICK(kv_dot_group), PICK(kv_weighted_rows), PICK(kv_softmax),   PICK(kv_q4),       PICK(matvec_range),
+      PICK(kv_scores),    PICK(kv_weighted_rows), PICK(kv_softmax),   PICK(kv_q4),       PICK(matvec_range),
       PICK(matmul_range)};
+#if LLMEM_X86
+  if (isa == LLMEM_ISA_AVX2 && vnni_wanted && llmem_cpu_has_vnni()) llmem_isa_kernels_active.matvec_range = matvec_range_avx2_vnni;
+#endif
+}
+
+int llmem_use_vnni(int on) {
+  if (on && !llmem_cpu_has_vnni()) return -1;
+  vnni_wanted = on != 0;
+  llmem_select_kernels(llmem_active_isa());
+  return 0;
 }
 
 /* At load, the best ISA this CPU has (the first of the two places that read it). */

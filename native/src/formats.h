@@ -85,8 +85,8 @@ typedef struct {
                       size_t head_dim, float scale, float *out);
   void (*attn_weighted_sum)(int format, const float *weights, const uint8_t *row, size_t stride_bytes, size_t count,
                             size_t head_dim, float *out);
-  void (*kv_dot_group)(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
-                       size_t out_stride);
+  void (*kv_scores)(int format, const float *q, size_t group, size_t head_dim, const uint8_t *rows, size_t row_bytes,
+                    size_t n, float scale, float *out, size_t out_stride, float *tmp);
   void (*kv_weighted_rows)(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim);
   float (*kv_softmax)(float *s, size_t n);
   const struct kv_q4_ops *kv_q4;
@@ -100,6 +100,12 @@ extern llmem_isa_kernels llmem_isa_kernels_active;
 
 /* Copies ISA `isa`'s kernels into the active tables (formats.c; called at load and by llmem_set_isa). */
 void llmem_select_kernels(int isa);
+/* 1 when the CPU (and OS) have AVX-512 VNNI + VL (cpu.c). */
+int llmem_cpu_has_vnni(void);
+/* Whether the AVX2 ISA takes its VNNI kernels when the CPU has them (default 1); tests turn it
+ * off to check both paths give the same bits. Re-selects the active kernels. Returns 0, or -1
+ * (nothing changed) when asked for VNNI on a CPU without it. Internal: not in llmem.h. */
+int llmem_use_vnni(int on);
 
 /* ---- the kernels the tables name (each defined beside its scalar reference) --------------- */
 #define LLMEM_DECLARE_PER_ISA(decl) decl(scalar) decl(avx2) decl(neon)
@@ -122,8 +128,8 @@ void llmem_select_kernels(int isa);
                          size_t head_dim, float scale, float *out);                                               \
   void attn_weighted_sum_##isa(int format, const float *weights, const uint8_t *row, size_t stride_bytes,         \
                                size_t count, size_t head_dim, float *out);                                        \
-  void kv_dot_group_##isa(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out, \
-                          size_t out_stride);                                                                     \
+  void kv_scores_##isa(int format, const float *q, size_t group, size_t head_dim, const uint8_t *rows,         \
+                       size_t row_bytes, size_t n, float scale, float *out, size_t out_stride, float *tmp);        \
   void kv_weighted_rows_##isa(const float *rows, size_t stride, const float *w, size_t n, float *out,             \
                               size_t head_dim);                                                                   \
   float kv_softmax_##isa(float *s, size_t n);                                                                     \
@@ -156,6 +162,10 @@ LLMEM_FROM_FLOAT(quantize_q6_k, scalar)
 LLMEM_FROM_FLOAT(quantize_q5_k, scalar)
 void matvec_range_generic(const llmem_matvec_job *j, size_t r0, size_t r1);
 void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r1);
+void matvec_range_avx2_vnni(const llmem_matvec_job *j, size_t r0, size_t r1);
+/* Rows [r0, r1) of a Q4_K matrix against x in Q8_K, four rows per pass (quant/q4_k.c). */
+void matvec_rows_q4_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq, size_t cols,
+                           float *y);
 void matmul_range_generic(const llmem_matmul_job *j, size_t r0, size_t r1);
 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r1);
 

@@ -9,6 +9,9 @@
 #include <immintrin.h>
 /* AVX2 functions are compiled with target attributes so one library runs on any x86-64. */
 #define LLMEM_AVX2 __attribute__((target("avx2,fma,f16c")))
+/* AVX2 kernels that also use AVX-512 VNNI on 256-bit vectors (dpbusd): chosen at load only when
+ * the CPU and OS have it (llmem_cpu_has_vnni). */
+#define LLMEM_AVX512VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 #endif
 
 #if defined(__aarch64__)

@@ -1,5 +1,6 @@
 /* matvec over f32/f16/Q8_0/Q4_0 rows, every ISA and 1..4 threads, against the scalar path. */
 #include "quant_test_util.h"
+#include "../src/formats.h" /* llmem_use_vnni: internal */
 
 int main(void) {
   const int nisa = t_isa_count();
@@ -39,6 +40,29 @@ int main(void) {
     CHECK(llmem_matvec(LLMEM_Q8_0, w, rows, cols + 1, x, got, scratch) == -1, "partial block cols refused");
     CHECK(llmem_matvec(LLMEM_Q4_1, w, rows, cols, x, got, scratch) == -1, "q4_1 rows are not a matvec format");
     free(wf), free(x), free(want), free(got), free(w), free(scratch);
+  }
+  /* On a CPU with AVX-512 VNNI the AVX2 ISA's Q8_0/Q4_0 rows take their integer sums from
+   * dpbusd: the plain AVX2 kernel must give the same bits (both sums are exact). */
+  if (llmem_detect_isa() == LLMEM_ISA_AVX2 && llmem_use_vnni(1) == 0) {
+    const size_t rows = 37, cols = 320;
+    float *wf = malloc(rows * cols * 4), *x = malloc(cols * 4), *a = malloc(rows * 4), *b = malloc(rows * 4);
+    uint8_t *w = malloc(rows * cols / 32 * 34), *scratch = malloc(cols / 32 * 38);
+    for (size_t i = 0; i < rows * cols; i++) wf[i] = t_rand_f32(-1, 1);
+    for (size_t i = 0; i < cols; i++) x[i] = t_rand_f32(-1, 1);
+    llmem_set_isa(LLMEM_ISA_AVX2);
+    const int qf[] = {LLMEM_Q8_0, LLMEM_Q4_0};
+    for (int f = 0; f < 2; f++) {
+      llmem_quantize(qf[f], wf, w, rows * cols);
+      llmem_use_vnni(1);
+      llmem_matvec(qf[f], w, rows, cols, x, a, scratch);
+      llmem_use_vnni(0);
+      llmem_matvec(qf[f], w, rows, cols, x, b, scratch);
+      CHECK(memcmp(a, b, rows * 4) == 0, "%s: VNNI and plain AVX2 matvec give the same bits", QT_NAMES[qf[f]]);
+    }
+    llmem_use_vnni(1);
+    free(wf), free(x), free(a), free(b), free(w), free(scratch);
+  } else {
+    CHECK(llmem_use_vnni(0) == 0, "turning VNNI off always works");
   }
   /* Restarting the pool between jobs must never replay an old job (its context is gone). The
    * matrix is above the size matvec keeps on the calling thread, so the pool really runs it. */

@@ -2,6 +2,10 @@
 #include "../formats.h"
 #include "kv_rows.h"
 
+/* One row against the query heads of its group (out[j * out_stride] for j < group). */
+typedef void (*kv_dot_fn)(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
+                          size_t out_stride);
+
 size_t llmem_kv_row_bytes(int format, size_t head_dim) {
   if (!llmem_row_format_ok(format, head_dim)) return 0;
   return head_dim / (size_t)llmem_formats[format].block_size * llmem_formats[format].block_bytes;
@@ -13,7 +17,7 @@ void kv_decode_row(int format, const uint8_t *row, float *dst, size_t n) {
   else llmem_format_kernels_active[format].to_float(row, dst, n);
 }
 
-void kv_dot_group_scalar(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
+static void kv_dot_group_scalar(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
                          size_t out_stride) {
   for (size_t j = 0; j < group; j++) {
     float s = 0;
@@ -28,13 +32,32 @@ void kv_weighted_rows_scalar(const float *rows, size_t stride, const float *w, s
   }
 }
 
+/* n rows through the per-row group dot: each row decoded (block formats, f16, bf16) into tmp. */
+static inline void kv_scores_rows(kv_dot_fn dot, int format, const float *q, size_t group, size_t head_dim,
+                                  const uint8_t *rows, size_t row_bytes, size_t n, float scale, float *out,
+                                  size_t out_stride, float *tmp) {
+  for (size_t t = 0; t < n; t++, rows += row_bytes) {
+    const float *row = (const float *)(const void *)rows;
+    if (format != LLMEM_F32) {
+      kv_decode_row(format, rows, tmp, head_dim);
+      row = tmp;
+    }
+    dot(q, group, head_dim, row, scale, out + t, out_stride);
+  }
+}
+
+void kv_scores_scalar(int format, const float *q, size_t group, size_t head_dim, const uint8_t *rows, size_t row_bytes,
+                      size_t n, float scale, float *out, size_t out_stride, float *tmp) {
+  kv_scores_rows(kv_dot_group_scalar, format, q, group, head_dim, rows, row_bytes, n, scale, out, out_stride, tmp);
+}
+
 #if LLMEM_X86
 /* Four heads at a time: each 8-float slice of the row is loaded once for all four. A last pass
  * of fewer than four heads (every pass when the group is 1-3, as in multi-head attention)
  * repeats its last head in the missing slots, computed and not stored: every head takes the
  * same vector arithmetic whatever its group size (the scalar loop it replaces made MHA's scores
  * ~4x slower than their matvecs' share). */
-LLMEM_AVX2 void kv_dot_group_avx2(const float *q, size_t group, size_t head_dim, const float *row, float scale,
+LLMEM_AVX2 static void kv_dot_group_avx2(const float *q, size_t group, size_t head_dim, const float *row, float scale,
                                   float *out, size_t out_stride) {
   const size_t vec = head_dim & ~(size_t)7;
   for (size_t j = 0; j < group; j += 4) {
@@ -59,6 +82,58 @@ LLMEM_AVX2 void kv_dot_group_avx2(const float *q, size_t group, size_t head_dim,
       out[(j + k) * out_stride] = scale * t[k];
     }
   }
+}
+
+/* Eight values of an f32 or f16 row from value d on. */
+LLMEM_AVX2 static inline __m256 kv_load8_avx2(int format, const uint8_t *row, size_t d) {
+  if (format == LLMEM_F32) return _mm256_loadu_ps((const float *)(const void *)row + d);
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(row + 2 * d)));
+}
+
+/* f32 and f16 rows are scored in place, four tokens per pass (a short last pass repeats its last
+ * token, computed and not stored): each query slice is loaded once for four rows and the four
+ * sums share one transpose-add. Every score takes the same arithmetic wherever its token falls;
+ * no row is copied and there is no call per row (the decode-then-dot path this replaces spent
+ * most of MHA's attention time in per-row calls). Other formats decode row by row. */
+LLMEM_AVX2 static inline __attribute__((always_inline)) void kv_scores_float_avx2(
+    int format, const float *q, size_t group, size_t head_dim, const uint8_t *rows, size_t row_bytes, size_t n,
+    float scale, float *out, size_t out_stride) {
+  const size_t vec = head_dim & ~(size_t)7;
+  for (size_t t = 0; t < n; t += 4) {
+    const uint8_t *r[4];
+    for (size_t k = 0; k < 4; k++) r[k] = rows + (t + k < n ? t + k : n - 1) * row_bytes;
+    for (size_t j = 0; j < group; j++) {
+      const float *qj = q + j * head_dim;
+      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+      for (size_t d = 0; d < vec; d += 8) {
+        const __m256 qv = _mm256_loadu_ps(qj + d);
+        a0 = _mm256_fmadd_ps(qv, kv_load8_avx2(format, r[0], d), a0);
+        a1 = _mm256_fmadd_ps(qv, kv_load8_avx2(format, r[1], d), a1);
+        a2 = _mm256_fmadd_ps(qv, kv_load8_avx2(format, r[2], d), a2);
+        a3 = _mm256_fmadd_ps(qv, kv_load8_avx2(format, r[3], d), a3);
+      }
+      const __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+      float sums[4];
+      _mm_storeu_ps(sums, _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1)));
+      for (size_t k = 0; k < 4 && t + k < n; k++) {
+        float v = sums[k];
+        for (size_t d = vec; d < head_dim; d++) {
+          const float rv = format == LLMEM_F32 ? ((const float *)(const void *)r[k])[d]
+                                               : _cvtsh_ss(((const uint16_t *)(const void *)r[k])[d]);
+          v += qj[d] * rv;
+        }
+        out[j * out_stride + t + k] = scale * v;
+      }
+    }
+  }
+}
+
+LLMEM_AVX2 void kv_scores_avx2(int format, const float *q, size_t group, size_t head_dim, const uint8_t *rows,
+                               size_t row_bytes, size_t n, float scale, float *out, size_t out_stride, float *tmp) {
+  if (format == LLMEM_F32) kv_scores_float_avx2(LLMEM_F32, q, group, head_dim, rows, row_bytes, n, scale, out, out_stride);
+  else if (format == LLMEM_F16)
+    kv_scores_float_avx2(LLMEM_F16, q, group, head_dim, rows, row_bytes, n, scale, out, out_stride);
+  else kv_scores_rows(kv_dot_group_avx2, format, q, group, head_dim, rows, row_bytes, n, scale, out, out_stride, tmp);
 }
 
 LLMEM_AVX2 void kv_weighted_rows_avx2(const float *rows, size_t stride, const float *w, size_t n, float *out,
@@ -93,7 +168,7 @@ LLMEM_AVX2 void kv_weighted_rows_avx2(const float *rows, size_t stride, const fl
 
 #if LLMEM_ARM
 /* Four heads at a time, a short last pass repeating its last head (as the AVX2 path). */
-void kv_dot_group_neon(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
+static void kv_dot_group_neon(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
                        size_t out_stride) {
   const size_t vec = head_dim & ~(size_t)3;
   for (size_t j = 0; j < group; j += 4) {
@@ -110,6 +185,11 @@ void kv_dot_group_neon(const float *q, size_t group, size_t head_dim, const floa
       out[(j + k) * out_stride] = scale * t;
     }
   }
+}
+
+void kv_scores_neon(int format, const float *q, size_t group, size_t head_dim, const uint8_t *rows, size_t row_bytes,
+                    size_t n, float scale, float *out, size_t out_stride, float *tmp) {
+  kv_scores_rows(kv_dot_group_neon, format, q, group, head_dim, rows, row_bytes, n, scale, out, out_stride, tmp);
 }
 
 void kv_weighted_rows_neon(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim) {

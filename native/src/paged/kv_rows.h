@@ -11,19 +11,20 @@
 /* Decodes one row of n values (n a multiple of 32 for block formats) into dst. */
 void kv_decode_row(int format, const uint8_t *row, float *dst, size_t n);
 
-/* The query heads of one KV group against one decoded row:
- * out[j * out_stride] = scale * (q + j*head_dim) . row for j < group. */
-typedef void (*kv_dot_group_fn)(const float *q, size_t group, size_t head_dim, const float *row, float scale,
-                                float *out, size_t out_stride);
-void kv_dot_group_scalar(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
-                         size_t out_stride);
+/* The query heads of one KV group against n rows of `format` (row t at rows + t*row_bytes):
+ * out[j * out_stride + t] = scale * (q + j*head_dim) . row_t for j < group, t < n. tmp holds
+ * head_dim floats (a block-format row decoded there). */
+typedef void (*kv_scores_fn)(int format, const float *q, size_t group, size_t head_dim, const uint8_t *rows,
+                             size_t row_bytes, size_t n, float scale, float *out, size_t out_stride, float *tmp);
+#define KV_SCORES_DECL(isa)                                                                                      \
+  void kv_scores_##isa(int format, const float *q, size_t group, size_t head_dim, const uint8_t *rows,           \
+                       size_t row_bytes, size_t n, float scale, float *out, size_t out_stride, float *tmp);
+KV_SCORES_DECL(scalar)
 #if LLMEM_X86
-void kv_dot_group_avx2(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
-                       size_t out_stride);
+KV_SCORES_DECL(avx2)
 #endif
 #if LLMEM_ARM
-void kv_dot_group_neon(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
-                       size_t out_stride);
+KV_SCORES_DECL(neon)
 #endif
 
 /* out[d] += Σ_t w[t] · rows[t*stride + d] for t < n, d < head_dim: the output stays in registers

@@ -1,7 +1,8 @@
 /* Paged grouped-query attention (row decode, grouped dot, weighted rows and softmax come from kv_rows.h): one sweep of
  * scores over the block table, softmax per head, one sweep of weighted values. Each sweep
- * walks the pool in memory order (token by token, every KV head of a token together), so each
- * cache line is fetched once and the hardware prefetcher sees a stream; each K/V row is
+ * walks the pool block by block (scores: per KV head, the block's rows of that head; values:
+ * token by token, every KV head of a token together), so the rows of a block are fetched once
+ * while they sit in L1; each K/V row is
  * decoded once and reused by every query head of its group, so a quantized pool moves a
  * quarter of the bytes of an f32 one. */
 #include <math.h>
@@ -12,7 +13,7 @@
 
 #define KV_TILE 32 /* value rows decoded at once (scratch: KV_TILE * head_dim floats) */
 
-static void paged_attention_with(kv_dot_group_fn dot_group, kv_weighted_rows_fn weighted_rows, kv_softmax_fn softmax, int format, const float *query, size_t num_heads,
+static void paged_attention_with(kv_scores_fn scores_fn, kv_weighted_rows_fn weighted_rows, kv_softmax_fn softmax, int format, const float *query, size_t num_heads,
                                  size_t num_kv_heads, size_t head_dim, const uint8_t *k_pool,
                                  const uint8_t *v_pool, const uint32_t *block_table, size_t block_size,
                                  size_t num_tokens, float scale, float *scratch, float *out, float *lse) {
@@ -27,18 +28,10 @@ static void paged_attention_with(kv_dot_group_fn dot_group, kv_weighted_rows_fn 
   for (size_t b = 0, pos = 0; b < num_blocks; b++) {
     const uint8_t *blk = k_pool + (size_t)block_table[b] * block_bytes;
     const size_t n = num_tokens - pos < block_size ? num_tokens - pos : block_size;
-    for (size_t t = 0; t < n; t++, pos++) {
-      for (size_t g = 0; g < num_kv_heads; g++) {
-        const uint8_t *k = blk + t * token_bytes + g * row_bytes;
-        const float *row = (const float *)(const void *)k;
-        if (format != LLMEM_F32) {
-          kv_decode_row(format, k, tmp, head_dim);
-          row = tmp;
-        }
-        dot_group(query + g * group * head_dim, group, head_dim, row, scale, scores + g * group * num_tokens + pos,
-                  num_tokens);
-      }
-    }
+    for (size_t g = 0; g < num_kv_heads; g++)
+      scores_fn(format, query + g * group * head_dim, group, head_dim, blk + g * row_bytes, token_bytes, n, scale,
+                scores + g * group * num_tokens + pos, num_tokens, tmp);
+    pos += n;
   }
   for (size_t h = 0; h < num_heads; h++) lse[h] = softmax(scores + h * num_tokens, num_tokens);
   /* Values: per block and KV head, up to KV_TILE rows are decoded together and every query head
@@ -76,6 +69,6 @@ void llmem_paged_attention(int format, const float *query, size_t num_heads, siz
     return;
   }
   const llmem_isa_kernels *k = &llmem_isa_kernels_active;
-  paged_attention_with(k->kv_dot_group, k->kv_weighted_rows, k->kv_softmax, format, query, num_heads, num_kv_heads, head_dim, k_pool, v_pool, block_table, block_size,
+  paged_attention_with(k->kv_scores, k->kv_weighted_rows, k->kv_softmax, format, query, num_heads, num_kv_heads, head_dim, k_pool, v_pool, block_table, block_size,
                        num_tokens, scale, scratch, out, lse);
 }

@@ -46,55 +46,31 @@ LLMEM_AVX2 static inline __m256 block_sums_avx2(int format, const uint8_t *w, co
   return _mm256_cvtepi32_ps(block_isums_avx2(format, w, _mm256_loadu_si256((const __m256i *)(xq + 2))));
 }
 
-/* Four Q8_0/Q4_0 rows against x in one pass: x's blocks and scales are loaded once for all four.
- * Per block the four rows' integer sums are folded by three hadds into one vector (lane r: row
- * r's first 16 products, lane 4+r: its last 16; exact in int32), so the float work (convert,
- * scale, accumulate) is one instruction each per four rows, not per row: it was half the
- * instructions of the one-row-at-a-time float accumulation this replaces. The scales of the four
- * rows convert from fp16 together. out[r] = row r · x, summed per lane in block order and then
- * lane r + lane 4+r, whichever rows share the pass. `format` is a constant at each call site
- * (the function is inlined), so the loop carries no format branch. */
-LLMEM_AVX2 static inline __attribute__((always_inline)) void rows4_dot_q_avx2(int format, const uint8_t *const w[4],
-                                                                               const uint8_t *xq, const float *xd,
-                                                                               size_t nb, float out[4]) {
-  const size_t bb = format == LLMEM_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;
-  __m256 acc = _mm256_setzero_ps();
-  for (size_t b = 0; b < nb; b++, xq += Q8_0_BYTES) {
-    const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq + 2));
-    const uint8_t *w0 = w[0] + b * bb, *w1 = w[1] + b * bb, *w2 = w[2] + b * bb, *w3 = w[3] + b * bb;
-    /* W streams from L3/DRAM when it outgrows L2: asking for the bytes 16 KB ahead (measured
-     * best of 2/8/16 KB) closes most of the gap the hardware prefetcher leaves. A prefetch past
-     * the end of W is harmless (it never faults). */
-    if ((b & 1) == 0) {
-      _mm_prefetch((const char *)w0 + 16384, _MM_HINT_T0);
-      _mm_prefetch((const char *)w1 + 16384, _MM_HINT_T0);
-      _mm_prefetch((const char *)w2 + 16384, _MM_HINT_T0);
-      _mm_prefetch((const char *)w3 + 16384, _MM_HINT_T0);
-    }
-    const __m256i s01 = _mm256_hadd_epi32(block_isums_avx2(format, w0, qx), block_isums_avx2(format, w1, qx));
-    const __m256i s23 = _mm256_hadd_epi32(block_isums_avx2(format, w2, qx), block_isums_avx2(format, w3, qx));
-    const __m256 sums = _mm256_cvtepi32_ps(_mm256_hadd_epi32(s01, s23));
-    const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)ld_u16(w0), (short)ld_u16(w1), (short)ld_u16(w2),
-                                                  (short)ld_u16(w3), 0, 0, 0, 0));
-    const __m128 d = _mm_mul_ps(dw, _mm_set1_ps(xd[b]));
-    acc = _mm256_fmadd_ps(_mm256_set_m128(d, d), sums, acc);
-  }
-  _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
-}
+/* The four-row Q8_0/Q4_0 kernels, once on plain AVX2 (maddubs + madd) and once with AVX-512
+ * VNNI's dpbusd on 256-bit vectors (the same exact int32 sums in one instruction; chosen at
+ * load when the CPU has it, see matvec_range_avx2_vnni). */
+#define ROWS_Q_SUFFIX avx2
+#define ROWS_Q_ATTR LLMEM_AVX2
+#define ROWS_Q_ISUMS block_isums_avx2
+#include "matvec_rows_q.h"
 
-/* Rows [r0, r1) of a Q8_0/Q4_0 matrix, four per pass (a short last group repeats its last row,
- * so every row takes the same arithmetic whichever group it falls in, and results do not
- * depend on the thread count). */
-LLMEM_AVX2 static inline __attribute__((always_inline)) void rows_q_avx2(int format, const llmem_matvec_job *j,
-                                                                          size_t r0, size_t r1) {
-  for (size_t r = r0; r < r1; r += 4) {
-    const uint8_t *w[4];
-    for (size_t k = 0; k < 4; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
-    float out[4];
-    rows4_dot_q_avx2(format, w, j->xq, j->xd, j->cols / 32, out);
-    for (size_t k = 0; k < 4 && r + k < r1; k++) j->y[r + k] = out[k];
+LLMEM_AVX512VNNI static inline __m256i block_isums_vnni(int format, const uint8_t *w, __m256i qx) {
+  __m256i qw;
+  if (format == LLMEM_Q8_0) {
+    qw = _mm256_loadu_si256((const __m256i *)(w + 2));
+  } else {
+    const __m128i raw = _mm_loadu_si128((const __m128i *)(w + 2));
+    qw = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F)),
+                         _mm256_set1_epi8(8));
   }
+  /* |w| (as u8, at most 128) times x signed by w, four products per int32 lane: maddubs + madd's
+   * sums exactly (neither can overflow: x never holds -128). */
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
 }
+#define ROWS_Q_SUFFIX vnni
+#define ROWS_Q_ATTR LLMEM_AVX512VNNI
+#define ROWS_Q_ISUMS block_isums_vnni
+#include "matvec_rows_q.h"
 
 /* One Q8_0/Q4_0 row against x, two blocks per step with the 16 KB prefetch: the kernel for
  * matrices that stream from DRAM, where four interleaved rows are more concurrent streams
@@ -166,8 +142,29 @@ LLMEM_AVX2 void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r
     if (j->format == LLMEM_Q8_0) rows_q_avx2(LLMEM_Q8_0, j, r0, r1);
     else rows_q_avx2(LLMEM_Q4_0, j, r0, r1);
     return;
+  case LLMEM_Q4_K:
+    /* Bit for bit the format's vec_dot per row (so the scalar reference and matmul agree). */
+    if (!j->streams) {
+      matvec_rows_q4_k_avx2(j->w, j->row_bytes, r0, r1, j->xq, j->cols, j->y);
+      return;
+    }
+    matvec_range_generic(j, r0, r1);
+    return;
   default: matvec_range_generic(j, r0, r1);
   }
+}
+
+/* matvec_range_avx2 on a CPU with AVX-512 VNNI (+VL): the Q8_0/Q4_0 four-row passes take their
+ * integer sums from dpbusd (same bits); everything else is matvec_range_avx2. Chosen once by
+ * llmem_select_kernels. Measured (native/tools/vs-ggml, one thread, under load): ~10-15% off
+ * the q8_0 matvec. */
+LLMEM_AVX512VNNI void matvec_range_avx2_vnni(const llmem_matvec_job *j, size_t r0, size_t r1) {
+  if (j->streams || (j->format != LLMEM_Q8_0 && j->format != LLMEM_Q4_0)) {
+    matvec_range_avx2(j, r0, r1);
+    return;
+  }
+  if (j->format == LLMEM_Q8_0) rows_q_vnni(LLMEM_Q8_0, j, r0, r1);
+  else rows_q_vnni(LLMEM_Q4_0, j, r0, r1);
 }
 #endif
 

@@ -260,6 +260,76 @@ LLMEM_AVX2 float dot_q4_k_q8_k_avx2(const void *vx, const void *vy, size_t n) {
   }
   return acc;
 }
+
+/* Four Q4_K rows against one Q8_K x (matvec, AVX2): x's 64-byte chunks, its group sums and its
+ * scale are loaded once for the four rows, and the four rows' integer sums are folded together
+ * (three hadds for the scaled products, two for the mins) instead of one horizontal sum each.
+ * Per row the integers are dot_q4_k_q8_k_avx2's exactly, and the float fold is k_fold's
+ * operations in its order on four lanes (mul, mul, sub, add; no FMA): out[r] equals
+ * dot_q4_k_q8_k_avx2(row r, x) bit for bit, whichever rows share the pass. */
+LLMEM_AVX2 static void rows4_dot_q4_k_avx2(const uint8_t *const w[4], const uint8_t *y, size_t nb, float out[4]) {
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  __m256i pick[8];
+  for (int j = 0; j < 8; j++) pick[j] = _mm256_set1_epi16((short)(0x0100 * (2 * j + 1) + 2 * j));
+  __m128 acc = _mm_setzero_ps();
+  for (size_t b = 0; b < nb; b++, y += Q8_K_BYTES) {
+    const uint8_t *x[4];
+    __m256i scales[4], sum[4];
+    __m128i mins[4];
+    for (int r = 0; r < 4; r++) {
+      x[r] = w[r] + b * Q4_K_BYTES;
+      _mm_prefetch((const char *)x[r] + 4096, _MM_HINT_T0);
+      const __m256i sm = _mm256_cvtepu8_epi16(q4_k_scales_mins_sse(x[r] + Q4_K_SCALES));
+      const __m128i sc128 = _mm256_castsi256_si128(sm);
+      scales[r] = _mm256_set_m128i(sc128, sc128);
+      mins[r] = _mm256_extracti128_si256(sm, 1);
+      sum[r] = _mm256_setzero_si256();
+    }
+    const uint8_t *a = y + Q8_K_QS;
+    for (int c = 0; c < 4; c++) {
+      const __m256i alo = _mm256_loadu_si256((const __m256i *)(a + 64 * c));
+      const __m256i ahi = _mm256_loadu_si256((const __m256i *)(a + 64 * c + 32));
+      for (int r = 0; r < 4; r++) {
+        const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[r] + Q4_K_QS + 32 * c));
+        const __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+        const __m256i plo = _mm256_maddubs_epi16(lo, alo), phi = _mm256_maddubs_epi16(hi, ahi);
+        sum[r] = _mm256_add_epi32(sum[r], _mm256_madd_epi16(plo, _mm256_shuffle_epi8(scales[r], pick[2 * c])));
+        sum[r] = _mm256_add_epi32(sum[r], _mm256_madd_epi16(phi, _mm256_shuffle_epi8(scales[r], pick[2 * c + 1])));
+      }
+    }
+    /* isum of row r in lane r (the two 128-bit halves of the hadds added), msum of row r in lane r. */
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(sum[0], sum[1]), _mm256_hadd_epi32(sum[2], sum[3]));
+    const __m128i isum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    const __m256i bs = _mm256_loadu_si256((const __m256i *)(y + Q8_K_BSUMS));
+    const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    const __m128i msum = _mm_hadd_epi32(_mm_hadd_epi32(_mm_madd_epi16(pairs, mins[0]), _mm_madd_epi16(pairs, mins[1])),
+                                        _mm_hadd_epi32(_mm_madd_epi16(pairs, mins[2]), _mm_madd_epi16(pairs, mins[3])));
+    const __m128 dy = _mm_set1_ps(ld_f32(y));
+    const __m128 d = _mm_mul_ps(_mm_cvtph_ps(_mm_setr_epi16((short)ld_u16(x[0]), (short)ld_u16(x[1]),
+                                                            (short)ld_u16(x[2]), (short)ld_u16(x[3]), 0, 0, 0, 0)),
+                                dy);
+    const __m128 dmin = _mm_mul_ps(_mm_cvtph_ps(_mm_setr_epi16((short)ld_u16(x[0] + 2), (short)ld_u16(x[1] + 2),
+                                                               (short)ld_u16(x[2] + 2), (short)ld_u16(x[3] + 2), 0,
+                                                               0, 0, 0)),
+                                   dy);
+    const __m128 t = _mm_sub_ps(_mm_mul_ps(d, _mm_cvtepi32_ps(isum)), _mm_mul_ps(dmin, _mm_cvtepi32_ps(msum)));
+    acc = _mm_add_ps(acc, t);
+  }
+  _mm_storeu_ps(out, acc);
+}
+
+/* Rows [r0, r1) of a Q4_K matrix against x (already Q8_K), four per pass; a short last group
+ * repeats its last row (computed, not stored). */
+LLMEM_AVX2 void matvec_rows_q4_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq,
+                                      size_t cols, float *y) {
+  for (size_t r = r0; r < r1; r += 4) {
+    const uint8_t *rows[4];
+    for (size_t k = 0; k < 4; k++) rows[k] = w + (r + k < r1 ? r + k : r1 - 1) * row_bytes;
+    float out[4];
+    rows4_dot_q4_k_avx2(rows, xq, cols / QK_K, out);
+    for (size_t k = 0; k < 4 && r + k < r1; k++) y[r + k] = out[k];
+  }
+}
 #endif
 
 #if LLMEM_ARM
