@@ -134,6 +134,20 @@ static void run_case_scaled(int fmt, size_t nh, size_t nkv, size_t hd, size_t bs
           llmem_isa_name(t_isas[i]), nh, nkv, hd, bs, nt, err, lse_err);
   }
   llmem_set_isa(llmem_detect_isa());
+  /* With threads, a call with enough work splits its KV heads over the pool: the same bits as
+   * one thread (every head's arithmetic is the same on any thread). */
+  float *out1 = malloc(nh * hd * sizeof(float)), *lse1 = malloc(nh * sizeof(float));
+  llmem_set_threads(1);
+  llmem_paged_attention(fmt, q, nh, nkv, hd, kp, vp, perm, bs, nt, scale, scratch, out1, lse1);
+  for (int threads = 2; threads <= 3; threads++) {
+    llmem_set_threads(threads);
+    for (size_t j = 0; j < nh * hd; j++) out[j] = NAN;
+    llmem_paged_attention(fmt, q, nh, nkv, hd, kp, vp, perm, bs, nt, scale, scratch, out, lse);
+    CHECK(memcmp(out, out1, nh * hd * sizeof(float)) == 0 && memcmp(lse, lse1, nh * sizeof(float)) == 0,
+          "fmt %d nh %zu nkv %zu hd %zu nt %zu: %d threads give the bits of one", fmt, nh, nkv, hd, nt, threads);
+  }
+  llmem_set_threads(1);
+  free(out1), free(lse1);
   free(kp), free(vp), free(perm), free(q), free(want), free(want_lse), free(scratch), free(out), free(lse);
 }
 
