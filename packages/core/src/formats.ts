@@ -137,9 +137,21 @@ const FORMAT_ROWS = [
     row: false,
     matrix: true,
   },
-  // GGML's q2_K: 16 sub-blocks of 16 with 4-bit scales and mins, 2-bit levels; dotted with q8_K.
+  // GGML's iq4_xs: iq4_nl's levels under 6-bit scales of 32-value sub-blocks in 256-value
+  // super-blocks; a weight format dotted with q8_K.
   {
     id: 14,
+    name: "iq4_xs",
+    blockSize: 256,
+    blockBytes: 136,
+    vecDot: "q8_K",
+    quant: true,
+    row: false,
+    matrix: true,
+  },
+  // GGML's q2_K: 16 sub-blocks of 16 with 4-bit scales and mins, 2-bit levels; dotted with q8_K.
+  {
+    id: 15,
     name: "q2_K",
     blockSize: 256,
     blockBytes: 84,

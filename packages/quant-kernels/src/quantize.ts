@@ -25,7 +25,12 @@ import {
   quantizeQ8_0Blocks,
   quantizeQ8_1Blocks,
 } from "./reference/blocks.ts";
-import { dequantizeIq4NlBlocks, quantizeIq4NlBlocks } from "./reference/iq4.ts";
+import {
+  dequantizeIq4NlBlocks,
+  dequantizeIq4XsBlocks,
+  quantizeIq4NlBlocks,
+  quantizeIq4XsBlocks,
+} from "./reference/iq4.ts";
 import {
   dequantizeQ2_KBlocks,
   dequantizeQ4_KBlocks,
@@ -61,6 +66,7 @@ const QUANTIZE_REF: Record<QuantFormat, QuantizeBlocks> = {
   q5_0: quantizeQ5_0Blocks,
   q5_1: quantizeQ5_1Blocks,
   iq4_nl: quantizeIq4NlBlocks,
+  iq4_xs: quantizeIq4XsBlocks,
 };
 const DEQUANTIZE_REF: Record<QuantFormat, DequantizeBlocks> = {
   q8_0: dequantizeQ8_0Blocks,
@@ -75,6 +81,7 @@ const DEQUANTIZE_REF: Record<QuantFormat, DequantizeBlocks> = {
   q5_0: dequantizeQ5_0Blocks,
   q5_1: dequantizeQ5_1Blocks,
   iq4_nl: dequantizeIq4NlBlocks,
+  iq4_xs: dequantizeIq4XsBlocks,
 };
 
 /** The message is built only on failure. */

@@ -19,7 +19,7 @@ export const Q6_K_BYTES = 210;
  * GGML's nearest_int: v + 1.5·2^23 in f32, whose low mantissa bits hold the integer, so ties go
  * to EVEN. Out of GGML's asserted range (|v| > 4194303) it saturates and NaN gives 0, as the C does.
  */
-function nearestInt(v: number): number {
+export function nearestInt(v: number): number {
   if (Math.abs(v) <= 4194303) return fr(v + 12582912) - 12582912;
   return v > 0 ? 4194304 : v < 0 ? -4194304 : 0;
 }
@@ -33,7 +33,7 @@ function putF16(b: Uint8Array, o: number, x: number): number {
 }
 const f32Scratch = new Float32Array(1);
 const f32Bytes = new Uint8Array(f32Scratch.buffer);
-function getF32(b: Uint8Array, o: number): number {
+export function getF32(b: Uint8Array, o: number): number {
   for (let i = 0; i < 4; i++) f32Bytes[i] = b[o + i]!;
   return f32Scratch[0]!;
 }
@@ -335,7 +335,8 @@ export function quantizeQ2_KBlocks(src: Float32Array, dst: Uint8Array, nb: numbe
     }
     if (maxMin > 0) {
       const iscale = fr(15 / maxMin);
-      for (let j = 0; j < 16; j++) dst[o + j] = (dst[o + j]! | (nearestInt(fr(iscale * q2Mins[j]!)) << 4)) & 0xff;
+      for (let j = 0; j < 16; j++)
+        dst[o + j] = (dst[o + j]! | (nearestInt(fr(iscale * q2Mins[j]!)) << 4)) & 0xff;
     }
     putF16(dst, o + 80, maxScale > 0 ? fr(maxScale / 15) : 0);
     putF16(dst, o + 82, maxMin > 0 ? fr(maxMin / 15) : 0);
