@@ -143,12 +143,11 @@ LLMEM_AVX2 void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r
     else rows_q_avx2(LLMEM_Q4_0, j, r0, r1);
     return;
   case LLMEM_Q4_K:
+  case LLMEM_Q6_K:
     /* Bit for bit the format's vec_dot per row (so the scalar reference and matmul agree). */
-    if (!j->streams) {
-      matvec_rows_q4_k_avx2(j->w, j->row_bytes, r0, r1, j->xq, j->cols, j->y);
-      return;
-    }
-    matvec_range_generic(j, r0, r1);
+    if (j->streams) matvec_range_generic(j, r0, r1);
+    else if (j->format == LLMEM_Q4_K) matvec_rows_q4_k_avx2(j->w, j->row_bytes, r0, r1, j->xq, j->cols, j->y);
+    else matvec_rows_q6_k_avx2(j->w, j->row_bytes, r0, r1, j->xq, j->cols, j->y);
     return;
   default: matvec_range_generic(j, r0, r1);
   }
