@@ -1,6 +1,6 @@
 /* The four-row Q8_0/Q4_0 matvec kernel, included by matvec.c once per integer-sum instruction
  * set: ROWS_Q_SUFFIX names the copy, ROWS_Q_ATTR is its target attribute and ROWS_Q_ISUMS(format,
- * w, qx) the block's exact int32 sums (8 lanes). Every copy computes the same bits. */
+ * w, qx, ncx) the block's exact int32 sums (8 lanes; ncx: Q4_0's -8·Σx per lane). Every copy computes the same bits. */
 #define ROWS_Q_CAT2(a, b) a##_##b
 #define ROWS_Q_CAT(a, b) ROWS_Q_CAT2(a, b)
 #define ROWS_Q_NAME(name) ROWS_Q_CAT(name, ROWS_Q_SUFFIX)
@@ -17,8 +17,9 @@ ROWS_Q_ATTR static inline __attribute__((always_inline)) __m256 ROWS_Q_NAME(fold
                                                                                   const uint8_t *w1, const uint8_t *w2,
                                                                                   const uint8_t *w3, __m256i qx,
                                                                                   float dx, __m256 acc) {
-  const __m256i s01 = _mm256_hadd_epi32(ROWS_Q_ISUMS(format, w0, qx), ROWS_Q_ISUMS(format, w1, qx));
-  const __m256i s23 = _mm256_hadd_epi32(ROWS_Q_ISUMS(format, w2, qx), ROWS_Q_ISUMS(format, w3, qx));
+  const __m256i ncx = format == LLMEM_Q4_0 ? q4_neg_offset_avx2(qx) : _mm256_setzero_si256();
+  const __m256i s01 = _mm256_hadd_epi32(ROWS_Q_ISUMS(format, w0, qx, ncx), ROWS_Q_ISUMS(format, w1, qx, ncx));
+  const __m256i s23 = _mm256_hadd_epi32(ROWS_Q_ISUMS(format, w2, qx, ncx), ROWS_Q_ISUMS(format, w3, qx, ncx));
   const __m256 sums = _mm256_cvtepi32_ps(_mm256_hadd_epi32(s01, s23));
   const __m128 dw =
       _mm_cvtph_ps(_mm_setr_epi16((short)ld_u16(w0), (short)ld_u16(w1), (short)ld_u16(w2), (short)ld_u16(w3), 0, 0, 0, 0));
@@ -45,36 +46,15 @@ ROWS_Q_ATTR static inline __attribute__((always_inline)) void ROWS_Q_NAME(rows4_
   _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
 }
 
-/* Eight rows as two groups of four in one pass: each group's arithmetic is rows4_dot_q's (same
- * bits), x's block is loaded once for the eight, and the two accumulators are independent FMA
- * chains. */
-ROWS_Q_ATTR static inline __attribute__((always_inline)) void ROWS_Q_NAME(rows8_dot_q)(int format, const uint8_t *w,
-                                                                               size_t row_bytes, const uint8_t *xq,
-                                                                               const float *xd, size_t nb,
-                                                                               float out[8]) {
-  const size_t bb = format == LLMEM_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  for (size_t b = 0; b < nb; b++, xq += Q8_0_BYTES) {
-    const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq + 2));
-    const uint8_t *w0 = w + b * bb;
-    if ((b & 1) == 0)
-      for (size_t r = 0; r < 8; r++) ROWS_Q_PREFETCH(w0 + r * row_bytes);
-    acc0 = ROWS_Q_NAME(fold4)(format, w0, w0 + row_bytes, w0 + 2 * row_bytes, w0 + 3 * row_bytes, qx, xd[b], acc0);
-    acc1 = ROWS_Q_NAME(fold4)(format, w0 + 4 * row_bytes, w0 + 5 * row_bytes, w0 + 6 * row_bytes, w0 + 7 * row_bytes,
-                              qx, xd[b], acc1);
-  }
-  _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1)));
-  _mm_storeu_ps(out + 4, _mm_add_ps(_mm256_castps256_ps128(acc1), _mm256_extractf128_ps(acc1, 1)));
-}
-
 /* Rows [r0, r1) of a Q8_0/Q4_0 matrix, four per pass (a short last group repeats its last row,
  * so every row takes the same arithmetic whichever group it falls in, and results do not
  * depend on the thread count). */
 ROWS_Q_ATTR static inline __attribute__((always_inline)) void ROWS_Q_NAME(rows_q)(int format, const llmem_matvec_job *j,
                                                                           size_t r0, size_t r1) {
-  size_t r = r0;
-  for (; r + 8 <= r1; r += 8) ROWS_Q_NAME(rows8_dot_q)(format, j->w + r * j->row_bytes, j->row_bytes, j->xq, j->xd, j->cols / 32, j->y + r);
-  for (; r < r1; r += 4) {
+  /* Measured: eight rows per pass (two groups of four sharing x) looked ~5% faster with W hot in
+   * the cache but made the decode loop's 32000x288 Q8_0 classifier, streaming from L3, 1.6-1.9x
+   * slower (more concurrent row streams and prefetches); four stay. */
+  for (size_t r = r0; r < r1; r += 4) {
     const uint8_t *w[4];
     for (size_t k = 0; k < 4; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
     float out[4];
