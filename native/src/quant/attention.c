@@ -229,7 +229,50 @@ static void row_axpy_neon(int format, float w, const uint8_t *row, float *out, s
   }
 ATTN_LOOPS(LLMEM_SCALAR, scalar)
 #if LLMEM_X86
+#define attn_weighted_sum_avx2 attn_weighted_sum_rows_avx2
 ATTN_LOOPS(LLMEM_AVX2, avx2)
+#undef attn_weighted_sum_avx2
+
+/* Float rows (f32/f16/bf16) for 32 columns at a time: the 32 sums stay in four registers while
+ * every row passes, instead of a load and a store of out per row and vector. Each sum still
+ * takes the rows in order with one FMA each, so the bits are those of the row-by-row loop.
+ * `format` is a constant in each call below, so load8_avx2's format test folds away. */
+LLMEM_AVX2 static inline void weighted_columns_avx2(int format, const float *weights, const uint8_t *row,
+                                                    size_t stride_bytes, size_t count, float *out, size_t i) {
+  __m256 a0 = _mm256_loadu_ps(out + i), a1 = _mm256_loadu_ps(out + i + 8);
+  __m256 a2 = _mm256_loadu_ps(out + i + 16), a3 = _mm256_loadu_ps(out + i + 24);
+  for (size_t t = 0; t < count; t++, row += stride_bytes) {
+    const __m256 w = _mm256_set1_ps(weights[t]);
+    a0 = _mm256_fmadd_ps(w, load8_avx2(format, row, i), a0);
+    a1 = _mm256_fmadd_ps(w, load8_avx2(format, row, i + 8), a1);
+    a2 = _mm256_fmadd_ps(w, load8_avx2(format, row, i + 16), a2);
+    a3 = _mm256_fmadd_ps(w, load8_avx2(format, row, i + 24), a3);
+  }
+  _mm256_storeu_ps(out + i, a0);
+  _mm256_storeu_ps(out + i + 8, a1);
+  _mm256_storeu_ps(out + i + 16, a2);
+  _mm256_storeu_ps(out + i + 24, a3);
+}
+
+LLMEM_AVX2 void attn_weighted_sum_avx2(int format, const float *weights, const uint8_t *row, size_t stride_bytes,
+                                       size_t count, size_t head_dim, float *out) {
+  if (!is_float_format(format) || head_dim < 32) {
+    attn_weighted_sum_rows_avx2(format, weights, row, stride_bytes, count, head_dim, out);
+    return;
+  }
+  size_t i = 0;
+  for (; i + 32 <= head_dim; i += 32) {
+    if (format == LLMEM_F32) weighted_columns_avx2(LLMEM_F32, weights, row, stride_bytes, count, out, i);
+    else if (format == LLMEM_F16) weighted_columns_avx2(LLMEM_F16, weights, row, stride_bytes, count, out, i);
+    else weighted_columns_avx2(LLMEM_BF16, weights, row, stride_bytes, count, out, i);
+  }
+  /* The last head_dim % 32 columns row by row, as before (element i of a row is at i * size). */
+  if (i < head_dim) {
+    const size_t elem = format == LLMEM_F32 ? 4 : 2;
+    for (size_t t = 0; t < count; t++, row += stride_bytes)
+      row_axpy_avx2(format, weights[t], row + i * elem, out + i, head_dim - i);
+  }
+}
 #endif
 #if LLMEM_ARM
 ATTN_LOOPS(, neon)
