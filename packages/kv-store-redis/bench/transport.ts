@@ -34,38 +34,73 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
 console.log(
   `transport, loopback ${url}, ${TOTAL >> 20} MiB per direction per round, ${ROUNDS} rounds; load ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}`,
 );
-console.log("block | raw write GB/s | Bun.redis write | raw read GB/s | Bun.redis read | raw/Bun.redis speed write · read (paired medians)");
+console.log(
+  "block | raw write GB/s | Bun.redis write | raw read GB/s | Bun.redis read | raw/Bun.redis speed write · read (paired medians)",
+);
 for (const size of SIZES) {
   const n = TOTAL / size;
   const payloads = Array.from({ length: n }, (_, i) => new Uint8Array(size).fill(i & 255));
-  const r = { rw: [] as number[], bw: [] as number[], rr: [] as number[], br: [] as number[], w: [] as number[], rd: [] as number[] };
+  const r = {
+    rw: [] as number[],
+    bw: [] as number[],
+    rr: [] as number[],
+    br: [] as number[],
+    w: [] as number[],
+    rd: [] as number[],
+  };
   for (let round = 0; round < ROUNDS; round++) {
     const rk = payloads.map((_, i) => `bench:raw:${round}:${i}`);
     const bk = payloads.map((_, i) => `bench:bun:${round}:${i}`);
     // Alternate which goes first, so neither always meets a fresh server.
     const order = round % 2 === 0;
-    const wr = () => time(() => Promise.all(rk.map((k, i) => raw.set(k, payloads[i]!, "NX", "PX", "600000"))));
-    const wb = () => time(() => Promise.all(bk.map((k, i) => bun.set(k, payloads[i]!, "NX", "PX", "600000"))));
+    const wr = () =>
+      time(() => Promise.all(rk.map((k, i) => raw.set(k, payloads[i]!, "NX", "PX", "600000"))));
+    const wb = () =>
+      time(() => Promise.all(bk.map((k, i) => bun.set(k, payloads[i]!, "NX", "PX", "600000"))));
     let tw: number;
     let tb: number;
-    if (order) { tw = await wr(); tb = await wb(); } else { tb = await wb(); tw = await wr(); }
+    if (order) {
+      tw = await wr();
+      tb = await wb();
+    } else {
+      tb = await wb();
+      tw = await wr();
+    }
     let got: (Uint8Array | null)[] = [];
     let gotb: (Uint8Array | null)[] = [];
-    const rr = () => time(async () => { got = await Promise.all(rk.map((k) => raw.getBuffer(k))); });
-    const rb = () => time(async () => { gotb = await Promise.all(bk.map((k) => bun.getBuffer(k))); });
+    const rr = () =>
+      time(async () => {
+        got = await Promise.all(rk.map((k) => raw.getBuffer(k)));
+      });
+    const rb = () =>
+      time(async () => {
+        gotb = await Promise.all(bk.map((k) => bun.getBuffer(k)));
+      });
     let trr: number;
     let tbr: number;
-    if (order) { trr = await rr(); tbr = await rb(); } else { tbr = await rb(); trr = await rr(); }
+    if (order) {
+      trr = await rr();
+      tbr = await rb();
+    } else {
+      tbr = await rb();
+      trr = await rr();
+    }
     for (let i = 0; i < n; i++) {
       if (got[i]?.length !== size || got[i]![size - 1] !== (i & 255)) throw new Error(`raw read ${i} wrong`);
       if (gotb[i]?.length !== size) throw new Error(`bun read ${i} wrong`);
     }
     const gb = TOTAL / 1e9;
-    r.rw.push(gb / tw); r.bw.push(gb / tb); r.rr.push(gb / trr); r.br.push(gb / tbr);
-    r.w.push(tb / tw); r.rd.push(tbr / trr);
+    r.rw.push(gb / tw);
+    r.bw.push(gb / tb);
+    r.rr.push(gb / trr);
+    r.br.push(gb / tbr);
+    r.w.push(tb / tw);
+    r.rd.push(tbr / trr);
     await bun.send("DEL", [...rk, ...bk]);
   }
-  console.log(`${size >> 10} KiB | ${fmt(r.rw)} | ${fmt(r.bw)} | ${fmt(r.rr)} | ${fmt(r.br)} | ${fmt(r.w)} · ${fmt(r.rd)}`);
+  console.log(
+    `${size >> 10} KiB | ${fmt(r.rw)} | ${fmt(r.bw)} | ${fmt(r.rr)} | ${fmt(r.br)} | ${fmt(r.w)} · ${fmt(r.rd)}`,
+  );
 }
 raw.close();
 bun.close();

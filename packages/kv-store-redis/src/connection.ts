@@ -227,10 +227,10 @@ export class RedisConnection {
     });
     const raw = new RespClient(this.#o.url, { maxBulkBytes: this.#o.maxRawBulkBytes ?? 64 * 1024 });
     const client: Clients = { raw, bun };
-    const lost = () => {
-      if (client === this.#client) this.#open("connection closed");
+    const lost = (reason: string) => {
+      if (client === this.#client) this.#open(reason);
     };
-    bun.onclose = lost;
+    bun.onclose = () => lost("connection closed");
     raw.onclose = lost;
     const ok = await withTimeout(
       Promise.all([

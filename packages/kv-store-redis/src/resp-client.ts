@@ -38,8 +38,8 @@ export class RespClient {
   #socket: Socket | null = null;
   #flushQueued = false;
   #closed = false;
-  /** Called once when the connection closes for any reason but `close()`. */
-  onclose: (() => void) | null = null;
+  /** Called once, with why, when the connection closes for any reason but `close()`. */
+  onclose: ((reason: string) => void) | null = null;
 
   constructor(url: string, options: RespClientOptions) {
     this.#url = new URL(url);
@@ -178,7 +178,7 @@ export class RespClient {
     this.#socket?.terminate();
     this.#socket = null;
     this.#failAll(reason);
-    this.onclose?.();
+    this.onclose?.(reason);
   }
 
   #failAll(reason: string): void {

@@ -110,7 +110,8 @@ export class ReplyParser {
       const limit = this.#limits.maxLineBytes + 2;
       if (lf === -1 || this.#lineLength + (lf - pos + 1) > limit) {
         const avail = lf === -1 ? end - pos : lf - pos + 1;
-        if (this.#lineLength + avail > limit) throw protocolError(`a line longer than ${this.#limits.maxLineBytes} bytes`);
+        if (this.#lineLength + avail > limit)
+          throw protocolError(`a line longer than ${this.#limits.maxLineBytes} bytes`);
         if (lf === -1) {
           this.#appendLine(chunk.subarray(pos, end));
           return;
@@ -133,7 +134,9 @@ export class ReplyParser {
 
   #appendLine(bytes: Uint8Array): void {
     if (this.#lineLength + bytes.length > this.#line.length) {
-      const grown = new Uint8Array(Math.min(this.#limits.maxLineBytes + 2, 2 * (this.#lineLength + bytes.length)));
+      const grown = new Uint8Array(
+        Math.min(this.#limits.maxLineBytes + 2, 2 * (this.#lineLength + bytes.length)),
+      );
       grown.set(this.#line.subarray(0, this.#lineLength));
       this.#line = grown;
     }
