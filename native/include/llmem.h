@@ -93,6 +93,9 @@ enum llmem_format {
   /* GGML's 4-bit non-linear format (32 values): IQ4_NL 18 B { fp16 d; uint8 qs[16] }, each
    * nibble an index into a fixed table of 16 int8 levels; dots with Q8_0. */
   LLMEM_IQ4_NL = 13,
+  /* GGML's IQ4_XS (256 values, 136 B): IQ4_NL's levels under 6-bit sub-block scales of 32
+   * values { fp16 d; uint16 scales_h; uint8 scales_l[4]; uint8 qs[128] }; dots with Q8_K. */
+  LLMEM_IQ4_XS = 14,
 };
 #define LLMEM_QK 32
 
@@ -126,17 +129,18 @@ LLMEM_API int llmem_dequantize(int format, const void *src, float *dst, size_t n
 LLMEM_API float llmem_dot_q8_0_q8_0(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q4_0_q8_0(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q4_1_q8_1(const void *x, const void *y, size_t n);
-/* The K-quant pairs, n a multiple of 256: x Q4_K or Q6_K (weights), y Q8_K (activations). */
+/* The Q8_K pairs, n a multiple of 256: x Q4_K, Q5_K, Q6_K or IQ4_XS (weights), y Q8_K (activations). */
 LLMEM_API float llmem_dot_q4_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q5_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q6_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q5_0_q8_0(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_q5_1_q8_1(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_iq4_nl_q8_0(const void *x, const void *y, size_t n);
+LLMEM_API float llmem_dot_iq4_xs_q8_k(const void *x, const void *y, size_t n);
 LLMEM_API float llmem_dot_f16_f32(const uint16_t *x, const float *y, size_t n);
 
 /* y[r] = W[r]·x for a row-major W of a LLMEM_FORMAT_MATRIX format (F32, F16, Q8_0, Q4_0, Q4_K,
- * Q6_K, Q5_0, Q5_1). For a format whose dot pairs with a quantized x (its vec_dot format, llmem_format_describe),
+ * Q6_K, Q5_0, Q5_1, Q5_K, IQ4_NL, IQ4_XS). For a format whose dot pairs with a quantized x (its vec_dot format, llmem_format_describe),
  * x is converted into scratch first: cols/32 f32 block scales, then x in that format (Q8_0:
  * cols/32*38 bytes in all; Q8_K: cols/32*4 + cols/256*292), 4-byte aligned. Rows are split over
  * the thread pool.

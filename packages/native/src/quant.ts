@@ -66,6 +66,9 @@ export function nativeDotQ5_1Q8_1(x: Uint8Array, y: Uint8Array, n: number): numb
 export function nativeDotIq4NlQ8_0(x: Uint8Array, y: Uint8Array, n: number): number {
   return loaded()!.llmem_dot_iq4_nl_q8_0(x, y, n);
 }
+export function nativeDotIq4XsQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
+  return loaded()!.llmem_dot_iq4_xs_q8_k(x, y, n);
+}
 export function nativeDotF16F32(x: Uint16Array, y: Float32Array, n: number): number {
   return loaded()!.llmem_dot_f16_f32(x, y, n);
 }

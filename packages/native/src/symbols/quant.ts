@@ -19,6 +19,7 @@ export const quantSymbols = {
   llmem_dot_q5_0_q8_0: { args: [ptr, ptr, u64], returns: f32 },
   llmem_dot_q5_1_q8_1: { args: [ptr, ptr, u64], returns: f32 },
   llmem_dot_iq4_nl_q8_0: { args: [ptr, ptr, u64], returns: f32 },
+  llmem_dot_iq4_xs_q8_k: { args: [ptr, ptr, u64], returns: f32 },
   llmem_dot_f16_f32: { args: [ptr, ptr, u64], returns: f32 },
   llmem_matvec: { args: [i32, ptr, u64, u64, ptr, ptr, ptr], returns: i32 },
   llmem_matmul: { args: [i32, ptr, u64, u64, ptr, u64, ptr, ptr], returns: i32 },
