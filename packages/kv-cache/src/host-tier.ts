@@ -171,6 +171,11 @@ export class HostTier {
     this.evictions++;
   }
 
+  /** The blocks held, least recently used first; their recency is not changed (for saving them). */
+  blocks(): HostBlock[] {
+    return [...this.entries.values()];
+  }
+
   /** Hashes held, least recently used first (for tests and tools). */
   hashes(): BlockHash[] {
     return [...this.entries.keys()];

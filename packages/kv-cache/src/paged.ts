@@ -288,6 +288,21 @@ export class PagedKvCache implements SequenceHost {
       tier === null ? null : (block, hash, content) => this.spill(block, hash, content);
   }
 
+  /** The host-RAM tier behind the pool, or null. */
+  get hostTier(): HostTier | null {
+    return this.host;
+  }
+
+  /**
+   * A host-tier block's payload in the pool's layout and format (a copy when the tier keeps
+   * another format), or null when it is not the size this cache's host blocks have (a tier
+   * shared with a cache of another layout).
+   */
+  hostPayloadToPool(payload: Uint8Array): Uint8Array | null {
+    if (!(payload instanceof Uint8Array) || payload.length !== this.hostPayloadBytes) return null;
+    return this.fromHost(payload);
+  }
+
   /** A cached block about to be recycled: its KV, tokens and parent hash go to the host tier. */
   private spill(block: number, hash: BlockHash, content: BlockContent | undefined): void {
     if (this.host === null || content === undefined) return;

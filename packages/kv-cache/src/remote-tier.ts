@@ -13,6 +13,7 @@
 import { acquireCachedPrefix, findCachedPrefix, type PrefixKeys } from "@llmem/block-allocator";
 import { tokenFingerprint } from "@llmem/core";
 import { type ChainOptions, PrefixHasher } from "@llmem/prefix-hash";
+import type { KvOrigin } from "./origins.ts";
 import type { PagedKvCache } from "./paged.ts";
 
 export interface SharedBlockStore {
@@ -33,6 +34,8 @@ export interface RemoteTierStats {
   fetchedBlocks: number;
   /** Blocks the store returned that were not copied (wrong size, no room, hash held for other content). */
   refusedBlocks: number;
+  /** Prefix blocks the host-RAM tier held, so the store was not asked for them. */
+  localBlocks: number;
 }
 
 export class RemoteTier {
@@ -43,6 +46,7 @@ export class RemoteTier {
     lookups: 0,
     fetchedBlocks: 0,
     refusedBlocks: 0,
+    localBlocks: 0,
   };
 
   /**
@@ -74,8 +78,12 @@ export class RemoteTier {
 
   /**
    * Copies the prompt's stored blocks that the pool does not hold yet into it (as many as fit in
-   * the blocks neither live nor promised), ahead of `cache.admit(prompt)`. Returns how many.
-   * Never throws for the store: its faults are misses.
+   * the blocks neither live nor promised), ahead of `cache.admit(prompt)`. Returns how many came
+   * from the store. The host-RAM tier is looked in first: when the pool and the host tier hold
+   * the whole prefix there is no round trip at all; otherwise only the blocks after the host
+   * tier's run are read from the store, and the host run is moved up into the pool ahead of them
+   * (so the store's blocks have their parents there). Never throws for the store: its faults are
+   * misses.
    */
   async prefetch(prompt: readonly number[]): Promise<number> {
     this.st.lookups++;
@@ -91,18 +99,47 @@ export class RemoteTier {
       extra: (i) => hasher.extraWords(i),
     };
     const found = findCachedPrefix(cache.allocator, keys, limit).blocks;
-    if (found >= limit) return 0;
+    const inHost = cache.hostTier?.count(keys, found, limit) ?? 0;
+    if (found + inHost >= limit) {
+      this.st.localBlocks += inHost;
+      return 0;
+    }
     const hashes = Array.from(hasher.hashes.slice(0, limit));
     const stored = Math.min(limit, await this.store.longestPrefix(hashes));
-    if (stored <= found) return 0;
-    const want = hashes.slice(found, stored);
-    const fps = want.map((_, j) => tokenFingerprint(prompt.slice((found + j) * bs, (found + j + 1) * bs)));
+    const local = found + inHost;
+    if (stored <= local) return 0;
+    const want = hashes.slice(local, stored);
+    const fps = want.map((_, j) => tokenFingerprint(prompt.slice((local + j) * bs, (local + j + 1) * bs)));
     const payloads = await this.store.getBlocks(want, fps);
-    return this.copyIn(keys, found, payloads);
+    if (payloads.length === 0) return 0;
+    // The awaits let other work change the pool and the host tier: take the host run as it is
+    // now; the store's blocks follow it only if it is still whole.
+    const host = cache.hostTier;
+    const lifted = inHost > 0 && host !== null ? host.take(keys, found, local) : [];
+    const moved: Array<{ payload: Uint8Array; origin: KvOrigin }> = [];
+    for (const h of lifted) {
+      const payload = cache.hostPayloadToPool(h.payload);
+      if (payload === null) break;
+      moved.push({ payload, origin: "host" });
+    }
+    const fromStore =
+      moved.length === inHost ? payloads.map((payload) => ({ payload, origin: "redis" as const })) : [];
+    const copied = this.copyIn(keys, found, [...moved, ...fromStore]);
+    // Host blocks not copied (no room, or a hash held for other content) go back down.
+    for (let j = Math.min(copied, lifted.length); j < lifted.length; j++) host!.put(lifted[j]!);
+    const fetched = Math.max(0, copied - moved.length);
+    this.st.localBlocks += Math.min(copied, moved.length);
+    this.st.fetchedBlocks += fetched;
+    this.st.refusedBlocks += payloads.length - fetched;
+    return fetched;
   }
 
-  /** Pins the pool's prefix, then copies `payloads` (blocks from, from + 1, …) into new blocks. */
-  private copyIn(keys: PrefixKeys, from: number, payloads: readonly Uint8Array[]): number {
+  /** Pins the pool's prefix, then copies `blocks` (blocks from, from + 1, …) into new blocks. */
+  private copyIn(
+    keys: PrefixKeys,
+    from: number,
+    blocks: ReadonlyArray<{ payload: Uint8Array; origin: KvOrigin }>,
+  ): number {
     const cache = this.cache;
     const a = cache.allocator;
     // The awaits let other work change the pool: take what it holds now, pinned so that the
@@ -112,26 +149,24 @@ export class RemoteTier {
     try {
       if (held.length !== from) return 0;
       const room = a.freeCount - cache.stats().reservedBlocks;
-      for (const payload of payloads) {
+      for (const { payload, origin } of blocks) {
         if (copied >= room || payload.length !== cache.blockPayloadBytes) break;
+        const i = from + copied;
+        if (a.peekHash(keys.hashes[i]!) !== null) break; // held for other content: leave it
         const b = a.allocate();
         held.push(b);
-        cache.writeBlockPayload(b, payload, "redis");
+        cache.writeBlockPayload(b, payload, origin);
         const parent = from + copied === 0 ? -1 : held[held.length - 2]!;
-        const i = from + copied;
         const tokens = Uint32Array.from(
           { length: keys.blockSize },
           (_, t) => keys.tokens[i * keys.blockSize + t]!,
         );
-        if (a.peekHash(keys.hashes[i]!) !== null) break; // held for other content: leave it
         a.registerBlockHash(b, keys.hashes[i]!, { tokens, extra: keys.extra?.(i) ?? null, parent });
         copied++;
       }
     } finally {
       a.free(held.reverse()); // tail first, as a released sequence
     }
-    this.st.fetchedBlocks += copied;
-    this.st.refusedBlocks += payloads.length - copied;
     return copied;
   }
 

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { codeOf } from "@llmem/core/testing";
 import {
+  HostTier,
   modelFingerprint,
   PagedKvCache,
   type PagedSequence,
@@ -179,4 +180,68 @@ test("restoring over blocks the pool computed itself copies only the missing one
   prefill(s, prompt); // the same blocks, computed here: present, not copied
   expect(restoreKvFile(cache, path, { model })).toEqual({ blocks: 1, present: 3, skipped: 0, leftOut: 0 });
   expect(s.reusedFrom.file).toBe(0);
+});
+
+test("blocks only the host tier holds (evicted from the pool) are saved too, verified, and restore exactly", () => {
+  const cache = cacheOf(4); // 4 blocks: a second prompt of 4 blocks evicts the first one's 3
+  const host = new HostTier(1 << 20);
+  cache.attachHostTier(host);
+  const a = cache.admit(prompt)!;
+  prefill(a, prompt);
+  const expected = Array.from({ length: L }, (_, l) => cache.read(a, l).keys.slice(0, 12 * ROW));
+  a.release();
+  const other = Array.from({ length: 16 }, (_, i) => 300 + i);
+  const b = cache.admit(other)!;
+  prefill(b, other);
+  b.release();
+  expect(host.stats().blocks).toBe(3); // prompt's 3 cached blocks live only in the host tier now
+  // A host block whose tokens do not hash to its key (damage, or a lying tier) is left out.
+  host.put({
+    hash: 12345n,
+    parentHash: null,
+    tokens: new Uint32Array(4).fill(9),
+    extra: null,
+    payload: host.blocks()[0]!.payload,
+    origin: "device",
+  });
+  const path = join(dir, "host-only.kv");
+  // other's 4 blocks from the pool, prompt's 3 from the host tier; the forged one skipped
+  expect(saveKvFile(cache, path, { model })).toEqual({
+    blocks: 7,
+    bytes: readFileSync(path).length,
+    skipped: 1,
+  });
+  const fresh = cacheOf();
+  expect(restoreKvFile(fresh, path, { model })).toEqual({ blocks: 7, present: 0, skipped: 0, leftOut: 0 });
+  const seq = fresh.admit(prompt)!;
+  expect(seq.cachedTokens).toBe(12);
+  expect(seq.reusedFrom).toEqual({ device: 0, host: 0, file: 12, redis: 0 });
+  for (let l = 0; l < L; l++) expect(fresh.read(seq, l).keys).toEqual(expected[l]!);
+  // saving one sequence leaves the host tier out
+  const s = cache.admit(other)!;
+  expect(saveKvFile(cache, join(dir, "seq-only.kv"), { model, sequence: s }).blocks).toBe(3); // its adopted blocks
+});
+
+test("host-tier blocks kept in another format are saved in the pool's format", () => {
+  const W = KV * 32; // q8_0 rows need 32-wide heads
+  const cache = cacheOf(4, "f32", 32);
+  cache.attachHostTier(new HostTier(1 << 20, { format: "q8_0" }));
+  const a = cache.admit(prompt)!;
+  prefill(a, prompt, W);
+  a.release();
+  const other = Array.from({ length: 16 }, (_, i) => 300 + i);
+  prefill(cache.admit(other)!, other, W);
+  const path = join(dir, "host-q8.kv");
+  expect(saveKvFile(cache, path, { model }).blocks).toBe(7);
+  const fresh = cacheOf(16, "f32", 32);
+  restoreKvFile(fresh, path, { model });
+  const seq = fresh.admit(prompt)!;
+  expect(seq.cachedTokens).toBe(12);
+  // q8_0 on the way down: close to what was computed (|x| <= 1, step 1/127), not equal
+  const want = rows(prompt[0]!, 0, 0, 0, W);
+  const got = fresh.read(seq, 0).keys.subarray(0, W);
+  let worst = 0;
+  for (let i = 0; i < W; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+  expect(worst).toBeGreaterThan(0);
+  expect(worst).toBeLessThan(0.01);
 });

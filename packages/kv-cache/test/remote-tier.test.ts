@@ -2,7 +2,13 @@
 // written once each, a prompt's stored prefix is copied into the pool and adopted with the same
 // KV, and short or oversized payloads, a full pool and a store that fails are all misses.
 import { expect, test } from "bun:test";
-import { PagedKvCache, type PagedSequence, RemoteTier, type SharedBlockStore } from "../src/index.ts";
+import {
+  HostTier,
+  PagedKvCache,
+  type PagedSequence,
+  RemoteTier,
+  type SharedBlockStore,
+} from "../src/index.ts";
 
 const L = 2;
 const ROW = 8;
@@ -101,4 +107,61 @@ test("a wrong-sized payload, a failing store or a full pool: misses, nothing wro
   expect(await new RemoteTier(d, store).prefetch(prompt)).toBe(0);
   expect(d.stats()).toEqual(before);
   live.release();
+});
+
+/** Counts the store's round trips, so "no call" is checked without timing anything. */
+class CountingStore extends MemoryStore {
+  lookups = 0;
+  asked: bigint[][] = [];
+  override async longestPrefix(hashes: ArrayLike<bigint>): Promise<number> {
+    this.lookups++;
+    return super.longestPrefix(hashes);
+  }
+  override async getBlocks(hashes: ArrayLike<bigint>, fps: ArrayLike<bigint>): Promise<Uint8Array[]> {
+    this.asked.push(Array.from(hashes));
+    return super.getBlocks(hashes, fps);
+  }
+}
+
+test("prefetch looks in the host tier first: no store call for what it holds, only the rest is read", async () => {
+  const store = new CountingStore();
+  const a = cacheOf();
+  new RemoteTier(a, store);
+  const s = a.admit(prompt)!;
+  prefill(s, prompt);
+  const expected = [0, 1].map((l) => a.read(s, l).keys.slice(0, 12 * ROW));
+  const hashes = [...store.blocks.keys()];
+  expect(hashes.length).toBe(3);
+
+  // b: 4 blocks and a host tier; `branch` shares prompt's first 2 blocks. Computing branch and
+  // then an unrelated 4-block prompt leaves branch's blocks in the host tier only.
+  const b = new PagedKvCache({ numLayers: L, numKvHeads: 1, headDim: ROW, blockSize: 4, numBlocks: 4 });
+  const host = new HostTier(1 << 20);
+  b.attachHostTier(host);
+  const branch = [...prompt.slice(0, 8), 1, 2, 3, 4, 5];
+  const rb = new RemoteTier(b, new MemoryStore()); // writes elsewhere: `store` keeps prompt's 3 only
+  const x = b.admit(branch)!;
+  prefill(x, branch);
+  x.release();
+  const other = Array.from({ length: 16 }, (_, i) => 300 + i);
+  const o = b.admit(other)!;
+  prefill(o, other);
+  o.release();
+  rb.detach();
+  expect(host.stats().blocks).toBe(3);
+
+  // The whole prefix of branch is in the host tier: prefetch makes no store call at all.
+  const viaStore = new RemoteTier(b, store);
+  expect(await viaStore.prefetch(branch)).toBe(0);
+  expect(store.lookups).toBe(0);
+  expect(viaStore.stats().localBlocks).toBe(3);
+  // prompt: the host tier holds its blocks 0-1 (shared with branch), the store all 3: only
+  // block 2 is read from the store, and the host run moves up into the pool ahead of it.
+  expect(await viaStore.prefetch(prompt)).toBe(1);
+  expect(store.lookups).toBe(1);
+  expect(store.asked).toEqual([[hashes[2]!]]);
+  const t = b.admit(prompt)!;
+  expect(t.cachedTokens).toBe(12);
+  expect(t.reusedFrom).toEqual({ device: 0, host: 8, file: 0, redis: 4 });
+  for (let l = 0; l < L; l++) expect(b.read(t, l).keys).toEqual(expected[l]!);
 });

@@ -130,6 +130,9 @@ for (const size of SIZES) {
     url,
     modelFingerprint: freshFingerprint(),
     ...layout,
+    // this measures speed, not the fault path: a heavily loaded machine must not turn a slow
+    // read into a timeout (the default 100 ms + 10 ms/MiB did at a load average of 10)
+    readTimeoutMs: 30_000,
     onWarn: console.error,
   });
   if (!(await store.ready(5000))) throw new Error("no server");

@@ -1,7 +1,10 @@
 /**
- * The one connection a store talks through: Bun's built-in RedisClient behind a per-call
- * timeout, a bound on calls in flight, and a breaker. Nothing here throws to the caller: a
- * call returns its value or a fault, so the store can turn every network problem into a miss.
+ * The one connection a store talks through — two sockets to the same server behind one
+ * breaker: the raw RESP client (`resp-client.ts`) for writes and prefix lookups, Bun's built-in
+ * RedisClient for block reads (each was measured the faster of the two for its job, paired in
+ * one run: `bench/transport.ts`, README) — with a per-call timeout and a bound on calls in
+ * flight. Nothing here throws to the caller: a call returns its value or a fault, so the store
+ * can turn every network problem into a miss. Either socket failing opens the breaker for both.
  *
  * After a timeout or a lost connection the breaker opens: calls fail at once ("unavailable")
  * instead of each waiting out its timeout against a dead or paused server, and one background
@@ -10,6 +13,15 @@
  * exactly one retry policy and it is this one.
  */
 import { RedisClient } from "bun";
+import { RespClient } from "./resp-client.ts";
+
+/** The two clients of one connection, to the same server. */
+export interface Clients {
+  /** Writes (SET NX PX from the value's own buffer), lookups (EVALSHA), deletes. */
+  readonly raw: RespClient;
+  /** Block reads (pipelined binary GETs). */
+  readonly bun: RedisClient;
+}
 
 export type Fault = "unavailable" | "busy" | "timeout" | "connection" | "server";
 
@@ -25,6 +37,8 @@ export interface ConnectionOptions {
   readonly backoffMaxMs: number;
   /** Calls (pipelines) in flight at most; more are refused as "busy" rather than queued. */
   readonly maxInflight: number;
+  /** The largest bulk reply the raw client accepts (it is sent no reads: replies are small). */
+  readonly maxRawBulkBytes?: number;
   /** Called when the breaker opens (with why) and when it closes again. */
   readonly onState: (up: boolean, reason: string) => void;
 }
@@ -61,7 +75,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<Outcome<T>> {
 
 export class RedisConnection {
   readonly #o: ConnectionOptions;
-  #client: RedisClient | null = null;
+  #client: Clients | null = null;
   #state: State = "connecting";
   #inflight = 0;
   #probing = false;
@@ -107,7 +121,7 @@ export class RedisConnection {
    * Runs `fn` on the client within `timeoutMs`. Commands `fn` issues in one tick go out as one
    * pipeline (Bun auto-pipelines), so one call is one round trip.
    */
-  async run<T>(timeoutMs: number, fn: (client: RedisClient) => Promise<T>): Promise<Outcome<T>> {
+  async run<T>(timeoutMs: number, fn: (clients: Clients) => Promise<T>): Promise<Outcome<T>> {
     const client = this.#client;
     if (this.#state !== "up" || client === null) {
       return { ok: false, fault: "unavailable", detail: `not connected to ${redactUrl(this.#o.url)}` };
@@ -141,7 +155,7 @@ export class RedisConnection {
 
   close(): void {
     this.#state = "closed";
-    this.#client?.close();
+    closeBoth(this.#client);
     this.#client = null;
     this.#wake();
   }
@@ -198,33 +212,45 @@ export class RedisConnection {
   async #attempt(): Promise<string | null> {
     const t = this.#o.connectTimeoutMs;
     const old = this.#client;
-    if (old?.connected) {
-      const ping = await withTimeout(old.send("PING", []), t);
+    if (old?.bun.connected && old.raw.connected) {
+      const ping = await withTimeout(Promise.all([old.bun.send("PING", []), old.raw.send("PING", [])]), t);
       if (ping.ok) return null;
     }
-    old?.close();
+    closeBoth(old);
     this.#client = null;
     if (this.#state === "closed") return "closed";
-    const client = new RedisClient(this.#o.url, {
+    const bun = new RedisClient(this.#o.url, {
       autoReconnect: false,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
       connectionTimeout: t,
     });
-    client.onclose = () => {
-      if (client === this.#client) this.#open("connection closed");
+    const raw = new RespClient(this.#o.url, { maxBulkBytes: this.#o.maxRawBulkBytes ?? 64 * 1024 });
+    const client: Clients = { raw, bun };
+    const lost = (reason: string) => {
+      if (client === this.#client) this.#open(reason);
     };
+    bun.onclose = () => lost("connection closed");
+    raw.onclose = lost;
     const ok = await withTimeout(
-      client.connect().then(() => client.send("PING", [])),
+      Promise.all([
+        bun.connect().then(() => bun.send("PING", [])),
+        raw.connect().then(() => raw.send("PING", [])),
+      ]),
       t,
     );
     if (!ok.ok || (this.#state as State) === "closed") {
-      client.close();
+      closeBoth(client);
       return ok.ok ? "closed" : `${ok.fault}: ${ok.detail}`;
     }
     this.#client = client;
     return null;
   }
+}
+
+function closeBoth(clients: Clients | null): void {
+  clients?.bun.close();
+  clients?.raw.close();
 }
 
 /** The URL without a password, for warning lines. */

@@ -230,11 +230,11 @@ export class RedisKvStore {
     this.#s.lookups++;
     const outcome = await this.#conn.run(this.#readTimeout, async (c) => {
       try {
-        return await c.send("EVALSHA", [LONGEST_PREFIX_SHA, String(keys.length), ...keys]);
+        return await c.raw.send("EVALSHA", [LONGEST_PREFIX_SHA, String(keys.length), ...keys]);
       } catch (e) {
         // The script cache is empty after a restart or SCRIPT FLUSH: send the body once.
         if (!String((e as Error).message).startsWith("NOSCRIPT")) throw e;
-        return await c.send("EVAL", [LONGEST_PREFIX_LUA, String(keys.length), ...keys]);
+        return await c.raw.send("EVAL", [LONGEST_PREFIX_LUA, String(keys.length), ...keys]);
       }
     });
     if (!this.#ok(outcome)) return 0;
@@ -273,7 +273,7 @@ export class RedisKvStore {
         keys.map((k) =>
           // A server error for one key (WRONGTYPE: something that is not a string was put
           // there) refuses that block, like any other value that is not a block.
-          c.getBuffer(k).catch((e: { code?: string }) => {
+          c.bun.getBuffer(k).catch((e: { code?: string }) => {
             if (e?.code === "ERR_REDIS_SERVER_ERROR") return NOT_A_STRING;
             throw e;
           }),
@@ -347,7 +347,7 @@ export class RedisKvStore {
     // can store a good one. A layout or token mismatch may be a valid block for someone else
     // (another build, or a chain-hash collision), so it stays.
     if (verdict === "checksum" || verdict === "length" || verdict === "not-a-block" || verdict === "key") {
-      void this.#conn.run(this.#writeTimeout, (c) => c.send("DEL", [key]));
+      void this.#conn.run(this.#writeTimeout, (c) => c.raw.send("DEL", [key]));
     }
   }
 
@@ -359,7 +359,7 @@ export class RedisKvStore {
     const outcome = await this.#conn.run(this.#writeTimeout, (c) =>
       Promise.all(
         batch.map((w) =>
-          c.set(w.key, w.value, "NX", "PX", this.#ttl).then(
+          c.raw.set(w.key, w.value, "NX", "PX", this.#ttl).then(
             (reply) => (reply === "OK" ? "stored" : "exists"),
             // A server error (OOM under noeviction, a read-only replica) fails this write only;
             // a connection error rejects the batch so the breaker sees it.

@@ -1,9 +1,12 @@
 // Faults of a real redis-server process this file owns: absent, killed and restarted, paused
 // (SIGSTOP), out of memory. Every call must come back within its timeout as a miss, with one
 // warning line, and the store must recover on its own once the server is back.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { RedisKvStore, type RedisKvStoreOptions, tokenFingerprint } from "../src/index.ts";
 import { freshFingerprint, RedisServer, redisServerBinary } from "./redis-server.ts";
+
+// A loaded machine may be slow; the assertions count operations, so only a hang should fail.
+setDefaultTimeout(60_000);
 
 const bin = redisServerBinary();
 const servers: RedisServer[] = [];
@@ -37,6 +40,9 @@ function openStore(url: string, extra: Partial<RedisKvStoreOptions> = {}) {
   return { store, warnings };
 }
 
+/** For tests whose faults are the server's answers, not its silence. */
+const LOAD_PROOF = { readTimeoutMs: 30_000, writeTimeoutMs: 30_000, connectTimeoutMs: 10_000 } as const;
+
 const payload = (i: number) => Uint8Array.from({ length: BLOCK }, (_, j) => (i * 131 + j * 7) & 255);
 const fp = (i: number) => tokenFingerprint(Array.from({ length: 16 }, (_, j) => i * 16 + j));
 const range = (a: number, n: number) => Array.from({ length: n }, (_, i) => BigInt(a + i));
@@ -51,12 +57,10 @@ function sameBytes(got: Uint8Array[], a: number): boolean {
   return got.every((g, i) => Buffer.compare(Buffer.from(g), Buffer.from(payload(a + i))) === 0);
 }
 
-/** Runs `fn`, returning its result and the milliseconds it took. */
-async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const t0 = performance.now();
-  const r = await fn();
-  return [r, performance.now() - t0];
-}
+// No wall-clock bounds here (a loaded machine makes any bound flaky): "never stalls" is
+// checked by counting what each call did — at most one call per outage waits out its timeout
+// (stats().timeouts), every later one is refused at once by the breaker (stats().unavailable)
+// — and each call's timer is what bounds it.
 
 describe.skipIf(bin === undefined)("faults of a real server", () => {
   test("no server at all: misses, one warning, writes dropped, nothing thrown or stalled", async () => {
@@ -66,9 +70,7 @@ describe.skipIf(bin === undefined)("faults of a real server", () => {
     const { store, warnings } = openStore(url);
     expect(await store.ready(300)).toBe(false);
     for (let i = 0; i < 20; i++) {
-      const [n, ms] = await timed(() => store.longestPrefix(range(1, 4)));
-      expect(n).toBe(0);
-      expect(ms).toBeLessThan(100 + 150);
+      expect(await store.longestPrefix(range(1, 4))).toBe(0);
       expect(await store.getBlocks(range(1, 4), fps(1, 4))).toEqual([]);
     }
     expect(store.putAsync(1n, fp(1), payload(1))).toBe(true);
@@ -76,6 +78,7 @@ describe.skipIf(bin === undefined)("faults of a real server", () => {
     const st = store.stats();
     expect(st).toMatchObject({ hits: 0, misses: 80, connected: false, dropped: 1, writes: 0 });
     expect(st.unavailable).toBe(40); // 40 reads refused at once; the write was dropped, not sent
+    expect(st.timeouts).toBe(0); // none waited for a reply
     expect(warnings.length).toBeLessThanOrEqual(2); // at most one per kind (connection, writes)
     store.close();
   });
@@ -93,15 +96,16 @@ describe.skipIf(bin === undefined)("faults of a real server", () => {
     await s.kill();
     const during = await inFlight;
     expect(during.length === 0 || (during.length === 8 && sameBytes(during, 1))).toBe(true);
-    let worst = 0;
+    const before = store.stats();
     for (let i = 0; i < 30; i++) {
-      const [got, ms] = await timed(() => store.getBlocks(range(1, 8), fps(1, 8)));
-      expect(got).toEqual([]);
-      const [n, ms2] = await timed(() => store.longestPrefix(range(1, 8)));
-      expect(n).toBe(0);
-      worst = Math.max(worst, ms, ms2);
+      expect(await store.getBlocks(range(1, 8), fps(1, 8))).toEqual([]);
+      expect(await store.longestPrefix(range(1, 8))).toBe(0);
     }
-    expect(worst).toBeLessThan(100 + 150);
+    const after = store.stats();
+    // A killed server closes the socket: the breaker opens, and at most one call waits out a
+    // timeout (a kill racing the first call); the other 59 or more are refused at once.
+    expect(after.timeouts - before.timeouts).toBeLessThanOrEqual(1);
+    expect(after.unavailable - before.unavailable).toBeGreaterThanOrEqual(59);
     expect(store.putAsync(9n, fp(9), payload(9))).toBe(true);
     await store.flush();
     expect(store.stats().connected).toBe(false);
@@ -114,7 +118,6 @@ describe.skipIf(bin === undefined)("faults of a real server", () => {
     expect(await store.longestPrefix(range(1, 8))).toBe(8);
     expect(sameBytes(await store.getBlocks(range(1, 8), fps(1, 8)), 1)).toBe(true);
     expect(store.stats().reconnects).toBe(1);
-    console.log(`  killed server: worst call ${worst.toFixed(1)} ms (timeout 100 ms)`);
     store.close();
   });
 
@@ -125,25 +128,19 @@ describe.skipIf(bin === undefined)("faults of a real server", () => {
     await putBlocks(store, 1, 8);
     s.pause();
     try {
-      const times: number[] = [];
+      const before = store.stats();
       for (let i = 0; i < 20; i++) {
-        const [got, ms] = await timed(() => store.getBlocks(range(1, 8), fps(1, 8)));
-        expect(got).toEqual([]);
-        times.push(ms);
-        const [n, ms2] = await timed(() => store.longestPrefix(range(1, 8)));
-        expect(n).toBe(0);
-        times.push(ms2);
+        expect(await store.getBlocks(range(1, 8), fps(1, 8))).toEqual([]);
+        expect(await store.longestPrefix(range(1, 8))).toBe(0);
       }
       expect(store.putAsync(20n, fp(20), payload(20))).toBe(true);
-      const [, flushMs] = await timed(() => store.flush());
-      expect(flushMs).toBeLessThan(300 + 200); // the write timeout, at most
-      const worst = Math.max(...times);
-      expect(worst).toBeLessThan(100 + 150); // the read timeout plus scheduling slack on a loaded machine
-      expect(store.stats().timeouts).toBeGreaterThanOrEqual(1);
-      const sorted = [...times].sort((a, b) => a - b);
-      console.log(
-        `  paused server: first call ${times[0]!.toFixed(1)} ms, median ${sorted[20]!.toFixed(2)} ms, worst ${worst.toFixed(1)} ms (timeout 100 ms)`,
-      );
+      await store.flush(); // resolves: the write is dropped while the breaker is open
+      const after = store.stats();
+      // The paused server keeps the socket open and answers nothing: only the first call waits
+      // out its timeout (its timer ends it); the breaker then refuses the other 39 at once.
+      expect(after.timeouts - before.timeouts).toBe(1);
+      expect(after.unavailable - before.unavailable).toBe(39);
+      expect(after.dropped - before.dropped).toBe(1);
     } finally {
       s.resume();
     }
@@ -193,7 +190,9 @@ describe.skipIf(bin === undefined)("faults of a real server", () => {
 
   test("maxmemory with noeviction: writes fail with a warning, stored blocks still read", async () => {
     const s = await server(["--maxmemory-policy", "noeviction"]);
-    const { store, warnings } = openStore(s.url);
+    // Timeouts far past any load: here only the server's OOM may fail a write, so the
+    // assertions count writes and never depend on how fast the machine is.
+    const { store, warnings } = openStore(s.url, LOAD_PROOF);
     expect(await store.ready()).toBe(true);
     await putBlocks(store, 1, 4);
     const admin = await s.admin();
@@ -213,7 +212,7 @@ describe.skipIf(bin === undefined)("faults of a real server", () => {
 
   test("maxmemory with allkeys-lru: evicted blocks are misses, what is returned is exact", async () => {
     const s = await server(["--maxmemory-policy", "allkeys-lru"]);
-    const { store } = openStore(s.url);
+    const { store } = openStore(s.url, LOAD_PROOF);
     expect(await store.ready()).toBe(true);
     const admin = await s.admin();
     const used = Number(/used_memory:(\d+)/.exec(await admin.send("INFO", ["memory"]))![1]);
@@ -234,7 +233,7 @@ describe.skipIf(bin === undefined)("faults of a real server", () => {
     expect(sameBytes(got, 1)).toBe(true);
     const evicted = Number(/evicted_keys:(\d+)/.exec(await admin.send("INFO", ["stats"]))![1]);
     expect(evicted).toBeGreaterThan(0);
-    expect(store.stats().writeFailures).toBe(0);
+    expect(store.stats()).toMatchObject({ writeFailures: 0, timeouts: 0, dropped: 0 });
     store.close();
   });
 });

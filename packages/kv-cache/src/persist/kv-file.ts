@@ -8,6 +8,7 @@ import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync
 import type { BlockAllocator } from "@llmem/block-allocator";
 import { LlmemError } from "@llmem/core";
 import { blockHashFromWords, type HashMode, ROOT_HASH } from "@llmem/prefix-hash";
+import type { HostBlock } from "../host-tier.ts";
 import type { PagedKvCache, PagedSequence } from "../paged.ts";
 import {
   encodeHeader,
@@ -35,7 +36,10 @@ export interface RestoreOptions extends KvFileOptions {
 }
 
 export interface SaveOptions extends KvFileOptions {
-  /** Only this sequence's registered full blocks (default: every registered block of the cache). */
+  /**
+   * Only this sequence's registered full blocks (default: every registered block of the cache,
+   * and the blocks only its host tier holds).
+   */
   sequence?: PagedSequence;
   /** Hash mode the cache's blocks were hashed in (default "fast"); blocks of the other mode are skipped. */
   mode?: HashMode;
@@ -44,7 +48,7 @@ export interface SaveOptions extends KvFileOptions {
 export interface SaveResult {
   blocks: number;
   bytes: number;
-  /** Registered blocks left out: their chain is broken (a recycled parent) or hashed otherwise. */
+  /** Registered (or host-tier) blocks left out: their chain is broken (a recycled parent) or hashed otherwise. */
   skipped: number;
 }
 
@@ -74,7 +78,11 @@ function layoutOf(cache: PagedKvCache, model: ModelFingerprint, mode: HashMode):
   };
 }
 
-/** The registered blocks to save, parents before children, each with its parent's record index. */
+/**
+ * The registered blocks to save, parents before children, each with its parent's record index;
+ * `ids[i]` is record i's pool block, or -1 for a block only the host tier holds (its payload is
+ * then in `blocks[i].payload` already, in the pool's format).
+ */
 function collect(
   cache: PagedKvCache,
   mode: HashMode,
@@ -126,7 +134,67 @@ function collect(
       payload: new Uint8Array(0), // read while writing, one block at a time
     };
   });
-  return { blocks, ids, skipped: registered - ids.length };
+  const fromHost = only === null ? collectHost(cache, mode, blocks) : { added: 0, skipped: 0 };
+  for (let i = 0; i < fromHost.added; i++) ids.push(-1);
+  return { blocks, ids, skipped: registered - (ids.length - fromHost.added) + fromHost.skipped };
+}
+
+/**
+ * Appends the blocks only the host tier holds (the pool recycled them) to `blocks`, verified as
+ * the pool's are: each chain hash recomputed from its parent's hash, tokens and extra keys, and
+ * its parent saved before it (a pool block or another host block), else it is skipped.
+ */
+function collectHost(
+  cache: PagedKvCache,
+  mode: HashMode,
+  blocks: FileBlock[],
+): { added: number; skipped: number } {
+  const host = cache.hostTier;
+  if (host === null) return { added: 0, skipped: 0 };
+  const index = new Map<bigint, number>();
+  for (let i = 0; i < blocks.length; i++) index.set(blocks[i]!.hash, i);
+  const pending = new Map<bigint, HostBlock>();
+  for (const h of host.blocks()) if (typeof h.hash === "bigint" && !index.has(h.hash)) pending.set(h.hash, h);
+  const start = blocks.length;
+  const state = new Map<bigint, "visiting" | "bad">();
+  // Parents first: a block is added once its parent is (depth-first, each block at most once).
+  const add = (h: HostBlock): boolean => {
+    if (index.has(h.hash as bigint)) return true;
+    if (state.has(h.hash as bigint)) return false; // bad, or a cycle of lying parent hashes
+    state.set(h.hash as bigint, "visiting");
+    let parent = -1;
+    let parentHash = ROOT_HASH;
+    if (h.parentHash !== null) {
+      if (typeof h.parentHash !== "bigint") return bad(h);
+      const p = index.get(h.parentHash) ?? -2;
+      const up =
+        p >= 0
+          ? p
+          : pending.has(h.parentHash) && add(pending.get(h.parentHash)!)
+            ? index.get(h.parentHash)!
+            : -1;
+      if (up < 0) return bad(h);
+      parent = up;
+      parentHash = h.parentHash;
+    }
+    const payload = cache.hostPayloadToPool(h.payload);
+    if (
+      payload === null ||
+      h.tokens.length !== cache.blockSize ||
+      blockHashFromWords(parentHash, h.tokens, h.extra, mode) !== h.hash
+    )
+      return bad(h);
+    index.set(h.hash as bigint, blocks.length);
+    blocks.push({ hash: h.hash as bigint, parent, tokens: h.tokens, extra: h.extra, payload });
+    return true;
+  };
+  const bad = (h: HostBlock): false => {
+    state.set(h.hash as bigint, "bad");
+    return false;
+  };
+  let skipped = 0;
+  for (const h of pending.values()) if (!add(h)) skipped++;
+  return { added: blocks.length - start, skipped };
 }
 
 /**
@@ -147,7 +215,7 @@ export function saveKvFile(cache: PagedKvCache, path: string, o: SaveOptions): S
     writeSync(fd, header);
     const payload = new Uint8Array(cache.blockPayloadBytes);
     for (let i = 0; i < blocks.length; i++) {
-      blocks[i]!.payload = cache.readBlockPayload(ids[i]!, payload);
+      if (ids[i]! >= 0) blocks[i]!.payload = cache.readBlockPayload(ids[i]!, payload);
       writeSync(fd, encodeRecord(layout, blocks[i]!));
     }
     fsyncSync(fd);
