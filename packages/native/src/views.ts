@@ -162,6 +162,12 @@ export function engineLength(v: unknown): number {
   }
 }
 
+/** The byte length of a typed array as the engine has it (the intrinsic getter: own or subclass
+ * `byteLength` properties are not consulted). */
+export function engineByteLength(v: unknown): number {
+  return byteLengthGetter.call(v) as number;
+}
+
 /**
  * Bytes per element of a non-empty typed array, from the engine's byte length and length (a
  * Uint8Array wearing Float32Array's prototype still counts 1).
