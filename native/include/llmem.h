@@ -228,6 +228,22 @@ LLMEM_TRUSTED void llmem_paged_attention(int format, const float *query, size_t 
                                      const uint32_t *block_table, size_t block_size, size_t num_tokens,
                                      float scale, float *scratch, float *out, float *lse);
 
+/* Causal attention of a chunk of num_queries queries in one call: queries, out are
+ * [num_queries][num_heads][head_dim] and lse [num_queries][num_heads]; query i attends over the
+ * first first_tokens + i tokens (first_tokens >= 1), exactly as llmem_paged_attention would give
+ * it alone (same bits). The table must cover first_tokens + num_queries - 1 tokens. scratch holds
+ * scratch_floats floats, used in slots of llmem_paged_attention_chunk_slot floats (one per pool
+ * task; one slot suffices, up to 4 per thread spread the queries over the thread pool).
+ * Returns 0, or -1 (nothing written) for a bad shape, an unknown format or scratch below a slot. */
+LLMEM_API int llmem_paged_attention_chunk(int format, const float *queries, size_t num_queries, size_t num_heads,
+                                          size_t num_kv_heads, size_t head_dim, const void *k_pool,
+                                          const void *v_pool, const uint32_t *block_table, size_t block_size,
+                                          size_t first_tokens, float scale, float *scratch, size_t scratch_floats,
+                                          float *out, float *lse);
+/* Floats of one scratch slot of llmem_paged_attention_chunk (0 for no queries). */
+LLMEM_API size_t llmem_paged_attention_chunk_slot(size_t num_queries, size_t num_heads, size_t head_dim,
+                                                  size_t first_tokens);
+
 
 
 /* ---- Metal (macOS only; see src/metal/) ---------------------------------- */

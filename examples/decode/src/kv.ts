@@ -18,7 +18,8 @@ export interface KvSequence {
   write(layer: number, k: Float32Array, v: Float32Array): void;
   /**
    * out[h·hs ..] = Σ_t softmax(q_h·k_t / √hs) v_t over every position so far, this step's
-   * included, or over the first `positions` of them (a chunk token's causal mask).
+   * included, or over the first `positions` of them (a chunk token's causal mask). q and out may
+   * hold several tokens' rows: row i then attends over the first `positions + i` (a whole chunk).
    */
   attend(layer: number, q: Float32Array, out: Float32Array, positions?: number): unknown;
   /** Ends the step: the position advances. */

@@ -240,7 +240,7 @@ export class Transformer {
         rotate(b.k.rows[t]!, kvd, t);
       }
       kv.write(l, k, v);
-      for (let t = 0; t < n; t++) kv.attend(l, b.q.rows[t]!, b.xb.rows[t]!, pos + t + 1);
+      kv.attend(l, q, xb, pos + 1); // token t over positions ≤ pos + t: one call for the chunk
       linear(w.wo, xb, xb2);
       accumulate(x, xb2, n * dim);
       for (let t = 0; t < n; t++) norm(b.xb.rows[t]!, b.x.rows[t]!, w.rmsFfn);

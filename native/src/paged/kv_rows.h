@@ -49,4 +49,10 @@ float kv_softmax_avx2(float *s, size_t n);
 float kv_softmax_neon(float *s, size_t n);
 #endif
 
+/* llmem_paged_attention on the calling thread alone (same arguments, same bits): the chunk kernel
+ * runs one per query inside its own pool tasks, where a nested pool job would deadlock. */
+void kv_paged_attention_serial(int format, const float *query, size_t num_heads, size_t num_kv_heads, size_t head_dim,
+                               const void *k_pool, const void *v_pool, const uint32_t *block_table, size_t block_size,
+                               size_t num_tokens, float scale, float *scratch, float *out, float *lse);
+
 #endif

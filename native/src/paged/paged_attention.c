@@ -86,17 +86,37 @@ static void attend_task(void *ctx, size_t task) {
   attend_kv_heads(ctx, task, task + 1, tmp);
 }
 
-void llmem_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads, size_t head_dim,
-                           const void *k_pool, const void *v_pool, const uint32_t *block_table, size_t block_size,
-                           size_t num_tokens, float scale, float *scratch, float *out, float *lse) {
+/* The job of one query (false: nothing to attend, out zeroed and lse -inf). */
+static int attention_job(attn_job *j, int format, const float *query, size_t num_heads, size_t num_kv_heads,
+                         size_t head_dim, const void *k_pool, const void *v_pool, const uint32_t *block_table,
+                         size_t block_size, size_t num_tokens, float scale, float *scratch, float *out, float *lse) {
   if (num_tokens == 0 || llmem_kv_row_bytes(format, head_dim) == 0 || num_kv_heads == 0) {
     memset(out, 0, num_heads * head_dim * sizeof(float));
     for (size_t h = 0; h < num_heads; h++) lse[h] = -INFINITY;
-    return;
+    return 0;
   }
   const llmem_isa_kernels *k = &llmem_isa_kernels_active;
-  const attn_job j = {k->kv_scores, k->kv_weighted_rows, k->kv_softmax, format, query, num_heads, num_kv_heads,
-                      head_dim, block_size, num_tokens, k_pool, v_pool, block_table, scale, scratch, out, lse};
+  *j = (attn_job){k->kv_scores, k->kv_weighted_rows, k->kv_softmax, format, query, num_heads, num_kv_heads,
+                  head_dim, block_size, num_tokens, k_pool, v_pool, block_table, scale, scratch, out, lse};
+  return 1;
+}
+
+void kv_paged_attention_serial(int format, const float *query, size_t num_heads, size_t num_kv_heads, size_t head_dim,
+                               const void *k_pool, const void *v_pool, const uint32_t *block_table, size_t block_size,
+                               size_t num_tokens, float scale, float *scratch, float *out, float *lse) {
+  attn_job j;
+  if (attention_job(&j, format, query, num_heads, num_kv_heads, head_dim, k_pool, v_pool, block_table, block_size,
+                    num_tokens, scale, scratch, out, lse))
+    attend_kv_heads(&j, 0, num_kv_heads, scratch + num_heads * num_tokens);
+}
+
+void llmem_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads, size_t head_dim,
+                           const void *k_pool, const void *v_pool, const uint32_t *block_table, size_t block_size,
+                           size_t num_tokens, float scale, float *scratch, float *out, float *lse) {
+  attn_job j;
+  if (!attention_job(&j, format, query, num_heads, num_kv_heads, head_dim, k_pool, v_pool, block_table, block_size,
+                     num_tokens, scale, scratch, out, lse))
+    return;
   /* With several threads and enough work, KV heads go to the pool (each head's results are the
    * same on any thread); otherwise the calling thread takes them all with the caller's tile. */
   if (num_kv_heads > 1 && head_dim <= SPLIT_MAX_HEAD_DIM && llmem_get_threads() > 1 &&

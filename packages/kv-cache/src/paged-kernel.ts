@@ -10,6 +10,7 @@ import {
   engineLength,
   isDetachedView,
   nativePagedAttention,
+  nativePagedAttentionChunk,
   type PagedCall,
   pagedNative,
   typedArrayKind,
@@ -180,6 +181,48 @@ export function pagedAttentionTrusted(c: PagedCall): void {
   if (scratch.length < need) scratch = new Float32Array(Math.max(need, scratch.length * 2));
   if (pagedNative()) nativePagedAttention(c, scratch);
   else pagedAttentionTs(c);
+}
+
+/** pagedAttentionTrusted's one-query view of a chunk call (the TS path), reused call to call. */
+const oneQuery: PagedCall = {
+  format: "f32",
+  query: new Float32Array(0),
+  numHeads: 0,
+  numKvHeads: 0,
+  headDim: 0,
+  kBytes: new Uint8Array(0),
+  vBytes: new Uint8Array(0),
+  blockTable: new Uint32Array(0),
+  numBlocks: 0,
+  blockSize: 0,
+  numTokens: 0,
+  scale: 0,
+  out: new Float32Array(0),
+  lse: new Float32Array(0),
+};
+
+/**
+ * Causal attention of a prefill chunk under pagedAttentionTrusted's guarantees (the table covers
+ * numTokens + numQueries - 1 tokens): c.query / c.out hold numQueries queries, c.lse numQueries ×
+ * numHeads, and query i attends over the first c.numTokens + i tokens (c.numTokens >= 1). Native:
+ * one libllmem call for the chunk (each query's bits as pagedAttentionTrusted gives it alone);
+ * TS: that function query by query.
+ */
+export function pagedAttentionChunkTrusted(c: PagedCall, numQueries: number): void {
+  if (pagedNative()) {
+    nativePagedAttentionChunk(c, numQueries);
+    return;
+  }
+  const q = c.numHeads * c.headDim;
+  Object.assign(oneQuery, c);
+  for (let i = 0; i < numQueries; i++) {
+    oneQuery.query = c.query.subarray(i * q, (i + 1) * q);
+    oneQuery.out = c.out.subarray(i * q, (i + 1) * q);
+    oneQuery.lse = c.lse.subarray(i * c.numHeads, (i + 1) * c.numHeads);
+    oneQuery.numTokens = c.numTokens + i;
+    oneQuery.numBlocks = Math.ceil(oneQuery.numTokens / c.blockSize);
+    pagedAttentionTrusted(oneQuery);
+  }
 }
 
 function pagedAttentionTs(a: PagedCall): void {

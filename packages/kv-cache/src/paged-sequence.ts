@@ -127,7 +127,10 @@ export class PagedSequence {
    * Softmax attention of `query` ([head][headDim]) over every position `layer` holds (inside a
    * step: the step's tokens included, once that layer is written), or over the first `positions`
    * of them: in a multi-token step, token i of the step attends with positions = length + i + 1
-   * (causal attention of a prefill chunk). Returns `out`.
+   * (causal attention of a prefill chunk). Several queries at once (`query` and `out` holding m
+   * [head][headDim] rows): query i attends over the first `positions + i` positions (default
+   * positions: all held, the last query seeing every one) — a whole chunk's causal attention in
+   * one kernel call, each query's result bit for bit its one-query call's. Returns `out`.
    */
   attend(layer: number, query: Float32Array, out: Float32Array, positions?: number): Float32Array {
     return this.host.attend(this, layer, query, out, positions);

@@ -543,14 +543,51 @@ export class PagedKvCache implements SequenceHost {
     this.checkSeq(seq);
     checkInt("layer", layer, 0, this.numLayers - 1);
     const held = seq.storedTokens + seq.table.length;
-    const limit = positions === undefined ? held : checkInt("positions", positions, 1, held);
-    this.checkHeads("query", query);
-    this.checkHeads("out", out);
+    const m = this.queryCount(query, held);
+    this.checkHeads("out", out, m);
+    // query i of m attends over the first `first + i` positions: the last one's limit is
+    // `positions + m - 1`, at most what the layer holds
+    const first = positions === undefined ? held - m + 1 : checkInt("positions", positions, 1, held - m + 1);
     if (seq.stepTokens > 0 && seq.layerDone[layer] === 0) {
       throw new LlmemError("INVALID_ARGUMENT", `attend: layer ${layer} is not written yet in this step`, {
         argument: "layer",
       });
     }
+    if (m === 1) {
+      this.attendOne(seq, layer, query, out, first);
+      return out;
+    }
+    // A chunk: one kernel call when its queries all fall in the recent tier alone (no store
+    // tokens, so one segment), else query by query (the tiers merged per query).
+    if (seq.storedTokens === 0) {
+      const recentSeg = this.segs[1];
+      recentSeg.keys = this.pools.recent.k[layer]!;
+      recentSeg.values = this.pools.recent.v[layer]!;
+      recentSeg.count = first - seq.storedTokens;
+      recentSeg.blockTable = seq.table.blocks;
+      if (this.segments.attendChunk(recentSeg, query, m, this.numHeads, this.scale, out)) return out;
+    }
+    const floats = this.numHeads * this.headDim;
+    for (let i = 0; i < m; i++) {
+      this.attendOne(
+        seq,
+        layer,
+        query.subarray(i * floats, (i + 1) * floats),
+        out.subarray(i * floats, (i + 1) * floats),
+        first + i,
+      );
+    }
+    return out;
+  }
+
+  /** One query over the first `limit` positions of `layer` (checked by attend). */
+  private attendOne(
+    seq: PagedSequence,
+    layer: number,
+    query: Float32Array,
+    out: Float32Array,
+    limit: number,
+  ): void {
     // The two segments are rewritten in place: the per-step path allocates nothing.
     const { recent, store } = this.pools;
     const [storeSeg, recentSeg] = this.segs;
@@ -570,7 +607,6 @@ export class PagedKvCache implements SequenceHost {
     recentSeg.count = Math.max(0, limit - seq.storedTokens);
     recentSeg.blockTable = seq.table.blocks;
     this.segments.attend(this.segs, query, this.numHeads, this.scale, out);
-    return out;
   }
 
   /** @internal PagedSequence.end */
@@ -750,13 +786,13 @@ export class PagedKvCache implements SequenceHost {
   }
 
   /** `a` is a Float32Array of numHeads*headDim floats (attend's query and out). */
-  private checkHeads(name: string, a: Float32Array): void {
+  private checkHeads(name: string, a: Float32Array, queries = 1): void {
     checkFloat32Array(name, a);
-    const floats = this.numHeads * this.headDim;
+    const floats = queries * this.numHeads * this.headDim;
     if (a.length !== floats) {
       throw new LlmemError(
         "INVALID_ARGUMENT",
-        `${name} must hold numHeads*headDim = ${floats} floats, got ${a.length}`,
+        `${name} must hold ${queries} × numHeads*headDim = ${floats} floats, got ${a.length}`,
         {
           argument: name,
           length: a.length,
@@ -764,6 +800,21 @@ export class PagedKvCache implements SequenceHost {
         },
       );
     }
+  }
+
+  /** Queries in `query` (whole numHeads*headDim rows, 1..held). */
+  private queryCount(query: Float32Array, held: number): number {
+    checkFloat32Array("query", query);
+    const floats = this.numHeads * this.headDim;
+    const m = query.length / floats;
+    if (!Number.isInteger(m) || m < 1 || m > Math.max(1, held)) {
+      throw new LlmemError(
+        "INVALID_ARGUMENT",
+        `query must hold 1 to ${Math.max(1, held)} queries of numHeads*headDim = ${floats} floats, got ${query.length}`,
+        { argument: "query", length: query.length, expected: floats },
+      );
+    }
+    return m;
   }
 
   private checkStep(seq: PagedSequence, what: string): void {

@@ -8,7 +8,7 @@
 
 import type { PagedCall } from "@llmem/native";
 import { attentionWeightedSum } from "./ops.ts";
-import { pagedAttentionTrusted } from "./paged-kernel.ts";
+import { pagedAttentionChunkTrusted, pagedAttentionTrusted } from "./paged-kernel.ts";
 import { metalAvailable, pagedAttentionMetalTrusted } from "./paged-metal.ts";
 import { QK, type RowFormat, rowBytes } from "./row-formats.ts";
 
@@ -54,6 +54,7 @@ export class SegmentAttention {
   private readonly calls: PagedCall[] = [];
   private scores = new Float32Array(1024);
   private readonly lanes = new Float32Array(QK);
+  private chunkLse = new Float32Array(0);
 
   /**
    * The kernel, chosen once: the Metal-aware one (GPU or CPU per call, from where the pools
@@ -115,6 +116,29 @@ export class SegmentAttention {
         for (let d = 0; d < hd; d++) out[h * hd + d]! += w * po[h * hd + d]!;
       }
     }
+  }
+
+  /**
+   * Causal attention of a chunk in one kernel call over one token-grouped segment: `queries` and
+   * `out` hold numQueries × numHeads × headDim floats, and query i attends over the segment's
+   * first s.count + i tokens (its table covering them all). False (nothing written) where only
+   * the one-query path runs (Metal, channel-grouped keys, an empty or unblocked segment): the caller then
+   * attends query by query.
+   */
+  attendChunk(
+    s: Segment,
+    queries: Float32Array,
+    numQueries: number,
+    numHeads: number,
+    scale: number,
+    out: Float32Array,
+  ): boolean {
+    if (this.viaMetal || s.channelKeys || s.count === 0 || s.blockSize === undefined) return false;
+    if (this.chunkLse.length < numQueries * numHeads) this.chunkLse = new Float32Array(numQueries * numHeads);
+    const call = this.call(0, s, queries, numHeads, scale, out, this.chunkLse);
+    call.numBlocks = Math.ceil((s.count + numQueries - 1) / call.blockSize);
+    pagedAttentionChunkTrusted(call, numQueries);
+    return true;
   }
 
   /** Slot i's kernel call, rewritten in place for segment s. */

@@ -2,9 +2,10 @@ import { describe, expect, test } from "bun:test";
 import { BucketPool } from "@llmem/bucket-pool";
 import { isLlmemError } from "@llmem/core";
 import { codeOf } from "@llmem/core/testing";
+import { setThreads } from "@llmem/quant-kernels";
 import fc from "fast-check";
 import { PagedKvCache, type PagedSequence } from "../src/index.ts";
-import type { RowFormat } from "../src/row-formats.ts";
+import { ROW_FORMATS, type RowFormat } from "../src/row-formats.ts";
 import { maxAbsDiff, referenceAttend, roundTrip } from "./reference.ts";
 
 const KV = 2;
@@ -524,4 +525,112 @@ describe("a multi-token step's causal attend (attend with positions)", () => {
       b.end();
     });
   }
+});
+
+describe("a whole chunk in one attend call (several queries)", () => {
+  const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+  const NH = 2 * KV;
+  const Q = NH * HD;
+  const cases: { name: string; format: RowFormat; tiers?: object }[] = [
+    ...ROW_FORMATS.map((format) => ({ name: format, format })),
+    {
+      name: "f32 recent over a q8_0 store",
+      format: "f32",
+      tiers: { recentBlocks: 1, storeFormat: "q8_0", numStoreBlocks: 8 },
+    },
+    {
+      name: "f32 recent over channel-grouped q4_1 keys",
+      format: "f32",
+      tiers: { recentBlocks: 1, storeFormat: "q4_1", numStoreBlocks: 8, keyGrouping: "channel" },
+    },
+  ];
+  for (const { name, format, tiers } of cases) {
+    for (const threads of [1, 2]) {
+      test(`${name}, ${threads} thread(s): each query's bits are its one-query attend's`, () => {
+        setThreads(threads);
+        try {
+          const blockSize = tiers ? 32 : 4;
+          const cache = new PagedKvCache({
+            numLayers: 2,
+            numKvHeads: KV,
+            numHeads: NH,
+            headDim: HD,
+            blockSize,
+            numBlocks: 16,
+            maxBlocksPerSeq: 12,
+            format,
+            ...(tiers ? { tiers: tiers as never } : {}),
+          });
+          const tokens = Array.from({ length: tiers ? 80 : 21 }, (_, i) => (i * 7 + 3) % 11);
+          const seq = cache.admit(tokens)!;
+          // a prefix one token at a time (with tiers: old blocks move to the store), then a chunk
+          const from = tiers ? 70 : 6;
+          for (let p = 0; p < from; p++) prefill(cache, seq, tokens.slice(0, p + 1), p);
+          if (tiers) expect(seq.storedTokens).toBeGreaterThan(0);
+          const n = tokens.length - from;
+          seq.beginStep(tokens.slice(from));
+          for (let l = 0; l < 2; l++) {
+            const k = new Float32Array(n * ROW);
+            const v = new Float32Array(n * ROW);
+            for (let p = from; p < tokens.length; p++) {
+              const kv = kvFor(tokens.slice(0, p + 1), l);
+              k.set(kv.k, (p - from) * ROW);
+              v.set(kv.v, (p - from) * ROW);
+            }
+            seq.write(l, k, v);
+          }
+          const q = new Float32Array(n * Q).map((_, i) => Math.sin(0.37 * i));
+          const want = new Float32Array(n * Q);
+          for (let i = 0; i < n; i++) {
+            seq.attend(1, q.subarray(i * Q, (i + 1) * Q), want.subarray(i * Q, (i + 1) * Q), from + i + 1);
+          }
+          const got = new Float32Array(n * Q).fill(Number.NaN);
+          seq.attend(1, q, got, from + 1);
+          expect(bits(got)).toEqual(bits(want));
+          // default positions: the last query sees every position held
+          const dflt = new Float32Array(n * Q);
+          seq.attend(1, q, dflt);
+          expect(bits(dflt)).toEqual(bits(want));
+          // a later window of the chunk (fewer queries, later first position)
+          const tail = new Float32Array(3 * Q);
+          seq.attend(1, q.subarray((n - 3) * Q), tail, tokens.length - 2);
+          expect(bits(tail)).toEqual(bits(want.subarray((n - 3) * Q)));
+          seq.end();
+          cache.dispose();
+        } finally {
+          setThreads(1);
+        }
+      });
+    }
+  }
+
+  test("refused with nothing written: ragged rows, too many queries, positions past the last, out of another size", () => {
+    const cache = new PagedKvCache({
+      numLayers: 1,
+      numKvHeads: KV,
+      numHeads: NH,
+      headDim: HD,
+      blockSize: 4,
+      numBlocks: 8,
+    });
+    const tokens = [1, 2, 3, 4, 5];
+    const seq = cache.admit(tokens)!;
+    prefill(cache, seq, tokens, 0);
+    const out = new Float32Array(3 * Q).fill(7);
+    const before = bits(out);
+    expect(codeOf(() => seq.attend(0, new Float32Array(3 * Q - 1), out, 1))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => seq.attend(0, new Float32Array(6 * Q), new Float32Array(6 * Q)))).toBe(
+      "INVALID_ARGUMENT",
+    );
+    expect(codeOf(() => seq.attend(0, new Float32Array(3 * Q), out, 4))).toBe("OUT_OF_RANGE"); // 4 + 2 > 5
+    expect(codeOf(() => seq.attend(0, new Float32Array(3 * Q), new Float32Array(2 * Q), 1))).toBe(
+      "INVALID_ARGUMENT",
+    );
+    expect(bits(out)).toEqual(before);
+    // the widest legal call: five queries, the first over one position
+    const all = new Float32Array(5 * Q);
+    seq.attend(0, new Float32Array(5 * Q).fill(0.5), all, 1);
+    expect(all.some((x) => x !== 0)).toBe(true);
+    cache.dispose();
+  });
 });

@@ -68,7 +68,12 @@ export {
   type PagedCall,
   requireMetal,
 } from "./metal.ts";
-export { nativePagedAttention, nativeQuantizeRefined, pagedNative } from "./paged.ts";
+export {
+  nativePagedAttention,
+  nativePagedAttentionChunk,
+  nativeQuantizeRefined,
+  pagedNative,
+} from "./paged.ts";
 export { alignedViewPtr, type NativePtr, viewPtr } from "./pointers.ts";
 export {
   nativeBf16ToF32,

@@ -19,6 +19,7 @@ import {
   nativeHash64,
   nativeMatvec,
   nativePagedAttention,
+  nativePagedAttentionChunk,
 } from "../src/index.ts";
 
 describe("views reaching C are measured by the engine", () => {
@@ -81,6 +82,70 @@ describe("views reaching C are measured by the engine", () => {
       const lse = guarded(Float32Array, numHeads);
       call(out.view, lse.view, new Float32Array(64));
       expect(out.intact() && lse.intact()).toBe(true);
+    },
+  );
+
+  test.if(native.available)(
+    "paged attention of a chunk: queries, out, lse and the table bounded by the chunk's size",
+    () => {
+      const numHeads = 2;
+      const headDim = 32;
+      const q = 3; // queries; the last attends over 15 + 2 = 17 tokens: two blocks of 16
+      const floats = q * numHeads * headDim;
+      const pool = () => new Uint8Array(2 * 16 * headDim * 4).fill(0x3c); // two f32 blocks of small values
+      const call = (
+        out: Float32Array,
+        lse: Float32Array,
+        query: Float32Array,
+        o: { numBlocks?: number; numTokens?: number; numQueries?: number; table?: Uint32Array } = {},
+      ) =>
+        nativePagedAttentionChunk(
+          {
+            format: "f32",
+            query,
+            numHeads,
+            numKvHeads: 1,
+            headDim,
+            kBytes: pool(),
+            vBytes: pool(),
+            blockTable: o.table ?? new Uint32Array([1, 0]),
+            numBlocks: o.numBlocks ?? 2,
+            blockSize: 16,
+            numTokens: o.numTokens ?? 15,
+            scale: 1,
+            out,
+            lse,
+          },
+          o.numQueries ?? q,
+        );
+      const fresh = () =>
+        [new Float32Array(floats), new Float32Array(q * numHeads), new Float32Array(floats)] as const;
+      for (const [, v] of lyingViews(Float32Array, 1, floats)) {
+        const [out, lse, query] = fresh();
+        expectRefused(() => call(v as Float32Array, lse, query));
+        expectRefused(() => call(out, lse, v as Float32Array));
+      }
+      for (const [, v] of lyingViews(Float32Array, 1, q * numHeads)) {
+        const [out, , query] = fresh();
+        expectRefused(() => call(out, v as Float32Array, query));
+      }
+      // one float short of the chunk's size, a table one block short, no queries, no prefix
+      const [out0, lse0, query0] = fresh();
+      expectRefused(() => call(out0.subarray(1), lse0, query0), undefined, "OUT_OF_BOUNDS");
+      expectRefused(() => call(out0, lse0, query0, { numBlocks: 1 }), undefined, "OUT_OF_BOUNDS");
+      expectRefused(
+        () => call(out0, lse0, query0, { table: new Uint32Array([1]) }),
+        undefined,
+        "OUT_OF_BOUNDS",
+      );
+      expectRefused(() => call(out0, lse0, query0, { numQueries: 0 }), undefined, "INVALID_ARGUMENT");
+      expectRefused(() => call(out0, lse0, query0, { numQueries: 1.5 }), undefined, "INVALID_ARGUMENT");
+      expectRefused(() => call(out0, lse0, query0, { numTokens: 0 }), undefined, "INVALID_ARGUMENT");
+      const out = guarded(Float32Array, floats);
+      const lse = guarded(Float32Array, q * numHeads);
+      call(out.view, lse.view, new Float32Array(floats).fill(0.25));
+      expect(out.intact() && lse.intact()).toBe(true);
+      expect(out.view.every((x) => Number.isFinite(x) && x !== 0)).toBe(true);
     },
   );
 

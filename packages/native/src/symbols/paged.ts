@@ -33,4 +33,25 @@ export const pagedSymbols = {
     ],
     returns: FFIType.i32,
   },
+  llmem_paged_attention_chunk: {
+    args: [
+      FFIType.i32, // format
+      FFIType.ptr, // queries
+      FFIType.u64, // num_queries
+      FFIType.u64, // num_heads
+      FFIType.u64, // num_kv_heads
+      FFIType.u64, // head_dim
+      FFIType.ptr, // k_pool
+      FFIType.ptr, // v_pool
+      FFIType.ptr, // block_table
+      FFIType.u64, // block_size
+      FFIType.u64, // first_tokens
+      FFIType.f32, // scale
+      FFIType.ptr, // scratch
+      FFIType.u64, // scratch_floats
+      FFIType.ptr, // out
+      FFIType.ptr, // lse
+    ],
+    returns: FFIType.i32,
+  },
 } as const;
