@@ -235,7 +235,7 @@ LLMEM_TRUSTED void llmem_paged_attention(int format, const float *query, size_t 
  * scratch_floats floats, used in slots of llmem_paged_attention_chunk_slot floats (one per pool
  * task; one slot suffices, up to 4 per thread spread the queries over the thread pool).
  * Returns 0, or -1 (nothing written) for a bad shape, an unknown format or scratch below a slot. */
-LLMEM_API int llmem_paged_attention_chunk(int format, const float *queries, size_t num_queries, size_t num_heads,
+LLMEM_TRUSTED int llmem_paged_attention_chunk(int format, const float *queries, size_t num_queries, size_t num_heads,
                                           size_t num_kv_heads, size_t head_dim, const void *k_pool,
                                           const void *v_pool, const uint32_t *block_table, size_t block_size,
                                           size_t first_tokens, float scale, float *scratch, size_t scratch_floats,
@@ -359,6 +359,14 @@ LLMEM_API int llmem_paged_attention_checked(int format, const float *query, size
                                             const uint32_t *block_table, size_t table_bytes, size_t block_size,
                                             size_t num_tokens, float scale, float *scratch, size_t scratch_bytes,
                                             float *out, size_t out_bytes, float *lse, size_t lse_bytes);
+/* scratch_bytes / 4 is the chunk kernel's scratch_floats. */
+LLMEM_API int llmem_paged_attention_chunk_checked(int format, const float *queries, size_t queries_bytes,
+                                                  size_t num_queries, size_t num_heads, size_t num_kv_heads,
+                                                  size_t head_dim, const void *k_pool, size_t k_bytes,
+                                                  const void *v_pool, size_t v_bytes, const uint32_t *block_table,
+                                                  size_t table_bytes, size_t block_size, size_t first_tokens,
+                                                  float scale, float *scratch, size_t scratch_bytes, float *out,
+                                                  size_t out_bytes, float *lse, size_t lse_bytes);
 LLMEM_API int llmem_metal_paged_attention_checked(int format, const float *query, size_t query_bytes,
                                                   size_t num_heads, size_t num_kv_heads, size_t head_dim,
                                                   const void *k_pool, size_t k_bytes, const void *v_pool,

@@ -230,13 +230,15 @@ int llmem_hash64_chain_checked(const uint32_t *tokens, size_t tokens_bytes, size
 }
 
 /* ---- paged attention ---- */
-/* The pools, block table and per-head buffers of one paged attention call fit. */
-static int paged_fit(int format, size_t query_bytes, size_t num_heads, size_t num_kv_heads, size_t head_dim,
+/* The pools, block table and per-head buffers of a paged attention call over nq queries fit; the
+ * last query attends over num_tokens tokens. */
+static int paged_fit(int format, size_t nq, size_t query_bytes, size_t num_heads, size_t num_kv_heads, size_t head_dim,
                      size_t k_bytes, size_t v_bytes, const uint32_t *block_table, size_t table_bytes,
                      size_t block_size, size_t num_tokens, size_t out_bytes, size_t lse_bytes) {
-  size_t qn;
-  if (__builtin_mul_overflow(num_heads, head_dim, &qn) || !fits(qn, sizeof(float), query_bytes) ||
-      !fits(qn, sizeof(float), out_bytes) || !fits(num_heads, sizeof(float), lse_bytes))
+  size_t qn, ln;
+  if (__builtin_mul_overflow(num_heads, head_dim, &qn) || __builtin_mul_overflow(qn, nq, &qn) ||
+      __builtin_mul_overflow(num_heads, nq, &ln) || !fits(qn, sizeof(float), query_bytes) ||
+      !fits(qn, sizeof(float), out_bytes) || !fits(ln, sizeof(float), lse_bytes))
     return LLMEM_EBOUNDS;
   if (num_tokens == 0) return 0;
   const size_t row = llmem_kv_row_bytes(format, head_dim);
@@ -258,7 +260,7 @@ int llmem_paged_attention_checked(int format, const float *query, size_t query_b
                                   size_t table_bytes, size_t block_size, size_t num_tokens, float scale,
                                   float *scratch, size_t scratch_bytes, float *out, size_t out_bytes, float *lse,
                                   size_t lse_bytes) {
-  const int e = paged_fit(format, query_bytes, num_heads, num_kv_heads, head_dim, k_bytes, v_bytes, block_table,
+  const int e = paged_fit(format, 1, query_bytes, num_heads, num_kv_heads, head_dim, k_bytes, v_bytes, block_table,
                           table_bytes, block_size, num_tokens, out_bytes, lse_bytes);
   if (e) return e;
   size_t sn;
@@ -275,9 +277,31 @@ int llmem_metal_paged_attention_checked(int format, const float *query, size_t q
                                         const void *v_pool, size_t v_bytes, const uint32_t *block_table,
                                         size_t table_bytes, size_t block_size, size_t num_tokens, float scale,
                                         float *out, size_t out_bytes, float *lse, size_t lse_bytes) {
-  const int e = paged_fit(format, query_bytes, num_heads, num_kv_heads, head_dim, k_bytes, v_bytes, block_table,
+  const int e = paged_fit(format, 1, query_bytes, num_heads, num_kv_heads, head_dim, k_bytes, v_bytes, block_table,
                           table_bytes, block_size, num_tokens, out_bytes, lse_bytes);
   if (e) return e;
   return llmem_metal_paged_attention(format, query, num_heads, num_kv_heads, head_dim, k_pool, k_bytes, v_pool,
                                      v_bytes, block_table, block_size, num_tokens, scale, out, lse);
+}
+
+int llmem_paged_attention_chunk_checked(int format, const float *queries, size_t queries_bytes, size_t num_queries,
+                                        size_t num_heads, size_t num_kv_heads, size_t head_dim, const void *k_pool,
+                                        size_t k_bytes, const void *v_pool, size_t v_bytes,
+                                        const uint32_t *block_table, size_t table_bytes, size_t block_size,
+                                        size_t first_tokens, float scale, float *scratch, size_t scratch_bytes,
+                                        float *out, size_t out_bytes, float *lse, size_t lse_bytes) {
+  if (num_queries == 0) return 0;
+  if (first_tokens == 0 || first_tokens > SIZE_MAX - num_queries) return LLMEM_EINVAL;
+  const int e = paged_fit(format, num_queries, queries_bytes, num_heads, num_kv_heads, head_dim, k_bytes, v_bytes,
+                          block_table, table_bytes, block_size, first_tokens + num_queries - 1, out_bytes,
+                          lse_bytes);
+  if (e) return e;
+  /* The kernel uses whole slots of scratch_floats, at least one: every float it may touch is
+   * inside scratch. */
+  if (!fits(llmem_paged_attention_chunk_slot(num_queries, num_heads, head_dim, first_tokens), sizeof(float),
+            scratch ? scratch_bytes : 0))
+    return LLMEM_EBOUNDS;
+  return llmem_paged_attention_chunk(format, queries, num_queries, num_heads, num_kv_heads, head_dim, k_pool, v_pool,
+                                     block_table, block_size, first_tokens, scale, scratch,
+                                     scratch ? scratch_bytes / sizeof(float) : 0, out, lse);
 }

@@ -391,6 +391,15 @@ static int c_metal_paged(gbuf *b, const size_t *c, const void *x) {
                                              (float *)(void *)b[6].p, c[6]);
 }
 
+/* The chunk version: 3 queries over the first 4, 5, 6 tokens (the same table and pools). */
+static int c_paged_chunk(gbuf *b, const size_t *c, const void *x) {
+  const paged_case *p = x;
+  return llmem_paged_attention_chunk_checked(p->format, (float *)(void *)b[0].p, c[0], 3, p->heads, p->kv, p->hd,
+                                             b[1].p, c[1], b[2].p, c[2], (uint32_t *)(void *)b[3].p, c[3], p->bs,
+                                             p->tokens - 2, 0.125f, (float *)(void *)b[4].p, c[4],
+                                             (float *)(void *)b[5].p, c[5], (float *)(void *)b[6].p, c[6]);
+}
+
 static void paged_canaries(void) {
   for (int f = 0; f < llmem_format_count(); f++) {
     if (!(fmt_field(f, 3) & LLMEM_FORMAT_ROW)) continue;
@@ -410,6 +419,17 @@ static void paged_canaries(void) {
     gbuf m[7] = {b[0], b[1], b[2], b[3], g_new(0), b[5], b[6]};
     canary("llmem_metal_paged_attention_checked", 7, m, c_metal_paged, &p, -1);
     g_free(&m[4]);
+    {
+      const size_t slot = llmem_paged_attention_chunk_slot(3, p.heads, p.hd, p.tokens - 2);
+      gbuf q[7] = {g_new(3 * p.heads * p.hd * 4), b[1], b[2], b[3], g_new(slot * 4), g_new(3 * p.heads * p.hd * 4),
+                   g_new(3 * p.heads * 4)};
+      g_f32(&q[0]);
+      canary("llmem_paged_attention_chunk_checked", 7, q, c_paged_chunk, &p, 0);
+      g_free(&q[0]);
+      g_free(&q[4]);
+      g_free(&q[5]);
+      g_free(&q[6]);
+    }
     /* A table entry naming a block past the pools is refused with nothing written. */
     const uint32_t far[2] = {1, 2};
     memcpy(b[3].p, far, sizeof far);
@@ -453,6 +473,8 @@ static void plain_calls(void) {
   touch("llmem_kv_row_bytes");
   CHECK(llmem_kv_row_bytes(LLMEM_Q8_0, 31) == 0, "row bytes of a partial block");
   touch("llmem_matmul_scratch_stride");
+  touch("llmem_paged_attention_chunk_slot");
+  CHECK(llmem_paged_attention_chunk_slot(0, 4, 32, 1) == 0, "chunk slot of no queries");
   touch("llmem_set_threads");
   touch("llmem_get_threads");
   CHECK(llmem_set_threads(llmem_get_threads()) == 0, "threads");

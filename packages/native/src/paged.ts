@@ -83,24 +83,32 @@ export function nativePagedAttentionChunk(a: PagedCall, numQueries: number): voi
   const slots = Math.min(numQueries, 4 * lib.llmem_get_threads());
   if (chunkScratch.length < slots * slot) chunkScratch = new Float32Array(slots * slot);
   const floats = numQueries * numHeads * headDim;
-  const rc = lib.llmem_paged_attention_chunk(
+  const rc = lib.llmem_paged_attention_chunk_checked(
     FORMATS[format].id,
     typedPtr("query", query, "Float32Array", 0, floats),
+    lastCapacity(),
     numQueries,
     numHeads,
     numKvHeads,
     headDim,
     viewPtr("kPool", kBytes),
+    lastCapacity(),
     viewPtr("vPool", vBytes),
+    lastCapacity(),
     typedPtr("blockTable", blockTable, "Uint32Array", 0, tableBlocks),
+    lastCapacity(),
     blockSize,
     numTokens,
     scale,
+    // C uses whole slots of what it is given: exactly slots × slot floats, not the grown array.
     typedPtr("scratch", chunkScratch, "Float32Array", 0, slots * slot),
-    slots * slot,
+    slots * slot * 4,
     typedPtr("out", out, "Float32Array", 0, floats),
+    lastCapacity(),
     typedPtr("lse", lse, "Float32Array", 0, numQueries * numHeads),
+    lastCapacity(),
   );
+  if (rc === LLMEM_EBOUNDS) throwRefusal(rc, "llmem_paged_attention_chunk", "INVALID_ARGUMENT");
   if (rc !== 0)
     fail(
       "format",

@@ -33,24 +33,30 @@ export const pagedSymbols = {
     ],
     returns: FFIType.i32,
   },
-  llmem_paged_attention_chunk: {
+  llmem_paged_attention_chunk_checked: {
     args: [
       FFIType.i32, // format
       FFIType.ptr, // queries
+      FFIType.u64, // queries_bytes
       FFIType.u64, // num_queries
       FFIType.u64, // num_heads
       FFIType.u64, // num_kv_heads
       FFIType.u64, // head_dim
       FFIType.ptr, // k_pool
+      FFIType.u64, // k_bytes
       FFIType.ptr, // v_pool
+      FFIType.u64, // v_bytes
       FFIType.ptr, // block_table
+      FFIType.u64, // table_bytes
       FFIType.u64, // block_size
       FFIType.u64, // first_tokens
       FFIType.f32, // scale
       FFIType.ptr, // scratch
-      FFIType.u64, // scratch_floats
+      FFIType.u64, // scratch_bytes (the kernel's scratch_floats: a quarter of it)
       FFIType.ptr, // out
+      FFIType.u64, // out_bytes
       FFIType.ptr, // lse
+      FFIType.u64, // lse_bytes
     ],
     returns: FFIType.i32,
   },
