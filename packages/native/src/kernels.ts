@@ -20,6 +20,6 @@ export function dotF32(a: Float32Array, b: Float32Array, n: number = a.length): 
   const pb = typedPtr("b", b, "Float32Array", 0, n);
   if (!lib) return dotF32Reference(a, b, n);
   const r = lib.llmem_dot_f32_checked(pa, aBytes, pb, lastCapacity(), n);
-  if (r !== r) checkLastError(lib.llmem_last_error, "llmem_dot_f32");
+  if (Number.isNaN(r)) checkLastError(lib.llmem_last_error, "llmem_dot_f32");
   return r;
 }

@@ -10,7 +10,7 @@
 import { type FormatInfo, LlmemError, type TypedArray } from "@llmem/core";
 import { loaded } from "./loaded.ts";
 import { checkLastError, LLMEM_EBOUNDS, throwRefusal } from "./pointers.ts";
-import { checkedByteLength } from "./views.ts";
+import { checkedByteLength, engineByteLength } from "./views.ts";
 
 /** True when the quant kernels run in libllmem (else callers take their TS path). */
 export function quantNative(): boolean {
@@ -27,7 +27,14 @@ function failed(what: string, format: string, count: number, rc: number): never 
 
 /** Quantizes count values of src into dst's first blocks (format a quant row of the table). */
 export function nativeQuantize(format: FormatInfo, src: Float32Array, dst: Uint8Array, count: number): void {
-  const rc = loaded()!.llmem_quantize_checked(format.id, src, src.byteLength, dst, dst.byteLength, count);
+  const rc = loaded()!.llmem_quantize_checked(
+    format.id,
+    src,
+    engineByteLength(src),
+    dst,
+    engineByteLength(dst),
+    count,
+  );
   if (rc !== 0) failed("quantize", format.name, count, rc);
 }
 
@@ -38,85 +45,92 @@ export function nativeDequantize(
   dst: Float32Array,
   count: number,
 ): void {
-  const rc = loaded()!.llmem_dequantize_checked(format.id, bytes, bytes.byteLength, dst, dst.byteLength, count);
+  const rc = loaded()!.llmem_dequantize_checked(
+    format.id,
+    bytes,
+    engineByteLength(bytes),
+    dst,
+    engineByteLength(dst),
+    count,
+  );
   if (rc !== 0) failed("dequantize", format.name, count, rc);
 }
 
 export function nativeDotQ8_0(x: Uint8Array, y: Uint8Array, n: number): number {
   const l = loaded()!;
-  const r = l.llmem_dot_q8_0_q8_0_checked(x, x.byteLength, y, y.byteLength, n);
-  if (r !== r) checkLastError(l.llmem_last_error, "llmem_dot_q8_0_q8_0");
+  const r = l.llmem_dot_q8_0_q8_0_checked(x, engineByteLength(x), y, engineByteLength(y), n);
+  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q8_0_q8_0");
   return r;
 }
 export function nativeDotQ4_0Q8_0(x: Uint8Array, y: Uint8Array, n: number): number {
   const l = loaded()!;
-  const r = l.llmem_dot_q4_0_q8_0_checked(x, x.byteLength, y, y.byteLength, n);
-  if (r !== r) checkLastError(l.llmem_last_error, "llmem_dot_q4_0_q8_0");
+  const r = l.llmem_dot_q4_0_q8_0_checked(x, engineByteLength(x), y, engineByteLength(y), n);
+  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q4_0_q8_0");
   return r;
 }
 export function nativeDotQ4_1Q8_1(x: Uint8Array, y: Uint8Array, n: number): number {
   const l = loaded()!;
-  const r = l.llmem_dot_q4_1_q8_1_checked(x, x.byteLength, y, y.byteLength, n);
-  if (r !== r) checkLastError(l.llmem_last_error, "llmem_dot_q4_1_q8_1");
+  const r = l.llmem_dot_q4_1_q8_1_checked(x, engineByteLength(x), y, engineByteLength(y), n);
+  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q4_1_q8_1");
   return r;
 }
 export function nativeDotQ4_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
   const l = loaded()!;
-  const r = l.llmem_dot_q4_k_q8_k_checked(x, x.byteLength, y, y.byteLength, n);
-  if (r !== r) checkLastError(l.llmem_last_error, "llmem_dot_q4_k_q8_k");
+  const r = l.llmem_dot_q4_k_q8_k_checked(x, engineByteLength(x), y, engineByteLength(y), n);
+  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q4_k_q8_k");
   return r;
 }
 export function nativeDotQ5_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
   const l = loaded()!;
-  const r = l.llmem_dot_q5_k_q8_k_checked(x, x.byteLength, y, y.byteLength, n);
-  if (r !== r) checkLastError(l.llmem_last_error, "llmem_dot_q5_k_q8_k");
+  const r = l.llmem_dot_q5_k_q8_k_checked(x, engineByteLength(x), y, engineByteLength(y), n);
+  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q5_k_q8_k");
   return r;
 }
 export function nativeDotQ6_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
   const l = loaded()!;
-  const r = l.llmem_dot_q6_k_q8_k_checked(x, x.byteLength, y, y.byteLength, n);
-  if (r !== r) checkLastError(l.llmem_last_error, "llmem_dot_q6_k_q8_k");
+  const r = l.llmem_dot_q6_k_q8_k_checked(x, engineByteLength(x), y, engineByteLength(y), n);
+  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q6_k_q8_k");
   return r;
 }
 export function nativeDotQ5_0Q8_0(x: Uint8Array, y: Uint8Array, n: number): number {
   const l = loaded()!;
-  const r = l.llmem_dot_q5_0_q8_0_checked(x, x.byteLength, y, y.byteLength, n);
-  if (r !== r) checkLastError(l.llmem_last_error, "llmem_dot_q5_0_q8_0");
+  const r = l.llmem_dot_q5_0_q8_0_checked(x, engineByteLength(x), y, engineByteLength(y), n);
+  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q5_0_q8_0");
   return r;
 }
 export function nativeDotQ5_1Q8_1(x: Uint8Array, y: Uint8Array, n: number): number {
   const l = loaded()!;
-  const r = l.llmem_dot_q5_1_q8_1_checked(x, x.byteLength, y, y.byteLength, n);
-  if (r !== r) checkLastError(l.llmem_last_error, "llmem_dot_q5_1_q8_1");
+  const r = l.llmem_dot_q5_1_q8_1_checked(x, engineByteLength(x), y, engineByteLength(y), n);
+  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q5_1_q8_1");
   return r;
 }
 export function nativeDotIq4NlQ8_0(x: Uint8Array, y: Uint8Array, n: number): number {
   const l = loaded()!;
-  const r = l.llmem_dot_iq4_nl_q8_0_checked(x, x.byteLength, y, y.byteLength, n);
-  if (r !== r) checkLastError(l.llmem_last_error, "llmem_dot_iq4_nl_q8_0");
+  const r = l.llmem_dot_iq4_nl_q8_0_checked(x, engineByteLength(x), y, engineByteLength(y), n);
+  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_iq4_nl_q8_0");
   return r;
 }
 export function nativeDotF16F32(x: Uint16Array, y: Float32Array, n: number): number {
   const l = loaded()!;
-  const r = l.llmem_dot_f16_f32_checked(x, x.byteLength, y, y.byteLength, n);
-  if (r !== r) checkLastError(l.llmem_last_error, "llmem_dot_f16_f32");
+  const r = l.llmem_dot_f16_f32_checked(x, engineByteLength(x), y, engineByteLength(y), n);
+  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_f16_f32");
   return r;
 }
 
 export function nativeF32ToF16(src: Float32Array, dst: Uint16Array, n: number): void {
-  const rc = loaded()!.llmem_f32_to_f16_checked(src, src.byteLength, dst, dst.byteLength, n);
+  const rc = loaded()!.llmem_f32_to_f16_checked(src, engineByteLength(src), dst, engineByteLength(dst), n);
   if (rc !== 0) throwRefusal(rc, "llmem_f32_to_f16", "INVALID_ARGUMENT");
 }
 export function nativeF16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
-  const rc = loaded()!.llmem_f16_to_f32_checked(src, src.byteLength, dst, dst.byteLength, n);
+  const rc = loaded()!.llmem_f16_to_f32_checked(src, engineByteLength(src), dst, engineByteLength(dst), n);
   if (rc !== 0) throwRefusal(rc, "llmem_f16_to_f32", "INVALID_ARGUMENT");
 }
 export function nativeF32ToBf16(src: Float32Array, dst: Uint16Array, n: number): void {
-  const rc = loaded()!.llmem_f32_to_bf16_checked(src, src.byteLength, dst, dst.byteLength, n);
+  const rc = loaded()!.llmem_f32_to_bf16_checked(src, engineByteLength(src), dst, engineByteLength(dst), n);
   if (rc !== 0) throwRefusal(rc, "llmem_f32_to_bf16", "INVALID_ARGUMENT");
 }
 export function nativeBf16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
-  const rc = loaded()!.llmem_bf16_to_f32_checked(src, src.byteLength, dst, dst.byteLength, n);
+  const rc = loaded()!.llmem_bf16_to_f32_checked(src, engineByteLength(src), dst, engineByteLength(dst), n);
   if (rc !== 0) throwRefusal(rc, "llmem_bf16_to_f32", "INVALID_ARGUMENT");
 }
 
