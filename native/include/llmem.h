@@ -105,6 +105,9 @@ enum llmem_format {
   /* GGML's 4-bit non-linear format (32 values): IQ4_NL 18 B { fp16 d; uint8 qs[16] }, each
    * nibble an index into a fixed table of 16 int8 levels; dots with Q8_0. */
   LLMEM_IQ4_NL = 13,
+  /* GGML's IQ4_XS (256 values, 136 B): IQ4_NL's levels under 6-bit sub-block scales of 32
+   * values { fp16 d; uint16 scales_h; uint8 scales_l[4]; uint8 qs[128] }; dots with Q8_K. */
+  LLMEM_IQ4_XS = 14,
 };
 #define LLMEM_QK 32
 
@@ -138,17 +141,18 @@ LLMEM_TRUSTED int llmem_dequantize(int format, const void *src, float *dst, size
 LLMEM_TRUSTED float llmem_dot_q8_0_q8_0(const void *x, const void *y, size_t n);
 LLMEM_TRUSTED float llmem_dot_q4_0_q8_0(const void *x, const void *y, size_t n);
 LLMEM_TRUSTED float llmem_dot_q4_1_q8_1(const void *x, const void *y, size_t n);
-/* The K-quant pairs, n a multiple of 256: x Q4_K or Q6_K (weights), y Q8_K (activations). */
+/* The Q8_K pairs, n a multiple of 256: x Q4_K, Q5_K, Q6_K or IQ4_XS (weights), y Q8_K (activations). */
 LLMEM_TRUSTED float llmem_dot_q4_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_TRUSTED float llmem_dot_q5_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_TRUSTED float llmem_dot_q6_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_TRUSTED float llmem_dot_q5_0_q8_0(const void *x, const void *y, size_t n);
 LLMEM_TRUSTED float llmem_dot_q5_1_q8_1(const void *x, const void *y, size_t n);
 LLMEM_TRUSTED float llmem_dot_iq4_nl_q8_0(const void *x, const void *y, size_t n);
+LLMEM_TRUSTED float llmem_dot_iq4_xs_q8_k(const void *x, const void *y, size_t n);
 LLMEM_TRUSTED float llmem_dot_f16_f32(const uint16_t *x, const float *y, size_t n);
 
 /* y[r] = W[r]·x for a row-major W of a LLMEM_FORMAT_MATRIX format (F32, F16, Q8_0, Q4_0, Q4_K,
- * Q6_K, Q5_0, Q5_1). For a format whose dot pairs with a quantized x (its vec_dot format, llmem_format_describe),
+ * Q6_K, Q5_0, Q5_1, Q5_K, IQ4_NL, IQ4_XS). For a format whose dot pairs with a quantized x (its vec_dot format, llmem_format_describe),
  * x is converted into scratch first: cols/32 f32 block scales, then x in that format (Q8_0:
  * cols/32*38 bytes in all; Q8_K: cols/32*4 + cols/256*292), 4-byte aligned. Rows are split over
  * the thread pool.
@@ -200,6 +204,27 @@ LLMEM_TRUSTED void llmem_hash64_chain(const uint32_t *tokens, size_t block_size,
                                   const uint32_t *extra, const uint32_t *extra_offsets, uint64_t parent,
                                   uint32_t *out);
 
+
+/* ---- element-wise steps over a chunk's rows (src/kernels/rows.c) --------- */
+/* Bit for bit the decode example's TS steps (examples/decode/src/math.ts): f32 rounding where
+ * it rounds, its summation order, e^x as a double exp rounded to f32. */
+enum llmem_norm_style {
+  LLMEM_NORM_RUNC = 0, /* llama2.c's run.c: f32 sums, eps 1e-5, silu as x * (1 / (1 + e^-x)) */
+  LLMEM_NORM_GGML = 1, /* ggml: squares summed in double, eps given, silu as x / (1 + e^-x) */
+};
+/* rows × dim: out[t] = RMSNorm(x[t]) ⊙ weight (run.c: weight * (s * x); ggml: (x * s) * weight);
+ * out may alias x. 0, or -1 for dim 0 or an unknown style. */
+LLMEM_TRUSTED int llmem_rmsnorm_rows(int style, const float *x, const float *weight, size_t rows, size_t dim, float eps,
+                                 float *out);
+/* Rotates rows × width floats in place: in every head of head_size values, the first dims by
+ * row t's angles cos/sin[t * table_stride + i] (i < dims/2), pairs (2i, 2i+1), or (i, i + dims/2)
+ * with neox. 0, or -1 unless width % head_size == 0, dims even, dims <= head_size, dims/2 <= table_stride. */
+LLMEM_TRUSTED int llmem_rope_rows(float *v, size_t rows, size_t width, size_t head_size, size_t dims, int neox,
+                              const float *cos, const float *sin, size_t table_stride);
+/* gate[i] = silu(gate[i]) * up[i], i < n (style as llmem_rmsnorm_rows). 0, or -1 for an unknown style. */
+LLMEM_TRUSTED int llmem_swiglu(int style, float *gate, const float *up, size_t n);
+/* x[i] += y[i], i < n. */
+LLMEM_TRUSTED void llmem_add(float *x, const float *y, size_t n);
 
 /* ---- paged attention (kv-cache) ----------------------------------------- */
 /* KV pools hold rows in the formats of enum llmem_format above (F32, F16, BF16, Q8_0, Q4_0,
@@ -310,6 +335,7 @@ LLMEM_API float llmem_dot_q6_k_q8_k_checked(const void *x, size_t x_bytes, const
 LLMEM_API float llmem_dot_q5_0_q8_0_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
 LLMEM_API float llmem_dot_q5_1_q8_1_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
 LLMEM_API float llmem_dot_iq4_nl_q8_0_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
+LLMEM_API float llmem_dot_iq4_xs_q8_k_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
 
 LLMEM_API int llmem_f32_to_f16_checked(const float *src, size_t src_bytes, uint16_t *dst, size_t dst_bytes, size_t n);
 LLMEM_API int llmem_f16_to_f32_checked(const uint16_t *src, size_t src_bytes, float *dst, size_t dst_bytes, size_t n);
@@ -343,6 +369,18 @@ LLMEM_API int llmem_attn_weighted_sum_checked(int format, const float *weights, 
                                               const void *base, size_t base_bytes, size_t offset_bytes,
                                               size_t stride_bytes, size_t count, size_t head_dim, float *out,
                                               size_t out_bytes);
+
+/* Element-wise rows: x/out rows*dim floats, weight dim; rope: v rows*width, cos/sin reach
+ * (rows-1)*table_stride + dims/2 floats; swiglu/add: n floats each. */
+LLMEM_API int llmem_rmsnorm_rows_checked(int style, const float *x, size_t x_bytes, const float *weight,
+                                         size_t weight_bytes, size_t rows, size_t dim, float eps, float *out,
+                                         size_t out_bytes);
+LLMEM_API int llmem_rope_rows_checked(float *v, size_t v_bytes, size_t rows, size_t width, size_t head_size,
+                                      size_t dims, int neox, const float *cos, size_t cos_bytes, const float *sin,
+                                      size_t sin_bytes, size_t table_stride);
+LLMEM_API int llmem_swiglu_checked(int style, float *gate, size_t gate_bytes, const float *up, size_t up_bytes,
+                                   size_t n);
+LLMEM_API int llmem_add_checked(float *x, size_t x_bytes, const float *y, size_t y_bytes, size_t n);
 
 LLMEM_API uint64_t llmem_hash64_checked(const uint32_t *tokens, size_t tokens_bytes, size_t n_tokens,
                                         const uint32_t *extra, size_t extra_bytes, size_t n_extra, uint64_t parent);

@@ -82,6 +82,7 @@ LLMEM_DOT_CHECKED(dot_q6_k_q8_k, LLMEM_Q6_K, LLMEM_Q8_K)
 LLMEM_DOT_CHECKED(dot_q5_0_q8_0, LLMEM_Q5_0, LLMEM_Q8_0)
 LLMEM_DOT_CHECKED(dot_q5_1_q8_1, LLMEM_Q5_1, LLMEM_Q8_1)
 LLMEM_DOT_CHECKED(dot_iq4_nl_q8_0, LLMEM_IQ4_NL, LLMEM_Q8_0)
+LLMEM_DOT_CHECKED(dot_iq4_xs_q8_k, LLMEM_IQ4_XS, LLMEM_Q8_K)
 
 /* ---- conversions, quantize ---- */
 #define LLMEM_CONVERT_CHECKED(name, SRC_T, FS, DST_T, FD)                                                  \
@@ -198,6 +199,45 @@ int llmem_attn_weighted_sum_checked(int format, const float *weights, size_t wei
   if (e) return e;
   if (!fits(count, sizeof(float), weights_bytes) || !fits(head_dim, sizeof(float), out_bytes)) return LLMEM_EBOUNDS;
   return llmem_attn_weighted_sum(format, weights, base, offset_bytes, stride_bytes, count, head_dim, out);
+}
+
+/* ---- element-wise rows ---- */
+/* rows * cols floats fit in have bytes. */
+static inline int floats_fit(size_t rows, size_t cols, size_t have) {
+  size_t n;
+  return !__builtin_mul_overflow(rows, cols, &n) && fits(n, sizeof(float), have);
+}
+
+int llmem_rmsnorm_rows_checked(int style, const float *x, size_t x_bytes, const float *weight, size_t weight_bytes,
+                               size_t rows, size_t dim, float eps, float *out, size_t out_bytes) {
+  if (!floats_fit(rows, dim, x_bytes) || !floats_fit(1, dim, weight_bytes) || !floats_fit(rows, dim, out_bytes))
+    return LLMEM_EBOUNDS;
+  return llmem_rmsnorm_rows(style, x, weight, rows, dim, eps, out);
+}
+
+int llmem_rope_rows_checked(float *v, size_t v_bytes, size_t rows, size_t width, size_t head_size, size_t dims,
+                            int neox, const float *cos, size_t cos_bytes, const float *sin, size_t sin_bytes,
+                            size_t table_stride) {
+  if (!floats_fit(rows, width, v_bytes)) return LLMEM_EBOUNDS;
+  if (rows) {
+    /* Row t reads angles [t*table_stride, t*table_stride + dims/2). */
+    size_t last;
+    if (__builtin_mul_overflow(rows - 1, table_stride, &last) || __builtin_add_overflow(last, dims / 2, &last) ||
+        !floats_fit(1, last, cos_bytes) || !floats_fit(1, last, sin_bytes))
+      return LLMEM_EBOUNDS;
+  }
+  return llmem_rope_rows(v, rows, width, head_size, dims, neox, cos, sin, table_stride);
+}
+
+int llmem_swiglu_checked(int style, float *gate, size_t gate_bytes, const float *up, size_t up_bytes, size_t n) {
+  if (!floats_fit(1, n, gate_bytes) || !floats_fit(1, n, up_bytes)) return LLMEM_EBOUNDS;
+  return llmem_swiglu(style, gate, up, n);
+}
+
+int llmem_add_checked(float *x, size_t x_bytes, const float *y, size_t y_bytes, size_t n) {
+  if (!floats_fit(1, n, x_bytes) || !floats_fit(1, n, y_bytes)) return LLMEM_EBOUNDS;
+  llmem_add(x, y, n);
+  return 0;
 }
 
 /* ---- hashing ---- */

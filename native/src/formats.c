@@ -78,6 +78,7 @@ const llmem_format_traits llmem_formats[LLMEM_FORMAT_COUNT] = {
     [LLMEM_Q5_1] = {"q5_1", 32, 24, LLMEM_Q8_1, Q | M, KERNELS_SCALAR_FROM(quantize_q5_1, dequantize_q5_1, dot_q5_1_q8_1)},
     [LLMEM_Q5_K] = {"q5_K", 256, 176, LLMEM_Q8_K, Q | M, KERNELS_SCALAR_FROM(quantize_q5_k, dequantize_q5_k, dot_q5_k_q8_k)},
     [LLMEM_IQ4_NL] = {"iq4_nl", 32, 18, LLMEM_Q8_0, Q | M, KERNELS_SCALAR_FROM(quantize_iq4_nl, dequantize_iq4_nl, dot_iq4_nl_q8_0)},
+    [LLMEM_IQ4_XS] = {"iq4_xs", 256, 136, LLMEM_Q8_K, Q | M, KERNELS_SCALAR_FROM(quantize_iq4_xs, dequantize_iq4_xs, dot_iq4_xs_q8_k)},
 };
 
 /* The format-free kernels per ISA (a NULL entry: the scalar one). */

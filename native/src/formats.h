@@ -11,7 +11,7 @@
 #include "internal.h"
 
 #define LLMEM_ISA_COUNT 3
-#define LLMEM_FORMAT_COUNT 14 /* rows of the table: enum llmem_format 0..COUNT-1 */
+#define LLMEM_FORMAT_COUNT 15 /* rows of the table: enum llmem_format 0..COUNT-1 */
 
 /* n values of a row of the format (n a multiple of its block size). */
 typedef void (*llmem_from_float_fn)(const float *x, void *y, size_t n);
@@ -148,10 +148,13 @@ LLMEM_DECLARE_PER_ISA(LLMEM_KQUANT_DECLS)
   LLMEM_TO_FLOAT(dequantize_q5_0, isa) LLMEM_VEC_DOT(dot_q5_0_q8_0, isa)                         \
   LLMEM_TO_FLOAT(dequantize_q5_1, isa) LLMEM_VEC_DOT(dot_q5_1_q8_1, isa)
 LLMEM_DECLARE_PER_ISA(LLMEM_Q5_DECLS)
-/* IQ4_NL (src/quant/iq4.c): quantize in the scalar reference only, as Q5_0. */
-#define LLMEM_IQ4_DECLS(isa) LLMEM_TO_FLOAT(dequantize_iq4_nl, isa) LLMEM_VEC_DOT(dot_iq4_nl_q8_0, isa)
+/* IQ4_NL and IQ4_XS (src/quant/iq4.c): quantize in the scalar reference only, as Q5_0. */
+#define LLMEM_IQ4_DECLS(isa)                                                                    \
+  LLMEM_TO_FLOAT(dequantize_iq4_nl, isa) LLMEM_VEC_DOT(dot_iq4_nl_q8_0, isa)                     \
+  LLMEM_TO_FLOAT(dequantize_iq4_xs, isa) LLMEM_VEC_DOT(dot_iq4_xs_q8_k, isa)
 LLMEM_DECLARE_PER_ISA(LLMEM_IQ4_DECLS)
 LLMEM_FROM_FLOAT(quantize_iq4_nl, scalar)
+LLMEM_FROM_FLOAT(quantize_iq4_xs, scalar)
 LLMEM_FROM_FLOAT(quantize_q5_0, scalar)
 LLMEM_FROM_FLOAT(quantize_q5_1, scalar)
 LLMEM_FROM_FLOAT(quantize_q4_k, scalar)

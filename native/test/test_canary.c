@@ -170,6 +170,7 @@ static void dot_canaries(void) {
       {"llmem_dot_q5_0_q8_0_checked", llmem_dot_q5_0_q8_0_checked, LLMEM_Q5_0, LLMEM_Q8_0, 256},
       {"llmem_dot_q5_1_q8_1_checked", llmem_dot_q5_1_q8_1_checked, LLMEM_Q5_1, LLMEM_Q8_1, 256},
       {"llmem_dot_iq4_nl_q8_0_checked", llmem_dot_iq4_nl_q8_0_checked, LLMEM_IQ4_NL, LLMEM_Q8_0, 256},
+      {"llmem_dot_iq4_xs_q8_k_checked", llmem_dot_iq4_xs_q8_k_checked, LLMEM_IQ4_XS, LLMEM_Q8_K, 512},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     const dot_case *d = &cases[k];
@@ -335,6 +336,48 @@ static void rows_canaries(void) {
     g_free(&w[0]);
     g_free(&w[2]);
   }
+}
+
+/* ---- element-wise rows: 3 rows of 64 (rope: heads of 16, 8 rotated dims, table stride 6) ---- */
+static int c_rmsnorm(gbuf *b, const size_t *c, const void *x) {
+  (void)x;
+  return llmem_rmsnorm_rows_checked(LLMEM_NORM_GGML, (float *)(void *)b[0].p, c[0], (float *)(void *)b[1].p, c[1],
+                                    3, 64, 1e-5f, (float *)(void *)b[2].p, c[2]);
+}
+static int c_rope(gbuf *b, const size_t *c, const void *x) {
+  (void)x;
+  return llmem_rope_rows_checked((float *)(void *)b[0].p, c[0], 3, 64, 16, 8, 0, (float *)(void *)b[1].p, c[1],
+                                 (float *)(void *)b[2].p, c[2], 6);
+}
+static int c_swiglu(gbuf *b, const size_t *c, const void *x) {
+  (void)x;
+  return llmem_swiglu_checked(LLMEM_NORM_RUNC, (float *)(void *)b[0].p, c[0], (float *)(void *)b[1].p, c[1], 64);
+}
+static int c_add(gbuf *b, const size_t *c, const void *x) {
+  (void)x;
+  return llmem_add_checked((float *)(void *)b[0].p, c[0], (float *)(void *)b[1].p, c[1], 64);
+}
+
+static void rows_step_canaries(void) {
+  gbuf n[3] = {g_new(3 * 64 * 4), g_new(64 * 4), g_new(3 * 64 * 4)};
+  g_f32(&n[0]);
+  g_f32(&n[1]);
+  canary("llmem_rmsnorm_rows_checked", 3, n, c_rmsnorm, NULL, 0);
+  /* Row 2 reads angles [12, 16): a table of exactly 16 floats. */
+  gbuf r[3] = {n[0], g_new((2 * 6 + 4) * 4), g_new((2 * 6 + 4) * 4)};
+  g_f32(&r[1]);
+  g_f32(&r[2]);
+  canary("llmem_rope_rows_checked", 3, r, c_rope, NULL, 0);
+  gbuf w[2] = {g_new(64 * 4), g_new(64 * 4)};
+  g_f32(&w[0]);
+  g_f32(&w[1]);
+  canary("llmem_swiglu_checked", 2, w, c_swiglu, NULL, 0);
+  canary("llmem_add_checked", 2, w, c_add, NULL, 0);
+  for (int i = 0; i < 3; i++) g_free(&n[i]);
+  g_free(&r[1]);
+  g_free(&r[2]);
+  g_free(&w[0]);
+  g_free(&w[1]);
 }
 
 /* ---- hashing ---- */
@@ -552,6 +595,7 @@ int main(void) {
     convert_canaries();
     matrix_canaries();
     rows_canaries();
+    rows_step_canaries();
     hash_canaries();
     paged_canaries();
   }

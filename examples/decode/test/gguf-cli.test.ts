@@ -10,7 +10,15 @@ import { join } from "node:path";
 import { fixturePath } from "@llmem/core/testing";
 import { parseGguf } from "@llmem/gguf";
 import vectors from "./fixtures/llamacpp-greedy.json";
-import { patch, rewrite, SMALL, smallGguf, tensorInfoFields, variantGguf } from "./gguf-files.ts";
+import {
+  llamaQuantized,
+  patch,
+  rewrite,
+  SMALL,
+  smallGguf,
+  tensorInfoFields,
+  variantGguf,
+} from "./gguf-files.ts";
 
 const CLI = join(import.meta.dir, "..", "src", "cli.ts");
 const PROMPT = "Once upon a time";
@@ -119,6 +127,20 @@ function expectLlamaCppIds(got: number[], want: { ids: number[]; gaps: number[] 
   if (first >= 0) expect(want.gaps[first]!).toBeLessThan(1e-4);
   else expect(got).toEqual(want.ids);
 }
+
+describe("fixtures quantized as llama-quantize quantizes them give llama.cpp's tokens", () => {
+  for (const [kind, v] of Object.entries(vectors.quantized)) {
+    const source = fixturePath("gguf", v.source);
+    test.skipIf(source === undefined)(`${kind}: llama-quantize's bytes and llama.cpp's ids`, () => {
+      const bytes = llamaQuantized(readFileSync(source!), kind.replace(/^synthk-/, "") as "iq4_xs");
+      // Byte for byte the file llama-quantize wrote (so the vectors were made from these bytes).
+      expect(new Bun.CryptoHasher("sha256").update(bytes).digest("hex")).toBe(v.sha256);
+      const r = greedy(tempFile(`${kind}.gguf`, bytes), v.ids.length);
+      expect(r.tokens.slice(0, PROMPT_TOKENS)).toEqual(v.promptIds.slice(1));
+      expectLlamaCppIds(r.tokens.slice(PROMPT_TOKENS), v);
+    });
+  }
+});
 
 const VARIANTS = {
   qwen2: "q/k/v biases, NEOX rope",

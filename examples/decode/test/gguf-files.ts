@@ -12,7 +12,7 @@ import {
   writeGguf,
   writeInputFrom,
 } from "@llmem/gguf";
-import { toBf16, toF16 } from "@llmem/quant-kernels";
+import { type QuantFormat, quantize, toBf16, toF16 } from "@llmem/quant-kernels";
 import type { ModelConfig } from "../src/config.ts";
 import { mulberry32, syntheticTokenizer } from "../src/synthetic.ts";
 import { syntheticCheckpointFile } from "../src/write-synthetic.ts";
@@ -149,4 +149,40 @@ export function variantGguf(kind: "qwen2" | "llama-meta" | "f16" | "bf16"): Uint
     );
   }
   return writeGguf({ ...input, tensors });
+}
+
+/**
+ * llama-quantize's mixtures this file can reproduce byte for byte (c392e50, no importance
+ * matrix): the GGUF file_type it writes, output.weight's type and every other matrix's.
+ */
+const MIXTURES = {
+  iq4_xs: { fileType: 30, output: "q6_K", matrices: "iq4_xs" },
+} as const satisfies Record<string, { fileType: number; output: QuantFormat; matrices: QuantFormat }>;
+
+/** Block index of a tensor name (`blk.N.`), -1 for the others (which llama-quantize writes first). */
+const blockOf = (name: string): number => Number(/^blk\.(\d+)\./.exec(name)?.[1] ?? -1);
+
+/**
+ * An F32 GGUF as `llama-quantize IN OUT <mixture> 1` writes it: tensors sorted as llama.cpp
+ * sorts them (by block, then name), matrices quantized by llmem (whose quantizers are
+ * byte-identical to ggml's reference ones), norms kept F32, `general.quantization_version` 2 and
+ * `general.file_type` appended.
+ */
+export function llamaQuantized(bytes: Uint8Array, mixture: keyof typeof MIXTURES): Uint8Array {
+  const m = MIXTURES[mixture];
+  const input = writeInputFrom(parseGguf(bytes));
+  const metadata = new Map(input.metadata);
+  const types = new Map(input.types);
+  metadata.set("general.quantization_version", 2);
+  types.set("general.quantization_version", "u32");
+  metadata.set("general.file_type", m.fileType);
+  types.set("general.file_type", "u32");
+  const tensors = [...(input.tensors ?? [])]
+    .sort((a, b) => blockOf(a.name) - blockOf(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((t) => {
+      if (t.dims.length !== 2) return t;
+      const type = t.name === "output.weight" ? m.output : m.matrices;
+      return { ...t, type, data: quantize(type, new Float32Array(t.data.slice().buffer)) };
+    });
+  return writeGguf({ ...input, metadata, types, tensors });
 }

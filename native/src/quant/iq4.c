@@ -1,13 +1,25 @@
-/* IQ4_NL { fp16 d; uint8 qs[16] } (18 B) per 32 values: each nibble indexes a fixed non-linear
- * table of 16 int8 levels (byte j: value j low nibble, j+16 high), x = d * kvalues[nibble].
- * Its dot pairs with Q8_0. The scalar reference quantizes byte for byte as GGML's
- * quantize_row_iq4_nl_ref (which runs its iq4_nl fit with no search: one pass at d = max/-127,
- * then the weighted least-squares d of those indices, weights x^2); AVX2 and NEON dequantize and
- * dot by a byte-table lookup of the levels. Every dot folds each block's exact integer sum in
- * one fixed f32 order, so all paths give the same bits. */
-#include "quant_internal.h"
+/* GGML's two 4-bit non-linear formats. Each nibble indexes a fixed table of 16 non-linear int8
+ * levels (GGML's kvalues_iq4nl); x = scale * level.
+ *   IQ4_NL { fp16 d; uint8 qs[16] } (18 B) per 32 values (byte j: value j low nibble, j+16 high);
+ *          its dot pairs with Q8_0.
+ *   IQ4_XS { fp16 d; uint16 scales_h; uint8 scales_l[4]; uint8 qs[128] } (136 B) per 256 values:
+ *          8 sub-blocks of 32, each with a 6-bit scale ls (low 4 bits in scales_l, nibble ib%2 of
+ *          byte ib/2; high 2 bits at bit 2ib of scales_h): x = d*(ls-32)*level; qs as IQ4_NL's
+ *          per sub-block. Its dot pairs with Q8_K.
+ * The scalar references quantize byte for byte as GGML (quantize_row_iq4_nl_ref: one fit pass,
+ * no search; quantize_iq4_xs, which quantize_row_iq4_xs_ref calls: a search over 15 trial
+ * scales per sub-block, then the 6-bit scales and every index re-derived); AVX2 and NEON
+ * dequantize and dot by a byte-table lookup of the levels. Every dot folds each block's (IQ4_NL)
+ * or sub-block's (IQ4_XS) exact integer sum in one fixed f32 order (for IQ4_XS the order of
+ * GGML's scalar ggml_vec_dot_iq4_xs_q8_K, so equal to it bit for bit), so all paths give the
+ * same bits. */
+#include "k_quants.h"
 
 #define IQ4_NL_BYTES 18
+#define IQ4_XS_BYTES 136
+#define IQ4_XS_SCALES_H 2
+#define IQ4_XS_SCALES_L 4
+#define IQ4_XS_QS 8
 
 /* The levels (GGML's kvalues_iq4nl): denser near 0, where weights concentrate. */
 static const int8_t iq4_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
@@ -26,6 +38,51 @@ static inline int iq4_nearest(float v) {
   return v - iq4_levels[hi - 1] < iq4_levels[hi] - v ? hi - 1 : hi;
 }
 
+/* Σ w·q·x and Σ w·q·q (weights w = x², GGML's choice without an importance matrix) over one
+ * 32-value block indexed at inverse scale id; the indices go to L when it is not NULL. */
+static inline void iq4_sums(const float *x, float id, uint8_t *L, float *sumqx, float *sumq2) {
+  float sx = 0.0f, s2 = 0.0f;
+  for (int j = 0; j < 32; j++) {
+    const int l = iq4_nearest(id * x[j]);
+    if (L) L[j] = (uint8_t)l;
+    const float q = iq4_levels[l], w = x[j] * x[j];
+    sx += w * q * x[j];
+    s2 += w * q * q;
+  }
+  *sumqx = sx, *sumq2 = s2;
+}
+
+/* GGML's quantize_row_iq4_nl_impl fit of one 32-value block whose largest-magnitude value is
+ * max (|max| >= 1e-15): one pass at d = max/-127 (ntry <= 0) or max/127 (ntry > 0), d refined
+ * to the weighted least-squares scale of those indices (written to L); then for ntry > 0 the
+ * 2·ntry+1 inverse scales (t - 127)/max, t in -ntry..ntry, keeping the best least-squares
+ * scale. Returns the scale. */
+LLMEM_SCALAR static float iq4_fit32(const float *x, float max, int ntry, uint8_t *L) {
+  float d = ntry > 0 ? -max / iq4_levels[0] : max / iq4_levels[0];
+  float sumqx, sumq2;
+  iq4_sums(x, 1.0f / d, L, &sumqx, &sumq2);
+  d = sumqx / sumq2;
+  float best = d * sumqx;
+  for (int itry = -ntry; itry <= ntry; itry++) {
+    iq4_sums(x, (float)(itry + iq4_levels[0]) / max, NULL, &sumqx, &sumq2);
+    const float gain = sumqx * sumqx, bound = best * sumq2;
+    if (sumq2 > 0 && gain > bound) {
+      d = sumqx / sumq2;
+      best = d * sumqx;
+    }
+  }
+  return d;
+}
+
+/* The value of largest magnitude of 32 (the first, on ties); *amax gets its magnitude. */
+static inline float iq4_max32(const float *x, float *amax) {
+  float a = 0.0f, max = 0.0f;
+  for (int j = 0; j < 32; j++)
+    if (fabsf(x[j]) > a) a = fabsf(x[j]), max = x[j];
+  *amax = a;
+  return max;
+}
+
 LLMEM_SCALAR void quantize_iq4_nl_scalar(const float *x, void *out, size_t n) {
   uint8_t *y = out;
   /* GGML's reference leaves a block whose |x| is all below 1e-15 at d = 0 with the indices of
@@ -35,22 +92,9 @@ LLMEM_SCALAR void quantize_iq4_nl_scalar(const float *x, void *out, size_t n) {
   uint8_t L[32];
   memset(L, 8, sizeof L);
   for (size_t b = 0; b < n / 32; b++, x += 32, y += IQ4_NL_BYTES) {
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < 32; j++)
-      if (fabsf(x[j]) > amax) amax = fabsf(x[j]), max = x[j];
-    float d = 0.0f;
-    if (amax >= 1e-15f) {
-      d = max / iq4_levels[0];
-      const float id = 1.0f / d;
-      float sumqx = 0.0f, sumq2 = 0.0f;
-      for (int j = 0; j < 32; j++) {
-        L[j] = (uint8_t)iq4_nearest(id * x[j]);
-        const float q = iq4_levels[L[j]], w = x[j] * x[j];
-        sumqx += w * q * x[j];
-        sumq2 += w * q * q;
-      }
-      d = sumqx / sumq2;
-    }
+    float amax;
+    const float max = iq4_max32(x, &amax);
+    const float d = amax >= 1e-15f ? iq4_fit32(x, max, -1, L) : 0.0f;
     st_u16(y, fp32_to_fp16(d));
     for (int j = 0; j < 16; j++) y[2 + j] = (uint8_t)(L[j] | (L[j + 16] << 4));
   }
@@ -82,6 +126,84 @@ LLMEM_SCALAR float dot_iq4_nl_q8_0_scalar(const void *vx, const void *vy, size_t
     for (int j = 0; j < 16; j++)
       sumi += iq4_levels[x[2 + j] & 0x0F] * (int8_t)y[2 + j] + iq4_levels[x[2 + j] >> 4] * (int8_t)y[18 + j];
     sum = iq4_nl_fold(sum, sumi, scale_at(x), scale_at(y));
+  }
+  return sum;
+}
+
+/* ---- IQ4_XS ------------------------------------------------------------------------------ */
+
+/* Sub-block ib's 6-bit scale of an IQ4_XS block at x (0..63; the scale is d·(ls - 32)). */
+static inline int iq4_xs_ls(const uint8_t *x, int ib) {
+  return ((x[IQ4_XS_SCALES_L + ib / 2] >> 4 * (ib % 2)) & 0xF) | (((ld_u16(x + IQ4_XS_SCALES_H) >> 2 * ib) & 3) << 4);
+}
+
+LLMEM_SCALAR void quantize_iq4_xs_scalar(const float *x, void *out, size_t n) {
+  uint8_t *y = out;
+  for (size_t b = 0; b < n / QK_K; b++, x += QK_K, y += IQ4_XS_BYTES) {
+    float scales[8], max_scale = 0.0f, amax_scale = 0.0f;
+    for (int ib = 0; ib < 8; ib++) {
+      float amax;
+      const float max = iq4_max32(x + 32 * ib, &amax);
+      uint8_t unused[32]; /* the fit's first-pass indices: every index is re-derived below */
+      scales[ib] = amax >= 1e-15f ? iq4_fit32(x + 32 * ib, max, 7, unused) : 0.0f;
+      if (fabsf(scales[ib]) > amax_scale) amax_scale = fabsf(scales[ib]), max_scale = scales[ib];
+    }
+    /* The super-block scale and the sub-block scales against it use the f32 d, not its fp16
+     * rounding, as GGML's do (an all-zero block gets d = -0.0, stored as fp16 0x8000). */
+    const float d = -max_scale / 32, id = d != 0.0f ? 1.0f / d : 0.0f;
+    st_u16(y, fp32_to_fp16(d));
+    uint16_t scales_h = 0;
+    uint8_t *q = y + IQ4_XS_QS;
+    for (int ib = 0; ib < 8; ib++) {
+      int l = k_nearest_int(id * scales[ib]);
+      l = l < -32 ? -32 : l > 31 ? 31 : l;
+      const float dl = d * (float)l, idl = dl != 0.0f ? 1.0f / dl : 0.0f;
+      const float *xb = x + 32 * ib;
+      for (int j = 0; j < 16; j++)
+        q[16 * ib + j] = (uint8_t)(iq4_nearest(idl * xb[j]) | (iq4_nearest(idl * xb[j + 16]) << 4));
+      l += 32;
+      if (ib % 2 == 0) y[IQ4_XS_SCALES_L + ib / 2] = (uint8_t)(l & 0xF);
+      else y[IQ4_XS_SCALES_L + ib / 2] |= (uint8_t)((l & 0xF) << 4);
+      scales_h |= (uint16_t)((l >> 4) << 2 * ib);
+    }
+    st_u16(y + IQ4_XS_SCALES_H, scales_h);
+  }
+}
+
+LLMEM_SCALAR void dequantize_iq4_xs_scalar(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
+  for (size_t b = 0; b < n / QK_K; b++, x += IQ4_XS_BYTES) {
+    const float d = scale_at(x);
+    for (int ib = 0; ib < 8; ib++, y += 32) {
+      const float dl = d * (float)(iq4_xs_ls(x, ib) - 32);
+      const uint8_t *q = x + IQ4_XS_QS + 16 * ib;
+      for (int j = 0; j < 16; j++) {
+        y[j] = dl * iq4_levels[q[j] & 0x0F];
+        y[j + 16] = dl * iq4_levels[q[j] >> 4];
+      }
+    }
+  }
+}
+
+/* One sub-block's fold, in GGML's scalar order: sum + (d·d8·(ls - 32))·sumi. */
+static inline float iq4_xs_fold(float sum, float d4d8, int ls, int sumi) {
+  const float dl = d4d8 * (float)(ls - 32);
+  const float t = dl * (float)sumi;
+  return sum + t;
+}
+
+LLMEM_SCALAR float dot_iq4_xs_q8_k_scalar(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
+  float sum = 0.0f;
+  for (size_t b = 0; b < n / QK_K; b++, x += IQ4_XS_BYTES, y += Q8_K_BYTES) {
+    const float d4d8 = scale_at(x) * ld_f32(y);
+    for (int ib = 0; ib < 8; ib++) {
+      const uint8_t *q = x + IQ4_XS_QS + 16 * ib;
+      const int8_t *a = (const int8_t *)(y + Q8_K_QS + 32 * ib);
+      int sumi = 0;
+      for (int j = 0; j < 16; j++) sumi += a[j] * iq4_levels[q[j] & 0x0F] + a[j + 16] * iq4_levels[q[j] >> 4];
+      sum = iq4_xs_fold(sum, d4d8, iq4_xs_ls(x, ib), sumi);
+    }
   }
   return sum;
 }
@@ -131,6 +253,61 @@ LLMEM_AVX2 float dot_iq4_nl_q8_0_avx2(const void *vx, const void *vy, size_t n) 
   }
   return sum;
 }
+/* The 32 values of IQ4_XS sub-block ib as f32 (dl = d·(ls - 32)). */
+LLMEM_AVX2 static inline void iq4_store32_avx2(float *y, __m256i lv, float dl) {
+  const __m256 s = _mm256_set1_ps(dl);
+  const __m128i lo = _mm256_castsi256_si128(lv), hi = _mm256_extracti128_si256(lv, 1);
+  const __m128i part[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+  for (int k = 0; k < 4; k++) _mm256_storeu_ps(y + 8 * k, _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part[k]))));
+}
+
+LLMEM_AVX2 void dequantize_iq4_xs_avx2(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
+  for (size_t b = 0; b < n / QK_K; b++, x += IQ4_XS_BYTES) {
+    const float d = scale_at_avx2(x);
+    for (int ib = 0; ib < 8; ib++, y += 32)
+      iq4_store32_avx2(y, iq4_levels_avx2(x + IQ4_XS_QS + 16 * ib), d * (float)(iq4_xs_ls(x, ib) - 32));
+  }
+}
+
+/* Eight vectors of 8 int32 to one vector of their 8 sums (lane k = Σ v[k]), by three rounds of
+ * horizontal adds and one cross-lane add. */
+LLMEM_AVX2 static inline __m256i iq4_sum8x8_avx2(const __m256i v[8]) {
+  const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+  const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+/* Per super-block: the 8 sub-blocks' integer sums by a table lookup and maddubs (levels are
+ * signed: |q| against y carrying q's sign; |q|·|y| pairs stay below 2·127·127 < 32767), reduced
+ * together; their terms (d·d8·(ls - 32))·sumi by vector multiplies (each the scalar's rounding),
+ * then added in the scalar's order. */
+LLMEM_AVX2 float dot_iq4_xs_q8_k_avx2(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
+  const __m256i ones = _mm256_set1_epi16(1);
+  float sum = 0.0f;
+  for (size_t b = 0; b < n / QK_K; b++, x += IQ4_XS_BYTES, y += Q8_K_BYTES) {
+    __m256i p[8];
+    for (int ib = 0; ib < 8; ib++) {
+      const __m256i q = iq4_levels_avx2(x + IQ4_XS_QS + 16 * ib);
+      const __m256i a = _mm256_loadu_si256((const __m256i *)(y + Q8_K_QS + 32 * ib));
+      p[ib] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q)), ones);
+    }
+    const __m256i sumi = iq4_sum8x8_avx2(p);
+    /* ls - 32 per sub-block: low nibbles of scales_l, high 2 bits from scales_h. */
+    const uint32_t sl = (uint32_t)x[IQ4_XS_SCALES_L] | (uint32_t)x[IQ4_XS_SCALES_L + 1] << 8 |
+                        (uint32_t)x[IQ4_XS_SCALES_L + 2] << 16 | (uint32_t)x[IQ4_XS_SCALES_L + 3] << 24;
+    const __m256i shift4 = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28), shift2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    const __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)sl), shift4), _mm256_set1_epi32(0xF));
+    const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(ld_u16(x + IQ4_XS_SCALES_H)), shift2), _mm256_set1_epi32(3));
+    const __m256i ls = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
+    const __m256 dl = _mm256_mul_ps(_mm256_set1_ps(scale_at_avx2(x) * ld_f32(y)), _mm256_cvtepi32_ps(ls));
+    float t[8];
+    _mm256_storeu_ps(t, _mm256_mul_ps(dl, _mm256_cvtepi32_ps(sumi)));
+    for (int k = 0; k < 8; k++) sum += t[k];
+  }
+  return sum;
+}
 #endif
 
 #if LLMEM_ARM
@@ -177,6 +354,40 @@ float dot_iq4_nl_q8_0_neon(const void *vx, const void *vy, size_t n) {
     iq4_levels_neon(x + 2, &lo, &hi);
     const int sumi = iq4_dot32_neon(lo, hi, vld1q_s8((const int8_t *)(y + 2)), vld1q_s8((const int8_t *)(y + 18)));
     sum = iq4_nl_fold(sum, sumi, scale_at(x), scale_at(y));
+  }
+  return sum;
+}
+void dequantize_iq4_xs_neon(const void *in, float *y, size_t n) {
+  const uint8_t *x = in;
+  for (size_t b = 0; b < n / QK_K; b++, x += IQ4_XS_BYTES) {
+    const float d = scale_at(x);
+    for (int ib = 0; ib < 8; ib++, y += 32) {
+      int8x16_t lo, hi;
+      iq4_levels_neon(x + IQ4_XS_QS + 16 * ib, &lo, &hi);
+      const float dl = d * (float)(iq4_xs_ls(x, ib) - 32);
+      float32x4_t v[8];
+      widen8_neon(vget_low_s8(lo), dl, &v[0], &v[1]);
+      widen8_neon(vget_high_s8(lo), dl, &v[2], &v[3]);
+      widen8_neon(vget_low_s8(hi), dl, &v[4], &v[5]);
+      widen8_neon(vget_high_s8(hi), dl, &v[6], &v[7]);
+      for (int k = 0; k < 8; k++) vst1q_f32(y + 4 * k, v[k]);
+    }
+  }
+}
+
+/* Per sub-block: the levels by vqtbl1q, the integer sum by vdotq (or widening multiplies without
+ * dotprod), folded in the scalar's order. */
+float dot_iq4_xs_q8_k_neon(const void *vx, const void *vy, size_t n) {
+  const uint8_t *x = vx, *y = vy;
+  float sum = 0.0f;
+  for (size_t b = 0; b < n / QK_K; b++, x += IQ4_XS_BYTES, y += Q8_K_BYTES) {
+    const float d4d8 = scale_at(x) * ld_f32(y);
+    for (int ib = 0; ib < 8; ib++) {
+      int8x16_t lo, hi;
+      iq4_levels_neon(x + IQ4_XS_QS + 16 * ib, &lo, &hi);
+      const int8_t *a = (const int8_t *)(y + Q8_K_QS + 32 * ib);
+      sum = iq4_xs_fold(sum, d4d8, iq4_xs_ls(x, ib), iq4_dot32_neon(lo, hi, vld1q_s8(a), vld1q_s8(a + 16)));
+    }
   }
   return sum;
 }

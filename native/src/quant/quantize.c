@@ -28,5 +28,6 @@ float llmem_dot_q4_k_q8_k(const void *x, const void *y, size_t n) { return llmem
 float llmem_dot_q5_k_q8_k(const void *x, const void *y, size_t n) { return llmem_format_kernels_active[LLMEM_Q5_K].vec_dot(x, y, n); }
 float llmem_dot_q6_k_q8_k(const void *x, const void *y, size_t n) { return llmem_format_kernels_active[LLMEM_Q6_K].vec_dot(x, y, n); }
 float llmem_dot_iq4_nl_q8_0(const void *x, const void *y, size_t n) { return llmem_format_kernels_active[LLMEM_IQ4_NL].vec_dot(x, y, n); }
+float llmem_dot_iq4_xs_q8_k(const void *x, const void *y, size_t n) { return llmem_format_kernels_active[LLMEM_IQ4_XS].vec_dot(x, y, n); }
 float llmem_dot_q5_0_q8_0(const void *x, const void *y, size_t n) { return llmem_format_kernels_active[LLMEM_Q5_0].vec_dot(x, y, n); }
 float llmem_dot_q5_1_q8_1(const void *x, const void *y, size_t n) { return llmem_format_kernels_active[LLMEM_Q5_1].vec_dot(x, y, n); }

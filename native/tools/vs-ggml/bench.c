@@ -65,13 +65,14 @@ int main(int argc, char **argv) {
       {"q4_1·q8_1", LLMEM_Q4_1, LLMEM_Q8_1, "ggml_vec_dot_q4_1_q8_1", "quantize_row_q8_1", llmem_dot_q4_1_q8_1, 0},
       {"q4_K·q8_K", LLMEM_Q4_K, LLMEM_Q8_K, "ggml_vec_dot_q4_K_q8_K", "quantize_row_q8_K", llmem_dot_q4_k_q8_k, 1},
       {"q6_K·q8_K", LLMEM_Q6_K, LLMEM_Q8_K, "ggml_vec_dot_q6_K_q8_K", "quantize_row_q8_K", llmem_dot_q6_k_q8_k, 1},
+      {"iq4_xs·q8_K", LLMEM_IQ4_XS, LLMEM_Q8_K, "ggml_vec_dot_iq4_xs_q8_K", "quantize_row_q8_K", llmem_dot_iq4_xs_q8_k, 1},
   };
   /* Shapes: a 768×256/288-wide layer matrix (cache-resident) and a 32000×288/256 classifier. */
   const size_t shapes[][2] = {{768, 256}, {32000, 256}, {768, 288}, {32000, 288}};
   llmem_set_threads(1);
   printf("ISA %s; ns per row (median of 15), ratio llmem/ggml (>1 = slower), weight GB/s, fraction of a plain read\n",
          llmem_isa_name(llmem_active_isa()));
-  printf("%-10s %-11s %9s %9s %6s %9s %6s %8s %6s\n", "kernel", "rows×cols", "ggml", "llmem_dot", "ratio", "matvec",
+  printf("%-11s %-11s %9s %9s %6s %9s %6s %8s %6s\n", "kernel", "rows×cols", "ggml", "llmem_dot", "ratio", "matvec",
          "ratio", "GB/s", "read");
   for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++) {
     const kernel *kn = &ks[k];
@@ -119,7 +120,7 @@ int main(int argc, char **argv) {
       const double best = kn->matrix && m_ns < l_ns ? m_ns : l_ns;
       char shape[32];
       snprintf(shape, sizeof shape, "%zux%zu", rows, cols);
-      printf("%-10s %-11s %9.1f %9.1f %6.2f %9.1f %6.2f %8.1f %6.2f  (max rel diff vs ggml %.1e)\n", kn->name, shape,
+      printf("%-11s %-11s %9.1f %9.1f %6.2f %9.1f %6.2f %8.1f %6.2f  (max rel diff vs ggml %.1e)\n", kn->name, shape,
              g_ns, l_ns, l_ns / g_ns, m_ns, m_ns / g_ns, rb / best, r_s / rows * 1e9 / best, max_rel);
       free(wf), free(x), free(xq_g), free(xq_l), free(yg), free(yl), free(ym);
       llmem_free(w), llmem_free(scratch);

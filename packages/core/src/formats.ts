@@ -137,6 +137,18 @@ const FORMAT_ROWS = [
     row: false,
     matrix: true,
   },
+  // GGML's iq4_xs: iq4_nl's levels under 6-bit scales of 32-value sub-blocks in 256-value
+  // super-blocks; a weight format dotted with q8_K.
+  {
+    id: 14,
+    name: "iq4_xs",
+    blockSize: 256,
+    blockBytes: 136,
+    vecDot: "q8_K",
+    quant: true,
+    row: false,
+    matrix: true,
+  },
 ] as const;
 
 type Rows = (typeof FORMAT_ROWS)[number];

@@ -81,6 +81,7 @@ export {
   nativeDequantize,
   nativeDotF16F32,
   nativeDotIq4NlQ8_0,
+  nativeDotIq4XsQ8_K,
   nativeDotQ4_0Q8_0,
   nativeDotQ4_1Q8_1,
   nativeDotQ4_KQ8_K,
@@ -96,6 +97,7 @@ export {
   nativeReadBytes,
   quantNative,
 } from "./quant.ts";
+export { type NormStyle, nativeAdd, nativeRmsnormRows, nativeRopeRows, nativeSwiglu } from "./rows.ts";
 export {
   type Backend,
   backend,

@@ -110,6 +110,12 @@ export function nativeDotIq4NlQ8_0(x: Uint8Array, y: Uint8Array, n: number): num
   if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_iq4_nl_q8_0");
   return r;
 }
+export function nativeDotIq4XsQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
+  const l = loaded()!;
+  const r = l.llmem_dot_iq4_xs_q8_k_checked(x, engineByteLength(x), y, engineByteLength(y), n);
+  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_iq4_xs_q8_k");
+  return r;
+}
 export function nativeDotF16F32(x: Uint16Array, y: Float32Array, n: number): number {
   const l = loaded()!;
   const r = l.llmem_dot_f16_f32_checked(x, engineByteLength(x), y, engineByteLength(y), n);

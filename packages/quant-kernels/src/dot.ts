@@ -2,7 +2,7 @@
  * Dot products over quantized and half-precision vectors, GGML's pairings: Q8_0·Q8_0,
  * Q4_0·Q8_0 and Q4_1·Q8_1 (the activation side quantized with quantize("q8_0"/"q8_1", x)),
  * Q4_K·Q8_K, Q5_K·Q8_K and Q6_K·Q8_K (activations quantized with quantize("q8_K", x); n a multiple of
- * 256), Q5_0·Q8_0, Q5_1·Q8_1 and IQ4_NL·Q8_0, plus f16·f32 and f32·f32.
+ * 256), Q5_0·Q8_0, Q5_1·Q8_1, IQ4_NL·Q8_0 and IQ4_XS·Q8_K, plus f16·f32 and f32·f32.
  */
 import { checkSize, LlmemError } from "@llmem/core";
 import {
@@ -12,6 +12,7 @@ import {
   isPlainU16,
   nativeDotF16F32,
   nativeDotIq4NlQ8_0,
+  nativeDotIq4XsQ8_K,
   nativeDotQ4_0Q8_0,
   nativeDotQ4_1Q8_1,
   nativeDotQ4_KQ8_K,
@@ -24,7 +25,7 @@ import {
 } from "@llmem/native";
 import { blockBytes, QK, QK_K, quantGeometry, wholeBlocks } from "./formats.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ4_1Q8_1Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
-import { dotIq4NlQ8_0Ref } from "./reference/iq4.ts";
+import { dotIq4NlQ8_0Ref, dotIq4XsQ8_KRef } from "./reference/iq4.ts";
 import { dotQ4_KQ8_KRef, dotQ5_KQ8_KRef, dotQ6_KQ8_KRef } from "./reference/kquants.ts";
 import { dotQ5_0Q8_0Ref, dotQ5_1Q8_1Ref } from "./reference/q5.ts";
 
@@ -39,7 +40,8 @@ type Pair =
   | "q6_K·q8_K"
   | "q5_0·q8_0"
   | "q5_1·q8_1"
-  | "iq4_nl·q8_0";
+  | "iq4_nl·q8_0"
+  | "iq4_xs·q8_K";
 const PAIRS = {
   q8_0·q8_0: { x: "q8_0", y: "q8_0", native: nativeDotQ8_0, ref: dotQ8_0Q8_0Ref },
   q4_0·q8_0: { x: "q4_0", y: "q8_0", native: nativeDotQ4_0Q8_0, ref: dotQ4_0Q8_0Ref },
@@ -50,6 +52,7 @@ const PAIRS = {
   q5_0·q8_0: { x: "q5_0", y: "q8_0", native: nativeDotQ5_0Q8_0, ref: dotQ5_0Q8_0Ref },
   q5_1·q8_1: { x: "q5_1", y: "q8_1", native: nativeDotQ5_1Q8_1, ref: dotQ5_1Q8_1Ref },
   iq4_nl·q8_0: { x: "iq4_nl", y: "q8_0", native: nativeDotIq4NlQ8_0, ref: dotIq4NlQ8_0Ref },
+  iq4_xs·q8_K: { x: "iq4_xs", y: "q8_K", native: nativeDotIq4XsQ8_K, ref: dotIq4XsQ8_KRef },
 } as const;
 
 /** Bytes of one block of each format the pairs use (the fast path's constants). */
@@ -64,6 +67,7 @@ const Q6_K_BYTES = quantGeometry("q6_K")!.blockBytes;
 const Q5_0_BYTES = quantGeometry("q5_0")!.blockBytes;
 const Q5_1_BYTES = quantGeometry("q5_1")!.blockBytes;
 const IQ4_NL_BYTES = quantGeometry("iq4_nl")!.blockBytes;
+const IQ4_XS_BYTES = quantGeometry("iq4_xs")!.blockBytes;
 
 const U8_PROTO = Uint8Array.prototype;
 
@@ -199,6 +203,14 @@ export function dotIq4NlQ8_0(x: Uint8Array, y: Uint8Array, n: number): number {
   return quantDot("iq4_nl·q8_0", x, y, n);
 }
 
+/** Σ x[i]·y[i] over n values (a multiple of 256), x IQ4_XS (weights), y Q8_K (activations). */
+export function dotIq4XsQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
+  if (blocksFit(x, y, n, IQ4_XS_BYTES, Q8_K_BYTES, QK_K)) {
+    if (quantNative()) return nativeDotIq4XsQ8_K(x, y, n);
+  }
+  return quantDot("iq4_xs·q8_K", x, y, n);
+}
+
 /** Σ f16(x[i])·y[i] over the first n values (x holds fp16 bits). */
 export function dotF16F32(x: Uint16Array, y: Float32Array, n: number = x.length): number {
   if (
@@ -244,5 +256,6 @@ export const referenceDot = {
   dotQ5_0Q8_0: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ5_0Q8_0Ref(x, 0, y, 0, n / 32),
   dotQ5_1Q8_1: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ5_1Q8_1Ref(x, 0, y, 0, n / 32),
   dotIq4NlQ8_0: (x: Uint8Array, y: Uint8Array, n: number): number => dotIq4NlQ8_0Ref(x, 0, y, 0, n / 32),
+  dotIq4XsQ8_K: (x: Uint8Array, y: Uint8Array, n: number): number => dotIq4XsQ8_KRef(x, 0, y, 0, n / QK_K),
   dotF16F32: (x: Uint16Array, y: Float32Array, n: number): number => dotF16F32Ref(x, 0, y, n),
 };

@@ -11,6 +11,7 @@ export {
   dotF16F32,
   dotF32,
   dotIq4NlQ8_0,
+  dotIq4XsQ8_K,
   dotQ4_0Q8_0,
   dotQ4_1Q8_1,
   dotQ4_KQ8_K,

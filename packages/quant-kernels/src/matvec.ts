@@ -1,7 +1,8 @@
 /**
- * y = W x, the workhorse of a decode loop. Rows are f32, f16, Q8_0, Q4_0, Q4_K, Q5_K or Q6_K; for the
- * block formats x is first quantized once to the format's activation format (Q8_0, or Q8_K for
- * the K-quants; into a scratch buffer kept between calls, so the hot path allocates nothing) and
+ * y = W x, the workhorse of a decode loop. Rows are any matrix format of the format table (f32,
+ * f16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS); for the block formats x is first
+ * quantized once to the format's activation format (Q8_0/Q8_1, or Q8_K for the K-quants and
+ * IQ4_XS; into a scratch buffer kept between calls, so the hot path allocates nothing) and
  * each row is an integer dot product, as GGML does.
  */
 import { checkInt, LlmemError } from "@llmem/core";
@@ -23,7 +24,7 @@ import { checkMatrixFormat, type MatrixFormat, rowBytes, wholeBlocks } from "./f
 import { quantize } from "./quantize.ts";
 import { quantizeQ8_0Blocks, quantizeQ8_1Blocks } from "./reference/blocks.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
-import { dotIq4NlQ8_0Ref } from "./reference/iq4.ts";
+import { dotIq4NlQ8_0Ref, dotIq4XsQ8_KRef } from "./reference/iq4.ts";
 import { dotQ4_KQ8_KRef, dotQ5_KQ8_KRef, dotQ6_KQ8_KRef, quantizeQ8_KBlocks } from "./reference/kquants.ts";
 import { dotF32At } from "./reference/matvec.ts";
 import { dotQ5_0Q8_0Ref, dotQ5_1Q8_1Ref } from "./reference/q5.ts";
@@ -49,6 +50,7 @@ const DATA_KIND = {
   q5_0: Uint8Array,
   q5_1: Uint8Array,
   iq4_nl: Uint8Array,
+  iq4_xs: Uint8Array,
 } as const;
 
 /** Quantizes or converts row-major f32 weights (rows × cols) into a Matrix. */
@@ -261,11 +263,18 @@ export function matvecReference(
 ): void {
   const { rows, cols } = w;
   const format = checkMatrixFormat(w.format);
-  if (format === "q4_K" || format === "q5_K" || format === "q6_K") {
+  if (format === "q4_K" || format === "q5_K" || format === "q6_K" || format === "iq4_xs") {
     // x to Q8_K once, then each row's integer dot (as the native scalar path, bit for bit).
     const nb = cols / 256;
     quantizeQ8_KBlocks(x, s, nb);
-    const dot = format === "q4_K" ? dotQ4_KQ8_KRef : format === "q5_K" ? dotQ5_KQ8_KRef : dotQ6_KQ8_KRef;
+    const dot =
+      format === "q4_K"
+        ? dotQ4_KQ8_KRef
+        : format === "q5_K"
+          ? dotQ5_KQ8_KRef
+          : format === "q6_K"
+            ? dotQ6_KQ8_KRef
+            : dotIq4XsQ8_KRef;
     const rb = rowBytes(format, cols);
     for (let r = 0; r < rows; r++) y[r] = dot(w.data as Uint8Array, r * rb, s, 0, nb);
     return;

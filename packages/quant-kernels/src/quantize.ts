@@ -25,7 +25,12 @@ import {
   quantizeQ8_0Blocks,
   quantizeQ8_1Blocks,
 } from "./reference/blocks.ts";
-import { dequantizeIq4NlBlocks, quantizeIq4NlBlocks } from "./reference/iq4.ts";
+import {
+  dequantizeIq4NlBlocks,
+  dequantizeIq4XsBlocks,
+  quantizeIq4NlBlocks,
+  quantizeIq4XsBlocks,
+} from "./reference/iq4.ts";
 import {
   dequantizeQ4_KBlocks,
   dequantizeQ5_KBlocks,
@@ -58,6 +63,7 @@ const QUANTIZE_REF: Record<QuantFormat, QuantizeBlocks> = {
   q5_0: quantizeQ5_0Blocks,
   q5_1: quantizeQ5_1Blocks,
   iq4_nl: quantizeIq4NlBlocks,
+  iq4_xs: quantizeIq4XsBlocks,
 };
 const DEQUANTIZE_REF: Record<QuantFormat, DequantizeBlocks> = {
   q8_0: dequantizeQ8_0Blocks,
@@ -71,6 +77,7 @@ const DEQUANTIZE_REF: Record<QuantFormat, DequantizeBlocks> = {
   q5_0: dequantizeQ5_0Blocks,
   q5_1: dequantizeQ5_1Blocks,
   iq4_nl: dequantizeIq4NlBlocks,
+  iq4_xs: dequantizeIq4XsBlocks,
 };
 
 /** The message is built only on failure. */

@@ -12,6 +12,7 @@ import {
   dequantize,
   dequantizeInto,
   dotF16F32,
+  dotIq4XsQ8_K,
   dotQ4_0Q8_0,
   dotQ8_0,
   fromBf16,
@@ -53,6 +54,21 @@ describe("fast paths refuse views with their own length/byteLength", () => {
     expectRefused(() => dotQ8_0(q, ownSized(new Uint8Array(34), Q8), N));
     expectRefused(() => dotQ4_0Q8_0(ownSized(new Uint8Array(18), q4.length), q, N));
     expect(dotQ8_0(q, q, N)).toBeCloseTo(N, 0);
+  });
+
+  test("iq4_xs: quantizeInto, dequantizeInto and its q8_K dot", () => {
+    const x = new Float32Array(512).fill(1);
+    const w = quantize("iq4_xs", x);
+    const a = quantize("q8_K", x);
+    expectRefused(() => quantizeInto("iq4_xs", x, ownSized(new Uint8Array(136), 272)));
+    expectRefused(() => quantizeInto("iq4_xs", ownSized(new Float32Array(256), 512), new Uint8Array(272)));
+    expectRefused(() => dequantizeInto("iq4_xs", ownSized(new Uint8Array(136), 272), new Float32Array(512)));
+    expectRefused(() => dotIq4XsQ8_K(ownSized(new Uint8Array(136), 272), a, 512));
+    expectRefused(() => dotIq4XsQ8_K(w, ownSized(new Uint8Array(292), 584), 512));
+    const dst = guarded(Uint8Array, 136);
+    quantizeInto("iq4_xs", x.subarray(0, 256), dst.view);
+    expect(dst.intact()).toBe(true);
+    expect(dotIq4XsQ8_K(w, a, 512)).toBeCloseTo(512, 0);
   });
 
   test("fp16/bf16 conversions and dotF16F32", () => {

@@ -19,6 +19,7 @@ export const quantSymbols = {
   llmem_dot_q5_0_q8_0_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
   llmem_dot_q5_1_q8_1_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
   llmem_dot_iq4_nl_q8_0_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
+  llmem_dot_iq4_xs_q8_k_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
   llmem_dot_f16_f32_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
   llmem_matvec_checked: { args: [i32, ptr, u64, u64, u64, ptr, u64, ptr, u64, ptr, u64], returns: i32 },
   llmem_matmul_checked: { args: [i32, ptr, u64, u64, u64, ptr, u64, u64, ptr, u64, ptr, u64], returns: i32 },

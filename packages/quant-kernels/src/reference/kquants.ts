@@ -18,7 +18,7 @@ export const Q6_K_BYTES = 210;
  * GGML's nearest_int: v + 1.5·2^23 in f32, whose low mantissa bits hold the integer, so ties go
  * to EVEN. Out of GGML's asserted range (|v| > 4194303) it saturates and NaN gives 0, as the C does.
  */
-function nearestInt(v: number): number {
+export function nearestInt(v: number): number {
   if (Math.abs(v) <= 4194303) return fr(v + 12582912) - 12582912;
   return v > 0 ? 4194304 : v < 0 ? -4194304 : 0;
 }
@@ -32,7 +32,7 @@ function putF16(b: Uint8Array, o: number, x: number): number {
 }
 const f32Scratch = new Float32Array(1);
 const f32Bytes = new Uint8Array(f32Scratch.buffer);
-function getF32(b: Uint8Array, o: number): number {
+export function getF32(b: Uint8Array, o: number): number {
   for (let i = 0; i < 4; i++) f32Bytes[i] = b[o + i]!;
   return f32Scratch[0]!;
 }
