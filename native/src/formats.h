@@ -88,6 +88,8 @@ typedef struct {
   void (*kv_scores)(int format, const float *q, size_t group, size_t head_dim, const uint8_t *rows, size_t row_bytes,
                     size_t n, float scale, float *out, size_t out_stride, float *tmp);
   void (*kv_weighted_rows)(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim);
+  void (*kv_weighted_rows_f16)(const uint16_t *rows, size_t stride, const float *w, size_t n, float *out,
+                               size_t head_dim);
   float (*kv_softmax)(float *s, size_t n);
   const struct kv_q4_ops *kv_q4;
   /* Rows [r0, r1) of a matvec. */
@@ -132,6 +134,8 @@ int llmem_use_vnni(int on);
                        size_t row_bytes, size_t n, float scale, float *out, size_t out_stride, float *tmp);        \
   void kv_weighted_rows_##isa(const float *rows, size_t stride, const float *w, size_t n, float *out,             \
                               size_t head_dim);                                                                   \
+  void kv_weighted_rows_f16_##isa(const uint16_t *rows, size_t stride, const float *w, size_t n, float *out,    \
+                                  size_t head_dim);                                                               \
   float kv_softmax_##isa(float *s, size_t n);                                                                     \
   extern const struct kv_q4_ops kv_q4_ops_##isa;
 LLMEM_DECLARE_PER_ISA(LLMEM_FORMAT_DECLS)
@@ -165,6 +169,9 @@ void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r1);
 void matvec_range_avx2_vnni(const llmem_matvec_job *j, size_t r0, size_t r1);
 /* Rows [r0, r1) of a Q4_K matrix against x in Q8_K, four rows per pass (quant/q4_k.c). */
 void matvec_rows_q4_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq, size_t cols,
+                           float *y);
+/* The same for Q6_K rows (quant/q6_k.c). */
+void matvec_rows_q6_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq, size_t cols,
                            float *y);
 void matmul_range_generic(const llmem_matmul_job *j, size_t r0, size_t r1);
 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r1);

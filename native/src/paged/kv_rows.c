@@ -1,6 +1,7 @@
 /* Row decode and axpy for the paged-attention kernel. */
 #include "../formats.h"
 #include "kv_rows.h"
+#include "../quant/quant_internal.h"
 
 /* One row against the query heads of its group (out[j * out_stride] for j < group). */
 typedef void (*kv_dot_fn)(const float *q, size_t group, size_t head_dim, const float *row, float scale, float *out,
@@ -29,6 +30,13 @@ static void kv_dot_group_scalar(const float *q, size_t group, size_t head_dim, c
 void kv_weighted_rows_scalar(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim) {
   for (size_t t = 0; t < n; t++) {
     for (size_t d = 0; d < head_dim; d++) out[d] += w[t] * rows[t * stride + d];
+  }
+}
+
+void kv_weighted_rows_f16_scalar(const uint16_t *rows, size_t stride, const float *w, size_t n, float *out,
+                                 size_t head_dim) {
+  for (size_t t = 0; t < n; t++) {
+    for (size_t d = 0; d < head_dim; d++) out[d] += w[t] * fp16_to_fp32(rows[t * stride + d]);
   }
 }
 
@@ -136,6 +144,40 @@ LLMEM_AVX2 void kv_scores_avx2(int format, const float *q, size_t group, size_t 
   else kv_scores_rows(kv_dot_group_avx2, format, q, group, head_dim, rows, row_bytes, n, scale, out, out_stride, tmp);
 }
 
+/* kv_weighted_rows_avx2's loop with each 8-value slice converted from fp16 in the register
+ * (vcvtph2ps is exact), so an f16 pool's values need no decoded copy: the same bits as
+ * decoding the rows first and running kv_weighted_rows_avx2. */
+LLMEM_AVX2 void kv_weighted_rows_f16_avx2(const uint16_t *rows, size_t stride, const float *w, size_t n, float *out,
+                                          size_t head_dim) {
+#define LD16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+  size_t d = 0;
+  for (; d + 32 <= head_dim; d += 32) {
+    __m256 a0 = _mm256_loadu_ps(out + d), a1 = _mm256_loadu_ps(out + d + 8);
+    __m256 a2 = _mm256_loadu_ps(out + d + 16), a3 = _mm256_loadu_ps(out + d + 24);
+    for (size_t t = 0; t < n; t++) {
+      const __m256 wt = _mm256_set1_ps(w[t]);
+      const uint16_t *r = rows + t * stride + d;
+      a0 = _mm256_fmadd_ps(wt, LD16(r), a0);
+      a1 = _mm256_fmadd_ps(wt, LD16(r + 8), a1);
+      a2 = _mm256_fmadd_ps(wt, LD16(r + 16), a2);
+      a3 = _mm256_fmadd_ps(wt, LD16(r + 24), a3);
+    }
+    _mm256_storeu_ps(out + d, a0), _mm256_storeu_ps(out + d + 8, a1);
+    _mm256_storeu_ps(out + d + 16, a2), _mm256_storeu_ps(out + d + 24, a3);
+  }
+  for (; d + 8 <= head_dim; d += 8) {
+    __m256 a = _mm256_loadu_ps(out + d);
+    for (size_t t = 0; t < n; t++) a = _mm256_fmadd_ps(_mm256_set1_ps(w[t]), LD16(rows + t * stride + d), a);
+    _mm256_storeu_ps(out + d, a);
+  }
+#undef LD16
+  for (; d < head_dim; d++) {
+    float a = out[d];
+    for (size_t t = 0; t < n; t++) a += w[t] * _cvtsh_ss(rows[t * stride + d]);
+    out[d] = a;
+  }
+}
+
 LLMEM_AVX2 void kv_weighted_rows_avx2(const float *rows, size_t stride, const float *w, size_t n, float *out,
                                       size_t head_dim) {
   size_t d = 0;
@@ -190,6 +232,35 @@ static void kv_dot_group_neon(const float *q, size_t group, size_t head_dim, con
 void kv_scores_neon(int format, const float *q, size_t group, size_t head_dim, const uint8_t *rows, size_t row_bytes,
                     size_t n, float scale, float *out, size_t out_stride, float *tmp) {
   kv_scores_rows(kv_dot_group_neon, format, q, group, head_dim, rows, row_bytes, n, scale, out, out_stride, tmp);
+}
+
+/* kv_weighted_rows_neon's loop with fp16 widened in the register (exact). */
+void kv_weighted_rows_f16_neon(const uint16_t *rows, size_t stride, const float *w, size_t n, float *out,
+                               size_t head_dim) {
+  size_t d = 0;
+  for (; d + 16 <= head_dim; d += 16) {
+    float32x4_t a0 = vld1q_f32(out + d), a1 = vld1q_f32(out + d + 4), a2 = vld1q_f32(out + d + 8), a3 = vld1q_f32(out + d + 12);
+    for (size_t t = 0; t < n; t++) {
+      const float16x8_t h0 = vreinterpretq_f16_u16(vld1q_u16(rows + t * stride + d));
+      const float16x8_t h1 = vreinterpretq_f16_u16(vld1q_u16(rows + t * stride + d + 8));
+      a0 = vfmaq_n_f32(a0, vcvt_f32_f16(vget_low_f16(h0)), w[t]);
+      a1 = vfmaq_n_f32(a1, vcvt_high_f32_f16(h0), w[t]);
+      a2 = vfmaq_n_f32(a2, vcvt_f32_f16(vget_low_f16(h1)), w[t]);
+      a3 = vfmaq_n_f32(a3, vcvt_high_f32_f16(h1), w[t]);
+    }
+    vst1q_f32(out + d, a0), vst1q_f32(out + d + 4, a1), vst1q_f32(out + d + 8, a2), vst1q_f32(out + d + 12, a3);
+  }
+  for (; d + 4 <= head_dim; d += 4) {
+    float32x4_t a = vld1q_f32(out + d);
+    for (size_t t = 0; t < n; t++)
+      a = vfmaq_n_f32(a, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(rows + t * stride + d))), w[t]);
+    vst1q_f32(out + d, a);
+  }
+  for (; d < head_dim; d++) {
+    float a = out[d];
+    for (size_t t = 0; t < n; t++) a += w[t] * fp16_to_fp32(rows[t * stride + d]);
+    out[d] = a;
+  }
 }
 
 void kv_weighted_rows_neon(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim) {

@@ -39,6 +39,20 @@ void kv_weighted_rows_avx2(const float *rows, size_t stride, const float *w, siz
 void kv_weighted_rows_neon(const float *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim);
 #endif
 
+/* kv_weighted_rows over f16 rows read in place (no decoded copy): rows[t*stride + d] is fp16. */
+typedef void (*kv_weighted_rows_f16_fn)(const uint16_t *rows, size_t stride, const float *w, size_t n, float *out,
+                                        size_t head_dim);
+void kv_weighted_rows_f16_scalar(const uint16_t *rows, size_t stride, const float *w, size_t n, float *out,
+                                 size_t head_dim);
+#if LLMEM_X86
+void kv_weighted_rows_f16_avx2(const uint16_t *rows, size_t stride, const float *w, size_t n, float *out,
+                               size_t head_dim);
+#endif
+#if LLMEM_ARM
+void kv_weighted_rows_f16_neon(const uint16_t *rows, size_t stride, const float *w, size_t n, float *out,
+                               size_t head_dim);
+#endif
+
 /* In place s[i] = exp(s[i] - max) / Σ; returns max + log Σ (the log-sum-exp). */
 typedef float (*kv_softmax_fn)(float *s, size_t n);
 float kv_softmax_scalar(float *s, size_t n);

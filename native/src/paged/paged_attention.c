@@ -22,6 +22,7 @@
 typedef struct {
   kv_scores_fn scores_fn;
   kv_weighted_rows_fn weighted_rows;
+  kv_weighted_rows_f16_fn weighted_rows_f16;
   kv_softmax_fn softmax;
   int format;
   const float *query;
@@ -64,6 +65,12 @@ static void attend_kv_heads(const attn_job *j, size_t g0, size_t g1, float *tmp)
       const size_t m = n - t0 < KV_TILE ? n - t0 : KV_TILE;
       for (size_t g = g0; g < g1; g++) {
         const uint8_t *first = blk + t0 * token_bytes + g * row_bytes;
+        if (j->format == LLMEM_F16) { /* read in place: no decoded copy */
+          for (size_t h = g * group; h < (g + 1) * group; h++)
+            j->weighted_rows_f16((const uint16_t *)(const void *)first, token_bytes / 2, scores + h * num_tokens + pos + t0,
+                                 m, j->out + h * head_dim, head_dim);
+          continue;
+        }
         const float *rows = (const float *)(const void *)first;
         size_t stride = token_bytes / sizeof(float);
         if (j->format != LLMEM_F32) {
@@ -96,7 +103,7 @@ static int attention_job(attn_job *j, int format, const float *query, size_t num
     return 0;
   }
   const llmem_isa_kernels *k = &llmem_isa_kernels_active;
-  *j = (attn_job){k->kv_scores, k->kv_weighted_rows, k->kv_softmax, format, query, num_heads, num_kv_heads,
+  *j = (attn_job){k->kv_scores, k->kv_weighted_rows, k->kv_weighted_rows_f16, k->kv_softmax, format, query, num_heads, num_kv_heads,
                   head_dim, block_size, num_tokens, k_pool, v_pool, block_table, scale, scratch, out, lse};
   return 1;
 }

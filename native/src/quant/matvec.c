@@ -26,24 +26,32 @@ LLMEM_AVX2 static float row_dot_f16_avx2(const uint16_t *w, const float *x, size
 }
 
 /* Row · x for Q8_0/Q4_0 rows with x's scales already in f32: per block, the exact integer sum
- * (weights' |q| against x's q carrying the weights' sign: exact for any weight byte, as x is
- * quantized here and never holds -128) times dw·dx. The integer sums of one block, 8 int32 lanes: */
-LLMEM_AVX2 static inline __m256i block_isums_avx2(int format, const uint8_t *w, __m256i qx) {
-  __m256i qw;
-  if (format == LLMEM_Q8_0) {
-    qw = _mm256_loadu_si256((const __m256i *)(w + 2));
-  } else {
-    const __m128i raw = _mm_loadu_si128((const __m128i *)(w + 2));
-    qw = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F)),
-                         _mm256_set1_epi8(8));
-  }
-  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
-  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+ * times dw·dx. Q8_0: the weights' |q| against x's q carrying the weights' sign (exact for any
+ * weight byte, as x is quantized here and never holds -128). Q4_0: the unsigned nibbles n
+ * against x, plus -8·Σx (Σ(n-8)·x exactly), so no sign fix-up per row: ncx, x's block's -8·Σx per
+ * lane, is computed once per block for all rows (q4_neg_offset_avx2). The integer sums of one
+ * block, 8 int32 lanes: */
+LLMEM_AVX2 static inline __m256i q4_nibbles_avx2(const uint8_t *w) {
+  const __m128i raw = _mm_loadu_si128((const __m128i *)(w + 2));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
+}
+LLMEM_AVX2 static inline __m256i q4_neg_offset_avx2(__m256i qx) {
+  const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), qx), _mm256_set1_epi16(1));
+  return _mm256_sub_epi32(_mm256_setzero_si256(), s);
+}
+LLMEM_AVX2 static inline __m256i block_isums_avx2(int format, const uint8_t *w, __m256i qx, __m256i ncx) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  if (format == LLMEM_Q4_0) /* nibble·x pairs fit int16: at most 2·15·128 */
+    return _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q4_nibbles_avx2(w), qx), ones), ncx);
+  const __m256i qw = _mm256_loadu_si256((const __m256i *)(w + 2));
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw)), ones);
 }
 
 /* The same sums as f32, x's block read from xq. */
 LLMEM_AVX2 static inline __m256 block_sums_avx2(int format, const uint8_t *w, const uint8_t *xq) {
-  return _mm256_cvtepi32_ps(block_isums_avx2(format, w, _mm256_loadu_si256((const __m256i *)(xq + 2))));
+  const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq + 2));
+  const __m256i ncx = format == LLMEM_Q4_0 ? q4_neg_offset_avx2(qx) : _mm256_setzero_si256();
+  return _mm256_cvtepi32_ps(block_isums_avx2(format, w, qx, ncx));
 }
 
 /* The four-row Q8_0/Q4_0 kernels, once on plain AVX2 (maddubs + madd) and once with AVX-512
@@ -54,17 +62,10 @@ LLMEM_AVX2 static inline __m256 block_sums_avx2(int format, const uint8_t *w, co
 #define ROWS_Q_ISUMS block_isums_avx2
 #include "matvec_rows_q.h"
 
-LLMEM_AVX512VNNI static inline __m256i block_isums_vnni(int format, const uint8_t *w, __m256i qx) {
-  __m256i qw;
-  if (format == LLMEM_Q8_0) {
-    qw = _mm256_loadu_si256((const __m256i *)(w + 2));
-  } else {
-    const __m128i raw = _mm_loadu_si128((const __m128i *)(w + 2));
-    qw = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F)),
-                         _mm256_set1_epi8(8));
-  }
-  /* |w| (as u8, at most 128) times x signed by w, four products per int32 lane: maddubs + madd's
-   * sums exactly (neither can overflow: x never holds -128). */
+/* dpbusd: four u8·s8 products per int32 lane added to the accumulator, exactly (no int16 step). */
+LLMEM_AVX512VNNI static inline __m256i block_isums_vnni(int format, const uint8_t *w, __m256i qx, __m256i ncx) {
+  if (format == LLMEM_Q4_0) return _mm256_dpbusd_epi32(ncx, q4_nibbles_avx2(w), qx);
+  const __m256i qw = _mm256_loadu_si256((const __m256i *)(w + 2));
   return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
 }
 #define ROWS_Q_SUFFIX vnni
@@ -143,12 +144,11 @@ LLMEM_AVX2 void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r
     else rows_q_avx2(LLMEM_Q4_0, j, r0, r1);
     return;
   case LLMEM_Q4_K:
+  case LLMEM_Q6_K:
     /* Bit for bit the format's vec_dot per row (so the scalar reference and matmul agree). */
-    if (!j->streams) {
-      matvec_rows_q4_k_avx2(j->w, j->row_bytes, r0, r1, j->xq, j->cols, j->y);
-      return;
-    }
-    matvec_range_generic(j, r0, r1);
+    if (j->streams) matvec_range_generic(j, r0, r1);
+    else if (j->format == LLMEM_Q4_K) matvec_rows_q4_k_avx2(j->w, j->row_bytes, r0, r1, j->xq, j->cols, j->y);
+    else matvec_rows_q6_k_avx2(j->w, j->row_bytes, r0, r1, j->xq, j->cols, j->y);
     return;
   default: matvec_range_generic(j, r0, r1);
   }

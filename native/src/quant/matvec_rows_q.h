@@ -1,6 +1,6 @@
 /* The four-row Q8_0/Q4_0 matvec kernel, included by matvec.c once per integer-sum instruction
  * set: ROWS_Q_SUFFIX names the copy, ROWS_Q_ATTR is its target attribute and ROWS_Q_ISUMS(format,
- * w, qx) the block's exact int32 sums (8 lanes). Every copy computes the same bits. */
+ * w, qx, ncx) the block's exact int32 sums (8 lanes; ncx: Q4_0's -8·Σx per lane). Every copy computes the same bits. */
 #define ROWS_Q_CAT2(a, b) a##_##b
 #define ROWS_Q_CAT(a, b) ROWS_Q_CAT2(a, b)
 #define ROWS_Q_NAME(name) ROWS_Q_CAT(name, ROWS_Q_SUFFIX)
@@ -17,8 +17,9 @@ ROWS_Q_ATTR static inline __attribute__((always_inline)) __m256 ROWS_Q_NAME(fold
                                                                                   const uint8_t *w1, const uint8_t *w2,
                                                                                   const uint8_t *w3, __m256i qx,
                                                                                   float dx, __m256 acc) {
-  const __m256i s01 = _mm256_hadd_epi32(ROWS_Q_ISUMS(format, w0, qx), ROWS_Q_ISUMS(format, w1, qx));
-  const __m256i s23 = _mm256_hadd_epi32(ROWS_Q_ISUMS(format, w2, qx), ROWS_Q_ISUMS(format, w3, qx));
+  const __m256i ncx = format == LLMEM_Q4_0 ? q4_neg_offset_avx2(qx) : _mm256_setzero_si256();
+  const __m256i s01 = _mm256_hadd_epi32(ROWS_Q_ISUMS(format, w0, qx, ncx), ROWS_Q_ISUMS(format, w1, qx, ncx));
+  const __m256i s23 = _mm256_hadd_epi32(ROWS_Q_ISUMS(format, w2, qx, ncx), ROWS_Q_ISUMS(format, w3, qx, ncx));
   const __m256 sums = _mm256_cvtepi32_ps(_mm256_hadd_epi32(s01, s23));
   const __m128 dw =
       _mm_cvtph_ps(_mm_setr_epi16((short)ld_u16(w0), (short)ld_u16(w1), (short)ld_u16(w2), (short)ld_u16(w3), 0, 0, 0, 0));

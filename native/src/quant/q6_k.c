@@ -214,6 +214,65 @@ LLMEM_AVX2 float dot_q6_k_q8_k_avx2(const void *vx, const void *vy, size_t n) {
   }
   return acc;
 }
+
+/* Four Q6_K rows against one Q8_K x (matvec, AVX2): x's 32-byte chunks and scale are loaded once
+ * for the four rows and their integer sums folded by hadds instead of one horizontal sum each.
+ * Per row the integers are dot_q6_k_q8_k_avx2's exactly and the fold is q6_k_fold on four lanes
+ * (mul, then add; no FMA): out[r] equals dot_q6_k_q8_k_avx2(row r, x) bit for bit. */
+LLMEM_AVX2 static void rows4_dot_q6_k_avx2(const uint8_t *const w[4], const uint8_t *y, size_t nb, float out[4]) {
+  __m128 acc = _mm_setzero_ps();
+  for (size_t b = 0; b < nb; b++, y += Q8_K_BYTES) {
+    const uint8_t *x[4];
+    __m256i sum[4];
+    for (int r = 0; r < 4; r++) {
+      x[r] = w[r] + b * Q6_K_BYTES;
+      _mm_prefetch((const char *)x[r] + 4096, _MM_HINT_T0);
+      sum[r] = _mm256_setzero_si256();
+    }
+    const uint8_t *a = y + Q8_K_QS;
+    for (int h = 0; h < 2; h++) {
+      __m256i ax[4];
+      for (int k = 0; k < 4; k++) ax[k] = _mm256_loadu_si256((const __m256i *)(a + 128 * h + 32 * k));
+      for (int r = 0; r < 4; r++) {
+        const int8_t *sc = (const int8_t *)(x[r] + Q6_K_SCALES);
+        __m256i u[4];
+        q6_k_levels_avx2(x[r], h, u);
+        for (int k = 0; k < 4; k++) {
+          const int g = 8 * h + 2 * k;
+          const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
+          sum[r] = _mm256_add_epi32(sum[r], _mm256_madd_epi16(_mm256_maddubs_epi16(u[k], ax[k]), s));
+        }
+      }
+    }
+    const __m256i bsums = _mm256_loadu_si256((const __m256i *)(y + Q8_K_BSUMS));
+    for (int r = 0; r < 4; r++) {
+      const __m256i off =
+          _mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(x[r] + Q6_K_SCALES))));
+      sum[r] = _mm256_sub_epi32(sum[r], _mm256_slli_epi32(off, 5));
+    }
+    const __m256i hs = _mm256_hadd_epi32(_mm256_hadd_epi32(sum[0], sum[1]), _mm256_hadd_epi32(sum[2], sum[3]));
+    const __m128i isum = _mm_add_epi32(_mm256_castsi256_si128(hs), _mm256_extracti128_si256(hs, 1));
+    const __m128 d = _mm_mul_ps(_mm_cvtph_ps(_mm_setr_epi16((short)ld_u16(x[0] + Q6_K_D), (short)ld_u16(x[1] + Q6_K_D),
+                                                            (short)ld_u16(x[2] + Q6_K_D), (short)ld_u16(x[3] + Q6_K_D),
+                                                            0, 0, 0, 0)),
+                                _mm_set1_ps(ld_f32(y)));
+    acc = _mm_add_ps(acc, _mm_mul_ps(d, _mm_cvtepi32_ps(isum)));
+  }
+  _mm_storeu_ps(out, acc);
+}
+
+/* Rows [r0, r1) of a Q6_K matrix against x (already Q8_K), four per pass; a short last group
+ * repeats its last row (computed, not stored). */
+LLMEM_AVX2 void matvec_rows_q6_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq,
+                                      size_t cols, float *y) {
+  for (size_t r = r0; r < r1; r += 4) {
+    const uint8_t *rows[4];
+    for (size_t k = 0; k < 4; k++) rows[k] = w + (r + k < r1 ? r + k : r1 - 1) * row_bytes;
+    float out[4];
+    rows4_dot_q6_k_avx2(rows, xq, cols / QK_K, out);
+    for (size_t k = 0; k < 4 && r + k < r1; k++) y[r + k] = out[k];
+  }
+}
 #endif
 
 #if LLMEM_ARM
