@@ -3,9 +3,15 @@
  *
  * Every kernel has a scalar reference and SIMD paths (AVX2+FMA on x86-64, NEON on
  * AArch64), chosen once at load (and again by llmem_set_isa) from the format table in
- * src/formats.c. Callers (the bun:ffi
- * binding) validate every pointer and length before calling in: these functions trust
- * their arguments, as C kernels must to stay fast.
+ * src/formats.c.
+ *
+ * Two layers. The shared library exports only the BOUNDED entry points (LLMEM_API, at the end
+ * of this header, named `..._checked`): beside every pointer they take the byte capacity of the
+ * memory behind it and refuse (LLMEM_EBOUNDS) a call that would touch a byte outside it, before
+ * touching anything. The bun:ffi binding validates first and passes the capacities the engine
+ * measured, so these checks are defence in depth. The TRUSTED kernels (LLMEM_TRUSTED, not
+ * exported from libllmem.so; linkable from the static archive by C tests and tools) take bare
+ * pointers and trust their arguments, as C kernels must to stay fast.
  */
 #ifndef LLMEM_H
 #define LLMEM_H
@@ -26,6 +32,12 @@ extern "C" {
 #else
 #define LLMEM_API __attribute__((visibility("default")))
 #endif
+/* Trusted kernels: hidden from the shared library (built with -fvisibility=hidden). */
+#define LLMEM_TRUSTED
+
+/* Return codes of the bounded entry points (0 = success). */
+#define LLMEM_EINVAL (-1)  /* unsupported format, partial block, inconsistent geometry */
+#define LLMEM_EBOUNDS (-2) /* a buffer is smaller than the call needs: nothing was touched */
 
 /* ---- runtime / dispatch ------------------------------------------------ */
 
@@ -54,14 +66,14 @@ LLMEM_API void *llmem_alloc(size_t bytes, size_t align);
 LLMEM_API void llmem_free(void *p);
 /* JSTypedArrayBytesDeallocator-shaped free, for ArrayBuffers that own native memory. */
 LLMEM_API void llmem_free_deallocator(void *bytes, void *ctx);
-LLMEM_API void llmem_zero(void *p, size_t bytes);
-LLMEM_API void llmem_copy(void *dst, const void *src, size_t bytes);
+LLMEM_TRUSTED void llmem_zero(void *p, size_t bytes);
+LLMEM_TRUSTED void llmem_copy(void *dst, const void *src, size_t bytes);
 /* Live byte count of llmem_alloc'ed memory (for leak checks and memory reports). */
 LLMEM_API uint64_t llmem_live_bytes(void);
 
 /* ---- f32 kernels ------------------------------------------------------- */
 
-LLMEM_API float llmem_dot_f32(const float *a, const float *b, size_t n);
+LLMEM_TRUSTED float llmem_dot_f32(const float *a, const float *b, size_t n);
 
 /* ---- quantization formats, dot products, matvec (quant-kernels) -------- */
 /* (grown by the quant-kernels work: Q8_0/Q4_0/Q4_1/Q8_1, fp16/bf16, dot, matvec, threads) */
@@ -119,29 +131,29 @@ LLMEM_API const char *llmem_format_name(int format);
 LLMEM_API int llmem_format_describe(int format, uint32_t out[LLMEM_FORMAT_FIELDS]);
 
 /* Round to nearest even; subnormals, signed zeros, infinities exact; NaN stays NaN (quieted). */
-LLMEM_API void llmem_f32_to_f16(const float *src, uint16_t *dst, size_t n);
-LLMEM_API void llmem_f16_to_f32(const uint16_t *src, float *dst, size_t n);
-LLMEM_API void llmem_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
-LLMEM_API void llmem_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
+LLMEM_TRUSTED void llmem_f32_to_f16(const float *src, uint16_t *dst, size_t n);
+LLMEM_TRUSTED void llmem_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+LLMEM_TRUSTED void llmem_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
+LLMEM_TRUSTED void llmem_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 
 /* n values (a multiple of 32) of a block format; 0, or -1 for another format or a partial block. */
-LLMEM_API int llmem_quantize(int format, const float *src, void *dst, size_t n);
-LLMEM_API int llmem_dequantize(int format, const void *src, float *dst, size_t n);
+LLMEM_TRUSTED int llmem_quantize(int format, const float *src, void *dst, size_t n);
+LLMEM_TRUSTED int llmem_dequantize(int format, const void *src, float *dst, size_t n);
 
 /* Dot products over n values (a multiple of 32 for the block pairs). */
-LLMEM_API float llmem_dot_q8_0_q8_0(const void *x, const void *y, size_t n);
-LLMEM_API float llmem_dot_q4_0_q8_0(const void *x, const void *y, size_t n);
-LLMEM_API float llmem_dot_q4_1_q8_1(const void *x, const void *y, size_t n);
+LLMEM_TRUSTED float llmem_dot_q8_0_q8_0(const void *x, const void *y, size_t n);
+LLMEM_TRUSTED float llmem_dot_q4_0_q8_0(const void *x, const void *y, size_t n);
+LLMEM_TRUSTED float llmem_dot_q4_1_q8_1(const void *x, const void *y, size_t n);
 /* The Q8_K pairs, n a multiple of 256: x Q2_K, Q4_K, Q5_K, Q6_K or IQ4_XS (weights), y Q8_K (activations). */
-LLMEM_API float llmem_dot_q2_k_q8_k(const void *x, const void *y, size_t n);
-LLMEM_API float llmem_dot_q4_k_q8_k(const void *x, const void *y, size_t n);
-LLMEM_API float llmem_dot_q5_k_q8_k(const void *x, const void *y, size_t n);
-LLMEM_API float llmem_dot_q6_k_q8_k(const void *x, const void *y, size_t n);
-LLMEM_API float llmem_dot_q5_0_q8_0(const void *x, const void *y, size_t n);
-LLMEM_API float llmem_dot_q5_1_q8_1(const void *x, const void *y, size_t n);
-LLMEM_API float llmem_dot_iq4_nl_q8_0(const void *x, const void *y, size_t n);
-LLMEM_API float llmem_dot_iq4_xs_q8_k(const void *x, const void *y, size_t n);
-LLMEM_API float llmem_dot_f16_f32(const uint16_t *x, const float *y, size_t n);
+LLMEM_TRUSTED float llmem_dot_q2_k_q8_k(const void *x, const void *y, size_t n);
+LLMEM_TRUSTED float llmem_dot_q4_k_q8_k(const void *x, const void *y, size_t n);
+LLMEM_TRUSTED float llmem_dot_q5_k_q8_k(const void *x, const void *y, size_t n);
+LLMEM_TRUSTED float llmem_dot_q6_k_q8_k(const void *x, const void *y, size_t n);
+LLMEM_TRUSTED float llmem_dot_q5_0_q8_0(const void *x, const void *y, size_t n);
+LLMEM_TRUSTED float llmem_dot_q5_1_q8_1(const void *x, const void *y, size_t n);
+LLMEM_TRUSTED float llmem_dot_iq4_nl_q8_0(const void *x, const void *y, size_t n);
+LLMEM_TRUSTED float llmem_dot_iq4_xs_q8_k(const void *x, const void *y, size_t n);
+LLMEM_TRUSTED float llmem_dot_f16_f32(const uint16_t *x, const float *y, size_t n);
 
 /* y[r] = W[r]·x for a row-major W of a LLMEM_FORMAT_MATRIX format (F32, F16, Q8_0, Q4_0, Q4_K,
  * Q6_K, Q5_0, Q5_1, Q5_K, IQ4_NL, IQ4_XS). For a format whose dot pairs with a quantized x (its vec_dot format, llmem_format_describe),
@@ -149,14 +161,14 @@ LLMEM_API float llmem_dot_f16_f32(const uint16_t *x, const float *y, size_t n);
  * cols/32*38 bytes in all; Q8_K: cols/32*4 + cols/256*292), 4-byte aligned. Rows are split over
  * the thread pool.
  * Returns 0, or -1 for an unsupported format or cols. */
-LLMEM_API int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const float *x, float *y,
+LLMEM_TRUSTED int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const float *x, float *y,
                            void *scratch);
 /* Batched prefill: Y[t][r] = W[r] · X[t] for n tokens (X n × cols, Y n × rows, row-major), the
  * formats of llmem_matvec. X is converted once per call into scratch, llmem_matmul_scratch_stride
  * bytes per token (0 when the format's dot pairs with f32 x: scratch may be NULL), each token
  * laid out as llmem_matvec's scratch; rows are split over the thread pool. Returns 0, or -1 for
  * an unsupported format or cols, or a missing scratch. */
-LLMEM_API int llmem_matmul(int format, const void *w, size_t rows, size_t cols, const float *x, size_t n, float *y,
+LLMEM_TRUSTED int llmem_matmul(int format, const void *w, size_t rows, size_t cols, const float *x, size_t n, float *y,
                            void *scratch);
 /* Scratch bytes per token of llmem_matmul (a multiple of 64); 0 for f32/f16 or a non-matrix format. */
 LLMEM_API size_t llmem_matmul_scratch_stride(int format, size_t cols);
@@ -164,11 +176,11 @@ LLMEM_API size_t llmem_matmul_scratch_stride(int format, size_t cols);
 LLMEM_API int llmem_set_threads(int n);
 LLMEM_API int llmem_get_threads(void);
 /* Reads every byte once (the bandwidth baseline benchmarks compare matvec against). */
-LLMEM_API uint64_t llmem_read_bytes(const void *p, size_t bytes);
+LLMEM_TRUSTED uint64_t llmem_read_bytes(const void *p, size_t bytes);
 
 /* Metal versions (macOS; -1 elsewhere or without a device): same results as the CPU paths. */
-LLMEM_API int llmem_metal_dequantize(int format, const void *src, float *dst, size_t n);
-LLMEM_API int llmem_metal_matvec(int format, const void *w, size_t rows, size_t cols, const float *x, float *y);
+LLMEM_TRUSTED int llmem_metal_dequantize(int format, const void *src, float *dst, size_t n);
+LLMEM_TRUSTED int llmem_metal_matvec(int format, const void *w, size_t rows, size_t cols, const float *x, float *y);
 
 
 /* ---- attention building blocks over quantized rows (quant-kernels) ------ */
@@ -176,9 +188,9 @@ LLMEM_API int llmem_metal_matvec(int format, const void *w, size_t rows, size_t 
  * Quantized rows are decoded block by block in registers, never into an f32 copy.
  * scores: out[t] = scale * (query . row_t), t < count.
  * weighted sum: out[d] += sum_t weights[t] * row_t[d] (accumulates). Both return 0 or -1. */
-LLMEM_API int llmem_attn_scores(int format, const float *query, const void *base, size_t offset_bytes,
+LLMEM_TRUSTED int llmem_attn_scores(int format, const float *query, const void *base, size_t offset_bytes,
                                 size_t stride_bytes, size_t count, size_t head_dim, float scale, float *out);
-LLMEM_API int llmem_attn_weighted_sum(int format, const float *weights, const void *base, size_t offset_bytes,
+LLMEM_TRUSTED int llmem_attn_weighted_sum(int format, const float *weights, const void *base, size_t offset_bytes,
                                       size_t stride_bytes, size_t count, size_t head_dim, float *out);
 
 
@@ -186,13 +198,13 @@ LLMEM_API int llmem_attn_weighted_sum(int format, const float *weights, const vo
 /* LH64, the `fast` prefix-hash mode (spec: packages/prefix-hash/src/fast.ts and README).
  * One block: the message tokens[0..n_tokens) ++ extra[0..n_extra), chained to `parent`.
  * extra may be NULL when n_extra == 0. */
-LLMEM_API uint64_t llmem_hash64(const uint32_t *tokens, size_t n_tokens, const uint32_t *extra,
+LLMEM_TRUSTED uint64_t llmem_hash64(const uint32_t *tokens, size_t n_tokens, const uint32_t *extra,
                                 size_t n_extra, uint64_t parent);
 /* A chain over n_blocks full blocks of block_size tokens: block i hashes its tokens, then
  * extra[extra_offsets[i] .. extra_offsets[i+1]) (no extra words when extra_offsets is NULL),
  * chained to block i-1's hash (block 0 to `parent`). Writes out[2i] = low, out[2i+1] = high
  * 32 bits of block i's hash (2 * n_blocks words). */
-LLMEM_API void llmem_hash64_chain(const uint32_t *tokens, size_t block_size, size_t n_blocks,
+LLMEM_TRUSTED void llmem_hash64_chain(const uint32_t *tokens, size_t block_size, size_t n_blocks,
                                   const uint32_t *extra, const uint32_t *extra_offsets, uint64_t parent,
                                   uint32_t *out);
 
@@ -206,17 +218,17 @@ enum llmem_norm_style {
 };
 /* rows × dim: out[t] = RMSNorm(x[t]) ⊙ weight (run.c: weight * (s * x); ggml: (x * s) * weight);
  * out may alias x. 0, or -1 for dim 0 or an unknown style. */
-LLMEM_API int llmem_rmsnorm_rows(int style, const float *x, const float *weight, size_t rows, size_t dim, float eps,
+LLMEM_TRUSTED int llmem_rmsnorm_rows(int style, const float *x, const float *weight, size_t rows, size_t dim, float eps,
                                  float *out);
 /* Rotates rows × width floats in place: in every head of head_size values, the first dims by
  * row t's angles cos/sin[t * table_stride + i] (i < dims/2), pairs (2i, 2i+1), or (i, i + dims/2)
  * with neox. 0, or -1 unless width % head_size == 0, dims even, dims <= head_size, dims/2 <= table_stride. */
-LLMEM_API int llmem_rope_rows(float *v, size_t rows, size_t width, size_t head_size, size_t dims, int neox,
+LLMEM_TRUSTED int llmem_rope_rows(float *v, size_t rows, size_t width, size_t head_size, size_t dims, int neox,
                               const float *cos, const float *sin, size_t table_stride);
 /* gate[i] = silu(gate[i]) * up[i], i < n (style as llmem_rmsnorm_rows). 0, or -1 for an unknown style. */
-LLMEM_API int llmem_swiglu(int style, float *gate, const float *up, size_t n);
+LLMEM_TRUSTED int llmem_swiglu(int style, float *gate, const float *up, size_t n);
 /* x[i] += y[i], i < n. */
-LLMEM_API void llmem_add(float *x, const float *y, size_t n);
+LLMEM_TRUSTED void llmem_add(float *x, const float *y, size_t n);
 
 /* ---- paged attention (kv-cache) ----------------------------------------- */
 /* KV pools hold rows in the formats of enum llmem_format above (F32, F16, BF16, Q8_0, Q4_0,
@@ -231,7 +243,7 @@ LLMEM_API size_t llmem_kv_row_bytes(int format, size_t head_dim);
  * chosen by an error-minimising search around the round-to-nearest one: ordinary GGML blocks
  * with a lower squared error. src must be finite. Returns 0, or -1 for another format or a
  * partial block. */
-LLMEM_API int llmem_kv_quantize_refined(int format, const float *src, void *dst, size_t n);
+LLMEM_TRUSTED int llmem_kv_quantize_refined(int format, const float *src, void *dst, size_t n);
 
 /* Grouped-query softmax attention of one sequence over num_tokens cached tokens stored in
  * blocks of block_size tokens: logical block i is physical block block_table[i] of the K and
@@ -240,7 +252,7 @@ LLMEM_API int llmem_kv_quantize_refined(int format, const float *src, void *dst,
  * log-sum-exp of its scores, so attention over several segments (e.g. tiers of different
  * formats) can be merged exactly. scratch holds num_tokens * num_heads + 32 * head_dim floats.
  * num_tokens == 0 writes zeros and lse = -inf. */
-LLMEM_API void llmem_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads,
+LLMEM_TRUSTED void llmem_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads,
                                      size_t head_dim, const void *k_pool, const void *v_pool,
                                      const uint32_t *block_table, size_t block_size, size_t num_tokens,
                                      float scale, float *scratch, float *out, float *lse);
@@ -252,7 +264,7 @@ LLMEM_API void llmem_paged_attention(int format, const float *query, size_t num_
  * scratch_floats floats, used in slots of llmem_paged_attention_chunk_slot floats (one per pool
  * task; one slot suffices, up to 4 per thread spread the queries over the thread pool).
  * Returns 0, or -1 (nothing written) for a bad shape, an unknown format or scratch below a slot. */
-LLMEM_API int llmem_paged_attention_chunk(int format, const float *queries, size_t num_queries, size_t num_heads,
+LLMEM_TRUSTED int llmem_paged_attention_chunk(int format, const float *queries, size_t num_queries, size_t num_heads,
                                           size_t num_kv_heads, size_t head_dim, const void *k_pool,
                                           const void *v_pool, const uint32_t *block_table, size_t block_size,
                                           size_t first_tokens, float scale, float *scratch, size_t scratch_floats,
@@ -296,11 +308,114 @@ LLMEM_API uint64_t llmem_metal_residency_count(void *set);
  * byte lengths (every table entry must name a whole block of both pools, else -1). Pools
  * inside llmem Metal buffers (llmem_metal_holds) are read in place; other memory is gathered
  * block by block into a temporary buffer. No scratch: scores live in GPU memory. 0 on success. */
-LLMEM_API int llmem_metal_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads,
+LLMEM_TRUSTED int llmem_metal_paged_attention(int format, const float *query, size_t num_heads, size_t num_kv_heads,
                                           size_t head_dim, const void *k_pool, size_t k_bytes, const void *v_pool,
                                           size_t v_bytes, const uint32_t *block_table, size_t block_size, size_t num_tokens,
                                           float scale, float *out, float *lse);
 
+
+/* ---- bounded entry points (what libllmem.so exports) --------------------- */
+/* Each is the trusted function without `_checked`, with a `*_bytes` capacity after every
+ * pointer (the bytes the caller owns there). Functions returning int return 0, LLMEM_EINVAL or
+ * LLMEM_EBOUNDS (or the trusted function's own -1); the void ones of the trusted layer return
+ * int here. Functions returning a value return NaN (floats) or 0 (integers) when refused and
+ * keep the code for llmem_last_error. A refused call touches no caller memory. */
+
+/* The code of this thread's last refused value-returning call (0: none); reading clears it. */
+LLMEM_API int llmem_last_error(void);
+
+LLMEM_API int llmem_zero_checked(void *p, size_t p_bytes, size_t bytes);
+LLMEM_API int llmem_copy_checked(void *dst, size_t dst_bytes, const void *src, size_t src_bytes, size_t bytes);
+LLMEM_API uint64_t llmem_read_bytes_checked(const void *p, size_t p_bytes, size_t bytes);
+
+LLMEM_API float llmem_dot_f32_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
+LLMEM_API float llmem_dot_f16_f32_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
+LLMEM_API float llmem_dot_q8_0_q8_0_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
+LLMEM_API float llmem_dot_q4_0_q8_0_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
+LLMEM_API float llmem_dot_q4_1_q8_1_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
+LLMEM_API float llmem_dot_q2_k_q8_k_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
+LLMEM_API float llmem_dot_q4_k_q8_k_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
+LLMEM_API float llmem_dot_q5_k_q8_k_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
+LLMEM_API float llmem_dot_q6_k_q8_k_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
+LLMEM_API float llmem_dot_q5_0_q8_0_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
+LLMEM_API float llmem_dot_q5_1_q8_1_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
+LLMEM_API float llmem_dot_iq4_nl_q8_0_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
+LLMEM_API float llmem_dot_iq4_xs_q8_k_checked(const void *x, size_t x_bytes, const void *y, size_t y_bytes, size_t n);
+
+LLMEM_API int llmem_f32_to_f16_checked(const float *src, size_t src_bytes, uint16_t *dst, size_t dst_bytes, size_t n);
+LLMEM_API int llmem_f16_to_f32_checked(const uint16_t *src, size_t src_bytes, float *dst, size_t dst_bytes, size_t n);
+LLMEM_API int llmem_f32_to_bf16_checked(const float *src, size_t src_bytes, uint16_t *dst, size_t dst_bytes, size_t n);
+LLMEM_API int llmem_bf16_to_f32_checked(const uint16_t *src, size_t src_bytes, float *dst, size_t dst_bytes, size_t n);
+LLMEM_API int llmem_quantize_checked(int format, const float *src, size_t src_bytes, void *dst, size_t dst_bytes,
+                                     size_t n);
+LLMEM_API int llmem_dequantize_checked(int format, const void *src, size_t src_bytes, float *dst, size_t dst_bytes,
+                                       size_t n);
+LLMEM_API int llmem_kv_quantize_refined_checked(int format, const float *src, size_t src_bytes, void *dst,
+                                                size_t dst_bytes, size_t n);
+LLMEM_API int llmem_metal_dequantize_checked(int format, const void *src, size_t src_bytes, float *dst,
+                                             size_t dst_bytes, size_t n);
+
+/* scratch: llmem_matvec's (cols/32*4 + x in the vec_dot format; 0 bytes for f32/f16); matmul's
+ * n * llmem_matmul_scratch_stride. */
+LLMEM_API int llmem_matvec_checked(int format, const void *w, size_t w_bytes, size_t rows, size_t cols,
+                                   const float *x, size_t x_bytes, float *y, size_t y_bytes, void *scratch,
+                                   size_t scratch_bytes);
+LLMEM_API int llmem_matmul_checked(int format, const void *w, size_t w_bytes, size_t rows, size_t cols,
+                                   const float *x, size_t x_bytes, size_t n, float *y, size_t y_bytes,
+                                   void *scratch, size_t scratch_bytes);
+LLMEM_API int llmem_metal_matvec_checked(int format, const void *w, size_t w_bytes, size_t rows, size_t cols,
+                                         const float *x, size_t x_bytes, float *y, size_t y_bytes);
+
+/* base_bytes bounds offset_bytes + (count-1)*stride_bytes + one row. */
+LLMEM_API int llmem_attn_scores_checked(int format, const float *query, size_t query_bytes, const void *base,
+                                        size_t base_bytes, size_t offset_bytes, size_t stride_bytes, size_t count,
+                                        size_t head_dim, float scale, float *out, size_t out_bytes);
+LLMEM_API int llmem_attn_weighted_sum_checked(int format, const float *weights, size_t weights_bytes,
+                                              const void *base, size_t base_bytes, size_t offset_bytes,
+                                              size_t stride_bytes, size_t count, size_t head_dim, float *out,
+                                              size_t out_bytes);
+
+/* Element-wise rows: x/out rows*dim floats, weight dim; rope: v rows*width, cos/sin reach
+ * (rows-1)*table_stride + dims/2 floats; swiglu/add: n floats each. */
+LLMEM_API int llmem_rmsnorm_rows_checked(int style, const float *x, size_t x_bytes, const float *weight,
+                                         size_t weight_bytes, size_t rows, size_t dim, float eps, float *out,
+                                         size_t out_bytes);
+LLMEM_API int llmem_rope_rows_checked(float *v, size_t v_bytes, size_t rows, size_t width, size_t head_size,
+                                      size_t dims, int neox, const float *cos, size_t cos_bytes, const float *sin,
+                                      size_t sin_bytes, size_t table_stride);
+LLMEM_API int llmem_swiglu_checked(int style, float *gate, size_t gate_bytes, const float *up, size_t up_bytes,
+                                   size_t n);
+LLMEM_API int llmem_add_checked(float *x, size_t x_bytes, const float *y, size_t y_bytes, size_t n);
+
+LLMEM_API uint64_t llmem_hash64_checked(const uint32_t *tokens, size_t tokens_bytes, size_t n_tokens,
+                                        const uint32_t *extra, size_t extra_bytes, size_t n_extra, uint64_t parent);
+/* extra_offsets (NULL: none) must not decrease (else LLMEM_EINVAL); its last entry bounds extra. */
+LLMEM_API int llmem_hash64_chain_checked(const uint32_t *tokens, size_t tokens_bytes, size_t block_size,
+                                         size_t n_blocks, const uint32_t *extra, size_t extra_bytes,
+                                         const uint32_t *extra_offsets, size_t offsets_bytes, uint64_t parent,
+                                         uint32_t *out, size_t out_bytes);
+
+/* Every table entry of the num_tokens used must name a whole block inside both pools. */
+LLMEM_API int llmem_paged_attention_checked(int format, const float *query, size_t query_bytes, size_t num_heads,
+                                            size_t num_kv_heads, size_t head_dim, const void *k_pool,
+                                            size_t k_bytes, const void *v_pool, size_t v_bytes,
+                                            const uint32_t *block_table, size_t table_bytes, size_t block_size,
+                                            size_t num_tokens, float scale, float *scratch, size_t scratch_bytes,
+                                            float *out, size_t out_bytes, float *lse, size_t lse_bytes);
+/* scratch_bytes / 4 is the chunk kernel's scratch_floats. */
+LLMEM_API int llmem_paged_attention_chunk_checked(int format, const float *queries, size_t queries_bytes,
+                                                  size_t num_queries, size_t num_heads, size_t num_kv_heads,
+                                                  size_t head_dim, const void *k_pool, size_t k_bytes,
+                                                  const void *v_pool, size_t v_bytes, const uint32_t *block_table,
+                                                  size_t table_bytes, size_t block_size, size_t first_tokens,
+                                                  float scale, float *scratch, size_t scratch_bytes, float *out,
+                                                  size_t out_bytes, float *lse, size_t lse_bytes);
+LLMEM_API int llmem_metal_paged_attention_checked(int format, const float *query, size_t query_bytes,
+                                                  size_t num_heads, size_t num_kv_heads, size_t head_dim,
+                                                  const void *k_pool, size_t k_bytes, const void *v_pool,
+                                                  size_t v_bytes, const uint32_t *block_table, size_t table_bytes,
+                                                  size_t block_size, size_t num_tokens, float scale, float *out,
+                                                  size_t out_bytes, float *lse, size_t lse_bytes);
 
 #ifdef __cplusplus
 }

@@ -39,15 +39,15 @@ const damage = (length: number) =>
     { minLength: 1, maxLength: 4 },
   );
 
+// No wall-clock bound here (tests do not assert time): a damaged count that made the parser
+// allocate or loop over it would show as this test hanging or running out of memory.
 function parsesOrLlmemError(bytes: Uint8Array): void {
-  const t0 = performance.now();
   try {
     parseGguf(bytes);
   } catch (e) {
     if (!(e instanceof LlmemError)) throw e;
     expect(["FORMAT_ERROR", "UNSUPPORTED"]).toContain(e.code);
   }
-  expect(performance.now() - t0).toBeLessThan(250);
 }
 
 function apply(base: Uint8Array, edits: ({ at: number; byte: number } | { at: number; u64: bigint })[]) {

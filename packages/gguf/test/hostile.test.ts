@@ -27,13 +27,11 @@ function smallFile(): Uint8Array {
   });
 }
 
-/** Parses and returns the error, asserting it is fast (no huge allocation or long loop). */
+/** Parses and returns the error (no wall-clock bound: tests do not assert time). */
 function parseError(bytes: Uint8Array): LlmemError {
-  const t0 = performance.now();
   try {
     parseGguf(bytes);
   } catch (e) {
-    expect(performance.now() - t0).toBeLessThan(200);
     expect(e).toBeInstanceOf(LlmemError);
     return e as LlmemError;
   }

@@ -408,7 +408,7 @@ export class PagedKvCache implements SequenceHost {
       const parent = blocks.length > 0 ? blocks[blocks.length - 1]! : -1;
       const done = commitFullBlocks(this.allocator, keys, placed, blocks.length, parent);
       if (done < lower.length) chainOpen = false; // another block holds a later hash: stop the chain here
-      blocks.push(...placed.subarray(0, done));
+      for (let j = 0; j < done; j++) blocks.push(placed[j]!); // no spread: no argument-count limit
     }
     const cached = table.length;
     const seq = new PagedSequence(this, this.nextId++, {

@@ -5,7 +5,7 @@
  */
 import { LlmemError } from "@llmem/core";
 import { loaded } from "./loaded.ts";
-import { typedPtr } from "./pointers.ts";
+import { checkLastError, lastCapacity, throwRefusal, typedPtr } from "./pointers.ts";
 import { checkedLength } from "./views.ts";
 
 export function hashNative(): boolean {
@@ -37,6 +37,8 @@ export function nativeChain(
   if (out.length < 2 * blocks) outOfBounds(`out: needs ${2 * blocks} words, has ${out.length}`);
   let pe = null;
   let po = null;
+  let peBytes = 0;
+  let poBytes = 0;
   if (offsets !== null) {
     if (offsets.length < blocks + 1)
       outOfBounds(`offsets: needs ${blocks + 1} entries, has ${offsets.length}`);
@@ -49,17 +51,26 @@ export function nativeChain(
       prev = o;
     }
     po = typedPtr("offsets", offsets, "Uint32Array", 0, blocks + 1);
-    if (m > 0) pe = typedPtr("extra", extra!, "Uint32Array", 0, m);
+    poBytes = lastCapacity();
+    if (m > 0) {
+      pe = typedPtr("extra", extra!, "Uint32Array", 0, m);
+      peBytes = lastCapacity();
+    }
   }
-  lib.llmem_hash64_chain(
+  const rc = lib.llmem_hash64_chain_checked(
     typedPtr("tokens", tokens, "Uint32Array", 0, blocks * blockSize),
+    lastCapacity(),
     blockSize,
     blocks,
     pe,
+    peBytes,
     po,
+    poBytes,
     parent,
     typedPtr("out", out, "Uint32Array", 0, 2 * blocks),
+    lastCapacity(),
   );
+  if (rc !== 0) throwRefusal(rc, "llmem_hash64_chain", "INVALID_ARGUMENT");
   return true;
 }
 
@@ -72,6 +83,10 @@ export function nativeHash64(tokens: Uint32Array, extra: Uint32Array | null, par
   const n = checkedLength("tokens", tokens, "Uint32Array");
   const m = extra === null ? 0 : checkedLength("extra", extra, "Uint32Array");
   const pt = n === 0 ? null : typedPtr("tokens", tokens, "Uint32Array", 0, n);
+  const ptBytes = n === 0 ? 0 : lastCapacity();
   const pe = m === 0 ? null : typedPtr("extra", extra!, "Uint32Array", 0, m);
-  return BigInt.asUintN(64, BigInt(lib.llmem_hash64(pt, n, pe, m, parent)));
+  const peBytes = m === 0 ? 0 : lastCapacity();
+  const h = lib.llmem_hash64_checked(pt, ptBytes, n, pe, peBytes, m, parent);
+  if (h === 0n) checkLastError(lib.llmem_last_error, "llmem_hash64");
+  return BigInt.asUintN(64, BigInt(h));
 }

@@ -12,7 +12,7 @@ import {
   type TypedArray,
 } from "@llmem/core";
 import { loaded } from "./loaded.ts";
-import { alignedViewPtr, typedPtr, viewPtr } from "./pointers.ts";
+import { alignedViewPtr, lastCapacity, throwRefusal, typedPtr, viewPtr } from "./pointers.ts";
 import { engineElementBytes } from "./views.ts";
 
 /** True when matvec and attention run in libllmem (else callers take their TS path). */
@@ -60,6 +60,9 @@ export class NativeMatrix {
   readonly #data: TypedArray;
   /** Index of the last element C reads (data[#last] is undefined once the buffer is gone). */
   readonly #last: number;
+  /** Bytes of data C may read (elements × element size, measured at construction; the #last probe
+   * shows they are still there at each call): the capacity C checks its own reach against. */
+  readonly #bytes: number;
   readonly #rows: number;
   readonly #cols: number;
   readonly #scratchBytes: number;
@@ -75,7 +78,8 @@ export class NativeMatrix {
     // What C will read, from the format table, not from the caller's count.
     const need = rows * bytesFor(format, cols);
     viewPtr("w.data", data, 0, elements); // throws unless data holds `elements` elements
-    if (!(elements * engineElementBytes(data) >= need)) {
+    const bytes = elements * engineElementBytes(data);
+    if (!(bytes >= need)) {
       throw new LlmemError(
         "OUT_OF_BOUNDS",
         `w.data holds ${elements} elements, ${rows}×${cols} ${format} needs ${need} bytes`,
@@ -89,6 +93,7 @@ export class NativeMatrix {
     this.#format = format;
     this.#data = data;
     this.#last = elements - 1;
+    this.#bytes = bytes;
     this.#rows = rows;
     this.#cols = cols;
     this.#scratchBytes = matvecScratchBytes(format, cols);
@@ -122,17 +127,20 @@ export class NativeMatrix {
         },
       );
     }
-    const code = loaded()!.llmem_matvec(
+    const code = loaded()!.llmem_matvec_checked(
       this.#id,
       data,
+      this.#bytes,
       this.#rows,
       this.#cols,
       typedPtr("x", x, "Float32Array", 0, this.#cols),
+      lastCapacity(),
       typedPtr("y", y, "Float32Array", 0, this.#rows),
+      lastCapacity(),
       scratchBytes === 0 ? null : viewPtr("scratch", scratch!, 0, scratchBytes),
+      scratchBytes === 0 ? 0 : lastCapacity(),
     );
-    if (code !== 0)
-      throw new LlmemError("UNSUPPORTED", `llmem_matvec failed for ${this.#format} (code ${code})`);
+    if (code !== 0) throwRefusal(code, `llmem_matvec ${this.#format}`, "UNSUPPORTED");
   }
 }
 
@@ -175,17 +183,21 @@ export function nativeMatmul(
       argument: "scratch",
     });
   }
-  const code = loaded()!.llmem_matmul(
+  const code = loaded()!.llmem_matmul_checked(
     FORMATS[format].id,
     viewPtr("w.data", w, 0, elements),
+    lastCapacity(),
     rows,
     cols,
     typedPtr("x", x, "Float32Array", 0, n * cols),
+    lastCapacity(),
     n,
     typedPtr("y", y, "Float32Array", 0, n * rows),
+    lastCapacity(),
     stride === 0 ? null : alignedViewPtr("scratch", scratch!, 4, 0, n * stride),
+    stride === 0 ? 0 : lastCapacity(),
   );
-  if (code !== 0) throw new LlmemError("UNSUPPORTED", `llmem_matmul failed for ${format} (code ${code})`);
+  if (code !== 0) throwRefusal(code, `llmem_matmul ${format}`, "UNSUPPORTED");
 }
 
 /** Threads libllmem's matvec uses (1..64); false when they could not start (native off: true). */
@@ -215,17 +227,21 @@ export function nativeAttnScores(
 ): void {
   // Fields read once: the caller checked this geometry against span; a getter must not move it.
   const { offsetBytes, strideBytes, count, headDim } = o;
-  loaded()!.llmem_attn_scores(
+  const code = loaded()!.llmem_attn_scores_checked(
     FORMATS[format].id,
     typedPtr("query", query, "Float32Array", 0, headDim),
+    lastCapacity(),
     viewPtr("keys", rows, 0, span),
+    lastCapacity(),
     offsetBytes,
     strideBytes,
     count,
     headDim,
     scale,
     typedPtr("out", out, "Float32Array", outOffset, count),
+    lastCapacity(),
   );
+  if (code !== 0) throwRefusal(code, `llmem_attn_scores ${format}`, "INVALID_ARGUMENT");
 }
 
 /** out[d] += Σ_t weights[weightsOffset + t] · row_t[d]. */
@@ -239,14 +255,18 @@ export function nativeAttnWeightedSum(
   out: Float32Array,
 ): void {
   const { offsetBytes, strideBytes, count, headDim } = o;
-  loaded()!.llmem_attn_weighted_sum(
+  const code = loaded()!.llmem_attn_weighted_sum_checked(
     FORMATS[format].id,
     typedPtr("weights", weights, "Float32Array", weightsOffset, count),
+    lastCapacity(),
     viewPtr("values", rows, 0, span),
+    lastCapacity(),
     offsetBytes,
     strideBytes,
     count,
     headDim,
     typedPtr("out", out, "Float32Array", 0, headDim),
+    lastCapacity(),
   );
+  if (code !== 0) throwRefusal(code, `llmem_attn_weighted_sum ${format}`, "INVALID_ARGUMENT");
 }

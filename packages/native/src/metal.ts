@@ -9,7 +9,7 @@
 import { type Pointer, toArrayBuffer } from "bun:ffi";
 import { FORMATS, LlmemError, type MatrixFormat, type RowFormat, type TypedArray } from "@llmem/core";
 import { loaded } from "./loaded.ts";
-import { typedPtr, viewPtr } from "./pointers.ts";
+import { LLMEM_EBOUNDS, lastCapacity, throwRefusal, typedPtr, viewPtr } from "./pointers.ts";
 import { checkedByteLength } from "./views.ts";
 
 const asPtr = (p: number) => p as unknown as Pointer;
@@ -109,7 +109,15 @@ export function metalDequantize(
 ): void {
   requireMetal("dequantizeIntoMetal");
   if (count === 0) return;
-  const rc = lib().llmem_metal_dequantize(FORMATS[format].id, bytes, dst, count);
+  const rc = lib().llmem_metal_dequantize_checked(
+    FORMATS[format].id,
+    bytes,
+    checkedByteLength("bytes", bytes),
+    dst,
+    checkedByteLength("dst", dst),
+    count,
+  );
+  if (rc === LLMEM_EBOUNDS) throwRefusal(rc, "llmem_metal_dequantize", "UNSUPPORTED");
   if (rc !== 0)
     throw new LlmemError("UNSUPPORTED", `Metal dequantize failed (${count} values too many for one buffer?)`);
 }
@@ -125,14 +133,18 @@ export function metalMatvec(
   y: Float32Array,
 ): void {
   requireMetal("matvecMetal");
-  const rc = lib().llmem_metal_matvec(
+  const rc = lib().llmem_metal_matvec_checked(
     FORMATS[format].id,
     viewPtr("w.data", w, 0, elements),
+    lastCapacity(),
     rows,
     cols,
     typedPtr("x", x, "Float32Array", 0, cols),
+    lastCapacity(),
     typedPtr("y", y, "Float32Array", 0, rows),
+    lastCapacity(),
   );
+  if (rc === LLMEM_EBOUNDS) throwRefusal(rc, "llmem_metal_matvec", "UNSUPPORTED");
   if (rc !== 0)
     throw new LlmemError("UNSUPPORTED", `Metal matvec failed for a ${rows}×${cols} ${format} matrix`);
 }
@@ -161,24 +173,26 @@ export function metalPagedAttention(a: PagedCall): boolean {
   // Each field read once and every view bounded by what the kernel touches (see nativePagedAttention).
   const { format, query, numHeads, numKvHeads, headDim, kBytes, vBytes, blockTable } = a;
   const { numBlocks, blockSize, numTokens, scale, out, lse } = a;
-  const kLen = checkedByteLength("kPool", kBytes);
-  const vLen = checkedByteLength("vPool", vBytes);
-  const rc = lib().llmem_metal_paged_attention(
+  const rc = lib().llmem_metal_paged_attention_checked(
     FORMATS[format].id,
     typedPtr("query", query, "Float32Array", 0, numHeads * headDim),
+    lastCapacity(),
     numHeads,
     numKvHeads,
     headDim,
     viewPtr("kPool", kBytes),
-    kLen,
+    lastCapacity(),
     viewPtr("vPool", vBytes),
-    vLen,
+    lastCapacity(),
     typedPtr("blockTable", blockTable, "Uint32Array", 0, numBlocks),
+    lastCapacity(),
     blockSize,
     numTokens,
     scale,
     typedPtr("out", out, "Float32Array", 0, numHeads * headDim),
+    lastCapacity(),
     typedPtr("lse", lse, "Float32Array", 0, numHeads),
+    lastCapacity(),
   );
   return rc === 0;
 }

@@ -6,7 +6,7 @@
 import { FORMATS, LlmemError } from "@llmem/core";
 import { loaded } from "./loaded.ts";
 import type { PagedCall } from "./metal.ts";
-import { typedPtr, viewPtr } from "./pointers.ts";
+import { LLMEM_EBOUNDS, lastCapacity, throwRefusal, typedPtr, viewPtr } from "./pointers.ts";
 
 /** True when libllmem's CPU paged-attention kernel runs (else kv-cache takes its TS path). */
 export function pagedNative(): boolean {
@@ -20,22 +20,30 @@ export function nativePagedAttention(a: PagedCall, scratch: Float32Array): void 
   const { format, query, numHeads, numKvHeads, headDim, kBytes, vBytes, blockTable } = a;
   const { numBlocks, blockSize, numTokens, scale, out, lse } = a;
   const need = numTokens * numHeads + 32 * headDim;
-  loaded()!.llmem_paged_attention(
+  const rc = loaded()!.llmem_paged_attention_checked(
     FORMATS[format].id,
     typedPtr("query", query, "Float32Array", 0, numHeads * headDim),
+    lastCapacity(),
     numHeads,
     numKvHeads,
     headDim,
     viewPtr("kPool", kBytes),
+    lastCapacity(),
     viewPtr("vPool", vBytes),
+    lastCapacity(),
     typedPtr("blockTable", blockTable, "Uint32Array", 0, numBlocks),
+    lastCapacity(),
     blockSize,
     numTokens,
     scale,
     typedPtr("scratch", scratch, "Float32Array", 0, need),
+    lastCapacity(),
     typedPtr("out", out, "Float32Array", 0, numHeads * headDim),
+    lastCapacity(),
     typedPtr("lse", lse, "Float32Array", 0, numHeads),
+    lastCapacity(),
   );
+  if (rc !== 0) throwRefusal(rc, "llmem_paged_attention", "INVALID_ARGUMENT");
 }
 
 /** Scratch of nativePagedAttentionChunk, grown to the largest chunk seen (one per process: JS is single-threaded). */
@@ -75,24 +83,32 @@ export function nativePagedAttentionChunk(a: PagedCall, numQueries: number): voi
   const slots = Math.min(numQueries, 4 * lib.llmem_get_threads());
   if (chunkScratch.length < slots * slot) chunkScratch = new Float32Array(slots * slot);
   const floats = numQueries * numHeads * headDim;
-  const rc = lib.llmem_paged_attention_chunk(
+  const rc = lib.llmem_paged_attention_chunk_checked(
     FORMATS[format].id,
     typedPtr("query", query, "Float32Array", 0, floats),
+    lastCapacity(),
     numQueries,
     numHeads,
     numKvHeads,
     headDim,
     viewPtr("kPool", kBytes),
+    lastCapacity(),
     viewPtr("vPool", vBytes),
+    lastCapacity(),
     typedPtr("blockTable", blockTable, "Uint32Array", 0, tableBlocks),
+    lastCapacity(),
     blockSize,
     numTokens,
     scale,
+    // C uses whole slots of what it is given: exactly slots × slot floats, not the grown array.
     typedPtr("scratch", chunkScratch, "Float32Array", 0, slots * slot),
-    slots * slot,
+    slots * slot * 4,
     typedPtr("out", out, "Float32Array", 0, floats),
+    lastCapacity(),
     typedPtr("lse", lse, "Float32Array", 0, numQueries * numHeads),
+    lastCapacity(),
   );
+  if (rc === LLMEM_EBOUNDS) throwRefusal(rc, "llmem_paged_attention_chunk", "INVALID_ARGUMENT");
   if (rc !== 0)
     fail(
       "format",
@@ -114,12 +130,15 @@ export function nativeQuantizeRefined(
 ): boolean {
   const lib = loaded();
   if (lib === null) return false;
-  const rc = lib.llmem_kv_quantize_refined(
+  const rc = lib.llmem_kv_quantize_refined_checked(
     FORMATS[format].id,
     typedPtr("src", src, "Float32Array", 0, n),
+    lastCapacity(),
     viewPtr("dst", dst, at, bytes),
+    lastCapacity(),
     n,
   );
+  if (rc === LLMEM_EBOUNDS) throwRefusal(rc, "llmem_kv_quantize_refined", "INVALID_ARGUMENT");
   if (rc !== 0)
     throw new LlmemError("INVALID_ARGUMENT", `src must hold whole 32-value blocks, got ${n}`, {
       argument: "src",

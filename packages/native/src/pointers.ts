@@ -5,7 +5,7 @@
 
 import { type Pointer, ptr } from "bun:ffi";
 import { checkRange, LlmemError, type TypedArray } from "@llmem/core";
-import { engineElementBytes, engineLength, isDetachedView, typedArrayKind } from "./views.ts";
+import { engineByteLength, engineLength, isDetachedView, typedArrayKind } from "./views.ts";
 
 /**
  * What an FFI pointer argument accepts. A typed array passed as is reaches C as the address of
@@ -32,6 +32,18 @@ function invalid(name: string, view: unknown, offset: number, count: number, len
  * the view's length and element size as the engine has them (engineLength): a subclass or an
  * own property claiming a larger `length` cannot widen what C may touch.
  */
+let capacity = 0;
+
+/**
+ * The bytes from the start of the range the last viewPtr/typedPtr/alignedViewPtr returned to the
+ * end of its view, as the engine measured them: the capacity every bounded libllmem entry point
+ * takes beside the pointer, so C checks its own reach too. Read it right after the pointer, in the
+ * same argument list (`f(viewPtr("a", a), lastCapacity(), ...)`: JS evaluates arguments in order).
+ */
+export function lastCapacity(): number {
+  return capacity;
+}
+
 export function viewPtr(name: string, view: TypedArray, offset = 0, count?: number): NativePtr {
   const length = engineLength(view);
   const n = count === undefined ? length - offset : count;
@@ -43,7 +55,14 @@ export function viewPtr(name: string, view: TypedArray, offset = 0, count?: numb
   ) {
     invalid(name, view, offset, n, length);
   }
-  return offset === 0 ? view : ptr(view, offset * engineElementBytes(view));
+  const bytes = engineByteLength(view);
+  if (offset === 0) {
+    capacity = bytes;
+    return view;
+  }
+  const start = offset * (bytes / length);
+  capacity = bytes - start;
+  return ptr(view, start);
 }
 
 /**
@@ -79,8 +98,33 @@ export function alignedViewPtr(
   count?: number,
 ): NativePtr {
   const p = viewPtr(name, view, offset, count);
-  if (Number(ptr(view, offset * engineElementBytes(view))) % align !== 0) {
+  if (Number(ptr(view, offset * (engineByteLength(view) / engineLength(view)))) % align !== 0) {
     throw new LlmemError("MISALIGNED", `${name} must be ${align}-byte aligned`, { argument: name, align });
   }
   return p;
+}
+
+/** libllmem's bounded entry points: LLMEM_EBOUNDS (a buffer smaller than the call needs). */
+export const LLMEM_EBOUNDS = -2;
+
+/**
+ * Throws for a bounded entry point's non-zero return code. LLMEM_EBOUNDS means C found a buffer
+ * smaller than the call needs, which the binding's own checks should have stopped: reported as
+ * OUT_OF_BOUNDS (nothing was touched). Other codes: `otherCode` (the entry point's own -1).
+ */
+export function throwRefusal(rc: number, what: string, otherCode: "INVALID_ARGUMENT" | "UNSUPPORTED"): never {
+  if (rc === LLMEM_EBOUNDS) {
+    throw new LlmemError(
+      "OUT_OF_BOUNDS",
+      `${what}: libllmem refused a buffer smaller than the call needs (nothing was touched)`,
+      { code: rc },
+    );
+  }
+  throw new LlmemError(otherCode, `${what}: libllmem refused the call (code ${rc})`, { code: rc });
+}
+
+/** After a value-returning bounded call gave its refusal value (NaN or 0): throws if C refused. */
+export function checkLastError(lastError: () => number, what: string): void {
+  const rc = lastError();
+  if (rc !== 0) throwRefusal(rc, what, "INVALID_ARGUMENT");
 }

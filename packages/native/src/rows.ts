@@ -6,7 +6,7 @@
  */
 import { LlmemError } from "@llmem/core";
 import { loaded } from "./loaded.ts";
-import { typedPtr } from "./pointers.ts";
+import { lastCapacity, throwRefusal, typedPtr } from "./pointers.ts";
 
 /** Whose numerics: llama2.c's run.c or ggml's (RMSNorm sums and eps, silu's division). */
 export type NormStyle = "runc" | "ggml";
@@ -49,15 +49,19 @@ export function nativeRmsnormRows(
   if (!Number.isFinite(eps)) {
     throw new LlmemError("INVALID_ARGUMENT", `eps must be finite, got ${eps}`, { argument: "eps" });
   }
-  lib.llmem_rmsnorm_rows(
+  const rc = lib.llmem_rmsnorm_rows_checked(
     id,
     typedPtr("x", x, "Float32Array", 0, rows * dim),
+    lastCapacity(),
     typedPtr("weight", weight, "Float32Array", 0, dim),
+    lastCapacity(),
     rows,
     dim,
     eps,
     typedPtr("out", out, "Float32Array", 0, rows * dim),
+    lastCapacity(),
   );
+  if (rc !== 0) throwRefusal(rc, "llmem_rmsnorm_rows", "INVALID_ARGUMENT");
   return true;
 }
 
@@ -90,17 +94,21 @@ export function nativeRopeRows(
       { argument: "dims" },
     );
   }
-  lib.llmem_rope_rows(
+  const rc = lib.llmem_rope_rows_checked(
     typedPtr("v", v, "Float32Array", 0, rows * width),
+    lastCapacity(),
     rows,
     width,
     headSize,
     dims,
     neox ? 1 : 0,
     typedPtr("cos", cos, "Float32Array", 0, rows * tableStride),
+    lastCapacity(),
     typedPtr("sin", sin, "Float32Array", 0, rows * tableStride),
+    lastCapacity(),
     tableStride,
   );
+  if (rc !== 0) throwRefusal(rc, "llmem_rope_rows", "INVALID_ARGUMENT");
   return true;
 }
 
@@ -110,12 +118,15 @@ export function nativeSwiglu(s: NormStyle, gate: Float32Array, up: Float32Array,
   if (lib === null) return false;
   const id = style(s);
   count("n", n);
-  lib.llmem_swiglu(
+  const rc = lib.llmem_swiglu_checked(
     id,
     typedPtr("gate", gate, "Float32Array", 0, n),
+    lastCapacity(),
     typedPtr("up", up, "Float32Array", 0, n),
+    lastCapacity(),
     n,
   );
+  if (rc !== 0) throwRefusal(rc, "llmem_swiglu", "INVALID_ARGUMENT");
   return true;
 }
 
@@ -124,6 +135,13 @@ export function nativeAdd(x: Float32Array, y: Float32Array, n: number): boolean 
   const lib = loaded();
   if (lib === null) return false;
   count("n", n);
-  lib.llmem_add(typedPtr("x", x, "Float32Array", 0, n), typedPtr("y", y, "Float32Array", 0, n), n);
+  const rc = lib.llmem_add_checked(
+    typedPtr("x", x, "Float32Array", 0, n),
+    lastCapacity(),
+    typedPtr("y", y, "Float32Array", 0, n),
+    lastCapacity(),
+    n,
+  );
+  if (rc !== 0) throwRefusal(rc, "llmem_add", "INVALID_ARGUMENT");
   return true;
 }

@@ -19,10 +19,11 @@
  * accessor or the prototype), so the fast paths also probe the last element C will touch. An
  * own `length`/`byteLength` on a plain instance then cannot claim room that is not there
  * (refusing such properties with `Object.hasOwn` measured ~2 ns per view, a third of a dot's
- * budget; the probe is below noise). Still not covered on a fast path: a Uint8Array given
+ * budget; the probe is below noise). Not caught by the fast tests themselves: a Uint8Array given
  * Float32Array's prototype AND own length/byteLength agreeing with it (the probe counts its
- * bytes as elements); callers that pass views to C without a fast path use `typedPtr`, which
- * reads the engine's kind.
+ * bytes as elements). libllmem catches it: the fast paths hand C `engineByteLength` of each view
+ * as its capacity, and C refuses a call reaching past it. Callers that pass views to C without a
+ * fast path use `typedPtr`, which reads the engine's kind.
  */
 import { LlmemError } from "@llmem/core";
 
@@ -160,6 +161,12 @@ export function engineLength(v: unknown): number {
   } catch {
     return -1;
   }
+}
+
+/** The byte length of a typed array as the engine has it (the intrinsic getter: own or subclass
+ * `byteLength` properties are not consulted). */
+export function engineByteLength(v: unknown): number {
+  return byteLengthGetter.call(v) as number;
 }
 
 /**

@@ -11,9 +11,10 @@ test.skipIf(!lib || device)("without Metal the C entry points fail (-1) and leav
   const out = new Float32Array(64).fill(7);
   const lse = new Float32Array(1);
   const table = Uint32Array.of(0);
-  const rc = lib!.llmem_metal_paged_attention(
+  const rc = lib!.llmem_metal_paged_attention_checked(
     0,
     ptr(query),
+    query.byteLength,
     1,
     1,
     64,
@@ -22,11 +23,14 @@ test.skipIf(!lib || device)("without Metal the C entry points fail (-1) and leav
     ptr(pool),
     pool.byteLength,
     ptr(table),
+    table.byteLength,
     5,
     5,
     0.125,
     ptr(out),
+    out.byteLength,
     ptr(lse),
+    lse.byteLength,
   );
   expect(rc).toBe(-1);
   expect(out.every((x) => x === 7)).toBe(true);

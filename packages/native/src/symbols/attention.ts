@@ -4,6 +4,14 @@ import { FFIType } from "bun:ffi";
 const { ptr, u64, i32, f32 } = FFIType;
 
 export const attentionSymbols = {
-  llmem_attn_scores: { args: [i32, ptr, ptr, u64, u64, u64, u64, f32, ptr], returns: i32 },
-  llmem_attn_weighted_sum: { args: [i32, ptr, ptr, u64, u64, u64, u64, ptr], returns: i32 },
+  // format, query, query_bytes, base, base_bytes, offset, stride, count, head_dim, scale, out, out_bytes
+  llmem_attn_scores_checked: {
+    args: [i32, ptr, u64, ptr, u64, u64, u64, u64, u64, f32, ptr, u64],
+    returns: i32,
+  },
+  // format, weights, weights_bytes, base, base_bytes, offset, stride, count, head_dim, out, out_bytes
+  llmem_attn_weighted_sum_checked: {
+    args: [i32, ptr, u64, ptr, u64, u64, u64, u64, u64, ptr, u64],
+    returns: i32,
+  },
 } as const;

@@ -1,5 +1,9 @@
 import { FFIType } from "bun:ffi";
 
 export const kernelSymbols = {
-  llmem_dot_f32: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.f32 },
+  llmem_dot_f32_checked: {
+    args: [FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.u64, FFIType.u64],
+    returns: FFIType.f32,
+  },
+  llmem_last_error: { args: [], returns: FFIType.i32 },
 } as const;

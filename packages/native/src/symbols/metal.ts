@@ -6,10 +6,10 @@ const { i32, u64, f32, ptr } = FFIType;
 // report "no device" / -1).
 export const metalSymbols = {
   llmem_metal_available: { args: [], returns: i32 },
-  llmem_metal_paged_attention: {
-    // format, query, numHeads, numKvHeads, headDim, kPool, kBytes, vPool, vBytes, blockTable,
-    // blockSize, numTokens, scale, out, lse
-    args: [i32, ptr, u64, u64, u64, ptr, u64, ptr, u64, ptr, u64, u64, f32, ptr, ptr],
+  llmem_metal_paged_attention_checked: {
+    // format, query, queryBytes, numHeads, numKvHeads, headDim, kPool, kBytes, vPool, vBytes,
+    // blockTable, tableBytes, blockSize, numTokens, scale, out, outBytes, lse, lseBytes
+    args: [i32, ptr, u64, u64, u64, u64, ptr, u64, ptr, u64, ptr, u64, u64, u64, f32, ptr, u64, ptr, u64],
     returns: i32,
   },
 } as const;
