@@ -193,6 +193,27 @@ LLMEM_API void llmem_hash64_chain(const uint32_t *tokens, size_t block_size, siz
                                   uint32_t *out);
 
 
+/* ---- element-wise steps over a chunk's rows (src/kernels/rows.c) --------- */
+/* Bit for bit the decode example's TS steps (examples/decode/src/math.ts): f32 rounding where
+ * it rounds, its summation order, e^x as a double exp rounded to f32. */
+enum llmem_norm_style {
+  LLMEM_NORM_RUNC = 0, /* llama2.c's run.c: f32 sums, eps 1e-5, silu as x * (1 / (1 + e^-x)) */
+  LLMEM_NORM_GGML = 1, /* ggml: squares summed in double, eps given, silu as x / (1 + e^-x) */
+};
+/* rows × dim: out[t] = RMSNorm(x[t]) ⊙ weight (run.c: weight * (s * x); ggml: (x * s) * weight);
+ * out may alias x. 0, or -1 for dim 0 or an unknown style. */
+LLMEM_API int llmem_rmsnorm_rows(int style, const float *x, const float *weight, size_t rows, size_t dim, float eps,
+                                 float *out);
+/* Rotates rows × width floats in place: in every head of head_size values, the first dims by
+ * row t's angles cos/sin[t * table_stride + i] (i < dims/2), pairs (2i, 2i+1), or (i, i + dims/2)
+ * with neox. 0, or -1 unless width % head_size == 0, dims even, dims <= head_size, dims/2 <= table_stride. */
+LLMEM_API int llmem_rope_rows(float *v, size_t rows, size_t width, size_t head_size, size_t dims, int neox,
+                              const float *cos, const float *sin, size_t table_stride);
+/* gate[i] = silu(gate[i]) * up[i], i < n (style as llmem_rmsnorm_rows). 0, or -1 for an unknown style. */
+LLMEM_API int llmem_swiglu(int style, float *gate, const float *up, size_t n);
+/* x[i] += y[i], i < n. */
+LLMEM_API void llmem_add(float *x, const float *y, size_t n);
+
 /* ---- paged attention (kv-cache) ----------------------------------------- */
 /* KV pools hold rows in the formats of enum llmem_format above (F32, F16, BF16, Q8_0, Q4_0,
  * Q4_1): one row = head_dim values of one token and one KV head; block formats need

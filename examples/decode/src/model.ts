@@ -8,6 +8,7 @@ import { Arena } from "@llmem/arena";
 import type { Checkpoint } from "./checkpoint.ts";
 import { checkpointWeights } from "./checkpoint-weights.ts";
 import { ChunkBuffers, firstRows } from "./chunk.ts";
+import { addAll, normRows, ropeRows, swigluAll } from "./chunk-steps.ts";
 import { headSize, kvDim, type ModelConfig } from "./config.ts";
 import type { KvSequence } from "./kv.ts";
 import { applyLinear, applyLinearChunk, LinearScratch } from "./linear.ts";
@@ -191,16 +192,16 @@ export class Transformer {
    * Batched prefill: runs tokens[i] at positions pos + i (i < n) through the model in one step
    * of `kv`, each weight matrix once for the whole chunk (kernels.matmul), each token attending
    * over the positions up to its own (the causal mask). Computes no logits: the chunk's
-   * successors are prompt tokens. Every element-wise step is forward's, token by token, so a
-   * token's K/V and activations are forward's (bit for bit where matmul gives matvec's bits: the
-   * block formats; see examples/decode/README.md for f32/f16).
+   * successors are prompt tokens. Every element-wise step is forward's arithmetic over the whole
+   * chunk (chunk-steps.ts: one libllmem call per step, or math.ts row by row), so a token's K/V
+   * and activations are forward's (bit for bit where matmul gives matvec's bits: the block
+   * formats; see examples/decode/README.md for f32/f16).
    */
   forwardChunk(tokens: readonly number[], pos: number, kv: KvSequence): void {
     const n = tokens.length;
     const c = this.config;
     const { dim, hiddenDim } = c;
     const hs = headSize(c);
-    const kvd = kvDim(c);
     const nm = this.numerics;
     const ggml = nm.style === "ggml";
     if (this.chunk === null || this.chunk.capacity < n) this.chunk = new ChunkBuffers(c, n);
@@ -210,14 +211,6 @@ export class Transformer {
       if (ggml) ropeTableGgml(pos + t, nm.ropeDims, nm.ropeTheta, b.cos.rows[t]!, b.sin.rows[t]!);
       else ropeTable(pos + t, hs, b.cos.rows[t]!, b.sin.rows[t]!);
     }
-    const norm = (o: Float32Array, v: Float32Array, weight: Float32Array) =>
-      ggml ? rmsnormGgml(o, v, weight, dim, nm.rmsEps) : rmsnorm(o, v, weight, dim);
-    const rotate = (v: Float32Array, size: number, t: number) => {
-      const cos = b.cos.rows[t]!;
-      const sin = b.sin.rows[t]!;
-      if (ggml) ropeGgml(v, size, hs, nm.ropeDims, nm.ropeNeox, cos, sin);
-      else rope(v, size, hs, cos, sin);
-    };
     const x = firstRows(b.x, n);
     const xb = firstRows(b.xb, n);
     const xb2 = firstRows(b.xb2, n);
@@ -231,25 +224,22 @@ export class Transformer {
     kv.beginStep(tokens);
     for (let l = 0; l < c.nLayers; l++) {
       const w = this.layers[l]!;
-      for (let t = 0; t < n; t++) norm(b.xb.rows[t]!, b.x.rows[t]!, w.rmsAtt);
+      normRows(nm, b.xb, b.x, w.rmsAtt, n);
       linear(w.wq, xb, q);
       linear(w.wk, xb, k);
       linear(w.wv, xb, v);
-      for (let t = 0; t < n; t++) {
-        rotate(b.q.rows[t]!, dim, t);
-        rotate(b.k.rows[t]!, kvd, t);
-      }
+      ropeRows(nm, b.q, n, hs, b.cos, b.sin);
+      ropeRows(nm, b.k, n, hs, b.cos, b.sin);
       kv.write(l, k, v);
       kv.attend(l, q, xb, pos + 1); // token t over positions ≤ pos + t: one call for the chunk
       linear(w.wo, xb, xb2);
-      accumulate(x, xb2, n * dim);
-      for (let t = 0; t < n; t++) norm(b.xb.rows[t]!, b.x.rows[t]!, w.rmsFfn);
+      addAll(x, xb2, n * dim);
+      normRows(nm, b.xb, b.x, w.rmsFfn, n);
       linear(w.w1, xb, hb);
       linear(w.w3, xb, hb2);
-      if (ggml) swigluGgml(hb, hb2, n * hiddenDim);
-      else swiglu(hb, hb2, n * hiddenDim);
+      swigluAll(nm, hb, hb2, n * hiddenDim);
       linear(w.w2, hb, xb);
-      accumulate(x, xb, n * dim);
+      addAll(x, xb, n * dim);
     }
     kv.end();
   }

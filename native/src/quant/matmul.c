@@ -11,6 +11,9 @@
  *    accumulator per token exactly as matvec's four-row kernel does, with the same final
  *    reduction: bit for bit too (matvec's streaming one-row kernel, for matrices ≥ 16 MB,
  *    sums in another order);
+ *  - AVX2 Q4_K runs matvec's four-row pass token by token over bands of rows kept in L1 (the
+ *    weights are unpacked once per token, not once per tile: a true Q4_K tile is still to come),
+ *    bit for bit the format's vec_dot;
  *  - the AVX2 f32/f16 tiles keep ONE 8-lane accumulator per (row, token) where matvec keeps four,
  *    so sums differ in the last bits (measured and documented in examples/decode/README.md). */
 #include "../formats.h"
@@ -24,6 +27,8 @@
  * its sign-adjusted copy of the activation block. */
 #define Q_RM 4
 #define Q_RN 2
+/* Q4_K rows per band (a multiple of 4): 16 rows of 4096 values are 36 KB of weights. */
+#define Q4K_BAND 16
 
 /* The scalar reference (and the path of every format without a tile of its own): the format's
  * vec_dot for each (row, token), exactly what llmem_matvec's generic path computes per token. */
@@ -160,6 +165,15 @@ LLMEM_AVX2 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r
         for (size_t a = 0; a < F_RN && t + a < n; a++)
           for (size_t b = 0; b < F_RM && r + b < r1; b++) j->y[(t + a) * j->rows + r + b] = out[a][b];
       }
+    }
+    return;
+  case LLMEM_Q4_K:
+    /* matvec's four-row Q4_K pass (bit for bit the format's vec_dot) token by token, over bands
+     * of Q4K_BAND rows that stay in L1 while every token of the chunk goes through them. */
+    for (size_t b0 = r0; b0 < r1; b0 += Q4K_BAND) {
+      const size_t b1 = b0 + Q4K_BAND < r1 ? b0 + Q4K_BAND : r1;
+      for (size_t t = 0; t < n; t++)
+        matvec_rows_q4_k_avx2(j->w, j->row_bytes, b0, b1, j->xq + t * j->xq_stride, j->cols, j->y + t * j->rows);
     }
     return;
   default: matmul_range_generic(j, r0, r1);

@@ -97,6 +97,7 @@ export {
   nativeReadBytes,
   quantNative,
 } from "./quant.ts";
+export { type NormStyle, nativeAdd, nativeRmsnormRows, nativeRopeRows, nativeSwiglu } from "./rows.ts";
 export {
   type Backend,
   backend,

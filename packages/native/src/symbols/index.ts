@@ -8,6 +8,7 @@ import { metalSymbols } from "./metal.ts";
 import { pagedSymbols } from "./paged.ts";
 import { poolSymbols } from "./pool.ts";
 import { quantSymbols } from "./quant.ts";
+import { rowSymbols } from "./rows.ts";
 import { runtimeSymbols } from "./runtime.ts";
 
 export const symbols = {
@@ -19,6 +20,7 @@ export const symbols = {
   ...attentionSymbols,
   ...hashSymbols,
   ...pagedSymbols,
+  ...rowSymbols,
   ...poolSymbols,
   ...metalSymbols,
 } as const;
