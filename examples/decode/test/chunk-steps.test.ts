@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { isLlmemError } from "@llmem/core";
 import { native, nativeRmsnormRows, nativeRopeRows, nativeSwiglu } from "@llmem/native";
+import { setThreads } from "@llmem/quant-kernels";
 import { ChunkBuffers, firstRows } from "../src/chunk.ts";
 import { addAll, normRows, ropeRows, swigluAll } from "../src/chunk-steps.ts";
 import type { ModelConfig } from "../src/config.ts";
@@ -119,6 +120,41 @@ describe.if(native.available)("chunk steps: libllmem's bits are math.ts's", () =
       expect(bits(x)).toEqual(bits(sum));
     });
   }
+
+  test("2 threads (the steps split their rows over the pool): the same bits", () => {
+    setThreads(2);
+    try {
+      const rows = 203; // 203 × 96 floats: enough to split; not a multiple of the 4-row groups
+      const dim = 96;
+      const x = values(rows * dim, 3, 21);
+      const weight = values(dim, 2, 22);
+      for (const style of ["runc", "ggml"] as const) {
+        const nm: Numerics = { style, rmsEps: 1e-6, ropeTheta: 1e4, ropeDims: 16, ropeNeox: false };
+        const rowsOf = (a: Float32Array) => ({
+          all: a,
+          rows: Array.from({ length: rows }, (_, t) => a.subarray(t * dim, (t + 1) * dim)),
+          width: dim,
+        });
+        const got = rowsOf(new Float32Array(rows * dim));
+        normRows(nm, got, rowsOf(x), weight, rows);
+        const want = new Float32Array(dim);
+        for (let t = 0; t < rows; t++) {
+          if (style === "ggml") rmsnormGgml(want, x.subarray(t * dim, (t + 1) * dim), weight, dim, nm.rmsEps);
+          else rmsnorm(want, x.subarray(t * dim, (t + 1) * dim), weight, dim);
+          expect(bits(got.rows[t]!)).toEqual(bits(want));
+        }
+        const gate = values(100_003, 30, 23);
+        const up = values(100_003, 2, 24);
+        const ref = gate.slice();
+        if (style === "ggml") swigluGgml(ref, up, ref.length);
+        else swiglu(ref, up, ref.length);
+        swigluAll(nm, gate, up, gate.length);
+        expect(bits(gate)).toEqual(bits(ref));
+      }
+    } finally {
+      setThreads(1);
+    }
+  });
 
   test("bad shapes are refused before C sees a pointer", () => {
     const x = new Float32Array(64);
