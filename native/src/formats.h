@@ -177,6 +177,9 @@ void matvec_rows_q4_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t
 /* The same for Q6_K rows (quant/q6_k.c). */
 void matvec_rows_q6_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq, size_t cols,
                            float *y);
+/* The same for IQ4_XS (quant/iq4.c). */
+void matvec_rows_iq4_xs_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq, size_t cols,
+                             float *y);
 void matmul_range_generic(const llmem_matmul_job *j, size_t r0, size_t r1);
 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r1);
 

@@ -278,35 +278,69 @@ LLMEM_AVX2 static inline __m256i iq4_sum8x8_avx2(const __m256i v[8]) {
   return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
 }
 
-/* Per super-block: the 8 sub-blocks' integer sums by a table lookup and maddubs (levels are
- * signed: |q| against y carrying q's sign; |q|·|y| pairs stay below 2·127·127 < 32767), reduced
- * together; their terms (d·d8·(ls - 32))·sumi by vector multiplies (each the scalar's rounding),
- * then added in the scalar's order. */
+/* One IQ4_XS super-block at x against the Q8_K block at y: the 8 sub-block terms
+ * (d·d8·(ls - 32))·sumi as 8 f32 lanes, each rounded as the scalar's. The integer sums come from a
+ * table lookup and maddubs (levels are signed: |q| against y carrying q's sign; |q|·|y| pairs stay
+ * below 2·127·127 < 32767), reduced together; the scales by vector shifts. */
+LLMEM_AVX2 static inline __m256 iq4_xs_terms_avx2(const uint8_t *x, const uint8_t *y) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i p[8];
+  for (int ib = 0; ib < 8; ib++) {
+    const __m256i q = iq4_levels_avx2(x + IQ4_XS_QS + 16 * ib);
+    const __m256i a = _mm256_loadu_si256((const __m256i *)(y + Q8_K_QS + 32 * ib));
+    p[ib] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q)), ones);
+  }
+  const __m256i sumi = iq4_sum8x8_avx2(p);
+  /* ls - 32 per sub-block: low nibbles of scales_l, high 2 bits from scales_h. */
+  uint32_t sl;
+  memcpy(&sl, x + IQ4_XS_SCALES_L, 4);
+  const __m256i shift4 = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28), shift2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)sl), shift4), _mm256_set1_epi32(0xF));
+  const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(ld_u16(x + IQ4_XS_SCALES_H)), shift2), _mm256_set1_epi32(3));
+  const __m256i ls = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
+  const __m256 dl = _mm256_mul_ps(_mm256_set1_ps(scale_at_avx2(x) * ld_f32(y)), _mm256_cvtepi32_ps(ls));
+  return _mm256_mul_ps(dl, _mm256_cvtepi32_ps(sumi));
+}
+
+/* The 8 terms are added in the scalar's order (the sum is one dependent chain: GGML's order). */
 LLMEM_AVX2 float dot_iq4_xs_q8_k_avx2(const void *vx, const void *vy, size_t n) {
   const uint8_t *x = vx, *y = vy;
-  const __m256i ones = _mm256_set1_epi16(1);
   float sum = 0.0f;
   for (size_t b = 0; b < n / QK_K; b++, x += IQ4_XS_BYTES, y += Q8_K_BYTES) {
-    __m256i p[8];
-    for (int ib = 0; ib < 8; ib++) {
-      const __m256i q = iq4_levels_avx2(x + IQ4_XS_QS + 16 * ib);
-      const __m256i a = _mm256_loadu_si256((const __m256i *)(y + Q8_K_QS + 32 * ib));
-      p[ib] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q)), ones);
-    }
-    const __m256i sumi = iq4_sum8x8_avx2(p);
-    /* ls - 32 per sub-block: low nibbles of scales_l, high 2 bits from scales_h. */
-    const uint32_t sl = (uint32_t)x[IQ4_XS_SCALES_L] | (uint32_t)x[IQ4_XS_SCALES_L + 1] << 8 |
-                        (uint32_t)x[IQ4_XS_SCALES_L + 2] << 16 | (uint32_t)x[IQ4_XS_SCALES_L + 3] << 24;
-    const __m256i shift4 = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28), shift2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-    const __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)sl), shift4), _mm256_set1_epi32(0xF));
-    const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(ld_u16(x + IQ4_XS_SCALES_H)), shift2), _mm256_set1_epi32(3));
-    const __m256i ls = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
-    const __m256 dl = _mm256_mul_ps(_mm256_set1_ps(scale_at_avx2(x) * ld_f32(y)), _mm256_cvtepi32_ps(ls));
     float t[8];
-    _mm256_storeu_ps(t, _mm256_mul_ps(dl, _mm256_cvtepi32_ps(sumi)));
+    _mm256_storeu_ps(t, iq4_xs_terms_avx2(x, y));
     for (int k = 0; k < 8; k++) sum += t[k];
   }
   return sum;
+}
+
+/* Rows [r0, r1) of an IQ4_XS matrix against x in Q8_K, four rows per pass (a short last group
+ * repeats its last row): the rows' 8 terms per super-block are transposed so that one 4-lane add
+ * per sub-block advances all four rows' sums, each lane in the scalar's order (so every row is
+ * its vec_dot bit for bit), and the four dependent chains overlap instead of one row's 8 adds
+ * waiting on each other. */
+LLMEM_AVX2 void matvec_rows_iq4_xs_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq,
+                                        size_t cols, float *y) {
+  for (size_t r = r0; r < r1; r += 4) {
+    const uint8_t *rows[4];
+    for (size_t k = 0; k < 4; k++) rows[k] = w + (r + k < r1 ? r + k : r1 - 1) * row_bytes;
+    __m128 sum = _mm_setzero_ps();
+    for (size_t b = 0; b < cols / QK_K; b++) {
+      const uint8_t *a = xq + b * Q8_K_BYTES;
+      const __m256 t0 = iq4_xs_terms_avx2(rows[0] + b * IQ4_XS_BYTES, a), t1 = iq4_xs_terms_avx2(rows[1] + b * IQ4_XS_BYTES, a);
+      const __m256 t2 = iq4_xs_terms_avx2(rows[2] + b * IQ4_XS_BYTES, a), t3 = iq4_xs_terms_avx2(rows[3] + b * IQ4_XS_BYTES, a);
+      /* 4×8 transpose: c_k holds sub-block k (low half) and k + 4 (high half) of rows 0..3. */
+      const __m256 u0 = _mm256_unpacklo_ps(t0, t1), u1 = _mm256_unpackhi_ps(t0, t1);
+      const __m256 u2 = _mm256_unpacklo_ps(t2, t3), u3 = _mm256_unpackhi_ps(t2, t3);
+      const __m256 c[4] = {_mm256_shuffle_ps(u0, u2, 0x44), _mm256_shuffle_ps(u0, u2, 0xEE),
+                           _mm256_shuffle_ps(u1, u3, 0x44), _mm256_shuffle_ps(u1, u3, 0xEE)};
+      for (int k = 0; k < 4; k++) sum = _mm_add_ps(sum, _mm256_castps256_ps128(c[k]));
+      for (int k = 0; k < 4; k++) sum = _mm_add_ps(sum, _mm256_extractf128_ps(c[k], 1));
+    }
+    float out[4];
+    _mm_storeu_ps(out, sum);
+    for (size_t k = 0; k < 4 && r + k < r1; k++) y[r + k] = out[k];
+  }
 }
 #endif
 

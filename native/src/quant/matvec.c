@@ -150,6 +150,13 @@ LLMEM_AVX2 void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r
     else if (j->format == LLMEM_Q4_K) matvec_rows_q4_k_avx2(j->w, j->row_bytes, r0, r1, j->xq, j->cols, j->y);
     else matvec_rows_q6_k_avx2(j->w, j->row_bytes, r0, r1, j->xq, j->cols, j->y);
     return;
+  case LLMEM_IQ4_XS:
+    if (!j->streams) {
+      matvec_rows_iq4_xs_avx2(j->w, j->row_bytes, r0, r1, j->xq, j->cols, j->y);
+      return;
+    }
+    matvec_range_generic(j, r0, r1);
+    return;
   default: matvec_range_generic(j, r0, r1);
   }
 }
