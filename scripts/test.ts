@@ -1,7 +1,8 @@
 /**
  * `bun run test`: turbo runs every package's build and tests (one at a time, so timings and
  * native threads do not fight), its output streams through unchanged, and one last line sums
- * bun's per-package "N pass" / "N fail" / "N skip" lines: `tests: N passed, N failed, N skipped`.
+ * bun's per-package "N pass" / "N fail" / "N skip" lines:
+ * `bun test, all packages: N passed, N failed, N skipped` (not "tests:", .ci/run's last line).
  * The exit code is turbo's (a failed task fails the run even if its counts could not be read).
  */
 export {};
@@ -35,5 +36,5 @@ for await (const chunk of turbo.stdout) {
 }
 count(pending);
 const code = await turbo.exited;
-console.log(`\ntests: ${totals.pass} passed, ${totals.fail} failed, ${totals.skip} skipped`);
+console.log(`\nbun test, all packages: ${totals.pass} passed, ${totals.fail} failed, ${totals.skip} skipped`);
 process.exit(code);
