@@ -40,15 +40,17 @@ for s in "$out"/*.metal; do
   echo "== shader $(basename "$s")"
   "${msl[@]}" "$s" || fail=1
 done
-# Execute the kernels through the CPU emulation in run/ against libllmem's CPU paths.
+# Execute the kernels through the CPU emulation in run/ against libllmem's CPU paths, linked
+# from the static archive: the runners compare against the trusted kernels (llmem_quantize,
+# llmem_matvec, ...), which libllmem.so no longer exports (only the bounded *_checked ones).
 # Kernel-scope threadgroup arrays become statics: the emulation runs one threadgroup at a time.
-make -s -C "$here/../.." >/dev/null
+make -s -C "$here/../.." build/plain/libllmem.a >/dev/null
 run_kernels() { # <harness name> <shader string name>
   echo "== run $1 kernels (CPU emulation)"
   sed -E 's/^(\s*)threadgroup (\w+ \w+\[[0-9]+\];)/\1static \2/' "$out/$2.metal" >"$out/$1_run.metal"
   clang++ -std=c++20 -O2 -fsigned-char -pthread -Wall -Wextra -Werror -Wno-unknown-attributes -Wno-unused-parameter \
     -isystem "$here/run" -I"$here/../../include" -DSHADER="\"$out/$1_run.metal\"" "$here/run/$1_run.cpp" \
-    -L"$here/../../build/lib" -lllmem -Wl,-rpath,"$here/../../build/lib" -o "$out/$1_run" || return 1
+    "$here/../../build/plain/libllmem.a" -lm -o "$out/$1_run" || return 1
   "$out/$1_run" | grep -v '^ok ' # the summary line and any FAIL lines
   return "${PIPESTATUS[0]}"
 }
