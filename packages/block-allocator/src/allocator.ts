@@ -12,7 +12,14 @@
  * (hash-index.ts) that keeps u64 keys as numbers: at a million blocks the costs are cache misses,
  * and this keeps them to a few per operation and holds no JS object per cached block.
  */
-import { checkInt, checkSize, LlmemError, PoolExhaustedError } from "@llmem/core";
+import {
+  checkInt,
+  checkSize,
+  isDetachedView,
+  LlmemError,
+  PoolExhaustedError,
+  typedArrayKind,
+} from "@llmem/core";
 import { HashIndex, MAX_INDEXED_BLOCKS } from "./hash-index.ts";
 
 /** A prefix-cache key: the hashes of @llmem/prefix-hash are bigints; any bigint or string works. */
@@ -87,6 +94,8 @@ function checkHash(hash: unknown): BlockHash {
 }
 
 export class BlockAllocator {
+  /** Only objects this constructor built have it: Object.create(BlockAllocator.prototype) does not. */
+  readonly #real = true;
   readonly capacity: number;
   private readonly meta: Int32Array;
   private fresh = 0;
@@ -116,6 +125,18 @@ export class BlockAllocator {
     this.keyOf = new Array(numBlocks);
     this.contentOf = new Array(numBlocks);
     this.index = new HashIndex(numBlocks, (b) => this.keyOf[b]);
+  }
+
+  /**
+   * Refuses anything but an allocator this class constructed (`instanceof` accepts an object
+   * inheriting the prototype, whose calls would then throw TypeErrors on missing fields).
+   * @internal
+   */
+  static check(name: string, allocator: unknown): BlockAllocator {
+    if (typeof allocator !== "object" || allocator === null || !(#real in allocator)) {
+      throw new LlmemError("INVALID_ARGUMENT", `${name} must be a BlockAllocator`, { argument: name });
+    }
+    return allocator as BlockAllocator;
   }
 
   /** Blocks that `allocate` can hand out (clean, never used, and evictable cached ones). */
@@ -274,6 +295,11 @@ export class BlockAllocator {
    * stored tokens: a rejection counts as a miss and changes nothing.
    */
   tryAcquireByHash(hash: BlockHash, accept?: (block: number) => boolean): number | null {
+    if (accept !== undefined && typeof accept !== "function") {
+      throw new LlmemError("INVALID_ARGUMENT", "accept must be a function or undefined", {
+        argument: "accept",
+      });
+    }
     const b = this.index.get(checkHash(hash));
     if (b < 0 || (accept !== undefined && !accept(b))) {
       this.misses++;
@@ -410,7 +436,8 @@ export class BlockAllocator {
     const tokens = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
       const t = src[i]!;
-      if (t >>> 0 !== t) {
+      // typeof first: `>>>` on a symbol or a bigint throws a TypeError, on an object runs its valueOf.
+      if (typeof t !== "number" || t >>> 0 !== t) {
         throw new LlmemError(
           "INVALID_ARGUMENT",
           `content.tokens[${i}] must be an integer in [0, 2^32), got ${String(t)}`,
@@ -422,14 +449,17 @@ export class BlockAllocator {
     const parent = c.parent ?? NONE;
     if (parent !== NONE) this.checkLive("content.parent", parent);
     const extra = c.extra ?? null;
-    if (extra !== null && !(extra instanceof Uint32Array)) {
-      throw new LlmemError("INVALID_ARGUMENT", "content.extra must be a Uint32Array or null", {
+    // The engine's kind, not instanceof: an object inheriting Uint32Array.prototype passed
+    // instanceof and then threw a TypeError in slice(), as did a detached array.
+    if (extra !== null && (typedArrayKind(extra) !== "Uint32Array" || isDetachedView(extra))) {
+      throw new LlmemError("INVALID_ARGUMENT", "content.extra must be a live Uint32Array or null", {
         argument: "content.extra",
       });
     }
     return {
       tokens,
-      extra: extra === null ? null : extra.slice(),
+      // Copied through the intrinsic constructor: reads the engine's length, runs no user code.
+      extra: extra === null ? null : new Uint32Array(extra),
       parent,
       parentGeneration: parent === NONE ? 0 : this.meta[4 * parent + GEN]! >>> 0,
     };

@@ -28,12 +28,7 @@ export class BlockTable {
   private tokens = 0;
 
   constructor(allocator: BlockAllocator, options: BlockTableOptions) {
-    if (!(allocator instanceof BlockAllocator)) {
-      throw new LlmemError("INVALID_ARGUMENT", "allocator must be a BlockAllocator", {
-        argument: "allocator",
-      });
-    }
-    this.allocator = allocator;
+    this.allocator = BlockAllocator.check("allocator", allocator);
     this.blockSize = checkInt("blockSize", options?.blockSize, 1, 2 ** 24);
     this.maxBlocksPerSeq = checkInt("maxBlocksPerSeq", options?.maxBlocksPerSeq, 1, 2 ** 24);
     this.blocks = new Uint32Array(this.maxBlocksPerSeq);

@@ -9,8 +9,8 @@
  * Hashing is the caller's (e.g. @llmem/prefix-hash's PrefixHasher): this module only needs one
  * hash per full block, the token ids and each block's extra-key words.
  */
-import { checkInt, LlmemError } from "@llmem/core";
-import type { BlockAllocator, BlockHash } from "./allocator.ts";
+import { checkInt, isDetachedView, LlmemError, typedArrayKind } from "@llmem/core";
+import { BlockAllocator, type BlockHash } from "./allocator.ts";
 
 /** What identifies a sequence's full blocks. */
 export interface PrefixKeys {
@@ -34,24 +34,75 @@ export interface CachedPrefix {
 
 const NONE = -1;
 
-/** `limit` (named `name`) full blocks of `keys` are used: each needs a hash and its tokens. */
-function checkKeys(keys: PrefixKeys, limit: number, name = "limit"): void {
+/** `keys` read once and checked: every caller below uses only this copy. */
+interface Keys {
+  readonly blockSize: number;
+  /** The first `limit` hashes, each a bigint or a string. */
+  readonly hashes: BlockHash[];
+  readonly tokens: ArrayLike<number>;
+  /** Extra words of blocks [from, limit), each checked (index i - from). */
+  readonly extras: (Uint32Array | null)[];
+  readonly from: number;
+}
+
+/**
+ * `limit` (named `name`) full blocks of `keys` are used: each needs a hash and its tokens. Every
+ * field is read once here and each used hash checked, so nothing is taken or registered before
+ * a bad key further on is found (a bad second hash made acquireCachedPrefix count a hit and
+ * move a block in the LRU list before throwing).
+ */
+function readKeys(keys: PrefixKeys, limit: unknown, name = "limit", from = 0): Keys {
   if (typeof keys !== "object" || keys === null) {
     throw new LlmemError("INVALID_ARGUMENT", "keys must be an object with blockSize, hashes and tokens", {
       argument: "keys",
     });
   }
-  const bs = checkInt("keys.blockSize", keys.blockSize, 1, 1 << 20);
-  const hashes = keys.hashes?.length;
-  checkInt(name, limit, 0, typeof hashes === "number" ? hashes : 0);
-  const tokens = keys.tokens?.length;
-  if (typeof tokens !== "number" || tokens < limit * bs) {
+  const { blockSize, hashes, tokens, extra } = keys;
+  const bs = checkInt("keys.blockSize", blockSize, 1, 1 << 20);
+  const hashCount = typeof hashes === "object" && hashes !== null ? hashes.length : undefined;
+  const n = checkInt(name, limit, 0, typeof hashCount === "number" ? Math.min(hashCount, 2 ** 31) : 0);
+  const tokenCount = typeof tokens === "object" && tokens !== null ? tokens.length : undefined;
+  if (typeof tokenCount !== "number" || !(tokenCount >= n * bs)) {
     throw new LlmemError(
       "INVALID_ARGUMENT",
-      `keys.tokens must hold at least ${limit * bs} token ids (${limit} blocks of ${bs}), got ${tokens}`,
-      { argument: "keys.tokens", expected: limit * bs },
+      `keys.tokens must hold at least ${n * bs} token ids (${n} blocks of ${bs}), got ${typeof tokenCount === "number" ? tokenCount : typeof tokens}`,
+      { argument: "keys.tokens", expected: n * bs },
     );
   }
+  if (extra !== undefined && typeof extra !== "function") {
+    throw new LlmemError("INVALID_ARGUMENT", "keys.extra must be a function or undefined", {
+      argument: "keys.extra",
+    });
+  }
+  const copy = new Array<BlockHash>(n);
+  for (let i = 0; i < n; i++) {
+    const h = hashes[i];
+    if (typeof h !== "bigint" && typeof h !== "string") {
+      throw new LlmemError(
+        "INVALID_ARGUMENT",
+        `keys.hashes[${i}] must be a bigint or a string, got ${typeof h}`,
+        {
+          argument: "keys.hashes",
+          index: i,
+        },
+      );
+    }
+    copy[i] = h;
+  }
+  // Asked for up front (not while taking blocks), so a bad answer for a later block is refused
+  // before anything changed.
+  const extras = new Array<Uint32Array | null>(Math.max(0, n - from));
+  for (let i = from; i < n; i++) {
+    const words = extra === undefined ? null : (extra.call(keys, i) ?? null);
+    if (words !== null && (typedArrayKind(words) !== "Uint32Array" || isDetachedView(words))) {
+      throw new LlmemError("INVALID_ARGUMENT", `keys.extra(${i}) must return a live Uint32Array or null`, {
+        argument: "keys.extra",
+        index: i,
+      });
+    }
+    extras[i - from] = words;
+  }
+  return { blockSize: bs, hashes: copy, tokens, extras, from };
 }
 
 function sameWords(a: Uint32Array | null, b: Uint32Array | null): boolean {
@@ -62,20 +113,14 @@ function sameWords(a: Uint32Array | null, b: Uint32Array | null): boolean {
 }
 
 /** Whether `block` holds full block `i` of `keys`, registered after `parent` as it is now. */
-function holds(
-  allocator: BlockAllocator,
-  keys: PrefixKeys,
-  i: number,
-  parent: number,
-  block: number,
-): boolean {
+function holds(allocator: BlockAllocator, keys: Keys, i: number, parent: number, block: number): boolean {
   const c = allocator.contentOfBlock(block);
   const bs = keys.blockSize;
   if (c === undefined || c.tokens.length !== bs || c.parent !== parent) return false;
   if (parent !== NONE && c.parentGeneration !== allocator.generation(parent)) return false;
   const at = i * bs;
   for (let j = 0; j < bs; j++) if (c.tokens[j] !== keys.tokens[at + j]) return false;
-  return sameWords(c.extra, keys.extra?.(i) ?? null);
+  return sameWords(c.extra, keys.extras[i - keys.from]!);
 }
 
 /**
@@ -84,10 +129,11 @@ function holds(
  */
 export function findCachedPrefix(
   allocator: BlockAllocator,
-  keys: PrefixKeys,
-  limit: number = keys?.hashes?.length ?? 0,
+  prefixKeys: PrefixKeys,
+  limit: number = prefixKeys?.hashes?.length ?? 0,
 ): CachedPrefix {
-  checkKeys(keys, limit);
+  BlockAllocator.check("allocator", allocator);
+  const keys = readKeys(prefixKeys, limit);
   let parent = NONE;
   let evictable = 0;
   let i = 0;
@@ -107,10 +153,11 @@ export function findCachedPrefix(
  */
 export function acquireCachedPrefix(
   allocator: BlockAllocator,
-  keys: PrefixKeys,
-  limit: number = keys?.hashes?.length ?? 0,
+  prefixKeys: PrefixKeys,
+  limit: number = prefixKeys?.hashes?.length ?? 0,
 ): number[] {
-  checkKeys(keys, limit);
+  BlockAllocator.check("allocator", allocator);
+  const keys = readKeys(prefixKeys, limit);
   const blocks: number[] = [];
   for (let i = 0; i < limit; i++) {
     const parent = i === 0 ? NONE : blocks[i - 1]!;
@@ -136,17 +183,20 @@ export function acquireCachedPrefix(
  */
 export function commitFullBlocks(
   allocator: BlockAllocator,
-  keys: PrefixKeys,
-  blocks: ArrayLike<number>,
+  prefixKeys: PrefixKeys,
+  blockList: ArrayLike<number>,
   first: number,
   parent: number,
 ): number {
-  const n = blocks?.length;
-  if (typeof n !== "number") {
-    throw new LlmemError("INVALID_ARGUMENT", "blocks must be an array of block ids", { argument: "blocks" });
-  }
+  BlockAllocator.check("allocator", allocator);
+  // Validate, then act: the ids, keys, tokens and extra words of every block are read once and
+  // checked before the first registration (a bad hash, token or extra of a later block threw
+  // after the earlier ones were registered).
+  const blocks = allocator.idList(blockList, true);
+  const n = blocks.length;
   checkInt("first", first, 0, 2 ** 31);
-  checkKeys(keys, first + n, "first + blocks.length");
+  const keys = readKeys(prefixKeys, first + n, "first + blocks.length", first);
+  checkInt("parent", parent, NONE, allocator.capacity - 1);
   if ((first === 0) !== (parent === NONE)) {
     throw new LlmemError(
       "INVALID_ARGUMENT",
@@ -162,30 +212,36 @@ export function commitFullBlocks(
       block: parent,
     });
   }
-  for (let j = 0; j < n; j++) {
-    if (allocator.refCount(blocks[j]!) === 0) {
-      throw new LlmemError("BLOCK_NOT_LIVE", `blocks[${j}] = ${blocks[j]} is free, not held`, {
-        argument: "blocks",
-        block: blocks[j],
-      });
-    }
-  }
   const bs = keys.blockSize;
+  const rows = new Array<{ tokens: Uint32Array; extra: Uint32Array | null }>(n);
+  for (let j = 0; j < n; j++) {
+    const i = first + j;
+    const tokens = new Uint32Array(bs);
+    for (let t = 0; t < bs; t++) {
+      const id = keys.tokens[i * bs + t];
+      if (typeof id !== "number" || id >>> 0 !== id) {
+        throw new LlmemError(
+          "INVALID_ARGUMENT",
+          `keys.tokens[${i * bs + t}] must be an integer in [0, 2^32), got ${typeof id === "number" ? id : typeof id}`,
+          { argument: "keys.tokens", index: i * bs + t },
+        );
+      }
+      tokens[t] = id;
+    }
+    rows[j] = { tokens, extra: keys.extras[j]! };
+  }
   let prev = parent;
   let j = 0;
   for (; j < n; j++) {
-    const i = first + j;
     const b = blocks[j]!;
-    const hash = keys.hashes[i]!;
+    const hash = keys.hashes[first + j]!;
     const holder = allocator.peekHash(hash);
     if (holder === b) {
       prev = b;
       continue; // adopted from the cache: registered already
     }
     if (holder !== null) break;
-    const tokens = new Uint32Array(bs);
-    for (let t = 0; t < bs; t++) tokens[t] = keys.tokens[i * bs + t]!;
-    allocator.registerBlockHash(b, hash, { tokens, extra: keys.extra?.(i) ?? null, parent: prev });
+    allocator.registerBlockHash(b, hash, { ...rows[j]!, parent: prev });
     prev = b;
   }
   return j;

@@ -20,9 +20,11 @@ export {
   ROW_FORMATS,
   type RowFormat,
 } from "./formats.ts";
-export type {
-  TypedArray,
-  TypedArrayConstructor,
+export {
+  isDetachedView,
+  type TypedArray,
+  type TypedArrayConstructor,
+  typedArrayKind,
 } from "./typed-arrays.ts";
 export {
   checkFiniteNumber,

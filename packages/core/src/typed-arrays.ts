@@ -26,3 +26,24 @@ export type TypedArray =
   | Float64Array<ArrayBufferLike>
   | BigInt64Array<ArrayBufferLike>
   | BigUint64Array<ArrayBufferLike>;
+
+// The engine's own %TypedArray% getters: an object cannot shadow them with own properties,
+// a subclass or a borrowed prototype (see @llmem/native's views.ts for why this matters).
+const TYPED_ARRAY_PROTO = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const kindGetter = Object.getOwnPropertyDescriptor(TYPED_ARRAY_PROTO, Symbol.toStringTag)!.get!;
+const bufferGetter = Object.getOwnPropertyDescriptor(TYPED_ARRAY_PROTO, "buffer")!.get!;
+const detachedGetter = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "detached")!.get!;
+
+/** "Float32Array", "Uint8Array", ... for any typed array, whatever its prototype says; undefined for anything else. */
+export function typedArrayKind(v: unknown): string | undefined {
+  return kindGetter.call(v) as string | undefined;
+}
+
+/** Whether a typed array's buffer has been detached (released), read the engine's way. */
+export function isDetachedView(v: ArrayBufferView): boolean {
+  try {
+    return detachedGetter.call(bufferGetter.call(v)) === true;
+  } catch {
+    return false; // a SharedArrayBuffer: never detached
+  }
+}

@@ -25,18 +25,17 @@
  * as its capacity, and C refuses a call reaching past it. Callers that pass views to C without a
  * fast path use `typedPtr`, which reads the engine's kind.
  */
-import { LlmemError } from "@llmem/core";
+import { isDetachedView, LlmemError, typedArrayKind } from "@llmem/core";
+
+export { isDetachedView, typedArrayKind };
 
 const TYPED_ARRAY_PROTO = Object.getPrototypeOf(Uint8Array.prototype) as object;
 const intrinsicGetter = (owner: object, key: PropertyKey) =>
   Object.getOwnPropertyDescriptor(owner, key)!.get! as (this: unknown) => unknown;
-/** "Float32Array", "Uint8Array", ... for any typed array, undefined for anything else. */
-const kindGetter = intrinsicGetter(TYPED_ARRAY_PROTO, Symbol.toStringTag);
 const lengthGetter = intrinsicGetter(TYPED_ARRAY_PROTO, "length");
 const bufferGetter = intrinsicGetter(TYPED_ARRAY_PROTO, "buffer");
 const byteOffsetGetter = intrinsicGetter(TYPED_ARRAY_PROTO, "byteOffset");
 const byteLengthGetter = intrinsicGetter(TYPED_ARRAY_PROTO, "byteLength");
-const detachedGetter = intrinsicGetter(ArrayBuffer.prototype, "detached");
 
 const F32_PROTO = Float32Array.prototype;
 const U8_PROTO = Uint8Array.prototype;
@@ -58,20 +57,6 @@ export function isPlainU16(v: unknown): v is Uint16Array {
 }
 
 export type TypedArrayKind = "Float32Array" | "Uint8Array" | "Uint16Array" | "Uint32Array";
-
-/** The typed-array kind the engine knows `v` to be, whatever its prototype says. */
-export function typedArrayKind(v: unknown): string | undefined {
-  return kindGetter.call(v) as string | undefined;
-}
-
-/** Whether a typed array's buffer has been detached (released), read the engine's way. */
-export function isDetachedView(v: ArrayBufferView): boolean {
-  try {
-    return detachedGetter.call(bufferGetter.call(v)) === true;
-  } catch {
-    return false; // a SharedArrayBuffer: never detached
-  }
-}
 
 /**
  * The element count of `v`, which must be a live `kind` typed array (subclasses and arrays
