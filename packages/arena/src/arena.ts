@@ -52,6 +52,26 @@ export interface ModelDims {
   contextLength?: number;
 }
 
+/**
+ * The dims, each read once and validated: callers size from this copy, never from `dims` again
+ * (a getter returning 64 when checked and 2^40 when read later must not size anything).
+ */
+export function readModelDims(dims: ModelDims): ModelDims {
+  if (typeof dims !== "object" || dims === null) {
+    throw new LlmemError("INVALID_ARGUMENT", "dims must be { hiddenDim, vocabSize, batchSize }", {
+      argument: "dims",
+    });
+  }
+  const { hiddenDim, vocabSize, batchSize, contextLength } = dims;
+  return {
+    hiddenDim: checkInt("hiddenDim", hiddenDim, 1, 2 ** 20),
+    vocabSize: checkInt("vocabSize", vocabSize, 1, 2 ** 24),
+    batchSize: checkInt("batchSize", batchSize, 1, 2 ** 16),
+    contextLength:
+      contextLength === undefined ? undefined : checkInt("contextLength", contextLength, 1, 2 ** 24),
+  };
+}
+
 /** Step buffers forModel leaves alignment room for when contextLength is given. */
 const STEP_BUFFERS = 16;
 
@@ -148,16 +168,8 @@ export class Arena {
   }
 
   static bytesForModel(dims: ModelDims): number {
-    if (typeof dims !== "object" || dims === null) {
-      throw new LlmemError("INVALID_ARGUMENT", "dims must be { hiddenDim, vocabSize, batchSize }", {
-        argument: "dims",
-      });
-    }
-    const hidden = checkInt("hiddenDim", dims.hiddenDim, 1, 2 ** 20);
-    const vocab = checkInt("vocabSize", dims.vocabSize, 1, 2 ** 24);
-    const batch = checkInt("batchSize", dims.batchSize, 1, 2 ** 16);
-    const context =
-      dims.contextLength === undefined ? 0 : checkInt("contextLength", dims.contextLength, 1, 2 ** 24);
+    const { hiddenDim: hidden, vocabSize: vocab, batchSize: batch, contextLength } = readModelDims(dims);
+    const context = contextLength ?? 0;
     const scores = context === 0 ? 0 : context * batch * 4 * 2 + STEP_BUFFERS * 64;
     const total = (hidden * batch * 4 + vocab * batch * 4 + hidden * 4 * 4) * 2 + scores;
     if (total > MAX_ARENA_BYTES) {
@@ -330,7 +342,7 @@ export class Arena {
     } else {
       const size = ELEMENT_BYTES.get(ctor);
       if (size === undefined) throw unknownCtor(ctor);
-      if (!(count >= 0 && count <= MAX_ARENA_BYTES && Number.isInteger(count))) {
+      if (!(typeof count === "number" && count >= 0 && count <= MAX_ARENA_BYTES && Number.isInteger(count))) {
         checkSize("count", count, MAX_ARENA_BYTES);
       }
       if (this.disposed) throw disposedError();
@@ -395,7 +407,13 @@ function disposedError(): LlmemError {
 }
 
 function unknownCtor(ctor: unknown): LlmemError {
-  const name = typeof ctor === "function" ? ctor.name || "anonymous function" : String(ctor);
+  // Never String(ctor): a symbol, or an object inheriting from a constructor, throws a TypeError there.
+  const name =
+    typeof ctor === "function"
+      ? (Object.getOwnPropertyDescriptor(ctor, "name")?.value ?? "anonymous function")
+      : ctor === null
+        ? "null"
+        : typeof ctor;
   return new LlmemError(
     "INVALID_ARGUMENT",
     `ctor must be a typed-array constructor (Float32Array, ...), got ${name}`,

@@ -4,7 +4,7 @@
  * and this worker's scratch — with one resetStep() and combined stats, as ruvllm's.
  */
 import { checkInt, LlmemError } from "@llmem/core";
-import { Arena, type ArenaOptions, type ArenaStats, type ModelDims } from "./arena.ts";
+import { Arena, type ArenaOptions, type ArenaStats, type ModelDims, readModelDims } from "./arena.ts";
 import { DEFAULT_SCRATCH_BYTES, resetScratch, type ScratchStats, scratch, scratchStats } from "./scratch.ts";
 
 /** What the manager needs from a pool; @llmem/bucket-pool's BucketPool fits. */
@@ -70,9 +70,11 @@ export class MemoryManager<P extends StepPool = StepPool> {
     dims: ModelDims,
     options: Omit<MemoryManagerOptions<P>, "arenaBytes" | "scratchBytes"> = {},
   ): MemoryManager<P> {
-    Arena.bytesForModel(dims); // validates the dims
-    const arenaBytes = (dims.hiddenDim * dims.batchSize * 4 + dims.vocabSize * dims.batchSize * 4) * 4;
-    return new MemoryManager({ ...options, arenaBytes, scratchBytes: dims.hiddenDim * 4 * 4 });
+    // Read once; the total limit is checked on, and the sizes come from, this same copy.
+    const d = readModelDims(dims);
+    Arena.bytesForModel(d);
+    const arenaBytes = (d.hiddenDim * d.batchSize * 4 + d.vocabSize * d.batchSize * 4) * 4;
+    return new MemoryManager({ ...options, arenaBytes, scratchBytes: d.hiddenDim * 4 * 4 });
   }
 
   /** The sizes the manager was built with (ruvllm's MemoryManager::config). */

@@ -42,3 +42,34 @@ test("scratch().dispose() called directly gives its process-wide slot back", asy
   releaseScratch();
   expect(scratchStats().active).toBe(before);
 });
+
+test("fuzz finds: a count or ctor that is not what it claims is refused without running its code", async () => {
+  const { refusesNaming, changingField } = await import("@llmem/core/testing");
+  const { MemoryManager } = await import("../src/index.ts");
+  const arena = new Arena(1024);
+  arena.alloc(Uint8Array, 8);
+  const stats = () => arena.stats();
+  // A detached view as count: `count >= 0` ran its toString, which threw a TypeError.
+  const detached = new Float32Array(4);
+  detached.buffer.transfer();
+  refusesNaming(() => arena.alloc(Uint8Array, detached as never), "count", stats);
+  // A count whose valueOf allocates: the comparison ran it, changing the arena mid-call.
+  let ran = false;
+  const sneaky = {
+    valueOf() {
+      ran = true;
+      return 8;
+    },
+  };
+  refusesNaming(() => arena.alloc(Uint8Array, sneaky as never), "count", stats);
+  expect(ran).toBe(false);
+  // An object inheriting from a constructor: String(ctor) threw a TypeError building the message.
+  refusesNaming(() => arena.alloc(Object.create(Float32Array), 4), "ctor", stats);
+  refusesNaming(() => arena.alloc(Symbol("f32") as never, 4), "ctor", stats);
+  arena.dispose();
+  // forModel validated the dims, then read them again to size the manager.
+  const honest = { hiddenDim: 64, vocabSize: 256, batchSize: 1 };
+  const manager = MemoryManager.forModel(changingField(honest, "hiddenDim", 64, 2 ** 40));
+  expect(manager.config).toEqual(MemoryManager.forModel(honest).config);
+  manager.dispose();
+});

@@ -138,3 +138,134 @@ export function expectRefused(
 function structuredCloneSafe(v: unknown): unknown {
   return JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? `${x}n` : x)) ?? "null");
 }
+
+const VIEW_CTORS = [
+  Float32Array,
+  Float64Array,
+  Uint8Array,
+  Int8Array,
+  Uint16Array,
+  Int16Array,
+  Uint32Array,
+  Int32Array,
+] as const;
+
+/** A typed array of any element type and 0..64 elements (the wrong type wherever a specific one is due). */
+export const anyView: fc.Arbitrary<ArrayBufferView> = fc
+  .record({ at: fc.nat(VIEW_CTORS.length - 1), n: fc.nat(64) })
+  .map(({ at, n }) => new VIEW_CTORS[at]!(n));
+
+/**
+ * Views that lie about their size (see lyingViews) for every element type here, claiming
+ * 1..2^20 elements more than they hold.
+ */
+export const lyingView: fc.Arbitrary<ArrayBufferView> = fc
+  .record({
+    ctor: fc.constantFrom(Float32Array, Uint8Array, Uint16Array, Uint32Array),
+    real: fc.nat(16),
+    extra: fc.integer({ min: 1, max: 2 ** 20 }),
+    which: fc.nat(4),
+  })
+  .map(({ ctor, real, extra, which }) => lyingViews(ctor, real, real + extra)[which]![1]);
+
+/** A plain object posing as a view: an own `length`/`byteLength` (or getters) over nothing. */
+export const fakeView: fc.Arbitrary<unknown> = fc.oneof(
+  fc.integer({ min: 1, max: 2 ** 30 }).map((n) => ({ length: n, byteLength: n * 4 })),
+  fc.integer({ min: 1, max: 2 ** 30 }).map((n) => Object.assign([1, 2, 3], { byteLength: n })),
+  fc
+    .integer({ min: 1, max: 2 ** 30 })
+    .map((n) => changingField({ length: 4, byteLength: 16 }, "length", 4, n)),
+);
+
+/** Arrays with holes, lying lengths, or elements no list of numbers may hold. */
+export const hostileArray: fc.Arbitrary<unknown> = fc.oneof(
+  fc.sparseArray(fc.nat(1000), { maxLength: 16, noTrailingHole: false }).filter((a) => {
+    for (let i = 0; i < a.length; i++) if (!(i in a)) return true;
+    return false;
+  }),
+  fc.array(hostileScalar, { minLength: 1, maxLength: 4 }),
+  fc.constantFrom(-1, 1.5, 2 ** 40, Number.NaN).map((length) => ({ length })),
+);
+
+/** Not numbers, not objects a caller meant: every type JS has. */
+export const wrongType: fc.Arbitrary<unknown> = fc.constantFrom(
+  null,
+  undefined,
+  "",
+  "16",
+  Symbol("hostile"),
+  0n,
+  16n,
+  true,
+  () => 16,
+  new Map(),
+  new ArrayBuffer(16),
+);
+
+/**
+ * Every hostile value above: scalars, wrong types, views that lie or have the wrong element
+ * type, fake views, hostile arrays. Filter out what is valid for the argument under test.
+ */
+export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
+  hostileScalar,
+  wrongType,
+  anyView,
+  lyingView,
+  fakeView,
+  hostileArray,
+);
+
+/**
+ * The fuzz suites' assertion: `fn` throws an LlmemError whose message names `argument` (a word
+ * or a pattern), and `snapshot()` reads the same before and after. NaN, -0, bigints and
+ * undefined survive the comparison (JSON would fold them).
+ */
+export function refusesNaming(
+  fn: () => unknown,
+  argument: string | RegExp,
+  snapshot: () => unknown = () => null,
+): LlmemError {
+  const before = stable(snapshot());
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  if (!(caught instanceof LlmemError)) {
+    const got = caught === undefined ? "no error" : safeString(caught);
+    throw new Error(`expected an LlmemError naming ${String(argument)}, got ${got}`);
+  }
+  const named =
+    typeof argument === "string" ? caught.message.includes(argument) : argument.test(caught.message);
+  if (!named)
+    throw new Error(`LlmemError ${caught.code} "${caught.message}" does not name ${String(argument)}`);
+  const after = stable(snapshot());
+  if (after !== before)
+    throw new Error(`state changed by a refused call:\n before ${before}\n after  ${after}`);
+  return caught;
+}
+
+function safeString(v: unknown): string {
+  try {
+    return String(v);
+  } catch {
+    return typeof v;
+  }
+}
+
+/** A canonical string of a snapshot: typed arrays by content, NaN/-0/bigint/undefined kept. */
+function stable(v: unknown): string {
+  return JSON.stringify(v, function (this: unknown, _k, x: unknown) {
+    if (typeof x === "number") return Number.isNaN(x) ? "NaN" : Object.is(x, -0) ? "-0" : x;
+    if (typeof x === "bigint") return `${x}n`;
+    if (x === undefined) return "undefined";
+    if (ArrayBuffer.isView(x)) {
+      if ((x.buffer as ArrayBuffer).detached) return `${x.constructor.name}(detached)`;
+      return `${x.constructor.name}[${Array.from(new Uint8Array(x.buffer, x.byteOffset, x.byteLength))}]`;
+    }
+    if (x instanceof Map) return [...x.entries()];
+    if (x instanceof Set) return [...x.values()];
+    return x;
+  });
+}

@@ -153,4 +153,18 @@ export function runReadmeExample(readmePath: string, section?: string): ReadmeRu
   return { expected, printed: r.stdout.trimEnd().split("\n"), stderr: r.stderr, exitCode: r.exitCode };
 }
 
-export { BAD_SIZES, changingField, expectRefused, guarded, hostileScalar, lyingViews } from "./hostile.ts";
+export {
+  anyView,
+  BAD_SIZES,
+  changingField,
+  expectRefused,
+  fakeView,
+  guarded,
+  hostileArray,
+  hostileScalar,
+  hostileValue,
+  lyingView,
+  lyingViews,
+  refusesNaming,
+  wrongType,
+} from "./hostile.ts";
