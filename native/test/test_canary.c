@@ -143,7 +143,7 @@ static void memory_canaries(void) {
 }
 
 /* ---- dots ---- */
-typedef float (*dot_fn)(const void *, size_t, const void *, size_t, size_t);
+typedef float (*dot_fn)(const void *, uint32_t, const void *, uint32_t, uint32_t);
 typedef struct {
   const char *name;
   dot_fn fn;
@@ -153,7 +153,7 @@ typedef struct {
 
 static int c_dot(gbuf *b, const size_t *c, const void *x) {
   const dot_case *d = x;
-  const float r = d->fn(b[0].p, c[0], b[1].p, c[1], d->n);
+  const float r = d->fn(b[0].p, (uint32_t)c[0], b[1].p, (uint32_t)c[1], (uint32_t)d->n);
   return isnan(r) ? llmem_last_error() : 0;
 }
 

@@ -36,6 +36,15 @@ export function lyingViews(ctor: ViewCtor, real: number, claimed: number): [stri
   };
   const dressed = new Uint8Array(Math.max(1, real));
   Object.setPrototypeOf(dressed, ctor.prototype);
+  // A DataView (no typed-array internals) in the prototype, owning every size and index a check
+  // could read: only an engine check (an intrinsic getter, Atomics) tells it apart.
+  const dataView = new DataView(new ArrayBuffer(Math.max(1, real) * ctor.BYTES_PER_ELEMENT));
+  Object.setPrototypeOf(dataView, ctor.prototype);
+  Object.defineProperty(dataView, "length", { value: claimed });
+  Object.defineProperty(dataView, "byteLength", { value: claimed * ctor.BYTES_PER_ELEMENT });
+  for (let i = 0; i < Math.min(claimed * ctor.BYTES_PER_ELEMENT, 1 << 16); i++) {
+    Object.defineProperty(dataView, i, { value: 1 });
+  }
   const detached = new ctor(claimed);
   detached.buffer.transfer();
   Object.defineProperty(detached, "length", { value: claimed });
@@ -44,6 +53,7 @@ export function lyingViews(ctor: ViewCtor, real: number, claimed: number): [stri
     ["own byteLength", ownBytes],
     ["subclass overriding length", new Sub(real)],
     ["a Uint8Array wearing the prototype", dressed],
+    ["a DataView wearing the prototype, owning sizes and indices", dataView],
     ["detached", detached],
   ];
 }

@@ -7,7 +7,7 @@
  * checked twice. What these own is the rest of the boundary: the format id (from the format
  * table), the symbol, and the return code. Call them only when `quantNative()` is true.
  */
-import { type FormatInfo, LlmemError, type TypedArray } from "@llmem/core";
+import { FORMATS, type FormatInfo, LlmemError, type TypedArray } from "@llmem/core";
 import { loaded } from "./loaded.ts";
 import { checkLastError, LLMEM_EBOUNDS, throwRefusal } from "./pointers.ts";
 import { checkedByteLength, engineByteLength } from "./views.ts";
@@ -30,9 +30,9 @@ export function nativeQuantize(format: FormatInfo, src: Float32Array, dst: Uint8
   const rc = loaded()!.llmem_quantize_checked(
     format.id,
     src,
-    engineByteLength(src),
+    engineByteLength(src, "src"),
     dst,
-    engineByteLength(dst),
+    engineByteLength(dst, "dst"),
     count,
   );
   if (rc !== 0) failed("quantize", format.name, count, rc);
@@ -48,101 +48,318 @@ export function nativeDequantize(
   const rc = loaded()!.llmem_dequantize_checked(
     format.id,
     bytes,
-    engineByteLength(bytes),
+    engineByteLength(bytes, "bytes"),
     dst,
-    engineByteLength(dst),
+    engineByteLength(dst, "dst"),
     count,
   );
   if (rc !== 0) failed("dequantize", format.name, count, rc);
 }
 
-export function nativeDotQ8_0(x: Uint8Array, y: Uint8Array, n: number): number {
-  const l = loaded()!;
-  const r = l.llmem_dot_q8_0_q8_0_checked(x, engineByteLength(x), y, engineByteLength(y), n);
-  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q8_0_q8_0");
+/**
+ * The dots run ~10^4 times per token one row at a time, so their checks cost what they must:
+ * - sizes go to C as u32 (bun:ffi converts a u64 ~3 ns slower; checked.c), so n and each
+ *   operand's bytes stay below 2^32 (no model row comes near);
+ * - `fastDot…` takes the case callers almost always have, two Uint8Arrays with the exact
+ *   prototype holding the n values, and tells C exactly the bytes it proved are there. The proof
+ *   is `Atomics.load` of each operand's last byte: it throws for anything but an integer typed
+ *   array (a DataView or a float array dressed in Uint8Array's prototype included), for a
+ *   detached buffer and for an index past the engine's own length, whatever `length` or
+ *   `byteLength` an object claims, and integer elements are at least a byte each. (~2 ns a view,
+ *   where the intrinsic byteLength getter costs ~10 and `Object.hasOwn` ~4; a plain index probe
+ *   is free but a dressed DataView can own the probed index.) Anything else, or native off,
+ *   returns undefined: the caller validates and calls `nativeDot`, which measures each view
+ *   through the engine's intrinsic getter.
+ */
+const U32_MAX = 0xffff_ffff;
+const U8_PROTO = Uint8Array.prototype;
+/** Captured at load: a later `Atomics.load = …` cannot reach the check. */
+const atomicsLoad = Atomics.load;
+
+/** n / qk when that is a positive whole number of blocks, n and the blocks' bytes (at most
+ * `maxBlockBytes` each) below 2^32; else 0. */
+function dotBlocks(n: unknown, qk: number, maxBlockBytes: number): number {
+  if (typeof n !== "number" || !(n > 0 && n <= U32_MAX)) return 0;
+  const blocks = n / qk;
+  return (blocks | 0) === blocks && blocks * maxBlockBytes <= U32_MAX ? blocks : 0;
+}
+
+/** Both are Uint8Arrays by prototype and the engine holds xBytes of x and yBytes of y (see above). */
+function bothHold(x: unknown, xBytes: number, y: unknown, yBytes: number): boolean {
+  if (!(ArrayBuffer.isView(x) && Object.getPrototypeOf(x) === U8_PROTO)) return false;
+  if (!(ArrayBuffer.isView(y) && Object.getPrototypeOf(y) === U8_PROTO)) return false;
+  try {
+    atomicsLoad(x as Uint8Array, xBytes - 1);
+    atomicsLoad(y as Uint8Array, yBytes - 1);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const IQ4_NL_BYTES = FORMATS.iq4_nl.blockBytes;
+const IQ4_XS_BYTES = FORMATS.iq4_xs.blockBytes;
+const Q2_K_BYTES = FORMATS.q2_K.blockBytes;
+const Q4_0_BYTES = FORMATS.q4_0.blockBytes;
+const Q4_1_BYTES = FORMATS.q4_1.blockBytes;
+const Q4_K_BYTES = FORMATS.q4_K.blockBytes;
+const Q5_0_BYTES = FORMATS.q5_0.blockBytes;
+const Q5_1_BYTES = FORMATS.q5_1.blockBytes;
+const Q5_K_BYTES = FORMATS.q5_K.blockBytes;
+const Q6_K_BYTES = FORMATS.q6_K.blockBytes;
+const Q8_0_BYTES = FORMATS.q8_0.blockBytes;
+const Q8_1_BYTES = FORMATS.q8_1.blockBytes;
+const Q8_K_BYTES = FORMATS.q8_K.blockBytes;
+
+/** q8_0·q8_0 of n values when both are plain and hold them (else undefined: see above). */
+export function fastDotQ8_0(x: unknown, y: unknown, n: unknown): number | undefined {
+  const l = loaded();
+  const blocks = l === null ? 0 : dotBlocks(n, 32, Math.max(Q8_0_BYTES, Q8_0_BYTES));
+  if (blocks === 0 || !bothHold(x, blocks * Q8_0_BYTES, y, blocks * Q8_0_BYTES)) return undefined;
+  const r = l!.llmem_dot_q8_0_q8_0_checked(
+    x as Uint8Array,
+    blocks * Q8_0_BYTES,
+    y as Uint8Array,
+    blocks * Q8_0_BYTES,
+    n as number,
+  );
+  if (Number.isNaN(r)) checkLastError(l!.llmem_last_error, "llmem_dot_q8_0_q8_0");
   return r;
 }
-export function nativeDotQ4_0Q8_0(x: Uint8Array, y: Uint8Array, n: number): number {
-  const l = loaded()!;
-  const r = l.llmem_dot_q4_0_q8_0_checked(x, engineByteLength(x), y, engineByteLength(y), n);
-  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q4_0_q8_0");
+/** q4_0·q8_0 of n values when both are plain and hold them (else undefined: see above). */
+export function fastDotQ4_0Q8_0(x: unknown, y: unknown, n: unknown): number | undefined {
+  const l = loaded();
+  const blocks = l === null ? 0 : dotBlocks(n, 32, Math.max(Q4_0_BYTES, Q8_0_BYTES));
+  if (blocks === 0 || !bothHold(x, blocks * Q4_0_BYTES, y, blocks * Q8_0_BYTES)) return undefined;
+  const r = l!.llmem_dot_q4_0_q8_0_checked(
+    x as Uint8Array,
+    blocks * Q4_0_BYTES,
+    y as Uint8Array,
+    blocks * Q8_0_BYTES,
+    n as number,
+  );
+  if (Number.isNaN(r)) checkLastError(l!.llmem_last_error, "llmem_dot_q4_0_q8_0");
   return r;
 }
-export function nativeDotQ4_1Q8_1(x: Uint8Array, y: Uint8Array, n: number): number {
-  const l = loaded()!;
-  const r = l.llmem_dot_q4_1_q8_1_checked(x, engineByteLength(x), y, engineByteLength(y), n);
-  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q4_1_q8_1");
+/** q4_1·q8_1 of n values when both are plain and hold them (else undefined: see above). */
+export function fastDotQ4_1Q8_1(x: unknown, y: unknown, n: unknown): number | undefined {
+  const l = loaded();
+  const blocks = l === null ? 0 : dotBlocks(n, 32, Math.max(Q4_1_BYTES, Q8_1_BYTES));
+  if (blocks === 0 || !bothHold(x, blocks * Q4_1_BYTES, y, blocks * Q8_1_BYTES)) return undefined;
+  const r = l!.llmem_dot_q4_1_q8_1_checked(
+    x as Uint8Array,
+    blocks * Q4_1_BYTES,
+    y as Uint8Array,
+    blocks * Q8_1_BYTES,
+    n as number,
+  );
+  if (Number.isNaN(r)) checkLastError(l!.llmem_last_error, "llmem_dot_q4_1_q8_1");
   return r;
 }
-export function nativeDotQ2_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
-  const l = loaded()!;
-  const r = l.llmem_dot_q2_k_q8_k_checked(x, engineByteLength(x), y, engineByteLength(y), n);
-  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q2_k_q8_k");
+/** q2_K·q8_K of n values when both are plain and hold them (else undefined: see above). */
+export function fastDotQ2_KQ8_K(x: unknown, y: unknown, n: unknown): number | undefined {
+  const l = loaded();
+  const blocks = l === null ? 0 : dotBlocks(n, 256, Math.max(Q2_K_BYTES, Q8_K_BYTES));
+  if (blocks === 0 || !bothHold(x, blocks * Q2_K_BYTES, y, blocks * Q8_K_BYTES)) return undefined;
+  const r = l!.llmem_dot_q2_k_q8_k_checked(
+    x as Uint8Array,
+    blocks * Q2_K_BYTES,
+    y as Uint8Array,
+    blocks * Q8_K_BYTES,
+    n as number,
+  );
+  if (Number.isNaN(r)) checkLastError(l!.llmem_last_error, "llmem_dot_q2_k_q8_k");
   return r;
 }
-export function nativeDotQ4_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
-  const l = loaded()!;
-  const r = l.llmem_dot_q4_k_q8_k_checked(x, engineByteLength(x), y, engineByteLength(y), n);
-  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q4_k_q8_k");
+/** q4_K·q8_K of n values when both are plain and hold them (else undefined: see above). */
+export function fastDotQ4_KQ8_K(x: unknown, y: unknown, n: unknown): number | undefined {
+  const l = loaded();
+  const blocks = l === null ? 0 : dotBlocks(n, 256, Math.max(Q4_K_BYTES, Q8_K_BYTES));
+  if (blocks === 0 || !bothHold(x, blocks * Q4_K_BYTES, y, blocks * Q8_K_BYTES)) return undefined;
+  const r = l!.llmem_dot_q4_k_q8_k_checked(
+    x as Uint8Array,
+    blocks * Q4_K_BYTES,
+    y as Uint8Array,
+    blocks * Q8_K_BYTES,
+    n as number,
+  );
+  if (Number.isNaN(r)) checkLastError(l!.llmem_last_error, "llmem_dot_q4_k_q8_k");
   return r;
 }
-export function nativeDotQ5_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
-  const l = loaded()!;
-  const r = l.llmem_dot_q5_k_q8_k_checked(x, engineByteLength(x), y, engineByteLength(y), n);
-  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q5_k_q8_k");
+/** q5_K·q8_K of n values when both are plain and hold them (else undefined: see above). */
+export function fastDotQ5_KQ8_K(x: unknown, y: unknown, n: unknown): number | undefined {
+  const l = loaded();
+  const blocks = l === null ? 0 : dotBlocks(n, 256, Math.max(Q5_K_BYTES, Q8_K_BYTES));
+  if (blocks === 0 || !bothHold(x, blocks * Q5_K_BYTES, y, blocks * Q8_K_BYTES)) return undefined;
+  const r = l!.llmem_dot_q5_k_q8_k_checked(
+    x as Uint8Array,
+    blocks * Q5_K_BYTES,
+    y as Uint8Array,
+    blocks * Q8_K_BYTES,
+    n as number,
+  );
+  if (Number.isNaN(r)) checkLastError(l!.llmem_last_error, "llmem_dot_q5_k_q8_k");
   return r;
 }
-export function nativeDotQ6_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
-  const l = loaded()!;
-  const r = l.llmem_dot_q6_k_q8_k_checked(x, engineByteLength(x), y, engineByteLength(y), n);
-  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q6_k_q8_k");
+/** q6_K·q8_K of n values when both are plain and hold them (else undefined: see above). */
+export function fastDotQ6_KQ8_K(x: unknown, y: unknown, n: unknown): number | undefined {
+  const l = loaded();
+  const blocks = l === null ? 0 : dotBlocks(n, 256, Math.max(Q6_K_BYTES, Q8_K_BYTES));
+  if (blocks === 0 || !bothHold(x, blocks * Q6_K_BYTES, y, blocks * Q8_K_BYTES)) return undefined;
+  const r = l!.llmem_dot_q6_k_q8_k_checked(
+    x as Uint8Array,
+    blocks * Q6_K_BYTES,
+    y as Uint8Array,
+    blocks * Q8_K_BYTES,
+    n as number,
+  );
+  if (Number.isNaN(r)) checkLastError(l!.llmem_last_error, "llmem_dot_q6_k_q8_k");
   return r;
 }
-export function nativeDotQ5_0Q8_0(x: Uint8Array, y: Uint8Array, n: number): number {
-  const l = loaded()!;
-  const r = l.llmem_dot_q5_0_q8_0_checked(x, engineByteLength(x), y, engineByteLength(y), n);
-  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q5_0_q8_0");
+/** q5_0·q8_0 of n values when both are plain and hold them (else undefined: see above). */
+export function fastDotQ5_0Q8_0(x: unknown, y: unknown, n: unknown): number | undefined {
+  const l = loaded();
+  const blocks = l === null ? 0 : dotBlocks(n, 32, Math.max(Q5_0_BYTES, Q8_0_BYTES));
+  if (blocks === 0 || !bothHold(x, blocks * Q5_0_BYTES, y, blocks * Q8_0_BYTES)) return undefined;
+  const r = l!.llmem_dot_q5_0_q8_0_checked(
+    x as Uint8Array,
+    blocks * Q5_0_BYTES,
+    y as Uint8Array,
+    blocks * Q8_0_BYTES,
+    n as number,
+  );
+  if (Number.isNaN(r)) checkLastError(l!.llmem_last_error, "llmem_dot_q5_0_q8_0");
   return r;
 }
-export function nativeDotQ5_1Q8_1(x: Uint8Array, y: Uint8Array, n: number): number {
-  const l = loaded()!;
-  const r = l.llmem_dot_q5_1_q8_1_checked(x, engineByteLength(x), y, engineByteLength(y), n);
-  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_q5_1_q8_1");
+/** q5_1·q8_1 of n values when both are plain and hold them (else undefined: see above). */
+export function fastDotQ5_1Q8_1(x: unknown, y: unknown, n: unknown): number | undefined {
+  const l = loaded();
+  const blocks = l === null ? 0 : dotBlocks(n, 32, Math.max(Q5_1_BYTES, Q8_1_BYTES));
+  if (blocks === 0 || !bothHold(x, blocks * Q5_1_BYTES, y, blocks * Q8_1_BYTES)) return undefined;
+  const r = l!.llmem_dot_q5_1_q8_1_checked(
+    x as Uint8Array,
+    blocks * Q5_1_BYTES,
+    y as Uint8Array,
+    blocks * Q8_1_BYTES,
+    n as number,
+  );
+  if (Number.isNaN(r)) checkLastError(l!.llmem_last_error, "llmem_dot_q5_1_q8_1");
   return r;
 }
-export function nativeDotIq4NlQ8_0(x: Uint8Array, y: Uint8Array, n: number): number {
-  const l = loaded()!;
-  const r = l.llmem_dot_iq4_nl_q8_0_checked(x, engineByteLength(x), y, engineByteLength(y), n);
-  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_iq4_nl_q8_0");
+/** iq4_nl·q8_0 of n values when both are plain and hold them (else undefined: see above). */
+export function fastDotIq4NlQ8_0(x: unknown, y: unknown, n: unknown): number | undefined {
+  const l = loaded();
+  const blocks = l === null ? 0 : dotBlocks(n, 32, Math.max(IQ4_NL_BYTES, Q8_0_BYTES));
+  if (blocks === 0 || !bothHold(x, blocks * IQ4_NL_BYTES, y, blocks * Q8_0_BYTES)) return undefined;
+  const r = l!.llmem_dot_iq4_nl_q8_0_checked(
+    x as Uint8Array,
+    blocks * IQ4_NL_BYTES,
+    y as Uint8Array,
+    blocks * Q8_0_BYTES,
+    n as number,
+  );
+  if (Number.isNaN(r)) checkLastError(l!.llmem_last_error, "llmem_dot_iq4_nl_q8_0");
   return r;
 }
-export function nativeDotIq4XsQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
-  const l = loaded()!;
-  const r = l.llmem_dot_iq4_xs_q8_k_checked(x, engineByteLength(x), y, engineByteLength(y), n);
-  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_iq4_xs_q8_k");
+/** iq4_xs·q8_K of n values when both are plain and hold them (else undefined: see above). */
+export function fastDotIq4XsQ8_K(x: unknown, y: unknown, n: unknown): number | undefined {
+  const l = loaded();
+  const blocks = l === null ? 0 : dotBlocks(n, 256, Math.max(IQ4_XS_BYTES, Q8_K_BYTES));
+  if (blocks === 0 || !bothHold(x, blocks * IQ4_XS_BYTES, y, blocks * Q8_K_BYTES)) return undefined;
+  const r = l!.llmem_dot_iq4_xs_q8_k_checked(
+    x as Uint8Array,
+    blocks * IQ4_XS_BYTES,
+    y as Uint8Array,
+    blocks * Q8_K_BYTES,
+    n as number,
+  );
+  if (Number.isNaN(r)) checkLastError(l!.llmem_last_error, "llmem_dot_iq4_xs_q8_k");
   return r;
 }
+
+const DOT_SYMBOLS = {
+  q8_0·q8_0: "llmem_dot_q8_0_q8_0_checked",
+  q4_0·q8_0: "llmem_dot_q4_0_q8_0_checked",
+  q4_1·q8_1: "llmem_dot_q4_1_q8_1_checked",
+  q2_K·q8_K: "llmem_dot_q2_k_q8_k_checked",
+  q4_K·q8_K: "llmem_dot_q4_k_q8_k_checked",
+  q5_K·q8_K: "llmem_dot_q5_k_q8_k_checked",
+  q6_K·q8_K: "llmem_dot_q6_k_q8_k_checked",
+  q5_0·q8_0: "llmem_dot_q5_0_q8_0_checked",
+  q5_1·q8_1: "llmem_dot_q5_1_q8_1_checked",
+  iq4_nl·q8_0: "llmem_dot_iq4_nl_q8_0_checked",
+  iq4_xs·q8_K: "llmem_dot_iq4_xs_q8_k_checked",
+} as const;
+export type DotPair = keyof typeof DOT_SYMBOLS;
+
+/**
+ * Any dot pair over views the caller has validated (subclasses included), each view's bytes
+ * measured through the engine's intrinsic getter and clamped to u32 (a smaller capacity only makes
+ * C's check stricter). n must stay below 2^32. Call only when `quantNative()` is true.
+ */
+export function nativeDot(pair: DotPair, x: Uint8Array, y: Uint8Array, n: number): number {
+  if (!(n >= 0 && n <= U32_MAX)) {
+    throw new LlmemError("INVALID_ARGUMENT", `n must be below 2^32 for a dot, got ${n}`, { argument: "n" });
+  }
+  const l = loaded()!;
+  const xBytes = Math.min(engineByteLength(x, "x"), U32_MAX);
+  const r = l[DOT_SYMBOLS[pair]](x, xBytes, y, Math.min(engineByteLength(y, "y"), U32_MAX), n);
+  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, DOT_SYMBOLS[pair].replace("_checked", ""));
+  return r;
+}
+
+/** x fp16 bits, y f32: measured by the engine's getters (sizes clamped to u32: stricter, never looser). */
 export function nativeDotF16F32(x: Uint16Array, y: Float32Array, n: number): number {
   const l = loaded()!;
-  const r = l.llmem_dot_f16_f32_checked(x, engineByteLength(x), y, engineByteLength(y), n);
+  if (!(n > 0 && n <= U32_MAX >>> 2 && Number.isInteger(n))) {
+    throw new LlmemError("INVALID_ARGUMENT", `n must be a whole number in 1..${U32_MAX >>> 2}, got ${n}`, {
+      argument: "n",
+    });
+  }
+  const xb = Math.min(engineByteLength(x, "x"), U32_MAX);
+  const r = l.llmem_dot_f16_f32_checked(x, xb, y, Math.min(engineByteLength(y, "y"), U32_MAX), n);
   if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_f16_f32");
   return r;
 }
 
 export function nativeF32ToF16(src: Float32Array, dst: Uint16Array, n: number): void {
-  const rc = loaded()!.llmem_f32_to_f16_checked(src, engineByteLength(src), dst, engineByteLength(dst), n);
+  const rc = loaded()!.llmem_f32_to_f16_checked(
+    src,
+    engineByteLength(src, "src"),
+    dst,
+    engineByteLength(dst, "dst"),
+    n,
+  );
   if (rc !== 0) throwRefusal(rc, "llmem_f32_to_f16", "INVALID_ARGUMENT");
 }
 export function nativeF16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
-  const rc = loaded()!.llmem_f16_to_f32_checked(src, engineByteLength(src), dst, engineByteLength(dst), n);
+  const rc = loaded()!.llmem_f16_to_f32_checked(
+    src,
+    engineByteLength(src, "src"),
+    dst,
+    engineByteLength(dst, "dst"),
+    n,
+  );
   if (rc !== 0) throwRefusal(rc, "llmem_f16_to_f32", "INVALID_ARGUMENT");
 }
 export function nativeF32ToBf16(src: Float32Array, dst: Uint16Array, n: number): void {
-  const rc = loaded()!.llmem_f32_to_bf16_checked(src, engineByteLength(src), dst, engineByteLength(dst), n);
+  const rc = loaded()!.llmem_f32_to_bf16_checked(
+    src,
+    engineByteLength(src, "src"),
+    dst,
+    engineByteLength(dst, "dst"),
+    n,
+  );
   if (rc !== 0) throwRefusal(rc, "llmem_f32_to_bf16", "INVALID_ARGUMENT");
 }
 export function nativeBf16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
-  const rc = loaded()!.llmem_bf16_to_f32_checked(src, engineByteLength(src), dst, engineByteLength(dst), n);
+  const rc = loaded()!.llmem_bf16_to_f32_checked(
+    src,
+    engineByteLength(src, "src"),
+    dst,
+    engineByteLength(dst, "dst"),
+    n,
+  );
   if (rc !== 0) throwRefusal(rc, "llmem_bf16_to_f32", "INVALID_ARGUMENT");
 }
 

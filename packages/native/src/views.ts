@@ -149,9 +149,20 @@ export function engineLength(v: unknown): number {
 }
 
 /** The byte length of a typed array as the engine has it (the intrinsic getter: own or subclass
- * `byteLength` properties are not consulted). */
-export function engineByteLength(v: unknown): number {
-  return byteLengthGetter.call(v) as number;
+ * `byteLength` properties are not consulted). Anything else (a DataView wearing a typed array's
+ * prototype and owning every size a fast path reads, say) is an INVALID_ARGUMENT. */
+export function engineByteLength(v: unknown, name = "view"): number {
+  try {
+    return byteLengthGetter.call(v) as number;
+  } catch {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `${name} is not a typed array (the engine says so, whatever it claims)`,
+      {
+        argument: name,
+      },
+    );
+  }
 }
 
 /**

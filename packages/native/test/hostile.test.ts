@@ -10,6 +10,8 @@ import {
   checkedByteLength,
   detach,
   dotF32,
+  fastDotQ4_KQ8_K,
+  fastDotQ8_0,
   freeNative,
   isNativeBlock,
   matvecNative,
@@ -20,9 +22,36 @@ import {
   nativeMatvec,
   nativePagedAttention,
   nativePagedAttentionChunk,
+  quantNative,
 } from "../src/index.ts";
 
 describe("views reaching C are measured by the engine", () => {
+  test.skipIf(!quantNative())(
+    "fastDot: only Uint8Arrays the engine proves hold n values reach C; the rest go to the checked path",
+    () => {
+      const q = new Uint8Array(2 * 34);
+      q[1] = 0x3c; // scale 1.0 (fp16 0x3c00, little-endian), so a dot is non-zero
+      q[2] = 3;
+      const exact = fastDotQ8_0(q, q, 64);
+      expect(exact).toBe(9);
+      // Every lying variant claims 64 values' bytes over one block: refused before C (undefined),
+      // and the guard bytes after the real storage are never read or written.
+      for (const [label, v] of lyingViews(Uint8Array, 34, 68)) {
+        expect(fastDotQ8_0(v, q, 64), label).toBeUndefined();
+        expect(fastDotQ8_0(q, v, 64), label).toBeUndefined();
+      }
+      const floats = Object.setPrototypeOf(new Float32Array(17), Uint8Array.prototype);
+      expect(fastDotQ8_0(floats, q, 64)).toBeUndefined(); // 68 bytes, but not a byte array
+      const sub = new (class extends Uint8Array {})(68);
+      expect(fastDotQ8_0(sub, q, 64)).toBeUndefined(); // a subclass: the checked path measures it
+      for (const n of [0, -64, 63, 64.5, Number.NaN, 2 ** 32, 2 ** 40, "64", null]) {
+        expect(fastDotQ8_0(q, q, n), String(n)).toBeUndefined();
+      }
+      expect(fastDotQ4_KQ8_K(new Uint8Array(144), new Uint8Array(292), 256)).toBe(0);
+      expect(fastDotQ4_KQ8_K(new Uint8Array(143), new Uint8Array(292), 256)).toBeUndefined();
+    },
+  );
+
   test("dotF32 refuses byte arrays (C would read 4n bytes of each)", () => {
     expectRefused(
       () => dotF32(new Uint8Array(16) as never, new Uint8Array(16) as never, 16),

@@ -13,10 +13,10 @@
 import {
   detectedIsa,
   FORMATS,
+  fastDotQ4_0Q8_0,
+  fastDotQ8_0,
   nativeCopy,
   nativeDequantize,
-  nativeDotQ4_0Q8_0,
-  nativeDotQ8_0,
   nativeQuantize,
   nativeReadBytes,
   quantNative,
@@ -132,8 +132,8 @@ if (want("cache")) {
     ["dequantize q4_0", () => nativeDequantize(FORMATS.q4_0, q4, out, N)],
     ["quantize q8_0", () => nativeQuantize(FORMATS.q8_0, x, qdst, N)],
     ["quantize q4_0", () => nativeQuantize(FORMATS.q4_0, x, qdst, N)],
-    ["dot q8_0·q8_0", () => nativeDotQ8_0(q8, y8, N)],
-    ["dot q4_0·q8_0", () => nativeDotQ4_0Q8_0(q4, y8, N)],
+    ["dot q8_0·q8_0", () => fastDotQ8_0(q8, y8, N)],
+    ["dot q4_0·q8_0", () => fastDotQ4_0Q8_0(q4, y8, N)],
   ];
   const memcpy = () => nativeCopy(out, copySrc, N * 4);
   bench("memcpy 256 KB (64K f32) in cache", memcpy);
@@ -243,12 +243,12 @@ if (want("overhead")) {
     ],
     [
       "dotQ8_0 4096",
-      () => (sink += nativeDotQ8_0(s0.q8, s0.q8, n)),
+      () => (sink += fastDotQ8_0(s0.q8, s0.q8, n)!),
       () => (sink += dotQ8_0(s0.q8, s0.q8, n)),
       (k) => {
         for (let i = 0; i < k; i++) {
           const s = sets[i & 3]!;
-          sink += nativeDotQ8_0(s.q8, s.q8, n);
+          sink += fastDotQ8_0(s.q8, s.q8, n)!;
         }
       },
       (k) => {
@@ -260,12 +260,12 @@ if (want("overhead")) {
     ],
     [
       "dotQ4_0Q8_0 4096",
-      () => (sink += nativeDotQ4_0Q8_0(s0.q4, s0.q8, n)),
+      () => (sink += fastDotQ4_0Q8_0(s0.q4, s0.q8, n)!),
       () => (sink += dotQ4_0Q8_0(s0.q4, s0.q8, n)),
       (k) => {
         for (let i = 0; i < k; i++) {
           const s = sets[i & 3]!;
-          sink += nativeDotQ4_0Q8_0(s.q4, s.q8, n);
+          sink += fastDotQ4_0Q8_0(s.q4, s.q8, n)!;
         }
       },
       (k) => {

@@ -7,24 +7,26 @@
 import { checkSize, LlmemError } from "@llmem/core";
 import {
   checkedLength,
+  type DotPair,
   dotF32,
+  fastDotIq4NlQ8_0,
+  fastDotIq4XsQ8_K,
+  fastDotQ2_KQ8_K,
+  fastDotQ4_0Q8_0,
+  fastDotQ4_1Q8_1,
+  fastDotQ4_KQ8_K,
+  fastDotQ5_0Q8_0,
+  fastDotQ5_1Q8_1,
+  fastDotQ5_KQ8_K,
+  fastDotQ6_KQ8_K,
+  fastDotQ8_0,
   isPlainF32,
   isPlainU16,
+  nativeDot,
   nativeDotF16F32,
-  nativeDotIq4NlQ8_0,
-  nativeDotIq4XsQ8_K,
-  nativeDotQ2_KQ8_K,
-  nativeDotQ4_0Q8_0,
-  nativeDotQ4_1Q8_1,
-  nativeDotQ4_KQ8_K,
-  nativeDotQ5_0Q8_0,
-  nativeDotQ5_1Q8_1,
-  nativeDotQ5_KQ8_K,
-  nativeDotQ6_KQ8_K,
-  nativeDotQ8_0,
   quantNative,
 } from "@llmem/native";
-import { blockBytes, QK, QK_K, quantGeometry, wholeBlocks } from "./formats.ts";
+import { blockBytes, QK_K, quantGeometry, wholeBlocks } from "./formats.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ4_1Q8_1Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
 import { dotIq4NlQ8_0Ref, dotIq4XsQ8_KRef } from "./reference/iq4.ts";
 import { dotQ2_KQ8_KRef, dotQ4_KQ8_KRef, dotQ5_KQ8_KRef, dotQ6_KQ8_KRef } from "./reference/kquants.ts";
@@ -32,82 +34,20 @@ import { dotQ5_0Q8_0Ref, dotQ5_1Q8_1Ref } from "./reference/q5.ts";
 
 export { dotF32 };
 
-type Pair =
-  | "q8_0·q8_0"
-  | "q4_0·q8_0"
-  | "q4_1·q8_1"
-  | "q4_K·q8_K"
-  | "q5_K·q8_K"
-  | "q6_K·q8_K"
-  | "q5_0·q8_0"
-  | "q5_1·q8_1"
-  | "iq4_nl·q8_0"
-  | "iq4_xs·q8_K"
-  | "q2_K·q8_K";
+type Pair = DotPair;
 const PAIRS = {
-  q8_0·q8_0: { x: "q8_0", y: "q8_0", native: nativeDotQ8_0, ref: dotQ8_0Q8_0Ref },
-  q4_0·q8_0: { x: "q4_0", y: "q8_0", native: nativeDotQ4_0Q8_0, ref: dotQ4_0Q8_0Ref },
-  q4_1·q8_1: { x: "q4_1", y: "q8_1", native: nativeDotQ4_1Q8_1, ref: dotQ4_1Q8_1Ref },
-  q4_K·q8_K: { x: "q4_K", y: "q8_K", native: nativeDotQ4_KQ8_K, ref: dotQ4_KQ8_KRef },
-  q5_K·q8_K: { x: "q5_K", y: "q8_K", native: nativeDotQ5_KQ8_K, ref: dotQ5_KQ8_KRef },
-  q6_K·q8_K: { x: "q6_K", y: "q8_K", native: nativeDotQ6_KQ8_K, ref: dotQ6_KQ8_KRef },
-  q5_0·q8_0: { x: "q5_0", y: "q8_0", native: nativeDotQ5_0Q8_0, ref: dotQ5_0Q8_0Ref },
-  q5_1·q8_1: { x: "q5_1", y: "q8_1", native: nativeDotQ5_1Q8_1, ref: dotQ5_1Q8_1Ref },
-  iq4_nl·q8_0: { x: "iq4_nl", y: "q8_0", native: nativeDotIq4NlQ8_0, ref: dotIq4NlQ8_0Ref },
-  iq4_xs·q8_K: { x: "iq4_xs", y: "q8_K", native: nativeDotIq4XsQ8_K, ref: dotIq4XsQ8_KRef },
-  q2_K·q8_K: { x: "q2_K", y: "q8_K", native: nativeDotQ2_KQ8_K, ref: dotQ2_KQ8_KRef },
-} as const;
-
-/** Bytes of one block of each format the pairs use (the fast path's constants). */
-const Q8_0_BYTES = quantGeometry("q8_0")!.blockBytes;
-const Q4_0_BYTES = quantGeometry("q4_0")!.blockBytes;
-const Q4_1_BYTES = quantGeometry("q4_1")!.blockBytes;
-const Q8_1_BYTES = quantGeometry("q8_1")!.blockBytes;
-const Q8_K_BYTES = quantGeometry("q8_K")!.blockBytes;
-const Q4_K_BYTES = quantGeometry("q4_K")!.blockBytes;
-const Q5_K_BYTES = quantGeometry("q5_K")!.blockBytes;
-const Q6_K_BYTES = quantGeometry("q6_K")!.blockBytes;
-const Q5_0_BYTES = quantGeometry("q5_0")!.blockBytes;
-const Q5_1_BYTES = quantGeometry("q5_1")!.blockBytes;
-const IQ4_NL_BYTES = quantGeometry("iq4_nl")!.blockBytes;
-const IQ4_XS_BYTES = quantGeometry("iq4_xs")!.blockBytes;
-const Q2_K_BYTES = quantGeometry("q2_K")!.blockBytes;
-
-const U8_PROTO = Uint8Array.prototype;
-
-/**
- * The hot-path test (inlined into each dot function): n is a positive whole number of blocks
- * and x, y are plain Uint8Arrays (views.ts: isPlainBytes, spelled out here because one level
- * less of inlining measured ~0.5% of a 4,096-value Q8_0 dot) whose bytes hold them. Anything
- * else takes the checked path.
- */
-function blocksFit(
-  x: unknown,
-  y: unknown,
-  n: unknown,
-  xBlockBytes: number,
-  yBlockBytes: number,
-  qk: number = QK,
-): boolean {
-  if (typeof n !== "number" || !(n > 0)) return false;
-  // One division, reused: the fast path runs ~10⁴ times per token before the optimizing JIT
-  // tier takes over, and in the lower tier every repeated n/qk is a real division.
-  const blocks = n / qk;
-  if ((blocks | 0) !== blocks) return false; // also sends n/qk ≥ 2^31 to the checked path
-  const xBytes = blocks * xBlockBytes;
-  const yBytes = blocks * yBlockBytes;
-  return (
-    ArrayBuffer.isView(x) &&
-    Object.getPrototypeOf(x) === U8_PROTO &&
-    ArrayBuffer.isView(y) &&
-    Object.getPrototypeOf(y) === U8_PROTO &&
-    (x as Uint8Array).byteLength >= xBytes &&
-    (y as Uint8Array).byteLength >= yBytes &&
-    // Index probes: the engine's bounds, whatever an own byteLength claims (views.ts).
-    (x as Uint8Array)[xBytes - 1] !== undefined &&
-    (y as Uint8Array)[yBytes - 1] !== undefined
-  );
-}
+  q8_0·q8_0: { x: "q8_0", y: "q8_0", ref: dotQ8_0Q8_0Ref },
+  q4_0·q8_0: { x: "q4_0", y: "q8_0", ref: dotQ4_0Q8_0Ref },
+  q4_1·q8_1: { x: "q4_1", y: "q8_1", ref: dotQ4_1Q8_1Ref },
+  q4_K·q8_K: { x: "q4_K", y: "q8_K", ref: dotQ4_KQ8_KRef },
+  q5_K·q8_K: { x: "q5_K", y: "q8_K", ref: dotQ5_KQ8_KRef },
+  q6_K·q8_K: { x: "q6_K", y: "q8_K", ref: dotQ6_KQ8_KRef },
+  q5_0·q8_0: { x: "q5_0", y: "q8_0", ref: dotQ5_0Q8_0Ref },
+  q5_1·q8_1: { x: "q5_1", y: "q8_1", ref: dotQ5_1Q8_1Ref },
+  iq4_nl·q8_0: { x: "iq4_nl", y: "q8_0", ref: dotIq4NlQ8_0Ref },
+  iq4_xs·q8_K: { x: "iq4_xs", y: "q8_K", ref: dotIq4XsQ8_KRef },
+  q2_K·q8_K: { x: "q2_K", y: "q8_K", ref: dotQ2_KQ8_KRef },
+} as const satisfies Record<Pair, unknown>;
 
 function checkBlocks(name: string, v: unknown, format: (typeof PAIRS)[Pair]["x" | "y"], n: number): void {
   const have = checkedLength(name, v, "Uint8Array");
@@ -129,98 +69,65 @@ function quantDot(pair: Pair, x: Uint8Array, y: Uint8Array, n: number): number {
   checkBlocks("x", x, p.x, n);
   checkBlocks("y", y, p.y, n);
   if (n === 0) return 0;
-  // Whole views: the FFI passes each one's first element, and checkBlocks bounded C by the
-  // engine's own lengths.
-  if (quantNative()) return p.native(x, y, n);
+  // Whole views: the FFI passes each one's first element, and nativeDot bounds C by the
+  // engine's own byte lengths.
+  if (quantNative()) return nativeDot(pair, x, y, n);
   return p.ref(x, 0, y, 0, n / quantGeometry(p.x)!.blockSize);
 }
 
 /** Σ x[i]·y[i] over n values (a multiple of 32), both Q8_0. */
 export function dotQ8_0(x: Uint8Array, y: Uint8Array, n: number): number {
-  if (blocksFit(x, y, n, Q8_0_BYTES, Q8_0_BYTES)) {
-    if (quantNative()) return nativeDotQ8_0(x, y, n);
-  }
-  return quantDot("q8_0·q8_0", x, y, n);
+  return fastDotQ8_0(x, y, n) ?? quantDot("q8_0·q8_0", x, y, n);
 }
 
 /** Σ x[i]·y[i], x Q4_0 (weights), y Q8_0 (activations). */
 export function dotQ4_0Q8_0(x: Uint8Array, y: Uint8Array, n: number): number {
-  if (blocksFit(x, y, n, Q4_0_BYTES, Q8_0_BYTES)) {
-    if (quantNative()) return nativeDotQ4_0Q8_0(x, y, n);
-  }
-  return quantDot("q4_0·q8_0", x, y, n);
+  return fastDotQ4_0Q8_0(x, y, n) ?? quantDot("q4_0·q8_0", x, y, n);
 }
 
 /** Σ x[i]·y[i], x Q4_1 (weights), y Q8_1 (activations). */
 export function dotQ4_1Q8_1(x: Uint8Array, y: Uint8Array, n: number): number {
-  if (blocksFit(x, y, n, Q4_1_BYTES, Q8_1_BYTES)) {
-    if (quantNative()) return nativeDotQ4_1Q8_1(x, y, n);
-  }
-  return quantDot("q4_1·q8_1", x, y, n);
+  return fastDotQ4_1Q8_1(x, y, n) ?? quantDot("q4_1·q8_1", x, y, n);
 }
 
 /** Σ x[i]·y[i] over n values (a multiple of 256), x Q4_K (weights), y Q8_K (activations). */
 export function dotQ4_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
-  if (blocksFit(x, y, n, Q4_K_BYTES, Q8_K_BYTES, QK_K)) {
-    if (quantNative()) return nativeDotQ4_KQ8_K(x, y, n);
-  }
-  return quantDot("q4_K·q8_K", x, y, n);
+  return fastDotQ4_KQ8_K(x, y, n) ?? quantDot("q4_K·q8_K", x, y, n);
 }
 
 /** Σ x[i]·y[i] over n values (a multiple of 256), x Q2_K (weights), y Q8_K (activations). */
 export function dotQ2_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
-  if (blocksFit(x, y, n, Q2_K_BYTES, Q8_K_BYTES, QK_K)) {
-    if (quantNative()) return nativeDotQ2_KQ8_K(x, y, n);
-  }
-  return quantDot("q2_K·q8_K", x, y, n);
+  return fastDotQ2_KQ8_K(x, y, n) ?? quantDot("q2_K·q8_K", x, y, n);
 }
 
 /** Σ x[i]·y[i] over n values (a multiple of 256), x Q5_K (weights), y Q8_K (activations). */
 export function dotQ5_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
-  if (blocksFit(x, y, n, Q5_K_BYTES, Q8_K_BYTES, QK_K)) {
-    if (quantNative()) return nativeDotQ5_KQ8_K(x, y, n);
-  }
-  return quantDot("q5_K·q8_K", x, y, n);
+  return fastDotQ5_KQ8_K(x, y, n) ?? quantDot("q5_K·q8_K", x, y, n);
 }
 
 /** Σ x[i]·y[i] over n values (a multiple of 256), x Q6_K (weights), y Q8_K (activations). */
 export function dotQ6_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
-  if (blocksFit(x, y, n, Q6_K_BYTES, Q8_K_BYTES, QK_K)) {
-    if (quantNative()) return nativeDotQ6_KQ8_K(x, y, n);
-  }
-  return quantDot("q6_K·q8_K", x, y, n);
+  return fastDotQ6_KQ8_K(x, y, n) ?? quantDot("q6_K·q8_K", x, y, n);
 }
 
 /** Σ x[i]·y[i] over n values (a multiple of 32), x Q5_0 (weights), y Q8_0 (activations). */
 export function dotQ5_0Q8_0(x: Uint8Array, y: Uint8Array, n: number): number {
-  if (blocksFit(x, y, n, Q5_0_BYTES, Q8_0_BYTES)) {
-    if (quantNative()) return nativeDotQ5_0Q8_0(x, y, n);
-  }
-  return quantDot("q5_0·q8_0", x, y, n);
+  return fastDotQ5_0Q8_0(x, y, n) ?? quantDot("q5_0·q8_0", x, y, n);
 }
 
 /** Σ x[i]·y[i] over n values (a multiple of 32), x Q5_1 (weights), y Q8_1 (activations). */
 export function dotQ5_1Q8_1(x: Uint8Array, y: Uint8Array, n: number): number {
-  if (blocksFit(x, y, n, Q5_1_BYTES, Q8_1_BYTES)) {
-    if (quantNative()) return nativeDotQ5_1Q8_1(x, y, n);
-  }
-  return quantDot("q5_1·q8_1", x, y, n);
+  return fastDotQ5_1Q8_1(x, y, n) ?? quantDot("q5_1·q8_1", x, y, n);
 }
 
 /** Σ x[i]·y[i] over n values (a multiple of 32), x IQ4_NL (weights), y Q8_0 (activations). */
 export function dotIq4NlQ8_0(x: Uint8Array, y: Uint8Array, n: number): number {
-  if (blocksFit(x, y, n, IQ4_NL_BYTES, Q8_0_BYTES)) {
-    if (quantNative()) return nativeDotIq4NlQ8_0(x, y, n);
-  }
-  return quantDot("iq4_nl·q8_0", x, y, n);
+  return fastDotIq4NlQ8_0(x, y, n) ?? quantDot("iq4_nl·q8_0", x, y, n);
 }
 
 /** Σ x[i]·y[i] over n values (a multiple of 256), x IQ4_XS (weights), y Q8_K (activations). */
 export function dotIq4XsQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
-  if (blocksFit(x, y, n, IQ4_XS_BYTES, Q8_K_BYTES, QK_K)) {
-    if (quantNative()) return nativeDotIq4XsQ8_K(x, y, n);
-  }
-  return quantDot("iq4_xs·q8_K", x, y, n);
+  return fastDotIq4XsQ8_K(x, y, n) ?? quantDot("iq4_xs·q8_K", x, y, n);
 }
 
 /** Σ f16(x[i])·y[i] over the first n values (x holds fp16 bits). */

@@ -1,8 +1,9 @@
 import { FFIType } from "bun:ffi";
 
 // FFI declarations for libllmem's quantization functions (see native/include/llmem.h).
-const { ptr, u64, i32, f32 } = FFIType;
+const { ptr, u32, u64, i32, f32 } = FFIType;
 
+// The dots take u32 sizes (checked.c says why); the binding proves each fits.
 export const quantSymbols = {
   llmem_f32_to_f16_checked: { args: [ptr, u64, ptr, u64, u64], returns: i32 },
   llmem_f16_to_f32_checked: { args: [ptr, u64, ptr, u64, u64], returns: i32 },
@@ -10,18 +11,18 @@ export const quantSymbols = {
   llmem_bf16_to_f32_checked: { args: [ptr, u64, ptr, u64, u64], returns: i32 },
   llmem_quantize_checked: { args: [i32, ptr, u64, ptr, u64, u64], returns: i32 },
   llmem_dequantize_checked: { args: [i32, ptr, u64, ptr, u64, u64], returns: i32 },
-  llmem_dot_q8_0_q8_0_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
-  llmem_dot_q4_0_q8_0_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
-  llmem_dot_q4_1_q8_1_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
-  llmem_dot_q2_k_q8_k_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
-  llmem_dot_q4_k_q8_k_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
-  llmem_dot_q6_k_q8_k_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
-  llmem_dot_q5_k_q8_k_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
-  llmem_dot_q5_0_q8_0_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
-  llmem_dot_q5_1_q8_1_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
-  llmem_dot_iq4_nl_q8_0_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
-  llmem_dot_iq4_xs_q8_k_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
-  llmem_dot_f16_f32_checked: { args: [ptr, u64, ptr, u64, u64], returns: f32 },
+  llmem_dot_q8_0_q8_0_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
+  llmem_dot_q4_0_q8_0_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
+  llmem_dot_q4_1_q8_1_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
+  llmem_dot_q2_k_q8_k_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
+  llmem_dot_q4_k_q8_k_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
+  llmem_dot_q6_k_q8_k_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
+  llmem_dot_q5_k_q8_k_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
+  llmem_dot_q5_0_q8_0_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
+  llmem_dot_q5_1_q8_1_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
+  llmem_dot_iq4_nl_q8_0_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
+  llmem_dot_iq4_xs_q8_k_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
+  llmem_dot_f16_f32_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
   llmem_matvec_checked: { args: [i32, ptr, u64, u64, u64, ptr, u64, ptr, u64, ptr, u64], returns: i32 },
   llmem_matmul_checked: { args: [i32, ptr, u64, u64, u64, ptr, u64, u64, ptr, u64, ptr, u64], returns: i32 },
   llmem_matmul_scratch_stride: { args: [i32, u64], returns: u64 },
