@@ -49,6 +49,11 @@ function streamsBack(tok: Tokenizer, ids: readonly number[], s: string) {
 }
 
 describe("decode(encode(s)) == s", () => {
+  test("a text starting with U+FEFF keeps it (found by the property below: TextDecoder stripped it)", () => {
+    for (const s of ["\uFEFF", "\uFEFFab", "a\uFEFF"]) {
+      expect(handBpe.decode(handBpe.encode(s, { addSpecial: false }), { cleanSpaces: false })).toBe(s);
+    }
+  });
   test("SentencePiece with byte fallback (hand-built vocabulary)", () => roundTrips(handSpm, spmText));
   test("byte-level BPE (hand-built vocabulary)", () => roundTrips(handBpe, anyText));
   test.skipIf(realSpm === undefined)("llama-spm vocabulary", () => roundTrips(realSpm!, spmText));

@@ -61,7 +61,8 @@ export interface DecodeOptions {
 
 const SPACE_MARK = "\u2581"; // ▁, SentencePiece's space
 const EMPTY = new Uint8Array(0);
-const decoder = new TextDecoder();
+// ignoreBOM: a text starting with U+FEFF must decode to itself (the default strips it).
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 export class Tokenizer {
   readonly model: VocabModel;
