@@ -440,7 +440,7 @@ export class BlockAllocator {
       if (typeof t !== "number" || t >>> 0 !== t) {
         throw new LlmemError(
           "INVALID_ARGUMENT",
-          `content.tokens[${i}] must be an integer in [0, 2^32), got ${String(t)}`,
+          `content.tokens[${i}] must be an integer in [0, 2^32), got ${typeof t === "number" ? t : typeof t}`,
           { argument: "content.tokens", index: i },
         );
       }

@@ -116,3 +116,16 @@ test("fuzz finds: misuse of the allocator and the prefix cache is an LlmemError 
   expect(commitFullBlocks(a, keys, [b0, b1], 0, -1)).toBe(2);
   refusesNaming(() => acquireCachedPrefix(a, { ...keys, hashes: [1n, null] as never }), "keys.hashes", snap);
 });
+
+test("fuzz finds: a detached view as a token is refused (String() of it threw building the message)", async () => {
+  const { refusesNaming } = await import("@llmem/core/testing");
+  const a = new BlockAllocator(2);
+  const b = a.allocate();
+  const detached = new Uint8Array(2);
+  detached.buffer.transfer();
+  refusesNaming(
+    () => a.registerBlockHash(b, 1n, { tokens: [detached] } as never),
+    "content.tokens",
+    () => a.hashOfBlock(b),
+  );
+});

@@ -3,7 +3,7 @@
  * once per decode step (`reset`). A returned buffer's handle dies: its ArrayBuffer is
  * detached, so a stale view reads length 0 instead of the next owner's bytes.
  */
-import { checkInt, checkSize, LlmemError } from "@llmem/core";
+import { checkInt, checkSize, describeValue, LlmemError } from "@llmem/core";
 import { ALL_FORMATS, bytesFor, FORMATS, type Format, formatInfo } from "@llmem/native";
 import { type Backend, type BackendKind, hostBackend, metalBackend } from "./backend.ts";
 import {
@@ -121,7 +121,7 @@ export class BucketPool {
     else {
       throw new LlmemError(
         "INVALID_ARGUMENT",
-        `bucketing must be "pow2", "fine" or "fixed", got ${String(mode)}`,
+        `bucketing must be "pow2", "fine" or "fixed", got ${describeValue(mode)}`,
         {
           argument: "bucketing",
           value: mode,
@@ -157,10 +157,14 @@ export class BucketPool {
       this.backendImpl = metalBackend();
       this.residencySet = Residency.create();
     } else {
-      throw new LlmemError("INVALID_ARGUMENT", `backend must be "host" or "metal", got ${String(backend)}`, {
-        argument: "backend",
-        value: backend,
-      });
+      throw new LlmemError(
+        "INVALID_ARGUMENT",
+        `backend must be "host" or "metal", got ${describeValue(backend)}`,
+        {
+          argument: "backend",
+          value: backend,
+        },
+      );
     }
     this.free = Array.from({ length: this.bucketing.classCount }, () => new FreeList());
   }

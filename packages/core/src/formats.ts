@@ -16,7 +16,7 @@
  */
 
 import { LlmemError } from "./errors.ts";
-import { checkSize } from "./validate.ts";
+import { checkSize, describeValue } from "./validate.ts";
 
 const FORMAT_ROWS = [
   { id: 0, name: "f32", blockSize: 1, blockBytes: 4, vecDot: "f32", quant: false, row: true, matrix: true },
@@ -250,7 +250,7 @@ export function bytesFor(format: Format, count: number): number {
   if (info === undefined) {
     throw new LlmemError(
       "INVALID_ARGUMENT",
-      `format must be one of ${FORMAT_LIST.map((r) => r.name).join(", ")}, got ${String(format)}`,
+      `format must be one of ${FORMAT_LIST.map((r) => r.name).join(", ")}, got ${describeValue(format)}`,
       {
         argument: "format",
         value: format,

@@ -233,7 +233,10 @@ export function refusesNaming(
     caught = e;
   }
   if (!(caught instanceof LlmemError)) {
-    const got = caught === undefined ? "no error" : safeString(caught);
+    const got =
+      caught === undefined
+        ? "no error"
+        : `${safeString(caught)}${caught instanceof Error ? `\n${caught.stack}` : ""}`;
     throw new Error(`expected an LlmemError naming ${String(argument)}, got ${got}`);
   }
   const named =

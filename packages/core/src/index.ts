@@ -33,4 +33,5 @@ export {
   checkPowerOfTwo,
   checkRange,
   checkSize,
+  describeValue,
 } from "./validate.ts";

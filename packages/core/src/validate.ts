@@ -1,6 +1,12 @@
 import { LlmemError } from "./errors.ts";
 
-function describe(value: unknown): string {
+/**
+ * A hostile value as an error message may show it: numbers, bigints and strings by value,
+ * anything else by type. Never `String(value)`: on a detached typed array, an object inheriting
+ * a typed-array prototype or a symbol in a template, that throws a TypeError (or runs the
+ * caller's own toString) while the error is being built.
+ */
+export function describeValue(value: unknown): string {
   if (typeof value === "number") return Number.isNaN(value) ? "NaN" : String(value);
   if (typeof value === "bigint") return `${value}n`;
   if (typeof value === "string") return JSON.stringify(value);
@@ -19,7 +25,7 @@ function checkBound(name: string, bound: string, value: number): void {
   ) {
     throw new LlmemError(
       "INVALID_ARGUMENT",
-      `${name}: bound ${bound} must be an integer, got ${describe(value)}`,
+      `${name}: bound ${bound} must be an integer, got ${describeValue(value)}`,
       {
         argument: name,
         [bound]: value,
@@ -33,7 +39,7 @@ export function checkInt(name: string, value: unknown, min: number, max: number)
   checkBound(name, "min", min);
   checkBound(name, "max", max);
   if (typeof value !== "number" || !Number.isInteger(value)) {
-    throw new LlmemError("INVALID_ARGUMENT", `${name} must be an integer, got ${describe(value)}`, {
+    throw new LlmemError("INVALID_ARGUMENT", `${name} must be an integer, got ${describeValue(value)}`, {
       argument: name,
       value,
     });
@@ -72,7 +78,7 @@ export function checkOneOf<T extends string>(name: string, value: unknown, allow
   if (typeof value !== "string" || !allowed.includes(value as T)) {
     throw new LlmemError(
       "INVALID_ARGUMENT",
-      `${name} must be one of ${allowed.join(", ")}, got ${describe(value)}`,
+      `${name} must be one of ${allowed.join(", ")}, got ${describeValue(value)}`,
       {
         argument: name,
         value,
@@ -84,7 +90,7 @@ export function checkOneOf<T extends string>(name: string, value: unknown, allow
 
 export function checkFiniteNumber(name: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new LlmemError("INVALID_ARGUMENT", `${name} must be a finite number, got ${describe(value)}`, {
+    throw new LlmemError("INVALID_ARGUMENT", `${name} must be a finite number, got ${describeValue(value)}`, {
       argument: name,
       value,
     });

@@ -71,3 +71,25 @@ describe("the format table", () => {
     expect(bytesFor("f32", 3)).toBe(12);
   });
 });
+
+test("fuzz finds: an error message never String()s the hostile value (that threw a TypeError)", async () => {
+  const { describeValue } = await import("../src/index.ts");
+  const { refusesNaming } = await import("../src/testing.ts");
+  const detached = new Float32Array(2);
+  detached.buffer.transfer();
+  const trap = {
+    toString(): string {
+      throw new Error("user code ran while the error was built");
+    },
+  };
+  for (const v of [
+    detached,
+    Object.create(Float32Array.prototype),
+    Object.create(Float32Array),
+    trap,
+    Symbol("f"),
+  ]) {
+    refusesNaming(() => bytesFor(v as never, 32), "format");
+    expect(typeof describeValue(v)).toBe("string");
+  }
+});

@@ -1,4 +1,4 @@
-import { LlmemError } from "@llmem/core";
+import { describeValue, LlmemError } from "@llmem/core";
 import { ByteWriter } from "./byte-writer.ts";
 import type { GgufFile } from "./file.ts";
 import { type GgmlTypeInfo, ggmlTypeOf } from "./ggml-types.ts";
@@ -88,7 +88,8 @@ const INT_RANGES: Partial<Record<GgufScalarType, readonly [number, number]>> = {
 };
 
 function writeScalar(w: ByteWriter, type: GgufScalarType, value: GgufValue, field: string): void {
-  const mismatch = () => invalid(field, `value ${String(value)} does not fit its type ${type}`, { type });
+  const mismatch = () =>
+    invalid(field, `value ${describeValue(value)} does not fit its type ${type}`, { type });
   if (type === "string") {
     if (typeof value !== "string") throw mismatch();
     const b = encoder.encode(value);
@@ -251,7 +252,10 @@ export function writeGguf(input: GgufWriteInput): Uint8Array {
     const type = input.types?.get(key) ?? inferType(value, field);
     if (key === "general.alignment") {
       if (type !== "u32" || typeof value !== "number" || value < 1 || (value & (value - 1)) !== 0) {
-        throw invalid(field, `must be a u32 power of two, got ${String(value)} (${describeType(type)})`);
+        throw invalid(
+          field,
+          `must be a u32 power of two, got ${describeValue(value)} (${describeType(type)})`,
+        );
       }
       alignment = value;
     }

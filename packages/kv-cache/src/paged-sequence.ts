@@ -5,7 +5,7 @@
  * does the storage work.
  */
 import type { BlockTable } from "@llmem/block-allocator";
-import { checkSize, LlmemError } from "@llmem/core";
+import { checkSize, describeValue, LlmemError } from "@llmem/core";
 import type { PrefixHasher } from "@llmem/prefix-hash";
 import { noReuse, type ReusedFrom } from "./origins.ts";
 
@@ -161,7 +161,7 @@ export function checkTokenIds(name: string, tokens: ArrayLike<number>): number[]
     if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t > MAX_TOKEN_ID) {
       throw new LlmemError(
         "INVALID_ARGUMENT",
-        `${name}[${i}] must be an integer in [0, 2^32), got ${String(t)}`,
+        `${name}[${i}] must be an integer in [0, 2^32), got ${describeValue(t)}`,
         {
           argument: name,
           index: i,

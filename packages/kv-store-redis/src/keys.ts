@@ -3,7 +3,7 @@
  * Everything that decides whether a block's bytes can be reused is in the key, so two models,
  * formats or block sizes never share an entry; the tenant salt is already inside the chain hash.
  */
-import { checkInt, checkOneOf, FORMATS, type Format, LlmemError } from "@llmem/core";
+import { checkInt, checkOneOf, describeValue, FORMATS, type Format, LlmemError } from "@llmem/core";
 
 export const KEY_PREFIX = "llmem:v1";
 
@@ -38,7 +38,7 @@ export function checkKeySpace(space: KeySpace): Required<KeySpace> {
   const blockSize = checkInt("blockSize", space.blockSize, 1, MAX_BLOCK_SIZE);
   const hashBits = space.hashBits ?? 64;
   if (hashBits !== 64 && hashBits !== 256) {
-    throw new LlmemError("INVALID_ARGUMENT", `hashBits must be 64 or 256, got ${String(hashBits)}`, {
+    throw new LlmemError("INVALID_ARGUMENT", `hashBits must be 64 or 256, got ${describeValue(hashBits)}`, {
       argument: "hashBits",
       value: hashBits,
     });

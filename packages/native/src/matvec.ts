@@ -5,6 +5,7 @@
  */
 import {
   bytesFor,
+  describeValue,
   FORMATS,
   LlmemError,
   type MatrixFormat,
@@ -71,7 +72,7 @@ export class NativeMatrix {
   constructor(format: MatrixFormat, data: TypedArray, elements: number, rows: number, cols: number) {
     const info = FORMATS[format];
     if (info === undefined || !info.matrix) {
-      throw new LlmemError("INVALID_ARGUMENT", `format ${String(format)} is not a matrix format`, {
+      throw new LlmemError("INVALID_ARGUMENT", `format ${describeValue(format)} is not a matrix format`, {
         argument: "format",
       });
     }

@@ -4,7 +4,7 @@
  * Each returns false when libllmem is not loaded (the caller runs its TS reference); every count
  * is checked here and every view bounded by what C touches.
  */
-import { LlmemError } from "@llmem/core";
+import { describeValue, LlmemError } from "@llmem/core";
 import { loaded } from "./loaded.ts";
 import { lastCapacity, throwRefusal, typedPtr } from "./pointers.ts";
 
@@ -24,7 +24,7 @@ function count(name: string, v: number, min = 0): number {
 function style(s: NormStyle): number {
   const id = Object.hasOwn(STYLE, s) ? STYLE[s] : undefined;
   if (id === undefined) {
-    throw new LlmemError("INVALID_ARGUMENT", `style must be "runc" or "ggml", got ${String(s)}`, {
+    throw new LlmemError("INVALID_ARGUMENT", `style must be "runc" or "ggml", got ${describeValue(s)}`, {
       argument: "style",
     });
   }

@@ -1,5 +1,5 @@
 /** The two hash modes, the root of every chain, and the checks shared by every entry point. */
-import { LlmemError } from "@llmem/core";
+import { describeValue, LlmemError } from "@llmem/core";
 import { SECURE_MAX } from "./secure.ts";
 
 /** `fast`: 64-bit LH64 (native when available, bit-identical TS otherwise). `secure`: SHA-256. */
@@ -13,7 +13,7 @@ const FAST_MAX = (1n << 64n) - 1n;
 export function modeOf(options: { mode?: HashMode } | undefined): HashMode {
   const mode = options?.mode ?? "fast";
   if (mode !== "fast" && mode !== "secure") {
-    throw new LlmemError("INVALID_ARGUMENT", `mode must be "fast" or "secure", got ${String(mode)}`, {
+    throw new LlmemError("INVALID_ARGUMENT", `mode must be "fast" or "secure", got ${describeValue(mode)}`, {
       argument: "mode",
     });
   }

@@ -1,4 +1,4 @@
-import { checkSize, LlmemError } from "@llmem/core";
+import { checkSize, describeValue, LlmemError } from "@llmem/core";
 import { checkedLength, typedArrayKind } from "@llmem/native";
 
 /** Most token ids one call hashes (a bound on `new Uint32Array(n)`, far beyond any prompt). */
@@ -36,7 +36,7 @@ export function toTokenWords(name: string, tokens: ArrayLike<number>): Uint32Arr
 export function badToken(name: string, index: number, value: unknown): LlmemError {
   return new LlmemError(
     "INVALID_ARGUMENT",
-    `${name}[${index}] must be an integer token id in [0, 2^32), got ${String(value)}`,
+    `${name}[${index}] must be an integer token id in [0, 2^32), got ${describeValue(value)}`,
     { argument: name, index },
   );
 }
