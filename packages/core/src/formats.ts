@@ -246,7 +246,9 @@ export function isBlockFormat(format: Format): boolean {
 
 /** Bytes of `count` values of `format` (count a whole number of its blocks). */
 export function bytesFor(format: Format, count: number): number {
-  const info = Object.hasOwn(FORMATS, format) ? FORMATS[format] : undefined;
+  // typeof first: Object.hasOwn turns any other key into a string, running its toString (a
+  // detached view's throws a TypeError).
+  const info = typeof format === "string" && Object.hasOwn(FORMATS, format) ? FORMATS[format] : undefined;
   if (info === undefined) {
     throw new LlmemError(
       "INVALID_ARGUMENT",

@@ -22,7 +22,7 @@ function count(name: string, v: number, min = 0): number {
 }
 
 function style(s: NormStyle): number {
-  const id = Object.hasOwn(STYLE, s) ? STYLE[s] : undefined;
+  const id = typeof s === "string" && Object.hasOwn(STYLE, s) ? STYLE[s] : undefined;
   if (id === undefined) {
     throw new LlmemError("INVALID_ARGUMENT", `style must be "runc" or "ggml", got ${describeValue(s)}`, {
       argument: "style",
