@@ -65,6 +65,21 @@ describe("views reaching C are measured by the engine", () => {
     }
   });
 
+  test("dotF32 remembers proven arrays, yet a detached or shrunk one is refused at its next call", () => {
+    const buffer = new ArrayBuffer(64 * 4, { maxByteLength: 64 * 4 });
+    const a = new Float32Array(buffer); // length-tracking: shrinks with its buffer
+    const b = new Float32Array(64).fill(1);
+    a.fill(2);
+    expect(dotF32(a, b, 64)).toBe(128);
+    buffer.resize(32 * 4);
+    expectRefused(() => dotF32(a, b, 64), undefined, "OUT_OF_BOUNDS");
+    expect(dotF32(a, b, 32)).toBe(64);
+    const c = new Float32Array(64).fill(3);
+    expect(dotF32(b, c, 64)).toBe(192);
+    c.buffer.transfer();
+    expectRefused(() => dotF32(b, c, 64), undefined, "STALE_HANDLE");
+  });
+
   test("dotF32 canary: exact-size views in guarded buffers, guards untouched", () => {
     const a = guarded(Float32Array, 37);
     const b = guarded(Float32Array, 37);
