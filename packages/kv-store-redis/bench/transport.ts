@@ -87,7 +87,8 @@ for (const size of SIZES) {
     }
     for (let i = 0; i < n; i++) {
       const g = got[i];
-      if (!(g instanceof Uint8Array) || g.length !== size || g[size - 1] !== (i & 255)) throw new Error(`raw read ${i} wrong`);
+      if (!(g instanceof Uint8Array) || g.length !== size || g[size - 1] !== (i & 255))
+        throw new Error(`raw read ${i} wrong`);
       if (gotb[i]?.length !== size) throw new Error(`bun read ${i} wrong`);
     }
     const gb = TOTAL / 1e9;
