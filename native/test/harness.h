@@ -4,6 +4,12 @@
 #define LLMEM_TEST_HARNESS_H
 
 #include <math.h>
+/* Build-time extensions the kernels compiled in, shown beside the ISA (CI checks the label). */
+#if defined(__ARM_FEATURE_DOTPROD)
+#define T_ISA_EXTRA "+dotprod"
+#else
+#define T_ISA_EXTRA ""
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +56,9 @@ static void t_note(const char *fn, int ok) {
 static int t_finish(const char *name) {
   int cases_failed = 0;
   for (int i = 0; i < t_case_count; i++) cases_failed += t_case_failed[i];
-  printf("%s [%s]: %d cases passed, %d cases failed (checks: %d passed, %d failed)\n", name,
-         llmem_isa_name(llmem_detect_isa()), t_case_count - cases_failed, cases_failed, t_passed, t_failed);
+  printf("%s [%s%s]: %d cases passed, %d cases failed (checks: %d passed, %d failed)\n", name,
+         llmem_isa_name(llmem_detect_isa()), T_ISA_EXTRA, t_case_count - cases_failed, cases_failed, t_passed,
+         t_failed);
   return t_failed ? 1 : 0;
 }
 
