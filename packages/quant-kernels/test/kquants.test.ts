@@ -35,7 +35,13 @@ const read = (name: string): Uint8Array => new Uint8Array(readFileSync(join(GOLD
 const inputs = new Float32Array(read("inputs.f32").buffer);
 const FORMATS = ["q8_K", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K"] as const;
 const BYTES = { q8_K: 292, q2_K: 84, q3_K: 110, q4_K: 144, q5_K: 176, q6_K: 210 } as const;
-const DOTS = { q2_K: dotQ2_KQ8_K, q3_K: dotQ3_KQ8_K, q4_K: dotQ4_KQ8_K, q5_K: dotQ5_KQ8_K, q6_K: dotQ6_KQ8_K } as const;
+const DOTS = {
+  q2_K: dotQ2_KQ8_K,
+  q3_K: dotQ3_KQ8_K,
+  q4_K: dotQ4_KQ8_K,
+  q5_K: dotQ5_KQ8_K,
+  q6_K: dotQ6_KQ8_K,
+} as const;
 
 /** FNV-1a 64 of one block's 256 dequantized f32 bit patterns (the generator's check). */
 function fnvBlock(y: Float32Array, b: number): bigint {

@@ -427,7 +427,7 @@ function q3kFit(x: Float32Array, xo: number, L: Int8Array, lo0: number): number 
     L.fill(0, lo0, lo0 + n);
     return 0;
   }
-  const clamp = (l: number): number => (l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l);
+  const clamp = (l: number): number => Math.max(-nmax, Math.min(nmax - 1, l));
   const iscale = fr(-nmax / max);
   let sumlx = 0;
   let suml2 = 0;
@@ -491,7 +491,7 @@ export function quantizeQ3_KBlocks(src: Float32Array, dst: Uint8Array, nb: numbe
       for (let j = 0; j < 16; j++) {
         // GGML keeps nearest_int in an int8_t; |iscale·scale| <= 32 here, so nothing wraps.
         let l = (nearestInt(fr(iscale * q3Scales[j]!)) << 24) >> 24;
-        l = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
+        l = Math.max(-32, Math.min(31, l)) + 32;
         if (j < 8) dst[so + j] = l & 0xf;
         else dst[so + j - 8]! |= (l & 0xf) << 4;
         dst[so + 8 + (j & 3)]! |= (l >> 4) << (2 * (j >> 2));
@@ -504,7 +504,7 @@ export function quantizeQ3_KBlocks(src: Float32Array, dst: Uint8Array, nb: numbe
       if (d === 0) continue; // the fit's levels stay, as in GGML
       for (let i = 0; i < 16; i++) {
         const l = nearestInt(fr(src[s + 16 * j + i]! / d));
-        q3L[16 * j + i] = (l < -4 ? -4 : l > 3 ? 3 : l) + 4;
+        q3L[16 * j + i] = Math.max(-4, Math.min(3, l)) + 4;
       }
     }
     for (let v = 0; v < QK_K; v++) {
@@ -525,7 +525,8 @@ export function dequantizeQ3_KBlocks(src: Uint8Array, dst: Float32Array, nb: num
   for (let b = 0; b < nb; b++) {
     const o = b * Q3_K_BYTES;
     const d = getF16(src, o + 108);
-    for (let v = 0; v < QK_K; v++) dst[b * QK_K + v] = fr(fr(d * q3kScale(src, o, v >> 4)) * q3kLevel(src, o, v));
+    for (let v = 0; v < QK_K; v++)
+      dst[b * QK_K + v] = fr(fr(d * q3kScale(src, o, v >> 4)) * q3kLevel(src, o, v));
   }
 }
 
@@ -555,7 +556,6 @@ export function dotQ3_KQ8_KRef(x: Uint8Array, xo: number, y: Uint8Array, yo: num
   for (let l = 0; l < 8; l++) s = fr(s + q3Sums[l]!);
   return s;
 }
-
 
 // ---- Q5_K { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128] } ----
 // Q4_K's header and nibbles, plus bit j of qh[l] as the fifth bit of value l of sub-block j.
