@@ -13,9 +13,8 @@
  *    sums in another order);
  *  - the AVX2 Q5_0 tile folds each block's integer sum as Q5_0's vec_dot does (one f32 lane per
  *    row and token, mul, mul, add): bit for bit that vec_dot, which is what matvec runs for Q5_0;
- *  - AVX2 Q4_K runs matvec's four-row pass token by token over bands of rows kept in L1 (the
- *    weights are unpacked once per token, not once per tile: a true Q4_K tile is still to come),
- *    bit for bit the format's vec_dot;
+ *  - the AVX2 Q4_K / Q6_K tiles (q4_k.c, q6_k.c) unpack each block of four rows once for up to
+ *    16 tokens and give matvec's four-row pass bit for bit (so the format's vec_dot);
  *  - the AVX2 f32/f16 tiles keep ONE 8-lane accumulator per (row, token) where matvec keeps four,
  *    so sums differ in the last bits (measured and documented in examples/decode/README.md). */
 #include "../formats.h"
@@ -31,8 +30,6 @@
 #define Q_RN 2
 /* Q5_0: 4 rows × 4 tokens (its fold keeps one f32 lane per row, so a token costs one register). */
 #define Q5_RN 4
-/* Q4_K rows per band (a multiple of 4): 16 rows of 4096 values are 36 KB of weights. */
-#define Q4K_BAND 16
 
 /* The scalar reference (and the path of every format without a tile of its own): the format's
  * vec_dot for each (row, token), exactly what llmem_matvec's generic path computes per token. */
@@ -226,13 +223,10 @@ LLMEM_AVX2 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r
     }
     return;
   case LLMEM_Q4_K:
-    /* matvec's four-row Q4_K pass (bit for bit the format's vec_dot) token by token, over bands
-     * of Q4K_BAND rows that stay in L1 while every token of the chunk goes through them. */
-    for (size_t b0 = r0; b0 < r1; b0 += Q4K_BAND) {
-      const size_t b1 = b0 + Q4K_BAND < r1 ? b0 + Q4K_BAND : r1;
-      for (size_t t = 0; t < n; t++)
-        matvec_rows_q4_k_avx2(j->w, j->row_bytes, b0, b1, j->xq + t * j->xq_stride, j->cols, j->y + t * j->rows);
-    }
+    matmul_rows_q4_k_avx2(j->w, j->row_bytes, r0, r1, j->xq, j->xq_stride, n, j->cols, j->y, j->rows);
+    return;
+  case LLMEM_Q6_K:
+    matmul_rows_q6_k_avx2(j->w, j->row_bytes, r0, r1, j->xq, j->xq_stride, n, j->cols, j->y, j->rows);
     return;
   default: matmul_range_generic(j, r0, r1);
   }
