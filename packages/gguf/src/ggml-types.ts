@@ -16,7 +16,7 @@ export interface GgmlTypeInfo {
  * Every type ggml defines at llama.cpp c392e50 (`ggml.h` / `ggml.c` type_traits), including
  * ones llmem cannot compute with, so the byte size of any tensor in a valid file can be
  * checked. Ids 4, 5 and 31-33, 36-38 were removed from ggml and are refused like unknown ids.
- * TODO: check against @llmem/native's format table once it exists (arch-native builds it).
+ * test/ggml-types.test.ts checks the rows llmem computes with against the format table (@llmem/core).
  */
 const TYPES: readonly GgmlTypeInfo[] = [
   { id: 0, name: "f32", blockSize: 1, typeSize: 4 },

@@ -66,7 +66,7 @@ for (const size of SIZES) {
       tb = await wb();
       tw = await wr();
     }
-    let got: (Uint8Array | null)[] = [];
+    let got: Awaited<ReturnType<RespClient["getBuffer"]>>[] = [];
     let gotb: (Uint8Array | null)[] = [];
     const rr = () =>
       time(async () => {
@@ -86,7 +86,9 @@ for (const size of SIZES) {
       trr = await rr();
     }
     for (let i = 0; i < n; i++) {
-      if (got[i]?.length !== size || got[i]![size - 1] !== (i & 255)) throw new Error(`raw read ${i} wrong`);
+      const g = got[i];
+      if (!(g instanceof Uint8Array) || g.length !== size || g[size - 1] !== (i & 255))
+        throw new Error(`raw read ${i} wrong`);
       if (gotb[i]?.length !== size) throw new Error(`bun read ${i} wrong`);
     }
     const gb = TOTAL / 1e9;

@@ -1,26 +1,26 @@
 /**
  * The one connection a store talks through — two sockets to the same server behind one
- * breaker: the raw RESP client (`resp-client.ts`) for writes and prefix lookups, Bun's built-in
- * RedisClient for block reads (each was measured the faster of the two for its job, paired in
- * one run: `bench/transport.ts`, README) — with a per-call timeout and a bound on calls in
- * flight. Nothing here throws to the caller: a call returns its value or a fault, so the store
+ * breaker, both the raw RESP client (`resp-client.ts`): one for writes and prefix lookups, one
+ * for block reads, so a read never waits behind a batch of large writes. Reads bound every
+ * reply by the store's largest value before allocating it (Bun's built-in RedisClient, used
+ * for reads before, allocated whatever length the server claimed) — with a per-call timeout
+ * and a bound on calls in flight. Nothing here throws to the caller: a call returns its value or a fault, so the store
  * can turn every network problem into a miss. Either socket failing opens the breaker for both.
  *
  * After a timeout or a lost connection the breaker opens: calls fail at once ("unavailable")
  * instead of each waiting out its timeout against a dead or paused server, and one background
  * probe (PING on the old connection, then fresh connections) retries with exponential backoff
- * until the server answers or the store is closed. Bun's own reconnect is off, so there is
- * exactly one retry policy and it is this one.
+ * until the server answers or the store is closed. The clients have no reconnect of their own,
+ * so there is exactly one retry policy and it is this one.
  */
-import { RedisClient } from "bun";
 import { RespClient } from "./resp-client.ts";
 
 /** The two clients of one connection, to the same server. */
 export interface Clients {
   /** Writes (SET NX PX from the value's own buffer), lookups (EVALSHA), deletes. */
   readonly raw: RespClient;
-  /** Block reads (pipelined binary GETs). */
-  readonly bun: RedisClient;
+  /** Block reads (pipelined binary GETs), each reply bounded by `maxValueBytes`. */
+  readonly reads: RespClient;
 }
 
 export type Fault = "unavailable" | "busy" | "timeout" | "connection" | "server";
@@ -39,9 +39,17 @@ export interface ConnectionOptions {
   readonly maxInflight: number;
   /** The largest bulk reply the raw client accepts (it is sent no reads: replies are small). */
   readonly maxRawBulkBytes?: number;
+  /**
+   * The largest value a read accepts; a longer one (up to Redis's own 512 MiB limit) is read
+   * past without being stored and reported as an `OversizedReply`.
+   */
+  readonly maxValueBytes: number;
   /** Called when the breaker opens (with why) and when it closes again. */
   readonly onState: (up: boolean, reason: string) => void;
 }
+
+/** Redis's own limit on a string value (proto-max-bulk-len): no honest reply is longer. */
+export const MAX_REDIS_BULK_BYTES = 512 * 2 ** 20;
 
 type State = "connecting" | "up" | "down" | "closed";
 
@@ -212,29 +220,27 @@ export class RedisConnection {
   async #attempt(): Promise<string | null> {
     const t = this.#o.connectTimeoutMs;
     const old = this.#client;
-    if (old?.bun.connected && old.raw.connected) {
-      const ping = await withTimeout(Promise.all([old.bun.send("PING", []), old.raw.send("PING", [])]), t);
+    if (old?.reads.connected && old.raw.connected) {
+      const ping = await withTimeout(Promise.all([old.reads.send("PING", []), old.raw.send("PING", [])]), t);
       if (ping.ok) return null;
     }
     closeBoth(old);
     this.#client = null;
     if (this.#state === "closed") return "closed";
-    const bun = new RedisClient(this.#o.url, {
-      autoReconnect: false,
-      enableOfflineQueue: false,
-      enableAutoPipelining: true,
-      connectionTimeout: t,
+    const reads = new RespClient(this.#o.url, {
+      maxBulkBytes: this.#o.maxValueBytes,
+      maxSkipBytes: MAX_REDIS_BULK_BYTES,
     });
     const raw = new RespClient(this.#o.url, { maxBulkBytes: this.#o.maxRawBulkBytes ?? 64 * 1024 });
-    const client: Clients = { raw, bun };
+    const client: Clients = { raw, reads };
     const lost = (reason: string) => {
       if (client === this.#client) this.#open(reason);
     };
-    bun.onclose = () => lost("connection closed");
+    reads.onclose = lost;
     raw.onclose = lost;
     const ok = await withTimeout(
       Promise.all([
-        bun.connect().then(() => bun.send("PING", [])),
+        reads.connect().then(() => reads.send("PING", [])),
         raw.connect().then(() => raw.send("PING", [])),
       ]),
       t,
@@ -249,7 +255,7 @@ export class RedisConnection {
 }
 
 function closeBoth(clients: Clients | null): void {
-  clients?.bun.close();
+  clients?.reads.close();
   clients?.raw.close();
 }
 

@@ -11,15 +11,20 @@
  * framing error can be matched to its command); a server error reply fails its command only.
  */
 import type { Socket } from "bun";
-import { CommandWriter, type Reply, ReplyParser, ServerReplyError } from "./resp.ts";
+import { CommandWriter, OversizedReply, type Reply, ReplyParser, ServerReplyError } from "./resp.ts";
 
 export class RespConnectionError extends Error {
   readonly code = "ERR_REDIS_CONNECTION_CLOSED";
 }
 
 export interface RespClientOptions {
-  /** The largest bulk reply accepted, in bytes; a longer one closes the connection. */
+  /** The largest bulk reply accepted, in bytes. */
   readonly maxBulkBytes: number;
+  /**
+   * Longer bulk replies up to this many bytes are read past without being stored (`getBuffer`
+   * returns an `OversizedReply`); longer still closes the connection. Default `maxBulkBytes`.
+   */
+  readonly maxSkipBytes?: number;
 }
 
 interface Pending {
@@ -44,7 +49,15 @@ export class RespClient {
   constructor(url: string, options: RespClientOptions) {
     this.#url = new URL(url);
     this.#parser = new ReplyParser(
-      { maxBulkBytes: options.maxBulkBytes, maxLineBytes: 64 * 1024, maxArrayLength: 1 << 16, maxDepth: 4 },
+      {
+        maxBulkBytes: options.maxBulkBytes,
+        maxSkipBytes: options.maxSkipBytes,
+        // Bun hands each socket read to `data` in a buffer of its own, never reused.
+        retainChunks: true,
+        maxLineBytes: 64 * 1024,
+        maxArrayLength: 1 << 16,
+        maxDepth: 4,
+      },
       (reply) => this.#settle(reply),
     );
   }
@@ -96,10 +109,13 @@ export class RespClient {
     });
   }
 
-  /** GET as bytes (`null` when absent); a reply that is not a bulk string is a server-side type error. */
-  async getBuffer(key: string): Promise<Uint8Array | null> {
+  /**
+   * GET as bytes (`null` when absent; an `OversizedReply` when longer than maxBulkBytes, its
+   * bytes dropped unread); a reply that is not a bulk string is a server-side type error.
+   */
+  async getBuffer(key: string): Promise<Uint8Array | OversizedReply | null> {
     const r = await this.send("GET", [key]);
-    if (r === null || r instanceof Uint8Array) return r;
+    if (r === null || r instanceof Uint8Array || r instanceof OversizedReply) return r;
     throw new ServerReplyError(`unexpected reply type to GET: ${typeof r}`);
   }
 

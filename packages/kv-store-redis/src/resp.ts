@@ -16,12 +16,32 @@ export class ServerReplyError extends Error {
   readonly code = "ERR_REDIS_SERVER_ERROR";
 }
 
+/**
+ * A bulk string longer than `maxBulkBytes` but within `maxSkipBytes`: its bytes were read and
+ * dropped, never stored, so a value too large for the caller costs a miss, not the connection.
+ */
+export class OversizedReply {
+  /** Not structurally a string (which also has a numeric `length`). */
+  readonly oversized = true;
+  constructor(readonly length: number) {}
+}
+
 /** Bulk strings are bytes (`null` when absent); simple strings are text; integers are numbers. */
-export type Reply = string | number | Uint8Array | null | ServerReplyError | Reply[];
+export type Reply = string | number | Uint8Array | null | OversizedReply | ServerReplyError | Reply[];
 
 export interface ReplyLimits {
-  /** Largest bulk string accepted (bytes); longer is a framing error, never an allocation. */
+  /** Largest bulk string stored (bytes); never an allocation past it. */
   readonly maxBulkBytes: number;
+  /**
+   * Longer bulk strings up to this many bytes are skipped as they arrive and reported as an
+   * `OversizedReply`; longer still is a framing error. Default `maxBulkBytes` (no skipping).
+   */
+  readonly maxSkipBytes?: number;
+  /**
+   * The caller never writes to a chunk after pushing it (a socket's fresh buffer per read), so
+   * a bulk string lying whole inside one chunk is returned as a view of it, not copied.
+   */
+  readonly retainChunks?: boolean;
   /** Largest simple string, error or integer line (bytes, without CRLF). */
   readonly maxLineBytes: number;
   /** Most elements in one array reply. */
@@ -55,9 +75,13 @@ export class ReplyParser {
   /** A bulk string being filled, how much of it is, and whether its CRLF is still due. */
   #bulk: Uint8Array | null = null;
   #bulkFilled = 0;
+  /** A bulk string's length, read from its header, before its first byte was looked at. */
+  #bulkWanted = 0;
+  /** Bytes of an oversized bulk string still to drop. */
+  #skipLeft = 0;
   #crlfDue = 0;
   /** A bulk string read in full, emitted once its CRLF has been checked. */
-  #pendingValue: Uint8Array | null = null;
+  #pendingValue: Uint8Array | OversizedReply | null = null;
   readonly #stack: OpenArray[] = [];
   #broken = false;
 
@@ -81,6 +105,25 @@ export class ReplyParser {
     let pos = 0;
     const end = chunk.length;
     while (pos < end) {
+      if (this.#skipLeft > 0) {
+        const take = Math.min(this.#skipLeft, end - pos);
+        this.#skipLeft -= take;
+        pos += take;
+        if (this.#skipLeft === 0) this.#crlfDue = 2; // #pendingValue holds the OversizedReply
+        continue;
+      }
+      if (this.#bulkWanted > 0) {
+        const n = this.#bulkWanted;
+        this.#bulkWanted = 0;
+        if (this.#limits.retainChunks === true && end - pos >= n) {
+          this.#pendingValue = new Uint8Array(chunk.buffer, chunk.byteOffset + pos, n);
+          this.#crlfDue = 2;
+          pos += n;
+          continue;
+        }
+        this.#bulk = n > 4096 ? uninitialized(n) : new Uint8Array(n);
+        this.#bulkFilled = 0;
+      }
       if (this.#bulk !== null) {
         const take = Math.min(this.#bulk.length - this.#bulkFilled, end - pos);
         this.#bulk.set(chunk.subarray(pos, pos + take), this.#bulkFilled);
@@ -157,14 +200,22 @@ export class ReplyParser {
         return;
       case 0x24: {
         // '$' bulk string: the length is checked before the buffer exists.
-        const n = parseInteger(body, -1, this.#limits.maxBulkBytes, "bulk string length");
+        const max = this.#limits.maxBulkBytes;
+        const n = parseInteger(
+          body,
+          -1,
+          Math.max(max, this.#limits.maxSkipBytes ?? max),
+          "bulk string length",
+        );
         if (n === -1) this.#emit(null);
-        else if (n === 0) {
+        else if (n > max) {
+          this.#pendingValue = new OversizedReply(n);
+          this.#skipLeft = n;
+        } else if (n === 0) {
           this.#pendingValue = new Uint8Array(0);
           this.#crlfDue = 2;
         } else {
-          this.#bulk = new Uint8Array(n);
-          this.#bulkFilled = 0;
+          this.#bulkWanted = n;
         }
         return;
       }
@@ -200,6 +251,11 @@ export class ReplyParser {
       value = top.items;
     }
   }
+}
+
+function uninitialized(n: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
 }
 
 function latin1(bytes: Uint8Array): string {

@@ -8,8 +8,9 @@
  * interval and kind. Only bad arguments throw (`LlmemError`), synchronously, before any I/O.
  */
 import { checkInt, checkSize, LlmemError } from "@llmem/core";
-import { type Outcome, RedisConnection, redactUrl } from "./connection.ts";
+import { MAX_REDIS_BULK_BYTES, type Outcome, RedisConnection, redactUrl } from "./connection.ts";
 import { KeyBuilder, type KeySpace } from "./keys.ts";
+import { OversizedReply } from "./resp.ts";
 import { BlockCodec, HEADER_BYTES, payloadOf, type Verdict } from "./value-format.ts";
 import { ValuePool } from "./value-pool.ts";
 import { RateLimitedWarner, type WarnSink } from "./warn.ts";
@@ -42,6 +43,13 @@ export interface RedisKvStoreOptions extends KeySpace {
   readonly queueBytes?: number;
   /** Bytes per pipelined write batch at most (one block is always allowed); default 16 MiB. */
   readonly maxBatchBytes?: number;
+  /**
+   * The largest stored value (64-byte header + payload) a read accepts and a write may produce;
+   * default 64 MiB, at most 512 MiB (Redis's own limit). A longer value on the server is
+   * dropped unread as it arrives, refused (a miss, counted as corrupt) and deleted: a server
+   * cannot make a read allocate more than this.
+   */
+  readonly maxValueBytes?: number;
   /** Hashes per `longestPrefix`/`getBlocks` call at most; default 4,096. */
   readonly maxBlocksPerCall?: number;
   /** Calls in flight at most (reads and write batches); more are misses. Default 16. */
@@ -107,6 +115,7 @@ export class RedisKvStore {
   readonly #writeTimeout: number;
   readonly #connectTimeout: number;
   readonly #maxBlocks: number;
+  readonly #maxValueBytes: number;
   readonly #url: string;
   readonly #warnConn: RateLimitedWarner;
   readonly #warnCorrupt: RateLimitedWarner;
@@ -144,6 +153,12 @@ export class RedisKvStore {
     this.#readMsPerByte = checkInt("readMsPerMiB", options.readMsPerMiB ?? 10, 0, 60_000) / 2 ** 20;
     this.#writeTimeout = checkInt("writeTimeoutMs", options.writeTimeoutMs ?? 2000, 1, 600_000);
     this.#maxBlocks = checkInt("maxBlocksPerCall", options.maxBlocksPerCall ?? 4096, 1, MAX_CALL_BLOCKS);
+    this.#maxValueBytes = checkInt(
+      "maxValueBytes",
+      options.maxValueBytes ?? 64 * 2 ** 20,
+      HEADER_BYTES,
+      MAX_REDIS_BULK_BYTES,
+    );
     const backoffMin = checkInt("backoffMinMs", options.backoffMinMs ?? 50, 1, 60_000);
     const backoffMax = checkInt("backoffMaxMs", options.backoffMaxMs ?? 5000, backoffMin, 600_000);
     const queueBytes = checkSize("queueBytes", options.queueBytes ?? 256 * 2 ** 20, 2 ** 40);
@@ -162,6 +177,7 @@ export class RedisKvStore {
       backoffMinMs: backoffMin,
       backoffMaxMs: backoffMax,
       maxInflight: checkInt("maxInflight", options.maxInflight ?? 16, 1, 4096),
+      maxValueBytes: this.#maxValueBytes,
       onState: (up, reason) => {
         if (!up) {
           this.#warnConn.warn(
@@ -199,8 +215,16 @@ export class RedisKvStore {
         argument: "payload",
       });
     }
-    if (this.#closed) return false;
     const size = HEADER_BYTES + payload.length;
+    if (size > this.#maxValueBytes) {
+      // Never write what a read would refuse.
+      throw new LlmemError(
+        "OUT_OF_RANGE",
+        `payload of ${payload.length} bytes makes a value above maxValueBytes ${this.#maxValueBytes}`,
+        { argument: "payload", value: payload.length, max: this.#maxValueBytes - HEADER_BYTES },
+      );
+    }
+    if (this.#closed) return false;
     const value = this.#codec.encode(key, tokenFingerprint, payload, this.#pool.take(size));
     if (value.length > this.#valueBytes) this.#valueBytes = value.length;
     if (this.#queue.offer({ key, value })) return true;
@@ -273,7 +297,7 @@ export class RedisKvStore {
         keys.map((k) =>
           // A server error for one key (WRONGTYPE: something that is not a string was put
           // there) refuses that block, like any other value that is not a block.
-          c.bun.getBuffer(k).catch((e: { code?: string }) => {
+          c.reads.getBuffer(k).catch((e: { code?: string }) => {
             if (e?.code === "ERR_REDIS_SERVER_ERROR") return NOT_A_STRING;
             throw e;
           }),
@@ -288,6 +312,11 @@ export class RedisKvStore {
     for (let i = 0; i < keys.length; i++) {
       const value = outcome.value[i];
       if (value == null) break;
+      if (value instanceof OversizedReply) {
+        // Longer than maxValueBytes: its bytes were dropped as they arrived, never stored.
+        this.#refuse(keys[i]!, "length");
+        break;
+      }
       this.#s.bytesIn += value.length;
       const verdict = this.#codec.verify(value, keys[i]!, tokenFingerprints[i]!);
       if (verdict !== "ok") {

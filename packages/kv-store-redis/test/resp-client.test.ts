@@ -84,8 +84,6 @@ describe("RespClient against a misbehaving server", () => {
     let garbage = 0;
     const url = fakeServer((c) => {
       if (c === "PING") return "+PONG\r\n";
-      // Bun.redis (the read socket) opens with HELLO 3 and wants a RESP3 map back.
-      if (c === "HELLO") return "%2\r\n$6\r\nserver\r\n$5\r\nredis\r\n$5\r\nproto\r\n:3\r\n";
       garbage++;
       return "!nonsense\r\n";
     });
@@ -111,6 +109,85 @@ describe("RespClient against a misbehaving server", () => {
     expect(warnings[0]).toContain("malformed reply");
     // The breaker reconnected (the fake answers PING): the store is usable again.
     expect(await store.ready(5000)).toBe(true);
+    store.close();
+  });
+
+  /** A store against `url` with small values: 64-byte header + 1 KiB payload at most. */
+  const storeAt = (url: string) =>
+    new RedisKvStore({
+      url,
+      modelFingerprint: "00c0ffee",
+      kvFormat: "f16",
+      blockSize: 16,
+      numLayers: 1,
+      numKvHeads: 1,
+      headDim: 32,
+      maxValueBytes: 64 + 1024,
+      readTimeoutMs: 300,
+      backoffMinMs: 10,
+      backoffMaxMs: 20,
+      onWarn: () => {},
+    });
+
+  test("the store: a GET reply claiming 2^40 bytes is a miss, never an allocation of them", async () => {
+    // Before: reads went through Bun.redis getBuffer, which allocates whatever length the
+    // server claims. Now the read socket refuses any length above Redis's own 512 MiB at once.
+    const url = fakeServer((c) =>
+      c === "PING" ? "+PONG\r\n" : c === "GET" ? "$1099511627776\r\nabc" : "+OK\r\n",
+    );
+    const store = storeAt(url);
+    expect(await store.ready(5000)).toBe(true);
+    const rss = process.memoryUsage().rss;
+    expect(await store.getBlocks([1n, 2n], [0n, 0n])).toEqual([]);
+    expect(store.stats().misses).toBe(2);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(256 * 2 ** 20);
+    store.close();
+  });
+
+  test("the store: a value longer than maxValueBytes is read past unstored, refused and deleted; the socket stays", async () => {
+    const big = 5000; // above maxValueBytes (1,088), below Redis's 512 MiB
+    const commands: string[] = [];
+    let gets = 0;
+    const url = fakeServer((c) => {
+      commands.push(c);
+      if (c === "PING") return "+PONG\r\n";
+      if (c === "GET") return gets++ === 0 ? `$${big}\r\n${"x".repeat(big)}\r\n` : "$-1\r\n";
+      return ":1\r\n";
+    });
+    const store = storeAt(url);
+    expect(await store.ready(5000)).toBe(true);
+    expect(await store.getBlocks([1n], [0n])).toEqual([]);
+    let st = store.stats();
+    expect(st.corrupt).toBe(1);
+    expect(st.bytesIn).toBe(0); // nothing of it was kept
+    expect(st.errors).toBe(0); // not a connection fault
+    await Bun.sleep(50);
+    expect(commands).toContain("DEL");
+    // The same socket goes on: the next read is answered (absent) without a reconnect.
+    expect(await store.getBlocks([2n], [0n])).toEqual([]);
+    st = store.stats();
+    expect(st.reconnects).toBe(0);
+    expect(st.connected).toBe(true);
+    store.close();
+  });
+
+  test("the store: a claimed length within 512 MiB that never arrives is a timeout miss, nothing allocated", async () => {
+    const url = fakeServer((c) =>
+      c === "PING" ? "+PONG\r\n" : c === "GET" ? "$400000000\r\nabc" : "+OK\r\n",
+    );
+    const store = storeAt(url);
+    expect(await store.ready(5000)).toBe(true);
+    const rss = process.memoryUsage().rss;
+    expect(await store.getBlocks([1n], [0n])).toEqual([]);
+    expect(store.stats().timeouts).toBe(1);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(256 * 2 ** 20);
+    store.close();
+  });
+
+  test("putAsync refuses a payload whose value would exceed maxValueBytes (never write what a read refuses)", () => {
+    const store = storeAt("redis://127.0.0.1:1");
+    expect(() => store.putAsync(1n, 0n, new Uint8Array(1025))).toThrow("maxValueBytes");
+    expect(store.putAsync(1n, 0n, new Uint8Array(1024))).toBe(true);
     store.close();
   });
 });

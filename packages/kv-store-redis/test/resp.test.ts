@@ -4,7 +4,14 @@
 import { describe, expect, test } from "bun:test";
 import { LlmemError } from "@llmem/core";
 import fc from "fast-check";
-import { CommandWriter, DIRECT_BYTES, type Reply, ReplyParser, ServerReplyError } from "../src/resp.ts";
+import {
+  CommandWriter,
+  DIRECT_BYTES,
+  OversizedReply,
+  type Reply,
+  ReplyParser,
+  ServerReplyError,
+} from "../src/resp.ts";
 
 const LIMITS = { maxBulkBytes: 4096, maxLineBytes: 256, maxArrayLength: 64, maxDepth: 3 };
 
@@ -20,7 +27,8 @@ function parse(
   let at = 0;
   try {
     for (const c of [...points, bytes.length]) {
-      p.push(bytes.subarray(at, c));
+      // A fresh buffer per chunk, as a socket delivers them (a view past its end would show).
+      p.push(bytes.slice(at, c));
       at = c;
     }
   } catch (e) {
@@ -102,6 +110,7 @@ function expected(t: Tree): unknown {
 
 function plain(r: Reply): unknown {
   if (r instanceof Uint8Array) return Array.from(r);
+  if (r instanceof OversizedReply) return `OVERSIZED:${r.length}`;
   if (r instanceof ServerReplyError) return `ERR:${r.message}`;
   if (Array.isArray(r)) return r.map(plain);
   return r;
@@ -124,6 +133,34 @@ describe("ReplyParser", () => {
           const { replies, error } = parse(cat(...trees.map(encode)), cuts);
           expect(error).toBeNull();
           expect(replies.map(plain)).toEqual(trees.map(expected));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test("bulks above maxBulkBytes within maxSkipBytes are skipped unstored, split anywhere; the stream goes on", () => {
+    const small = 64;
+    /** What the parser should report when bulks longer than `small` are skipped. */
+    const skipped = (t: Tree): unknown =>
+      t.t === "bulk" && t.b.length > small
+        ? `OVERSIZED:${t.b.length}`
+        : t.t === "arr"
+          ? t.items.map(skipped)
+          : expected(t);
+    fc.assert(
+      fc.property(
+        fc.array(
+          treeArb.filter((t) => depth(t) <= LIMITS.maxDepth),
+          { minLength: 1, maxLength: 6 },
+        ),
+        fc.array(fc.nat(5000), { maxLength: 12 }),
+        fc.boolean(),
+        (trees, cuts, retainChunks) => {
+          const limits = { ...LIMITS, maxBulkBytes: small, maxSkipBytes: 4096, retainChunks };
+          const { replies, error } = parse(cat(...trees.map(encode)), cuts, limits);
+          expect(error).toBeNull();
+          expect(replies.map(plain)).toEqual(trees.map(skipped));
         },
       ),
       { numRuns: 300 },
