@@ -144,68 +144,43 @@ LLMEM_AVX2 void kv_scores_avx2(int format, const float *q, size_t group, size_t 
   else kv_scores_rows(kv_dot_group_avx2, format, q, group, head_dim, rows, row_bytes, n, scale, out, out_stride, tmp);
 }
 
-/* kv_weighted_rows_avx2's loop with each 8-value slice converted from fp16 in the register
- * (vcvtph2ps is exact), so an f16 pool's values need no decoded copy: the same bits as
- * decoding the rows first and running kv_weighted_rows_avx2. */
-LLMEM_AVX2 void kv_weighted_rows_f16_avx2(const uint16_t *rows, size_t stride, const float *w, size_t n, float *out,
-                                          size_t head_dim) {
-#define LD16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
-  size_t d = 0;
-  for (; d + 32 <= head_dim; d += 32) {
-    __m256 a0 = _mm256_loadu_ps(out + d), a1 = _mm256_loadu_ps(out + d + 8);
-    __m256 a2 = _mm256_loadu_ps(out + d + 16), a3 = _mm256_loadu_ps(out + d + 24);
-    for (size_t t = 0; t < n; t++) {
-      const __m256 wt = _mm256_set1_ps(w[t]);
-      const uint16_t *r = rows + t * stride + d;
-      a0 = _mm256_fmadd_ps(wt, LD16(r), a0);
-      a1 = _mm256_fmadd_ps(wt, LD16(r + 8), a1);
-      a2 = _mm256_fmadd_ps(wt, LD16(r + 16), a2);
-      a3 = _mm256_fmadd_ps(wt, LD16(r + 24), a3);
-    }
-    _mm256_storeu_ps(out + d, a0), _mm256_storeu_ps(out + d + 8, a1);
-    _mm256_storeu_ps(out + d + 16, a2), _mm256_storeu_ps(out + d + 24, a3);
+/* out[d] += Σ_t w[t]·rows[t·stride + d], 32 columns at a time with the sums in registers (each
+ * sum takes the rows in order, one FMA each), then 8, then one. The f16 copy converts each
+ * 8-value slice in the register (vcvtph2ps is exact), so an f16 pool needs no decoded copy and
+ * gives the bits of decoding the rows first and running the f32 copy. */
+#define KV_WEIGHTED_ROWS(name, T, LOAD8, LOAD1)                                                           \
+  LLMEM_AVX2 void name(const T *rows, size_t stride, const float *w, size_t n, float *out, size_t head_dim) { \
+    size_t d = 0;                                                                                           \
+    for (; d + 32 <= head_dim; d += 32) {                                                                   \
+      __m256 a0 = _mm256_loadu_ps(out + d), a1 = _mm256_loadu_ps(out + d + 8);                              \
+      __m256 a2 = _mm256_loadu_ps(out + d + 16), a3 = _mm256_loadu_ps(out + d + 24);                        \
+      for (size_t t = 0; t < n; t++) {                                                                      \
+        const __m256 wt = _mm256_set1_ps(w[t]);                                                             \
+        const T *r = rows + t * stride + d;                                                                 \
+        a0 = _mm256_fmadd_ps(wt, LOAD8(r), a0);                                                             \
+        a1 = _mm256_fmadd_ps(wt, LOAD8(r + 8), a1);                                                         \
+        a2 = _mm256_fmadd_ps(wt, LOAD8(r + 16), a2);                                                        \
+        a3 = _mm256_fmadd_ps(wt, LOAD8(r + 24), a3);                                                        \
+      }                                                                                                     \
+      _mm256_storeu_ps(out + d, a0), _mm256_storeu_ps(out + d + 8, a1);                                     \
+      _mm256_storeu_ps(out + d + 16, a2), _mm256_storeu_ps(out + d + 24, a3);                               \
+    }                                                                                                       \
+    for (; d + 8 <= head_dim; d += 8) {                                                                     \
+      __m256 a = _mm256_loadu_ps(out + d);                                                                  \
+      for (size_t t = 0; t < n; t++) a = _mm256_fmadd_ps(_mm256_set1_ps(w[t]), LOAD8(rows + t * stride + d), a); \
+      _mm256_storeu_ps(out + d, a);                                                                         \
+    }                                                                                                       \
+    for (; d < head_dim; d++) {                                                                             \
+      float a = out[d];                                                                                     \
+      for (size_t t = 0; t < n; t++) a += w[t] * LOAD1(rows[t * stride + d]);                               \
+      out[d] = a;                                                                                           \
+    }                                                                                                       \
   }
-  for (; d + 8 <= head_dim; d += 8) {
-    __m256 a = _mm256_loadu_ps(out + d);
-    for (size_t t = 0; t < n; t++) a = _mm256_fmadd_ps(_mm256_set1_ps(w[t]), LD16(rows + t * stride + d), a);
-    _mm256_storeu_ps(out + d, a);
-  }
-#undef LD16
-  for (; d < head_dim; d++) {
-    float a = out[d];
-    for (size_t t = 0; t < n; t++) a += w[t] * _cvtsh_ss(rows[t * stride + d]);
-    out[d] = a;
-  }
-}
-
-LLMEM_AVX2 void kv_weighted_rows_avx2(const float *rows, size_t stride, const float *w, size_t n, float *out,
-                                      size_t head_dim) {
-  size_t d = 0;
-  for (; d + 32 <= head_dim; d += 32) {
-    __m256 a0 = _mm256_loadu_ps(out + d), a1 = _mm256_loadu_ps(out + d + 8);
-    __m256 a2 = _mm256_loadu_ps(out + d + 16), a3 = _mm256_loadu_ps(out + d + 24);
-    for (size_t t = 0; t < n; t++) {
-      const __m256 wt = _mm256_set1_ps(w[t]);
-      const float *r = rows + t * stride + d;
-      a0 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r), a0);
-      a1 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r + 8), a1);
-      a2 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r + 16), a2);
-      a3 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r + 24), a3);
-    }
-    _mm256_storeu_ps(out + d, a0), _mm256_storeu_ps(out + d + 8, a1);
-    _mm256_storeu_ps(out + d + 16, a2), _mm256_storeu_ps(out + d + 24, a3);
-  }
-  for (; d + 8 <= head_dim; d += 8) {
-    __m256 a = _mm256_loadu_ps(out + d);
-    for (size_t t = 0; t < n; t++) a = _mm256_fmadd_ps(_mm256_set1_ps(w[t]), _mm256_loadu_ps(rows + t * stride + d), a);
-    _mm256_storeu_ps(out + d, a);
-  }
-  for (; d < head_dim; d++) {
-    float a = out[d];
-    for (size_t t = 0; t < n; t++) a += w[t] * rows[t * stride + d];
-    out[d] = a;
-  }
-}
+#define KV_LOAD8_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+#define KV_LOAD1_F16(v) _cvtsh_ss(v)
+#define KV_LOAD1_F32(v) (v)
+KV_WEIGHTED_ROWS(kv_weighted_rows_f16_avx2, uint16_t, KV_LOAD8_F16, KV_LOAD1_F16)
+KV_WEIGHTED_ROWS(kv_weighted_rows_avx2, float, _mm256_loadu_ps, KV_LOAD1_F32)
 #endif
 
 #if LLMEM_ARM

@@ -219,13 +219,6 @@ LLMEM_AVX2 static inline __m256i iq4_levels_avx2(const uint8_t *q) {
   return _mm256_set_m128i(hi, lo);
 }
 
-LLMEM_AVX2 static inline int iq4_hsum_i32_avx2(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
-  return _mm_cvtsi128_si32(s);
-}
-
 LLMEM_AVX2 void dequantize_iq4_nl_avx2(const void *in, float *y, size_t n) {
   const uint8_t *x = in;
   for (size_t b = 0; b < n / 32; b++, x += IQ4_NL_BYTES, y += 32) {
@@ -249,7 +242,7 @@ LLMEM_AVX2 float dot_iq4_nl_q8_0_avx2(const void *vx, const void *vy, size_t n) 
     const __m256i q = iq4_levels_avx2(x + 2);
     const __m256i a = _mm256_loadu_si256((const __m256i *)(y + 2));
     const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q)), ones);
-    sum = iq4_nl_fold(sum, iq4_hsum_i32_avx2(p), scale_at_avx2(x), scale_at_avx2(y));
+    sum = iq4_nl_fold(sum, hsum_i32_avx2(p), scale_at_avx2(x), scale_at_avx2(y));
   }
   return sum;
 }

@@ -76,6 +76,14 @@ static inline int q8_k_bsum_pair(const uint8_t *y, int j) {
   return ld_i16(y + Q8_K_BSUMS + 4 * j) + ld_i16(y + Q8_K_BSUMS + 4 * j + 2);
 }
 
+/* Σ_j m[j]·(Σ of x's 32 values of sub-block j), from the Q8_K group sums: the min term of the
+ * Q4_K/Q5_K dots (their 6-bit mins share the layout). */
+static inline int32_t k_min_sum(const uint8_t m[8], const uint8_t *yb) {
+  int32_t s = 0;
+  for (int j = 0; j < 8; j++) s += (int32_t)m[j] * q8_k_bsum_pair(yb, j);
+  return s;
+}
+
 /* GGML's make_qkx2_quants(n, nmax, ..., rmin, 0.1, nstep, use_mad) for one sub-block of n <= 32
  * values (q4_k.c): Q4_K uses (32, 15, -1, 20, no), Q5_K (32, 31, -0.5, 15, no), Q2_K (16, 3,
  * -0.5, 15, yes). Returns the scale, *the_min the min. */
@@ -96,6 +104,23 @@ static inline float k_fold(float acc, float d, int32_t isum, float dmin, int32_t
   const float t = a - b;
   return acc + t;
 }
+
+#if LLMEM_X86
+/* Rows [r0, r1) of a K-quant matrix against x (already Q8_K), four per pass through
+ * ROWS4(rows, xq, super-blocks, out); a short last group repeats its last row (computed, not
+ * stored), so every row takes the same arithmetic whichever group it falls in. */
+#define K_MATVEC_ROWS4(name, ROWS4)                                                                       \
+  LLMEM_AVX2 void name(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq, size_t cols, \
+                       float *y) {                                                                        \
+    for (size_t r = r0; r < r1; r += 4) {                                                                 \
+      const uint8_t *rows[4];                                                                             \
+      for (size_t k = 0; k < 4; k++) rows[k] = w + (r + k < r1 ? r + k : r1 - 1) * row_bytes;           \
+      float out[4];                                                                                       \
+      ROWS4(rows, xq, cols / QK_K, out);                                                                  \
+      for (size_t k = 0; k < 4 && r + k < r1; k++) y[r + k] = out[k];                                     \
+    }                                                                                                     \
+  }
+#endif
 
 #if LLMEM_ARM
 /* 16 products of small non-negative levels (reinterpretable as int8) and int8, summed. */

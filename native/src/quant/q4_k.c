@@ -160,13 +160,6 @@ LLMEM_SCALAR void dequantize_q4_k_scalar(const void *in, float *y, size_t n) {
   }
 }
 
-/* Σ_j m[j]·(Σ of x's 32 values of sub-block j), from the Q8_K group sums. */
-static inline int32_t q4_k_min_sum(const uint8_t m[8], const uint8_t *yb) {
-  int32_t s = 0;
-  for (int j = 0; j < 8; j++) s += (int32_t)m[j] * q8_k_bsum_pair(yb, j);
-  return s;
-}
-
 LLMEM_SCALAR float dot_q4_k_q8_k_scalar(const void *vx, const void *vy, size_t n) {
   const uint8_t *x = vx, *y = vy;
   float acc = 0.0f;
@@ -183,7 +176,7 @@ LLMEM_SCALAR float dot_q4_k_q8_k_scalar(const void *vx, const void *vy, size_t n
       isum += (int32_t)sc[j] * s;
     }
     const float dy = ld_f32(y), d = scale_at(x) * dy, dmin = scale_at(x + 2) * dy;
-    acc = k_fold(acc, d, isum, dmin, q4_k_min_sum(m, y));
+    acc = k_fold(acc, d, isum, dmin, k_min_sum(m, y));
   }
   return acc;
 }
@@ -317,18 +310,7 @@ LLMEM_AVX2 static void rows4_dot_q4_k_avx2(const uint8_t *const w[4], const uint
   _mm_storeu_ps(out, acc);
 }
 
-/* Rows [r0, r1) of a Q4_K matrix against x (already Q8_K), four per pass; a short last group
- * repeats its last row (computed, not stored). */
-LLMEM_AVX2 void matvec_rows_q4_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq,
-                                      size_t cols, float *y) {
-  for (size_t r = r0; r < r1; r += 4) {
-    const uint8_t *rows[4];
-    for (size_t k = 0; k < 4; k++) rows[k] = w + (r + k < r1 ? r + k : r1 - 1) * row_bytes;
-    float out[4];
-    rows4_dot_q4_k_avx2(rows, xq, cols / QK_K, out);
-    for (size_t k = 0; k < 4 && r + k < r1; k++) y[r + k] = out[k];
-  }
-}
+K_MATVEC_ROWS4(matvec_rows_q4_k_avx2, rows4_dot_q4_k_avx2)
 #endif
 
 #if LLMEM_ARM

@@ -144,13 +144,6 @@ LLMEM_AVX2 static inline __m256i q5_levels_avx2(const uint8_t *h, const uint8_t 
   return _mm256_or_si256(nib, high);
 }
 
-LLMEM_AVX2 static inline int hsum_i32_avx2(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
-  return _mm_cvtsi128_si32(s);
-}
-
 LLMEM_AVX2 void dequantize_q5_0_avx2(const void *in, float *y, size_t n) {
   const uint8_t *x = in;
   for (size_t b = 0; b < n / 32; b++, x += Q5_0_BYTES, y += 32) {

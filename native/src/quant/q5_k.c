@@ -40,13 +40,6 @@ LLMEM_SCALAR void dequantize_q5_k_scalar(const void *in, float *y, size_t n) {
   }
 }
 
-/* Σ_j m[j]·(Σ of x's 32 values of sub-block j), from the Q8_K group sums. */
-static inline int32_t q5_k_min_sum(const uint8_t m[8], const uint8_t *yb) {
-  int32_t s = 0;
-  for (int j = 0; j < 8; j++) s += (int32_t)m[j] * q8_k_bsum_pair(yb, j);
-  return s;
-}
-
 LLMEM_SCALAR float dot_q5_k_q8_k_scalar(const void *vx, const void *vy, size_t n) {
   const uint8_t *x = vx, *y = vy;
   float acc = 0.0f;
@@ -61,7 +54,7 @@ LLMEM_SCALAR float dot_q5_k_q8_k_scalar(const void *vx, const void *vy, size_t n
       isum += (int32_t)sc[j] * s;
     }
     const float dy = ld_f32(y), d = scale_at(x) * dy, dmin = scale_at(x + 2) * dy;
-    acc = k_fold(acc, d, isum, dmin, q5_k_min_sum(m, y));
+    acc = k_fold(acc, d, isum, dmin, k_min_sum(m, y));
   }
   return acc;
 }
@@ -118,7 +111,7 @@ LLMEM_AVX2 float dot_q5_k_q8_k_avx2(const void *vx, const void *vy, size_t n) {
     s = _mm_hadd_epi32(s, s);
     s = _mm_hadd_epi32(s, s);
     const float dy = ld_f32(y), d = scale_at_avx2(x) * dy, dmin = scale_at_avx2(x + 2) * dy;
-    acc = k_fold(acc, d, _mm_cvtsi128_si32(s), dmin, q5_k_min_sum(m, y));
+    acc = k_fold(acc, d, _mm_cvtsi128_si32(s), dmin, k_min_sum(m, y));
   }
   return acc;
 }
@@ -180,7 +173,7 @@ float dot_q5_k_q8_k_neon(const void *vx, const void *vy, size_t n) {
       isum += vaddvq_s32(p) * sc[j];
     }
     const float dy = ld_f32(y), d = scale_at(x) * dy, dmin = scale_at(x + 2) * dy;
-    acc = k_fold(acc, d, isum, dmin, q5_k_min_sum(m, y));
+    acc = k_fold(acc, d, isum, dmin, k_min_sum(m, y));
   }
   return acc;
 }

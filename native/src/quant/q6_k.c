@@ -261,18 +261,7 @@ LLMEM_AVX2 static void rows4_dot_q6_k_avx2(const uint8_t *const w[4], const uint
   _mm_storeu_ps(out, acc);
 }
 
-/* Rows [r0, r1) of a Q6_K matrix against x (already Q8_K), four per pass; a short last group
- * repeats its last row (computed, not stored). */
-LLMEM_AVX2 void matvec_rows_q6_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq,
-                                      size_t cols, float *y) {
-  for (size_t r = r0; r < r1; r += 4) {
-    const uint8_t *rows[4];
-    for (size_t k = 0; k < 4; k++) rows[k] = w + (r + k < r1 ? r + k : r1 - 1) * row_bytes;
-    float out[4];
-    rows4_dot_q6_k_avx2(rows, xq, cols / QK_K, out);
-    for (size_t k = 0; k < 4 && r + k < r1; k++) y[r + k] = out[k];
-  }
-}
+K_MATVEC_ROWS4(matvec_rows_q6_k_avx2, rows4_dot_q6_k_avx2)
 #endif
 
 #if LLMEM_ARM
