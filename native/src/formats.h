@@ -180,6 +180,13 @@ void matvec_rows_q6_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t
 /* The same for IQ4_XS (quant/iq4.c). */
 void matvec_rows_iq4_xs_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq, size_t cols,
                              float *y);
+/* Rows [r0, r1) of a Q4_K / Q6_K matrix against n Q8_K tokens (token t at xq + t*xq_stride,
+ * its results at y + t*y_stride): tiles of 4 rows × several tokens, each result bit for bit the
+ * matvec four-row pass's (quant/q4_k.c, q6_k.c; matmul). */
+void matmul_rows_q4_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq,
+                           size_t xq_stride, size_t n, size_t cols, float *y, size_t y_stride);
+void matmul_rows_q6_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq,
+                           size_t xq_stride, size_t n, size_t cols, float *y, size_t y_stride);
 void matmul_range_generic(const llmem_matmul_job *j, size_t r0, size_t r1);
 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r1);
 

@@ -2,10 +2,18 @@
  * Which extra keys each block of a sequence takes (LoRA and custom keys every block, the salt the
  * first, multimodal hashes the blocks their placeholders overlap), as canonical words.
  */
-import { checkInt } from "@llmem/core";
-import { type BlockExtraKeys, encodeExtraKeys, type KeyBytes, type MultimodalItem } from "./extra-keys.ts";
+import { checkInt, LlmemError } from "@llmem/core";
+import {
+  type BlockExtraKeys,
+  encodeExtraKeys,
+  type KeyBytes,
+  keyBytes,
+  keyList,
+  loraBytes,
+  type MultimodalItem,
+} from "./extra-keys.ts";
 
-import type { HashMode } from "./mode.ts";
+import { type HashMode, modeOf } from "./mode.ts";
 
 export interface ChainOptions {
   mode?: HashMode;
@@ -45,11 +53,50 @@ export function blockExtraWords(
   return encodeExtraKeys(keys);
 }
 
-export function checkMultimodal(options: ChainOptions | undefined): void {
-  for (const [i, item] of (options?.multimodal ?? []).entries()) {
-    checkInt(`multimodal[${i}].offset`, item?.offset, 0, Number.MAX_SAFE_INTEGER);
-    checkInt(`multimodal[${i}].length`, item?.length, 1, Number.MAX_SAFE_INTEGER);
+/**
+ * `options` read once, every key checked and copied (a frozen snapshot): nothing a caller edits
+ * afterwards, no getter and no bad key can make a later block hash with keys other than those
+ * checked here, or throw after a hasher has taken tokens (a PrefixHasher built with salt 5 was
+ * accepted, then threw at its first completed block and stayed broken). Undefined when there
+ * are no options.
+ */
+export function readChainOptions<T extends ChainOptions & { parent?: bigint }>(
+  options: T | undefined,
+): (ChainOptions & { parent?: bigint }) | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== "object" || options === null) {
+    throw new LlmemError("INVALID_ARGUMENT", "options must be an object or undefined", {
+      argument: "options",
+    });
   }
+  const { mode, lora, salt, multimodal, custom, parent } = options;
+  const out: ChainOptions & { parent?: bigint } = { mode: modeOf({ mode }) };
+  if (parent !== undefined) out.parent = parent;
+  if (lora !== undefined) {
+    loraBytes(lora); // checked now, encoded per block
+    out.lora = lora;
+  }
+  if (salt !== undefined) out.salt = keyBytes("salt", salt);
+  if (custom !== undefined)
+    out.custom = Object.freeze(keyList("custom", custom).map((c, i) => keyBytes(`custom[${i}]`, c)));
+  if (multimodal !== undefined) {
+    out.multimodal = Object.freeze(
+      keyList("multimodal", multimodal).map((item, i) => {
+        if (typeof item !== "object" || item === null) {
+          throw new LlmemError("INVALID_ARGUMENT", `multimodal[${i}] must be { hash, offset, length }`, {
+            argument: "multimodal",
+          });
+        }
+        const { hash, offset, length } = item;
+        return Object.freeze({
+          hash: keyBytes(`multimodal[${i}].hash`, hash),
+          offset: checkInt(`multimodal[${i}].offset`, offset, 0, Number.MAX_SAFE_INTEGER),
+          length: checkInt(`multimodal[${i}].length`, length, 1, Number.MAX_SAFE_INTEGER),
+        });
+      }),
+    );
+  }
+  return Object.freeze(out);
 }
 
 /**

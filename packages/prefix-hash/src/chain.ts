@@ -4,7 +4,13 @@
  */
 import { checkInt, LlmemError } from "@llmem/core";
 import { nativeChain, nativeHash64, typedArrayKind } from "@llmem/native";
-import { blockExtraWords, type ChainOptions, checkMultimodal, continuing, packExtras } from "./block-keys.ts";
+import {
+  blockExtraWords,
+  type ChainOptions,
+  continuing,
+  packExtras,
+  readChainOptions,
+} from "./block-keys.ts";
 import { LITTLE_ENDIAN } from "./endian.ts";
 import { type BlockExtraKeys, encodeExtraKeys } from "./extra-keys.ts";
 import { lh64Block, lh64Chain } from "./lh64.ts";
@@ -45,15 +51,15 @@ export function wordsToHashes(words: Uint32Array, littleEndian = LITTLE_ENDIAN):
 export function hashChainWords(
   tokens: ArrayLike<number>,
   blockSize: number,
-  options?: HashChainOptions,
+  chainOptions?: HashChainOptions,
 ): Uint32Array {
   checkInt("blockSize", blockSize, 1, MAX_BLOCK_SIZE);
+  const options = readChainOptions(chainOptions);
   if (modeOf(options) !== "fast") {
     throw new LlmemError("INVALID_ARGUMENT", "hashChainWords is for fast mode; use hashChain", {
       argument: "mode",
     });
   }
-  checkMultimodal(options);
   const parent = checkParent(options?.parent ?? ROOT_HASH, "fast");
   const words = toTokenWords("tokens", tokens);
   const blocks = Math.floor(words.length / blockSize);
@@ -141,11 +147,11 @@ export function hashChain(
 export function hashChain(
   tokens: ArrayLike<number>,
   blockSize: number,
-  options?: HashChainOptions,
+  chainOptions?: HashChainOptions,
 ): BigUint64Array | bigint[] {
+  const options = readChainOptions(chainOptions);
   if (modeOf(options) === "fast") return wordsToHashes(hashChainWords(tokens, blockSize, options));
   checkInt("blockSize", blockSize, 1, MAX_BLOCK_SIZE);
-  checkMultimodal(options);
   const parent = checkParent(options?.parent ?? ROOT_HASH, "secure");
   const words = toTokenWords("tokens", tokens);
   const keys = continuing(options);

@@ -3,7 +3,7 @@
  * [tag, byteLength, bytes packed little-endian into u32 words, zero-padded], so keys of different
  * kinds or lengths can never run into each other (a LoRA named "x" ≠ a salt "x").
  */
-import { LlmemError } from "@llmem/core";
+import { describeValue, isDetachedView, LlmemError, typedArrayKind } from "@llmem/core";
 
 export const KEY_TAGS = Object.freeze({ lora: 1, multimodal: 2, salt: 3, custom: 4 } as const);
 
@@ -30,18 +30,29 @@ export interface MultimodalItem {
 
 const utf8 = new TextEncoder();
 
-function keyBytes(name: string, key: unknown): Uint8Array {
+/**
+ * A key's bytes: a string's UTF-8, or a copy of a live Uint8Array made through the engine (not
+ * `instanceof` and `.length`: a detached array hashed as an empty key, and a subclass could
+ * claim a length it does not have). A copy, so a key edited after it was given changes nothing.
+ */
+export function keyBytes(name: string, key: unknown): Uint8Array {
   if (typeof key === "string") return utf8.encode(key);
-  if (key instanceof Uint8Array) return key;
-  throw new LlmemError("INVALID_ARGUMENT", `${name} must be a string or a Uint8Array`, { argument: name });
+  if (typedArrayKind(key) === "Uint8Array" && !isDetachedView(key as Uint8Array)) {
+    return new Uint8Array(key as Uint8Array);
+  }
+  throw new LlmemError(
+    "INVALID_ARGUMENT",
+    `${name} must be a string or a live Uint8Array, got ${describeValue(key)}`,
+    { argument: name },
+  );
 }
 
-function loraBytes(lora: unknown): Uint8Array {
+export function loraBytes(lora: unknown): Uint8Array {
   if (typeof lora === "number") {
     if (!Number.isSafeInteger(lora) || lora < 0) {
       throw new LlmemError(
         "INVALID_ARGUMENT",
-        `lora must be a non-negative integer or a string, got ${lora}`,
+        `lora must be a non-negative integer or a string, got ${describeValue(lora)}`,
         {
           argument: "lora",
         },
@@ -69,13 +80,40 @@ export function encodeExtraKeys(keys: BlockExtraKeys | undefined): Uint32Array |
   if (typeof keys !== "object" || keys === null) {
     throw new LlmemError("INVALID_ARGUMENT", "extraKeys must be an object", { argument: "extraKeys" });
   }
+  const { lora, multimodal, salt, custom } = keys;
   const out: number[] = [];
-  if (keys.lora !== undefined) pushKey(out, KEY_TAGS.lora, loraBytes(keys.lora));
-  for (const [i, h] of (keys.multimodal ?? []).entries()) {
+  if (lora !== undefined) pushKey(out, KEY_TAGS.lora, loraBytes(lora));
+  for (const [i, h] of keyList("multimodal", multimodal).entries()) {
     pushKey(out, KEY_TAGS.multimodal, keyBytes(`multimodal[${i}]`, h));
   }
-  if (keys.salt !== undefined) pushKey(out, KEY_TAGS.salt, keyBytes("salt", keys.salt));
-  for (const [i, c] of (keys.custom ?? []).entries())
+  if (salt !== undefined) pushKey(out, KEY_TAGS.salt, keyBytes("salt", salt));
+  for (const [i, c] of keyList("custom", custom).entries())
     pushKey(out, KEY_TAGS.custom, keyBytes(`custom[${i}]`, c));
   return out.length === 0 ? null : Uint32Array.from(out);
+}
+
+/** An optional list of keys as a real array (a copy): anything else is refused, not iterated. */
+export function keyList<T>(name: string, list: readonly T[] | undefined): T[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) {
+    throw new LlmemError("INVALID_ARGUMENT", `${name} must be an array, got ${describeValue(list)}`, {
+      argument: name,
+    });
+  }
+  const n = list.length;
+  if (n > 1 << 16) {
+    throw new LlmemError("OUT_OF_RANGE", `${name} must hold at most 65536 keys, got ${n}`, {
+      argument: name,
+    });
+  }
+  const copy = new Array<T>(n);
+  for (let i = 0; i < n; i++) {
+    if (!(i in list)) {
+      throw new LlmemError("INVALID_ARGUMENT", `${name}[${i}] is a hole in a sparse array`, {
+        argument: name,
+      });
+    }
+    copy[i] = list[i]!;
+  }
+  return copy;
 }

@@ -4,11 +4,11 @@
  * the library is loaded; fast-mode hashes are kept in a BigUint64Array, with no bigint per block.
  */
 import { checkInt, LlmemError } from "@llmem/core";
-import { blockExtraWords, type ChainOptions, checkMultimodal } from "./block-keys.ts";
+import { blockExtraWords, type ChainOptions, readChainOptions } from "./block-keys.ts";
 import { fastChainIntoHashes, type HashList } from "./chain.ts";
 import { type HashMode, modeOf, ROOT_HASH } from "./mode.ts";
 import { secureChain } from "./secure.ts";
-import { badToken } from "./tokens.ts";
+import { badToken, toTokenWords } from "./tokens.ts";
 
 /** What a fast push that completes no block returns (most pushes while decoding): shared, it has no elements. */
 const NONE = new BigUint64Array(0);
@@ -29,9 +29,19 @@ export class PrefixHasher {
 
   constructor(blockSize: number, options?: ChainOptions) {
     this.blockSize = checkInt("blockSize", blockSize, 1, 1 << 20);
-    this.mode = modeOf(options);
-    checkMultimodal(options);
-    this.options = options;
+    // Read and checked once: a bad key is refused here, not at the first completed block.
+    const checked = readChainOptions(options);
+    if (checked?.parent !== undefined) {
+      throw new LlmemError(
+        "INVALID_ARGUMENT",
+        "PrefixHasher starts a sequence: options.parent is not taken",
+        {
+          argument: "options.parent",
+        },
+      );
+    }
+    this.mode = modeOf(checked);
+    this.options = checked;
     this.pending = new Uint32Array(blockSize);
   }
 
@@ -69,20 +79,12 @@ export class PrefixHasher {
    * any is taken, so a bad id leaves the hasher unchanged.
    */
   push(tokens: ArrayLike<number> | number): HashList {
-    const list = typeof tokens === "number" ? [tokens] : tokens;
-    if (list === null || typeof list !== "object" || typeof list.length !== "number") {
-      throw new LlmemError("INVALID_ARGUMENT", "tokens must be a token id or an array of them", {
-        argument: "tokens",
-      });
-    }
+    // Measured and checked once, by the engine for typed arrays (a Uint32Array subclass or a
+    // byte array wearing its prototype passed `instanceof` with a length it did not have, and a
+    // detached one hashed as empty): every id is valid before any is taken.
+    if (typeof tokens === "number") return this.pushOne(tokens);
+    const list = toTokenWords("tokens", tokens);
     const n = list.length;
-    // every element of a Uint32Array is a valid token id
-    if (!(list instanceof Uint32Array)) {
-      for (let i = 0; i < n; i++) {
-        const t = list[i]!;
-        if (t >>> 0 !== t) throw badToken("tokens", i, t);
-      }
-    }
     const bs = this.blockSize;
     const before = this.count;
     let i = 0;
@@ -95,16 +97,21 @@ export class PrefixHasher {
     const blocks = Math.floor((n - i) / bs);
     if (blocks > 0) {
       const end = i + blocks * bs;
-      let run: Uint32Array;
-      if (list instanceof Uint32Array) run = list.subarray(i, end);
-      else {
-        run = new Uint32Array(end - i);
-        for (let k = 0; k < run.length; k++) run[k] = list[i + k]!;
-      }
-      this.hashBlocks(run, blocks);
+      this.hashBlocks(list.subarray(i, end), blocks);
       i = end;
     }
     while (i < n) this.pending[this.fill++] = list[i++]!;
+    return this.completedSince(before);
+  }
+
+  /** One token id (the decode loop's case): no list to build or measure. */
+  private pushOne(t: number): HashList {
+    if (t >>> 0 !== t) throw badToken("tokens", 0, t);
+    this.pending[this.fill++] = t;
+    if (this.fill < this.blockSize) return this.mode === "secure" ? [] : NONE;
+    const before = this.count;
+    this.hashBlocks(this.pending, 1);
+    this.fill = 0;
     return this.completedSince(before);
   }
 

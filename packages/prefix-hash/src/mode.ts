@@ -25,7 +25,7 @@ export function checkParent(parent: unknown, mode: HashMode): bigint {
   if (typeof parent !== "bigint" || parent < 0n || parent > max) {
     throw new LlmemError(
       "INVALID_ARGUMENT",
-      `parent must be a bigint in [0, 2^${mode === "fast" ? 64 : 256}) for ${mode} mode, got ${String(parent)}`,
+      `parent must be a bigint in [0, 2^${mode === "fast" ? 64 : 256}) for ${mode} mode, got ${describeValue(parent)}`,
       { argument: "parent" },
     );
   }

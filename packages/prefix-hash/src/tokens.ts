@@ -17,17 +17,26 @@ export function toTokenWords(name: string, tokens: ArrayLike<number>): Uint32Arr
     copy.set(tokens as Uint32Array);
     return copy;
   }
-  if (tokens === null || typeof tokens !== "object" || typeof tokens.length !== "number") {
+  const length = typeof tokens === "object" && tokens !== null ? tokens.length : undefined;
+  if (typeof length !== "number") {
     throw new LlmemError("INVALID_ARGUMENT", `${name} must be an array or typed array of token ids`, {
       argument: name,
     });
   }
-  const n = checkSize(`${name}.length`, tokens.length, MAX_WORDS);
-  const out = new Uint32Array(n);
+  // `length` read once (a getter answering 4 when checked and 2^30 when used would otherwise
+  // size the copy), and the copy grown as ids are validated, so `{ length: 2^30 }` with no
+  // elements is refused at index 0 rather than after allocating 4 GiB.
+  const n = checkSize(`${name}.length`, length, MAX_WORDS);
+  let out = new Uint32Array(Math.min(n, 1 << 16));
   for (let i = 0; i < n; i++) {
-    const t = tokens[i]!;
-    // One test covers non-numbers, NaN, fractions, negatives and values >= 2^32.
-    if (t >>> 0 !== t) throw badToken(name, i, t);
+    const t = tokens[i];
+    // typeof first: `>>>` throws on a symbol or a bigint and runs an object's valueOf.
+    if (typeof t !== "number" || t >>> 0 !== t) throw badToken(name, i, t);
+    if (i === out.length) {
+      const grown = new Uint32Array(Math.min(n, 2 * out.length));
+      grown.set(out);
+      out = grown;
+    }
     out[i] = t;
   }
   return out;
