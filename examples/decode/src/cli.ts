@@ -81,7 +81,8 @@ async function main(argv: string[]): Promise<number> {
   let multi = false;
   // Warm-up runs: the same decode, nothing printed, no KV file or store touched (the reported
   // run must compute what it reports, not reuse what a warm-up saved).
-  for (let i = 0; i < o.warmup; i++) await runDecode({ ...o, promptCache: undefined, kvStore: undefined }, {});
+  for (let i = 0; i < o.warmup; i++)
+    await runDecode({ ...o, promptCache: undefined, kvStore: undefined }, {});
   const result = await runDecode(o, {
     warn: (line) => err(`decode: warning: ${line}\n`),
     progress: tty

@@ -105,7 +105,8 @@ describe("bun run decode", () => {
 
   test("--warmup N: N untimed runs first, the same tokens reported, and a prompt cache untouched by them", () => {
     // A prompt of more than one full KV block, so a saved cache would be reused.
-    const prompt = "once upon a time there was a little girl named lily she loved to play outside in the park one day";
+    const prompt =
+      "once upon a time there was a little girl named lily she loved to play outside in the park one day";
     const base = ["--model", model, "--tokenizer", tokenizer, "--temperature", "0", "--prompt", prompt];
     const cold = JSON.parse(run([...base, "--steps", "60", "--json"]).out);
     const dir = tempDir();
@@ -120,7 +121,10 @@ describe("bun run decode", () => {
     // it reuse the prompt's blocks.
     expect(j.requests[0].reusedTokens).toBe(0);
     // ... which the next run does.
-    expect(JSON.parse(run([...base, "--steps", "60", "--json", "--prompt-cache", cache]).out).requests[0].reusedTokens).toBeGreaterThan(0);
+    expect(
+      JSON.parse(run([...base, "--steps", "60", "--json", "--prompt-cache", cache]).out).requests[0]
+        .reusedTokens,
+    ).toBeGreaterThan(0);
     for (const bad of ["-1", "21", "1.5", "x"]) {
       const r = run([...base, "--warmup", bad]);
       expect(r.code).toBe(2);
