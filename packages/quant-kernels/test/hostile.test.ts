@@ -14,6 +14,7 @@ import {
   dotF16F32,
   dotIq4XsQ8_K,
   dotQ2_KQ8_K,
+  dotQ3_KQ8_K,
   dotQ4_0Q8_0,
   dotQ8_0,
   fromBf16,
@@ -85,6 +86,21 @@ describe("fast paths refuse views with their own length/byteLength", () => {
     quantizeInto("q2_K", x.subarray(0, 256), dst.view);
     expect(dst.intact()).toBe(true);
     expect(dotQ2_KQ8_K(w, a, 512)).toBeCloseTo(512, 0);
+  });
+
+  test("q3_K: quantizeInto, dequantizeInto and its q8_K dot", () => {
+    const x = new Float32Array(512).fill(1);
+    const w = quantize("q3_K", x);
+    const a = quantize("q8_K", x);
+    expectRefused(() => quantizeInto("q3_K", x, ownSized(new Uint8Array(110), 220)));
+    expectRefused(() => quantizeInto("q3_K", ownSized(new Float32Array(256), 512), new Uint8Array(220)));
+    expectRefused(() => dequantizeInto("q3_K", ownSized(new Uint8Array(110), 220), new Float32Array(512)));
+    expectRefused(() => dotQ3_KQ8_K(ownSized(new Uint8Array(110), 220), a, 512));
+    expectRefused(() => dotQ3_KQ8_K(w, ownSized(new Uint8Array(292), 584), 512));
+    const dst = guarded(Uint8Array, 110);
+    quantizeInto("q3_K", x.subarray(0, 256), dst.view);
+    expect(dst.intact()).toBe(true);
+    expect(dotQ3_KQ8_K(w, a, 512)).toBeCloseTo(512, 0);
   });
 
   test("fp16/bf16 conversions and dotF16F32", () => {

@@ -4,9 +4,20 @@ import { type Matrix, type MatrixFormat, matmul, matvec, prepareMatrix, setThrea
 import { codeOf, eachIsa, hasNative, nativeTest, noteBackend, randomF32 } from "./helpers.ts";
 
 noteBackend("@llmem/quant-kernels matmul (batched prefill)");
-const FORMATS: MatrixFormat[] = ["f32", "f16", "q8_0", "q4_0", "q4_K", "q6_K", "q5_0", "iq4_xs", "q2_K"];
+const FORMATS: MatrixFormat[] = [
+  "f32",
+  "f16",
+  "q8_0",
+  "q4_0",
+  "q4_K",
+  "q6_K",
+  "q5_0",
+  "iq4_xs",
+  "q2_K",
+  "q3_K",
+];
 /** Formats whose native tiles give matvec's bits on every ISA (f32/f16 tiles sum in another order). */
-const EXACT = new Set<MatrixFormat>(["q8_0", "q4_0", "q4_K", "q6_K", "q5_0", "iq4_xs", "q2_K"]);
+const EXACT = new Set<MatrixFormat>(["q8_0", "q4_0", "q4_K", "q6_K", "q5_0", "iq4_xs", "q2_K", "q3_K"]);
 
 afterAll(() => setThreads(1));
 
