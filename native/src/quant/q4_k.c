@@ -313,6 +313,91 @@ LLMEM_AVX2 static void rows4_dot_q4_k_avx2(const uint8_t *const w[4], const uint
 K_MATVEC_ROWS4(matvec_rows_q4_k_avx2, rows4_dot_q4_k_avx2)
 #endif
 
+#if LLMEM_X86
+/* Tokens per pass of the matmul tile: a block's unpacked weights (4 rows) are reused for this many
+ * tokens, whose Q8_K blocks (292 B each) stay in L1 beside them. */
+#define Q4_K_MM_TOKENS 16
+
+/* Four Q4_K rows against nt <= Q4_K_MM_TOKENS Q8_K tokens (matmul, AVX2): each block's nibbles,
+ * per-pair scale words and mins are unpacked ONCE for the four rows and kept in L1, then every
+ * token takes rows4_dot_q4_k_avx2's per-token work on them (maddubs, madd by the same scale
+ * words, the same hadds, the same f32 fold: mul, mul, sub, add, no FMA). out[t][r] equals
+ * rows4_dot_q4_k_avx2 (so dot_q4_k_q8_k_avx2) of row r and token t bit for bit. */
+LLMEM_AVX2 static void rows4_tile_q4_k_avx2(const uint8_t *const w[4], const uint8_t *y, size_t y_stride, size_t nt,
+                                             size_t nb, float out[][4]) {
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  __m256i pick[8];
+  for (int j = 0; j < 8; j++) pick[j] = _mm256_set1_epi16((short)(0x0100 * (2 * j + 1) + 2 * j));
+  __m128 acc[Q4_K_MM_TOKENS];
+  for (size_t t = 0; t < nt; t++) acc[t] = _mm_setzero_ps();
+  for (size_t b = 0; b < nb; b++) {
+    __m256i nib[4][8], scl[4][8]; /* row r, chunk c: low nibbles at 2c, high at 2c+1 */
+    __m128i mins[4];
+    const uint8_t *x[4];
+    for (int r = 0; r < 4; r++) {
+      x[r] = w[r] + b * Q4_K_BYTES;
+      const __m256i sm = _mm256_cvtepu8_epi16(q4_k_scales_mins_sse(x[r] + Q4_K_SCALES));
+      const __m128i sc128 = _mm256_castsi256_si128(sm);
+      const __m256i scales = _mm256_set_m128i(sc128, sc128);
+      mins[r] = _mm256_extracti128_si256(sm, 1);
+      for (int c = 0; c < 4; c++) {
+        const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[r] + Q4_K_QS + 32 * c));
+        nib[r][2 * c] = _mm256_and_si256(bits, m4);
+        nib[r][2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+        scl[r][2 * c] = _mm256_shuffle_epi8(scales, pick[2 * c]);
+        scl[r][2 * c + 1] = _mm256_shuffle_epi8(scales, pick[2 * c + 1]);
+      }
+    }
+    const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)ld_u16(x[0]), (short)ld_u16(x[1]), (short)ld_u16(x[2]),
+                                                  (short)ld_u16(x[3]), 0, 0, 0, 0));
+    const __m128 mw = _mm_cvtph_ps(_mm_setr_epi16((short)ld_u16(x[0] + 2), (short)ld_u16(x[1] + 2),
+                                                  (short)ld_u16(x[2] + 2), (short)ld_u16(x[3] + 2), 0, 0, 0, 0));
+    for (size_t t = 0; t < nt; t++) {
+      const uint8_t *yt = y + t * y_stride + b * Q8_K_BYTES, *a = yt + Q8_K_QS;
+      __m256i sum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                        _mm256_setzero_si256()};
+      for (int c = 0; c < 4; c++) {
+        const __m256i alo = _mm256_loadu_si256((const __m256i *)(a + 64 * c));
+        const __m256i ahi = _mm256_loadu_si256((const __m256i *)(a + 64 * c + 32));
+        for (int r = 0; r < 4; r++) {
+          sum[r] = _mm256_add_epi32(sum[r], _mm256_madd_epi16(_mm256_maddubs_epi16(nib[r][2 * c], alo), scl[r][2 * c]));
+          sum[r] = _mm256_add_epi32(sum[r],
+                                    _mm256_madd_epi16(_mm256_maddubs_epi16(nib[r][2 * c + 1], ahi), scl[r][2 * c + 1]));
+        }
+      }
+      const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(sum[0], sum[1]), _mm256_hadd_epi32(sum[2], sum[3]));
+      const __m128i isum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+      const __m256i bs = _mm256_loadu_si256((const __m256i *)(yt + Q8_K_BSUMS));
+      const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+      const __m128i msum = _mm_hadd_epi32(_mm_hadd_epi32(_mm_madd_epi16(pairs, mins[0]), _mm_madd_epi16(pairs, mins[1])),
+                                          _mm_hadd_epi32(_mm_madd_epi16(pairs, mins[2]), _mm_madd_epi16(pairs, mins[3])));
+      const __m128 dy = _mm_set1_ps(ld_f32(yt));
+      const __m128 d = _mm_mul_ps(dw, dy), dmin = _mm_mul_ps(mw, dy);
+      acc[t] = _mm_add_ps(acc[t], _mm_sub_ps(_mm_mul_ps(d, _mm_cvtepi32_ps(isum)), _mm_mul_ps(dmin, _mm_cvtepi32_ps(msum))));
+    }
+  }
+  for (size_t t = 0; t < nt; t++) _mm_storeu_ps(out[t], acc[t]);
+}
+
+/* Rows [r0, r1) of a Q4_K matrix against n Q8_K tokens (token t at xq + t*xq_stride; its
+ * results at y + t*y_stride): four rows × up to Q4_K_MM_TOKENS tokens per tile. A short last
+ * group of rows repeats its last row (computed, not stored). */
+LLMEM_AVX2 void matmul_rows_q4_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq,
+                                      size_t xq_stride, size_t n, size_t cols, float *y, size_t y_stride) {
+  for (size_t r = r0; r < r1; r += 4) {
+    const uint8_t *rows[4];
+    for (size_t k = 0; k < 4; k++) rows[k] = w + (r + k < r1 ? r + k : r1 - 1) * row_bytes;
+    for (size_t t0 = 0; t0 < n; t0 += Q4_K_MM_TOKENS) {
+      const size_t nt = n - t0 < Q4_K_MM_TOKENS ? n - t0 : Q4_K_MM_TOKENS;
+      float out[Q4_K_MM_TOKENS][4];
+      rows4_tile_q4_k_avx2(rows, xq + t0 * xq_stride, xq_stride, nt, cols / QK_K, out);
+      for (size_t t = 0; t < nt; t++)
+        for (size_t k = 0; k < 4 && r + k < r1; k++) y[(t0 + t) * y_stride + r + k] = out[t][k];
+    }
+  }
+}
+#endif
+
 #if LLMEM_ARM
 void dequantize_q4_k_neon(const void *in, float *y, size_t n) {
   const uint8_t *x = in;

@@ -6,8 +6,6 @@
  * integer sum in one fixed f32 order, so every path gives the same bits. */
 #include "quant_internal.h"
 
-#define Q5_0_BYTES 22
-#define Q5_1_BYTES 24
 
 /* (int8_t)v truncated, as GGML's casts: non-finite (a 1/d that overflowed) gives 0, and the
  * result is clamped to 0..31 (GGML: MIN(31, .) for q5_0; q5_1's levels never leave 0..31). */
@@ -129,20 +127,6 @@ LLMEM_SCALAR float dot_q5_1_q8_1_scalar(const void *vx, const void *vy, size_t n
 }
 
 #if LLMEM_X86
-/* The 32 levels 0..31 of a block in element order: nibbles (low = 0..15, high = 16..31) plus
- * the fifth bit, spread from qh's 32 bits to bytes (byte e <- bit e) by a byte shuffle and a
- * per-byte bit test. */
-LLMEM_AVX2 static inline __m256i q5_levels_avx2(const uint8_t *h, const uint8_t *q) {
-  uint32_t qh;
-  memcpy(&qh, h, 4);
-  const __m256i spread = _mm256_shuffle_epi8(
-      _mm256_set1_epi32((int)qh), _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-  const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
-  const __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
-  const __m128i raw = _mm_loadu_si128((const __m128i *)q);
-  const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
-  return _mm256_or_si256(nib, high);
-}
 
 LLMEM_AVX2 void dequantize_q5_0_avx2(const void *in, float *y, size_t n) {
   const uint8_t *x = in;

@@ -264,6 +264,75 @@ LLMEM_AVX2 static void rows4_dot_q6_k_avx2(const uint8_t *const w[4], const uint
 K_MATVEC_ROWS4(matvec_rows_q6_k_avx2, rows4_dot_q6_k_avx2)
 #endif
 
+#if LLMEM_X86
+/* Tokens per pass of the matmul tile (as Q4_K_MM_TOKENS: a block's unpacked rows reused by each). */
+#define Q6_K_MM_TOKENS 16
+
+/* Four Q6_K rows against nt <= Q6_K_MM_TOKENS Q8_K tokens (matmul, AVX2): each block's 6-bit
+ * levels and scale words are unpacked ONCE for the four rows, then every token takes
+ * rows4_dot_q6_k_avx2's per-token work on them (the same integers, hadds and f32 fold: mul, then
+ * add, no FMA). out[t][r] equals rows4_dot_q6_k_avx2 (so dot_q6_k_q8_k_avx2) of row r and token
+ * t bit for bit. */
+LLMEM_AVX2 static void rows4_tile_q6_k_avx2(const uint8_t *const w[4], const uint8_t *y, size_t y_stride, size_t nt,
+                                             size_t nb, float out[][4]) {
+  __m128 acc[Q6_K_MM_TOKENS];
+  for (size_t t = 0; t < nt; t++) acc[t] = _mm_setzero_ps();
+  for (size_t b = 0; b < nb; b++) {
+    __m256i u[4][8], sw[4][8], sc16[4]; /* row r: levels of slice 4h+k, its scale words; scales as int16 */
+    const uint8_t *x[4];
+    for (int r = 0; r < 4; r++) {
+      x[r] = w[r] + b * Q6_K_BYTES;
+      const int8_t *sc = (const int8_t *)(x[r] + Q6_K_SCALES);
+      for (int h = 0; h < 2; h++) {
+        q6_k_levels_avx2(x[r], h, u[r] + 4 * h);
+        for (int k = 0; k < 4; k++) {
+          const int g = 8 * h + 2 * k;
+          sw[r][4 * h + k] = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
+        }
+      }
+      sc16[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(x[r] + Q6_K_SCALES)));
+    }
+    const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)ld_u16(x[0] + Q6_K_D), (short)ld_u16(x[1] + Q6_K_D),
+                                                  (short)ld_u16(x[2] + Q6_K_D), (short)ld_u16(x[3] + Q6_K_D), 0, 0,
+                                                  0, 0));
+    for (size_t t = 0; t < nt; t++) {
+      const uint8_t *yt = y + t * y_stride + b * Q8_K_BYTES, *a = yt + Q8_K_QS;
+      __m256i sum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                        _mm256_setzero_si256()};
+      for (int s = 0; s < 8; s++) {
+        const __m256i ax = _mm256_loadu_si256((const __m256i *)(a + 32 * s));
+        for (int r = 0; r < 4; r++)
+          sum[r] = _mm256_add_epi32(sum[r], _mm256_madd_epi16(_mm256_maddubs_epi16(u[r][s], ax), sw[r][s]));
+      }
+      const __m256i bsums = _mm256_loadu_si256((const __m256i *)(yt + Q8_K_BSUMS));
+      for (int r = 0; r < 4; r++)
+        sum[r] = _mm256_sub_epi32(sum[r], _mm256_slli_epi32(_mm256_madd_epi16(bsums, sc16[r]), 5));
+      const __m256i hs = _mm256_hadd_epi32(_mm256_hadd_epi32(sum[0], sum[1]), _mm256_hadd_epi32(sum[2], sum[3]));
+      const __m128i isum = _mm_add_epi32(_mm256_castsi256_si128(hs), _mm256_extracti128_si256(hs, 1));
+      const __m128 d = _mm_mul_ps(dw, _mm_set1_ps(ld_f32(yt)));
+      acc[t] = _mm_add_ps(acc[t], _mm_mul_ps(d, _mm_cvtepi32_ps(isum)));
+    }
+  }
+  for (size_t t = 0; t < nt; t++) _mm_storeu_ps(out[t], acc[t]);
+}
+
+/* Rows [r0, r1) of a Q6_K matrix against n Q8_K tokens, as matmul_rows_q4_k_avx2. */
+LLMEM_AVX2 void matmul_rows_q6_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq,
+                                      size_t xq_stride, size_t n, size_t cols, float *y, size_t y_stride) {
+  for (size_t r = r0; r < r1; r += 4) {
+    const uint8_t *rows[4];
+    for (size_t k = 0; k < 4; k++) rows[k] = w + (r + k < r1 ? r + k : r1 - 1) * row_bytes;
+    for (size_t t0 = 0; t0 < n; t0 += Q6_K_MM_TOKENS) {
+      const size_t nt = n - t0 < Q6_K_MM_TOKENS ? n - t0 : Q6_K_MM_TOKENS;
+      float out[Q6_K_MM_TOKENS][4];
+      rows4_tile_q6_k_avx2(rows, xq + t0 * xq_stride, xq_stride, nt, cols / QK_K, out);
+      for (size_t t = 0; t < nt; t++)
+        for (size_t k = 0; k < 4 && r + k < r1; k++) y[(t0 + t) * y_stride + r + k] = out[t][k];
+    }
+  }
+}
+#endif
+
 #if LLMEM_ARM
 static inline void q6_k_levels_neon(const uint8_t *x, int h, uint8x16_t u[8]) {
   const uint8x16_t m4 = vdupq_n_u8(0xF), m2 = vdupq_n_u8(0x30);

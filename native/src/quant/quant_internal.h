@@ -14,6 +14,8 @@
 #define Q4_0_BYTES 18
 #define Q4_1_BYTES 20
 #define Q8_1_BYTES 36
+#define Q5_0_BYTES 22
+#define Q5_1_BYTES 24
 
 /* The scalar references are the yardstick the SIMD paths are measured against, so the
  * compiler must not auto-vectorize them (GCC would, at -O3): an honest "scalar" baseline. */
@@ -148,6 +150,21 @@ LLMEM_AVX2 static inline __m128i pack_q4_avx2(__m256i a, __m256i b, __m256i c, _
   const __m256i lo = _mm256_packs_epi32(a, b), hi = _mm256_packs_epi32(c, d); /* 0-3,8-11|4-7,12-15 */
   const __m256i both = _mm256_permute4x64_epi64(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)), 0xD8);
   return _mm_packus_epi16(_mm256_castsi256_si128(both), _mm256_extracti128_si256(both, 1));
+}
+
+/* The 32 levels 0..31 of a block in element order: nibbles (low = 0..15, high = 16..31) plus
+ * the fifth bit, spread from qh's 32 bits to bytes (byte e <- bit e) by a byte shuffle and a
+ * per-byte bit test. (q5.c's dots and matmul.c's Q5_0 tile.) */
+LLMEM_AVX2 static inline __m256i q5_levels_avx2(const uint8_t *h, const uint8_t *q) {
+  uint32_t qh;
+  memcpy(&qh, h, 4);
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32((int)qh), _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+  const __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+  const __m128i raw = _mm_loadu_si128((const __m128i *)q);
+  const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
+  return _mm256_or_si256(nib, high);
 }
 #endif
 
