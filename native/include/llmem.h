@@ -111,6 +111,9 @@ enum llmem_format {
   /* GGML's Q2_K (84 B): 16 sub-blocks of 16 with 4-bit scales and mins, 2-bit levels; a weight
    * format, dots with Q8_K. */
   LLMEM_Q2_K = 15,
+  /* GGML's Q3_K (110 B): 16 sub-blocks of 16 with signed 6-bit scales, 3-bit levels (2 bits plus
+   * a high-bit plane); a weight format, dots with Q8_K. */
+  LLMEM_Q3_K = 16,
 };
 #define LLMEM_QK 32
 
@@ -144,8 +147,9 @@ LLMEM_TRUSTED int llmem_dequantize(int format, const void *src, float *dst, size
 LLMEM_TRUSTED float llmem_dot_q8_0_q8_0(const void *x, const void *y, size_t n);
 LLMEM_TRUSTED float llmem_dot_q4_0_q8_0(const void *x, const void *y, size_t n);
 LLMEM_TRUSTED float llmem_dot_q4_1_q8_1(const void *x, const void *y, size_t n);
-/* The Q8_K pairs, n a multiple of 256: x Q2_K, Q4_K, Q5_K, Q6_K or IQ4_XS (weights), y Q8_K (activations). */
+/* The Q8_K pairs, n a multiple of 256: x Q2_K, Q3_K, Q4_K, Q5_K, Q6_K or IQ4_XS (weights), y Q8_K (activations). */
 LLMEM_TRUSTED float llmem_dot_q2_k_q8_k(const void *x, const void *y, size_t n);
+LLMEM_TRUSTED float llmem_dot_q3_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_TRUSTED float llmem_dot_q4_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_TRUSTED float llmem_dot_q5_k_q8_k(const void *x, const void *y, size_t n);
 LLMEM_TRUSTED float llmem_dot_q6_k_q8_k(const void *x, const void *y, size_t n);
@@ -156,7 +160,7 @@ LLMEM_TRUSTED float llmem_dot_iq4_xs_q8_k(const void *x, const void *y, size_t n
 LLMEM_TRUSTED float llmem_dot_f16_f32(const uint16_t *x, const float *y, size_t n);
 
 /* y[r] = W[r]·x for a row-major W of a LLMEM_FORMAT_MATRIX format (F32, F16, Q8_0, Q4_0, Q4_K,
- * Q6_K, Q5_0, Q5_1, Q5_K, IQ4_NL, IQ4_XS). For a format whose dot pairs with a quantized x (its vec_dot format, llmem_format_describe),
+ * Q6_K, Q5_0, Q5_1, Q5_K, IQ4_NL, IQ4_XS, Q2_K, Q3_K). For a format whose dot pairs with a quantized x (its vec_dot format, llmem_format_describe),
  * x is converted into scratch first: cols/32 f32 block scales, then x in that format (Q8_0:
  * cols/32*38 bytes in all; Q8_K: cols/32*4 + cols/256*292), 4-byte aligned. Rows are split over
  * the thread pool.
@@ -334,6 +338,7 @@ LLMEM_API float llmem_dot_q8_0_q8_0_checked(const void *x, uint32_t x_bytes, con
 LLMEM_API float llmem_dot_q4_0_q8_0_checked(const void *x, uint32_t x_bytes, const void *y, uint32_t y_bytes, uint32_t n);
 LLMEM_API float llmem_dot_q4_1_q8_1_checked(const void *x, uint32_t x_bytes, const void *y, uint32_t y_bytes, uint32_t n);
 LLMEM_API float llmem_dot_q2_k_q8_k_checked(const void *x, uint32_t x_bytes, const void *y, uint32_t y_bytes, uint32_t n);
+LLMEM_API float llmem_dot_q3_k_q8_k_checked(const void *x, uint32_t x_bytes, const void *y, uint32_t y_bytes, uint32_t n);
 LLMEM_API float llmem_dot_q4_k_q8_k_checked(const void *x, uint32_t x_bytes, const void *y, uint32_t y_bytes, uint32_t n);
 LLMEM_API float llmem_dot_q5_k_q8_k_checked(const void *x, uint32_t x_bytes, const void *y, uint32_t y_bytes, uint32_t n);
 LLMEM_API float llmem_dot_q6_k_q8_k_checked(const void *x, uint32_t x_bytes, const void *y, uint32_t y_bytes, uint32_t n);

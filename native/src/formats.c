@@ -80,6 +80,7 @@ const llmem_format_traits llmem_formats[LLMEM_FORMAT_COUNT] = {
     [LLMEM_IQ4_NL] = {"iq4_nl", 32, 18, LLMEM_Q8_0, Q | M, KERNELS_SCALAR_FROM(quantize_iq4_nl, dequantize_iq4_nl, dot_iq4_nl_q8_0)},
     [LLMEM_IQ4_XS] = {"iq4_xs", 256, 136, LLMEM_Q8_K, Q | M, KERNELS_SCALAR_FROM(quantize_iq4_xs, dequantize_iq4_xs, dot_iq4_xs_q8_k)},
     [LLMEM_Q2_K] = {"q2_K", 256, 84, LLMEM_Q8_K, Q | M, KERNELS_SCALAR_FROM(quantize_q2_k, dequantize_q2_k, dot_q2_k_q8_k)},
+    [LLMEM_Q3_K] = {"q3_K", 256, 110, LLMEM_Q8_K, Q | M, KERNELS_SCALAR_FROM(quantize_q3_k, dequantize_q3_k, dot_q3_k_q8_k)},
 };
 
 /* The format-free kernels per ISA (a NULL entry: the scalar one). */

@@ -11,7 +11,7 @@
 #include "internal.h"
 
 #define LLMEM_ISA_COUNT 3
-#define LLMEM_FORMAT_COUNT 16 /* rows of the table: enum llmem_format 0..COUNT-1 */
+#define LLMEM_FORMAT_COUNT 17 /* rows of the table: enum llmem_format 0..COUNT-1 */
 
 /* n values of a row of the format (n a multiple of its block size). */
 typedef void (*llmem_from_float_fn)(const float *x, void *y, size_t n);
@@ -159,10 +159,14 @@ LLMEM_DECLARE_PER_ISA(LLMEM_Q5_DECLS)
 LLMEM_DECLARE_PER_ISA(LLMEM_IQ4_DECLS)
 LLMEM_FROM_FLOAT(quantize_iq4_nl, scalar)
 LLMEM_FROM_FLOAT(quantize_iq4_xs, scalar)
-/* Q2_K (src/quant/q2_k.c): quantize in the scalar reference only, as the other K-quants. */
-#define LLMEM_Q2_K_DECLS(isa) LLMEM_TO_FLOAT(dequantize_q2_k, isa) LLMEM_VEC_DOT(dot_q2_k_q8_k, isa)
-LLMEM_DECLARE_PER_ISA(LLMEM_Q2_K_DECLS)
+/* Q2_K and Q3_K (src/quant/q2_k.c, q3_k.c): quantize in the scalar reference only, as the other
+ * K-quants. */
+#define LLMEM_Q2_3_K_DECLS(isa)                                                                  \
+  LLMEM_TO_FLOAT(dequantize_q2_k, isa) LLMEM_VEC_DOT(dot_q2_k_q8_k, isa)                         \
+  LLMEM_TO_FLOAT(dequantize_q3_k, isa) LLMEM_VEC_DOT(dot_q3_k_q8_k, isa)
+LLMEM_DECLARE_PER_ISA(LLMEM_Q2_3_K_DECLS)
 LLMEM_FROM_FLOAT(quantize_q2_k, scalar)
+LLMEM_FROM_FLOAT(quantize_q3_k, scalar)
 LLMEM_FROM_FLOAT(quantize_q5_0, scalar)
 LLMEM_FROM_FLOAT(quantize_q5_1, scalar)
 LLMEM_FROM_FLOAT(quantize_q4_k, scalar)

@@ -167,6 +167,7 @@ static void dot_canaries(void) {
       {"llmem_dot_q4_k_q8_k_checked", llmem_dot_q4_k_q8_k_checked, LLMEM_Q4_K, LLMEM_Q8_K, 512},
       {"llmem_dot_q5_k_q8_k_checked", llmem_dot_q5_k_q8_k_checked, LLMEM_Q5_K, LLMEM_Q8_K, 512},
       {"llmem_dot_q2_k_q8_k_checked", llmem_dot_q2_k_q8_k_checked, LLMEM_Q2_K, LLMEM_Q8_K, 512},
+      {"llmem_dot_q3_k_q8_k_checked", llmem_dot_q3_k_q8_k_checked, LLMEM_Q3_K, LLMEM_Q8_K, 512},
       {"llmem_dot_q6_k_q8_k_checked", llmem_dot_q6_k_q8_k_checked, LLMEM_Q6_K, LLMEM_Q8_K, 512},
       {"llmem_dot_q5_0_q8_0_checked", llmem_dot_q5_0_q8_0_checked, LLMEM_Q5_0, LLMEM_Q8_0, 256},
       {"llmem_dot_q5_1_q8_1_checked", llmem_dot_q5_1_q8_1_checked, LLMEM_Q5_1, LLMEM_Q8_1, 256},

@@ -1,4 +1,4 @@
-/* The K-quants (Q8_K, Q2_K, Q4_K, Q5_K, Q6_K) on every ISA this CPU has: quantize byte-identical to GGML's
+/* The K-quants (Q8_K, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) on every ISA this CPU has: quantize byte-identical to GGML's
  * quantize_row_*_ref and dequantize bit-identical to its dequantize_row_* on the golden vectors
  * (test/golden, made by GGML itself: see its README), dots against GGML's scalar dot, every SIMD
  * path bit-identical to the scalar one on random data, and matvec row by row. */
@@ -14,7 +14,7 @@ static const struct {
   int format;
   const char *name;
   size_t bytes;
-} KF[] = {{LLMEM_Q8_K, "q8_K", 292}, {LLMEM_Q4_K, "q4_K", 144}, {LLMEM_Q6_K, "q6_K", 210}, {LLMEM_Q5_K, "q5_K", 176}, {LLMEM_Q2_K, "q2_K", 84}};
+} KF[] = {{LLMEM_Q8_K, "q8_K", 292}, {LLMEM_Q4_K, "q4_K", 144}, {LLMEM_Q6_K, "q6_K", 210}, {LLMEM_Q5_K, "q5_K", 176}, {LLMEM_Q2_K, "q2_K", 84}, {LLMEM_Q3_K, "q3_K", 110}};
 #define NKF (sizeof KF / sizeof KF[0])
 
 /* The Q8_K dot of a weight format. */
@@ -22,6 +22,7 @@ static dot_fn dot_of(int format) {
   return format == LLMEM_Q4_K   ? llmem_dot_q4_k_q8_k
          : format == LLMEM_Q5_K ? llmem_dot_q5_k_q8_k
          : format == LLMEM_Q2_K ? llmem_dot_q2_k_q8_k
+         : format == LLMEM_Q3_K ? llmem_dot_q3_k_q8_k
                                 : llmem_dot_q6_k_q8_k;
 }
 
@@ -83,7 +84,8 @@ static void golden_dot(void) {
   } P[] = {{LLMEM_Q4_K, "q4_K", "q4_K.bin", 144, llmem_dot_q4_k_q8_k},
            {LLMEM_Q6_K, "q6_K", "q6_K.bin", 210, llmem_dot_q6_k_q8_k},
            {LLMEM_Q5_K, "q5_K", "q5_K.bin", 176, llmem_dot_q5_k_q8_k},
-           {LLMEM_Q2_K, "q2_K", "q2_K.bin", 84, llmem_dot_q2_k_q8_k}};
+           {LLMEM_Q2_K, "q2_K", "q2_K.bin", 84, llmem_dot_q2_k_q8_k},
+           {LLMEM_Q3_K, "q3_K", "q3_K.bin", 110, llmem_dot_q3_k_q8_k}};
   for (int p = 0; p < (int)(sizeof P / sizeof P[0]); p++) {
     uint8_t *w = load(P[p].file, NBLK * P[p].bytes);
     char name[64];
@@ -96,7 +98,8 @@ static void golden_dot(void) {
       llmem_dequantize(LLMEM_Q8_K, q8 + 4 * a * 292, dy, 4 * QK_K);
       double mag = 0;
       for (int j = 0; j < 4 * QK_K; j++) mag += fabs((double)dx[j] * dy[j]);
-      const double tol = P[p].format == LLMEM_Q2_K ? 0 : 64 * 0x1p-24 * mag + 1e-30;
+      const int exact = P[p].format == LLMEM_Q2_K || P[p].format == LLMEM_Q3_K;
+      const double tol = exact ? 0 : 64 * 0x1p-24 * mag + 1e-30;
       float first = 0;
       for (int k = 0; k < t_isa_count(); k++) {
         llmem_set_isa(t_isas[k]);

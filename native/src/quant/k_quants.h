@@ -15,6 +15,9 @@
  * Q2_K  84 B { uint8 scales[16]; uint8 qs[64]; fp16 d; fp16 dmin }
  *            16 sub-blocks of 16, scales[g] = 4-bit scale | 4-bit min << 4: x = d*sc*q - dmin*m;
  *            2-bit levels, qs[32h + l] holds values 128h + 32j + l at bits 2j (j = 0..3)
+ * Q3_K 110 B { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; fp16 d }
+ *            16 sub-blocks of 16 with signed 6-bit scales: x = d*(sc - 32)*q, q = -4..3 from 2
+ *            bits of qs (placed as Q2_K's) minus 4 unless bit v/32 of hmask[v % 32] is set
  * Q6_K 210 B { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d }
  *            16 sub-blocks of 16: x = d*scales[v/16]*(q - 32), q 6 bits (4 in ql, 2 in qh) */
 #define Q8_K_BYTES 292
@@ -31,6 +34,10 @@
 #define Q2_K_QS 16
 #define Q2_K_D 80
 #define Q2_K_DMIN 82
+#define Q3_K_BYTES 110
+#define Q3_K_QS 32
+#define Q3_K_SCALES 96
+#define Q3_K_D 108
 #define Q6_K_BYTES 210
 #define Q6_K_QH 128
 #define Q6_K_SCALES 192

@@ -25,6 +25,7 @@ float llmem_dot_q8_0_q8_0(const void *x, const void *y, size_t n) { return llmem
 float llmem_dot_q4_0_q8_0(const void *x, const void *y, size_t n) { return llmem_format_kernels_active[LLMEM_Q4_0].vec_dot(x, y, n); }
 float llmem_dot_q4_1_q8_1(const void *x, const void *y, size_t n) { return llmem_format_kernels_active[LLMEM_Q4_1].vec_dot(x, y, n); }
 float llmem_dot_q2_k_q8_k(const void *x, const void *y, size_t n) { return llmem_format_kernels_active[LLMEM_Q2_K].vec_dot(x, y, n); }
+float llmem_dot_q3_k_q8_k(const void *x, const void *y, size_t n) { return llmem_format_kernels_active[LLMEM_Q3_K].vec_dot(x, y, n); }
 float llmem_dot_q4_k_q8_k(const void *x, const void *y, size_t n) { return llmem_format_kernels_active[LLMEM_Q4_K].vec_dot(x, y, n); }
 float llmem_dot_q5_k_q8_k(const void *x, const void *y, size_t n) { return llmem_format_kernels_active[LLMEM_Q5_K].vec_dot(x, y, n); }
 float llmem_dot_q6_k_q8_k(const void *x, const void *y, size_t n) { return llmem_format_kernels_active[LLMEM_Q6_K].vec_dot(x, y, n); }

@@ -160,6 +160,18 @@ const FORMAT_ROWS = [
     row: false,
     matrix: true,
   },
+  // GGML's q3_K: 16 sub-blocks of 16 with signed 6-bit scales, 3-bit levels (2 bits plus a
+  // high-bit plane); dotted with q8_K.
+  {
+    id: 16,
+    name: "q3_K",
+    blockSize: 256,
+    blockBytes: 110,
+    vecDot: "q8_K",
+    quant: true,
+    row: false,
+    matrix: true,
+  },
 ] as const;
 
 type Rows = (typeof FORMAT_ROWS)[number];

@@ -80,6 +80,7 @@ export {
   fastDotIq4NlQ8_0,
   fastDotIq4XsQ8_K,
   fastDotQ2_KQ8_K,
+  fastDotQ3_KQ8_K,
   fastDotQ4_0Q8_0,
   fastDotQ4_1Q8_1,
   fastDotQ4_KQ8_K,

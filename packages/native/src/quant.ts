@@ -100,6 +100,7 @@ function bothHold(x: unknown, xBytes: number, y: unknown, yBytes: number): boole
 const IQ4_NL_BYTES = FORMATS.iq4_nl.blockBytes;
 const IQ4_XS_BYTES = FORMATS.iq4_xs.blockBytes;
 const Q2_K_BYTES = FORMATS.q2_K.blockBytes;
+const Q3_K_BYTES = FORMATS.q3_K.blockBytes;
 const Q4_0_BYTES = FORMATS.q4_0.blockBytes;
 const Q4_1_BYTES = FORMATS.q4_1.blockBytes;
 const Q4_K_BYTES = FORMATS.q4_K.blockBytes;
@@ -169,6 +170,21 @@ export function fastDotQ2_KQ8_K(x: unknown, y: unknown, n: unknown): number | un
     n as number,
   );
   if (Number.isNaN(r)) checkLastError(l!.llmem_last_error, "llmem_dot_q2_k_q8_k");
+  return r;
+}
+/** q3_K·q8_K of n values when both are plain and hold them (else undefined: see above). */
+export function fastDotQ3_KQ8_K(x: unknown, y: unknown, n: unknown): number | undefined {
+  const l = loaded();
+  const blocks = l === null ? 0 : dotBlocks(n, 256, Math.max(Q3_K_BYTES, Q8_K_BYTES));
+  if (blocks === 0 || !bothHold(x, blocks * Q3_K_BYTES, y, blocks * Q8_K_BYTES)) return undefined;
+  const r = l!.llmem_dot_q3_k_q8_k_checked(
+    x as Uint8Array,
+    blocks * Q3_K_BYTES,
+    y as Uint8Array,
+    blocks * Q8_K_BYTES,
+    n as number,
+  );
+  if (Number.isNaN(r)) checkLastError(l!.llmem_last_error, "llmem_dot_q3_k_q8_k");
   return r;
 }
 /** q4_K·q8_K of n values when both are plain and hold them (else undefined: see above). */
@@ -282,6 +298,7 @@ const DOT_SYMBOLS = {
   q4_0·q8_0: "llmem_dot_q4_0_q8_0_checked",
   q4_1·q8_1: "llmem_dot_q4_1_q8_1_checked",
   q2_K·q8_K: "llmem_dot_q2_k_q8_k_checked",
+  q3_K·q8_K: "llmem_dot_q3_k_q8_k_checked",
   q4_K·q8_K: "llmem_dot_q4_k_q8_k_checked",
   q5_K·q8_K: "llmem_dot_q5_k_q8_k_checked",
   q6_K·q8_K: "llmem_dot_q6_k_q8_k_checked",

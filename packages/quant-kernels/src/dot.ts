@@ -1,7 +1,7 @@
 /**
  * Dot products over quantized and half-precision vectors, GGML's pairings: Q8_0·Q8_0,
  * Q4_0·Q8_0 and Q4_1·Q8_1 (the activation side quantized with quantize("q8_0"/"q8_1", x)),
- * Q2_K·Q8_K, Q4_K·Q8_K, Q5_K·Q8_K and Q6_K·Q8_K (activations quantized with quantize("q8_K", x); n a
+ * Q2_K·Q8_K, Q3_K·Q8_K, Q4_K·Q8_K, Q5_K·Q8_K and Q6_K·Q8_K (activations quantized with quantize("q8_K", x); n a
  * multiple of 256), Q5_0·Q8_0, Q5_1·Q8_1, IQ4_NL·Q8_0 and IQ4_XS·Q8_K, plus f16·f32 and f32·f32.
  */
 import { checkSize, LlmemError } from "@llmem/core";
@@ -12,6 +12,7 @@ import {
   fastDotIq4NlQ8_0,
   fastDotIq4XsQ8_K,
   fastDotQ2_KQ8_K,
+  fastDotQ3_KQ8_K,
   fastDotQ4_0Q8_0,
   fastDotQ4_1Q8_1,
   fastDotQ4_KQ8_K,
@@ -29,7 +30,13 @@ import {
 import { blockBytes, QK_K, quantGeometry, wholeBlocks } from "./formats.ts";
 import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ4_1Q8_1Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts";
 import { dotIq4NlQ8_0Ref, dotIq4XsQ8_KRef } from "./reference/iq4.ts";
-import { dotQ2_KQ8_KRef, dotQ4_KQ8_KRef, dotQ5_KQ8_KRef, dotQ6_KQ8_KRef } from "./reference/kquants.ts";
+import {
+  dotQ2_KQ8_KRef,
+  dotQ3_KQ8_KRef,
+  dotQ4_KQ8_KRef,
+  dotQ5_KQ8_KRef,
+  dotQ6_KQ8_KRef,
+} from "./reference/kquants.ts";
 import { dotQ5_0Q8_0Ref, dotQ5_1Q8_1Ref } from "./reference/q5.ts";
 
 export { dotF32 };
@@ -47,6 +54,7 @@ const PAIRS = {
   iq4_nl·q8_0: { x: "iq4_nl", y: "q8_0", ref: dotIq4NlQ8_0Ref },
   iq4_xs·q8_K: { x: "iq4_xs", y: "q8_K", ref: dotIq4XsQ8_KRef },
   q2_K·q8_K: { x: "q2_K", y: "q8_K", ref: dotQ2_KQ8_KRef },
+  q3_K·q8_K: { x: "q3_K", y: "q8_K", ref: dotQ3_KQ8_KRef },
 } as const satisfies Record<Pair, unknown>;
 
 function checkBlocks(name: string, v: unknown, format: (typeof PAIRS)[Pair]["x" | "y"], n: number): void {
@@ -98,6 +106,11 @@ export function dotQ4_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
 /** Σ x[i]·y[i] over n values (a multiple of 256), x Q2_K (weights), y Q8_K (activations). */
 export function dotQ2_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
   return fastDotQ2_KQ8_K(x, y, n) ?? quantDot("q2_K·q8_K", x, y, n);
+}
+
+/** Σ x[i]·y[i] over n values (a multiple of 256), x Q3_K (weights), y Q8_K (activations). */
+export function dotQ3_KQ8_K(x: Uint8Array, y: Uint8Array, n: number): number {
+  return fastDotQ3_KQ8_K(x, y, n) ?? quantDot("q3_K·q8_K", x, y, n);
 }
 
 /** Σ x[i]·y[i] over n values (a multiple of 256), x Q5_K (weights), y Q8_K (activations). */
@@ -172,6 +185,7 @@ export const referenceDot = {
   dotQ4_KQ8_K: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ4_KQ8_KRef(x, 0, y, 0, n / QK_K),
   dotQ5_KQ8_K: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ5_KQ8_KRef(x, 0, y, 0, n / QK_K),
   dotQ2_KQ8_K: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ2_KQ8_KRef(x, 0, y, 0, n / QK_K),
+  dotQ3_KQ8_K: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ3_KQ8_KRef(x, 0, y, 0, n / QK_K),
   dotQ6_KQ8_K: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ6_KQ8_KRef(x, 0, y, 0, n / QK_K),
   dotQ5_0Q8_0: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ5_0Q8_0Ref(x, 0, y, 0, n / 32),
   dotQ5_1Q8_1: (x: Uint8Array, y: Uint8Array, n: number): number => dotQ5_1Q8_1Ref(x, 0, y, 0, n / 32),

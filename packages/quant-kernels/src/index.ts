@@ -13,6 +13,7 @@ export {
   dotIq4NlQ8_0,
   dotIq4XsQ8_K,
   dotQ2_KQ8_K,
+  dotQ3_KQ8_K,
   dotQ4_0Q8_0,
   dotQ4_1Q8_1,
   dotQ4_KQ8_K,

@@ -1,6 +1,6 @@
 /**
  * y = W x, the workhorse of a decode loop. Rows are any matrix format of the format table (f32,
- * f16, Q8_0, Q4_0, Q5_0, Q5_1, Q2_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS); for the block formats x is first
+ * f16, Q8_0, Q4_0, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS); for the block formats x is first
  * quantized once to the format's activation format (Q8_0/Q8_1, or Q8_K for the K-quants and
  * IQ4_XS; into a scratch buffer kept between calls, so the hot path allocates nothing) and
  * each row is an integer dot product, as GGML does.
@@ -27,6 +27,7 @@ import { dotF16F32Ref, dotQ4_0Q8_0Ref, dotQ8_0Q8_0Ref } from "./reference/dot.ts
 import { dotIq4NlQ8_0Ref, dotIq4XsQ8_KRef } from "./reference/iq4.ts";
 import {
   dotQ2_KQ8_KRef,
+  dotQ3_KQ8_KRef,
   dotQ4_KQ8_KRef,
   dotQ5_KQ8_KRef,
   dotQ6_KQ8_KRef,
@@ -58,6 +59,7 @@ const DATA_KIND = {
   iq4_nl: Uint8Array,
   iq4_xs: Uint8Array,
   q2_K: Uint8Array,
+  q3_K: Uint8Array,
 } as const;
 
 /** Quantizes or converts row-major f32 weights (rows × cols) into a Matrix. */
@@ -264,6 +266,7 @@ function matvecF32(data: Float32Array, rows: number, n: number, x: Float32Array,
 /** The reference row dots of the formats whose activations are Q8_K. */
 const Q8_K_DOTS = {
   q2_K: dotQ2_KQ8_KRef,
+  q3_K: dotQ3_KQ8_KRef,
   q4_K: dotQ4_KQ8_KRef,
   q5_K: dotQ5_KQ8_KRef,
   q6_K: dotQ6_KQ8_KRef,
@@ -281,6 +284,7 @@ export function matvecReference(
   const format = checkMatrixFormat(w.format);
   if (
     format === "q2_K" ||
+    format === "q3_K" ||
     format === "q4_K" ||
     format === "q5_K" ||
     format === "q6_K" ||

@@ -1,5 +1,5 @@
 /**
- * GGML's K-quants (q8_K, q2_K, q4_K, q5_K, q6_K) against vectors made by ggml itself (native/test/golden,
+ * GGML's K-quants (q8_K, q2_K, q3_K, q4_K, q5_K, q6_K) against vectors made by ggml itself (native/test/golden,
  * see its README): the TS reference and every native ISA quantize byte for byte as
  * quantize_row_*_ref, dequantize bit for bit as dequantize_row_*, and dot within f32
  * summation-order tolerance of ggml's scalar ggml_vec_dot_*_q8_K.
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import {
   dequantizeInto,
   dotQ2_KQ8_K,
+  dotQ3_KQ8_K,
   dotQ4_KQ8_K,
   dotQ5_KQ8_K,
   dotQ6_KQ8_K,
@@ -32,9 +33,15 @@ const QK_K = 256;
 const NBLK = 64;
 const read = (name: string): Uint8Array => new Uint8Array(readFileSync(join(GOLDEN, name)));
 const inputs = new Float32Array(read("inputs.f32").buffer);
-const FORMATS = ["q8_K", "q2_K", "q4_K", "q5_K", "q6_K"] as const;
-const BYTES = { q8_K: 292, q2_K: 84, q4_K: 144, q5_K: 176, q6_K: 210 } as const;
-const DOTS = { q2_K: dotQ2_KQ8_K, q4_K: dotQ4_KQ8_K, q5_K: dotQ5_KQ8_K, q6_K: dotQ6_KQ8_K } as const;
+const FORMATS = ["q8_K", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K"] as const;
+const BYTES = { q8_K: 292, q2_K: 84, q3_K: 110, q4_K: 144, q5_K: 176, q6_K: 210 } as const;
+const DOTS = {
+  q2_K: dotQ2_KQ8_K,
+  q3_K: dotQ3_KQ8_K,
+  q4_K: dotQ4_KQ8_K,
+  q5_K: dotQ5_KQ8_K,
+  q6_K: dotQ6_KQ8_K,
+} as const;
 
 /** FNV-1a 64 of one block's 256 dequantized f32 bit patterns (the generator's check). */
 function fnvBlock(y: Float32Array, b: number): bigint {
@@ -87,9 +94,10 @@ describe.each(FORMATS)("%s against ggml's golden vectors", (format) => {
 
 describe("K-quant dots against ggml's scalar ggml_vec_dot_*_q8_K", () => {
   const q8 = read("q8_K.bin");
-  // exact: ggml's scalar dot folds each block as ours does (Q2_K), so equal bits are required.
+  // exact: ggml's scalar dot folds each block as ours does (Q2_K, Q3_K), so equal bits are required.
   const pairs = [
     { name: "q2_K", w: read("q2_K.bin"), dot: dotQ2_KQ8_K, ref: referenceDot.dotQ2_KQ8_K, exact: true },
+    { name: "q3_K", w: read("q3_K.bin"), dot: dotQ3_KQ8_K, ref: referenceDot.dotQ3_KQ8_K, exact: true },
     { name: "q4_K", w: read("q4_K.bin"), dot: dotQ4_KQ8_K, ref: referenceDot.dotQ4_KQ8_K, exact: false },
     { name: "q5_K", w: read("q5_K.bin"), dot: dotQ5_KQ8_K, ref: referenceDot.dotQ5_KQ8_K, exact: false },
     { name: "q6_K", w: read("q6_K.bin"), dot: dotQ6_KQ8_K, ref: referenceDot.dotQ6_KQ8_K, exact: false },
@@ -129,6 +137,8 @@ describe("K-quant API", () => {
     expect(quantizedBytes("q5_k" as QuantFormat, 512)).toBe(2 * 176);
     expect(quantize("q2_k" as QuantFormat, x)).toEqual(quantize("q2_K", x));
     expect(quantizedBytes("q2_k" as QuantFormat, 512)).toBe(2 * 84);
+    expect(quantize("q3_k" as QuantFormat, x)).toEqual(quantize("q3_K", x));
+    expect(quantizedBytes("q3_k" as QuantFormat, 512)).toBe(2 * 110);
   });
 
   test("partial super-blocks and short buffers are refused before C runs", () => {
@@ -158,10 +168,20 @@ describe("K-quant API", () => {
       "OUT_OF_BOUNDS",
     );
     expect(codeOf(() => prepareMatrix("q2_K", new Float32Array(4 * 96), 4, 96))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => dotQ3_KQ8_K(new Uint8Array(109), a, 256))).toBe("OUT_OF_BOUNDS");
+    expect(codeOf(() => dotQ3_KQ8_K(new Uint8Array(110), new Uint8Array(291), 256))).toBe("OUT_OF_BOUNDS");
+    expect(codeOf(() => dotQ3_KQ8_K(new Uint8Array(110), a, 128))).toBe("INVALID_ARGUMENT");
+    expect(codeOf(() => quantizeInto("q3_K", new Float32Array(256), new Uint8Array(109)))).toBe(
+      "OUT_OF_BOUNDS",
+    );
+    expect(codeOf(() => dequantizeInto("q3_K", new Uint8Array(109), new Float32Array(256)))).toBe(
+      "OUT_OF_BOUNDS",
+    );
+    expect(codeOf(() => prepareMatrix("q3_K", new Float32Array(4 * 96), 4, 96))).toBe("INVALID_ARGUMENT");
     expect(codeOf(() => prepareMatrix("q4_K", new Float32Array(4 * 96), 4, 96))).toBe("INVALID_ARGUMENT");
   });
 
-  test.each(["q2_K", "q4_K", "q5_K", "q6_K"] as const)(
+  test.each(["q2_K", "q3_K", "q4_K", "q5_K", "q6_K"] as const)(
     "%s matvec: each row is its dot with x quantized to q8_K once",
     (format) => {
       const rows = 19;

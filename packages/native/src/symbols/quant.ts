@@ -15,6 +15,7 @@ export const quantSymbols = {
   llmem_dot_q4_0_q8_0_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
   llmem_dot_q4_1_q8_1_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
   llmem_dot_q2_k_q8_k_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
+  llmem_dot_q3_k_q8_k_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
   llmem_dot_q4_k_q8_k_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
   llmem_dot_q6_k_q8_k_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
   llmem_dot_q5_k_q8_k_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },

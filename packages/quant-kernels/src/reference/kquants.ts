@@ -1,7 +1,7 @@
 /**
- * The TS reference for GGML's K-quants (Q8_K, Q2_K, Q4_K, Q5_K, Q6_K: 256-value super-blocks), byte-exact
+ * The TS reference for GGML's K-quants (Q8_K, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K: 256-value super-blocks), byte-exact
  * with GGML's quantize_row_*_ref / dequantize_row_* (ggml-quants.c) and bit-exact with
- * libllmem's scalar kernels (native/src/quant/q8_k.c, q2_k.c, q4_k.c, q5_k.c, q6_k.c): every f32 operation is
+ * libllmem's scalar kernels (native/src/quant/q8_k.c, q2_k.c, q3_k.c, q4_k.c, q5_k.c, q6_k.c): every f32 operation is
  * rounded with Math.fround in C's order. Layouts are in native/src/quant/k_quants.h.
  */
 import { f16Values, f32ToF16Bits } from "../half.ts";
@@ -11,6 +11,7 @@ const i8 = (b: number): number => (b << 24) >> 24;
 export const QK_K = 256;
 export const Q8_K_BYTES = 292;
 export const Q2_K_BYTES = 84;
+export const Q3_K_BYTES = 110;
 export const Q4_K_BYTES = 144;
 export const Q5_K_BYTES = 176;
 export const Q6_K_BYTES = 210;
@@ -391,6 +392,169 @@ export function dotQ2_KQ8_KRef(x: Uint8Array, xo: number, y: Uint8Array, yo: num
     acc = kFold(acc, fr(dy * getF16(x, ox + 80)), isum, fr(dy * getF16(x, ox + 82)), msum);
   }
   return acc;
+}
+
+// ---- Q3_K { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; fp16 d } ----
+// Signed 6-bit scales of 16-value sub-blocks; levels -4..3: 2 bits of qs (placed as Q2_K's)
+// minus 4 unless bit v/32 of hmask[v % 32] is set.
+
+/** The signed 6-bit scale (-32..31) of sub-block j of the Q3_K block at o. */
+function q3kScale(b: Uint8Array, o: number, j: number): number {
+  const s = o + 96;
+  const lo = j < 8 ? b[s + j]! & 0xf : b[s + j - 8]! >> 4;
+  return (lo | (((b[s + 8 + (j & 3)]! >> (2 * (j >> 2))) & 3) << 4)) - 32;
+}
+
+/** The level (-4..3) of value v of the Q3_K block at o. */
+const q3kLevel = (b: Uint8Array, o: number, v: number): number =>
+  ((b[o + 32 + 32 * (v >> 7) + (v & 31)]! >> (2 * ((v & 127) >> 5))) & 3) -
+  ((b[o + (v & 31)]! >> (v >> 5)) & 1 ? 0 : 4);
+
+/** GGML's make_q3_quants(16, 4, x, L, true) (q3_k_fit in q3_k.c): levels 0..7 into q3L, the scale returned. */
+function q3kFit(x: Float32Array, xo: number, L: Int8Array, lo0: number): number {
+  const n = 16;
+  const nmax = 4;
+  let max = 0;
+  let amax = 0;
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[xo + i]!);
+    if (ax > amax) {
+      amax = ax;
+      max = x[xo + i]!;
+    }
+  }
+  if (amax < fr(1e-15)) {
+    L.fill(0, lo0, lo0 + n);
+    return 0;
+  }
+  const clamp = (l: number): number => Math.max(-nmax, Math.min(nmax - 1, l));
+  const iscale = fr(-nmax / max);
+  let sumlx = 0;
+  let suml2 = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[xo + i]!;
+    const l = clamp(nearestInt(fr(iscale * xi)));
+    L[lo0 + i] = l;
+    const w = fr(xi * xi);
+    sumlx = fr(sumlx + fr(fr(w * xi) * l));
+    suml2 = fr(suml2 + fr(fr(w * l) * l));
+  }
+  for (let itry = 0; itry < 5; itry++) {
+    let changed = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = x[xo + i]!;
+      const w = fr(xi * xi);
+      const li = L[lo0 + i]!;
+      let slx = fr(sumlx - fr(fr(w * xi) * li));
+      if (slx > 0) {
+        let sl2 = fr(suml2 - fr(fr(w * li) * li));
+        const nl = clamp(nearestInt(fr(fr(xi * sl2) / slx)));
+        if (nl !== li) {
+          slx = fr(slx + fr(fr(w * xi) * nl));
+          sl2 = fr(sl2 + fr(fr(w * nl) * nl));
+          if (sl2 > 0 && fr(fr(slx * slx) * suml2) > fr(fr(sumlx * sumlx) * sl2)) {
+            L[lo0 + i] = nl;
+            sumlx = slx;
+            suml2 = sl2;
+            changed++;
+          }
+        }
+      }
+    }
+    if (!changed) break;
+  }
+  for (let i = 0; i < n; i++) L[lo0 + i] = L[lo0 + i]! + nmax;
+  return fr(sumlx / suml2);
+}
+
+const q3L = new Int8Array(QK_K);
+const q3Scales = new Float64Array(16);
+/** GGML's quantize_row_q3_K_ref (quantize_q3_k_scalar in q3_k.c), every f32 step in its order. */
+export function quantizeQ3_KBlocks(src: Float32Array, dst: Uint8Array, nb: number): void {
+  for (let b = 0; b < nb; b++) {
+    const s = b * QK_K;
+    const o = b * Q3_K_BYTES;
+    let maxScale = 0;
+    let amax = 0;
+    for (let j = 0; j < 16; j++) {
+      const sc = q3kFit(src, s + 16 * j, q3L, 16 * j);
+      q3Scales[j] = sc;
+      if (Math.abs(sc) > amax) {
+        amax = Math.abs(sc);
+        maxScale = sc;
+      }
+    }
+    dst.fill(0, o, o + Q3_K_BYTES);
+    const so = o + 96;
+    if (maxScale !== 0) {
+      const iscale = fr(-32 / maxScale);
+      for (let j = 0; j < 16; j++) {
+        // GGML keeps nearest_int in an int8_t; |iscale·scale| <= 32 here, so nothing wraps.
+        let l = (nearestInt(fr(iscale * q3Scales[j]!)) << 24) >> 24;
+        l = Math.max(-32, Math.min(31, l)) + 32;
+        if (j < 8) dst[so + j] = l & 0xf;
+        else dst[so + j - 8]! |= (l & 0xf) << 4;
+        dst[so + 8 + (j & 3)]! |= (l >> 4) << (2 * (j >> 2));
+      }
+      putF16(dst, o + 108, fr(1 / iscale));
+    }
+    const dh = getF16(dst, o + 108);
+    for (let j = 0; j < 16; j++) {
+      const d = fr(dh * q3kScale(dst, o, j));
+      if (d === 0) continue; // the fit's levels stay, as in GGML
+      for (let i = 0; i < 16; i++) {
+        const l = nearestInt(fr(src[s + 16 * j + i]! / d));
+        q3L[16 * j + i] = Math.max(-4, Math.min(3, l)) + 4;
+      }
+    }
+    for (let v = 0; v < QK_K; v++) {
+      if (q3L[v]! > 3) {
+        dst[o + (v & 31)]! |= 1 << (v >> 5);
+        q3L[v] = q3L[v]! - 4;
+      }
+    }
+    for (let h = 0; h < 2; h++)
+      for (let l = 0; l < 32; l++) {
+        const v = 128 * h + l;
+        dst[o + 32 + 32 * h + l] = q3L[v]! | (q3L[v + 32]! << 2) | (q3L[v + 64]! << 4) | (q3L[v + 96]! << 6);
+      }
+  }
+}
+
+export function dequantizeQ3_KBlocks(src: Uint8Array, dst: Float32Array, nb: number): void {
+  for (let b = 0; b < nb; b++) {
+    const o = b * Q3_K_BYTES;
+    const d = getF16(src, o + 108);
+    for (let v = 0; v < QK_K; v++)
+      dst[b * QK_K + v] = fr(fr(d * q3kScale(src, o, v >> 4)) * q3kLevel(src, o, v));
+  }
+}
+
+const q3Lanes = new Int32Array(8);
+const q3Sums = new Float64Array(8);
+/**
+ * Q3_K·Q8_K as ggml's scalar ggml_vec_dot_q3_K_q8_K (and every native path): per block eight
+ * exact integer lanes (values v % 8), lane[l] += d·lane_int[l] in f32, the lanes added in order.
+ */
+export function dotQ3_KQ8_KRef(x: Uint8Array, xo: number, y: Uint8Array, yo: number, nb: number): number {
+  q3Sums.fill(0);
+  for (let b = 0; b < nb; b++) {
+    const ox = xo + b * Q3_K_BYTES;
+    const oy = yo + b * Q8_K_BYTES;
+    q3Lanes.fill(0);
+    for (let g = 0; g < 16; g++) {
+      const sc = q3kScale(x, ox, g);
+      for (let i = 0; i < 16; i++) {
+        const v = 16 * g + i;
+        q3Lanes[v & 7] = q3Lanes[v & 7]! + sc * (q3kLevel(x, ox, v) * i8(y[oy + 4 + v]!));
+      }
+    }
+    const d = fr(getF16(x, ox + 108) * getF32(y, oy));
+    for (let l = 0; l < 8; l++) q3Sums[l] = fr(q3Sums[l]! + fr(d * q3Lanes[l]!));
+  }
+  let s = 0;
+  for (let l = 0; l < 8; l++) s = fr(s + q3Sums[l]!);
+  return s;
 }
 
 // ---- Q5_K { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128] } ----
