@@ -8,6 +8,9 @@
  *   decode   llmem: 128 positions generated greedily after BOS: its decodeTokPerSec;
  *            llama.cpp: llama-bench tg128.
  *
+ * llmem's side runs BENCH_WARMUP (default 5) untimed generations of the same kind in its process
+ * first (`--warmup`): llama-bench warms up too, and llmem's speed before the JIT has compiled the
+ * loop is start-up cost, not decode speed (BENCH_WARMUP=0 measures a cold process).
  * Both sides use f16 K/V (llama-bench's default) and the same thread count. Prints, per file,
  * thread count and phase: medians and min–max over the rounds, the median of the per-round
  * ratios llmem/llama.cpp, and the issue's goal for it; then llmem's 2-thread/1-thread decode
@@ -30,6 +33,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const threads = (process.env.BENCH_THREADS ?? "1,2").split(",").map(Number);
 const llamaBin = process.env.LLAMA_CPP_BIN;
 const POSITIONS = 128;
+const warmup = Number(process.env.BENCH_WARMUP ?? 5);
 
 function run(cmd: string[]): string {
   const r = Bun.spawnSync(cmd, { cwd: ROOT });
@@ -80,6 +84,7 @@ interface Llmem {
 
 function llmemRun(file: string, t: number, prompt: string): Record<string, unknown> {
   const args = ["--model", file, "--temperature", "0", "--kv", "f16", "--steps", String(POSITIONS)];
+  args.push("--warmup", String(warmup));
   return JSON.parse(run(["bun", CLI, ...args, "--prompt", prompt, "--threads", String(t), "--json"]));
 }
 
@@ -128,7 +133,7 @@ type Key = `${string}|${number}`;
 const ours = new Map<Key, Llmem[]>();
 const theirs = new Map<Key, Llmem[]>();
 console.log(
-  `${rounds} interleaved rounds · threads ${threads.join(",")} · ${llamaBin ? `llama.cpp from ${llamaBin}` : "llmem alone (set LLAMA_CPP_BIN to compare)"}`,
+  `${rounds} interleaved rounds · threads ${threads.join(",")} · llmem after ${warmup} warm-up run(s) · ${llamaBin ? `llama.cpp from ${llamaBin}` : "llmem alone (set LLAMA_CPP_BIN to compare)"}`,
 );
 for (let i = 0; i < rounds; i++) {
   for (const file of files) {

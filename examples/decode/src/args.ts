@@ -29,16 +29,20 @@ export interface Options {
   json: boolean;
   /** With --json: per sampled token its log-probability and this many top alternatives. */
   logprobs?: number;
+  /** Untimed runs of the same decode before the reported one (steady-state speed). */
+  warmup: number;
   help: boolean;
 }
 
 /** Alternatives --logprobs lists at most: a bound that keeps each token's JSON readable. */
 const MAX_LOGPROBS = 100;
+/** Warm-up runs at most: enough for the JIT's top tier, bounded so a typo cannot run for hours. */
+const MAX_WARMUP = 20;
 
 export const USAGE = `usage: bun run decode [--model PATH] [--tokenizer PATH] [--prompt TEXT] [--steps N]
        [--temperature T] [--topp P] [--seed S] [--weights f32|q8_0|q4_0]
        [--kv f32|f16|q8_0|q4_0] [--threads N] [--prefill-chunk N] [--requests FILE]
-       [--json] [--logprobs N]
+       [--json] [--logprobs N] [--warmup N]
        [--prompt-cache FILE] [--kv-store redis://HOST:PORT]
 Without --model it decodes an embedded synthetic model (random weights) with a few requests.
   --model PATH        GGUF model (llama, qwen2), hf:OWNER/REPO/FILE (downloaded
@@ -60,7 +64,11 @@ Without --model it decodes an embedded synthetic model (random weights) with a f
   --prompt-cache FILE KV of computed prompt blocks: loaded if present, saved when done
   --kv-store URL      share prompt blocks through Redis/Valkey at redis://HOST:PORT
   --json              print one JSON object instead of text and report
-  --logprobs N        with --json: each sampled token's log-probability and the N most likely (0..${MAX_LOGPROBS})`;
+  --logprobs N        with --json: each sampled token's log-probability and the N most likely (0..${MAX_LOGPROBS})
+  --warmup N          run the same decode N times first, untimed and unprinted, and report
+                      the run after them: steady-state speed once the JIT has compiled the
+                      loop, as a long-running engine sees it (llama-bench warms up too);
+                      the warm-up runs neither read nor write --prompt-cache / --kv-store (0..${MAX_WARMUP})`;
 
 const VALUE_FLAGS = new Set([
   "model",
@@ -78,6 +86,7 @@ const VALUE_FLAGS = new Set([
   "prompt-cache",
   "kv-store",
   "logprobs",
+  "warmup",
 ]);
 
 function bad(message: string): LlmemError {
@@ -113,6 +122,7 @@ export function parseArgs(argv: readonly string[]): Options {
     threads: 1,
     prefillChunk: 128,
     json: false,
+    warmup: 0,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -184,6 +194,9 @@ export function parseArgs(argv: readonly string[]): Options {
         break;
       case "logprobs":
         o.logprobs = number(name, value, 0, MAX_LOGPROBS, true);
+        break;
+      case "warmup":
+        o.warmup = number(name, value, 0, MAX_WARMUP, true);
         break;
     }
   }

@@ -13,7 +13,7 @@ import type { Sequence } from "./sequence.ts";
 import { EscapingStream, escapeControls } from "./terminal-text.ts";
 import { runTokenize } from "./tokenize.ts";
 
-function toJson(r: RunResult): string {
+function toJson(r: RunResult, warmupRuns: number): string {
   const t = r.timing;
   // Log-probabilities only when asked for, so the default JSON keeps its fields.
   const lp = (s: Sequence) => (r.logprobs === undefined ? {} : { logprobs: s.logprobs });
@@ -44,6 +44,7 @@ function toJson(r: RunResult): string {
     threads: r.threads,
     memory: r.memory,
     kvTiers: r.tiers,
+    warmupRuns,
   });
 }
 
@@ -78,6 +79,10 @@ async function main(argv: string[]): Promise<number> {
   const text = (piece: Uint8Array) => out(onTerminal ? stream.push(piece) : piece);
   const shown = o.json || embedded;
   let multi = false;
+  // Warm-up runs: the same decode, nothing printed, no KV file or store touched (the reported
+  // run must compute what it reports, not reuse what a warm-up saved).
+  for (let i = 0; i < o.warmup; i++)
+    await runDecode({ ...o, promptCache: undefined, kvStore: undefined }, {});
   const result = await runDecode(o, {
     warn: (line) => err(`decode: warning: ${line}\n`),
     progress: tty
@@ -104,7 +109,7 @@ async function main(argv: string[]): Promise<number> {
         },
   });
   if (o.json) {
-    out(`${toJson(result)}\n`);
+    out(`${toJson(result, o.warmup)}\n`);
     return 0;
   }
   if (embedded) out(`${embeddedScreen(result)}\n`);

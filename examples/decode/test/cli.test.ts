@@ -103,6 +103,35 @@ describe("bun run decode", () => {
     expect(j.memory.weightBytes).toBeGreaterThan(0);
   });
 
+  test("--warmup N: N untimed runs first, the same tokens reported, and a prompt cache untouched by them", () => {
+    // A prompt of more than one full KV block, so a saved cache would be reused.
+    const prompt =
+      "once upon a time there was a little girl named lily she loved to play outside in the park one day";
+    const base = ["--model", model, "--tokenizer", tokenizer, "--temperature", "0", "--prompt", prompt];
+    const cold = JSON.parse(run([...base, "--steps", "60", "--json"]).out);
+    const dir = tempDir();
+    const cache = join(dir, "kv.bin");
+    const warm = run([...base, "--steps", "60", "--json", "--warmup", "2", "--prompt-cache", cache]);
+    expect(warm.code).toBe(0);
+    const j = JSON.parse(warm.out);
+    expect(j.warmupRuns).toBe(2);
+    expect(cold.warmupRuns).toBe(0);
+    expect(j.tokens).toEqual(cold.tokens);
+    // The reported run computed its prompt itself: a warm-up that saved the cache would have let
+    // it reuse the prompt's blocks.
+    expect(j.requests[0].reusedTokens).toBe(0);
+    // ... which the next run does.
+    expect(
+      JSON.parse(run([...base, "--steps", "60", "--json", "--prompt-cache", cache]).out).requests[0]
+        .reusedTokens,
+    ).toBeGreaterThan(0);
+    for (const bad of ["-1", "21", "1.5", "x"]) {
+      const r = run([...base, "--warmup", bad]);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain("--warmup");
+    }
+  });
+
   test("the embedded default: one screen, 'synthetic' in its first three lines, no raw control bytes", () => {
     // stdout and stderr as a terminal shows them: one stream, in order.
     const r = Bun.spawnSync(["bash", "-c", `"${process.execPath}" "${CLI}" --seed 1 2>&1`]);
