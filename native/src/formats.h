@@ -193,5 +193,6 @@ void matmul_rows_q6_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t
                            size_t xq_stride, size_t n, size_t cols, float *y, size_t y_stride);
 void matmul_range_generic(const llmem_matmul_job *j, size_t r0, size_t r1);
 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r1);
+void matmul_range_avx2_vnni(const llmem_matmul_job *j, size_t r0, size_t r1);
 
 #endif

@@ -157,6 +157,9 @@ export function variantGguf(kind: "qwen2" | "llama-meta" | "f16" | "bf16"): Uint
  */
 const MIXTURES = {
   iq4_xs: { fileType: 30, output: "q6_K", matrices: "iq4_xs" },
+  // `--pure` (no K-quant mixture): every matrix, token_embd and output too, Q3_K; "Q3_K" is
+  // llama-quantize's alias of Q3_K_M, file_type 12.
+  q3_K_pure: { fileType: 12, output: "q3_K", matrices: "q3_K" },
 } as const satisfies Record<string, { fileType: number; output: QuantFormat; matrices: QuantFormat }>;
 
 /** Block index of a tensor name (`blk.N.`), -1 for the others (which llama-quantize writes first). */

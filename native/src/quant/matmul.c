@@ -7,7 +7,7 @@
  *
  * Results agree with llmem_matvec on each token:
  *  - the scalar path (every ISA's fallback) is the format's vec_dot per (row, token): bit for bit;
- *  - the AVX2 Q8_0/Q4_0 tiles fold four rows' per-block integer sums into one 8-lane
+ *  - the AVX2 (and AVX-512 VNNI) Q8_0/Q4_0 tiles (matmul_tile_q.h) fold four rows' per-block integer sums into one 8-lane
  *    accumulator per token exactly as matvec's four-row kernel does, with the same final
  *    reduction: bit for bit too (matvec's streaming one-row kernel, for matrices ≥ 16 MB,
  *    sums in another order);
@@ -24,11 +24,9 @@
  * 16 ymm registers of AVX2 (the compiler takes the rest of the operands from L1). */
 #define F_RM 4
 #define F_RN 3
-/* Block formats: 4 rows (matvec's four-row fold, reused) × 2 tokens; each pair also needs
- * its sign-adjusted copy of the activation block. */
+/* Q5_0 tiles: 4 rows (matvec's four-row fold) × 4 tokens (its fold keeps one f32 lane per row,
+ * so a token costs one register). */
 #define Q_RM 4
-#define Q_RN 2
-/* Q5_0: 4 rows × 4 tokens (its fold keeps one f32 lane per row, so a token costs one register). */
 #define Q5_RN 4
 
 /* The scalar reference (and the path of every format without a tile of its own): the format's
@@ -50,49 +48,20 @@ LLMEM_AVX2 static inline __m128 mm_hsum4_avx2(__m256 a0, __m256 a1, __m256 a2, _
   return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-/* One Q8_0/Q4_0 weight block as 32 signed bytes (Q4_0: nibbles minus 8). */
-LLMEM_AVX2 static inline __m256i load_wq_avx2(int format, const uint8_t *w) {
-  if (format == LLMEM_Q8_0) return _mm256_loadu_si256((const __m256i *)(w + 2));
-  const __m128i raw = _mm_loadu_si128((const __m128i *)(w + 2));
-  return _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F)),
-                         _mm256_set1_epi8(8));
-}
+/* The Q8_0/Q4_0 tiles: on plain AVX2 (maddubs + madd, 4 rows × 2 tokens: the 16 ymm registers)
+ * and with AVX-512 VNNI's dpbusd on 256-bit vectors (one instruction for the same exact sums, and
+ * AVX-512VL's 32 registers hold 4 rows × 4 tokens); chosen once at load (matmul_range_avx2_vnni). */
+#define TILE_Q_SUFFIX avx2
+#define TILE_Q_ATTR LLMEM_AVX2
+#define TILE_Q_RN 2
+#define TILE_Q_DOT(acc, u, s) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))
+#include "matmul_tile_q.h"
 
-/* A Q_RM × Q_RN tile of Q8_0/Q4_0 rows: rows w[0..Q_RM) against tokens xq[0..Q_RN) (x's
- * blocks, scales xd as f32), nb blocks. Per token and block: the four rows' exact integer sums
- * of |w|·(x signed by w) (maddubs; exact since x never holds -128) folded by three hadds (lane
- * r: row r's first 16 products, lane 4+r: its last 16), to f32, times the rows' dw·dx — the
- * arithmetic of matvec's rows4_dot_q_avx2, in the same order, so each token's results are
- * matvec's bit for bit. out[t][r]. */
-LLMEM_AVX2 static void tile_q_avx2(int format, const uint8_t *const w[Q_RM], const uint8_t *const xq[Q_RN],
-                                   const float *const xd[Q_RN], size_t nb, float out[Q_RN][Q_RM]) {
-  const size_t bb = format == LLMEM_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;
-  __m256 acc[Q_RN];
-  for (int t = 0; t < Q_RN; t++) acc[t] = _mm256_setzero_ps();
-  const __m256i ones = _mm256_set1_epi16(1);
-  for (size_t b = 0; b < nb; b++) {
-    __m256i qw[Q_RM], aw[Q_RM];
-    for (int r = 0; r < Q_RM; r++) {
-      qw[r] = load_wq_avx2(format, w[r] + b * bb);
-      aw[r] = _mm256_sign_epi8(qw[r], qw[r]);
-    }
-    const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)ld_u16(w[0] + b * bb), (short)ld_u16(w[1] + b * bb),
-                                                  (short)ld_u16(w[2] + b * bb), (short)ld_u16(w[3] + b * bb), 0, 0,
-                                                  0, 0));
-    for (int t = 0; t < Q_RN; t++) {
-      const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq[t] + b * Q8_0_BYTES + 2));
-      __m256i s[Q_RM];
-      for (int r = 0; r < Q_RM; r++)
-        s[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[r], _mm256_sign_epi8(qx, qw[r])), ones);
-      const __m256 sums =
-          _mm256_cvtepi32_ps(_mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3])));
-      const __m128 d = _mm_mul_ps(dw, _mm_set1_ps(xd[t][b]));
-      acc[t] = _mm256_fmadd_ps(_mm256_set_m128(d, d), sums, acc[t]);
-    }
-  }
-  for (int t = 0; t < Q_RN; t++)
-    _mm_storeu_ps(out[t], _mm_add_ps(_mm256_castps256_ps128(acc[t]), _mm256_extractf128_ps(acc[t], 1)));
-}
+#define TILE_Q_SUFFIX vnni
+#define TILE_Q_ATTR LLMEM_AVX512VNNI
+#define TILE_Q_RN 4
+#define TILE_Q_DOT(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
+#include "matmul_tile_q.h"
 
 /* A Q_RM × Q5_RN tile of Q5_0 rows (levels 0..31 less 16) against Q8_0 tokens. Q5_0's vec_dot
  * folds each block's exact integer sum as sum + (float)isum·(dw·dx) (q5.c's q5_0_fold: two
@@ -168,26 +137,8 @@ LLMEM_AVX2 static void tile_f_avx2(int format, const uint8_t *const w[F_RM], con
 LLMEM_AVX2 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r1) {
   const size_t n = j->n;
   switch (j->format) {
-  case LLMEM_Q8_0:
-  case LLMEM_Q4_0:
-    for (size_t r = r0; r < r1; r += Q_RM) {
-      const uint8_t *w[Q_RM];
-      for (size_t k = 0; k < Q_RM; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
-      for (size_t t = 0; t < n; t += Q_RN) {
-        const uint8_t *xq[Q_RN];
-        const float *xd[Q_RN];
-        for (size_t k = 0; k < Q_RN; k++) {
-          const size_t tk = t + k < n ? t + k : n - 1;
-          xq[k] = j->xq + tk * j->xq_stride;
-          xd[k] = j->xd + tk * j->xd_stride;
-        }
-        float out[Q_RN][Q_RM];
-        tile_q_avx2(j->format, w, xq, xd, j->cols / 32, out);
-        for (size_t a = 0; a < Q_RN && t + a < n; a++)
-          for (size_t b = 0; b < Q_RM && r + b < r1; b++) j->y[(t + a) * j->rows + r + b] = out[a][b];
-      }
-    }
-    return;
+  case LLMEM_Q8_0: range_q_avx2(LLMEM_Q8_0, j, r0, r1); return;
+  case LLMEM_Q4_0: range_q_avx2(LLMEM_Q4_0, j, r0, r1); return;
   case LLMEM_Q5_0:
     for (size_t r = r0; r < r1; r += Q_RM) {
       const uint8_t *w[Q_RM];
@@ -230,6 +181,15 @@ LLMEM_AVX2 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r
     return;
   default: matmul_range_generic(j, r0, r1);
   }
+}
+
+/* matmul_range_avx2 on a CPU with AVX-512 VNNI (+VL): the Q8_0/Q4_0 tiles take their integer
+ * sums from dpbusd (same bits); everything else is matmul_range_avx2. Chosen once by
+ * llmem_select_kernels, as matvec_range_avx2_vnni. */
+LLMEM_AVX512VNNI void matmul_range_avx2_vnni(const llmem_matmul_job *j, size_t r0, size_t r1) {
+  if (j->format == LLMEM_Q8_0) range_q_vnni(LLMEM_Q8_0, j, r0, r1);
+  else if (j->format == LLMEM_Q4_0) range_q_vnni(LLMEM_Q4_0, j, r0, r1);
+  else matmul_range_avx2(j, r0, r1);
 }
 #endif
 
