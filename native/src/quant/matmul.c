@@ -11,8 +11,8 @@
  *    accumulator per token exactly as matvec's four-row kernel does, with the same final
  *    reduction: bit for bit too (matvec's streaming one-row kernel, for matrices ≥ 16 MB,
  *    sums in another order);
- *  - the AVX2 Q5_0 tile folds each block's integer sum as Q5_0's vec_dot does (one f32 lane per
- *    row and token, mul, mul, add): bit for bit that vec_dot, which is what matvec runs for Q5_0;
+ *  - the Q5_0 tile (the same template) folds each block's integer sum as Q5_0's vec_dot does (one
+ *    f32 lane per row and token: mul, mul, add): bit for bit that vec_dot, which is matvec's Q5_0;
  *  - the AVX2 Q4_K / Q6_K tiles (q4_k.c, q6_k.c) unpack each block of four rows once for up to
  *    16 tokens and give matvec's four-row pass bit for bit (so the format's vec_dot);
  *  - the AVX2 f32/f16 tiles keep ONE 8-lane accumulator per (row, token) where matvec keeps four,
@@ -24,10 +24,6 @@
  * 16 ymm registers of AVX2 (the compiler takes the rest of the operands from L1). */
 #define F_RM 4
 #define F_RN 3
-/* Q5_0 tiles: 4 rows (matvec's four-row fold) × 4 tokens (its fold keeps one f32 lane per row,
- * so a token costs one register). */
-#define Q_RM 4
-#define Q5_RN 4
 
 /* The scalar reference (and the path of every format without a tile of its own): the format's
  * vec_dot for each (row, token), exactly what llmem_matvec's generic path computes per token. */
@@ -48,7 +44,7 @@ LLMEM_AVX2 static inline __m128 mm_hsum4_avx2(__m256 a0, __m256 a1, __m256 a2, _
   return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-/* The Q8_0/Q4_0 tiles: on plain AVX2 (maddubs + madd, 4 rows × 2 tokens: the 16 ymm registers)
+/* The Q8_0/Q4_0/Q5_0 tiles: on plain AVX2 (maddubs + madd, 4 rows × 2 tokens: the 16 ymm registers)
  * and with AVX-512 VNNI's dpbusd on 256-bit vectors (one instruction for the same exact sums, and
  * AVX-512VL's 32 registers hold 4 rows × 4 tokens); chosen once at load (matmul_range_avx2_vnni). */
 #define TILE_Q_SUFFIX avx2
@@ -62,41 +58,6 @@ LLMEM_AVX2 static inline __m128 mm_hsum4_avx2(__m256 a0, __m256 a1, __m256 a2, _
 #define TILE_Q_RN 4
 #define TILE_Q_DOT(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
 #include "matmul_tile_q.h"
-
-/* A Q_RM × Q5_RN tile of Q5_0 rows (levels 0..31 less 16) against Q8_0 tokens. Q5_0's vec_dot
- * folds each block's exact integer sum as sum + (float)isum·(dw·dx) (q5.c's q5_0_fold: two
- * multiplies and an add, no FMA); the tile takes the same integers (maddubs pairs folded by hadds:
- * exact in any order) and the same three f32 operations on four rows' lanes per token, so each
- * result is dot_q5_0_q8_0's bit for bit. The levels and |w| are built once per block for all
- * Q5_RN tokens (the per-token vec_dot rebuilt them for every token). out[t][r]. */
-LLMEM_AVX2 static void tile_q5_0_avx2(const uint8_t *const w[Q_RM], const uint8_t *const xq[Q5_RN],
-                                      const float *const xd[Q5_RN], size_t nb, float out[Q5_RN][Q_RM]) {
-  __m128 acc[Q5_RN];
-  for (int t = 0; t < Q5_RN; t++) acc[t] = _mm_setzero_ps();
-  const __m256i ones = _mm256_set1_epi16(1), sixteen = _mm256_set1_epi8(16);
-  for (size_t b = 0; b < nb; b++) {
-    __m256i qw[Q_RM], aw[Q_RM];
-    for (int r = 0; r < Q_RM; r++) {
-      const uint8_t *blk = w[r] + b * Q5_0_BYTES;
-      qw[r] = _mm256_sub_epi8(q5_levels_avx2(blk + 2, blk + 6), sixteen);
-      aw[r] = _mm256_sign_epi8(qw[r], qw[r]);
-    }
-    const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16(
-        (short)ld_u16(w[0] + b * Q5_0_BYTES), (short)ld_u16(w[1] + b * Q5_0_BYTES),
-        (short)ld_u16(w[2] + b * Q5_0_BYTES), (short)ld_u16(w[3] + b * Q5_0_BYTES), 0, 0, 0, 0));
-    for (int t = 0; t < Q5_RN; t++) {
-      const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq[t] + b * Q8_0_BYTES + 2));
-      __m256i s[Q_RM];
-      for (int r = 0; r < Q_RM; r++)
-        s[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[r], _mm256_sign_epi8(qx, qw[r])), ones);
-      const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
-      const __m128i isum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-      const __m128 dd = _mm_mul_ps(dw, _mm_set1_ps(xd[t][b]));
-      acc[t] = _mm_add_ps(acc[t], _mm_mul_ps(_mm_cvtepi32_ps(isum), dd));
-    }
-  }
-  for (int t = 0; t < Q5_RN; t++) _mm_storeu_ps(out[t], acc[t]);
-}
 
 /* 8 weights of an f32 or f16 row as f32. */
 LLMEM_AVX2 static inline __m256 load_wf_avx2(int format, const uint8_t *w, size_t i) {
@@ -139,25 +100,7 @@ LLMEM_AVX2 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r
   switch (j->format) {
   case LLMEM_Q8_0: range_q_avx2(LLMEM_Q8_0, j, r0, r1); return;
   case LLMEM_Q4_0: range_q_avx2(LLMEM_Q4_0, j, r0, r1); return;
-  case LLMEM_Q5_0:
-    for (size_t r = r0; r < r1; r += Q_RM) {
-      const uint8_t *w[Q_RM];
-      for (size_t k = 0; k < Q_RM; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
-      for (size_t t = 0; t < n; t += Q5_RN) {
-        const uint8_t *xq[Q5_RN];
-        const float *xd[Q5_RN];
-        for (size_t k = 0; k < Q5_RN; k++) {
-          const size_t tk = t + k < n ? t + k : n - 1;
-          xq[k] = j->xq + tk * j->xq_stride;
-          xd[k] = j->xd + tk * j->xd_stride;
-        }
-        float out[Q5_RN][Q_RM];
-        tile_q5_0_avx2(w, xq, xd, j->cols / 32, out);
-        for (size_t a = 0; a < Q5_RN && t + a < n; a++)
-          for (size_t b = 0; b < Q_RM && r + b < r1; b++) j->y[(t + a) * j->rows + r + b] = out[a][b];
-      }
-    }
-    return;
+  case LLMEM_Q5_0: range_q_avx2(LLMEM_Q5_0, j, r0, r1); return;
   case LLMEM_F32:
   case LLMEM_F16:
     for (size_t r = r0; r < r1; r += F_RM) {
@@ -183,13 +126,16 @@ LLMEM_AVX2 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r
   }
 }
 
-/* matmul_range_avx2 on a CPU with AVX-512 VNNI (+VL): the Q8_0/Q4_0 tiles take their integer
+/* matmul_range_avx2 on a CPU with AVX-512 VNNI (+VL): the Q8_0/Q4_0/Q5_0 tiles take their integer
  * sums from dpbusd (same bits); everything else is matmul_range_avx2. Chosen once by
  * llmem_select_kernels, as matvec_range_avx2_vnni. */
 LLMEM_AVX512VNNI void matmul_range_avx2_vnni(const llmem_matmul_job *j, size_t r0, size_t r1) {
-  if (j->format == LLMEM_Q8_0) range_q_vnni(LLMEM_Q8_0, j, r0, r1);
-  else if (j->format == LLMEM_Q4_0) range_q_vnni(LLMEM_Q4_0, j, r0, r1);
-  else matmul_range_avx2(j, r0, r1);
+  switch (j->format) {
+  case LLMEM_Q8_0: range_q_vnni(LLMEM_Q8_0, j, r0, r1); return;
+  case LLMEM_Q4_0: range_q_vnni(LLMEM_Q4_0, j, r0, r1); return;
+  case LLMEM_Q5_0: range_q_vnni(LLMEM_Q5_0, j, r0, r1); return;
+  default: matmul_range_avx2(j, r0, r1);
+  }
 }
 #endif
 
