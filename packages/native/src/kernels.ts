@@ -30,7 +30,8 @@ function isEngineF32(v: unknown): boolean {
 /** Σ a[i]·b[i] over the first n elements (default: all of the shorter array's length must match). */
 export function dotF32(a: Float32Array, b: Float32Array, n: number = a.length): number {
   const lib = nativeLib();
-  if (lib !== null && (n | 0) === n && n > 0 && n <= MAX_F32_VALUES) {
+  // typeof first: `|` on a bigint throws a TypeError.
+  if (lib !== null && typeof n === "number" && (n | 0) === n && n > 0 && n <= MAX_F32_VALUES) {
     if (a !== provenA && isEngineF32(a)) provenA = a;
     if (b !== provenB && isEngineF32(b)) provenB = b;
     if (a === provenA && b === provenB && a[n - 1] !== undefined && b[n - 1] !== undefined) {
