@@ -7,12 +7,13 @@
  *
  * Results agree with llmem_matvec on each token:
  *  - the scalar path (every ISA's fallback) is the format's vec_dot per (row, token): bit for bit;
- *  - the AVX2 (and AVX-512 VNNI) Q8_0/Q4_0 tiles (matmul_tile_q.h) fold four rows' per-block integer sums into one 8-lane
- *    accumulator per token exactly as matvec's four-row kernel does, with the same final
+ *  - the AVX2 Q8_0/Q4_0 tiles (matmul_tile_q.h) fold four rows' per-block integer sums into one
+ *    8-lane accumulator per token exactly as matvec's four-row kernel does, with the same final
  *    reduction: bit for bit too (matvec's streaming one-row kernel, for matrices ≥ 16 MB,
- *    sums in another order);
- *  - the AVX2 Q5_0 tile folds each block's integer sum as Q5_0's vec_dot does (one f32 lane per
- *    row and token, mul, mul, add): bit for bit that vec_dot, which is what matvec runs for Q5_0;
+ *    sums in another order); with AVX-512 VNNI the transposed 8-row tile (tile_t_vnni) gets
+ *    the same integers without horizontal sums and folds them in the same lanes: the same bits;
+ *  - the Q5_0 tile (the same template, and tile_t_vnni) folds each block's integer sum as Q5_0's vec_dot does (one
+ *    f32 lane per row and token: mul, mul, add): bit for bit that vec_dot, which is matvec's Q5_0;
  *  - the AVX2 Q4_K / Q6_K tiles (q4_k.c, q6_k.c) unpack each block of four rows once for up to
  *    16 tokens and give matvec's four-row pass bit for bit (so the format's vec_dot);
  *  - the AVX2 f32/f16 tiles keep ONE 8-lane accumulator per (row, token) where matvec keeps four,
@@ -24,10 +25,6 @@
  * 16 ymm registers of AVX2 (the compiler takes the rest of the operands from L1). */
 #define F_RM 4
 #define F_RN 3
-/* Q5_0 tiles: 4 rows (matvec's four-row fold) × 4 tokens (its fold keeps one f32 lane per row,
- * so a token costs one register). */
-#define Q_RM 4
-#define Q5_RN 4
 
 /* The scalar reference (and the path of every format without a tile of its own): the format's
  * vec_dot for each (row, token), exactly what llmem_matvec's generic path computes per token. */
@@ -48,7 +45,7 @@ LLMEM_AVX2 static inline __m128 mm_hsum4_avx2(__m256 a0, __m256 a1, __m256 a2, _
   return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-/* The Q8_0/Q4_0 tiles: on plain AVX2 (maddubs + madd, 4 rows × 2 tokens: the 16 ymm registers)
+/* The Q8_0/Q4_0/Q5_0 tiles: on plain AVX2 (maddubs + madd, 4 rows × 2 tokens: the 16 ymm registers)
  * and with AVX-512 VNNI's dpbusd on 256-bit vectors (one instruction for the same exact sums, and
  * AVX-512VL's 32 registers hold 4 rows × 4 tokens); chosen once at load (matmul_range_avx2_vnni). */
 #define TILE_Q_SUFFIX avx2
@@ -62,41 +59,6 @@ LLMEM_AVX2 static inline __m128 mm_hsum4_avx2(__m256 a0, __m256 a1, __m256 a2, _
 #define TILE_Q_RN 4
 #define TILE_Q_DOT(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
 #include "matmul_tile_q.h"
-
-/* A Q_RM × Q5_RN tile of Q5_0 rows (levels 0..31 less 16) against Q8_0 tokens. Q5_0's vec_dot
- * folds each block's exact integer sum as sum + (float)isum·(dw·dx) (q5.c's q5_0_fold: two
- * multiplies and an add, no FMA); the tile takes the same integers (maddubs pairs folded by hadds:
- * exact in any order) and the same three f32 operations on four rows' lanes per token, so each
- * result is dot_q5_0_q8_0's bit for bit. The levels and |w| are built once per block for all
- * Q5_RN tokens (the per-token vec_dot rebuilt them for every token). out[t][r]. */
-LLMEM_AVX2 static void tile_q5_0_avx2(const uint8_t *const w[Q_RM], const uint8_t *const xq[Q5_RN],
-                                      const float *const xd[Q5_RN], size_t nb, float out[Q5_RN][Q_RM]) {
-  __m128 acc[Q5_RN];
-  for (int t = 0; t < Q5_RN; t++) acc[t] = _mm_setzero_ps();
-  const __m256i ones = _mm256_set1_epi16(1), sixteen = _mm256_set1_epi8(16);
-  for (size_t b = 0; b < nb; b++) {
-    __m256i qw[Q_RM], aw[Q_RM];
-    for (int r = 0; r < Q_RM; r++) {
-      const uint8_t *blk = w[r] + b * Q5_0_BYTES;
-      qw[r] = _mm256_sub_epi8(q5_levels_avx2(blk + 2, blk + 6), sixteen);
-      aw[r] = _mm256_sign_epi8(qw[r], qw[r]);
-    }
-    const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16(
-        (short)ld_u16(w[0] + b * Q5_0_BYTES), (short)ld_u16(w[1] + b * Q5_0_BYTES),
-        (short)ld_u16(w[2] + b * Q5_0_BYTES), (short)ld_u16(w[3] + b * Q5_0_BYTES), 0, 0, 0, 0));
-    for (int t = 0; t < Q5_RN; t++) {
-      const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq[t] + b * Q8_0_BYTES + 2));
-      __m256i s[Q_RM];
-      for (int r = 0; r < Q_RM; r++)
-        s[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[r], _mm256_sign_epi8(qx, qw[r])), ones);
-      const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
-      const __m128i isum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-      const __m128 dd = _mm_mul_ps(dw, _mm_set1_ps(xd[t][b]));
-      acc[t] = _mm_add_ps(acc[t], _mm_mul_ps(_mm_cvtepi32_ps(isum), dd));
-    }
-  }
-  for (int t = 0; t < Q5_RN; t++) _mm_storeu_ps(out[t], acc[t]);
-}
 
 /* 8 weights of an f32 or f16 row as f32. */
 LLMEM_AVX2 static inline __m256 load_wf_avx2(int format, const uint8_t *w, size_t i) {
@@ -139,25 +101,7 @@ LLMEM_AVX2 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r
   switch (j->format) {
   case LLMEM_Q8_0: range_q_avx2(LLMEM_Q8_0, j, r0, r1); return;
   case LLMEM_Q4_0: range_q_avx2(LLMEM_Q4_0, j, r0, r1); return;
-  case LLMEM_Q5_0:
-    for (size_t r = r0; r < r1; r += Q_RM) {
-      const uint8_t *w[Q_RM];
-      for (size_t k = 0; k < Q_RM; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
-      for (size_t t = 0; t < n; t += Q5_RN) {
-        const uint8_t *xq[Q5_RN];
-        const float *xd[Q5_RN];
-        for (size_t k = 0; k < Q5_RN; k++) {
-          const size_t tk = t + k < n ? t + k : n - 1;
-          xq[k] = j->xq + tk * j->xq_stride;
-          xd[k] = j->xd + tk * j->xd_stride;
-        }
-        float out[Q5_RN][Q_RM];
-        tile_q5_0_avx2(w, xq, xd, j->cols / 32, out);
-        for (size_t a = 0; a < Q5_RN && t + a < n; a++)
-          for (size_t b = 0; b < Q_RM && r + b < r1; b++) j->y[(t + a) * j->rows + r + b] = out[a][b];
-      }
-    }
-    return;
+  case LLMEM_Q5_0: range_q_avx2(LLMEM_Q5_0, j, r0, r1); return;
   case LLMEM_F32:
   case LLMEM_F16:
     for (size_t r = r0; r < r1; r += F_RM) {
@@ -183,13 +127,141 @@ LLMEM_AVX2 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r
   }
 }
 
-/* matmul_range_avx2 on a CPU with AVX-512 VNNI (+VL): the Q8_0/Q4_0 tiles take their integer
+/* ---- the transposed VNNI tile: 8 rows × T_RN tokens, no horizontal sums ----------------------
+ * The four-row tile folds every (token, block) by three hadds. Here a block of 8 rows is
+ * transposed once (an 8×8 transpose of 4-byte groups: T[g] lane i = row i's values 4g..4g+3) as
+ * unsigned bytes u = w + o (Q8_0: w ^ 0x80, o = 128; Q4_0: nibbles, o = 8; Q5_0: levels, o = 16),
+ * and each token's 4-value groups are broadcast against it: dpbusd(T[g], x_g) adds row i's
+ * products to lane i, so 4 dpbusd give the 8 rows' sums over values 0..15 (A) and 4 more over
+ * 16..31 (B), exactly, with no reduction across lanes. Σ(w+o)·x = Σw·x + o·Σx: o·Σx of each
+ * half is one number per (token, block), computed once per token group (x_off). The sums are
+ * then folded as matvec does: Q8_0/Q4_0 per half by FMA (matvec's lane r is row r's first half,
+ * lane 4+r its second; here lane r of accA and of accB) and the halves added at the end; Q5_0
+ * as its vec_dot (mul, mul, add of A+B). So each result is the four-row tile's bit for bit. */
+#define T_RN 4           /* tokens per register tile */
+#define T_TOKENS 16      /* tokens per group sharing one x_off table */
+#define T_MAX_BLOCKS 256 /* x_off on the stack: 16 tokens × 256 blocks × 2 × 4 B = 32 KB (cols <= 8192) */
+
+/* 8 rows × T_RN tokens over nb blocks; x_off[t][2b + h] = o·Σx over half h of token t's block b. */
+LLMEM_AVX512VNNI static inline __attribute__((always_inline)) void tile_t_vnni(
+    int format, const uint8_t *const w[8], const uint8_t *const xq[T_RN], const float *const xd[T_RN],
+    const int32_t *const x_off[T_RN], size_t nb, float out[T_RN][8]) {
+  const size_t bb = format == LLMEM_Q8_0 ? Q8_0_BYTES : format == LLMEM_Q4_0 ? Q4_0_BYTES : Q5_0_BYTES;
+  __m256 accA[T_RN], accB[T_RN];
+  for (int t = 0; t < T_RN; t++) accA[t] = _mm256_setzero_ps(), accB[t] = _mm256_setzero_ps();
+  for (size_t b = 0; b < nb; b++) {
+    __m256i u[8];
+    for (int r = 0; r < 8; r++) {
+      const uint8_t *blk = w[r] + b * bb;
+      if (format == LLMEM_Q8_0) {
+        u[r] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 2)), _mm256_set1_epi8((char)0x80));
+      } else if (format == LLMEM_Q4_0) {
+        const __m128i raw = _mm_loadu_si128((const __m128i *)(blk + 2));
+        u[r] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
+      } else {
+        u[r] = q5_levels_avx2(blk + 2, blk + 6);
+      }
+    }
+    /* 8×8 transpose of 32-bit groups: T[g] lane i = u[i] group g. */
+    const __m256i a0 = _mm256_unpacklo_epi32(u[0], u[1]), a1 = _mm256_unpackhi_epi32(u[0], u[1]);
+    const __m256i a2 = _mm256_unpacklo_epi32(u[2], u[3]), a3 = _mm256_unpackhi_epi32(u[2], u[3]);
+    const __m256i a4 = _mm256_unpacklo_epi32(u[4], u[5]), a5 = _mm256_unpackhi_epi32(u[4], u[5]);
+    const __m256i a6 = _mm256_unpacklo_epi32(u[6], u[7]), a7 = _mm256_unpackhi_epi32(u[6], u[7]);
+    const __m256i b0 = _mm256_unpacklo_epi64(a0, a2), b1 = _mm256_unpackhi_epi64(a0, a2);
+    const __m256i b2 = _mm256_unpacklo_epi64(a1, a3), b3 = _mm256_unpackhi_epi64(a1, a3);
+    const __m256i b4 = _mm256_unpacklo_epi64(a4, a6), b5 = _mm256_unpackhi_epi64(a4, a6);
+    const __m256i b6 = _mm256_unpacklo_epi64(a5, a7), b7 = _mm256_unpackhi_epi64(a5, a7);
+    /* b0: rows 0-3 group 0 | group 4; b4: rows 4-7 group 0 | group 4; b1: group 1|5, b2: 2|6, b3: 3|7. */
+    const __m256i T[8] = {
+        _mm256_permute2x128_si256(b0, b4, 0x20), _mm256_permute2x128_si256(b1, b5, 0x20),
+        _mm256_permute2x128_si256(b2, b6, 0x20), _mm256_permute2x128_si256(b3, b7, 0x20),
+        _mm256_permute2x128_si256(b0, b4, 0x31), _mm256_permute2x128_si256(b1, b5, 0x31),
+        _mm256_permute2x128_si256(b2, b6, 0x31), _mm256_permute2x128_si256(b3, b7, 0x31)};
+    __m128i h16[2];
+    for (int k = 0; k < 2; k++)
+      h16[k] = _mm_setr_epi16((short)ld_u16(w[4 * k] + b * bb), (short)ld_u16(w[4 * k + 1] + b * bb),
+                              (short)ld_u16(w[4 * k + 2] + b * bb), (short)ld_u16(w[4 * k + 3] + b * bb), 0, 0, 0, 0);
+    const __m256 dw = _mm256_cvtph_ps(_mm_unpacklo_epi64(h16[0], h16[1]));
+    for (int t = 0; t < T_RN; t++) {
+      const uint8_t *x = xq[t] + b * Q8_0_BYTES + 2;
+      __m256i A = _mm256_set1_epi32(-x_off[t][2 * b]), B = _mm256_set1_epi32(-x_off[t][2 * b + 1]);
+      for (int g = 0; g < 4; g++) {
+        int32_t xa, xb;
+        memcpy(&xa, x + 4 * g, 4);
+        memcpy(&xb, x + 16 + 4 * g, 4);
+        A = _mm256_dpbusd_epi32(A, T[g], _mm256_set1_epi32(xa));
+        B = _mm256_dpbusd_epi32(B, T[4 + g], _mm256_set1_epi32(xb));
+      }
+      const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(xd[t][b]));
+      if (format == LLMEM_Q5_0) {
+        accA[t] = _mm256_add_ps(accA[t], _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(A, B)), d));
+      } else {
+        accA[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(A), accA[t]);
+        accB[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(B), accB[t]);
+      }
+    }
+  }
+  for (int t = 0; t < T_RN; t++)
+    _mm256_storeu_ps(out[t], format == LLMEM_Q5_0 ? accA[t] : _mm256_add_ps(accA[t], accB[t]));
+}
+
+LLMEM_AVX512VNNI static inline __attribute__((always_inline)) void range_t_vnni(int format, const llmem_matmul_job *j,
+                                                                                size_t r0, size_t r1) {
+  const size_t n = j->n, nb = j->cols / 32;
+  const int shift = format == LLMEM_Q8_0 ? 7 : format == LLMEM_Q4_0 ? 3 : 4; /* o = 128, 8, 16 */
+  int32_t off[T_TOKENS][2 * T_MAX_BLOCKS];
+  for (size_t t0 = 0; t0 < n; t0 += T_TOKENS) {
+    const size_t tg = n - t0 < T_TOKENS ? n - t0 : T_TOKENS;
+    for (size_t t = 0; t < tg; t++) {
+      const int8_t *x = (const int8_t *)(j->xq + (t0 + t) * j->xq_stride);
+      for (size_t b = 0; b < nb; b++) {
+        int32_t lo = 0, hi = 0;
+        for (int e = 0; e < 16; e++) lo += x[b * Q8_0_BYTES + 2 + e], hi += x[b * Q8_0_BYTES + 18 + e];
+        off[t][2 * b] = lo * (1 << shift);
+        off[t][2 * b + 1] = hi * (1 << shift);
+      }
+    }
+    for (size_t r = r0; r < r1; r += 8) {
+      const uint8_t *w[8];
+      for (size_t k = 0; k < 8; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
+      for (size_t t = 0; t < tg; t += T_RN) {
+        const uint8_t *xq[T_RN];
+        const float *xd[T_RN];
+        const int32_t *xo[T_RN];
+        for (size_t k = 0; k < T_RN; k++) {
+          const size_t tk = t + k < tg ? t + k : tg - 1;
+          xq[k] = j->xq + (t0 + tk) * j->xq_stride;
+          xd[k] = j->xd + (t0 + tk) * j->xd_stride;
+          xo[k] = off[tk];
+        }
+        float out[T_RN][8];
+        tile_t_vnni(format, w, xq, xd, xo, nb, out);
+        for (size_t a = 0; a < T_RN && t + a < tg; a++)
+          for (size_t k = 0; k < 8 && r + k < r1; k++) j->y[(t0 + t + a) * j->rows + r + k] = out[a][k];
+      }
+    }
+  }
+}
+
+/* matmul_range_avx2 on a CPU with AVX-512 VNNI (+VL): the Q8_0/Q4_0/Q5_0 tiles take their integer
  * sums from dpbusd (same bits); everything else is matmul_range_avx2. Chosen once by
  * llmem_select_kernels, as matvec_range_avx2_vnni. */
 LLMEM_AVX512VNNI void matmul_range_avx2_vnni(const llmem_matmul_job *j, size_t r0, size_t r1) {
-  if (j->format == LLMEM_Q8_0) range_q_vnni(LLMEM_Q8_0, j, r0, r1);
-  else if (j->format == LLMEM_Q4_0) range_q_vnni(LLMEM_Q4_0, j, r0, r1);
-  else matmul_range_avx2(j, r0, r1);
+  switch (j->format) {
+  case LLMEM_Q8_0:
+    if (j->cols / 32 <= T_MAX_BLOCKS) range_t_vnni(LLMEM_Q8_0, j, r0, r1);
+    else range_q_vnni(LLMEM_Q8_0, j, r0, r1);
+    return;
+  case LLMEM_Q4_0:
+    if (j->cols / 32 <= T_MAX_BLOCKS) range_t_vnni(LLMEM_Q4_0, j, r0, r1);
+    else range_q_vnni(LLMEM_Q4_0, j, r0, r1);
+    return;
+  case LLMEM_Q5_0:
+    if (j->cols / 32 <= T_MAX_BLOCKS) range_t_vnni(LLMEM_Q5_0, j, r0, r1);
+    else range_q_vnni(LLMEM_Q5_0, j, r0, r1);
+    return;
+  default: matmul_range_avx2(j, r0, r1);
+  }
 }
 #endif
 
@@ -236,10 +308,10 @@ int llmem_matmul(int format, const void *w, size_t rows, size_t cols, const floa
   }
   if (rows == 0 || n == 0) return 0;
   /* Every matrix of a chunk is worth splitting (n tokens of work per row): a few tasks per
-   * thread, whole groups of four rows each, as matvec. */
+   * thread, whole groups of eight rows each (the VNNI tile's; the others take four). */
   const size_t threads = (size_t)llmem_get_threads();
   const size_t tasks = threads == 1 ? 1 : threads * 4 < rows ? threads * 4 : rows;
-  j.chunk = ((rows + tasks - 1) / tasks + 3) & ~(size_t)3;
+  j.chunk = ((rows + tasks - 1) / tasks + 7) & ~(size_t)7;
   llmem_pool_run(matmul_rows, &j, (rows + j.chunk - 1) / j.chunk);
   return 0;
 }
