@@ -20,8 +20,11 @@ const MAX_F32_VALUES = U32_MAX >>> 2;
  * bytes: ~1 ns a call where the intrinsic getters cost ~10 each. The cache holds the two views
  * (not their contents) until the next call brings others, which is all it keeps alive.
  */
-let provenA: unknown = null;
-let provenB: unknown = null;
+// A sentinel no argument can be: starting from null, dotF32(null, …) matched "proven" and the
+// probe `a[n - 1]` threw a TypeError.
+const NONE_PROVEN: unique symbol = Symbol("none proven");
+let provenA: unknown = NONE_PROVEN;
+let provenB: unknown = NONE_PROVEN;
 
 function isEngineF32(v: unknown): boolean {
   return typedArrayKind(v) === "Float32Array";

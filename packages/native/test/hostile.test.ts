@@ -355,3 +355,14 @@ describe("fuzz finds: every refusal at the native door is an LlmemError naming i
     );
   });
 });
+
+test.if(native.available)(
+  "fuzz finds: dotF32(null, …) as a process's first dot is an LlmemError (null matched the empty proof cache)",
+  () => {
+    // A fresh process: the proof cache starts empty only once.
+    const code = `import { dotF32 } from "${import.meta.dir}/../src/index.ts";
+try { dotF32(null, new Float32Array(16), 16); console.log("no error"); } catch (e) { console.log(e.constructor.name, e.code ?? ""); }`;
+    const r = Bun.spawnSync(["bun", "-e", code], { stdout: "pipe", stderr: "pipe" });
+    expect(r.stdout.toString().trim()).toBe("LlmemError INVALID_ARGUMENT");
+  },
+);
