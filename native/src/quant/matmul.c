@@ -60,8 +60,8 @@ LLMEM_AVX2 static inline __m128 mm_hsum4_avx2(__m256 a0, __m256 a1, __m256 a2, _
 #define TILE_Q_DOT(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
 #include "matmul_tile_q.h"
 
-/* The transposed 8-row tiles (matmul_tile_t.h): with AVX-512 VNNI for Q8_0/Q4_0/Q5_0 (4 tokens: 32
- * registers); on plain AVX2 for Q4_0/Q5_0 only (2 tokens: 16 registers). */
+/* The transposed 8-row tiles (matmul_tile_t.h): with AVX-512 VNNI for Q8_0/Q4_0/Q5_0 (tokens 4 at
+ * a time: 32 registers); on plain AVX2 for Q4_0/Q5_0 only (2 at a time: 16 registers). */
 #define TILE_T_SUFFIX avx2
 #define TILE_T_ATTR LLMEM_AVX2
 #define TILE_T_RN 2

@@ -23,13 +23,17 @@
 #define TILE_T_CAT(a, b) TILE_T_CAT2(a, b)
 #define TILE_T_NAME(name) TILE_T_CAT(name, TILE_T_SUFFIX)
 
-/* 8 rows × TILE_T_RN tokens over nb blocks; x_off[t][2b + h] = o·Σx over half h of token t's block b. */
+/* 8 rows × nt <= TILE_T_TOKENS tokens over nb blocks (token t's blocks at xq + t*xq_stride, its
+ * f32 scales at xd + t*xd_stride); x_off[t][2b + h] = o·Σx over half h of token t's block b. Each
+ * block of the 8 rows is unpacked and transposed once for all nt tokens (the tokens' accumulators
+ * live in L1); the inner loop takes the tokens TILE_T_RN at a time (a short last group repeats
+ * its last token: computed, not stored). */
 TILE_T_ATTR static inline __attribute__((always_inline)) void TILE_T_NAME(tile_t)(
-    int format, const uint8_t *const w[8], const uint8_t *const xq[TILE_T_RN], const float *const xd[TILE_T_RN],
-    const int32_t *const x_off[TILE_T_RN], size_t nb, float out[TILE_T_RN][8]) {
+    int format, const uint8_t *const w[8], const uint8_t *xq, size_t xq_stride, const float *xd, size_t xd_stride,
+    const int32_t x_off[][2 * TILE_T_MAX_BLOCKS], size_t nt, size_t nb, float out[][8]) {
   const size_t bb = format == LLMEM_Q8_0 ? Q8_0_BYTES : format == LLMEM_Q4_0 ? Q4_0_BYTES : Q5_0_BYTES;
-  __m256 accA[TILE_T_RN], accB[TILE_T_RN];
-  for (int t = 0; t < TILE_T_RN; t++) accA[t] = _mm256_setzero_ps(), accB[t] = _mm256_setzero_ps();
+  __m256 accA[TILE_T_TOKENS + TILE_T_RN], accB[TILE_T_TOKENS + TILE_T_RN];
+  for (size_t t = 0; t < nt + TILE_T_RN; t++) accA[t] = _mm256_setzero_ps(), accB[t] = _mm256_setzero_ps();
   for (size_t b = 0; b < nb; b++) {
     __m256i u[8];
     for (int r = 0; r < 8; r++) {
@@ -63,26 +67,31 @@ TILE_T_ATTR static inline __attribute__((always_inline)) void TILE_T_NAME(tile_t
       h16[k] = _mm_setr_epi16((short)ld_u16(w[4 * k] + b * bb), (short)ld_u16(w[4 * k + 1] + b * bb),
                               (short)ld_u16(w[4 * k + 2] + b * bb), (short)ld_u16(w[4 * k + 3] + b * bb), 0, 0, 0, 0);
     const __m256 dw = _mm256_cvtph_ps(_mm_unpacklo_epi64(h16[0], h16[1]));
-    for (int t = 0; t < TILE_T_RN; t++) {
-      const uint8_t *x = xq[t] + b * Q8_0_BYTES + 2;
-      __m256i A = _mm256_set1_epi32(-x_off[t][2 * b]), B = _mm256_set1_epi32(-x_off[t][2 * b + 1]);
-      for (int g = 0; g < 4; g++) {
-        int32_t xa, xb;
-        memcpy(&xa, x + 4 * g, 4);
-        memcpy(&xb, x + 16 + 4 * g, 4);
-        A = TILE_T_DOT(A, T[g], _mm256_set1_epi32(xa));
-        B = TILE_T_DOT(B, T[4 + g], _mm256_set1_epi32(xb));
-      }
-      const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(xd[t][b]));
-      if (format == LLMEM_Q5_0) {
-        accA[t] = _mm256_add_ps(accA[t], _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(A, B)), d));
-      } else {
-        accA[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(A), accA[t]);
-        accB[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(B), accB[t]);
+    for (size_t t0 = 0; t0 < nt; t0 += TILE_T_RN) {
+      for (size_t k = 0; k < TILE_T_RN; k++) {
+        const size_t t = t0 + k < nt ? t0 + k : nt - 1;
+        const uint8_t *x = xq + t * xq_stride + b * Q8_0_BYTES + 2;
+        __m256i A = _mm256_set1_epi32(-x_off[t][2 * b]), B = _mm256_set1_epi32(-x_off[t][2 * b + 1]);
+        for (int g = 0; g < 4; g++) {
+          int32_t xa, xb;
+          memcpy(&xa, x + 4 * g, 4);
+          memcpy(&xb, x + 16 + 4 * g, 4);
+          A = TILE_T_DOT(A, T[g], _mm256_set1_epi32(xa));
+          B = TILE_T_DOT(B, T[4 + g], _mm256_set1_epi32(xb));
+        }
+        const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(xd[t * xd_stride + b]));
+        /* a repeated last token accumulates into a spare slot past nt */
+        const size_t slot = t0 + k;
+        if (format == LLMEM_Q5_0) {
+          accA[slot] = _mm256_add_ps(accA[slot], _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(A, B)), d));
+        } else {
+          accA[slot] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(A), accA[slot]);
+          accB[slot] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(B), accB[slot]);
+        }
       }
     }
   }
-  for (int t = 0; t < TILE_T_RN; t++)
+  for (size_t t = 0; t < nt; t++)
     _mm256_storeu_ps(out[t], format == LLMEM_Q5_0 ? accA[t] : _mm256_add_ps(accA[t], accB[t]));
 }
 
@@ -106,21 +115,11 @@ TILE_T_ATTR static inline __attribute__((always_inline)) void TILE_T_NAME(range_
     for (size_t r = r0; r < r1; r += 8) {
       const uint8_t *w[8];
       for (size_t k = 0; k < 8; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
-      for (size_t t = 0; t < tg; t += TILE_T_RN) {
-        const uint8_t *xq[TILE_T_RN];
-        const float *xd[TILE_T_RN];
-        const int32_t *xo[TILE_T_RN];
-        for (size_t k = 0; k < TILE_T_RN; k++) {
-          const size_t tk = t + k < tg ? t + k : tg - 1;
-          xq[k] = j->xq + (t0 + tk) * j->xq_stride;
-          xd[k] = j->xd + (t0 + tk) * j->xd_stride;
-          xo[k] = off[tk];
-        }
-        float out[TILE_T_RN][8];
-        TILE_T_NAME(tile_t)(format, w, xq, xd, xo, nb, out);
-        for (size_t a = 0; a < TILE_T_RN && t + a < tg; a++)
-          for (size_t k = 0; k < 8 && r + k < r1; k++) j->y[(t0 + t + a) * j->rows + r + k] = out[a][k];
-      }
+      float out[TILE_T_TOKENS][8];
+      TILE_T_NAME(tile_t)(format, w, j->xq + t0 * j->xq_stride, j->xq_stride, j->xd + t0 * j->xd_stride, j->xd_stride,
+                          off, tg, nb, out);
+      for (size_t a = 0; a < tg; a++)
+        for (size_t k = 0; k < 8 && r + k < r1; k++) j->y[(t0 + a) * j->rows + r + k] = out[a][k];
     }
   }
 }
