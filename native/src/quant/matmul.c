@@ -164,6 +164,9 @@ LLMEM_AVX512VNNI void matmul_range_avx2_vnni(const llmem_matmul_job *j, size_t r
     if (j->cols / 32 <= TILE_T_MAX_BLOCKS) range_t_vnni(LLMEM_Q5_0, j, r0, r1);
     else range_q_vnni(LLMEM_Q5_0, j, r0, r1);
     return;
+  case LLMEM_Q4_K:
+    matmul_rows_q4_k_vnni(j->w, j->row_bytes, r0, r1, j->xq, j->xq_stride, j->n, j->cols, j->y, j->rows);
+    return;
   default: matmul_range_avx2(j, r0, r1);
   }
 }

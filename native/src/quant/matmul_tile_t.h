@@ -47,21 +47,8 @@ TILE_T_ATTR static inline __attribute__((always_inline)) void TILE_T_NAME(tile_t
         u[r] = q5_levels_avx2(blk + 2, blk + 6);
       }
     }
-    /* 8×8 transpose of 32-bit groups: T[g] lane i = u[i] group g. */
-    const __m256i a0 = _mm256_unpacklo_epi32(u[0], u[1]), a1 = _mm256_unpackhi_epi32(u[0], u[1]);
-    const __m256i a2 = _mm256_unpacklo_epi32(u[2], u[3]), a3 = _mm256_unpackhi_epi32(u[2], u[3]);
-    const __m256i a4 = _mm256_unpacklo_epi32(u[4], u[5]), a5 = _mm256_unpackhi_epi32(u[4], u[5]);
-    const __m256i a6 = _mm256_unpacklo_epi32(u[6], u[7]), a7 = _mm256_unpackhi_epi32(u[6], u[7]);
-    const __m256i b0 = _mm256_unpacklo_epi64(a0, a2), b1 = _mm256_unpackhi_epi64(a0, a2);
-    const __m256i b2 = _mm256_unpacklo_epi64(a1, a3), b3 = _mm256_unpackhi_epi64(a1, a3);
-    const __m256i b4 = _mm256_unpacklo_epi64(a4, a6), b5 = _mm256_unpackhi_epi64(a4, a6);
-    const __m256i b6 = _mm256_unpacklo_epi64(a5, a7), b7 = _mm256_unpackhi_epi64(a5, a7);
-    /* b0: rows 0-3 group 0 | group 4; b4: rows 4-7 group 0 | group 4; b1: group 1|5, b2: 2|6, b3: 3|7. */
-    const __m256i T[8] = {
-        _mm256_permute2x128_si256(b0, b4, 0x20), _mm256_permute2x128_si256(b1, b5, 0x20),
-        _mm256_permute2x128_si256(b2, b6, 0x20), _mm256_permute2x128_si256(b3, b7, 0x20),
-        _mm256_permute2x128_si256(b0, b4, 0x31), _mm256_permute2x128_si256(b1, b5, 0x31),
-        _mm256_permute2x128_si256(b2, b6, 0x31), _mm256_permute2x128_si256(b3, b7, 0x31)};
+    __m256i T[8];
+    transpose8x8_epi32_avx2(u, T);
     __m128i h16[2];
     for (int k = 0; k < 2; k++)
       h16[k] = _mm_setr_epi16((short)ld_u16(w[4 * k] + b * bb), (short)ld_u16(w[4 * k + 1] + b * bb),
