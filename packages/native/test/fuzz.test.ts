@@ -6,7 +6,7 @@
  * the argument, and every buffer the call was given reads the same afterwards, including the
  * guard bytes after each view: nothing was written, in bounds or out.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, test } from "bun:test";
 import { FORMATS, typedArrayKind } from "@llmem/core";
 import {
   anyView,
