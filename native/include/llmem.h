@@ -362,9 +362,12 @@ LLMEM_API int llmem_metal_dequantize_checked(int format, const void *src, size_t
 
 /* scratch: llmem_matvec's (cols/32*4 + x in the vec_dot format; 0 bytes for f32/f16); matmul's
  * n * llmem_matmul_scratch_stride. */
-LLMEM_API int llmem_matvec_checked(int format, const void *w, size_t w_bytes, size_t rows, size_t cols,
-                                   const float *x, size_t x_bytes, float *y, size_t y_bytes, void *scratch,
-                                   size_t scratch_bytes);
+/* matvec takes 32-bit sizes beside w's (decode calls it ~50 times per token; each u64 argument
+ * costs bun:ffi ~3 ns more than a u32): the binding clamps capacities, which only makes the
+ * checks stricter. */
+LLMEM_API int llmem_matvec_checked(int format, const void *w, size_t w_bytes, uint32_t rows, uint32_t cols,
+                                   const float *x, uint32_t x_bytes, float *y, uint32_t y_bytes, void *scratch,
+                                   uint32_t scratch_bytes);
 LLMEM_API int llmem_matmul_checked(int format, const void *w, size_t w_bytes, size_t rows, size_t cols,
                                    const float *x, size_t x_bytes, size_t n, float *y, size_t y_bytes,
                                    void *scratch, size_t scratch_bytes);

@@ -154,8 +154,8 @@ static int matrix_fit(int format, size_t w_bytes, size_t rows, size_t cols, size
   return 0;
 }
 
-int llmem_matvec_checked(int format, const void *w, size_t w_bytes, size_t rows, size_t cols, const float *x,
-                         size_t x_bytes, float *y, size_t y_bytes, void *scratch, size_t scratch_bytes) {
+int llmem_matvec_checked(int format, const void *w, size_t w_bytes, uint32_t rows, uint32_t cols, const float *x,
+                         uint32_t x_bytes, float *y, uint32_t y_bytes, void *scratch, uint32_t scratch_bytes) {
   const int e = matrix_fit(format, w_bytes, rows, cols, x_bytes, 1, y_bytes);
   if (e) return e;
   if (matvec_scratch_need(format, cols) > (scratch ? scratch_bytes : 0)) return LLMEM_EBOUNDS;

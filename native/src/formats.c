@@ -117,7 +117,10 @@ void llmem_select_kernels(int isa) {
       PICK(kv_scores),    PICK(kv_weighted_rows), PICK(kv_weighted_rows_f16), PICK(kv_softmax),   PICK(kv_q4),       PICK(matvec_range),
       PICK(matmul_range)};
 #if LLMEM_X86
-  if (isa == LLMEM_ISA_AVX2 && vnni_wanted && llmem_cpu_has_vnni()) llmem_isa_kernels_active.matvec_range = matvec_range_avx2_vnni;
+  if (isa == LLMEM_ISA_AVX2 && vnni_wanted && llmem_cpu_has_vnni()) {
+    llmem_isa_kernels_active.matvec_range = matvec_range_avx2_vnni;
+    llmem_isa_kernels_active.matmul_range = matmul_range_avx2_vnni;
+  }
 #endif
 }
 

@@ -189,9 +189,13 @@ void matvec_rows_iq4_xs_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size
  * matvec four-row pass's (quant/q4_k.c, q6_k.c; matmul). */
 void matmul_rows_q4_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq,
                            size_t xq_stride, size_t n, size_t cols, float *y, size_t y_stride);
+/* matmul_rows_q4_k_avx2 with AVX-512 VNNI (8-row transposed tiles, same bits; quant/q4_k.c). */
+void matmul_rows_q4_k_vnni(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq,
+                           size_t xq_stride, size_t n, size_t cols, float *y, size_t y_stride);
 void matmul_rows_q6_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq,
                            size_t xq_stride, size_t n, size_t cols, float *y, size_t y_stride);
 void matmul_range_generic(const llmem_matmul_job *j, size_t r0, size_t r1);
 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r1);
+void matmul_range_avx2_vnni(const llmem_matmul_job *j, size_t r0, size_t r1);
 
 #endif

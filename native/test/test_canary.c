@@ -257,8 +257,8 @@ typedef struct {
 
 static int c_matvec(gbuf *b, const size_t *c, const void *x) {
   const matrix_case *m = x;
-  return llmem_matvec_checked(m->format, b[0].p, c[0], m->rows, m->cols, (float *)(void *)b[1].p, c[1],
-                              (float *)(void *)b[2].p, c[2], b[3].p, c[3]);
+  return llmem_matvec_checked(m->format, b[0].p, c[0], (uint32_t)m->rows, (uint32_t)m->cols, (float *)(void *)b[1].p,
+                              (uint32_t)c[1], (float *)(void *)b[2].p, (uint32_t)c[2], b[3].p, (uint32_t)c[3]);
 }
 static int c_matmul(gbuf *b, const size_t *c, const void *x) {
   const matrix_case *m = x;

@@ -2,6 +2,8 @@
  * the binding reads matches it, and llmem_set_isa swaps in exactly the chosen ISA's kernels. */
 #include "harness.h"
 #include "../src/formats.h"
+#include "../src/quant/k_quants.h"
+#include "../src/quant/quant_internal.h"
 
 static void test_rows(void) {
   CHECK(llmem_format_count() == LLMEM_FORMAT_COUNT, "count %d", llmem_format_count());
@@ -36,6 +38,23 @@ static void test_rows(void) {
   CHECK(llmem_format_name(LLMEM_FORMAT_COUNT) == NULL && llmem_format_name(-1) == NULL, "name past the table");
 }
 
+/* The kernels' compile-time block layouts (quant_internal.h, k_quants.h) are the table's rows:
+ * the hot loops use the constants, the binding the table, so the two must not drift. */
+static void test_layout_constants(void) {
+  const struct {
+    int format;
+    int bytes;
+  } layouts[] = {{LLMEM_Q8_0, Q8_0_BYTES}, {LLMEM_Q4_0, Q4_0_BYTES}, {LLMEM_Q4_1, Q4_1_BYTES},
+                 {LLMEM_Q8_1, Q8_1_BYTES}, {LLMEM_Q5_0, Q5_0_BYTES}, {LLMEM_Q5_1, Q5_1_BYTES},
+                 {LLMEM_Q8_K, Q8_K_BYTES}, {LLMEM_Q2_K, Q2_K_BYTES}, {LLMEM_Q3_K, Q3_K_BYTES},
+                 {LLMEM_Q4_K, Q4_K_BYTES}, {LLMEM_Q5_K, Q5_K_BYTES}, {LLMEM_Q6_K, Q6_K_BYTES}};
+  for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
+    const llmem_format_traits *t = &llmem_formats[layouts[i].format];
+    CHECK((int)t->block_bytes == layouts[i].bytes, "%s: table %u bytes, kernels' constant %d", t->name,
+          (unsigned)t->block_bytes, layouts[i].bytes);
+  }
+}
+
 /* The active kernels are the chosen ISA's where it has one, else the scalar reference. */
 static void test_selection(void) {
   const int n = t_isa_count();
@@ -65,6 +84,7 @@ static void test_selection(void) {
 
 int main(void) {
   test_rows();
+  test_layout_constants();
   test_selection();
   return t_finish("formats");
 }

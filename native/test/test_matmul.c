@@ -1,11 +1,14 @@
 /* llmem_matmul (batched prefill) against llmem_matvec token by token: every matrix format,
- * every ISA, 1..3 threads, chunks whose token and row counts leave short last tiles. */
+ * every ISA (on AVX2 with and without its AVX-512 VNNI tiles when the CPU has them), 1..3
+ * threads, chunks whose token and row counts leave short last tiles. */
+#include "../src/formats.h" /* llmem_use_vnni: internal */
 #include "quant_test_util.h"
 
 static const char *fname(int f) { return (void)QT_NAMES, llmem_format_name(f); }
 
 int main(void) {
   const int nisa = t_isa_count();
+  const int has_vnni = llmem_use_vnni(1) == 0;
   const size_t shapes[][2] = {{1, 32}, {3, 64}, {17, 96}, {64, 256}, {70, 768}, {257, 1024}};
   const size_t counts[] = {1, 2, 3, 5, 8, 17};
   const int formats[] = {LLMEM_F32, LLMEM_F16, LLMEM_Q8_0, LLMEM_Q4_0, LLMEM_Q4_K, LLMEM_Q6_K, LLMEM_Q5_0};
@@ -30,29 +33,31 @@ int main(void) {
       CHECK(stride % 64 == 0 && (fmt == LLMEM_F32 || fmt == LLMEM_F16 ? stride == 0 : stride >= cols),
             "%s scratch stride %zu", fname(fmt), stride);
       uint8_t *scratch = stride ? malloc(nmax * stride) : NULL;
-      for (int k = 0; k < nisa; k++) {
-        llmem_set_isa(t_isas[k]);
-        const int exact = t_isas[k] == LLMEM_ISA_SCALAR || (fmt != LLMEM_F32 && fmt != LLMEM_F16);
-        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
-          const size_t n = counts[c];
-          llmem_set_threads(1);
-          for (size_t t = 0; t < n; t++) llmem_matvec(fmt, w, rows, cols, x + t * cols, want + t * rows, vscratch);
-          for (int threads = 1; threads <= 3; threads++) {
-            llmem_set_threads(threads);
-            for (size_t i = 0; i < n * rows; i++) got[i] = NAN;
-            CHECK(llmem_matmul(fmt, w, rows, cols, x, n, got, scratch) == 0, "matmul %s", fname(fmt));
-            double worst = 0;
-            for (size_t i = 0; i < n * rows; i++) {
-              const double e = fabs((double)got[i] - want[i]);
-              worst = isnan(e) ? INFINITY : e > worst ? e : worst;
+      for (int k = 0; k < nisa; k++)
+        for (int vnni = t_isas[k] == LLMEM_ISA_AVX2 && has_vnni; vnni >= 0; vnni--) {
+          llmem_set_isa(t_isas[k]);
+          llmem_use_vnni(vnni);
+          const int exact = t_isas[k] == LLMEM_ISA_SCALAR || (fmt != LLMEM_F32 && fmt != LLMEM_F16);
+          for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+            const size_t n = counts[c];
+            llmem_set_threads(1);
+            for (size_t t = 0; t < n; t++) llmem_matvec(fmt, w, rows, cols, x + t * cols, want + t * rows, vscratch);
+            for (int threads = 1; threads <= 3; threads++) {
+              llmem_set_threads(threads);
+              for (size_t i = 0; i < n * rows; i++) got[i] = NAN;
+              CHECK(llmem_matmul(fmt, w, rows, cols, x, n, got, scratch) == 0, "matmul %s", fname(fmt));
+              double worst = 0;
+              for (size_t i = 0; i < n * rows; i++) {
+                const double e = fabs((double)got[i] - want[i]);
+                worst = isnan(e) ? INFINITY : e > worst ? e : worst;
+              }
+              /* f32/f16 tiles keep one accumulator per pair where matvec keeps four. */
+              const double tol = exact ? 0 : 1e-6 * (double)cols;
+              CHECK(worst <= tol, "%s%s %s %zux%zu n=%zu threads=%d: error %g vs matvec", llmem_isa_name(t_isas[k]),
+                    vnni ? "+vnni" : "", fname(fmt), rows, cols, n, threads, worst);
             }
-            /* f32/f16 tiles keep one accumulator per pair where matvec keeps four. */
-            const double tol = exact ? 0 : 1e-6 * (double)cols;
-            CHECK(worst <= tol, "%s %s %zux%zu n=%zu threads=%d: error %g vs matvec", llmem_isa_name(t_isas[k]),
-                  fname(fmt), rows, cols, n, threads, worst);
           }
         }
-      }
       /* Refusals: a missing scratch where x must be quantized, partial blocks, non-matrix rows. */
       if (stride) CHECK(llmem_matmul(fmt, w, rows, cols, x, 2, got, NULL) == -1, "%s without scratch", fname(fmt));
       if (desc[0] > 1)
@@ -64,6 +69,8 @@ int main(void) {
     llmem_set_threads(1);
     free(wf), free(x), free(want), free(got), free(w), free(vscratch);
   }
-  printf("matmul tiles ran on %s (against the scalar reference)\n", llmem_isa_name(t_isas[nisa - 1]));
+  llmem_use_vnni(has_vnni);
+  printf("matmul tiles ran on %s%s (against matvec on the same ISA)\n", llmem_isa_name(t_isas[nisa - 1]),
+         has_vnni ? ", with and without VNNI" : "");
   return t_finish("matmul");
 }

@@ -1,7 +1,7 @@
 /**
- * The element-wise steps of a prefill chunk over all of its rows at once: libllmem's (one native
- * call per step, bit for bit math.ts: native/src/kernels/rows.c) when it is loaded, otherwise
- * math.ts row by row, the reference.
+ * The element-wise steps of a prefill chunk over all of its rows at once, and of one decode token
+ * (a one-row chunk): libllmem's (one native call per step, bit for bit math.ts:
+ * native/src/kernels/rows.c) when it is loaded, otherwise math.ts row by row, the reference.
  */
 import { nativeAdd, nativeRmsnormRows, nativeRopeRows, nativeSwiglu } from "@llmem/native";
 import type { ChunkRows } from "./chunk.ts";
@@ -16,6 +16,35 @@ export function normRows(nm: Numerics, out: ChunkRows, x: ChunkRows, weight: Flo
     if (nm.style === "ggml") rmsnormGgml(out.rows[t]!, x.rows[t]!, weight, dim, nm.rmsEps);
     else rmsnorm(out.rows[t]!, x.rows[t]!, weight, dim);
   }
+}
+
+/** One decode token's RMSNorm: out = RMSNorm(x[0..dim)) ⊙ weight (out may be x); one native call. */
+export function normRow(
+  nm: Numerics,
+  out: Float32Array,
+  x: Float32Array,
+  weight: Float32Array,
+  dim: number,
+): void {
+  if (nativeRmsnormRows(nm.style, x, weight, 1, dim, nm.rmsEps, out)) return;
+  if (nm.style === "ggml") rmsnormGgml(out, x, weight, dim, nm.rmsEps);
+  else rmsnorm(out, x, weight, dim);
+}
+
+/** One decode token's RoPE over v[0..size) (size: a multiple of headSize) by one position's cos/sin. */
+export function ropeRow(
+  nm: Numerics,
+  v: Float32Array,
+  size: number,
+  headSize: number,
+  cos: Float32Array,
+  sin: Float32Array,
+): void {
+  const dims = nm.style === "ggml" ? nm.ropeDims : headSize;
+  const neox = nm.style === "ggml" && nm.ropeNeox;
+  if (nativeRopeRows(v, 1, size, headSize, dims, neox, cos, sin, cos.length)) return;
+  if (nm.style === "ggml") ropeGgml(v, size, headSize, dims, neox, cos, sin);
+  else rope(v, size, headSize, cos, sin);
 }
 
 /** Rotates rows t < n of v by position t's angles (cos/sin rows: headSize/2 floats each). */

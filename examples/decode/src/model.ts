@@ -8,21 +8,11 @@ import { Arena } from "@llmem/arena";
 import type { Checkpoint } from "./checkpoint.ts";
 import { checkpointWeights } from "./checkpoint-weights.ts";
 import { ChunkBuffers, firstRows } from "./chunk.ts";
-import { addAll, normRows, ropeRows, swigluAll } from "./chunk-steps.ts";
+import { addAll, normRow, normRows, ropeRow, ropeRows, swigluAll } from "./chunk-steps.ts";
 import { headSize, kvDim, type ModelConfig } from "./config.ts";
 import type { KvSequence } from "./kv.ts";
 import { applyLinear, applyLinearChunk, LinearScratch } from "./linear.ts";
-import {
-  accumulate,
-  rmsnorm,
-  rmsnormGgml,
-  rope,
-  ropeGgml,
-  ropeTable,
-  ropeTableGgml,
-  swiglu,
-  swigluGgml,
-} from "./math.ts";
+import { ropeTable, ropeTableGgml } from "./math.ts";
 import type { MatvecKernels, WeightFormat, WeightMatrix } from "./matvec.ts";
 import {
   type EmbeddingTable,
@@ -156,34 +146,30 @@ export class Transformer {
     this.embedding.row(token, x);
     if (ggml) ropeTableGgml(pos, n.ropeDims, n.ropeTheta, s.cos, s.sin);
     else ropeTable(pos, hs, s.cos, s.sin);
-    const norm = (o: Float32Array, v: Float32Array, weight: Float32Array) =>
-      ggml ? rmsnormGgml(o, v, weight, dim, n.rmsEps) : rmsnorm(o, v, weight, dim);
-    const rotate = (v: Float32Array, size: number) =>
-      ggml ? ropeGgml(v, size, hs, n.ropeDims, n.ropeNeox, s.cos, s.sin) : rope(v, size, hs, s.cos, s.sin);
+    // Element-wise steps: chunk-steps.ts as one-row chunks (one native call each, bit for bit math.ts).
     kv.beginStep(token);
     for (let l = 0; l < c.nLayers; l++) {
       const w = this.layers[l]!;
-      norm(s.xb, x, w.rmsAtt);
+      normRow(n, s.xb, x, w.rmsAtt, dim);
       this.linear(w.wq, s.xb, s.q);
       this.linear(w.wk, s.xb, s.k);
       this.linear(w.wv, s.xb, s.v);
-      rotate(s.q, dim);
-      rotate(s.k, kvd);
+      ropeRow(n, s.q, dim, hs, s.cos, s.sin);
+      ropeRow(n, s.k, kvd, hs, s.cos, s.sin);
       kv.write(l, s.k, s.v);
       kv.attend(l, s.q, s.xb);
       this.linear(w.wo, s.xb, s.xb2);
-      accumulate(x, s.xb2, dim);
-      norm(s.xb, x, w.rmsFfn);
+      addAll(x, s.xb2, dim);
+      normRow(n, s.xb, x, w.rmsFfn, dim);
       this.linear(w.w1, s.xb, s.hb);
       this.linear(w.w3, s.xb, s.hb2);
-      if (ggml) swigluGgml(s.hb, s.hb2, hiddenDim);
-      else swiglu(s.hb, s.hb2, hiddenDim);
+      swigluAll(n, s.hb, s.hb2, hiddenDim);
       this.linear(w.w2, s.hb, s.xb);
-      accumulate(x, s.xb, dim);
+      addAll(x, s.xb, dim);
     }
     kv.end();
     if (!wantLogits) return s.logits;
-    norm(x, x, this.rmsFinal);
+    normRow(n, x, x, this.rmsFinal, dim);
     this.linear(this.classifier, x, s.logits);
     return s.logits;
   }

@@ -7,12 +7,13 @@
  *
  * Results agree with llmem_matvec on each token:
  *  - the scalar path (every ISA's fallback) is the format's vec_dot per (row, token): bit for bit;
- *  - the AVX2 Q8_0/Q4_0 tiles fold four rows' per-block integer sums into one 8-lane
- *    accumulator per token exactly as matvec's four-row kernel does, with the same final
+ *  - the AVX2 Q8_0/Q4_0 tiles (matmul_tile_q.h) fold four rows' per-block integer sums into one
+ *    8-lane accumulator per token exactly as matvec's four-row kernel does, with the same final
  *    reduction: bit for bit too (matvec's streaming one-row kernel, for matrices ≥ 16 MB,
- *    sums in another order);
- *  - the AVX2 Q5_0 tile folds each block's integer sum as Q5_0's vec_dot does (one f32 lane per
- *    row and token, mul, mul, add): bit for bit that vec_dot, which is what matvec runs for Q5_0;
+ *    sums in another order); with AVX-512 VNNI the transposed 8-row tile (tile_t_vnni) gets
+ *    the same integers without horizontal sums and folds them in the same lanes: the same bits;
+ *  - the Q5_0 tile (the same template, and tile_t_vnni) folds each block's integer sum as Q5_0's vec_dot does (one
+ *    f32 lane per row and token: mul, mul, add): bit for bit that vec_dot, which is matvec's Q5_0;
  *  - the AVX2 Q4_K / Q6_K tiles (q4_k.c, q6_k.c) unpack each block of four rows once for up to
  *    16 tokens and give matvec's four-row pass bit for bit (so the format's vec_dot);
  *  - the AVX2 f32/f16 tiles keep ONE 8-lane accumulator per (row, token) where matvec keeps four,
@@ -24,12 +25,6 @@
  * 16 ymm registers of AVX2 (the compiler takes the rest of the operands from L1). */
 #define F_RM 4
 #define F_RN 3
-/* Block formats: 4 rows (matvec's four-row fold, reused) × 2 tokens; each pair also needs
- * its sign-adjusted copy of the activation block. */
-#define Q_RM 4
-#define Q_RN 2
-/* Q5_0: 4 rows × 4 tokens (its fold keeps one f32 lane per row, so a token costs one register). */
-#define Q5_RN 4
 
 /* The scalar reference (and the path of every format without a tile of its own): the format's
  * vec_dot for each (row, token), exactly what llmem_matvec's generic path computes per token. */
@@ -50,84 +45,34 @@ LLMEM_AVX2 static inline __m128 mm_hsum4_avx2(__m256 a0, __m256 a1, __m256 a2, _
   return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-/* One Q8_0/Q4_0 weight block as 32 signed bytes (Q4_0: nibbles minus 8). */
-LLMEM_AVX2 static inline __m256i load_wq_avx2(int format, const uint8_t *w) {
-  if (format == LLMEM_Q8_0) return _mm256_loadu_si256((const __m256i *)(w + 2));
-  const __m128i raw = _mm_loadu_si128((const __m128i *)(w + 2));
-  return _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F)),
-                         _mm256_set1_epi8(8));
-}
+/* The Q8_0/Q4_0/Q5_0 tiles: on plain AVX2 (maddubs + madd, 4 rows × 2 tokens: the 16 ymm registers)
+ * and with AVX-512 VNNI's dpbusd on 256-bit vectors (one instruction for the same exact sums, and
+ * AVX-512VL's 32 registers hold 4 rows × 4 tokens); chosen once at load (matmul_range_avx2_vnni). */
+#define TILE_Q_SUFFIX avx2
+#define TILE_Q_ATTR LLMEM_AVX2
+#define TILE_Q_RN 2
+#define TILE_Q_DOT(acc, u, s) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))
+#include "matmul_tile_q.h"
 
-/* A Q_RM × Q_RN tile of Q8_0/Q4_0 rows: rows w[0..Q_RM) against tokens xq[0..Q_RN) (x's
- * blocks, scales xd as f32), nb blocks. Per token and block: the four rows' exact integer sums
- * of |w|·(x signed by w) (maddubs; exact since x never holds -128) folded by three hadds (lane
- * r: row r's first 16 products, lane 4+r: its last 16), to f32, times the rows' dw·dx — the
- * arithmetic of matvec's rows4_dot_q_avx2, in the same order, so each token's results are
- * matvec's bit for bit. out[t][r]. */
-LLMEM_AVX2 static void tile_q_avx2(int format, const uint8_t *const w[Q_RM], const uint8_t *const xq[Q_RN],
-                                   const float *const xd[Q_RN], size_t nb, float out[Q_RN][Q_RM]) {
-  const size_t bb = format == LLMEM_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;
-  __m256 acc[Q_RN];
-  for (int t = 0; t < Q_RN; t++) acc[t] = _mm256_setzero_ps();
-  const __m256i ones = _mm256_set1_epi16(1);
-  for (size_t b = 0; b < nb; b++) {
-    __m256i qw[Q_RM], aw[Q_RM];
-    for (int r = 0; r < Q_RM; r++) {
-      qw[r] = load_wq_avx2(format, w[r] + b * bb);
-      aw[r] = _mm256_sign_epi8(qw[r], qw[r]);
-    }
-    const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)ld_u16(w[0] + b * bb), (short)ld_u16(w[1] + b * bb),
-                                                  (short)ld_u16(w[2] + b * bb), (short)ld_u16(w[3] + b * bb), 0, 0,
-                                                  0, 0));
-    for (int t = 0; t < Q_RN; t++) {
-      const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq[t] + b * Q8_0_BYTES + 2));
-      __m256i s[Q_RM];
-      for (int r = 0; r < Q_RM; r++)
-        s[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[r], _mm256_sign_epi8(qx, qw[r])), ones);
-      const __m256 sums =
-          _mm256_cvtepi32_ps(_mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3])));
-      const __m128 d = _mm_mul_ps(dw, _mm_set1_ps(xd[t][b]));
-      acc[t] = _mm256_fmadd_ps(_mm256_set_m128(d, d), sums, acc[t]);
-    }
-  }
-  for (int t = 0; t < Q_RN; t++)
-    _mm_storeu_ps(out[t], _mm_add_ps(_mm256_castps256_ps128(acc[t]), _mm256_extractf128_ps(acc[t], 1)));
-}
+#define TILE_Q_SUFFIX vnni
+#define TILE_Q_ATTR LLMEM_AVX512VNNI
+#define TILE_Q_RN 4
+#define TILE_Q_DOT(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
+#include "matmul_tile_q.h"
 
-/* A Q_RM × Q5_RN tile of Q5_0 rows (levels 0..31 less 16) against Q8_0 tokens. Q5_0's vec_dot
- * folds each block's exact integer sum as sum + (float)isum·(dw·dx) (q5.c's q5_0_fold: two
- * multiplies and an add, no FMA); the tile takes the same integers (maddubs pairs folded by hadds:
- * exact in any order) and the same three f32 operations on four rows' lanes per token, so each
- * result is dot_q5_0_q8_0's bit for bit. The levels and |w| are built once per block for all
- * Q5_RN tokens (the per-token vec_dot rebuilt them for every token). out[t][r]. */
-LLMEM_AVX2 static void tile_q5_0_avx2(const uint8_t *const w[Q_RM], const uint8_t *const xq[Q5_RN],
-                                      const float *const xd[Q5_RN], size_t nb, float out[Q5_RN][Q_RM]) {
-  __m128 acc[Q5_RN];
-  for (int t = 0; t < Q5_RN; t++) acc[t] = _mm_setzero_ps();
-  const __m256i ones = _mm256_set1_epi16(1), sixteen = _mm256_set1_epi8(16);
-  for (size_t b = 0; b < nb; b++) {
-    __m256i qw[Q_RM], aw[Q_RM];
-    for (int r = 0; r < Q_RM; r++) {
-      const uint8_t *blk = w[r] + b * Q5_0_BYTES;
-      qw[r] = _mm256_sub_epi8(q5_levels_avx2(blk + 2, blk + 6), sixteen);
-      aw[r] = _mm256_sign_epi8(qw[r], qw[r]);
-    }
-    const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16(
-        (short)ld_u16(w[0] + b * Q5_0_BYTES), (short)ld_u16(w[1] + b * Q5_0_BYTES),
-        (short)ld_u16(w[2] + b * Q5_0_BYTES), (short)ld_u16(w[3] + b * Q5_0_BYTES), 0, 0, 0, 0));
-    for (int t = 0; t < Q5_RN; t++) {
-      const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq[t] + b * Q8_0_BYTES + 2));
-      __m256i s[Q_RM];
-      for (int r = 0; r < Q_RM; r++)
-        s[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[r], _mm256_sign_epi8(qx, qw[r])), ones);
-      const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
-      const __m128i isum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-      const __m128 dd = _mm_mul_ps(dw, _mm_set1_ps(xd[t][b]));
-      acc[t] = _mm_add_ps(acc[t], _mm_mul_ps(_mm_cvtepi32_ps(isum), dd));
-    }
-  }
-  for (int t = 0; t < Q5_RN; t++) _mm_storeu_ps(out[t], acc[t]);
-}
+/* The transposed 8-row tiles (matmul_tile_t.h): with AVX-512 VNNI for Q8_0/Q4_0/Q5_0 (tokens 4 at
+ * a time: 32 registers); on plain AVX2 for Q4_0/Q5_0 only (2 at a time: 16 registers). */
+#define TILE_T_SUFFIX avx2
+#define TILE_T_ATTR LLMEM_AVX2
+#define TILE_T_RN 2
+#define TILE_T_DOT(acc, u, s) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))
+#include "matmul_tile_t.h"
+
+#define TILE_T_SUFFIX vnni
+#define TILE_T_ATTR LLMEM_AVX512VNNI
+#define TILE_T_RN 4
+#define TILE_T_DOT(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
+#include "matmul_tile_t.h"
 
 /* 8 weights of an f32 or f16 row as f32. */
 LLMEM_AVX2 static inline __m256 load_wf_avx2(int format, const uint8_t *w, size_t i) {
@@ -168,44 +113,14 @@ LLMEM_AVX2 static void tile_f_avx2(int format, const uint8_t *const w[F_RM], con
 LLMEM_AVX2 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r1) {
   const size_t n = j->n;
   switch (j->format) {
-  case LLMEM_Q8_0:
+  case LLMEM_Q8_0: range_q_avx2(LLMEM_Q8_0, j, r0, r1); return;
   case LLMEM_Q4_0:
-    for (size_t r = r0; r < r1; r += Q_RM) {
-      const uint8_t *w[Q_RM];
-      for (size_t k = 0; k < Q_RM; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
-      for (size_t t = 0; t < n; t += Q_RN) {
-        const uint8_t *xq[Q_RN];
-        const float *xd[Q_RN];
-        for (size_t k = 0; k < Q_RN; k++) {
-          const size_t tk = t + k < n ? t + k : n - 1;
-          xq[k] = j->xq + tk * j->xq_stride;
-          xd[k] = j->xd + tk * j->xd_stride;
-        }
-        float out[Q_RN][Q_RM];
-        tile_q_avx2(j->format, w, xq, xd, j->cols / 32, out);
-        for (size_t a = 0; a < Q_RN && t + a < n; a++)
-          for (size_t b = 0; b < Q_RM && r + b < r1; b++) j->y[(t + a) * j->rows + r + b] = out[a][b];
-      }
-    }
+    if (j->cols / 32 <= TILE_T_MAX_BLOCKS) range_t_avx2(LLMEM_Q4_0, j, r0, r1);
+    else range_q_avx2(LLMEM_Q4_0, j, r0, r1);
     return;
   case LLMEM_Q5_0:
-    for (size_t r = r0; r < r1; r += Q_RM) {
-      const uint8_t *w[Q_RM];
-      for (size_t k = 0; k < Q_RM; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
-      for (size_t t = 0; t < n; t += Q5_RN) {
-        const uint8_t *xq[Q5_RN];
-        const float *xd[Q5_RN];
-        for (size_t k = 0; k < Q5_RN; k++) {
-          const size_t tk = t + k < n ? t + k : n - 1;
-          xq[k] = j->xq + tk * j->xq_stride;
-          xd[k] = j->xd + tk * j->xd_stride;
-        }
-        float out[Q5_RN][Q_RM];
-        tile_q5_0_avx2(w, xq, xd, j->cols / 32, out);
-        for (size_t a = 0; a < Q5_RN && t + a < n; a++)
-          for (size_t b = 0; b < Q_RM && r + b < r1; b++) j->y[(t + a) * j->rows + r + b] = out[a][b];
-      }
-    }
+    if (j->cols / 32 <= TILE_T_MAX_BLOCKS) range_t_avx2(LLMEM_Q5_0, j, r0, r1);
+    else range_q_avx2(LLMEM_Q5_0, j, r0, r1);
     return;
   case LLMEM_F32:
   case LLMEM_F16:
@@ -229,6 +144,30 @@ LLMEM_AVX2 void matmul_range_avx2(const llmem_matmul_job *j, size_t r0, size_t r
     matmul_rows_q6_k_avx2(j->w, j->row_bytes, r0, r1, j->xq, j->xq_stride, n, j->cols, j->y, j->rows);
     return;
   default: matmul_range_generic(j, r0, r1);
+  }
+}
+
+/* matmul_range_avx2 on a CPU with AVX-512 VNNI (+VL): the Q8_0/Q4_0/Q5_0 tiles take their integer
+ * sums from dpbusd (same bits); everything else is matmul_range_avx2. Chosen once by
+ * llmem_select_kernels, as matvec_range_avx2_vnni. */
+LLMEM_AVX512VNNI void matmul_range_avx2_vnni(const llmem_matmul_job *j, size_t r0, size_t r1) {
+  switch (j->format) {
+  case LLMEM_Q8_0:
+    if (j->cols / 32 <= TILE_T_MAX_BLOCKS) range_t_vnni(LLMEM_Q8_0, j, r0, r1);
+    else range_q_vnni(LLMEM_Q8_0, j, r0, r1);
+    return;
+  case LLMEM_Q4_0:
+    if (j->cols / 32 <= TILE_T_MAX_BLOCKS) range_t_vnni(LLMEM_Q4_0, j, r0, r1);
+    else range_q_vnni(LLMEM_Q4_0, j, r0, r1);
+    return;
+  case LLMEM_Q5_0:
+    if (j->cols / 32 <= TILE_T_MAX_BLOCKS) range_t_vnni(LLMEM_Q5_0, j, r0, r1);
+    else range_q_vnni(LLMEM_Q5_0, j, r0, r1);
+    return;
+  case LLMEM_Q4_K:
+    matmul_rows_q4_k_vnni(j->w, j->row_bytes, r0, r1, j->xq, j->xq_stride, j->n, j->cols, j->y, j->rows);
+    return;
+  default: matmul_range_avx2(j, r0, r1);
   }
 }
 #endif
@@ -276,10 +215,10 @@ int llmem_matmul(int format, const void *w, size_t rows, size_t cols, const floa
   }
   if (rows == 0 || n == 0) return 0;
   /* Every matrix of a chunk is worth splitting (n tokens of work per row): a few tasks per
-   * thread, whole groups of four rows each, as matvec. */
+   * thread, whole groups of eight rows each (the VNNI tile's; the others take four). */
   const size_t threads = (size_t)llmem_get_threads();
   const size_t tasks = threads == 1 ? 1 : threads * 4 < rows ? threads * 4 : rows;
-  j.chunk = ((rows + tasks - 1) / tasks + 3) & ~(size_t)3;
+  j.chunk = ((rows + tasks - 1) / tasks + 7) & ~(size_t)7;
   llmem_pool_run(matmul_rows, &j, (rows + j.chunk - 1) / j.chunk);
   return 0;
 }

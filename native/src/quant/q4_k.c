@@ -398,6 +398,92 @@ LLMEM_AVX2 void matmul_rows_q4_k_avx2(const uint8_t *w, size_t row_bytes, size_t
 }
 #endif
 
+#if LLMEM_X86
+/* Q4_K matmul with AVX-512 VNNI: 8 rows × up to Q4_K_MM_TOKENS tokens, transposed as the Q8_0
+ * tiles (matmul_tile_t.h): each block's 8 sub-blocks of nibbles are transposed once per 8 rows
+ * (T[j][g] lane i = row i's nibbles of values 32j+4g..+3), then per token 8 dpbusd against x's
+ * broadcast 4-byte groups give the 8 rows' exact sub-block sums S_j, and isum = Σ_j sc_j·S_j,
+ * msum = Σ_j m_j·(x's two 16-value sums of sub-block j) per lane (exact int32: the integers of
+ * rows4_dot_q4_k_avx2). The fold is its own on 8 lanes (d·isum - dmin·msum, mul, mul, sub, add;
+ * no FMA), so out[t][r] equals rows4_dot_q4_k_avx2 of row r and token t bit for bit. */
+LLMEM_AVX512VNNI static void rows8_tile_q4_k_vnni(const uint8_t *const w[8], const uint8_t *y, size_t y_stride,
+                                                  size_t nt, size_t nb, float out[][8]) {
+  __m256 acc[Q4_K_MM_TOKENS];
+  for (size_t t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
+  for (size_t b = 0; b < nb; b++) {
+    __m256i T[8][8], sc[8], mn[8];
+    const uint8_t *x[8];
+    uint8_t scm[8][16]; /* row r: scales 0-7, mins 0-7 */
+    for (int r = 0; r < 8; r++) {
+      x[r] = w[r] + b * Q4_K_BYTES;
+      _mm_storeu_si128((__m128i *)scm[r], q4_k_scales_mins_sse(x[r] + Q4_K_SCALES));
+    }
+    for (int j = 0; j < 8; j++) {
+      sc[j] = _mm256_setr_epi32(scm[0][j], scm[1][j], scm[2][j], scm[3][j], scm[4][j], scm[5][j], scm[6][j], scm[7][j]);
+      mn[j] = _mm256_setr_epi32(scm[0][8 + j], scm[1][8 + j], scm[2][8 + j], scm[3][8 + j], scm[4][8 + j],
+                                scm[5][8 + j], scm[6][8 + j], scm[7][8 + j]);
+    }
+    for (int c = 0; c < 4; c++) {
+      __m256i lo[8], hi[8];
+      for (int r = 0; r < 8; r++) {
+        const __m256i bits = _mm256_loadu_si256((const __m256i *)(x[r] + Q4_K_QS + 32 * c));
+        lo[r] = _mm256_and_si256(bits, _mm256_set1_epi8(0xF));
+        hi[r] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(0xF));
+      }
+      transpose8x8_epi32_avx2(lo, T[2 * c]);
+      transpose8x8_epi32_avx2(hi, T[2 * c + 1]);
+    }
+    __m128i h16[2], m16[2];
+    for (int k = 0; k < 2; k++) {
+      h16[k] = _mm_setr_epi16((short)ld_u16(x[4 * k]), (short)ld_u16(x[4 * k + 1]), (short)ld_u16(x[4 * k + 2]),
+                              (short)ld_u16(x[4 * k + 3]), 0, 0, 0, 0);
+      m16[k] = _mm_setr_epi16((short)ld_u16(x[4 * k] + 2), (short)ld_u16(x[4 * k + 1] + 2),
+                              (short)ld_u16(x[4 * k + 2] + 2), (short)ld_u16(x[4 * k + 3] + 2), 0, 0, 0, 0);
+    }
+    const __m256 dw = _mm256_cvtph_ps(_mm_unpacklo_epi64(h16[0], h16[1]));
+    const __m256 mw = _mm256_cvtph_ps(_mm_unpacklo_epi64(m16[0], m16[1]));
+    for (size_t t = 0; t < nt; t++) {
+      const uint8_t *yt = y + t * y_stride + b * Q8_K_BYTES, *a = yt + Q8_K_QS;
+      __m256i isum = _mm256_setzero_si256(), msum = _mm256_setzero_si256();
+      for (int j = 0; j < 8; j++) {
+        __m256i S = _mm256_setzero_si256();
+        for (int g = 0; g < 8; g++) {
+          int32_t xg;
+          memcpy(&xg, a + 32 * j + 4 * g, 4);
+          S = _mm256_dpbusd_epi32(S, T[j][g], _mm256_set1_epi32(xg));
+        }
+        isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(S, sc[j]));
+        const int32_t p = (int32_t)ld_i16(yt + Q8_K_BSUMS + 4 * j) + ld_i16(yt + Q8_K_BSUMS + 4 * j + 2);
+        msum = _mm256_add_epi32(msum, _mm256_mullo_epi32(mn[j], _mm256_set1_epi32(p)));
+      }
+      const __m256 dy = _mm256_set1_ps(ld_f32(yt));
+      const __m256 d = _mm256_mul_ps(dw, dy), dmin = _mm256_mul_ps(mw, dy);
+      acc[t] = _mm256_add_ps(acc[t], _mm256_sub_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(isum)),
+                                                   _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(msum))));
+    }
+  }
+  for (size_t t = 0; t < nt; t++) _mm256_storeu_ps(out[t], acc[t]);
+}
+
+/* matmul_rows_q4_k_avx2 with the VNNI tile: rows [r0, r1) in groups of 8 (a short last group
+ * repeats its last row: computed, not stored). */
+LLMEM_AVX512VNNI void matmul_rows_q4_k_vnni(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1,
+                                            const uint8_t *xq, size_t xq_stride, size_t n, size_t cols, float *y,
+                                            size_t y_stride) {
+  for (size_t r = r0; r < r1; r += 8) {
+    const uint8_t *rows[8];
+    for (size_t k = 0; k < 8; k++) rows[k] = w + (r + k < r1 ? r + k : r1 - 1) * row_bytes;
+    for (size_t t0 = 0; t0 < n; t0 += Q4_K_MM_TOKENS) {
+      const size_t nt = n - t0 < Q4_K_MM_TOKENS ? n - t0 : Q4_K_MM_TOKENS;
+      float out[Q4_K_MM_TOKENS][8];
+      rows8_tile_q4_k_vnni(rows, xq + t0 * xq_stride, xq_stride, nt, cols / QK_K, out);
+      for (size_t t = 0; t < nt; t++)
+        for (size_t k = 0; k < 8 && r + k < r1; k++) y[(t0 + t) * y_stride + r + k] = out[t][k];
+    }
+  }
+}
+#endif
+
 #if LLMEM_ARM
 void dequantize_q4_k_neon(const void *in, float *y, size_t n) {
   const uint8_t *x = in;

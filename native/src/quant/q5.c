@@ -127,7 +127,6 @@ LLMEM_SCALAR float dot_q5_1_q8_1_scalar(const void *vx, const void *vy, size_t n
 }
 
 #if LLMEM_X86
-
 LLMEM_AVX2 void dequantize_q5_0_avx2(const void *in, float *y, size_t n) {
   const uint8_t *x = in;
   for (size_t b = 0; b < n / 32; b++, x += Q5_0_BYTES, y += 32) {

@@ -166,6 +166,24 @@ LLMEM_AVX2 static inline __m256i q5_levels_avx2(const uint8_t *h, const uint8_t 
   const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
   return _mm256_or_si256(nib, high);
 }
+
+/* 8×8 transpose of 32-bit groups: T[g] lane i = u[i] lane g (the matmul tiles' row-to-lane
+ * layout: lane i then holds row i's 4 bytes of values 4g..4g+3). */
+LLMEM_AVX2 static inline void transpose8x8_epi32_avx2(const __m256i u[8], __m256i T[8]) {
+  const __m256i a0 = _mm256_unpacklo_epi32(u[0], u[1]), a1 = _mm256_unpackhi_epi32(u[0], u[1]);
+  const __m256i a2 = _mm256_unpacklo_epi32(u[2], u[3]), a3 = _mm256_unpackhi_epi32(u[2], u[3]);
+  const __m256i a4 = _mm256_unpacklo_epi32(u[4], u[5]), a5 = _mm256_unpackhi_epi32(u[4], u[5]);
+  const __m256i a6 = _mm256_unpacklo_epi32(u[6], u[7]), a7 = _mm256_unpackhi_epi32(u[6], u[7]);
+  const __m256i b0 = _mm256_unpacklo_epi64(a0, a2), b1 = _mm256_unpackhi_epi64(a0, a2);
+  const __m256i b2 = _mm256_unpacklo_epi64(a1, a3), b3 = _mm256_unpackhi_epi64(a1, a3);
+  const __m256i b4 = _mm256_unpacklo_epi64(a4, a6), b5 = _mm256_unpackhi_epi64(a4, a6);
+  const __m256i b6 = _mm256_unpacklo_epi64(a5, a7), b7 = _mm256_unpackhi_epi64(a5, a7);
+  /* b0: rows 0-3 group 0 | group 4; b4: rows 4-7 group 0 | group 4; b1: group 1|5, b2: 2|6, b3: 3|7. */
+  T[0] = _mm256_permute2x128_si256(b0, b4, 0x20), T[1] = _mm256_permute2x128_si256(b1, b5, 0x20);
+  T[2] = _mm256_permute2x128_si256(b2, b6, 0x20), T[3] = _mm256_permute2x128_si256(b3, b7, 0x20);
+  T[4] = _mm256_permute2x128_si256(b0, b4, 0x31), T[5] = _mm256_permute2x128_si256(b1, b5, 0x31);
+  T[6] = _mm256_permute2x128_si256(b2, b6, 0x31), T[7] = _mm256_permute2x128_si256(b3, b7, 0x31);
+}
 #endif
 
 #if LLMEM_ARM

@@ -1,7 +1,25 @@
 /** A buffer handed out by a BucketPool, valid until it is released or the pool resets. */
-import { LlmemError, type TypedArray, type TypedArrayConstructor } from "@llmem/core";
+import { describeValue, LlmemError, type TypedArray, type TypedArrayConstructor } from "@llmem/core";
 import type { Format } from "@llmem/native";
 import type { Memory } from "./backend.ts";
+
+/** Element bytes of the typed-array constructors a view may be made with. */
+const VIEW_CTORS: ReadonlyMap<unknown, number> = new Map<unknown, number>(
+  [
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float16Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+  ].map((c) => [c, c.BYTES_PER_ELEMENT]),
+);
 
 /** One pooled allocation: memory of one bucket, owned by at most one live handle. */
 export class Slot {
@@ -84,7 +102,39 @@ export class PooledBuffer {
   /** A typed view of the requested bytes (whole elements only), or of `length` elements at `byteOffset`. */
   view<C extends TypedArrayConstructor>(ctor: C, byteOffset = 0, length?: number): InstanceType<C> {
     const buffer = this.buffer;
-    const size = ctor.BYTES_PER_ELEMENT;
+    // One of the engine's typed-array constructors, nothing that merely has BYTES_PER_ELEMENT
+    // (null threw a TypeError here, a look-alike function at `new`, a subclass could lie).
+    const size = VIEW_CTORS.get(ctor);
+    if (size === undefined) {
+      throw new LlmemError("INVALID_ARGUMENT", "ctor must be a typed-array constructor (Float32Array, …)", {
+        argument: "ctor",
+      });
+    }
+    // typeof first: arithmetic on a bigint or a symbol throws a TypeError, on an object runs its valueOf.
+    if (
+      typeof byteOffset !== "number" ||
+      !Number.isInteger(byteOffset) ||
+      byteOffset < 0 ||
+      byteOffset % size !== 0
+    ) {
+      throw new LlmemError("INVALID_ARGUMENT", `byteOffset must be a non-negative multiple of ${size}`, {
+        argument: "byteOffset",
+        value: byteOffset,
+      });
+    }
+    const count = length ?? Math.floor((this.byteLength - byteOffset) / size);
+    if (
+      typeof count !== "number" ||
+      !Number.isInteger(count) ||
+      count < 0 ||
+      byteOffset + count * size > this.capacity
+    ) {
+      throw new LlmemError(
+        "OUT_OF_BOUNDS",
+        `view of ${describeValue(count)} × ${size} bytes at ${byteOffset} exceeds the capacity ${this.capacity}`,
+        { argument: "length", value: length, capacity: this.capacity },
+      );
+    }
     // The last view made of this memory is reused while its buffer is still the live one
     // (always true with detachViews: false), so a step that re-views its buffers allocates nothing.
     const cached = this.slot.lastView;
@@ -93,28 +143,9 @@ export class PooledBuffer {
       cached.buffer === buffer &&
       cached.constructor === ctor &&
       cached.byteOffset === byteOffset &&
-      cached.length === (length ?? Math.floor((this.byteLength - byteOffset) / size))
+      cached.length === count
     ) {
       return cached as InstanceType<C>;
-    }
-    if (typeof size !== "number") {
-      throw new LlmemError("INVALID_ARGUMENT", "ctor must be a typed-array constructor", {
-        argument: "ctor",
-      });
-    }
-    const count = length ?? Math.floor((this.byteLength - byteOffset) / size);
-    if (!Number.isInteger(byteOffset) || byteOffset < 0 || byteOffset % size !== 0) {
-      throw new LlmemError("INVALID_ARGUMENT", `byteOffset must be a non-negative multiple of ${size}`, {
-        argument: "byteOffset",
-        value: byteOffset,
-      });
-    }
-    if (!Number.isInteger(count) || count < 0 || byteOffset + count * size > this.capacity) {
-      throw new LlmemError(
-        "OUT_OF_BOUNDS",
-        `view of ${count} × ${size} bytes at ${byteOffset} exceeds the capacity ${this.capacity}`,
-        { argument: "length", value: length, capacity: this.capacity },
-      );
     }
     const view = new ctor(buffer, byteOffset, count) as InstanceType<C>;
     this.slot.lastView = view;

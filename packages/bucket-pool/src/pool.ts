@@ -188,6 +188,8 @@ export class BucketPool {
     // whose bucket has a free buffer. Everything else (errors, misses, metadata) is allocSlow.
     if (
       meta === undefined &&
+      // typeof first: `>=` on a symbol throws a TypeError and on an object runs its valueOf.
+      typeof byteLength === "number" &&
       byteLength >= 0 &&
       byteLength <= this.maxBytes &&
       Number.isInteger(byteLength)
@@ -224,7 +226,14 @@ export class BucketPool {
     if (!Array.isArray(requests)) {
       throw new LlmemError("INVALID_ARGUMENT", "requests must be an array", { argument: "requests" });
     }
-    const plan = requests.map((r, i) => {
+    // Not `map`: it skips the holes of a sparse array, which then threw a TypeError below.
+    const plan = Array.from({ length: requests.length }, (_, i) => {
+      if (!(i in requests)) {
+        throw new LlmemError("INVALID_ARGUMENT", `requests[${i}] is a hole in a sparse array`, {
+          argument: "requests",
+        });
+      }
+      const r = requests[i];
       const byteLength = typeof r === "number" ? r : (r as { byteLength?: unknown } | null)?.byteLength;
       const ci = this.classFor(byteLength as number, `requests[${i}].byteLength`);
       const meta = typeof r === "number" ? undefined : checkMeta(r, byteLength as number);
@@ -428,7 +437,14 @@ export class BucketPool {
 
   private classFor(byteLength: number, name?: string): number {
     const b = this.bucketing;
-    if (!(byteLength >= 0 && byteLength <= b.maxBytes && Number.isInteger(byteLength))) {
+    if (
+      !(
+        typeof byteLength === "number" &&
+        byteLength >= 0 &&
+        byteLength <= b.maxBytes &&
+        Number.isInteger(byteLength)
+      )
+    ) {
       checkSize(name ?? "byteLength", byteLength, b.maxBytes); // throws with the argument and the limit
     }
     const ci = b.classOf(byteLength);

@@ -31,3 +31,29 @@ test("a sparse sizeClasses array is refused before the pool exists", async () =>
   // biome-ignore lint/suspicious/noSparseArray: the hole is the hostile input
   expectRefused(() => new BucketPool({ bucketing: "fixed", sizeClasses: [1024, , 4096] } as never));
 });
+
+test("fuzz finds: sizes, sparse batches and view constructors are checked without TypeErrors or user code", async () => {
+  const { refusesNaming } = await import("@llmem/core/testing");
+  const { BucketPool } = await import("../src/index.ts");
+  const pool = new BucketPool();
+  const h = pool.alloc(64);
+  const stats = () => pool.stats();
+  // `byteLength >= 0` on the hot path: a symbol threw a TypeError, an object's valueOf ran.
+  refusesNaming(() => pool.alloc(Symbol("n") as never), "byteLength", stats);
+  let ran = false;
+  const sneaky = {
+    valueOf(): number {
+      ran = true;
+      return 64;
+    },
+  };
+  refusesNaming(() => pool.alloc(sneaky as never), "byteLength", stats);
+  expect(ran).toBe(false);
+  // `map` skipped the hole, then the plan's undefined entry threw a TypeError.
+  // biome-ignore lint/suspicious/noSparseArray: the hole is the hostile input
+  refusesNaming(() => pool.allocBatch([64, , 64] as never), "requests", stats);
+  // view(null) threw a TypeError reading BYTES_PER_ELEMENT; a look-alike failed at `new`.
+  refusesNaming(() => h.view(null as never), "ctor", stats);
+  refusesNaming(() => h.view({ BYTES_PER_ELEMENT: 4 } as never), "ctor", stats);
+  refusesNaming(() => h.view(Float32Array, 0n as never), "byteOffset", stats);
+});

@@ -21,6 +21,7 @@ export {
   type RowFormat,
 } from "./formats.ts";
 export {
+  engineBytes,
   isDetachedView,
   type TypedArray,
   type TypedArrayConstructor,

@@ -33,6 +33,8 @@ const TYPED_ARRAY_PROTO = Object.getPrototypeOf(Uint8Array.prototype) as object;
 const kindGetter = Object.getOwnPropertyDescriptor(TYPED_ARRAY_PROTO, Symbol.toStringTag)!.get!;
 const bufferGetter = Object.getOwnPropertyDescriptor(TYPED_ARRAY_PROTO, "buffer")!.get!;
 const detachedGetter = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "detached")!.get!;
+const byteOffsetGetter = Object.getOwnPropertyDescriptor(TYPED_ARRAY_PROTO, "byteOffset")!.get!;
+const byteLengthGetter = Object.getOwnPropertyDescriptor(TYPED_ARRAY_PROTO, "byteLength")!.get!;
 
 /** "Float32Array", "Uint8Array", ... for any typed array, whatever its prototype says; undefined for anything else. */
 export function typedArrayKind(v: unknown): string | undefined {
@@ -46,4 +48,18 @@ export function isDetachedView(v: ArrayBufferView): boolean {
   } catch {
     return false; // a SharedArrayBuffer: never detached
   }
+}
+
+/**
+ * A plain Uint8Array over exactly the bytes of a live typed array, as the engine has them (own
+ * or subclass `buffer`/`byteOffset`/`byteLength` are not consulted); undefined for anything
+ * else, a detached view included.
+ */
+export function engineBytes(v: unknown): Uint8Array | undefined {
+  if (typedArrayKind(v) === undefined || isDetachedView(v as ArrayBufferView)) return undefined;
+  return new Uint8Array(
+    bufferGetter.call(v) as ArrayBufferLike,
+    byteOffsetGetter.call(v) as number,
+    byteLengthGetter.call(v) as number,
+  );
 }

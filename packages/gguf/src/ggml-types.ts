@@ -1,3 +1,4 @@
+import { describeValue } from "@llmem/core";
 import { unsupportedError } from "./errors.ts";
 
 /** One ggml tensor element type as GGUF stores it: values per block and bytes per block. */
@@ -73,6 +74,11 @@ export function ggmlType(id: number, field = "ggml type"): GgmlTypeInfo {
 /** The type with this name (`q4_K`, `Q4_K` and `q4_k` all match), or its id. */
 export function ggmlTypeOf(nameOrId: string | number, field = "ggml type"): GgmlTypeInfo {
   if (typeof nameOrId === "number") return ggmlType(nameOrId, field);
+  if (typeof nameOrId !== "string") {
+    throw unsupportedError(field, `a ggml type is a name or an id, got ${describeValue(nameOrId)}`, {
+      value: nameOrId,
+    });
+  }
   const info = BY_NAME.get(nameOrId.toLowerCase());
   if (info === undefined) {
     throw unsupportedError(field, `unknown ggml type ${JSON.stringify(nameOrId)}`, { value: nameOrId });

@@ -1,5 +1,5 @@
 import { statSync } from "node:fs";
-import { LlmemError } from "@llmem/core";
+import { describeValue, engineBytes, LlmemError, typedArrayKind } from "@llmem/core";
 import { Cursor } from "./cursor.ts";
 import { formatError, unsupportedError } from "./errors.ts";
 import { GgufFile } from "./file.ts";
@@ -72,16 +72,29 @@ function readAlignment(
 }
 
 /**
+ * A plain Uint8Array over the file's memory (a Node Buffer's slice() shares memory, and tensor
+ * views should be Uint8Arrays whatever the caller passed), measured by the engine: an own or
+ * subclass `byteLength` cannot widen it. Anything but a Uint8Array or an ArrayBuffer is refused.
+ */
+function fileBytes(input: unknown): Uint8Array {
+  if (input instanceof ArrayBuffer && !input.detached) return new Uint8Array(input);
+  const bytes = typedArrayKind(input) === "Uint8Array" ? engineBytes(input) : undefined;
+  if (bytes === undefined) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `input must be the file's bytes (a live Uint8Array or ArrayBuffer), got ${describeValue(input)}`,
+      { argument: "input" },
+    );
+  }
+  return bytes;
+}
+
+/**
  * Parses a whole GGUF v2/v3 file held in memory. Nothing is trusted before it is checked
  * against the file length (see the README's validation rules); tensors stay in `bytes`.
  */
 export function parseGguf(input: Uint8Array | ArrayBuffer): GgufFile {
-  // A plain Uint8Array over the same memory: a Node Buffer's slice() shares memory, and
-  // tensor views should be Uint8Arrays whatever the caller passed.
-  const bytes =
-    input instanceof Uint8Array
-      ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
-      : new Uint8Array(input);
+  const bytes = fileBytes(input);
   const cur = new Cursor(bytes);
   const version = readHeader(cur);
   const tensorCount = cur.count("header tensor_count", MIN_TENSOR_INFO_BYTES, "tensor infos");

@@ -1,4 +1,4 @@
-import { describeValue, LlmemError } from "@llmem/core";
+import { describeValue, engineBytes, LlmemError, typedArrayKind } from "@llmem/core";
 import { ByteWriter } from "./byte-writer.ts";
 import type { GgufFile } from "./file.ts";
 import { type GgmlTypeInfo, ggmlTypeOf } from "./ggml-types.ts";
@@ -48,6 +48,20 @@ const encoder = new TextEncoder();
  * (i64 when negative); typed arrays their own element type (a Uint8Array is u8: pass
  * `{ array: "bool" }` for bools); a string[] is array<string>, and an array of arrays nests.
  */
+/** GGUF's array element tag for each typed-array kind it can hold. */
+const TYPED_ARRAY_TAGS: Readonly<Record<string, GgufScalarType>> = {
+  Uint8Array: "u8",
+  Int8Array: "i8",
+  Uint16Array: "u16",
+  Int16Array: "i16",
+  Uint32Array: "u32",
+  Int32Array: "i32",
+  Float32Array: "f32",
+  Float64Array: "f64",
+  BigUint64Array: "u64",
+  BigInt64Array: "i64",
+};
+
 export function inferType(value: GgufValue, field = "value"): GgufType {
   switch (typeof value) {
     case "boolean":
@@ -61,19 +75,21 @@ export function inferType(value: GgufValue, field = "value"): GgufType {
       if (Number.isInteger(value) && value >= -0x80000000 && value < 0) return "i32";
       return Math.fround(value) === value || Number.isNaN(value) ? "f32" : "f64";
   }
-  if (value instanceof Uint8Array) return { array: "u8" };
-  if (value instanceof Int8Array) return { array: "i8" };
-  if (value instanceof Uint16Array) return { array: "u16" };
-  if (value instanceof Int16Array) return { array: "i16" };
-  if (value instanceof Uint32Array) return { array: "u32" };
-  if (value instanceof Int32Array) return { array: "i32" };
-  if (value instanceof Float32Array) return { array: "f32" };
-  if (value instanceof Float64Array) return { array: "f64" };
-  if (value instanceof BigUint64Array) return { array: "u64" };
-  if (value instanceof BigInt64Array) return { array: "i64" };
+  // The engine's kind, not instanceof (a Uint8Array can wear Float32Array's prototype).
+  const kind = typedArrayKind(value);
+  if (kind !== undefined) {
+    const array = TYPED_ARRAY_TAGS[kind];
+    if (array === undefined) throw invalid(field, `cannot be stored in GGUF (${kind})`);
+    return { array };
+  }
   if (Array.isArray(value)) {
-    if (value.every((v) => typeof v === "string")) return { array: "string" };
-    return { array: "array", items: value.map((v, i) => inferType(v, `${field}[${i}]`)) };
+    // Index loops, not every/map: those skip a sparse array's holes, which have no GGUF type.
+    const items: GgufType[] = [];
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) throw invalid(`${field}[${i}]`, "is a hole in a sparse array");
+      items.push(inferType(value[i] as GgufValue, `${field}[${i}]`));
+    }
+    return items.every((t) => t === "string") ? { array: "string" } : { array: "array", items };
   }
   throw invalid(field, `cannot be stored in GGUF (${typeof value})`);
 }
@@ -166,14 +182,18 @@ function writeArray(w: ByteWriter, type: Exclude<GgufType, string>, value: GgufV
     return;
   }
   const ctor = ARRAY_CTORS[type.array];
-  if (!(value instanceof ctor)) {
-    throw invalid(field, `must be a ${ctor.name} for ${describeType(type)}`, { type: describeType(type) });
+  // The engine's kind and bytes, not instanceof and own length/byteLength (which can lie).
+  const bytes = typedArrayKind(value) === ctor.name ? engineBytes(value) : undefined;
+  if (bytes === undefined) {
+    throw invalid(field, `must be a live ${ctor.name} for ${describeType(type)}`, {
+      type: describeType(type),
+    });
   }
-  if (type.array === "bool" && (value as Uint8Array).some((b) => b > 1)) {
+  if (type.array === "bool" && bytes.some((b) => b > 1)) {
     throw invalid(field, "bool array elements must be 0 or 1");
   }
-  w.u64(BigInt(value.length));
-  w.bytes(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+  w.u64(BigInt(bytes.byteLength / ctor.BYTES_PER_ELEMENT));
+  w.bytes(bytes);
 }
 
 function writeValue(w: ByteWriter, type: GgufType, value: GgufValue, field: string): void {
@@ -227,6 +247,63 @@ function checkTensor(t: GgufTensorInput, index: number): GgmlTypeInfo {
   return type;
 }
 
+/** The input's metadata entries and tensor list, each read once and checked for shape. */
+function writeParts(input: GgufWriteInput): {
+  entries: (readonly [string, GgufValue])[];
+  tensors: readonly GgufTensorInput[];
+} {
+  if (typeof input !== "object" || input === null) {
+    throw invalid("input", `must be { metadata, tensors? }, got ${describeValue(input)}`);
+  }
+  const metadata = input.metadata;
+  const tensors = input.tensors ?? [];
+  if (typeof (metadata as Iterable<unknown> | null)?.[Symbol.iterator] !== "function") {
+    throw invalid("metadata", `must be an iterable of [key, value] pairs, got ${describeValue(metadata)}`);
+  }
+  if (!Array.isArray(tensors)) throw invalid("tensors", `must be an array, got ${describeValue(tensors)}`);
+  if (input.version !== undefined && input.version !== 2 && input.version !== 3) {
+    throw invalid("version", `must be 2 or 3, got ${describeValue(input.version)}`);
+  }
+  const entries: (readonly [string, GgufValue])[] = [];
+  let items: unknown[];
+  try {
+    items = Array.from(metadata as Iterable<unknown>);
+  } catch (e) {
+    // Its own iterator threw (a detached or dressed typed array, a throwing generator).
+    throw invalid("metadata", `could not be iterated: ${e instanceof Error ? e.message : describeValue(e)}`);
+  }
+  for (const e of items) {
+    if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== "string") {
+      throw invalid(
+        `metadata[${entries.length}]`,
+        `must be a [key, value] pair with a string key, got ${describeValue(e)}`,
+      );
+    }
+    entries.push(e as unknown as readonly [string, GgufValue]);
+  }
+  return { entries, tensors: tensors.map(tensorInput) };
+}
+
+/**
+ * A tensor's fields read once into a plain record the writer then uses alone: a string name,
+ * the type as given, a copy of dims (an array of numbers) and the data as the engine measures
+ * it (a getter or an own byteLength cannot show the checks one thing and the writer another).
+ */
+function tensorInput(t: unknown, i: number): GgufTensorInput {
+  if (typeof t !== "object" || t === null)
+    throw invalid(`tensors[${i}]`, `must be a tensor, got ${describeValue(t)}`);
+  const { name, type, dims, data } = t as GgufTensorInput;
+  if (typeof name !== "string")
+    throw invalid(`tensors[${i}] name`, `must be a string, got ${describeValue(name)}`);
+  if (!Array.isArray(dims))
+    throw invalid(`tensors[${i}] dims`, `must be an array, got ${describeValue(dims)}`);
+  const bytes = typedArrayKind(data) === "Uint8Array" ? engineBytes(data) : undefined;
+  if (bytes === undefined) {
+    throw invalid(`tensors[${i}] data`, `must be a live Uint8Array, got ${describeValue(data)}`);
+  }
+  return { name, type, dims: Array.from(dims, (d) => d as number), data: bytes };
+}
+
 /**
  * A GGUF file (v3 unless asked) from metadata and tensors, laid out as llama.cpp lays it
  * out: header, key/value pairs, tensor infos, zero padding to the alignment, then each
@@ -234,8 +311,7 @@ function checkTensor(t: GgufTensorInput, index: number): GgmlTypeInfo {
  * after its infos, as gguf-py writes it.
  */
 export function writeGguf(input: GgufWriteInput): Uint8Array {
-  const entries = [...input.metadata];
-  const tensors = input.tensors ?? [];
+  const { entries, tensors } = writeParts(input);
   const seenKeys = new Set<string>();
   const w = new ByteWriter();
   const header = new Uint8Array([0x47, 0x47, 0x55, 0x46]);

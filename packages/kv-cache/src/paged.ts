@@ -18,6 +18,7 @@ import {
 } from "@llmem/block-allocator";
 import type { BucketPool } from "@llmem/bucket-pool";
 import { checkFiniteNumber, checkInt, checkOneOf, LlmemError, PoolExhaustedError } from "@llmem/core";
+import { checkedLength } from "@llmem/native";
 import { type ChainOptions, PrefixHasher } from "@llmem/prefix-hash";
 import type { HostTier, HostTierStats } from "./host-tier.ts";
 import { KV_ORIGINS, type KvOrigin, noReuse, ORIGIN_CODE } from "./origins.ts";
@@ -241,7 +242,7 @@ export class PagedKvCache implements SequenceHost {
    * its K rows then its V rows, [token][kvHead][headDim] in the pool's row format.
    */
   readBlockPayload(block: number, out: Uint8Array = new Uint8Array(this.blockPayloadBytes)): Uint8Array {
-    this.checkPayload(block, out);
+    this.checkPayload(block, out, "out");
     const bb = this.pools.recent.blockBytes;
     for (let l = 0; l < this.numLayers; l++) {
       out.set(this.pools.recent.k[l]!.subarray(block * bb, (block + 1) * bb), 2 * l * bb);
@@ -255,23 +256,28 @@ export class PagedKvCache implements SequenceHost {
    * holds, and notes where it came from for `reusedFrom`.
    */
   writeBlockPayload(block: number, payload: Uint8Array, origin: KvOrigin): void {
-    this.checkPayload(block, payload);
+    // Validate, then act: a bad origin used to be found after the block was overwritten.
+    const code = ORIGIN_CODE[checkOneOf("origin", origin, KV_ORIGINS)];
+    this.checkPayload(block, payload, "payload");
     const bb = this.pools.recent.blockBytes;
     for (let l = 0; l < this.numLayers; l++) {
       this.pools.recent.k[l]!.set(payload.subarray(2 * l * bb, (2 * l + 1) * bb), block * bb);
       this.pools.recent.v[l]!.set(payload.subarray((2 * l + 1) * bb, (2 * l + 2) * bb), block * bb);
     }
-    this.origin[block] = ORIGIN_CODE[checkOneOf("origin", origin, KV_ORIGINS)];
+    this.origin[block] = code;
   }
 
-  private checkPayload(block: number, bytes: Uint8Array): void {
+  private checkPayload(block: number, bytes: Uint8Array, name: string): void {
     this.checkUsable();
     checkInt("block", block, 0, this.numBlocks - 1);
-    if (!(bytes instanceof Uint8Array) || bytes.length !== this.blockPayloadBytes) {
+    // Measured by the engine: an own `length` of blockPayloadBytes on a shorter array made the
+    // copy move fewer bytes than the check saw, and a detached one is STALE_HANDLE.
+    const n = checkedLength(name, bytes, "Uint8Array");
+    if (n !== this.blockPayloadBytes) {
       throw new LlmemError(
         "INVALID_ARGUMENT",
-        `a block payload must be a Uint8Array of ${this.blockPayloadBytes} bytes, got ${bytes?.length}`,
-        { argument: "payload", expected: this.blockPayloadBytes },
+        `${name}: a block payload must be a Uint8Array of ${this.blockPayloadBytes} bytes, got ${n}`,
+        { argument: name, expected: this.blockPayloadBytes },
       );
     }
   }
@@ -454,9 +460,18 @@ export class PagedKvCache implements SequenceHost {
     return new BlockTable(allocator, { blockSize: this.blockSize, maxBlocksPerSeq: this.maxBlocksPerSeq });
   }
 
-  /** @internal PagedSequence.beginStep, after it checked the token ids. */
-  beginStep(seq: PagedSequence, tokens: readonly number[]): void {
+  /**
+   * @internal PagedSequence.beginStep. Public all the same, so it checks the ids again (a list
+   * of a hostile shape reached the block table, which refused it naming its own `count`).
+   */
+  beginStep(seq: PagedSequence, tokenList: readonly number[]): void {
     this.checkSeq(seq);
+    const tokens = checkTokenIds("tokens", tokenList);
+    if (tokens.length === 0) {
+      throw new LlmemError("INVALID_ARGUMENT", "tokens must hold at least one token id", {
+        argument: "tokens",
+      });
+    }
     if (seq.stepTokens !== 0) {
       throw new LlmemError(
         "INVALID_ARGUMENT",

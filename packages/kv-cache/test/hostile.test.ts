@@ -151,3 +151,26 @@ test("fuzz (fast-check): every hostile shape argument of pagedAttention is an Ll
     }),
   );
 });
+
+test("fuzz finds: writeBlockPayload checks its origin before overwriting; payloads measured by the engine", async () => {
+  const { refusesNaming } = await import("@llmem/core/testing");
+  const cache = new PagedKvCache({ numLayers: 1, numKvHeads: 1, headDim: HD, blockSize: 4, numBlocks: 4 });
+  const seq = cache.admit([1, 2, 3, 4])!;
+  seq.beginStep([1, 2, 3, 4]);
+  seq.write(0, new Float32Array(4 * HD).fill(0.5), new Float32Array(4 * HD).fill(0.25));
+  seq.end();
+  const block = seq.blockIds()[0]!;
+  const kv = () => Array.from(cache.readBlockPayload(block));
+  // A bad origin was found after the block had been overwritten with the payload.
+  refusesNaming(
+    () => cache.writeBlockPayload(block, new Uint8Array(cache.blockPayloadBytes), "disk" as never),
+    "origin",
+    kv,
+  );
+  // An own length equal to the payload size on a shorter array passed `instanceof` + `.length`.
+  const short = new Uint8Array(8);
+  Object.defineProperty(short, "length", { value: cache.blockPayloadBytes });
+  refusesNaming(() => cache.writeBlockPayload(block, short, "redis"), "payload", kv);
+  // The cache's own beginStep took any list; the block table refused it naming its `count`.
+  refusesNaming(() => cache.beginStep(seq, { length: -1 } as never), "tokens", kv);
+});

@@ -34,6 +34,15 @@ async function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Every server process still running, killed when this process exits however the test file
+ * ended (a failing hook, a timeout, an uncaught error), so no redis-server outlives its tests.
+ */
+const live = new Set<Subprocess>();
+process.on("exit", () => {
+  for (const p of live) p.kill("SIGKILL");
+});
+
 export class RedisServer {
   readonly bin: string;
   readonly port: number;
@@ -82,6 +91,7 @@ export class RedisServer {
       ],
       { stdout: "ignore", stderr: "inherit" },
     );
+    live.add(this.#proc);
     // Bounded: 5 s of 20 ms attempts.
     for (let i = 0; i < 250; i++) {
       const c = new RedisClient(this.url, {
@@ -110,6 +120,7 @@ export class RedisServer {
     this.#admin = null;
     p.kill("SIGKILL");
     await p.exited;
+    live.delete(p);
     this.#proc = null;
   }
 

@@ -3,17 +3,31 @@
  * every caller has the pure-TS path of prefix-hash's lh64.ts for when these return false/null.
  * All lengths are checked against the views before the call so C never reads or writes outside them.
  */
-import { LlmemError } from "@llmem/core";
+import { describeValue, LlmemError } from "@llmem/core";
 import { loaded } from "./loaded.ts";
-import { checkLastError, lastCapacity, throwRefusal, typedPtr } from "./pointers.ts";
+import { checkLastError, checkU32, lastCapacity, throwRefusal, typedPtr } from "./pointers.ts";
 import { checkedLength } from "./views.ts";
 
 export function hashNative(): boolean {
   return loaded() !== null;
 }
 
-function outOfBounds(message: string): never {
-  throw new LlmemError("OUT_OF_BOUNDS", message);
+function outOfBounds(argument: string, message: string): never {
+  throw new LlmemError("OUT_OF_BOUNDS", message, { argument });
+}
+
+/** A chain's parent: a bigint in [0, 2^64) (bun:ffi would coerce anything else, or throw a TypeError). */
+function checkParent(parent: unknown): bigint {
+  if (typeof parent !== "bigint" || parent < 0n || parent >= 1n << 64n) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `parent must be a bigint in [0, 2^64), got ${describeValue(parent)}`,
+      {
+        argument: "parent",
+      },
+    );
+  }
+  return parent;
 }
 
 /**
@@ -31,23 +45,31 @@ export function nativeChain(
 ): boolean {
   const lib = loaded();
   if (lib === null) return false;
+  // Every count a u32 and every view measured by the engine (its own `length` may lie),
+  // checked before C is called; C checks the same bounds again.
+  checkU32("blockSize", blockSize);
+  checkU32("blocks", blocks);
+  checkParent(parent);
+  const tokenWords = checkedLength("tokens", tokens, "Uint32Array");
+  const outWords = checkedLength("out", out, "Uint32Array");
   if (blocks === 0) return true;
-  if (blocks * blockSize > tokens.length)
-    outOfBounds(`tokens: ${blocks} blocks of ${blockSize} exceed its length ${tokens.length}`);
-  if (out.length < 2 * blocks) outOfBounds(`out: needs ${2 * blocks} words, has ${out.length}`);
+  if (blocks * blockSize > tokenWords)
+    outOfBounds("tokens", `tokens: ${blocks} blocks of ${blockSize} exceed its length ${tokenWords}`);
+  if (outWords < 2 * blocks) outOfBounds("out", `out: needs ${2 * blocks} words, has ${outWords}`);
   let pe = null;
   let po = null;
   let peBytes = 0;
   let poBytes = 0;
   if (offsets !== null) {
-    if (offsets.length < blocks + 1)
-      outOfBounds(`offsets: needs ${blocks + 1} entries, has ${offsets.length}`);
-    const m = extra === null ? 0 : extra.length;
+    const offsetCount = checkedLength("offsets", offsets, "Uint32Array");
+    if (offsetCount < blocks + 1)
+      outOfBounds("offsets", `offsets: needs ${blocks + 1} entries, has ${offsetCount}`);
+    const m = extra === null ? 0 : checkedLength("extra", extra, "Uint32Array");
     let prev = 0;
     for (let i = 0; i <= blocks; i++) {
       const o = offsets[i]!;
       if (o < prev || o > m)
-        outOfBounds(`offsets[${i}] = ${o} is out of order or beyond extra's length ${m}`);
+        outOfBounds("offsets", `offsets[${i}] = ${o} is out of order or beyond extra's length ${m}`);
       prev = o;
     }
     po = typedPtr("offsets", offsets, "Uint32Array", 0, blocks + 1);
@@ -78,6 +100,7 @@ export function nativeChain(
 export function nativeHash64(tokens: Uint32Array, extra: Uint32Array | null, parent: bigint): bigint | null {
   const lib = loaded();
   if (lib === null) return null;
+  checkParent(parent);
   // The engine's lengths: an own `length` must not make the hash cover words that are not there,
   // and a detached view must be refused, not hashed as empty.
   const n = checkedLength("tokens", tokens, "Uint32Array");

@@ -20,8 +20,11 @@ const MAX_F32_VALUES = U32_MAX >>> 2;
  * bytes: ~1 ns a call where the intrinsic getters cost ~10 each. The cache holds the two views
  * (not their contents) until the next call brings others, which is all it keeps alive.
  */
-let provenA: unknown = null;
-let provenB: unknown = null;
+// A sentinel no argument can be: starting from null, dotF32(null, …) matched "proven" and the
+// probe `a[n - 1]` threw a TypeError.
+const NONE_PROVEN: unique symbol = Symbol("none proven");
+let provenA: unknown = NONE_PROVEN;
+let provenB: unknown = NONE_PROVEN;
 
 function isEngineF32(v: unknown): boolean {
   return typedArrayKind(v) === "Float32Array";
@@ -30,7 +33,8 @@ function isEngineF32(v: unknown): boolean {
 /** Σ a[i]·b[i] over the first n elements (default: all of the shorter array's length must match). */
 export function dotF32(a: Float32Array, b: Float32Array, n: number = a.length): number {
   const lib = nativeLib();
-  if (lib !== null && (n | 0) === n && n > 0 && n <= MAX_F32_VALUES) {
+  // typeof first: `|` on a bigint throws a TypeError.
+  if (lib !== null && typeof n === "number" && (n | 0) === n && n > 0 && n <= MAX_F32_VALUES) {
     if (a !== provenA && isEngineF32(a)) provenA = a;
     if (b !== provenB && isEngineF32(b)) provenB = b;
     if (a === provenA && b === provenB && a[n - 1] !== undefined && b[n - 1] !== undefined) {

@@ -14,7 +14,10 @@ import {
 } from "@llmem/core";
 import { loaded } from "./loaded.ts";
 import { alignedViewPtr, lastCapacity, throwRefusal, typedPtr, viewPtr } from "./pointers.ts";
-import { engineElementBytes } from "./views.ts";
+import { bytesHold, engineElementBytes, plainF32Holds } from "./views.ts";
+
+/** matvec's row/column counts and view capacities go to C as u32 (llmem.h says why). */
+const U32_MAX = 0xffff_ffff;
 
 /** True when matvec and attention run in libllmem (else callers take their TS path). */
 export function matvecNative(): boolean {
@@ -76,6 +79,20 @@ export class NativeMatrix {
         argument: "format",
       });
     }
+    for (const [name, v] of [
+      ["rows", rows],
+      ["cols", cols],
+    ] as const) {
+      if (!(Number.isInteger(v) && v >= 0 && v <= U32_MAX)) {
+        throw new LlmemError(
+          "OUT_OF_RANGE",
+          `${name} must be a whole number in [0, 2^32 - 1], got ${describeValue(v)}`,
+          {
+            argument: name,
+          },
+        );
+      }
+    }
     // What C will read, from the format table, not from the caller's count.
     const need = rows * bytesFor(format, cols);
     viewPtr("w.data", data, 0, elements); // throws unless data holds `elements` elements
@@ -128,19 +145,44 @@ export class NativeMatrix {
         },
       );
     }
-    const code = loaded()!.llmem_matvec_checked(
-      this.#id,
-      data,
-      this.#bytes,
-      this.#rows,
-      this.#cols,
-      typedPtr("x", x, "Float32Array", 0, this.#cols),
-      lastCapacity(),
-      typedPtr("y", y, "Float32Array", 0, this.#rows),
-      lastCapacity(),
-      scratchBytes === 0 ? null : viewPtr("scratch", scratch!, 0, scratchBytes),
-      scratchBytes === 0 ? 0 : lastCapacity(),
-    );
+    const rows = this.#rows;
+    const cols = this.#cols;
+    // The views decode passes (plain Float32Arrays, a Uint8Array of scratch) are vouched for in
+    // a few ns each and reach C with the bytes proven; anything else is measured exactly.
+    let code: number;
+    if (
+      plainF32Holds(x, cols) &&
+      plainF32Holds(y, rows) &&
+      (scratchBytes === 0 || bytesHold(scratch, scratchBytes))
+    ) {
+      code = loaded()!.llmem_matvec_checked(
+        this.#id,
+        data,
+        this.#bytes,
+        rows,
+        cols,
+        x,
+        4 * cols,
+        y,
+        4 * rows,
+        scratchBytes === 0 ? null : scratch,
+        scratchBytes,
+      );
+    } else {
+      code = loaded()!.llmem_matvec_checked(
+        this.#id,
+        data,
+        this.#bytes,
+        rows,
+        cols,
+        typedPtr("x", x, "Float32Array", 0, cols),
+        Math.min(lastCapacity(), U32_MAX),
+        typedPtr("y", y, "Float32Array", 0, rows),
+        Math.min(lastCapacity(), U32_MAX),
+        scratchBytes === 0 ? null : viewPtr("scratch", scratch!, 0, scratchBytes),
+        scratchBytes === 0 ? 0 : Math.min(lastCapacity(), U32_MAX),
+      );
+    }
     if (code !== 0) throwRefusal(code, `llmem_matvec ${this.#format}`, "UNSUPPORTED");
   }
 }

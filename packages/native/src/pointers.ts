@@ -4,8 +4,14 @@
  */
 
 import { type Pointer, ptr } from "bun:ffi";
-import { checkRange, LlmemError, type TypedArray } from "@llmem/core";
-import { engineByteLength, engineLength, isDetachedView, typedArrayKind } from "./views.ts";
+import { checkRange, describeValue, LlmemError, type TypedArray } from "@llmem/core";
+import {
+  checkedByteLength,
+  engineByteLength,
+  engineLength,
+  isDetachedView,
+  typedArrayKind,
+} from "./views.ts";
 
 /**
  * What an FFI pointer argument accepts. A typed array passed as is reaches C as the address of
@@ -121,6 +127,47 @@ export function throwRefusal(rc: number, what: string, otherCode: "INVALID_ARGUM
     );
   }
   throw new LlmemError(otherCode, `${what}: libllmem refused the call (code ${rc})`, { code: rc });
+}
+
+/**
+ * A refusal naming its argument: on LLMEM_EBOUNDS, the first operand that is not a live view
+ * (STALE_HANDLE / INVALID_ARGUMENT from checkedByteLength) or holds fewer bytes than the call
+ * needs (OUT_OF_BOUNDS) is named; only if none is, the generic refusal. Run on the failure path
+ * only, so the hot path pays nothing for the better message.
+ */
+export function refusalNaming(
+  rc: number,
+  what: string,
+  otherCode: "INVALID_ARGUMENT" | "UNSUPPORTED",
+  operands: readonly (readonly [name: string, view: unknown, needBytes: number])[],
+): never {
+  if (rc === LLMEM_EBOUNDS) {
+    for (const [name, view, need] of operands) {
+      const have = checkedByteLength(name, view);
+      if (!(have >= need)) {
+        throw new LlmemError(
+          "OUT_OF_BOUNDS",
+          `${what}: ${name} holds ${have} bytes, the call needs ${need} (nothing was touched)`,
+          { argument: name, have, need },
+        );
+      }
+    }
+  }
+  throwRefusal(rc, what, otherCode);
+}
+
+/** A count handed to C as a u32: an integer in [0, 2^32), else INVALID_ARGUMENT naming it. */
+export function checkU32(name: string, n: unknown): number {
+  if (typeof n !== "number" || n >>> 0 !== n) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `${name} must be an integer in [0, 2^32), got ${describeValue(n)}`,
+      {
+        argument: name,
+      },
+    );
+  }
+  return n;
 }
 
 /** After a value-returning bounded call gave its refusal value (NaN or 0): throws if C refused. */

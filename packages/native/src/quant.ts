@@ -7,14 +7,68 @@
  * checked twice. What these own is the rest of the boundary: the format id (from the format
  * table), the symbol, and the return code. Call them only when `quantNative()` is true.
  */
-import { FORMATS, type FormatInfo, LlmemError, type TypedArray } from "@llmem/core";
+import { describeValue, FORMATS, type FormatInfo, LlmemError, type TypedArray } from "@llmem/core";
 import { loaded } from "./loaded.ts";
-import { checkLastError, LLMEM_EBOUNDS, throwRefusal } from "./pointers.ts";
-import { checkedByteLength, engineByteLength } from "./views.ts";
+import { checkLastError, checkU32, LLMEM_EBOUNDS, refusalNaming, throwRefusal } from "./pointers.ts";
+import { checkedByteLength, engineByteLength, type TypedArrayKind, typedArrayKind } from "./views.ts";
 
 /** True when the quant kernels run in libllmem (else callers take their TS path). */
 export function quantNative(): boolean {
   return loaded() !== null;
+}
+
+/** The table's id of a row of the format table (the row itself, not a look-alike object). */
+function formatId(format: unknown): number {
+  const name = (format as FormatInfo | null)?.name;
+  if (
+    typeof name !== "string" ||
+    !Object.hasOwn(FORMATS, name) ||
+    FORMATS[name as keyof typeof FORMATS] !== format
+  ) {
+    throw new LlmemError("INVALID_ARGUMENT", "format must be a row of the format table (FORMATS.q8_0, …)", {
+      argument: "format",
+    });
+  }
+  return (format as FormatInfo).id;
+}
+
+const KIND_PROTOS: Readonly<Record<TypedArrayKind, object>> = {
+  Float32Array: Float32Array.prototype,
+  Uint8Array: Uint8Array.prototype,
+  Uint16Array: Uint16Array.prototype,
+  Uint32Array: Uint32Array.prototype,
+};
+
+/**
+ * An operand of the element kind the call is for, else INVALID_ARGUMENT naming it (a
+ * Float32Array where fp16 bits are due). Fast test first (a view with the exact prototype, free);
+ * otherwise the engine's kind (the intrinsic getter). A view that passes the fast test while being
+ * something else (a byte array or a DataView wearing the prototype) is still bounded by C with
+ * the engine's byte length, and the refusal then names it (refusalNaming).
+ */
+function requireKind(name: string, v: unknown, kind: TypedArrayKind): void {
+  if (ArrayBuffer.isView(v) && Object.getPrototypeOf(v) === KIND_PROTOS[kind]) return;
+  if (typedArrayKind(v) !== kind) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `${name} must be a ${kind}, got ${typedArrayKind(v) ?? describeValue(v)}`,
+      { argument: name },
+    );
+  }
+}
+
+/** On C's bounds refusal: names an operand that is not a live view or is short, if one is. */
+function refusalIfShort(
+  rc: number,
+  what: string,
+  operands: readonly (readonly [string, unknown, number])[],
+): void {
+  if (rc !== LLMEM_EBOUNDS) return;
+  try {
+    refusalNaming(rc, what, "INVALID_ARGUMENT", operands);
+  } catch (e) {
+    if ((e as LlmemError).details?.argument !== undefined) throw e;
+  }
 }
 
 function failed(what: string, format: string, count: number, rc: number): never {
@@ -27,15 +81,26 @@ function failed(what: string, format: string, count: number, rc: number): never 
 
 /** Quantizes count values of src into dst's first blocks (format a quant row of the table). */
 export function nativeQuantize(format: FormatInfo, src: Float32Array, dst: Uint8Array, count: number): void {
+  const id = formatId(format);
+  checkU32("count", count);
+  requireKind("src", src, "Float32Array");
+  requireKind("dst", dst, "Uint8Array");
   const rc = loaded()!.llmem_quantize_checked(
-    format.id,
+    id,
     src,
     engineByteLength(src, "src"),
     dst,
     engineByteLength(dst, "dst"),
     count,
   );
-  if (rc !== 0) failed("quantize", format.name, count, rc);
+  if (rc !== 0) {
+    const blocks = count / format.blockSize;
+    refusalIfShort(rc, `quantize ${format.name} of ${count} values`, [
+      ["src", src, 4 * count],
+      ["dst", dst, blocks * format.blockBytes],
+    ]);
+    failed("quantize", format.name, count, rc);
+  }
 }
 
 /** Dequantizes count values from bytes' first blocks into dst. */
@@ -45,15 +110,25 @@ export function nativeDequantize(
   dst: Float32Array,
   count: number,
 ): void {
+  const id = formatId(format);
+  checkU32("count", count);
+  requireKind("bytes", bytes, "Uint8Array");
+  requireKind("dst", dst, "Float32Array");
   const rc = loaded()!.llmem_dequantize_checked(
-    format.id,
+    id,
     bytes,
     engineByteLength(bytes, "bytes"),
     dst,
     engineByteLength(dst, "dst"),
     count,
   );
-  if (rc !== 0) failed("dequantize", format.name, count, rc);
+  if (rc !== 0) {
+    refusalIfShort(rc, `dequantize ${format.name} of ${count} values`, [
+      ["bytes", bytes, (count / format.blockSize) * format.blockBytes],
+      ["dst", dst, 4 * count],
+    ]);
+    failed("dequantize", format.name, count, rc);
+  }
 }
 
 /**
@@ -315,31 +390,75 @@ export type DotPair = keyof typeof DOT_SYMBOLS;
  * C's check stricter). n must stay below 2^32. Call only when `quantNative()` is true.
  */
 export function nativeDot(pair: DotPair, x: Uint8Array, y: Uint8Array, n: number): number {
-  if (!(n >= 0 && n <= U32_MAX)) {
-    throw new LlmemError("INVALID_ARGUMENT", `n must be below 2^32 for a dot, got ${n}`, { argument: "n" });
+  if (typeof pair !== "string" || !Object.hasOwn(DOT_SYMBOLS, pair)) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `pair must be one of ${Object.keys(DOT_SYMBOLS).join(", ")}, got ${describeValue(pair)}`,
+      { argument: "pair" },
+    );
   }
+  checkU32("n", n);
+  const [xf, yf] = pair.split("·") as [keyof typeof FORMATS, keyof typeof FORMATS];
+  if (n % FORMATS[xf].blockSize !== 0) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `n must be a whole number of ${xf} blocks (${FORMATS[xf].blockSize}), got ${n}`,
+      {
+        argument: "n",
+      },
+    );
+  }
+  requireKind("x", x, "Uint8Array");
+  requireKind("y", y, "Uint8Array");
   const l = loaded()!;
+  const symbol = DOT_SYMBOLS[pair];
   const xBytes = Math.min(engineByteLength(x, "x"), U32_MAX);
-  const r = l[DOT_SYMBOLS[pair]](x, xBytes, y, Math.min(engineByteLength(y, "y"), U32_MAX), n);
-  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, DOT_SYMBOLS[pair].replace("_checked", ""));
+  const r = l[symbol](x, xBytes, y, Math.min(engineByteLength(y, "y"), U32_MAX), n);
+  if (Number.isNaN(r)) {
+    const rc = l.llmem_last_error();
+    if (rc !== 0) {
+      const bytesOf = (f: keyof typeof FORMATS) => (n / FORMATS[f].blockSize) * FORMATS[f].blockBytes;
+      refusalNaming(rc, symbol.replace("_checked", ""), "INVALID_ARGUMENT", [
+        ["x", x, bytesOf(xf)],
+        ["y", y, bytesOf(yf)],
+      ]);
+    }
+  }
   return r;
 }
 
 /** x fp16 bits, y f32: measured by the engine's getters (sizes clamped to u32: stricter, never looser). */
 export function nativeDotF16F32(x: Uint16Array, y: Float32Array, n: number): number {
   const l = loaded()!;
-  if (!(n > 0 && n <= U32_MAX >>> 2 && Number.isInteger(n))) {
-    throw new LlmemError("INVALID_ARGUMENT", `n must be a whole number in 1..${U32_MAX >>> 2}, got ${n}`, {
-      argument: "n",
-    });
+  if (!(typeof n === "number" && n > 0 && n <= U32_MAX >>> 2 && Number.isInteger(n))) {
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `n must be a whole number in 1..${U32_MAX >>> 2}, got ${describeValue(n)}`,
+      {
+        argument: "n",
+      },
+    );
   }
+  requireKind("x", x, "Uint16Array");
+  requireKind("y", y, "Float32Array");
   const xb = Math.min(engineByteLength(x, "x"), U32_MAX);
   const r = l.llmem_dot_f16_f32_checked(x, xb, y, Math.min(engineByteLength(y, "y"), U32_MAX), n);
-  if (Number.isNaN(r)) checkLastError(l.llmem_last_error, "llmem_dot_f16_f32");
+  if (Number.isNaN(r)) {
+    const rc = l.llmem_last_error();
+    if (rc !== 0) {
+      refusalNaming(rc, "llmem_dot_f16_f32", "INVALID_ARGUMENT", [
+        ["x", x, 2 * n],
+        ["y", y, 4 * n],
+      ]);
+    }
+  }
   return r;
 }
 
 export function nativeF32ToF16(src: Float32Array, dst: Uint16Array, n: number): void {
+  checkU32("n", n);
+  requireKind("src", src, "Float32Array");
+  requireKind("dst", dst, "Uint16Array");
   const rc = loaded()!.llmem_f32_to_f16_checked(
     src,
     engineByteLength(src, "src"),
@@ -347,9 +466,17 @@ export function nativeF32ToF16(src: Float32Array, dst: Uint16Array, n: number): 
     engineByteLength(dst, "dst"),
     n,
   );
-  if (rc !== 0) throwRefusal(rc, "llmem_f32_to_f16", "INVALID_ARGUMENT");
+  if (rc !== 0) {
+    refusalNaming(rc, "llmem_f32_to_f16", "INVALID_ARGUMENT", [
+      ["src", src, 4 * n],
+      ["dst", dst, 2 * n],
+    ]);
+  }
 }
 export function nativeF16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
+  checkU32("n", n);
+  requireKind("src", src, "Uint16Array");
+  requireKind("dst", dst, "Float32Array");
   const rc = loaded()!.llmem_f16_to_f32_checked(
     src,
     engineByteLength(src, "src"),
@@ -357,9 +484,17 @@ export function nativeF16ToF32(src: Uint16Array, dst: Float32Array, n: number): 
     engineByteLength(dst, "dst"),
     n,
   );
-  if (rc !== 0) throwRefusal(rc, "llmem_f16_to_f32", "INVALID_ARGUMENT");
+  if (rc !== 0) {
+    refusalNaming(rc, "llmem_f16_to_f32", "INVALID_ARGUMENT", [
+      ["src", src, 2 * n],
+      ["dst", dst, 4 * n],
+    ]);
+  }
 }
 export function nativeF32ToBf16(src: Float32Array, dst: Uint16Array, n: number): void {
+  checkU32("n", n);
+  requireKind("src", src, "Float32Array");
+  requireKind("dst", dst, "Uint16Array");
   const rc = loaded()!.llmem_f32_to_bf16_checked(
     src,
     engineByteLength(src, "src"),
@@ -367,9 +502,17 @@ export function nativeF32ToBf16(src: Float32Array, dst: Uint16Array, n: number):
     engineByteLength(dst, "dst"),
     n,
   );
-  if (rc !== 0) throwRefusal(rc, "llmem_f32_to_bf16", "INVALID_ARGUMENT");
+  if (rc !== 0) {
+    refusalNaming(rc, "llmem_f32_to_bf16", "INVALID_ARGUMENT", [
+      ["src", src, 4 * n],
+      ["dst", dst, 2 * n],
+    ]);
+  }
 }
 export function nativeBf16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
+  checkU32("n", n);
+  requireKind("src", src, "Uint16Array");
+  requireKind("dst", dst, "Float32Array");
   const rc = loaded()!.llmem_bf16_to_f32_checked(
     src,
     engineByteLength(src, "src"),
@@ -377,7 +520,12 @@ export function nativeBf16ToF32(src: Uint16Array, dst: Float32Array, n: number):
     engineByteLength(dst, "dst"),
     n,
   );
-  if (rc !== 0) throwRefusal(rc, "llmem_bf16_to_f32", "INVALID_ARGUMENT");
+  if (rc !== 0) {
+    refusalNaming(rc, "llmem_bf16_to_f32", "INVALID_ARGUMENT", [
+      ["src", src, 2 * n],
+      ["dst", dst, 4 * n],
+    ]);
+  }
 }
 
 /** Reads every byte of `bytes` once (the bandwidth baseline the benchmarks compare matvec with). */
@@ -394,9 +542,13 @@ export function nativeCopy(dst: TypedArray, src: TypedArray, bytes: number): voi
   const srcBytes = checkedByteLength("src", src);
   const room = Math.min(dstBytes, srcBytes);
   if (!(Number.isInteger(bytes) && bytes >= 0 && bytes <= room)) {
-    throw new LlmemError("OUT_OF_BOUNDS", `bytes ${bytes} exceeds the ${room} both views hold`, {
-      argument: "bytes",
-    });
+    throw new LlmemError(
+      "OUT_OF_BOUNDS",
+      `bytes ${describeValue(bytes)} exceeds the ${room} both views hold`,
+      {
+        argument: "bytes",
+      },
+    );
   }
   if (bytes > 0) {
     const rc = loaded()!.llmem_copy_checked(dst, dstBytes, src, srcBytes, bytes);

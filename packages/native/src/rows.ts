@@ -14,9 +14,13 @@ const STYLE: Record<NormStyle, number> = { runc: 0, ggml: 1 };
 
 function count(name: string, v: number, min = 0): number {
   if (!Number.isSafeInteger(v) || v < min || v > 2 ** 40) {
-    throw new LlmemError("INVALID_ARGUMENT", `${name} must be an integer in [${min}, 2^40], got ${v}`, {
-      argument: name,
-    });
+    throw new LlmemError(
+      "INVALID_ARGUMENT",
+      `${name} must be an integer in [${min}, 2^40], got ${describeValue(v)}`,
+      {
+        argument: name,
+      },
+    );
   }
   return v;
 }
@@ -46,8 +50,10 @@ export function nativeRmsnormRows(
   const id = style(s);
   count("rows", rows);
   count("dim", dim, 1);
-  if (!Number.isFinite(eps)) {
-    throw new LlmemError("INVALID_ARGUMENT", `eps must be finite, got ${eps}`, { argument: "eps" });
+  if (typeof eps !== "number" || !Number.isFinite(eps)) {
+    throw new LlmemError("INVALID_ARGUMENT", `eps must be a finite number, got ${describeValue(eps)}`, {
+      argument: "eps",
+    });
   }
   const rc = lib.llmem_rmsnorm_rows_checked(
     id,

@@ -56,6 +56,41 @@ export function isPlainU16(v: unknown): v is Uint16Array {
   return ArrayBuffer.isView(v) && Object.getPrototypeOf(v) === U16_PROTO;
 }
 
+const hasOwn = Object.hasOwn;
+/** Captured at load: a later `Atomics.load = …` cannot reach the checks below. */
+const atomicsLoad = Atomics.load;
+
+/**
+ * The hot wrappers' test that a Float32Array holds n floats (n > 0), ~4 ns: the exact prototype
+ * and no own `byteLength` leave `v.byteLength` to the built-in %TypedArray% getter, the engine's
+ * count (which throws for a DataView dressed in the prototype: then false). False sends the caller
+ * to its exact path (`typedPtr`), which refuses or measures everything else.
+ */
+export function plainF32Holds(v: unknown, n: number): boolean {
+  if (!(ArrayBuffer.isView(v) && Object.getPrototypeOf(v) === F32_PROTO && !hasOwn(v, "byteLength")))
+    return false;
+  try {
+    return (v as Float32Array).byteLength >= 4 * n;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a Uint8Array (by prototype) holds `bytes` (> 0) bytes as the engine measures them:
+ * `Atomics.load` of the last one throws for anything but an integer typed array long enough (a
+ * DataView or float array in the prototype, a detached buffer), whatever size properties claim.
+ */
+export function bytesHold(v: unknown, bytes: number): boolean {
+  if (!(ArrayBuffer.isView(v) && Object.getPrototypeOf(v) === U8_PROTO)) return false;
+  try {
+    atomicsLoad(v as Uint8Array, bytes - 1);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export type TypedArrayKind = "Float32Array" | "Uint8Array" | "Uint16Array" | "Uint32Array";
 
 /**

@@ -3,6 +3,7 @@
  * handles cannot be forged, and misuse is an LlmemError. Canaries: guard bytes after each view.
  */
 import { describe, expect, test } from "bun:test";
+import { FORMATS } from "@llmem/core";
 import { expectRefused, guarded, lyingViews } from "@llmem/core/testing";
 import {
   allocNative,
@@ -318,3 +319,50 @@ describe("native blocks cannot be forged", () => {
     },
   );
 });
+
+describe("fuzz finds: every refusal at the native door is an LlmemError naming its argument", () => {
+  test.if(native.available)("counts, pairs, kinds and parents are checked before C is called", async () => {
+    const { refusesNaming } = await import("@llmem/core/testing");
+    const n = await import("../src/index.ts");
+    const f32 = new Float32Array(32);
+    const u16 = new Uint16Array(32);
+    const q = new Uint8Array(34);
+    // `(n | 0)` on a bigint threw a TypeError in dotF32's fast test.
+    refusesNaming(() => n.dotF32(f32, f32, 16n as never), /\bn\b/);
+    // An unknown dot pair threw "is not a function"; a symbol n a TypeError building the message.
+    refusesNaming(() => n.nativeDot("q9·q9" as never, q, q, 32), "pair");
+    refusesNaming(() => n.nativeDot("q8_0·q8_0", q, q, Symbol("n") as never), /\bn\b/);
+    refusesNaming(() => n.nativeDot("q8_0·q8_0", q, q, 31), /\bn\b/);
+    // Conversions passed any n and any view to C: NaN / "32" reached bun:ffi, a Float32Array
+    // where fp16 bits are due was written as bytes, a detached view was refused without a name.
+    refusesNaming(() => n.nativeF32ToF16(f32, u16, Number.NaN), /\bn\b/);
+    refusesNaming(() => n.nativeF32ToF16(f32, u16, "32" as never), /\bn\b/);
+    refusesNaming(() => n.nativeF16ToF32(u16, new Uint16Array(64) as never, 32), "dst");
+    const detached = new Float32Array(32);
+    detached.buffer.transfer();
+    refusesNaming(() => n.nativeF32ToF16(detached, u16, 32), "src");
+    // A look-alike format row reached C with a made-up id.
+    refusesNaming(() => n.nativeQuantize({ ...FORMATS.q8_0, id: 99 }, f32, q, 32), "format");
+    // A hash parent that is not a u64 went to bun:ffi as is.
+    refusesNaming(() => n.nativeHash64(new Uint32Array(4), null, -1n), "parent");
+    refusesNaming(
+      () => n.nativeChain(new Uint32Array(8), 4, 2, null, null, 5 as never, new Uint32Array(4)),
+      "parent",
+    );
+    refusesNaming(
+      () => n.nativeChain(new Uint32Array(8), Number.NaN, 2, null, null, 0n, new Uint32Array(4)),
+      "blockSize",
+    );
+  });
+});
+
+test.if(native.available)(
+  "fuzz finds: dotF32(null, …) as a process's first dot is an LlmemError (null matched the empty proof cache)",
+  () => {
+    // A fresh process: the proof cache starts empty only once.
+    const code = `import { dotF32 } from "${import.meta.dir}/../src/index.ts";
+try { dotF32(null, new Float32Array(16), 16); console.log("no error"); } catch (e) { console.log(e.constructor.name, e.code ?? ""); }`;
+    const r = Bun.spawnSync(["bun", "-e", code], { stdout: "pipe", stderr: "pipe" });
+    expect(r.stdout.toString().trim()).toBe("LlmemError INVALID_ARGUMENT");
+  },
+);

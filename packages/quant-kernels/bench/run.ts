@@ -8,7 +8,7 @@
  * ~0.3 ms batches, 41 rounds, 401 for the call overhead; the median of the per-round ratios)
  * and both figures are printed; the goal is judged on the interleaved one.
  *   bun run bench            all groups
- *   bun run bench matvec     only groups whose name contains "matvec" (cache|overhead|memory|matvec|attention)
+ *   bun run bench matvec     only groups whose name contains "matvec" (cache|overhead|memory|matvec|matmul|attention)
  */
 import {
   detectedIsa,
@@ -30,6 +30,7 @@ import {
   dotQ4_0Q8_0,
   dotQ8_0,
   type MatrixFormat,
+  matmul,
   matvec,
   prepareMatrix,
   quantize,
@@ -388,6 +389,41 @@ if (want("matvec")) {
         min: f === "q8_0" && dim === 8192 ? 2.5 : null,
         format: (r) => `${r.toFixed(2)}× faster`,
       });
+  }
+}
+
+// ---- matmul: a prefill chunk of 128 tokens (information) -----------------------------------
+// Each format's register tiles (libllmem's quant/matmul.c) against the one-token path they must
+// equal bit for bit: 128 matvecs of the same matrix, in the same process. 768×768 is a
+// stories15M-sized layer matrix that every format's block size divides.
+if (want("matmul")) {
+  const rows = 768;
+  const cols = 768;
+  const n = 128;
+  const wf = randomF32(rows * cols, 8);
+  const xs = randomF32(n * cols, 9);
+  const ys = new Float32Array(n * rows);
+  for (const f of ["f32", "q8_0", "q4_0", "q5_0", "q4_K", "q6_K"] as MatrixFormat[]) {
+    const m = prepareMatrix(f, wf, rows, cols);
+    alive.push(m.data);
+    const perToken = () => {
+      for (let t = 0; t < n; t++)
+        matvec(m, xs.subarray(t * cols, (t + 1) * cols), ys.subarray(t * rows, (t + 1) * rows));
+    };
+    const chunk = () => matmul(m, xs, n, ys);
+    const base = `${n} × matvec ${f} ${rows}×${cols}`;
+    const cand = `matmul ${f} ${rows}×${cols} × ${n} tokens`;
+    bench(base, perToken);
+    bench(cand, chunk);
+    ratioGoals.push({
+      what: `matmul ${f} ${rows}×${cols}, ${n} tokens: vs one matvec per token`,
+      base,
+      cand,
+      baseFn: perToken,
+      candFn: chunk,
+      min: null,
+      format: (r) => `${r.toFixed(2)}× faster`,
+    });
   }
 }
 

@@ -2,13 +2,12 @@
  * The fast paths' one gap (packages/native/src/views.ts): a Uint8Array wearing Float32Array's
  * prototype whose own `length` agrees with its real element count (so the index probe passes) and
  * whose own `byteLength` claims 4 bytes per element. The fast path's checks all read those
- * properties; what closes the gap is the capacity handed to C, which is the engine's byte length,
- * so libllmem refuses to read or write past the 16 real bytes. With native off the TS path checks
- * the engine's kind and refuses the view before any work.
+ * properties; what closes the gap is @llmem/native's binding, which checks each operand's engine
+ * kind (INVALID_ARGUMENT) and hands C the engine's byte length, so libllmem could not read or
+ * write past the 32 real bytes either. With native off the TS path checks the engine's kind.
  */
 import { describe, expect, test } from "bun:test";
 import { LlmemError } from "@llmem/core";
-import { quantNative } from "@llmem/native";
 import { dotF16F32, fromF16, quantizeInto, toBf16, toF16 } from "../src/index.ts";
 
 const REAL = 32; // bytes the dressed view really has
@@ -25,8 +24,9 @@ function dressedF32(): { view: Float32Array; tail: Uint8Array } {
   return { view: bytes as unknown as Float32Array, tail };
 }
 
-// Native on: C refuses (OUT_OF_BOUNDS). Native off: the TS path's kind check (INVALID_ARGUMENT).
-const expected = quantNative() ? "OUT_OF_BOUNDS" : "INVALID_ARGUMENT";
+// Native on: the binding checks each operand's engine kind before calling C (C would refuse too,
+// OUT_OF_BOUNDS, bounded by the engine's byte length). Native off: the TS path's kind check.
+const expected = "INVALID_ARGUMENT";
 
 function refusedUntouched(fn: (v: Float32Array) => unknown): void {
   const { view, tail } = dressedF32();

@@ -127,6 +127,11 @@ function tokenId(meta: ReadonlyMap<string, unknown>, key: string, n: number): nu
 
 /** The spec `tokenizerFromGguf` builds (exposed for inspection and tests). */
 export function tokenizerSpecFromGguf(meta: ReadonlyMap<string, unknown>): TokenizerSpec {
+  if (!(meta instanceof Map)) {
+    throw new LlmemError("INVALID_ARGUMENT", "meta must be a GGUF file's metadata Map (GgufFile.metadata)", {
+      argument: "meta",
+    });
+  }
   const model = optionalString(meta, `${K}model`);
   if (model === undefined)
     throw new LlmemError("FORMAT_ERROR", `metadata ${K}model is missing`, { key: `${K}model` });

@@ -24,7 +24,7 @@ export const quantSymbols = {
   llmem_dot_iq4_nl_q8_0_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
   llmem_dot_iq4_xs_q8_k_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
   llmem_dot_f16_f32_checked: { args: [ptr, u32, ptr, u32, u32], returns: f32 },
-  llmem_matvec_checked: { args: [i32, ptr, u64, u64, u64, ptr, u64, ptr, u64, ptr, u64], returns: i32 },
+  llmem_matvec_checked: { args: [i32, ptr, u64, u32, u32, ptr, u32, ptr, u32, ptr, u32], returns: i32 },
   llmem_matmul_checked: { args: [i32, ptr, u64, u64, u64, ptr, u64, u64, ptr, u64, ptr, u64], returns: i32 },
   llmem_matmul_scratch_stride: { args: [i32, u64], returns: u64 },
   llmem_set_threads: { args: [i32], returns: i32 },
