@@ -8,7 +8,14 @@
  */
 import { test } from "bun:test";
 import { isDetachedView, typedArrayKind } from "@llmem/core";
-import { hostileScalar, hostileValue, lyingView, refusesNaming, wrongType } from "@llmem/core/testing";
+import {
+  assertCallsRefused,
+  hostileScalar,
+  hostileValue,
+  lyingView,
+  refusesNaming,
+  wrongType,
+} from "@llmem/core/testing";
 import fc from "fast-check";
 import {
   acquireCachedPrefix,
@@ -160,18 +167,7 @@ test("BlockAllocator methods refuse hostile ids, lists, hashes and content, chan
           () => w.a.registerBlockHash(w.live[0]!, 9n, content as never),
         ]),
     );
-  fc.assert(
-    fc.property(
-      fc.constant(null).chain(() => {
-        const w = world();
-        return cases(w).map((c) => ({ w, c }));
-      }),
-      ({ w, c: [name, call] }) => {
-        refusesNaming(call, name, w.snapshot);
-      },
-    ),
-    { numRuns: RUNS * 2 },
-  );
+  assertCallsRefused(world, cases, RUNS * 2);
   fc.assert(
     fc.property(
       fc.oneof(badId, fc.constantFrom(0, 2 ** 26)).filter((n) => n !== N),
@@ -228,18 +224,7 @@ test("BlockTable refuses forged allocators, hostile options, counts and lists, c
         .oneof(notInt, fc.constantFrom(-1, 11))
         .map((v): [RegExp, () => unknown] => [/length/, () => w.table.truncate(v as number)]),
     );
-  fc.assert(
-    fc.property(
-      fc.constant(null).chain(() => {
-        const w = world();
-        return calls(w).map((c) => ({ w, c }));
-      }),
-      ({ w, c: [name, call] }) => {
-        refusesNaming(call, name, w.snapshot);
-      },
-    ),
-    { numRuns: RUNS },
-  );
+  assertCallsRefused(world, calls, RUNS);
   // adopt into an empty table: bad lists, a block listed more often than it is held, bad token counts.
   fc.assert(
     fc.property(
@@ -398,18 +383,7 @@ test("find/acquire/commit refuse hostile keys, limits, blocks and parents, chang
         () => commitFullBlocks(w.a, w.keys, [w.live[0]!], 0, w.live[1]!),
       ]),
     );
-  fc.assert(
-    fc.property(
-      fc.constant(null).chain(() => {
-        const w = world();
-        return badArgs(w).map((c) => ({ w, c }));
-      }),
-      ({ w, c: [name, call] }) => {
-        refusesNaming(call, name, w.snapshot);
-      },
-    ),
-    { numRuns: RUNS },
-  );
+  assertCallsRefused(world, badArgs, RUNS);
 });
 
 test("commitFullBlocks refuses a bad token of any block before registering any block", () => {

@@ -7,7 +7,13 @@
  * argument, and the pool's stats and the bytes of every live buffer read the same afterwards.
  */
 import { test } from "bun:test";
-import { hostileScalar, hostileValue, refusesNaming, wrongType } from "@llmem/core/testing";
+import {
+  assertCallsRefused,
+  hostileScalar,
+  hostileValue,
+  refusesNaming,
+  wrongType,
+} from "@llmem/core/testing";
 import fc from "fast-check";
 import { BucketPool, MAX_BUFFER_BYTES, type PooledBuffer } from "../src/index.ts";
 
@@ -101,18 +107,7 @@ test("pool calls refuse hostile sizes, batches, handles and views, changing noth
         ]),
     );
   };
-  fc.assert(
-    fc.property(
-      fc.constant(null).chain(() => {
-        const w = world();
-        return calls(w).map((c) => ({ w, c }));
-      }),
-      ({ w, c: [name, call] }) => {
-        refusesNaming(call, name, w.snapshot);
-      },
-    ),
-    { numRuns: RUNS * 2 },
-  );
+  assertCallsRefused(world, calls, RUNS * 2);
 });
 
 test("a size whose valueOf runs code is refused without running it", () => {

@@ -309,3 +309,27 @@ function stable(v: unknown): string {
     return x;
   });
 }
+
+/**
+ * The fuzz suites' common property: per run a fresh world (the structures under test and a
+ * `snapshot` of their observable state), one generated [argument, call] against it, and
+ * `refusesNaming` on that call.
+ */
+export function assertCallsRefused<W extends { snapshot: () => unknown }>(
+  world: () => W,
+  calls: (w: W) => fc.Arbitrary<readonly [string | RegExp, () => unknown]>,
+  numRuns: number,
+): void {
+  fc.assert(
+    fc.property(
+      fc.constant(null).chain(() => {
+        const w = world();
+        return calls(w).map((c) => ({ w, c }));
+      }),
+      ({ w, c: [name, call] }) => {
+        refusesNaming(call, name, w.snapshot);
+      },
+    ),
+    { numRuns },
+  );
+}

@@ -155,6 +155,7 @@ export function runReadmeExample(readmePath: string, section?: string): ReadmeRu
 
 export {
   anyView,
+  assertCallsRefused,
   BAD_SIZES,
   changingField,
   expectRefused,

@@ -9,6 +9,7 @@
 import { test } from "bun:test";
 import {
   anyView,
+  assertCallsRefused,
   hostileScalar,
   hostileValue,
   lyingViews,
@@ -153,18 +154,7 @@ test("sequence calls refuse hostile tokens, layers, rows and positions, changing
         ]),
       fc.constant<[RegExp, () => unknown]>([/step|end|layer/, () => w.mid.end()]),
     );
-  fc.assert(
-    fc.property(
-      fc.constant(null).chain(() => {
-        const w = world();
-        return calls(w).map((c) => ({ w, c }));
-      }),
-      ({ w, c: [name, call] }) => {
-        refusesNaming(call, name, w.snapshot);
-      },
-    ),
-    { numRuns: RUNS * 2 },
-  );
+  assertCallsRefused(world, calls, RUNS * 2);
 });
 
 test("the cache's own methods refuse forged, foreign and released sequences, and bad blocks and payloads", () => {
@@ -231,18 +221,7 @@ test("the cache's own methods refuse forged, foreign and released sequences, and
         ]),
     );
   };
-  fc.assert(
-    fc.property(
-      fc.constant(null).chain(() => {
-        const w = world();
-        return calls(w).map((c) => ({ w, c }));
-      }),
-      ({ w, c: [name, call] }) => {
-        refusesNaming(call, name, w.snapshot);
-      },
-    ),
-    { numRuns: RUNS * 2 },
-  );
+  assertCallsRefused(world, calls, RUNS * 2);
 });
 
 test("new PagedKvCache refuses hostile options", () => {
