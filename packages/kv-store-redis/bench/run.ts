@@ -5,36 +5,14 @@
 // Usage: bun run bench [rounds]
 import { RedisClient } from "bun";
 import { BlockCodec, RedisKvStore, tokenFingerprint } from "../src/index.ts";
-import { freshFingerprint, RedisServer, redisServerBinary } from "../test/redis-server.ts";
+import { freshFingerprint } from "../test/redis-server.ts";
+import { benchServer, fmt, header, median, ROUNDS, SIZES, TOTAL, time } from "./common.ts";
 
-const ROUNDS = Number(process.argv[2] ?? 5);
-const TOTAL = 64 * 2 ** 20; // bytes per direction per round
-const SIZES = [64 * 2 ** 10, 256 * 2 ** 10, 2 ** 20];
-
-let own: RedisServer | null = null;
-let url = process.env.LLMEM_REDIS_URL ?? "";
-if (url === "") {
-  const bin = redisServerBinary();
-  if (bin === undefined) process.exit(0);
-  own = await RedisServer.start(bin);
-  url = own.url;
-}
+const { url, own } = await benchServer();
 const raw = new RedisClient(url, { autoReconnect: false });
 await raw.connect();
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const fmt = (xs: number[]) =>
-  `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
-
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return (performance.now() - t0) / 1000;
-}
-
-console.log(
-  `loopback ${url}, ${TOTAL >> 20} MiB per direction per round, ${ROUNDS} rounds; load ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}`,
-);
+console.log(await header("", url));
 // The store's own CPU work, no network: encode (header, copy, checksum) and verify (checks,
 // checksum), so the store's share of the totals below is visible.
 const codec = new BlockCodec({ numLayers: 16, numKvHeads: 8, headDim: 64, kvFormat: "f16", blockSize: 16 });

@@ -4,36 +4,15 @@
 // Usage: bun run bench/transport.ts [rounds]
 import { RedisClient } from "bun";
 import { RespClient } from "../src/resp-client.ts";
-import { RedisServer, redisServerBinary } from "../test/redis-server.ts";
+import { benchServer, fmt, header, ROUNDS, SIZES, TOTAL, time } from "./common.ts";
 
-const ROUNDS = Number(process.argv[2] ?? 5);
-const TOTAL = 64 * 2 ** 20;
-const SIZES = [64 * 2 ** 10, 256 * 2 ** 10, 2 ** 20];
-
-let own: RedisServer | null = null;
-let url = process.env.LLMEM_REDIS_URL ?? "";
-if (url === "") {
-  const bin = redisServerBinary();
-  if (bin === undefined) process.exit(0);
-  own = await RedisServer.start(bin, (process.env.REDIS_ARGS ?? "").split(" ").filter(Boolean));
-  url = own.url;
-}
+const { url, own } = await benchServer();
 const bun = new RedisClient(url, { autoReconnect: false });
 await bun.connect();
 const raw = new RespClient(url, { maxBulkBytes: 2 ** 21 });
 await raw.connect();
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const fmt = (xs: number[]) =>
-  `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return (performance.now() - t0) / 1000;
-}
-console.log(
-  `transport, loopback ${url}, ${TOTAL >> 20} MiB per direction per round, ${ROUNDS} rounds; load ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}`,
-);
+console.log(await header("transport, ", url));
 console.log(
   "block | raw write GB/s | Bun.redis write | raw read GB/s | Bun.redis read | raw/Bun.redis speed write · read (paired medians)",
 );
