@@ -53,6 +53,33 @@ describe("views reaching C are measured by the engine", () => {
     },
   );
 
+  test.skipIf(!quantNative())(
+    "fastDot remembers proven views, yet a shrunk, detached or re-dressed one is refused at its next call",
+    () => {
+      const buffer = new ArrayBuffer(2 * 34, { maxByteLength: 2 * 34 });
+      const x = new Uint8Array(buffer); // length-tracking: shrinks with its buffer
+      x[1] = 0x3c; // scale 1.0, one value 3: x·x = 9 over the first block
+      x[2] = 3;
+      const y = x.slice();
+      expect(fastDotQ8_0(x, y, 64)).toBe(9); // both proven now
+      expect(fastDotQ8_0(x, y, 64)).toBe(9); // the remembered pair
+      buffer.resize(34);
+      expect(fastDotQ8_0(x, y, 64)).toBeUndefined(); // x holds one block now
+      expect(fastDotQ8_0(x, y, 32)).toBe(9);
+      // A proven view dressed afterwards (another prototype, own sizes claiming more) is still
+      // measured by the engine.
+      Object.setPrototypeOf(x, Float32Array.prototype);
+      Object.defineProperty(x, "byteLength", { value: 1 << 20 });
+      Object.defineProperty(x, "length", { value: 1 << 20 });
+      expect(fastDotQ8_0(x, y, 64)).toBeUndefined();
+      expect(fastDotQ8_0(x, y, 32)).toBe(9);
+      expect(fastDotQ8_0(y, x, 64)).toBeUndefined(); // a proven x moved to the y side: proven again
+      y.buffer.transfer();
+      expect(fastDotQ8_0(x, y, 32)).toBeUndefined(); // y detached
+      expect(fastDotQ8_0(y, x, 32)).toBeUndefined();
+    },
+  );
+
   test("dotF32 refuses byte arrays (C would read 4n bytes of each)", () => {
     expectRefused(
       () => dotF32(new Uint8Array(16) as never, new Uint8Array(16) as never, 16),
