@@ -50,7 +50,7 @@ static inline __attribute__((always_inline)) void tile_q_neon(int format, int rn
       const int8_t *x = (const int8_t *)(xq[t] + b * Q8_0_BYTES + 2);
       const int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16);
       int32x4_t s[4];
-      for (int r = 0; r < 4; r++) s[r] = dot32_neon(vdupq_n_s32(0), lo[r], hi[r], x0, x1);
+      for (int r = 0; r < 4; r++) s[r] = dot32_first_neon(lo[r], hi[r], x0, x1);
       /* lane r: row r's exact block sum */
       const int32x4_t isum = vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
       acc[t] = fold4_neon(acc[t], isum, dw, xd[t][b]);
