@@ -4,7 +4,9 @@
 # ARMv8.2+dotprod build. An estimate for code review, NOT a measurement of Apple Silicon or any
 # real AArch64 CPU: qemu runs each NEON instruction through a helper, so its wall time weighs
 # them very differently from hardware. Dev tool; not part of CI.
-#   native/tools/neon-rows/run.sh [FORMAT ROWS COLS TOKENS] [NATIVE_DIR]
+#   [ROUNDS=7] native/tools/neon-rows/run.sh [FORMAT ROWS COLS TOKENS] [NATIVE_DIR]
+# ROUNDS: interleaved wall-time rounds (0: instruction counts only; the exec log makes each
+# count run ~10x slower than the program).
 # NATIVE_DIR (default this tree's native/) may be another checkout's native/, e.g. the commit
 # before the NEON kernels, to count what its per-row path executed.
 set -e
@@ -23,5 +25,5 @@ for march in armv8-a armv8.2-a+dotprod; do
   for mode in rows tiled mv-rows mv-tiled; do
     echo "  $mode $(($(count $mode) - base))"
   done
-  qemu-aarch64 -cpu max "$bin" time "$fmt" "$rows" "$cols" "$n" 7
+  [ "${ROUNDS:-7}" = 0 ] || qemu-aarch64 -cpu max "$bin" time "$fmt" "$rows" "$cols" "$n" "${ROUNDS:-7}"
 done
