@@ -68,7 +68,8 @@ Without --model it decodes an embedded synthetic model (random weights) with a f
   --warmup N          run the same decode N times first, untimed and unprinted, and report
                       the run after them: steady-state speed once the JIT has compiled the
                       loop, as a long-running engine sees it (llama-bench warms up too);
-                      the warm-up runs neither read nor write --prompt-cache / --kv-store (0..${MAX_WARMUP})`;
+                      all runs share one loaded model, each with its own KV cache; the warm-up
+                      runs neither read nor write --prompt-cache / --kv-store (0..${MAX_WARMUP})`;
 
 const VALUE_FLAGS = new Set([
   "model",

@@ -8,7 +8,7 @@ import { parseArgs, USAGE } from "./args.ts";
 import { runConvert } from "./convert.ts";
 import { downloadProgress, HF_PREFIX, parseHfRef, resolveHfModel } from "./hf-download.ts";
 import { embeddedScreen, rate, report } from "./report.ts";
-import { type RunResult, runDecode } from "./run.ts";
+import { buildModel, type RunResult, runDecode } from "./run.ts";
 import type { Sequence } from "./sequence.ts";
 import { EscapingStream, escapeControls } from "./terminal-text.ts";
 import { runTokenize } from "./tokenize.ts";
@@ -81,33 +81,41 @@ async function main(argv: string[]): Promise<number> {
   let multi = false;
   // Warm-up runs: the same decode, nothing printed, no KV file or store touched (the reported
   // run must compute what it reports, not reuse what a warm-up saved).
+  // They share the reported run's loaded model (mapped and paged in once), as llama-bench's
+  // warm-up and repetitions share one.
+  const loaded = o.warmup > 0 ? buildModel(o, {}) : undefined;
   for (let i = 0; i < o.warmup; i++)
-    await runDecode({ ...o, promptCache: undefined, kvStore: undefined }, {});
-  const result = await runDecode(o, {
-    warn: (line) => err(`decode: warning: ${line}\n`),
-    progress: tty
-      ? (what, done, total) => {
-          err(`\r${what} ${((100 * done) / total).toFixed(0)}%`);
-          if (done === total) err("\r\x1b[K");
-        }
-      : undefined,
-    onStart: (requests) => {
-      multi = requests > 1;
+    await runDecode({ ...o, promptCache: undefined, kvStore: undefined }, {}, loaded);
+  const result = await runDecode(
+    o,
+    {
+      warn: (line) => err(`decode: warning: ${line}\n`),
+      progress: tty
+        ? (what, done, total) => {
+            err(`\r${what} ${((100 * done) / total).toFixed(0)}%`);
+            if (done === total) err("\r\x1b[K");
+          }
+        : undefined,
+      onStart: (requests) => {
+        multi = requests > 1;
+      },
+      onPiece: shown
+        ? undefined
+        : (_seq, piece) => {
+            if (!multi) text(piece);
+          },
+      onFinish: shown
+        ? undefined
+        : (seq) => {
+            if (multi)
+              out(
+                `── request ${seq.id} (${seq.tokens.length} tokens, ${seq.reused} from the prefix cache) ──\n${onTerminal ? escapeControls(seq.text()) : seq.text()}\n`,
+              );
+          },
     },
-    onPiece: shown
-      ? undefined
-      : (_seq, piece) => {
-          if (!multi) text(piece);
-        },
-    onFinish: shown
-      ? undefined
-      : (seq) => {
-          if (multi)
-            out(
-              `── request ${seq.id} (${seq.tokens.length} tokens, ${seq.reused} from the prefix cache) ──\n${onTerminal ? escapeControls(seq.text()) : seq.text()}\n`,
-            );
-        },
-  });
+    loaded,
+  );
+  loaded?.model.dispose();
   if (o.json) {
     out(`${toJson(result, o.warmup)}\n`);
     return 0;

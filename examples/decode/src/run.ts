@@ -179,7 +179,12 @@ function kvStore(c: ModelConfig, format: KvFormat, requests: number, fileBlocks 
   return new KvStore(c, { blockSize: BLOCK_SIZE, numBlocks: Math.min(wanted, budget), format });
 }
 
-interface LoadedModel {
+/**
+ * A model loaded once and decoded with several times (`--warmup`: the warm-up runs and the
+ * reported run share one model, mapped and paged in once, as llama-bench's repetitions share one
+ * loaded model; a run never keeps KV or cache state from another).
+ */
+export interface LoadedModel {
   model: Transformer;
   tokenizer: TextCodec;
   embedded: boolean;
@@ -210,7 +215,7 @@ function buildGgufModel(o: Options, path: string): LoadedModel {
 }
 
 /** Loads and prepares the model; the checkpoint is not kept here, so quantized runs can drop it. */
-function buildModel(o: Options, hooks: RunHooks): LoadedModel {
+export function buildModel(o: Options, hooks: RunHooks): LoadedModel {
   if (o.model && isGgufPath(o.model)) return buildGgufModel(o, o.model);
   const { ckpt, tokenizer, embedded } = loadModel(o, hooks);
   quantKernels.setThreads(o.threads);
@@ -226,8 +231,9 @@ function buildModel(o: Options, hooks: RunHooks): LoadedModel {
 /** Host-RAM tier cap with --prompt-cache or --kv-store: blocks the pool recycles wait here. */
 const HOST_TIER_BYTES = Math.min(256 * 2 ** 20, Math.floor(totalmem() / 16));
 
-export async function runDecode(o: Options, hooks: RunHooks = {}): Promise<RunResult> {
-  const { model, tokenizer, embedded, source } = buildModel(o, hooks);
+/** Decodes o's requests with `loaded` (which the caller then disposes) or a model built for this run. */
+export async function runDecode(o: Options, hooks: RunHooks = {}, loaded?: LoadedModel): Promise<RunResult> {
+  const { model, tokenizer, embedded, source } = loaded ?? buildModel(o, hooks);
   const c = model.config;
   const kernels = model.kernels;
   let steps = o.steps;
@@ -269,7 +275,7 @@ export async function runDecode(o: Options, hooks: RunHooks = {}): Promise<RunRe
   const kvStats = kv.cache.stats();
   const arenaHighWater = model.arena.highWaterMark;
   kv.cache.dispose();
-  model.dispose();
+  if (!loaded) model.dispose();
   return {
     embedded,
     source,

@@ -1,4 +1,4 @@
-/* y = W x over f32, f16, Q8_0 and Q4_0 rows, rows split over the thread pool; and the plain
+/* y = W x over f32, f16, Q8_0, Q4_0 and Q5_0 rows (the K-quants' and IQ4_XS's row kernels live in their files), rows split over the thread pool; and the plain
  * read the benchmarks measure memory bandwidth with. */
 #include "../formats.h"
 #include "quant_internal.h"
@@ -29,20 +29,24 @@ LLMEM_AVX2 static float row_dot_f16_avx2(const uint16_t *w, const float *x, size
  * times dw·dx. Q8_0: the weights' |q| against x's q carrying the weights' sign (exact for any
  * weight byte, as x is quantized here and never holds -128). Q4_0: the unsigned nibbles n
  * against x, plus -8·Σx (Σ(n-8)·x exactly), so no sign fix-up per row: ncx, x's block's -8·Σx per
- * lane, is computed once per block for all rows (q4_neg_offset_avx2). The integer sums of one
+ * lane, is computed once per block for all rows (neg_offset_avx2; Q5_0 likewise with -16·Σx). The integer sums of one
  * block, 8 int32 lanes: */
 LLMEM_AVX2 static inline __m256i q4_nibbles_avx2(const uint8_t *w) {
   const __m128i raw = _mm_loadu_si128((const __m128i *)(w + 2));
   return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
 }
-LLMEM_AVX2 static inline __m256i q4_neg_offset_avx2(__m256i qx) {
-  const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), qx), _mm256_set1_epi16(1));
+/* -o·Σx per lane for unsigned levels with offset o (Q4_0: 8, Q5_0: 16; o·x pairs fit int16). */
+LLMEM_AVX2 static inline __m256i neg_offset_avx2(int format, __m256i qx) {
+  const __m256i o = _mm256_set1_epi8(format == LLMEM_Q4_0 ? 8 : 16);
+  const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(o, qx), _mm256_set1_epi16(1));
   return _mm256_sub_epi32(_mm256_setzero_si256(), s);
 }
 LLMEM_AVX2 static inline __m256i block_isums_avx2(int format, const uint8_t *w, __m256i qx, __m256i ncx) {
   const __m256i ones = _mm256_set1_epi16(1);
   if (format == LLMEM_Q4_0) /* nibble·x pairs fit int16: at most 2·15·128 */
     return _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q4_nibbles_avx2(w), qx), ones), ncx);
+  if (format == LLMEM_Q5_0) /* level·x pairs fit int16: at most 2·31·128 */
+    return _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q5_levels_avx2(w + 2, w + 6), qx), ones), ncx);
   const __m256i qw = _mm256_loadu_si256((const __m256i *)(w + 2));
   return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw)), ones);
 }
@@ -50,7 +54,7 @@ LLMEM_AVX2 static inline __m256i block_isums_avx2(int format, const uint8_t *w, 
 /* The same sums as f32, x's block read from xq. */
 LLMEM_AVX2 static inline __m256 block_sums_avx2(int format, const uint8_t *w, const uint8_t *xq) {
   const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq + 2));
-  const __m256i ncx = format == LLMEM_Q4_0 ? q4_neg_offset_avx2(qx) : _mm256_setzero_si256();
+  const __m256i ncx = format == LLMEM_Q4_0 ? neg_offset_avx2(format, qx) : _mm256_setzero_si256();
   return _mm256_cvtepi32_ps(block_isums_avx2(format, w, qx, ncx));
 }
 
@@ -65,6 +69,7 @@ LLMEM_AVX2 static inline __m256 block_sums_avx2(int format, const uint8_t *w, co
 /* dpbusd: four u8·s8 products per int32 lane added to the accumulator, exactly (no int16 step). */
 LLMEM_AVX512VNNI static inline __m256i block_isums_vnni(int format, const uint8_t *w, __m256i qx, __m256i ncx) {
   if (format == LLMEM_Q4_0) return _mm256_dpbusd_epi32(ncx, q4_nibbles_avx2(w), qx);
+  if (format == LLMEM_Q5_0) return _mm256_dpbusd_epi32(ncx, q5_levels_avx2(w + 2, w + 6), qx);
   const __m256i qw = _mm256_loadu_si256((const __m256i *)(w + 2));
   return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
 }
@@ -134,6 +139,12 @@ LLMEM_AVX2 void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r
     for (size_t r = r0; r < r1; r++)
       j->y[r] = row_dot_f16_avx2((const uint16_t *)(const void *)(j->w + r * j->row_bytes), j->x, j->cols);
     return;
+  case LLMEM_Q5_0:
+    /* Bit for bit Q5_0's vec_dot per row (its fold, not Q8_0/Q4_0's), so the scalar reference and
+     * matmul agree; a streaming matrix takes the vec_dot itself. */
+    if (j->streams) matvec_range_generic(j, r0, r1);
+    else rows_q_avx2(LLMEM_Q5_0, j, r0, r1);
+    return;
   case LLMEM_Q8_0:
   case LLMEM_Q4_0:
     if (j->streams) {
@@ -166,12 +177,13 @@ LLMEM_AVX2 void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r
  * llmem_select_kernels. Measured (native/tools/vs-ggml, one thread, under load): ~10-15% off
  * the q8_0 matvec. */
 LLMEM_AVX512VNNI void matvec_range_avx2_vnni(const llmem_matvec_job *j, size_t r0, size_t r1) {
-  if (j->streams || (j->format != LLMEM_Q8_0 && j->format != LLMEM_Q4_0)) {
+  if (j->streams || (j->format != LLMEM_Q8_0 && j->format != LLMEM_Q4_0 && j->format != LLMEM_Q5_0)) {
     matvec_range_avx2(j, r0, r1);
     return;
   }
   if (j->format == LLMEM_Q8_0) rows_q_vnni(LLMEM_Q8_0, j, r0, r1);
-  else rows_q_vnni(LLMEM_Q4_0, j, r0, r1);
+  else if (j->format == LLMEM_Q4_0) rows_q_vnni(LLMEM_Q4_0, j, r0, r1);
+  else rows_q_vnni(LLMEM_Q5_0, j, r0, r1);
 }
 #endif
 

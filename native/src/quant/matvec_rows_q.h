@@ -1,6 +1,6 @@
-/* The four-row Q8_0/Q4_0 matvec kernel, included by matvec.c once per integer-sum instruction
+/* The four-row Q8_0/Q4_0/Q5_0 matvec kernel, included by matvec.c once per integer-sum instruction
  * set: ROWS_Q_SUFFIX names the copy, ROWS_Q_ATTR is its target attribute and ROWS_Q_ISUMS(format,
- * w, qx, ncx) the block's exact int32 sums (8 lanes; ncx: Q4_0's -8·Σx per lane). Every copy computes the same bits. */
+ * w, qx, ncx) the block's exact int32 sums (8 lanes; ncx: Q4_0's -8·Σx, Q5_0's -16·Σx per lane). Every copy computes the same bits. */
 #define ROWS_Q_CAT2(a, b) a##_##b
 #define ROWS_Q_CAT(a, b) ROWS_Q_CAT2(a, b)
 #define ROWS_Q_NAME(name) ROWS_Q_CAT(name, ROWS_Q_SUFFIX)
@@ -17,14 +17,20 @@ ROWS_Q_ATTR static inline __attribute__((always_inline)) __m256 ROWS_Q_NAME(fold
                                                                                   const uint8_t *w1, const uint8_t *w2,
                                                                                   const uint8_t *w3, __m256i qx,
                                                                                   float dx, __m256 acc) {
-  const __m256i ncx = format == LLMEM_Q4_0 ? q4_neg_offset_avx2(qx) : _mm256_setzero_si256();
+  const __m256i ncx = format != LLMEM_Q8_0 ? neg_offset_avx2(format, qx) : _mm256_setzero_si256();
   const __m256i s01 = _mm256_hadd_epi32(ROWS_Q_ISUMS(format, w0, qx, ncx), ROWS_Q_ISUMS(format, w1, qx, ncx));
   const __m256i s23 = _mm256_hadd_epi32(ROWS_Q_ISUMS(format, w2, qx, ncx), ROWS_Q_ISUMS(format, w3, qx, ncx));
-  const __m256 sums = _mm256_cvtepi32_ps(_mm256_hadd_epi32(s01, s23));
+  const __m256i h = _mm256_hadd_epi32(s01, s23);
   const __m128 dw =
       _mm_cvtph_ps(_mm_setr_epi16((short)ld_u16(w0), (short)ld_u16(w1), (short)ld_u16(w2), (short)ld_u16(w3), 0, 0, 0, 0));
   const __m128 d = _mm_mul_ps(dw, _mm_set1_ps(dx));
-  return _mm256_fmadd_ps(_mm256_set_m128(d, d), sums, acc);
+  if (format == LLMEM_Q5_0) {
+    /* Q5_0's vec_dot fold (q5.c's q5_0_fold: sum + isum·(dw·dx), two multiplies and an add, no
+     * FMA) on the low four lanes, row r's whole block sum in lane r. */
+    const __m128i isum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    return _mm256_zextps128_ps256(_mm_add_ps(_mm256_castps256_ps128(acc), _mm_mul_ps(_mm_cvtepi32_ps(isum), d)));
+  }
+  return _mm256_fmadd_ps(_mm256_set_m128(d, d), _mm256_cvtepi32_ps(h), acc);
 }
 
 /* W streams from L3/DRAM when it outgrows L2: asking for the bytes 16 KB ahead (measured best of
@@ -35,7 +41,7 @@ ROWS_Q_ATTR static inline __attribute__((always_inline)) __m256 ROWS_Q_NAME(fold
 ROWS_Q_ATTR static inline __attribute__((always_inline)) void ROWS_Q_NAME(rows4_dot_q)(int format, const uint8_t *const w[4],
                                                                                const uint8_t *xq, const float *xd,
                                                                                size_t nb, float out[4]) {
-  const size_t bb = format == LLMEM_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;
+  const size_t bb = format == LLMEM_Q8_0 ? Q8_0_BYTES : format == LLMEM_Q4_0 ? Q4_0_BYTES : Q5_0_BYTES;
   __m256 acc = _mm256_setzero_ps();
   for (size_t b = 0; b < nb; b++, xq += Q8_0_BYTES) {
     const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq + 2));
@@ -43,7 +49,8 @@ ROWS_Q_ATTR static inline __attribute__((always_inline)) void ROWS_Q_NAME(rows4_
     if ((b & 1) == 0) ROWS_Q_PREFETCH(w0), ROWS_Q_PREFETCH(w1), ROWS_Q_PREFETCH(w2), ROWS_Q_PREFETCH(w3);
     acc = ROWS_Q_NAME(fold4)(format, w0, w1, w2, w3, qx, xd[b], acc);
   }
-  _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
+  if (format == LLMEM_Q5_0) _mm_storeu_ps(out, _mm256_castps256_ps128(acc));
+  else _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
 }
 
 /* Rows [r0, r1) of a Q8_0/Q4_0 matrix, four per pass (a short last group repeats its last row,
