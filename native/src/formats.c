@@ -93,7 +93,7 @@ static const llmem_isa_kernels ISA_KERNELS_TABLE[LLMEM_ISA_COUNT] = {
     [LLMEM_ISA_AVX2] = ISA_KERNELS(avx2, matvec_range_avx2, matmul_range_avx2),
 #endif
 #if LLMEM_ARM
-    [LLMEM_ISA_NEON] = ISA_KERNELS(neon, matvec_range_generic, matmul_range_generic),
+    [LLMEM_ISA_NEON] = ISA_KERNELS(neon, matvec_range_neon, matmul_range_neon),
 #endif
 };
 

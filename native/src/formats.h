@@ -175,6 +175,9 @@ LLMEM_FROM_FLOAT(quantize_q5_k, scalar)
 void matvec_range_generic(const llmem_matvec_job *j, size_t r0, size_t r1);
 void matvec_range_avx2(const llmem_matvec_job *j, size_t r0, size_t r1);
 void matvec_range_avx2_vnni(const llmem_matvec_job *j, size_t r0, size_t r1);
+/* The NEON four-row matvec and 4×4 matmul tiles (quant/matmul_neon.c). */
+void matvec_range_neon(const llmem_matvec_job *j, size_t r0, size_t r1);
+void matmul_range_neon(const llmem_matmul_job *j, size_t r0, size_t r1);
 /* Rows [r0, r1) of a Q4_K matrix against x in Q8_K, four rows per pass (quant/q4_k.c). */
 void matvec_rows_q4_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq, size_t cols,
                            float *y);

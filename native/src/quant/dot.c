@@ -1,7 +1,7 @@
 /* Quantized dot products (GGML's pairs) and f16·f32. The scalar references fix the order of
  * f32 operations the TS reference mirrors: per block an exact integer sum, then
- * sum += sumi * (dx * dy). SIMD paths keep the exact integer sums and reorder only the
- * f32 accumulation across blocks. */
+ * sum += sumi * (dx * dy) (q_block_fold). SIMD paths keep the exact integer sums; the AVX2
+ * ones reorder the f32 accumulation across blocks, the NEON Q8_0/Q4_0 ones keep the scalar order. */
 #include "quant_internal.h"
 
 LLMEM_SCALAR float dot_q8_0_q8_0_scalar(const void *vx, const void *vy, size_t n) {
@@ -10,7 +10,7 @@ LLMEM_SCALAR float dot_q8_0_q8_0_scalar(const void *vx, const void *vy, size_t n
   for (size_t b = 0; b < n / 32; b++, x += Q8_0_BYTES, y += Q8_0_BYTES) {
     int sumi = 0;
     for (int j = 0; j < 32; j++) sumi += (int8_t)x[2 + j] * (int8_t)y[2 + j];
-    sum += (float)sumi * (scale_at(x) * scale_at(y));
+    sum = q_block_fold(sum, sumi, scale_at(x), scale_at(y));
   }
   return sum;
 }
@@ -22,7 +22,7 @@ LLMEM_SCALAR float dot_q4_0_q8_0_scalar(const void *vx, const void *vy, size_t n
     int sumi = 0;
     for (int j = 0; j < 16; j++)
       sumi += ((x[2 + j] & 15) - 8) * (int8_t)y[2 + j] + ((x[2 + j] >> 4) - 8) * (int8_t)y[18 + j];
-    sum += (float)sumi * (scale_at(x) * scale_at(y));
+    sum = q_block_fold(sum, sumi, scale_at(x), scale_at(y));
   }
   return sum;
 }
@@ -161,36 +161,18 @@ LLMEM_AVX2 float dot_f16_f32_avx2(const void *vx, const void *vy, size_t n) {
 #endif
 
 #if LLMEM_ARM
+/* Q8_0 and Q4_0 fold each block's exact integer sum as the scalar references do
+ * (q_row_dot_neon, quant_internal.h): bit for bit the scalar result, with or without SDOT, and
+ * what the multi-row kernels of matmul_neon.c give per row. */
+float dot_q8_0_q8_0_neon(const void *vx, const void *vy, size_t n) { return q_row_dot_neon(LLMEM_Q8_0, vx, vy, n); }
+
+float dot_q4_0_q8_0_neon(const void *vx, const void *vy, size_t n) { return q_row_dot_neon(LLMEM_Q4_0, vx, vy, n); }
+
 /* 16 int8 · 16 int8 -> 4 int32 partial sums (widening multiplies; no dotprod extension needed). */
 static inline int32x4_t dot_i8x16_neon(int8x16_t a, int8x16_t b) {
   const int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
   const int16x8_t hi = vmull_high_s8(a, b);
   return vaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi));
-}
-
-float dot_q8_0_q8_0_neon(const void *vx, const void *vy, size_t n) {
-  const uint8_t *x = vx, *y = vy;
-  float32x4_t acc = vdupq_n_f32(0);
-  for (size_t b = 0; b < n / 32; b++, x += Q8_0_BYTES, y += Q8_0_BYTES) {
-    const int32x4_t s = vaddq_s32(dot_i8x16_neon(vld1q_s8((const int8_t *)x + 2), vld1q_s8((const int8_t *)y + 2)),
-                                  dot_i8x16_neon(vld1q_s8((const int8_t *)x + 18), vld1q_s8((const int8_t *)y + 18)));
-    acc = vmlaq_n_f32(acc, vcvtq_f32_s32(s), scale_at(x) * scale_at(y));
-  }
-  return vaddvq_f32(acc);
-}
-
-float dot_q4_0_q8_0_neon(const void *vx, const void *vy, size_t n) {
-  const uint8_t *x = vx, *y = vy;
-  float32x4_t acc = vdupq_n_f32(0);
-  for (size_t b = 0; b < n / 32; b++, x += Q4_0_BYTES, y += Q8_0_BYTES) {
-    const uint8x16_t raw = vld1q_u8(x + 2);
-    const int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(raw, vdupq_n_u8(15))), vdupq_n_s8(8));
-    const int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), vdupq_n_s8(8));
-    const int32x4_t s = vaddq_s32(dot_i8x16_neon(lo, vld1q_s8((const int8_t *)y + 2)),
-                                  dot_i8x16_neon(hi, vld1q_s8((const int8_t *)y + 18)));
-    acc = vmlaq_n_f32(acc, vcvtq_f32_s32(s), scale_at(x) * scale_at(y));
-  }
-  return vaddvq_f32(acc);
 }
 
 float dot_q4_1_q8_1_neon(const void *vx, const void *vy, size_t n) {

@@ -11,7 +11,7 @@
  *  - Q8_0/Q4_0: converted, scaled by dw·dx and accumulated by one FMA into that token's 8 lanes,
  *    lanes r and 4+r added at the end, as matvec's four-row kernel does;
  *  - Q5_0: the halves added (row r's block sum in lane r), converted, and folded as Q5_0's vec_dot
- *    (q5.c's q5_0_fold: sum + isum·(dw·dx), two multiplies and an add, no FMA) on four lanes;
+ *    (q_block_fold, quant_internal.h: sum + isum·(dw·dx), two multiplies and an add, no FMA) on four lanes;
  * so each token's results are matvec's bit for bit (Q5_0's matvec is its vec_dot per row). */
 #define TILE_Q_CAT2(a, b) a##_##b
 #define TILE_Q_CAT(a, b) TILE_Q_CAT2(a, b)

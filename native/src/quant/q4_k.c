@@ -510,20 +510,6 @@ void dequantize_q4_k_neon(const void *in, float *y, size_t n) {
   }
 }
 
-/* 32 products of unsigned nibbles (< 16, so reinterpretable as int8) and int8, summed to int32x4. */
-static inline int32x4_t dot32_neon(int32x4_t acc, int8x16_t a0, int8x16_t a1, int8x16_t b0, int8x16_t b1) {
-#if defined(__ARM_FEATURE_DOTPROD)
-  return vdotq_s32(vdotq_s32(acc, a0, b0), a1, b1);
-#else
-  /* Without SDOT (plain ARMv8.0): widening multiplies into int16 (|nibble·x| <= 15·128), then
-   * pairwise accumulate into int32. */
-  acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a0), vget_low_s8(b0)));
-  acc = vpadalq_s16(acc, vmull_high_s8(a0, b0));
-  acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a1), vget_low_s8(b1)));
-  return vpadalq_s16(acc, vmull_high_s8(a1, b1));
-#endif
-}
-
 float dot_q4_k_q8_k_neon(const void *vx, const void *vy, size_t n) {
   const uint8_t *x = vx, *y = vy;
   float acc = 0.0f;

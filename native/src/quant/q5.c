@@ -90,12 +90,8 @@ LLMEM_SCALAR void dequantize_q5_1_scalar(const void *in, float *y, size_t n) {
   }
 }
 
-/* One block's fold, in the order of the Q4_0/Q4_1 scalar dots: sum + sumi·(dx·dy) (+ mx·sy). */
-static inline float q5_0_fold(float sum, int sumi, float dx, float dy) {
-  const float dd = dx * dy;
-  const float t = (float)sumi * dd;
-  return sum + t;
-}
+/* One block's fold, in the order of the Q4_0/Q4_1 scalar dots: Q5_0 takes q_block_fold
+ * (quant_internal.h), sum + sumi·(dx·dy); Q5_1 adds mx·sy. */
 static inline float q5_1_fold(float sum, int sumi, float dx, float dy, float mx, float sy) {
   const float dd = dx * dy;
   const float scaled = dd * (float)sumi;
@@ -110,7 +106,7 @@ LLMEM_SCALAR float dot_q5_0_q8_0_scalar(const void *vx, const void *vy, size_t n
   for (size_t b = 0; b < n / 32; b++, x += Q5_0_BYTES, y += Q8_0_BYTES) {
     int sumi = 0;
     for (int e = 0; e < 32; e++) sumi += (q5_level(x + 2, x + 6, e) - 16) * (int8_t)y[2 + e];
-    sum = q5_0_fold(sum, sumi, scale_at(x), scale_at(y));
+    sum = q_block_fold(sum, sumi, scale_at(x), scale_at(y));
   }
   return sum;
 }
@@ -162,7 +158,7 @@ LLMEM_AVX2 float dot_q5_0_q8_0_avx2(const void *vx, const void *vy, size_t n) {
     const __m256i q = _mm256_sub_epi8(q5_levels_avx2(x + 2, x + 6), _mm256_set1_epi8(16));
     const __m256i a = _mm256_loadu_si256((const __m256i *)(y + 2));
     const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q)), ones);
-    sum = q5_0_fold(sum, hsum_i32_avx2(p), scale_at_avx2(x), scale_at_avx2(y));
+    sum = q_block_fold(sum, hsum_i32_avx2(p), scale_at_avx2(x), scale_at_avx2(y));
   }
   return sum;
 }
@@ -184,28 +180,9 @@ LLMEM_AVX2 float dot_q5_1_q8_1_avx2(const void *vx, const void *vy, size_t n) {
 #endif
 
 #if LLMEM_ARM
-/* Levels of values 0..15 and 16..31: nibbles plus the fifth bit, each qh byte tested against
- * the bit of its value (vtst: 0xFF where set). */
-static inline void q5_levels_neon(const uint8_t *h, const uint8_t *q, uint8x16_t *lo, uint8x16_t *hi) {
-  static const uint8_t bits[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
-  const uint8x16_t bit = vld1q_u8(bits);
-  const uint8x16_t h01 = vcombine_u8(vdup_n_u8(h[0]), vdup_n_u8(h[1]));
-  const uint8x16_t h23 = vcombine_u8(vdup_n_u8(h[2]), vdup_n_u8(h[3]));
-  const uint8x16_t raw = vld1q_u8(q), f = vdupq_n_u8(0x10);
-  *lo = vorrq_u8(vandq_u8(raw, vdupq_n_u8(0x0F)), vandq_u8(vtstq_u8(h01, bit), f));
-  *hi = vorrq_u8(vshrq_n_u8(raw, 4), vandq_u8(vtstq_u8(h23, bit), f));
-}
-
+/* 32 int8 products summed (dot32_neon's lanes, quant_internal.h, with or without SDOT). */
 static inline int dot32_i8_neon(int8x16_t a0, int8x16_t a1, int8x16_t b0, int8x16_t b1) {
-#if defined(__ARM_FEATURE_DOTPROD)
-  return vaddvq_s32(vdotq_s32(vdotq_s32(vdupq_n_s32(0), a0, b0), a1, b1));
-#else
-  int32x4_t acc = vpaddlq_s16(vmull_s8(vget_low_s8(a0), vget_low_s8(b0)));
-  acc = vpadalq_s16(acc, vmull_high_s8(a0, b0));
-  acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a1), vget_low_s8(b1)));
-  acc = vpadalq_s16(acc, vmull_high_s8(a1, b1));
-  return vaddvq_s32(acc);
-#endif
+  return vaddvq_s32(dot32_neon(vdupq_n_s32(0), a0, a1, b0, b1));
 }
 
 static inline void q5_store_neon(float *y, int8x16_t q, float d, float m, int add_m) {
@@ -239,17 +216,7 @@ void dequantize_q5_1_neon(const void *in, float *y, size_t n) {
 }
 
 float dot_q5_0_q8_0_neon(const void *vx, const void *vy, size_t n) {
-  const uint8_t *x = vx, *y = vy;
-  float sum = 0.0f;
-  for (size_t b = 0; b < n / 32; b++, x += Q5_0_BYTES, y += Q8_0_BYTES) {
-    uint8x16_t lo, hi;
-    q5_levels_neon(x + 2, x + 6, &lo, &hi);
-    const int8x16_t l = vsubq_s8(vreinterpretq_s8_u8(lo), vdupq_n_s8(16));
-    const int8x16_t h = vsubq_s8(vreinterpretq_s8_u8(hi), vdupq_n_s8(16));
-    const int sumi = dot32_i8_neon(l, h, vld1q_s8((const int8_t *)(y + 2)), vld1q_s8((const int8_t *)(y + 18)));
-    sum = q5_0_fold(sum, sumi, scale_at(x), scale_at(y));
-  }
-  return sum;
+  return q_row_dot_neon(LLMEM_Q5_0, vx, vy, n);
 }
 
 float dot_q5_1_q8_1_neon(const void *vx, const void *vy, size_t n) {

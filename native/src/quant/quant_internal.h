@@ -76,6 +76,16 @@ static inline uint16_t fp32_to_bf16(float x) {
 
 static inline float scale_at(const uint8_t *p) { return fp16_to_fp32(ld_u16(p)); }
 
+/* One Q8_0/Q4_0/Q5_0 block's fold into a dot product, the order of the scalar references:
+ * sum + sumi·(dw·dx), one statement per rounding (so no compiler contracts it into an FMA). The
+ * NEON vec_dots and the NEON multi-row kernels (matmul_neon.c, four rows per lane vector) fold
+ * the same way, so on NEON these formats' dots, matvec and matmul equal the scalar ones bit for bit. */
+static inline float q_block_fold(float sum, int sumi, float dw, float dx) {
+  const float dd = dw * dx;
+  const float t = (float)sumi * dd;
+  return sum + t;
+}
+
 /* roundf for the 8-bit formats: |p| < 127.5 rounds half away from zero; a non-finite p
  * (1/d overflowed, or an Inf input) gives 0, where GGML's reference is undefined. */
 static inline int8_t q8_round(float p) { return fabsf(p) < 127.5f ? (int8_t)roundf(p) : 0; }
@@ -215,6 +225,66 @@ static inline void store_q4_neon(uint8_t *y, const int32x4_t q[8]) {
   const uint16x8_t h1 = vcombine_u16(vmovn_u32(vreinterpretq_u32_s32(q[6])), vmovn_u32(vreinterpretq_u32_s32(q[7])));
   const uint8x16_t lo = vcombine_u8(vmovn_u16(l0), vmovn_u16(l1)), hi = vcombine_u8(vmovn_u16(h0), vmovn_u16(h1));
   vst1q_u8(y, vorrq_u8(lo, vshlq_n_u8(hi, 4)));
+}
+/* acc + the 32 products a·b (int8 × int8, any values) in int32 lanes. Lanes hold partial sums
+ * whose split differs between the two branches; callers use only the lanes' total (exact either way). */
+static inline int32x4_t dot32_neon(int32x4_t acc, int8x16_t a0, int8x16_t a1, int8x16_t b0, int8x16_t b1) {
+#if defined(__ARM_FEATURE_DOTPROD)
+  return vdotq_s32(vdotq_s32(acc, a0, b0), a1, b1);
+#else
+  /* Without SDOT (plain ARMv8.0): widening multiplies into int16 (|a·b| <= 128·128), then
+   * pairwise accumulate into int32. */
+  acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a0), vget_low_s8(b0)));
+  acc = vpadalq_s16(acc, vmull_high_s8(a0, b0));
+  acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a1), vget_low_s8(b1)));
+  return vpadalq_s16(acc, vmull_high_s8(a1, b1));
+#endif
+}
+/* Q5_0/Q5_1 levels of values 0..15 and 16..31 (h: the 32 fifth bits, q: the 16 nibble bytes):
+ * nibbles plus the fifth bit, each qh byte tested against the bit of its value (vtst: 0xFF where set). */
+static inline void q5_levels_neon(const uint8_t *h, const uint8_t *q, uint8x16_t *lo, uint8x16_t *hi) {
+  static const uint8_t bits[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+  const uint8x16_t bit = vld1q_u8(bits);
+  const uint8x16_t h01 = vcombine_u8(vdup_n_u8(h[0]), vdup_n_u8(h[1]));
+  const uint8x16_t h23 = vcombine_u8(vdup_n_u8(h[2]), vdup_n_u8(h[3]));
+  const uint8x16_t raw = vld1q_u8(q), f = vdupq_n_u8(0x10);
+  *lo = vorrq_u8(vandq_u8(raw, vdupq_n_u8(0x0F)), vandq_u8(vtstq_u8(h01, bit), f));
+  *hi = vorrq_u8(vshrq_n_u8(raw, 4), vandq_u8(vtstq_u8(h23, bit), f));
+}
+/* Bytes per block of the formats whose vec_dot pairs with Q8_0 and has NEON block levels. */
+static inline size_t q_block_bytes(int format) {
+  return format == LLMEM_Q8_0 ? Q8_0_BYTES : format == LLMEM_Q4_0 ? Q4_0_BYTES : Q5_0_BYTES;
+}
+/* One Q8_0/Q4_0/Q5_0 block's values as int8 in element order (lo: 0..15, hi: 16..31), what its
+ * vec_dot multiplies x's int8 by: q, nibble - 8, level - 16. `format` is a constant where inlined. */
+static inline __attribute__((always_inline)) void q_block_levels_neon(int format, const uint8_t *blk, int8x16_t *lo,
+                                                                      int8x16_t *hi) {
+  if (format == LLMEM_Q8_0) {
+    *lo = vld1q_s8((const int8_t *)blk + 2);
+    *hi = vld1q_s8((const int8_t *)blk + 18);
+  } else if (format == LLMEM_Q4_0) {
+    const uint8x16_t raw = vld1q_u8(blk + 2);
+    *lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(raw, vdupq_n_u8(15))), vdupq_n_s8(8));
+    *hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), vdupq_n_s8(8));
+  } else {
+    uint8x16_t l, h;
+    q5_levels_neon(blk + 2, blk + 6, &l, &h);
+    *lo = vsubq_s8(vreinterpretq_s8_u8(l), vdupq_n_s8(16));
+    *hi = vsubq_s8(vreinterpretq_s8_u8(h), vdupq_n_s8(16));
+  }
+}
+/* One row · x of Q8_0/Q4_0/Q5_0 (x: Q8_0 blocks), folded per block as the scalar reference. */
+static inline __attribute__((always_inline)) float q_row_dot_neon(int format, const uint8_t *x, const uint8_t *y,
+                                                                  size_t n) {
+  const size_t bb = q_block_bytes(format);
+  float sum = 0.0f;
+  for (size_t b = 0; b < n / 32; b++, x += bb, y += Q8_0_BYTES) {
+    int8x16_t lo, hi;
+    q_block_levels_neon(format, x, &lo, &hi);
+    const int32x4_t s = dot32_neon(vdupq_n_s32(0), lo, hi, vld1q_s8((const int8_t *)y + 2), vld1q_s8((const int8_t *)y + 18));
+    sum = q_block_fold(sum, vaddvq_s32(s), scale_at(x), scale_at(y));
+  }
+  return sum;
 }
 /* 8 int8 to two f32x4 (scaled by d). */
 static inline void widen8_neon(int8x8_t q, float d, float32x4_t *lo, float32x4_t *hi) {
