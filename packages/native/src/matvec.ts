@@ -264,9 +264,10 @@ export interface RowSpan {
  * decode passes (plain Float32Arrays, the rows in a plain Uint8Array, Uint16Array or
  * Float32Array) are vouched for as matvec's are, in a few ns each (views.ts: plainF32Holds,
  * plainRowsHold), and C is told the bytes proven; anything else is measured exactly
- * (typedPtr/viewPtr over a byte view: the engine's kind and lengths, ~10 ns a getter). The vectors' capacities, count and headDim go to C as u32 (llmem.h): the fast path
- * takes counts whose bytes fit, the exact path clamps capacities (stricter) and refuses counts
- * past 2^32. An offset into a view costs a `ptr()` either way.
+ * (typedPtr/viewPtr over a byte view: the engine's kind and lengths, ~10 ns a getter). The
+ * vectors' capacities, count and headDim go to C as u32 (llmem.h): the fast path takes counts
+ * whose bytes fit, the exact path clamps capacities (stricter) and refuses counts past 2^32. An
+ * offset into a view costs a `ptr()` either way.
  */
 const MAX_F32_VALUES = U32_MAX >>> 2;
 
