@@ -190,12 +190,14 @@ export class NativeMatrix {
 }
 
 /**
- * Scratch bytes per token of llmem_matmul: matvecScratchBytes rounded up to 64 (so each token's
- * f32 scales start aligned); 0 when the format's dot pairs with f32 x. The native formats test
- * checks it against llmem_matmul_scratch_stride.
+ * Scratch bytes per token of llmem_matmul: matvecScratchBytes, plus two int32 half-block sums per
+ * block when the dot pairs with q8_0 (the transposed tile's Σx terms, computed once per chunk),
+ * rounded up to 64 (so each token's f32 scales start aligned); 0 when the format's dot pairs with
+ * f32 x. A test checks it against llmem_matmul_scratch_stride.
  */
 export function matmulScratchStride(format: MatrixFormat, cols: number): number {
-  return Math.ceil(matvecScratchBytes(format, cols) / 64) * 64;
+  const sums = FORMATS[format].vecDot === "q8_0" ? (cols / 32) * 8 : 0;
+  return Math.ceil((matvecScratchBytes(format, cols) + sums) / 64) * 64;
 }
 
 /** The library's own stride (0 when native is off), for the test that checks matmulScratchStride. */
