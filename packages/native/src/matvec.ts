@@ -16,7 +16,7 @@ import {
 } from "@llmem/core";
 import { loaded } from "./loaded.ts";
 import { alignedViewPtr, checkU32, lastCapacity, throwRefusal, typedPtr, viewPtr } from "./pointers.ts";
-import { bytesHold, byteView, engineElementBytes, plainF32Holds, plainRowsHold } from "./views.ts";
+import { bytesHold, byteView, engineElementBytes, ProvenView, plainF32Holds } from "./views.ts";
 
 /** matvec's row/column counts and view capacities go to C as u32 (llmem.h says why). */
 const U32_MAX = 0xffff_ffff;
@@ -262,15 +262,19 @@ export interface RowSpan {
 }
 
 /**
- * The attention calls run once per head and KV block (kv-cache's paged kernel), so the views
- * decode passes (plain Float32Arrays, the rows in a plain Uint8Array, Uint16Array or
- * Float32Array) are vouched for as matvec's are, in a few ns each (views.ts: plainF32Holds,
- * plainRowsHold), and C is told the bytes proven; anything else is measured exactly
- * (typedPtr/viewPtr over a byte view: the engine's kind and lengths, ~10 ns a getter). The
- * vectors' capacities, count and headDim go to C as u32 (llmem.h): the fast path takes counts
- * whose bytes fit, the exact path clamps capacities (stricter) and refuses counts past 2^32. An
- * offset into a view costs a `ptr()` either way.
+ * The attention calls run once per head and KV block (kv-cache's paged kernel), mostly with the
+ * views of the call before (the KV rows, the scores, the output), so each argument position
+ * remembers the last view whose kind the engine confirmed and proves its bytes again with an
+ * index probe (views.ts ProvenView: ~1 ns a view), and C is told the bytes proven; a new view
+ * pays the engine's kind getter once, and one that fails goes the measured way (typedPtr/viewPtr
+ * over a byte view: the engine's kind and lengths, ~10 ns a getter), which also names what is
+ * wrong. The vectors' capacities, count and headDim go to C as u32 (llmem.h): the fast path takes
+ * counts whose bytes fit, the exact path clamps capacities (stricter) and refuses counts past
+ * 2^32. An offset into a view costs a `ptr()` either way.
  */
+const provenVector = new ProvenView(); // query, or weights
+const provenRows = new ProvenView();
+const provenOut = new ProvenView();
 const MAX_F32_VALUES = U32_MAX >>> 2;
 
 /** Counts of floats whose bytes fit a u32, and an offset and span that are whole u32s (typeof
@@ -310,9 +314,9 @@ export function nativeAttnScores(
   if (
     !(
       fastCounts(count, headDim, outOffset, span) &&
-      plainF32Holds(query, headDim) &&
-      plainF32Holds(out, outOffset + count) &&
-      plainRowsHold(rows, span)
+      provenVector.holds(query, 4 * headDim, "Float32Array") &&
+      provenOut.holds(out, 4 * (outOffset + count), "Float32Array") &&
+      provenRows.holds(rows, span)
     )
   ) {
     attnScoresMeasured(
@@ -392,9 +396,9 @@ export function nativeAttnWeightedSum(
   if (
     !(
       fastCounts(count, headDim, weightsOffset, span) &&
-      plainF32Holds(weights, weightsOffset + count) &&
-      plainF32Holds(out, headDim) &&
-      plainRowsHold(rows, span)
+      provenVector.holds(weights, 4 * (weightsOffset + count), "Float32Array") &&
+      provenOut.holds(out, 4 * headDim, "Float32Array") &&
+      provenRows.holds(rows, span)
     )
   ) {
     attnWeightedSumMeasured(

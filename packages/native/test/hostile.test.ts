@@ -350,6 +350,46 @@ describe("views reaching C are measured by the engine", () => {
     },
   );
 
+  test.if(matvecNative())(
+    "attention remembers proven views, yet rows shrunk or an output detached after a call are refused at the next",
+    () => {
+      const geometry = { offsetBytes: 0, strideBytes: 128, count: 2, headDim: 32 };
+      const buffer = new ArrayBuffer(256, { maxByteLength: 256 });
+      const rows = new Float32Array(buffer).fill(1); // length-tracking: shrinks with its buffer
+      const q = new Float32Array(32).fill(1);
+      const out = new Float32Array(2);
+      nativeAttnScores("f32", q, rows, 256, geometry, 1, out, 0);
+      nativeAttnScores("f32", q, rows, 256, geometry, 1, out, 0); // the remembered views
+      expect([...out]).toEqual([32, 32]);
+      buffer.resize(128);
+      out.fill(7);
+      expectRefused(
+        () => nativeAttnScores("f32", q, rows, 256, geometry, 1, out, 0),
+        undefined,
+        "OUT_OF_BOUNDS",
+      );
+      expect([...out]).toEqual([7, 7]);
+      nativeAttnScores("f32", q, rows, 128, { ...geometry, count: 1 }, 1, out, 0);
+      expect(out[0]).toBe(32);
+      // Dressing a remembered view afterwards changes nothing the engine measures.
+      Object.defineProperty(q, "byteLength", { value: 1 << 20 });
+      Object.defineProperty(q, "length", { value: 1 << 18 });
+      expectRefused(() =>
+        nativeAttnScores("f32", q, rows, 128, { ...geometry, count: 1, headDim: 64 }, 1, out, 0),
+      );
+      const sums = new Float32Array(32);
+      const w = new Float32Array(1).fill(1);
+      nativeAttnWeightedSum("f32", w, 0, rows, 128, { ...geometry, count: 1 }, sums);
+      expect(sums[0]).toBe(1);
+      sums.buffer.transfer();
+      expectRefused(
+        () => nativeAttnWeightedSum("f32", w, 0, rows, 128, { ...geometry, count: 1 }, sums),
+        undefined,
+        "STALE_HANDLE",
+      );
+    },
+  );
+
   test.if(matvecNative())("attention: an offset into out or weights is bounded like the view itself", () => {
     const geometry = { offsetBytes: 0, strideBytes: 128, count: 2, headDim: 32 };
     const rows = new Float32Array(64).fill(1);
