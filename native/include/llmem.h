@@ -374,14 +374,17 @@ LLMEM_API int llmem_matmul_checked(int format, const void *w, size_t w_bytes, si
 LLMEM_API int llmem_metal_matvec_checked(int format, const void *w, size_t w_bytes, size_t rows, size_t cols,
                                          const float *x, size_t x_bytes, float *y, size_t y_bytes);
 
-/* base_bytes bounds offset_bytes + (count-1)*stride_bytes + one row. */
-LLMEM_API int llmem_attn_scores_checked(int format, const float *query, size_t query_bytes, const void *base,
-                                        size_t base_bytes, size_t offset_bytes, size_t stride_bytes, size_t count,
-                                        size_t head_dim, float scale, float *out, size_t out_bytes);
-LLMEM_API int llmem_attn_weighted_sum_checked(int format, const float *weights, size_t weights_bytes,
+/* base_bytes bounds offset_bytes + (count-1)*stride_bytes + one row. The rows' sizes are size_t
+ * (a KV array may pass 4 GiB); the vectors' capacities, count and head_dim are 32-bit, as matvec's
+ * (called per head and KV block; each u64 argument costs bun:ffi ~3 ns more than a u32): the
+ * binding clamps capacities, which only makes the checks stricter. */
+LLMEM_API int llmem_attn_scores_checked(int format, const float *query, uint32_t query_bytes, const void *base,
+                                        size_t base_bytes, size_t offset_bytes, size_t stride_bytes, uint32_t count,
+                                        uint32_t head_dim, float scale, float *out, uint32_t out_bytes);
+LLMEM_API int llmem_attn_weighted_sum_checked(int format, const float *weights, uint32_t weights_bytes,
                                               const void *base, size_t base_bytes, size_t offset_bytes,
-                                              size_t stride_bytes, size_t count, size_t head_dim, float *out,
-                                              size_t out_bytes);
+                                              size_t stride_bytes, uint32_t count, uint32_t head_dim, float *out,
+                                              uint32_t out_bytes);
 
 /* Element-wise rows: x/out rows*dim floats, weight dim; rope: v rows*width, cos/sin reach
  * (rows-1)*table_stride + dims/2 floats; swiglu/add: n floats each. */

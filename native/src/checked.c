@@ -189,18 +189,18 @@ static int rows_fit(int format, size_t base_bytes, size_t offset, size_t stride,
   return 0;
 }
 
-int llmem_attn_scores_checked(int format, const float *query, size_t query_bytes, const void *base,
-                              size_t base_bytes, size_t offset_bytes, size_t stride_bytes, size_t count,
-                              size_t head_dim, float scale, float *out, size_t out_bytes) {
+int llmem_attn_scores_checked(int format, const float *query, uint32_t query_bytes, const void *base,
+                              size_t base_bytes, size_t offset_bytes, size_t stride_bytes, uint32_t count,
+                              uint32_t head_dim, float scale, float *out, uint32_t out_bytes) {
   const int e = rows_fit(format, base_bytes, offset_bytes, stride_bytes, count, head_dim);
   if (e) return e;
   if (!fits(head_dim, sizeof(float), query_bytes) || !fits(count, sizeof(float), out_bytes)) return LLMEM_EBOUNDS;
   return llmem_attn_scores(format, query, base, offset_bytes, stride_bytes, count, head_dim, scale, out);
 }
 
-int llmem_attn_weighted_sum_checked(int format, const float *weights, size_t weights_bytes, const void *base,
-                                    size_t base_bytes, size_t offset_bytes, size_t stride_bytes, size_t count,
-                                    size_t head_dim, float *out, size_t out_bytes) {
+int llmem_attn_weighted_sum_checked(int format, const float *weights, uint32_t weights_bytes, const void *base,
+                                    size_t base_bytes, size_t offset_bytes, size_t stride_bytes, uint32_t count,
+                                    uint32_t head_dim, float *out, uint32_t out_bytes) {
   const int e = rows_fit(format, base_bytes, offset_bytes, stride_bytes, count, head_dim);
   if (e) return e;
   if (!fits(count, sizeof(float), weights_bytes) || !fits(head_dim, sizeof(float), out_bytes)) return LLMEM_EBOUNDS;

@@ -69,6 +69,10 @@ typedef struct {
   size_t xq_stride;
   const float *xd; /* token t's Q8_0 block scales as f32 at xd + t*xd_stride */
   size_t xd_stride;
+  /* token t's Q8_0 half-block sums at xs + t*xs_stride: [2b] = Σ of block b's values 0..15, [2b+1]
+   * of 16..31 (the transposed tile's o·Σx terms); NULL unless the vec_dot format is Q8_0 */
+  const int32_t *xs;
+  size_t xs_stride;
   float *y; /* n × rows */
   int format;
 } llmem_matmul_job;

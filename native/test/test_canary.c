@@ -309,13 +309,15 @@ typedef struct {
 
 static int c_scores(gbuf *b, const size_t *c, const void *x) {
   const rows_case *r = x;
-  return llmem_attn_scores_checked(r->format, (float *)(void *)b[0].p, c[0], b[1].p, c[1], r->offset, r->stride,
-                                   r->count, r->head_dim, 0.125f, (float *)(void *)b[2].p, c[2]);
+  return llmem_attn_scores_checked(r->format, (float *)(void *)b[0].p, (uint32_t)c[0], b[1].p, c[1], r->offset,
+                                   r->stride, (uint32_t)r->count, (uint32_t)r->head_dim, 0.125f,
+                                   (float *)(void *)b[2].p, (uint32_t)c[2]);
 }
 static int c_wsum(gbuf *b, const size_t *c, const void *x) {
   const rows_case *r = x;
-  return llmem_attn_weighted_sum_checked(r->format, (float *)(void *)b[0].p, c[0], b[1].p, c[1], r->offset,
-                                         r->stride, r->count, r->head_dim, (float *)(void *)b[2].p, c[2]);
+  return llmem_attn_weighted_sum_checked(r->format, (float *)(void *)b[0].p, (uint32_t)c[0], b[1].p, c[1], r->offset,
+                                         r->stride, (uint32_t)r->count, (uint32_t)r->head_dim,
+                                         (float *)(void *)b[2].p, (uint32_t)c[2]);
 }
 
 static void rows_canaries(void) {

@@ -2,7 +2,8 @@
  * Where a decode token's time goes: one model, `--tokens` one-token forward steps (positions
  * 0..seqLen-1 over and over, each run a fresh K/V sequence), timed whole and against the same
  * matrices' matvecs alone; plus the JS heap's growth across the steps, with no GC in between (a
- * per-token allocation shows up as bytes per token). Indicative under load (CPU time, not wall time).
+ * per-token allocation shows up as bytes per token). CPU time is indicative under load; wall time
+ * (what more threads should shrink) only on an otherwise idle machine.
  *
  *   bun examples/decode/bench/decode-profile.ts FILE.gguf [--threads 1] [--tokens 2000]
  */
@@ -32,9 +33,16 @@ const cpu = () => {
   return (u.user + u.system) / 1000;
 };
 
-/** Runs n tokens; returns CPU ms. */
-function decode(n: number): number {
+interface Spent {
+  cpu: number;
+  wall: number;
+}
+const since = (c0: number, w0: number): Spent => ({ cpu: cpu() - c0, wall: performance.now() - w0 });
+
+/** Runs n tokens; returns the CPU and wall ms they took. */
+function decode(n: number): Spent {
   const t0 = cpu();
+  const w0 = performance.now();
   let done = 0;
   let round = 0;
   while (done < n) {
@@ -48,7 +56,7 @@ function decode(n: number): number {
     }
     opened.kv.release();
   }
-  return cpu() - t0;
+  return since(t0, w0);
 }
 
 decode(tokens); // warm-up: JIT, K/V blocks
@@ -60,11 +68,13 @@ const mats = model.matrices();
 const x = new Float32Array(Math.max(c.dim, c.hiddenDim)).map((_, i) => Math.sin(i));
 const y = new Float32Array(Math.max(c.vocabSize, c.hiddenDim, c.dim));
 const t0 = cpu();
+const w0 = performance.now();
 for (let t = 0; t < tokens; t++) {
   for (const m of mats) matvec(m, x.subarray(0, m.cols), y.subarray(0, m.rows));
 }
-const mv = cpu() - t0;
+const mv = since(t0, w0);
 const us = (ms: number) => ((1000 * ms) / tokens).toFixed(1);
+const pct = (part: number, of: number) => `${((100 * part) / of).toFixed(0)}%`;
 console.log(
-  `${file}, ${getThreads()} thread(s), ${tokens} tokens: ${us(whole)} µs CPU per token, its matvecs alone ${us(mv)} µs (${((100 * mv) / whole).toFixed(0)}%); JS heap grew ${(after - before) / tokens} bytes per token (0: nothing allocated, or a GC ran)`,
+  `${file}, ${getThreads()} thread(s), ${tokens} tokens: ${us(whole.cpu)} µs CPU per token, its matvecs alone ${us(mv.cpu)} µs (${pct(mv.cpu, whole.cpu)}); wall ${us(whole.wall)} µs per token, matvecs alone ${us(mv.wall)} µs (${pct(mv.wall, whole.wall)}); JS heap grew ${(after - before) / tokens} bytes per token (0: nothing allocated, or a GC ran)`,
 );

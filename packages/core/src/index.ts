@@ -4,6 +4,7 @@ export {
   ALL_FORMATS,
   bytesFor,
   canonicalFormat,
+  checkRowFormat,
   DTYPES,
   type DType,
   type FloatFormat,

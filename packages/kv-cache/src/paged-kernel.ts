@@ -3,7 +3,7 @@
  * building blocks otherwise. Every length and every block id is checked against the pools
  * before C sees a pointer.
  */
-import { checkInt, checkOneOf, LlmemError, type TypedArray } from "@llmem/core";
+import { checkInt, checkRowFormat, LlmemError, type TypedArray } from "@llmem/core";
 import {
   byteView,
   checkedByteLength,
@@ -17,7 +17,7 @@ import {
 } from "@llmem/native";
 
 import { attentionScores, attentionWeightedSum } from "./ops.ts";
-import { checkHeadDimFor, ROW_FORMATS, type RowFormat, rowBytes } from "./row-formats.ts";
+import { checkHeadDimFor, type RowFormat, rowBytes } from "./row-formats.ts";
 
 export interface PagedAttentionArgs {
   format: RowFormat;
@@ -56,7 +56,7 @@ export interface CheckedPagedArgs {
  * lengths, and each block id of the table against both pools.
  */
 export function checkPagedArgs(a: PagedAttentionArgs): CheckedPagedArgs {
-  const format = checkOneOf("format", a.format, ROW_FORMATS);
+  const format = checkRowFormat(a.format);
   const numKvHeads = checkInt("numKvHeads", a.numKvHeads, 1, 4096);
   const numHeads = checkInt("numHeads", a.numHeads, 1, 65536);
   const headDim = checkInt("headDim", a.headDim, 1, 65536);

@@ -9,6 +9,7 @@ export {
   ALL_FORMATS,
   bytesFor,
   canonicalFormat,
+  checkRowFormat,
   type FloatFormat,
   FORMAT_LIST,
   FORMATS,

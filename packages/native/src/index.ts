@@ -2,6 +2,7 @@ export {
   ALL_FORMATS,
   bytesFor,
   canonicalFormat,
+  checkRowFormat,
   type FloatFormat,
   FORMAT_LIST,
   FORMATS,

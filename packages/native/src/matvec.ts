@@ -3,6 +3,8 @@
  * The caller validates shapes (the same checks guard its TS path); every pointer is derived here
  * by viewPtr, bounded by the count the caller proved, and a refused call throws.
  */
+
+import { type Pointer, ptr } from "bun:ffi";
 import {
   bytesFor,
   describeValue,
@@ -13,8 +15,8 @@ import {
   type TypedArray,
 } from "@llmem/core";
 import { loaded } from "./loaded.ts";
-import { alignedViewPtr, lastCapacity, throwRefusal, typedPtr, viewPtr } from "./pointers.ts";
-import { bytesHold, engineElementBytes, plainF32Holds } from "./views.ts";
+import { alignedViewPtr, checkU32, lastCapacity, throwRefusal, typedPtr, viewPtr } from "./pointers.ts";
+import { bytesHold, byteView, engineElementBytes, ProvenView, plainF32Holds } from "./views.ts";
 
 /** matvec's row/column counts and view capacities go to C as u32 (llmem.h says why). */
 const U32_MAX = 0xffff_ffff;
@@ -188,12 +190,14 @@ export class NativeMatrix {
 }
 
 /**
- * Scratch bytes per token of llmem_matmul: matvecScratchBytes rounded up to 64 (so each token's
- * f32 scales start aligned); 0 when the format's dot pairs with f32 x. The native formats test
- * checks it against llmem_matmul_scratch_stride.
+ * Scratch bytes per token of llmem_matmul: matvecScratchBytes, plus two int32 half-block sums per
+ * block when the dot pairs with q8_0 (the transposed tile's Σx terms, computed once per chunk),
+ * rounded up to 64 (so each token's f32 scales start aligned); 0 when the format's dot pairs with
+ * f32 x. A test checks it against llmem_matmul_scratch_stride.
  */
 export function matmulScratchStride(format: MatrixFormat, cols: number): number {
-  return Math.ceil(matvecScratchBytes(format, cols) / 64) * 64;
+  const sums = FORMATS[format].vecDot === "q8_0" ? (cols / 32) * 8 : 0;
+  return Math.ceil((matvecScratchBytes(format, cols) + sums) / 64) * 64;
 }
 
 /** The library's own stride (0 when native is off), for the test that checks matmulScratchStride. */
@@ -257,11 +261,48 @@ export interface RowSpan {
   headDim: number;
 }
 
-/** out[outOffset + t] = scale · (query · row_t); rowBytes[0..span) holds every row. */
+/**
+ * The attention calls run once per head and KV block (kv-cache's paged kernel), mostly with the
+ * views of the call before (the KV rows, the scores, the output), so each argument position
+ * remembers the last view whose kind the engine confirmed and proves its bytes again with an
+ * index probe (views.ts ProvenView: ~1 ns a view), and C is told the bytes proven; a new view
+ * pays the engine's kind getter once, and one that fails goes the measured way (typedPtr/viewPtr
+ * over a byte view: the engine's kind and lengths, ~10 ns a getter), which also names what is
+ * wrong. The vectors' capacities, count and headDim go to C as u32 (llmem.h): the fast path takes
+ * counts whose bytes fit, the exact path clamps capacities (stricter) and refuses counts past
+ * 2^32. An offset into a view costs a `ptr()` either way.
+ */
+const provenVector = new ProvenView(); // query, or weights
+const provenRows = new ProvenView();
+const provenOut = new ProvenView();
+const MAX_F32_VALUES = U32_MAX >>> 2;
+
+/** Counts of floats whose bytes fit a u32, and an offset and span that are whole u32s (typeof
+ * first: `>>>` on a bigint throws), as the fast paths take them. */
+function fastCounts(count: unknown, headDim: unknown, offset: unknown, span: unknown): boolean {
+  return (
+    typeof count === "number" &&
+    typeof headDim === "number" &&
+    typeof offset === "number" &&
+    typeof span === "number" &&
+    count >>> 0 === count &&
+    count <= MAX_F32_VALUES &&
+    headDim >>> 0 === headDim &&
+    headDim <= MAX_F32_VALUES &&
+    offset >>> 0 === offset &&
+    span >>> 0 === span
+  );
+}
+
+function f32At(v: Float32Array, offset: number): Pointer | Float32Array {
+  return offset === 0 ? v : ptr(v, 4 * offset);
+}
+
+/** out[outOffset + t] = scale · (query · row_t); the first span bytes of rows hold every row. */
 export function nativeAttnScores(
   format: RowFormat,
   query: Float32Array,
-  rows: Uint8Array,
+  rows: TypedArray,
   span: number,
   o: RowSpan,
   scale: number,
@@ -270,19 +311,73 @@ export function nativeAttnScores(
 ): void {
   // Fields read once: the caller checked this geometry against span; a getter must not move it.
   const { offsetBytes, strideBytes, count, headDim } = o;
+  if (
+    !(
+      fastCounts(count, headDim, outOffset, span) &&
+      provenVector.holds(query, 4 * headDim, "Float32Array") &&
+      provenOut.holds(out, 4 * (outOffset + count), "Float32Array") &&
+      provenRows.holds(rows, span)
+    )
+  ) {
+    attnScoresMeasured(
+      format,
+      query,
+      rows,
+      span,
+      offsetBytes,
+      strideBytes,
+      count,
+      headDim,
+      scale,
+      out,
+      outOffset,
+    );
+    return;
+  }
   const code = loaded()!.llmem_attn_scores_checked(
     FORMATS[format].id,
-    typedPtr("query", query, "Float32Array", 0, headDim),
-    lastCapacity(),
-    viewPtr("keys", rows, 0, span),
-    lastCapacity(),
+    query,
+    4 * headDim,
+    rows,
+    span,
     offsetBytes,
     strideBytes,
     count,
     headDim,
     scale,
-    typedPtr("out", out, "Float32Array", outOffset, count),
+    f32At(out, outOffset),
+    4 * count,
+  );
+  if (code !== 0) throwRefusal(code, `llmem_attn_scores ${format}`, "INVALID_ARGUMENT");
+}
+
+/** nativeAttnScores for views the fast test did not vouch for: each measured the engine's way. */
+function attnScoresMeasured(
+  format: RowFormat,
+  query: Float32Array,
+  rows: TypedArray,
+  span: number,
+  offsetBytes: number,
+  strideBytes: number,
+  count: number,
+  headDim: number,
+  scale: number,
+  out: Float32Array,
+  outOffset: number,
+): void {
+  const code = loaded()!.llmem_attn_scores_checked(
+    FORMATS[format].id,
+    typedPtr("query", query, "Float32Array", 0, headDim),
+    Math.min(lastCapacity(), U32_MAX),
+    viewPtr("keys", byteView(rows), 0, span),
     lastCapacity(),
+    offsetBytes,
+    strideBytes,
+    checkU32("count", count),
+    checkU32("headDim", headDim),
+    scale,
+    typedPtr("out", out, "Float32Array", outOffset, count),
+    Math.min(lastCapacity(), U32_MAX),
   );
   if (code !== 0) throwRefusal(code, `llmem_attn_scores ${format}`, "INVALID_ARGUMENT");
 }
@@ -292,24 +387,75 @@ export function nativeAttnWeightedSum(
   format: RowFormat,
   weights: Float32Array,
   weightsOffset: number,
-  rows: Uint8Array,
+  rows: TypedArray,
   span: number,
   o: RowSpan,
   out: Float32Array,
 ): void {
   const { offsetBytes, strideBytes, count, headDim } = o;
+  if (
+    !(
+      fastCounts(count, headDim, weightsOffset, span) &&
+      provenVector.holds(weights, 4 * (weightsOffset + count), "Float32Array") &&
+      provenOut.holds(out, 4 * headDim, "Float32Array") &&
+      provenRows.holds(rows, span)
+    )
+  ) {
+    attnWeightedSumMeasured(
+      format,
+      weights,
+      weightsOffset,
+      rows,
+      span,
+      offsetBytes,
+      strideBytes,
+      count,
+      headDim,
+      out,
+    );
+    return;
+  }
   const code = loaded()!.llmem_attn_weighted_sum_checked(
     FORMATS[format].id,
-    typedPtr("weights", weights, "Float32Array", weightsOffset, count),
-    lastCapacity(),
-    viewPtr("values", rows, 0, span),
-    lastCapacity(),
+    f32At(weights, weightsOffset),
+    4 * count,
+    rows,
+    span,
     offsetBytes,
     strideBytes,
     count,
     headDim,
-    typedPtr("out", out, "Float32Array", 0, headDim),
+    out,
+    4 * headDim,
+  );
+  if (code !== 0) throwRefusal(code, `llmem_attn_weighted_sum ${format}`, "INVALID_ARGUMENT");
+}
+
+/** nativeAttnWeightedSum for views the fast test did not vouch for: each measured the engine's way. */
+function attnWeightedSumMeasured(
+  format: RowFormat,
+  weights: Float32Array,
+  weightsOffset: number,
+  rows: TypedArray,
+  span: number,
+  offsetBytes: number,
+  strideBytes: number,
+  count: number,
+  headDim: number,
+  out: Float32Array,
+): void {
+  const code = loaded()!.llmem_attn_weighted_sum_checked(
+    FORMATS[format].id,
+    typedPtr("weights", weights, "Float32Array", weightsOffset, count),
+    Math.min(lastCapacity(), U32_MAX),
+    viewPtr("values", byteView(rows), 0, span),
     lastCapacity(),
+    offsetBytes,
+    strideBytes,
+    checkU32("count", count),
+    checkU32("headDim", headDim),
+    typedPtr("out", out, "Float32Array", 0, headDim),
+    Math.min(lastCapacity(), U32_MAX),
   );
   if (code !== 0) throwRefusal(code, `llmem_attn_weighted_sum ${format}`, "INVALID_ARGUMENT");
 }

@@ -91,6 +91,60 @@ export function bytesHold(v: unknown, bytes: number): boolean {
   }
 }
 
+/** log2 of the element size of each typed-array kind, by the engine's kind name. */
+const KIND_SHIFT: Readonly<Record<string, number | undefined>> = Object.assign(Object.create(null), {
+  Int8Array: 0,
+  Uint8Array: 0,
+  Uint8ClampedArray: 0,
+  Int16Array: 1,
+  Uint16Array: 1,
+  Float16Array: 1,
+  Int32Array: 2,
+  Uint32Array: 2,
+  Float32Array: 2,
+  Float64Array: 3,
+  BigInt64Array: 3,
+  BigUint64Array: 3,
+});
+
+// A sentinel no argument can be (as dotF32's): nothing proven yet.
+const NOTHING_PROVEN: unique symbol = Symbol("nothing proven");
+
+/**
+ * The last view passed in one argument position whose kind the engine confirmed (the intrinsic
+ * kind getter, ~10 ns; an object's kind never changes, whatever its prototype or own properties
+ * become). While the same view comes back, as the KV rows, the scores and the output do call
+ * after call, an index probe proves its bytes: `v[i] !== undefined` is answered by the engine's
+ * own length (0 once detached, less once shrunk), never by an own property, so probing the
+ * element that holds the last byte C reaches proves every byte before it, ~1 ns where the
+ * prototype / own-property / getter test costs ~4 a view. Keeps that one view alive until another
+ * comes, as dotF32's cache does.
+ */
+export class ProvenView {
+  #view: unknown = NOTHING_PROVEN;
+  #shift = 0;
+  #kind: string | undefined = undefined;
+
+  /** Whether v is a typed array (of `kind` when given) holding `bytes` (1..2^32-1) bytes. */
+  holds(v: unknown, bytes: number, kind?: TypedArrayKind): boolean {
+    if (v !== this.#view && !this.#remember(v)) return false;
+    if ((kind !== undefined && kind !== this.#kind) || !(bytes >>> 0 === bytes && bytes > 0)) return false;
+    // The element of the last byte C reaches: the engine answers for it.
+    return (v as Uint8Array)[(bytes - 1) >>> this.#shift] !== undefined;
+  }
+
+  /** Out of line (a new view): the engine's kind, remembered when v is a typed array. */
+  #remember(v: unknown): boolean {
+    const kind = typedArrayKind(v);
+    const shift = kind === undefined ? undefined : KIND_SHIFT[kind];
+    if (shift === undefined) return false;
+    this.#view = v;
+    this.#shift = shift;
+    this.#kind = kind;
+    return true;
+  }
+}
+
 export type TypedArrayKind = "Float32Array" | "Uint8Array" | "Uint16Array" | "Uint32Array";
 
 /**

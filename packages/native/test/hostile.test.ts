@@ -19,6 +19,7 @@ import {
   NativeMatrix,
   native,
   nativeAttnScores,
+  nativeAttnWeightedSum,
   nativeHash64,
   nativeMatvec,
   nativePagedAttention,
@@ -299,6 +300,114 @@ describe("views reaching C are measured by the engine", () => {
     // The wrapper reads count once: out is bounded by it, and C is told the same count.
     nativeAttnScores("f32", new Float32Array(32), new Uint8Array(256), 256, span, 1, out.view, 0);
     expect(out.intact()).toBe(true);
+  });
+
+  test.if(matvecNative())(
+    "attention: rows of any kind, query, weights and out that lie about their size never reach past their bytes",
+    () => {
+      // Two f32 rows of 32 values: 256 bytes of rows, 2 scores, 32 sums. Each lying view holds
+      // half of what it claims; the honest calls beside them show the same geometry is accepted.
+      const geometry = { offsetBytes: 0, strideBytes: 128, count: 2, headDim: 32 };
+      const q = new Float32Array(32).fill(1);
+      const w = new Float32Array(2).fill(1);
+      const scores = (rows: unknown, query = q as unknown, out = guarded(Float32Array, 2)) => {
+        nativeAttnScores("f32", query as Float32Array, rows as Float32Array, 256, geometry, 1, out.view, 0);
+        return out;
+      };
+      const sums = (rows: unknown, weights = w as unknown, out = guarded(Float32Array, 32)) => {
+        nativeAttnWeightedSum(
+          "f32",
+          weights as Float32Array,
+          0,
+          rows as Float32Array,
+          256,
+          geometry,
+          out.view,
+        );
+        return out;
+      };
+      for (const ctor of [Uint8Array, Uint16Array, Float32Array]) {
+        const honest = new ctor(256 / ctor.BYTES_PER_ELEMENT);
+        expect(scores(honest).intact()).toBe(true);
+        expect(sums(honest).intact()).toBe(true);
+        for (const [, v] of lyingViews(ctor, 128 / ctor.BYTES_PER_ELEMENT, 256 / ctor.BYTES_PER_ELEMENT)) {
+          expectRefused(() => scores(v), undefined);
+          expectRefused(() => sums(v), undefined);
+        }
+      }
+      const rows = new Float32Array(64);
+      for (const [, v] of lyingViews(Float32Array, 16, 32)) expectRefused(() => scores(rows, v), undefined);
+      for (const [, v] of lyingViews(Float32Array, 1, 2)) expectRefused(() => sums(rows, v), undefined);
+      // Outputs owning a byteLength that claims room they lack: refused, guard bytes untouched.
+      const short = guarded(Float32Array, 1);
+      Object.defineProperty(short.view, "byteLength", { value: 8 });
+      expectRefused(() => scores(rows, q, short), undefined);
+      expect(short.intact()).toBe(true);
+      const half = guarded(Float32Array, 16);
+      Object.defineProperty(half.view, "byteLength", { value: 128 });
+      expectRefused(() => sums(rows, w, half), undefined);
+      expect(half.intact()).toBe(true);
+    },
+  );
+
+  test.if(matvecNative())(
+    "attention remembers proven views, yet rows shrunk or an output detached after a call are refused at the next",
+    () => {
+      const geometry = { offsetBytes: 0, strideBytes: 128, count: 2, headDim: 32 };
+      const buffer = new ArrayBuffer(256, { maxByteLength: 256 });
+      const rows = new Float32Array(buffer).fill(1); // length-tracking: shrinks with its buffer
+      const q = new Float32Array(32).fill(1);
+      const out = new Float32Array(2);
+      nativeAttnScores("f32", q, rows, 256, geometry, 1, out, 0);
+      nativeAttnScores("f32", q, rows, 256, geometry, 1, out, 0); // the remembered views
+      expect([...out]).toEqual([32, 32]);
+      buffer.resize(128);
+      out.fill(7);
+      expectRefused(
+        () => nativeAttnScores("f32", q, rows, 256, geometry, 1, out, 0),
+        undefined,
+        "OUT_OF_BOUNDS",
+      );
+      expect([...out]).toEqual([7, 7]);
+      nativeAttnScores("f32", q, rows, 128, { ...geometry, count: 1 }, 1, out, 0);
+      expect(out[0]).toBe(32);
+      // Dressing a remembered view afterwards changes nothing the engine measures.
+      Object.defineProperty(q, "byteLength", { value: 1 << 20 });
+      Object.defineProperty(q, "length", { value: 1 << 18 });
+      expectRefused(() =>
+        nativeAttnScores("f32", q, rows, 128, { ...geometry, count: 1, headDim: 64 }, 1, out, 0),
+      );
+      const sums = new Float32Array(32);
+      const w = new Float32Array(1).fill(1);
+      nativeAttnWeightedSum("f32", w, 0, rows, 128, { ...geometry, count: 1 }, sums);
+      expect(sums[0]).toBe(1);
+      sums.buffer.transfer();
+      expectRefused(
+        () => nativeAttnWeightedSum("f32", w, 0, rows, 128, { ...geometry, count: 1 }, sums),
+        undefined,
+        "STALE_HANDLE",
+      );
+    },
+  );
+
+  test.if(matvecNative())("attention: an offset into out or weights is bounded like the view itself", () => {
+    const geometry = { offsetBytes: 0, strideBytes: 128, count: 2, headDim: 32 };
+    const rows = new Float32Array(64).fill(1);
+    const q = new Float32Array(32).fill(1);
+    const out = guarded(Float32Array, 4);
+    nativeAttnScores("f32", q, rows, 256, geometry, 1, out.view, 2);
+    expect([...out.view]).toEqual([0, 0, 32, 32]);
+    expectRefused(() => nativeAttnScores("f32", q, rows, 256, geometry, 1, out.view, 3), undefined);
+    for (const bad of [-1, 0.5, Number.NaN, 2 ** 32]) {
+      expectRefused(() => nativeAttnScores("f32", q, rows, 256, geometry, 1, out.view, bad), undefined);
+    }
+    expect(out.intact()).toBe(true);
+    const sum = guarded(Float32Array, 32);
+    const w = new Float32Array(4).fill(2);
+    nativeAttnWeightedSum("f32", w, 2, rows, 256, geometry, sum.view);
+    expect(sum.view[0]).toBe(4);
+    expectRefused(() => nativeAttnWeightedSum("f32", w, 3, rows, 256, geometry, sum.view), undefined);
+    expect(sum.intact()).toBe(true);
   });
 
   test("hash: a detached or lying token array is refused, not hashed as something else", () => {

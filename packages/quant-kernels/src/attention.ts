@@ -150,12 +150,11 @@ export function attentionScores(
   };
   const { span, scale } = checkScores(format, query, keys, o, out, outOffset);
   if (o.count === 0) return;
-  const kb = byteView(keys);
   if (matvecNative()) {
-    nativeAttnScores(format, query, kb, span, o, scale, out, outOffset);
+    nativeAttnScores(format, query, keys, span, o, scale, out, outOffset);
     return;
   }
-  scoresRef(format, query, kb, o, scale, out, outOffset);
+  scoresRef(format, query, byteView(keys), o, scale, out, outOffset);
 }
 
 /** out[d] += Σ_t weights[weightsOffset + t] · value_t[d] for d < headDim (accumulates). */
@@ -175,12 +174,11 @@ export function attentionWeightedSum(
   };
   const { span, wo } = checkWeightedSum(format, weights, values, o, out);
   if (o.count === 0) return;
-  const vb = byteView(values);
   if (matvecNative()) {
-    nativeAttnWeightedSum(format, weights, wo, vb, span, o, out);
+    nativeAttnWeightedSum(format, weights, wo, values, span, o, out);
     return;
   }
-  weightedSumRef(format, weights, wo, vb, o, out);
+  weightedSumRef(format, weights, wo, byteView(values), o, out);
 }
 
 /**

@@ -3,13 +3,13 @@ import { checkOneOf, LlmemError } from "@llmem/core";
 import {
   bytesFor,
   canonicalFormat,
+  checkRowFormat as checkRowFormatOf,
   type FormatInfo,
   formatInfo,
   MATRIX_FORMATS,
   type MatrixFormat,
   QUANT_FORMATS,
   type QuantFormat,
-  ROW_FORMATS,
   type RowFormat,
 } from "@llmem/native";
 
@@ -30,7 +30,8 @@ export const checkQuantFormat = (v: unknown): QuantFormat =>
   checkOneOf("format", canonicalFormat(v), QUANT_FORMATS);
 export const checkMatrixFormat = (v: unknown): MatrixFormat =>
   checkOneOf("format", canonicalFormat(v), MATRIX_FORMATS);
-export const checkRowFormat = (v: unknown): RowFormat => checkOneOf("format", v, ROW_FORMATS);
+/** The format's name when it is a row format (the table's lookup: @llmem/core checkRowFormat). */
+export const checkRowFormat = (v: unknown): RowFormat => checkRowFormatOf(v);
 
 /** Bytes of one block of a quantized format. */
 export function blockBytes(format: QuantFormat): number {
