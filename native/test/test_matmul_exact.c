@@ -47,8 +47,12 @@ int main(void) {
   const size_t nmax = 17, rmax = 33, cmax = 768;
   float *x = malloc(nmax * cmax * 4), *want = malloc(nmax * rmax * 4), *got = malloc(nmax * rmax * 4);
   float *mv = malloc(rmax * 4);
-  uint8_t *w = malloc(rmax * cmax / 32 * 34), *scratch = malloc(nmax * llmem_matmul_scratch_stride(LLMEM_Q4_K, cmax));
-  uint8_t *vscratch = malloc(llmem_matmul_scratch_stride(LLMEM_Q4_K, cmax)); /* matvec: the same layout */
+  size_t stride = 0; /* the largest per-token scratch of any format here (matvec needs no more) */
+  for (size_t f = 0; f < sizeof FORMATS / sizeof FORMATS[0]; f++) {
+    const size_t s = llmem_matmul_scratch_stride(FORMATS[f].fmt, FORMATS[f].cols[2]);
+    stride = s > stride ? s : stride;
+  }
+  uint8_t *w = malloc(rmax * cmax / 32 * 34), *scratch = malloc(nmax * stride), *vscratch = malloc(stride);
   for (size_t i = 0; i < nmax * cmax; i++) x[i] = t_rand_f32(-1, 1);
   int compared = 0;
   for (size_t f = 0; f < sizeof FORMATS / sizeof FORMATS[0]; f++)
