@@ -8,9 +8,11 @@
  *   decode   llmem: 128 positions generated greedily after BOS: its decodeTokPerSec;
  *            llama.cpp: llama-bench tg128.
  *
- * llmem's side runs BENCH_WARMUP (default 5) untimed generations of the same kind in its process
+ * llmem's side runs BENCH_WARMUP (default 20) untimed generations of the same kind in its process
  * first (`--warmup`): llama-bench warms up too, and llmem's speed before the JIT has compiled the
- * loop is start-up cost, not decode speed (BENCH_WARMUP=0 measures a cold process).
+ * loop is start-up cost, not decode speed (BENCH_WARMUP=0 measures a cold process). After 5 the
+ * JIT thread was still compiling and took the second core from the pool's worker (s15m q4_0
+ * 2-thread prefill: ~5.9k tok/s after 5, ~13k after 20; 1 thread ~7.4k either way).
  * Both sides use f16 K/V (llama-bench's default) and the same thread count. Prints, per file,
  * thread count and phase: medians and min–max over the rounds, the median of the per-round
  * ratios llmem/llama.cpp, and the issue's goal for it; then llmem's 2-thread/1-thread decode
@@ -33,7 +35,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const threads = (process.env.BENCH_THREADS ?? "1,2").split(",").map(Number);
 const llamaBin = process.env.LLAMA_CPP_BIN;
 const POSITIONS = 128;
-const warmup = Number(process.env.BENCH_WARMUP ?? 5);
+const warmup = Number(process.env.BENCH_WARMUP ?? 20);
 
 function run(cmd: string[]): string {
   const r = Bun.spawnSync(cmd, { cwd: ROOT });

@@ -33,11 +33,6 @@ ROWS_Q_ATTR static inline __attribute__((always_inline)) __m256 ROWS_Q_NAME(fold
   return _mm256_fmadd_ps(_mm256_set_m128(d, d), _mm256_cvtepi32_ps(h), acc);
 }
 
-/* W streams from L3/DRAM when it outgrows L2: asking for the bytes 16 KB ahead (measured best of
- * 2/8/16 KB) closes most of the gap the hardware prefetcher leaves. A prefetch past the end of W
- * is harmless (it never faults). */
-#define ROWS_Q_PREFETCH(p) _mm_prefetch((const char *)(p) + 16384, _MM_HINT_T0)
-
 ROWS_Q_ATTR static inline __attribute__((always_inline)) void ROWS_Q_NAME(rows4_dot_q)(int format, const uint8_t *const w[4],
                                                                                const uint8_t *xq, const float *xd,
                                                                                size_t nb, float out[4]) {
@@ -46,7 +41,6 @@ ROWS_Q_ATTR static inline __attribute__((always_inline)) void ROWS_Q_NAME(rows4_
   for (size_t b = 0; b < nb; b++, xq += Q8_0_BYTES) {
     const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq + 2));
     const uint8_t *w0 = w[0] + b * bb, *w1 = w[1] + b * bb, *w2 = w[2] + b * bb, *w3 = w[3] + b * bb;
-    if ((b & 1) == 0) ROWS_Q_PREFETCH(w0), ROWS_Q_PREFETCH(w1), ROWS_Q_PREFETCH(w2), ROWS_Q_PREFETCH(w3);
     acc = ROWS_Q_NAME(fold4)(format, w0, w1, w2, w3, qx, xd[b], acc);
   }
   if (format == LLMEM_Q5_0) _mm_storeu_ps(out, _mm256_castps256_ps128(acc));
@@ -60,7 +54,7 @@ ROWS_Q_ATTR static inline __attribute__((always_inline)) void ROWS_Q_NAME(rows_q
                                                                           size_t r0, size_t r1) {
   /* Measured: eight rows per pass (two groups of four sharing x) looked ~5% faster with W hot in
    * the cache but made the decode loop's 32000x288 Q8_0 classifier, streaming from L3, 1.6-1.9x
-   * slower (more concurrent row streams and prefetches); four stay. */
+   * slower (more concurrent row streams); four stay. */
   for (size_t r = r0; r < r1; r += 4) {
     const uint8_t *w[4];
     for (size_t k = 0; k < 4; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
@@ -70,7 +64,6 @@ ROWS_Q_ATTR static inline __attribute__((always_inline)) void ROWS_Q_NAME(rows_q
   }
 }
 
-#undef ROWS_Q_PREFETCH
 #undef ROWS_Q_NAME
 #undef ROWS_Q_CAT
 #undef ROWS_Q_CAT2

@@ -270,7 +270,6 @@ LLMEM_AVX2 static void rows4_dot_q4_k_avx2(const uint8_t *const w[4], const uint
     __m128i mins[4];
     for (int r = 0; r < 4; r++) {
       x[r] = w[r] + b * Q4_K_BYTES;
-      _mm_prefetch((const char *)x[r] + 4096, _MM_HINT_T0);
       const __m256i sm = _mm256_cvtepu8_epi16(q4_k_scales_mins_sse(x[r] + Q4_K_SCALES));
       const __m128i sc128 = _mm256_castsi256_si128(sm);
       scales[r] = _mm256_set_m128i(sc128, sc128);

@@ -226,7 +226,6 @@ LLMEM_AVX2 static void rows4_dot_q6_k_avx2(const uint8_t *const w[4], const uint
     __m256i sum[4];
     for (int r = 0; r < 4; r++) {
       x[r] = w[r] + b * Q6_K_BYTES;
-      _mm_prefetch((const char *)x[r] + 4096, _MM_HINT_T0);
       sum[r] = _mm256_setzero_si256();
     }
     const uint8_t *a = y + Q8_K_QS;

@@ -103,12 +103,19 @@ export class TierPools {
     const bs = this.shape.blockSize;
     const tf = this.shape.tokenFloats;
     const { k: kPools, v: vPools, tokenBytes, format } = this.recent;
-    const encode = format === "q4_0" || format === "q4_1" ? encodeStoreRow : encodeRow;
-    for (let i = 0; i < n; i++) {
+    const searched = format === "q4_0" || format === "q4_1";
+    const encode = searched ? encodeStoreRow : encodeRow;
+    // A prefill chunk's tokens that share a block sit side by side in the pool, and encoding
+    // f32/f16/bf16/q8_0 rows is per value or per 32-value block (tf is a multiple of 32 for
+    // q8_0): one call per run of tokens, the same bytes as one call per token (a chunk of 128
+    // made 256 calls per layer). The 4-bit encoders keep one call per token.
+    for (let i = 0; i < n; ) {
       const pos = first + i;
+      const len = searched ? 1 : Math.min(n - i, bs - (pos % bs));
       const at = (blocks[Math.floor(pos / bs)]! * bs + (pos % bs)) * tokenBytes;
-      encode(format, k.subarray(i * tf, (i + 1) * tf), tf, kPools[layer]!, at);
-      encode(format, v.subarray(i * tf, (i + 1) * tf), tf, vPools[layer]!, at);
+      encode(format, k.subarray(i * tf, (i + len) * tf), len * tf, kPools[layer]!, at);
+      encode(format, v.subarray(i * tf, (i + len) * tf), len * tf, vPools[layer]!, at);
+      i += len;
     }
   }
 
