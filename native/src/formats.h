@@ -185,6 +185,13 @@ void matvec_range_avx2_vnni(const llmem_matvec_job *j, size_t r0, size_t r1);
 /* The NEON four-row matvec and 4×4 matmul tiles (quant/matmul_neon.c). */
 void matvec_range_neon(const llmem_matvec_job *j, size_t r0, size_t r1);
 void matmul_range_neon(const llmem_matmul_job *j, size_t r0, size_t r1);
+/* Rows [r0, r1) of a Q4_K / Q6_K matrix against n Q8_K tokens on NEON: 4 rows × 1 token (matvec)
+ * or × 2 tokens (matmul) per tile, each result bit for bit the format's NEON vec_dot (quant/q4_k.c,
+ * q6_k.c; arguments as matmul_rows_q4_k_avx2's). */
+void rows_q4_k_neon(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq, size_t xq_stride,
+                    size_t n, size_t cols, float *y, size_t y_stride);
+void rows_q6_k_neon(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq, size_t xq_stride,
+                    size_t n, size_t cols, float *y, size_t y_stride);
 /* Rows [r0, r1) of a Q4_K matrix against x in Q8_K, four rows per pass (quant/q4_k.c). */
 void matvec_rows_q4_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq, size_t cols,
                            float *y);

@@ -130,6 +130,46 @@ static inline float k_fold(float acc, float d, int32_t isum, float dmin, int32_t
 #endif
 
 #if LLMEM_ARM
+/* Rows [r0, r1) of a K-quant matrix against n Q8_K tokens (token t at xq + t*xq_stride, its
+ * results at y + t*y_stride) in tiles of 4 rows × rn tokens through TILE(rn, rows, tokens,
+ * super-blocks, out[rn][4]): rn = 1 for a matvec (n = 1), 2 for a matmul (the four rows' unpacked
+ * levels, two tokens' accumulators and operands fill the 32 registers). A short last group of
+ * rows or tokens repeats its last member (computed, not stored), so every result takes the same
+ * arithmetic wherever it falls (matmul_neon.c calls these). */
+#define K_NEON_ROWS(name, TILE)                                                                              \
+  static inline __attribute__((always_inline)) void name##_rn(int rn, const uint8_t *w, size_t row_bytes,   \
+                                                              size_t r0, size_t r1, const uint8_t *xq,      \
+                                                              size_t xq_stride, size_t n, size_t cols,      \
+                                                              float *y, size_t y_stride) {                  \
+    for (size_t r = r0; r < r1; r += 4) {                                                                    \
+      const uint8_t *rows[4];                                                                                \
+      for (size_t k = 0; k < 4; k++) rows[k] = w + (r + k < r1 ? r + k : r1 - 1) * row_bytes;              \
+      for (size_t t = 0; t < n; t += (size_t)rn) {                                                           \
+        const uint8_t *xs[2];                                                                                \
+        for (int k = 0; k < rn; k++) xs[k] = xq + (t + (size_t)k < n ? t + (size_t)k : n - 1) * xq_stride;  \
+        float out[2][4];                                                                                     \
+        TILE(rn, rows, xs, cols / QK_K, out);                                                                \
+        for (size_t a = 0; a < (size_t)rn && t + a < n; a++)                                                 \
+          for (size_t k = 0; k < 4 && r + k < r1; k++) y[(t + a) * y_stride + r + k] = out[a][k];           \
+      }                                                                                                      \
+    }                                                                                                        \
+  }                                                                                                          \
+  void name(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq, size_t xq_stride,  \
+            size_t n, size_t cols, float *y, size_t y_stride) {                                             \
+    if (n == 1) name##_rn(1, w, row_bytes, r0, r1, xq, xq_stride, n, cols, y, y_stride);                    \
+    else name##_rn(2, w, row_bytes, r0, r1, xq, xq_stride, n, cols, y, y_stride);                           \
+  }
+
+/* Four rows' int32 lanes to one lane each (lane r: the total of s[r]'s lanes; exact). */
+static inline int32x4_t k_total4_neon(const int32x4_t s[4]) {
+  return vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
+}
+/* Four rows' fp16 values at byte offset off of each row's block, as f32 lanes (exact). */
+static inline float32x4_t k_half4_neon(const uint8_t *const b[4], size_t off) {
+  const uint16_t h[4] = {ld_u16(b[0] + off), ld_u16(b[1] + off), ld_u16(b[2] + off), ld_u16(b[3] + off)};
+  return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
+}
+
 /* 16 products of small non-negative levels (reinterpretable as int8) and int8, summed. */
 static inline int32_t k_dot16_neon(uint8x16_t u, int8x16_t a) {
   const int8x16_t s = vreinterpretq_s8_u8(u);

@@ -50,7 +50,7 @@ static inline __attribute__((always_inline)) void tile_q_neon(int format, int rn
       const int8_t *x = (const int8_t *)(xq[t] + b * Q8_0_BYTES + 2);
       const int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16);
       int32x4_t s[4];
-      for (int r = 0; r < 4; r++) s[r] = dot32_neon(vdupq_n_s32(0), lo[r], hi[r], x0, x1);
+      for (int r = 0; r < 4; r++) s[r] = dot32_first_neon(lo[r], hi[r], x0, x1);
       /* lane r: row r's exact block sum */
       const int32x4_t isum = vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
       acc[t] = fold4_neon(acc[t], isum, dw, xd[t][b]);
@@ -91,6 +91,8 @@ void matvec_range_neon(const llmem_matvec_job *j, size_t r0, size_t r1) {
   case LLMEM_Q8_0: range_q_neon(LLMEM_Q8_0, 1, j->w, j->row_bytes, r0, r1, j->xq, 0, j->xd, 0, 1, j->cols, j->y, 0); return;
   case LLMEM_Q4_0: range_q_neon(LLMEM_Q4_0, 1, j->w, j->row_bytes, r0, r1, j->xq, 0, j->xd, 0, 1, j->cols, j->y, 0); return;
   case LLMEM_Q5_0: range_q_neon(LLMEM_Q5_0, 1, j->w, j->row_bytes, r0, r1, j->xq, 0, j->xd, 0, 1, j->cols, j->y, 0); return;
+  case LLMEM_Q4_K: rows_q4_k_neon(j->w, j->row_bytes, r0, r1, j->xq, 0, 1, j->cols, j->y, 0); return;
+  case LLMEM_Q6_K: rows_q6_k_neon(j->w, j->row_bytes, r0, r1, j->xq, 0, 1, j->cols, j->y, 0); return;
   default: matvec_range_generic(j, r0, r1);
   }
 }
@@ -103,6 +105,8 @@ void matmul_range_neon(const llmem_matmul_job *j, size_t r0, size_t r1) {
   case LLMEM_Q8_0: RANGE_Q_MATMUL(LLMEM_Q8_0); return;
   case LLMEM_Q4_0: RANGE_Q_MATMUL(LLMEM_Q4_0); return;
   case LLMEM_Q5_0: RANGE_Q_MATMUL(LLMEM_Q5_0); return;
+  case LLMEM_Q4_K: rows_q4_k_neon(j->w, j->row_bytes, r0, r1, j->xq, j->xq_stride, j->n, j->cols, j->y, j->rows); return;
+  case LLMEM_Q6_K: rows_q6_k_neon(j->w, j->row_bytes, r0, r1, j->xq, j->xq_stride, j->n, j->cols, j->y, j->rows); return;
   default: matmul_range_generic(j, r0, r1);
   }
 }

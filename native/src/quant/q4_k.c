@@ -536,4 +536,58 @@ float dot_q4_k_q8_k_neon(const void *vx, const void *vy, size_t n) {
   }
   return acc;
 }
+/* Four Q4_K rows × rn Q8_K tokens over nb super-blocks: out[t][r] = row r · token t, each bit for
+ * bit dot_q4_k_q8_k_neon's (the same exact isum and msum per super-block, folded by k_fold's steps
+ * on four lanes). Per 64-value chunk the rows' nibbles are loaded once for the tile's tokens and
+ * each token's 64 int8 once for the four rows. */
+static inline __attribute__((always_inline)) void q4_k_tile_neon(int rn, const uint8_t *const w[4],
+                                                                 const uint8_t *const xq[], size_t nb,
+                                                                 float out[][4]) {
+  float32x4_t acc[2] = {vdupq_n_f32(0), vdupq_n_f32(0)};
+  for (size_t b = 0; b < nb; b++) {
+    const uint8_t *xb[4] = {w[0] + b * Q4_K_BYTES, w[1] + b * Q4_K_BYTES, w[2] + b * Q4_K_BYTES, w[3] + b * Q4_K_BYTES};
+    uint8_t sc[4][8], m[4][8];
+    for (int r = 0; r < 4; r++) q4_k_scales(xb[r] + Q4_K_SCALES, sc[r], m[r]);
+    int32x4_t is[2][4];
+    for (int t = 0; t < rn; t++)
+      for (int r = 0; r < 4; r++) is[t][r] = vdupq_n_s32(0);
+    for (int c = 0; c < 4; c++) {
+      uint8x16_t q0[4], q1[4];
+      for (int r = 0; r < 4; r++) q0[r] = vld1q_u8(xb[r] + Q4_K_QS + 32 * c), q1[r] = vld1q_u8(xb[r] + Q4_K_QS + 32 * c + 16);
+      for (int h = 0; h < 2; h++) { /* low nibbles: sub-block 2c; high: 2c+1 */
+        int8x16_t l0[4], l1[4];
+        for (int r = 0; r < 4; r++) {
+          l0[r] = vreinterpretq_s8_u8(h ? vshrq_n_u8(q0[r], 4) : vandq_u8(q0[r], vdupq_n_u8(0xF)));
+          l1[r] = vreinterpretq_s8_u8(h ? vshrq_n_u8(q1[r], 4) : vandq_u8(q1[r], vdupq_n_u8(0xF)));
+        }
+        for (int t = 0; t < rn; t++) {
+          const int8_t *a = (const int8_t *)(xq[t] + b * Q8_K_BYTES + Q8_K_QS) + 64 * c + 32 * h;
+          const int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16);
+          for (int r = 0; r < 4; r++)
+            is[t][r] = vmlaq_n_s32(is[t][r], dot32_first_neon(l0[r], l1[r], a0, a1), (int32_t)sc[r][2 * c + h]);
+        }
+      }
+    }
+    const float32x4_t dw = k_half4_neon(xb, 0), dmw = k_half4_neon(xb, 2);
+    for (int t = 0; t < rn; t++) {
+      const uint8_t *yb = xq[t] + b * Q8_K_BYTES;
+      const int16x8_t pairs = vpaddq_s16(vld1q_s16((const int16_t *)(const void *)(yb + Q8_K_BSUMS)),
+                                         vld1q_s16((const int16_t *)(const void *)(yb + Q8_K_BSUMS + 16)));
+      int32x4_t mp[4];
+      for (int r = 0; r < 4; r++) {
+        const int16x8_t mins = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(m[r])));
+        mp[r] = vmlal_s16(vmull_s16(vget_low_s16(pairs), vget_low_s16(mins)), vget_high_s16(pairs), vget_high_s16(mins));
+      }
+      /* k_fold on four lanes: acc + (d·isum - dmin·msum), d = dw·dy and dmin = dmin_w·dy */
+      const float dy = ld_f32(yb);
+      const float32x4_t d = vmulq_n_f32(dw, dy), dmin = vmulq_n_f32(dmw, dy);
+      const float32x4_t ta = vmulq_f32(d, vcvtq_f32_s32(k_total4_neon(is[t])));
+      const float32x4_t tb = vmulq_f32(dmin, vcvtq_f32_s32(k_total4_neon(mp)));
+      const float32x4_t tt = vsubq_f32(ta, tb);
+      acc[t] = vaddq_f32(acc[t], tt);
+    }
+  }
+  for (int t = 0; t < rn; t++) vst1q_f32(out[t], acc[t]);
+}
+K_NEON_ROWS(rows_q4_k_neon, q4_k_tile_neon)
 #endif

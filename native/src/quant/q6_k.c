@@ -398,4 +398,74 @@ float dot_q6_k_q8_k_neon(const void *vx, const void *vy, size_t n) {
   }
   return acc;
 }
+/* Four Q6_K rows × rn Q8_K tokens over nb super-blocks: out[t][r] = row r · token t, each bit for
+ * bit dot_q6_k_q8_k_neon's (the same exact isum per super-block, folded by q6_k_fold's steps on
+ * four lanes). Per (half, 16-byte part) the rows' low, other-low and high bytes are loaded once,
+ * their four slices built once for the tile's tokens, each token's 16 int8 loaded once for the rows. */
+static inline __attribute__((always_inline)) void q6_k_tile_neon(int rn, const uint8_t *const w[4],
+                                                                 const uint8_t *const xq[], size_t nb,
+                                                                 float out[][4]) {
+  const uint8x16_t m4 = vdupq_n_u8(0xF), m2 = vdupq_n_u8(0x30);
+  float32x4_t acc[2] = {vdupq_n_f32(0), vdupq_n_f32(0)};
+  for (size_t b = 0; b < nb; b++) {
+    const uint8_t *xb[4] = {w[0] + b * Q6_K_BYTES, w[1] + b * Q6_K_BYTES, w[2] + b * Q6_K_BYTES, w[3] + b * Q6_K_BYTES};
+    int32x4_t is[2][4];
+    for (int t = 0; t < rn; t++)
+      for (int r = 0; r < 4; r++) is[t][r] = vdupq_n_s32(0);
+    for (int h = 0; h < 2; h++)
+      for (int p = 0; p < 2; p++) {
+        uint8x16_t l0[4], l1[4], hb[4];
+        for (int r = 0; r < 4; r++) {
+          l0[r] = vld1q_u8(xb[r] + 64 * h + 16 * p);
+          l1[r] = vld1q_u8(xb[r] + 64 * h + 32 + 16 * p);
+          hb[r] = vld1q_u8(xb[r] + Q6_K_QH + 32 * h + 16 * p);
+        }
+        for (int k = 0; k < 4; k++) { /* slice k: sub-block g = 8h + 2k + p (q6_k_levels_neon's u[2k+p]) */
+          const int g = 8 * h + 2 * k + p;
+          int8x16_t u[4];
+          for (int r = 0; r < 4; r++) {
+            const uint8x16_t v = k == 0   ? vorrq_u8(vandq_u8(l0[r], m4), vandq_u8(vshlq_n_u8(hb[r], 4), m2))
+                                 : k == 1 ? vorrq_u8(vandq_u8(l1[r], m4), vandq_u8(vshlq_n_u8(hb[r], 2), m2))
+                                 : k == 2 ? vorrq_u8(vshrq_n_u8(l0[r], 4), vandq_u8(hb[r], m2))
+                                          : vorrq_u8(vshrq_n_u8(l1[r], 4), vandq_u8(vshrq_n_u8(hb[r], 2), m2));
+            u[r] = vreinterpretq_s8_u8(v);
+          }
+          for (int t = 0; t < rn; t++) {
+            const int8x16_t a = vld1q_s8((const int8_t *)(xq[t] + b * Q8_K_BYTES + Q8_K_QS) + 16 * g);
+            for (int r = 0; r < 4; r++) {
+              const int32_t scale = ((const int8_t *)(xb[r] + Q6_K_SCALES))[g];
+#if defined(__ARM_FEATURE_DOTPROD)
+              const int32x4_t prod = vdotq_s32(vdupq_n_s32(0), u[r], a);
+#else
+              const int32x4_t prod = vpadalq_s16(vpaddlq_s16(vmull_s8(vget_low_s8(u[r]), vget_low_s8(a))), vmull_high_s8(u[r], a));
+#endif
+              is[t][r] = vmlaq_n_s32(is[t][r], prod, scale);
+            }
+          }
+        }
+      }
+    const float32x4_t dw = k_half4_neon(xb, Q6_K_D);
+    for (int t = 0; t < rn; t++) {
+      const uint8_t *yb = xq[t] + b * Q8_K_BYTES;
+      const int16x8_t b0 = vld1q_s16((const int16_t *)(const void *)(yb + Q8_K_BSUMS));
+      const int16x8_t b1 = vld1q_s16((const int16_t *)(const void *)(yb + Q8_K_BSUMS + 16));
+      int32x4_t off[4];
+      for (int r = 0; r < 4; r++) {
+        const int8x16_t s8 = vld1q_s8((const int8_t *)(xb[r] + Q6_K_SCALES));
+        const int16x8_t s0 = vmovl_s8(vget_low_s8(s8)), s1 = vmovl_s8(vget_high_s8(s8));
+        int32x4_t o = vmull_s16(vget_low_s16(b0), vget_low_s16(s0));
+        o = vmlal_s16(o, vget_high_s16(b0), vget_high_s16(s0));
+        o = vmlal_s16(o, vget_low_s16(b1), vget_low_s16(s1));
+        off[r] = vmlal_s16(o, vget_high_s16(b1), vget_high_s16(s1));
+      }
+      /* isum - 32·off per row, then q6_k_fold on four lanes: acc + d·isum, d = dw·dy */
+      const int32x4_t isum = vsubq_s32(k_total4_neon(is[t]), vshlq_n_s32(k_total4_neon(off), 5));
+      const float32x4_t d = vmulq_n_f32(dw, ld_f32(yb));
+      const float32x4_t tt = vmulq_f32(d, vcvtq_f32_s32(isum));
+      acc[t] = vaddq_f32(acc[t], tt);
+    }
+  }
+  for (int t = 0; t < rn; t++) vst1q_f32(out[t], acc[t]);
+}
+K_NEON_ROWS(rows_q6_k_neon, q6_k_tile_neon)
 #endif

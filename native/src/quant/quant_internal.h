@@ -226,6 +226,22 @@ static inline void store_q4_neon(uint8_t *y, const int32x4_t q[8]) {
   const uint8x16_t lo = vcombine_u8(vmovn_u16(l0), vmovn_u16(l1)), hi = vcombine_u8(vmovn_u16(h0), vmovn_u16(h1));
   vst1q_u8(y, vorrq_u8(lo, vshlq_n_u8(hi, 4)));
 }
+/* scale_at by the hardware (FCVT: fp16 -> f32 is exact, so the same bits). */
+static inline float scale_at_neon(const uint8_t *p) {
+  return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(ld_u16(p)))), 0);
+}
+/* The 32 products a·b (int8 × int8, any values) in int32 lanes, from zero (the plain branch
+ * then needs no zeroed accumulator). The lanes' split differs between the branches. */
+static inline int32x4_t dot32_first_neon(int8x16_t a0, int8x16_t a1, int8x16_t b0, int8x16_t b1) {
+#if defined(__ARM_FEATURE_DOTPROD)
+  return vdotq_s32(vdotq_s32(vdupq_n_s32(0), a0, b0), a1, b1);
+#else
+  int32x4_t acc = vpaddlq_s16(vmull_s8(vget_low_s8(a0), vget_low_s8(b0)));
+  acc = vpadalq_s16(acc, vmull_high_s8(a0, b0));
+  acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a1), vget_low_s8(b1)));
+  return vpadalq_s16(acc, vmull_high_s8(a1, b1));
+#endif
+}
 /* acc + the 32 products a·b (int8 × int8, any values) in int32 lanes. Lanes hold partial sums
  * whose split differs between the two branches; callers use only the lanes' total (exact either way). */
 static inline int32x4_t dot32_neon(int32x4_t acc, int8x16_t a0, int8x16_t a1, int8x16_t b0, int8x16_t b1) {
@@ -281,8 +297,8 @@ static inline __attribute__((always_inline)) float q_row_dot_neon(int format, co
   for (size_t b = 0; b < n / 32; b++, x += bb, y += Q8_0_BYTES) {
     int8x16_t lo, hi;
     q_block_levels_neon(format, x, &lo, &hi);
-    const int32x4_t s = dot32_neon(vdupq_n_s32(0), lo, hi, vld1q_s8((const int8_t *)y + 2), vld1q_s8((const int8_t *)y + 18));
-    sum = q_block_fold(sum, vaddvq_s32(s), scale_at(x), scale_at(y));
+    const int32x4_t s = dot32_first_neon(lo, hi, vld1q_s8((const int8_t *)y + 2), vld1q_s8((const int8_t *)y + 18));
+    sum = q_block_fold(sum, vaddvq_s32(s), scale_at_neon(x), scale_at_neon(y));
   }
   return sum;
 }

@@ -39,7 +39,6 @@ export {
   nativeMatmulScratchStride,
   nativeMatvec,
   nativeSetThreads,
-  type RowSpan,
 } from "./matvec.ts";
 export {
   addressOf,

@@ -253,14 +253,6 @@ export function nativeSetThreads(n: number): boolean {
   return lib === null || lib.llmem_set_threads(n) === 0;
 }
 
-/** Row geometry of attention over rows at bytes[offsetBytes + t*strideBytes], t < count. */
-export interface RowSpan {
-  offsetBytes: number;
-  strideBytes: number;
-  count: number;
-  headDim: number;
-}
-
 /**
  * The attention calls run once per head and KV block (kv-cache's paged kernel), mostly with the
  * views of the call before (the KV rows, the scores, the output), so each argument position
@@ -298,19 +290,24 @@ function f32At(v: Float32Array, offset: number): Pointer | Float32Array {
   return offset === 0 ? v : ptr(v, 4 * offset);
 }
 
-/** out[outOffset + t] = scale · (query · row_t); the first span bytes of rows hold every row. */
+/**
+ * out[outOffset + t] = scale · (query · row_t), row t at rows' byte offsetBytes + t·strideBytes;
+ * the first span bytes of rows hold every row. Plain numbers, not an options object: nothing a
+ * getter could move between the checks and C, and no object per call.
+ */
 export function nativeAttnScores(
   format: RowFormat,
   query: Float32Array,
   rows: TypedArray,
   span: number,
-  o: RowSpan,
+  offsetBytes: number,
+  strideBytes: number,
+  count: number,
+  headDim: number,
   scale: number,
   out: Float32Array,
   outOffset: number,
 ): void {
-  // Fields read once: the caller checked this geometry against span; a getter must not move it.
-  const { offsetBytes, strideBytes, count, headDim } = o;
   if (
     !(
       fastCounts(count, headDim, outOffset, span) &&
@@ -382,17 +379,19 @@ function attnScoresMeasured(
   if (code !== 0) throwRefusal(code, `llmem_attn_scores ${format}`, "INVALID_ARGUMENT");
 }
 
-/** out[d] += Σ_t weights[weightsOffset + t] · row_t[d]. */
+/** out[d] += Σ_t weights[weightsOffset + t] · row_t[d] (rows laid out as nativeAttnScores'). */
 export function nativeAttnWeightedSum(
   format: RowFormat,
   weights: Float32Array,
   weightsOffset: number,
   rows: TypedArray,
   span: number,
-  o: RowSpan,
+  offsetBytes: number,
+  strideBytes: number,
+  count: number,
+  headDim: number,
   out: Float32Array,
 ): void {
-  const { offsetBytes, strideBytes, count, headDim } = o;
   if (
     !(
       fastCounts(count, headDim, weightsOffset, span) &&

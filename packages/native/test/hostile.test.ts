@@ -287,18 +287,18 @@ describe("views reaching C are measured by the engine", () => {
     },
   );
 
-  test.if(matvecNative())("attention scores: a geometry getter cannot move C after the checks", () => {
+  test.if(matvecNative())("attention: hostile counts, sizes and offsets are refused before C", () => {
+    const q = new Float32Array(32);
+    const rows = new Float32Array(64);
     const out = guarded(Float32Array, 2);
-    let reads = 0;
-    const span = { offsetBytes: 0, strideBytes: 128, headDim: 32 } as {
-      offsetBytes: number;
-      strideBytes: number;
-      headDim: number;
-      count: number;
-    };
-    Object.defineProperty(span, "count", { get: () => (reads++ < 1 ? 2 : 1 << 20), enumerable: true });
-    // The wrapper reads count once: out is bounded by it, and C is told the same count.
-    nativeAttnScores("f32", new Float32Array(32), new Uint8Array(256), 256, span, 1, out.view, 0);
+    const w = new Float32Array(2);
+    for (const bad of [-1, 0.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 32, "2", null]) {
+      const b = bad as number;
+      expectRefused(() => nativeAttnScores("f32", q, rows, 256, 0, 128, b, 32, 1, out.view, 0));
+      expectRefused(() => nativeAttnScores("f32", q, rows, 256, 0, 128, 2, b, 1, out.view, 0));
+      expectRefused(() => nativeAttnScores("f32", q, rows, b, 0, 128, 2, 32, 1, out.view, 0));
+      expectRefused(() => nativeAttnWeightedSum("f32", w, 0, rows, 256, 0, 128, b, 32, out.view));
+    }
     expect(out.intact()).toBe(true);
   });
 
@@ -307,11 +307,22 @@ describe("views reaching C are measured by the engine", () => {
     () => {
       // Two f32 rows of 32 values: 256 bytes of rows, 2 scores, 32 sums. Each lying view holds
       // half of what it claims; the honest calls beside them show the same geometry is accepted.
-      const geometry = { offsetBytes: 0, strideBytes: 128, count: 2, headDim: 32 };
       const q = new Float32Array(32).fill(1);
       const w = new Float32Array(2).fill(1);
       const scores = (rows: unknown, query = q as unknown, out = guarded(Float32Array, 2)) => {
-        nativeAttnScores("f32", query as Float32Array, rows as Float32Array, 256, geometry, 1, out.view, 0);
+        nativeAttnScores(
+          "f32",
+          query as Float32Array,
+          rows as Float32Array,
+          256,
+          0,
+          128,
+          2,
+          32,
+          1,
+          out.view,
+          0,
+        );
         return out;
       };
       const sums = (rows: unknown, weights = w as unknown, out = guarded(Float32Array, 32)) => {
@@ -321,7 +332,10 @@ describe("views reaching C are measured by the engine", () => {
           0,
           rows as Float32Array,
           256,
-          geometry,
+          0,
+          128,
+          2,
+          32,
           out.view,
         );
         return out;
@@ -353,37 +367,34 @@ describe("views reaching C are measured by the engine", () => {
   test.if(matvecNative())(
     "attention remembers proven views, yet rows shrunk or an output detached after a call are refused at the next",
     () => {
-      const geometry = { offsetBytes: 0, strideBytes: 128, count: 2, headDim: 32 };
       const buffer = new ArrayBuffer(256, { maxByteLength: 256 });
       const rows = new Float32Array(buffer).fill(1); // length-tracking: shrinks with its buffer
       const q = new Float32Array(32).fill(1);
       const out = new Float32Array(2);
-      nativeAttnScores("f32", q, rows, 256, geometry, 1, out, 0);
-      nativeAttnScores("f32", q, rows, 256, geometry, 1, out, 0); // the remembered views
+      nativeAttnScores("f32", q, rows, 256, 0, 128, 2, 32, 1, out, 0);
+      nativeAttnScores("f32", q, rows, 256, 0, 128, 2, 32, 1, out, 0); // the remembered views
       expect([...out]).toEqual([32, 32]);
       buffer.resize(128);
       out.fill(7);
       expectRefused(
-        () => nativeAttnScores("f32", q, rows, 256, geometry, 1, out, 0),
+        () => nativeAttnScores("f32", q, rows, 256, 0, 128, 2, 32, 1, out, 0),
         undefined,
         "OUT_OF_BOUNDS",
       );
       expect([...out]).toEqual([7, 7]);
-      nativeAttnScores("f32", q, rows, 128, { ...geometry, count: 1 }, 1, out, 0);
+      nativeAttnScores("f32", q, rows, 128, 0, 128, 1, 32, 1, out, 0);
       expect(out[0]).toBe(32);
       // Dressing a remembered view afterwards changes nothing the engine measures.
       Object.defineProperty(q, "byteLength", { value: 1 << 20 });
       Object.defineProperty(q, "length", { value: 1 << 18 });
-      expectRefused(() =>
-        nativeAttnScores("f32", q, rows, 128, { ...geometry, count: 1, headDim: 64 }, 1, out, 0),
-      );
+      expectRefused(() => nativeAttnScores("f32", q, rows, 128, 0, 128, 1, 64, 1, out, 0));
       const sums = new Float32Array(32);
       const w = new Float32Array(1).fill(1);
-      nativeAttnWeightedSum("f32", w, 0, rows, 128, { ...geometry, count: 1 }, sums);
+      nativeAttnWeightedSum("f32", w, 0, rows, 128, 0, 128, 1, 32, sums);
       expect(sums[0]).toBe(1);
       sums.buffer.transfer();
       expectRefused(
-        () => nativeAttnWeightedSum("f32", w, 0, rows, 128, { ...geometry, count: 1 }, sums),
+        () => nativeAttnWeightedSum("f32", w, 0, rows, 128, 0, 128, 1, 32, sums),
         undefined,
         "STALE_HANDLE",
       );
@@ -391,22 +402,21 @@ describe("views reaching C are measured by the engine", () => {
   );
 
   test.if(matvecNative())("attention: an offset into out or weights is bounded like the view itself", () => {
-    const geometry = { offsetBytes: 0, strideBytes: 128, count: 2, headDim: 32 };
     const rows = new Float32Array(64).fill(1);
     const q = new Float32Array(32).fill(1);
     const out = guarded(Float32Array, 4);
-    nativeAttnScores("f32", q, rows, 256, geometry, 1, out.view, 2);
+    nativeAttnScores("f32", q, rows, 256, 0, 128, 2, 32, 1, out.view, 2);
     expect([...out.view]).toEqual([0, 0, 32, 32]);
-    expectRefused(() => nativeAttnScores("f32", q, rows, 256, geometry, 1, out.view, 3), undefined);
+    expectRefused(() => nativeAttnScores("f32", q, rows, 256, 0, 128, 2, 32, 1, out.view, 3), undefined);
     for (const bad of [-1, 0.5, Number.NaN, 2 ** 32]) {
-      expectRefused(() => nativeAttnScores("f32", q, rows, 256, geometry, 1, out.view, bad), undefined);
+      expectRefused(() => nativeAttnScores("f32", q, rows, 256, 0, 128, 2, 32, 1, out.view, bad), undefined);
     }
     expect(out.intact()).toBe(true);
     const sum = guarded(Float32Array, 32);
     const w = new Float32Array(4).fill(2);
-    nativeAttnWeightedSum("f32", w, 2, rows, 256, geometry, sum.view);
+    nativeAttnWeightedSum("f32", w, 2, rows, 256, 0, 128, 2, 32, sum.view);
     expect(sum.view[0]).toBe(4);
-    expectRefused(() => nativeAttnWeightedSum("f32", w, 3, rows, 256, geometry, sum.view), undefined);
+    expectRefused(() => nativeAttnWeightedSum("f32", w, 3, rows, 256, 0, 128, 2, 32, sum.view), undefined);
     expect(sum.intact()).toBe(true);
   });
 

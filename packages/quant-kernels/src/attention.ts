@@ -46,17 +46,29 @@ function fail(code: "INVALID_ARGUMENT" | "OUT_OF_BOUNDS" | "MISALIGNED", msg: st
   throw new LlmemError(code, msg, details);
 }
 
-/**
- * Validates the layout against the array's bytes (as the engine counts them: see @llmem/native views.ts);
- * returns the byte span the rows cover.
- */
-function checkRows(format: RowFormat, name: string, rows: TypedArray, o: RowLayout): number {
-  const have = checkedByteLength(name, rows);
+/** INVALID_ARGUMENT unless the options are an object (checked before any field is read). */
+function checkOptions(o: unknown): void {
   if (typeof o !== "object" || o === null) fail("INVALID_ARGUMENT", "options must be an object");
-  const count = checkSize("count", o.count, 2 ** 32);
-  const headDim = checkInt("headDim", o.headDim, 1, MAX_HEAD_DIM);
-  const offset = checkSize("offsetBytes", o.offsetBytes);
-  const stride = checkSize("strideBytes", o.strideBytes);
+}
+
+/**
+ * Validates the layout (fields read once by the caller) against the array's bytes (as the engine
+ * counts them: see @llmem/native views.ts); returns the byte span the rows cover.
+ */
+function checkRows(
+  format: RowFormat,
+  name: string,
+  rows: TypedArray,
+  countIn: unknown,
+  headDimIn: unknown,
+  offsetIn: unknown,
+  strideIn: unknown,
+): number {
+  const have = checkedByteLength(name, rows);
+  const count = checkSize("count", countIn, 2 ** 32);
+  const headDim = checkInt("headDim", headDimIn, 1, MAX_HEAD_DIM);
+  const offset = checkSize("offsetBytes", offsetIn);
+  const stride = checkSize("strideBytes", strideIn);
   if (FORMATS[format].blockSize > 1) wholeBlocks("headDim", format, headDim);
   const bytes = rowBytes(format, headDim);
   if (count === 0) return 0;
@@ -97,38 +109,48 @@ function checkF32(name: string, v: unknown, need: number, what: string): Float32
   return v as Float32Array;
 }
 
-/** Every argument of attentionScores (both paths); returns the byte span of the keys and the scale. */
+/** Every argument of attentionScores (both paths, fields read once by the caller); returns the
+ * byte span of the keys. */
 function checkScores(
   format: RowFormat,
   query: Float32Array,
   keys: TypedArray,
-  o: ScoresOptions,
+  count: number,
+  headDim: number,
+  offsetBytes: number,
+  strideBytes: number,
+  scale: number,
   out: Float32Array,
   outOffset: number,
-): { span: number; scale: number } {
+): number {
   checkRowFormat(format);
-  const span = checkRows(format, "keys", keys, o);
-  checkF32("query", query, o.headDim, "headDim");
-  const scale = checkFiniteNumber("scale", o.scale);
+  const span = checkRows(format, "keys", keys, count, headDim, offsetBytes, strideBytes);
+  checkF32("query", query, headDim, "headDim");
+  checkFiniteNumber("scale", scale);
   checkSize("outOffset", outOffset);
-  checkF32("out", out, outOffset + o.count, "outOffset + count");
-  return { span, scale };
+  checkF32("out", out, outOffset + count, "outOffset + count");
+  return span;
 }
 
-/** Every argument of attentionWeightedSum (both paths); returns the byte span of the values and weightsOffset. */
+/** Every argument of attentionWeightedSum (both paths, fields read once by the caller); returns
+ * the byte span of the values. */
 function checkWeightedSum(
   format: RowFormat,
   weights: Float32Array,
   values: TypedArray,
-  o: WeightedSumOptions,
+  count: number,
+  headDim: number,
+  offsetBytes: number,
+  strideBytes: number,
+  weightsOffset: number,
   out: Float32Array,
-): { span: number; wo: number } {
+): number {
   checkRowFormat(format);
-  const span = checkRows(format, "values", values, o);
-  const wo = checkSize("weightsOffset", o.weightsOffset ?? 0);
-  checkF32("weights", weights, wo + o.count, "weightsOffset + count");
-  checkF32("out", out, o.headDim, "headDim");
-  return { span, wo };
+  const span = checkRows(format, "values", values, count, headDim, offsetBytes, strideBytes);
+  checkSize("weightsOffset", weightsOffset);
+  checkF32("weights", weights, weightsOffset + count, "weightsOffset + count");
+  checkF32("out", out, headDim, "headDim");
+  return span;
 }
 
 /** out[outOffset + t] = scale · (query · key_t) for t < count. */
@@ -140,21 +162,52 @@ export function attentionScores(
   out: Float32Array,
   outOffset = 0,
 ): void {
-  // Each field read once (a getter must not hand C a geometry other than the one checked).
-  const o: ScoresOptions = {
-    count: options.count,
-    headDim: options.headDim,
-    offsetBytes: options.offsetBytes,
-    strideBytes: options.strideBytes,
-    scale: options.scale,
-  };
-  const { span, scale } = checkScores(format, query, keys, o, out, outOffset);
-  if (o.count === 0) return;
+  checkOptions(options);
+  // Each field read once, into locals: a getter must not hand C a geometry other than the one
+  // checked (locals, not a copy of the options: an object per call was ~10% of a small call).
+  const count = options.count;
+  const headDim = options.headDim;
+  const offsetBytes = options.offsetBytes;
+  const strideBytes = options.strideBytes;
+  const scale = options.scale;
+  const span = checkScores(
+    format,
+    query,
+    keys,
+    count,
+    headDim,
+    offsetBytes,
+    strideBytes,
+    scale,
+    out,
+    outOffset,
+  );
+  if (count === 0) return;
   if (matvecNative()) {
-    nativeAttnScores(format, query, keys, span, o, scale, out, outOffset);
+    nativeAttnScores(
+      format,
+      query,
+      keys,
+      span,
+      offsetBytes,
+      strideBytes,
+      count,
+      headDim,
+      scale,
+      out,
+      outOffset,
+    );
     return;
   }
-  scoresRef(format, query, byteView(keys), o, scale, out, outOffset);
+  scoresRef(
+    format,
+    query,
+    byteView(keys),
+    { count, headDim, offsetBytes, strideBytes },
+    scale,
+    out,
+    outOffset,
+  );
 }
 
 /** out[d] += Σ_t weights[weightsOffset + t] · value_t[d] for d < headDim (accumulates). */
@@ -165,20 +218,19 @@ export function attentionWeightedSum(
   options: WeightedSumOptions,
   out: Float32Array,
 ): void {
-  const o: WeightedSumOptions = {
-    count: options.count,
-    headDim: options.headDim,
-    offsetBytes: options.offsetBytes,
-    strideBytes: options.strideBytes,
-    weightsOffset: options.weightsOffset,
-  };
-  const { span, wo } = checkWeightedSum(format, weights, values, o, out);
-  if (o.count === 0) return;
+  checkOptions(options);
+  const count = options.count;
+  const headDim = options.headDim;
+  const offsetBytes = options.offsetBytes;
+  const strideBytes = options.strideBytes;
+  const wo = options.weightsOffset ?? 0;
+  const span = checkWeightedSum(format, weights, values, count, headDim, offsetBytes, strideBytes, wo, out);
+  if (count === 0) return;
   if (matvecNative()) {
-    nativeAttnWeightedSum(format, weights, wo, values, span, o, out);
+    nativeAttnWeightedSum(format, weights, wo, values, span, offsetBytes, strideBytes, count, headDim, out);
     return;
   }
-  weightedSumRef(format, weights, wo, byteView(values), o, out);
+  weightedSumRef(format, weights, wo, byteView(values), { count, headDim, offsetBytes, strideBytes }, out);
 }
 
 /**
@@ -260,8 +312,20 @@ export const referenceAttention = {
     out: Float32Array,
     outOffset = 0,
   ) {
-    const { scale } = checkScores(format, query, keys, o, out, outOffset);
-    if (o.count > 0) scoresRef(format, query, byteView(keys), o, scale, out, outOffset);
+    checkOptions(o);
+    const { count, headDim, offsetBytes, strideBytes, scale } = o;
+    checkScores(format, query, keys, count, headDim, offsetBytes, strideBytes, scale, out, outOffset);
+    if (count > 0) {
+      scoresRef(
+        format,
+        query,
+        byteView(keys),
+        { count, headDim, offsetBytes, strideBytes },
+        scale,
+        out,
+        outOffset,
+      );
+    }
   },
   weightedSum(
     format: RowFormat,
@@ -270,7 +334,19 @@ export const referenceAttention = {
     o: WeightedSumOptions,
     out: Float32Array,
   ) {
-    const { wo } = checkWeightedSum(format, weights, values, o, out);
-    if (o.count > 0) weightedSumRef(format, weights, wo, byteView(values), o, out);
+    checkOptions(o);
+    const { count, headDim, offsetBytes, strideBytes } = o;
+    const wo = o.weightsOffset ?? 0;
+    checkWeightedSum(format, weights, values, count, headDim, offsetBytes, strideBytes, wo, out);
+    if (count > 0) {
+      weightedSumRef(
+        format,
+        weights,
+        wo,
+        byteView(values),
+        { count, headDim, offsetBytes, strideBytes },
+        out,
+      );
+    }
   },
 };

@@ -143,6 +143,16 @@ describe("fields are read once", () => {
     expect(Array.from(y.view)).toEqual([32, 32, 32, 32]);
   });
 
+  test("attentionScores / attentionWeightedSum: options that are not an object are an LlmemError", () => {
+    const keys = new Uint8Array(2 * 32 * 4);
+    const out = guarded(Float32Array, 32);
+    for (const bad of [null, undefined, 3, "count"]) {
+      expectRefused(() => attentionScores("f32", new Float32Array(32), keys, bad as never, out.view));
+      expectRefused(() => attentionWeightedSum("f32", new Float32Array(2), keys, bad as never, out.view));
+    }
+    expect(out.intact()).toBe(true);
+  });
+
   test("attentionScores / attentionWeightedSum: geometry getters that move after the checks", () => {
     const keys = new Uint8Array(2 * 32 * 4);
     const out = guarded(Float32Array, 2);
