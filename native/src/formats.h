@@ -100,6 +100,8 @@ typedef struct {
   void (*matvec_range)(const llmem_matvec_job *j, size_t r0, size_t r1);
   /* Rows [r0, r1) of a matmul, every token. */
   void (*matmul_range)(const llmem_matmul_job *j, size_t r0, size_t r1);
+  /* gate[i] = silu(gate[i]) · up[i] for i in [i0, i1) (kernels/rows.c; style checked). */
+  void (*swiglu_range)(int style, float *gate, const float *up, size_t i0, size_t i1);
 } llmem_isa_kernels;
 
 extern llmem_isa_kernels llmem_isa_kernels_active;
@@ -141,6 +143,7 @@ int llmem_use_vnni(int on);
   void kv_weighted_rows_f16_##isa(const uint16_t *rows, size_t stride, const float *w, size_t n, float *out,    \
                                   size_t head_dim);                                                               \
   float kv_softmax_##isa(float *s, size_t n);                                                                     \
+  void swiglu_range_##isa(int style, float *gate, const float *up, size_t i0, size_t i1);                        \
   extern const struct kv_q4_ops kv_q4_ops_##isa;
 LLMEM_DECLARE_PER_ISA(LLMEM_FORMAT_DECLS)
 /* The K-quants (src/quant/q8_k.c, q4_k.c, q5_k.c, q6_k.c). Q4_K/Q6_K quantize only in the scalar

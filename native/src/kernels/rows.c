@@ -119,16 +119,82 @@ typedef struct {
   size_t n, per_task;
 } swiglu_job;
 
+/* One value of SwiGLU given e = e^-g already rounded to f32: the TS reference's operations. */
+static inline float swiglu_one(int style, float g, float e, float up) {
+  const float d = 1.0f + e;
+  const float silu = style == LLMEM_NORM_RUNC ? g * (1.0f / d) : g / d;
+  return silu * up;
+}
+
+LLMEM_SCALAR void swiglu_range_scalar(int style, float *gate, const float *up, size_t i0, size_t i1) {
+  for (size_t i = i0; i < i1; i++) gate[i] = swiglu_one(style, gate[i], (float)exp(-(double)gate[i]), up[i]);
+}
+
+#if LLMEM_X86
+/* e^x in double on 4 lanes, for |x| <= 708: x = k·ln2 + r (|r| <= ln2/2, ln2 split in fdlibm's
+ * hi/lo parts), e^r by its Taylor series to r^13/13! (truncation below 2^-58 relative), times 2^k
+ * built in the exponent field. Relative error below 2^-50 (test_rows.c checks it against libm's
+ * exp over the whole range). */
+LLMEM_AVX2 static inline __m256d exp_pd_avx2(__m256d x) {
+  const __m256d k = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(6.93147180369123816490e-01), x);
+  r = _mm256_fnmadd_pd(k, _mm256_set1_pd(1.90821492927058770002e-10), r);
+  static const double inv_fact[14] = {1.0,
+                                      1.0,
+                                      1.0 / 2,
+                                      1.0 / 6,
+                                      1.0 / 24,
+                                      1.0 / 120,
+                                      1.0 / 720,
+                                      1.0 / 5040,
+                                      1.0 / 40320,
+                                      1.0 / 362880,
+                                      1.0 / 3628800,
+                                      1.0 / 39916800,
+                                      1.0 / 479001600,
+                                      1.0 / 6227020800};
+  __m256d p = _mm256_set1_pd(inv_fact[13]);
+  for (int i = 12; i >= 0; i--) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(inv_fact[i]));
+  const __m256i e = _mm256_slli_epi64(
+      _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(k)), _mm256_set1_epi64x(1023)), 52);
+  return _mm256_mul_pd(p, _mm256_castsi256_pd(e));
+}
+
+/* The scalar loop's bits, four values at a time. (float)exp(-(double)g) is taken from the vector
+ * e^x when that is provably the same float: libm's exp is within 1 ulp (2^-52) of e^x and ours
+ * within 2^-50, so when y·(1 - 2^-46) and y·(1 + 2^-46) round to the same float, libm's result
+ * rounds to it too (rounding is monotonic). Otherwise (about one value in 2^20: a float rounding
+ * boundary that close to y) and for |g| > 708 or NaN, the value takes the scalar path. */
+LLMEM_AVX2 void swiglu_range_avx2(int style, float *gate, const float *up, size_t i0, size_t i1) {
+  const __m256d limit = _mm256_set1_pd(708.0), sign = _mm256_set1_pd(-0.0);
+  const __m256d below = _mm256_set1_pd(1.0 - 0x1p-46), above = _mm256_set1_pd(1.0 + 0x1p-46);
+  const __m128 one = _mm_set1_ps(1.0f);
+  size_t i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const __m128 g = _mm_loadu_ps(gate + i);
+    const __m256d x = _mm256_xor_pd(_mm256_cvtps_pd(g), sign); /* -(double)g */
+    /* !(|x| <= 708) catches NaN as well */
+    const int out_of_range = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, x), limit, _CMP_NLE_UQ));
+    const __m256d y = exp_pd_avx2(x);
+    const __m128 e = _mm256_cvtpd_ps(y);
+    const __m128 lo = _mm256_cvtpd_ps(_mm256_mul_pd(y, below)), hi = _mm256_cvtpd_ps(_mm256_mul_pd(y, above));
+    if (out_of_range || _mm_movemask_ps(_mm_cmpneq_ps(lo, hi))) {
+      swiglu_range_scalar(style, gate, up, i, i + 4);
+      continue;
+    }
+    const __m128 d = _mm_add_ps(one, e);
+    const __m128 silu = style == LLMEM_NORM_RUNC ? _mm_mul_ps(g, _mm_div_ps(one, d)) : _mm_div_ps(g, d);
+    _mm_storeu_ps(gate + i, _mm_mul_ps(silu, _mm_loadu_ps(up + i)));
+  }
+  swiglu_range_scalar(style, gate, up, i, i1);
+}
+#endif
+
 static void swiglu_task(void *ctx, size_t task) {
   const swiglu_job *j = ctx;
   const size_t i0 = task * j->per_task, i1 = i0 + j->per_task < j->n ? i0 + j->per_task : j->n;
-  for (size_t i = i0; i < i1; i++) {
-    const float g = j->gate[i];
-    const float e = (float)exp(-(double)g);
-    const float d = 1.0f + e;
-    const float silu = j->style == LLMEM_NORM_RUNC ? g * (1.0f / d) : g / d;
-    j->gate[i] = silu * j->up[i];
-  }
+  llmem_isa_kernels_active.swiglu_range(j->style, j->gate, j->up, i0, i1);
 }
 
 int llmem_swiglu(int style, float *gate, const float *up, size_t n) {

@@ -7,11 +7,13 @@
 /* From this size W no longer stays in the last-level cache between calls (32 MB shared here):
  * block rows then go one at a time instead of four per pass.
  *
- * No row kernel asks for W ahead with a software prefetch: the hardware prefetchers do better
- * alone. Measured on AMD EPYC (paired, both libraries in one process, 31 rounds, bits equal):
- * removing the 16 KB-ahead prefetches took ×0.75-0.87 of the time with W flushed to DRAM
- * (f32 32000x288 and 4096², q8_0 4096² and 32000x288, f16 4096², Q4_K / Q6_K 4096²: ×0.87 / ×0.67)
- * and ×0.79-0.95 with W hot in L2/L3. */
+ * Software prefetch: only the four-row Q8_0/Q4_0/Q5_0 pass over long rows asks for W 16 KB
+ * ahead; every other row kernel leaves it to the hardware prefetchers, which do better alone.
+ * Measured on AMD EPYC (paired, both libraries in one process, 31 rounds, bits equal): removing
+ * the prefetches took ×0.75-0.87 of the time with W flushed to DRAM (f32 32000x288 and 4096²,
+ * q8_0 32000x288, f16 4096², Q4_K / Q6_K 4096²: ×0.87 / ×0.67) and ×0.79-0.95 with W hot, but
+ * ×1.38 for a flushed q4_0 4096² (2.3 KB rows: four rows are four separate streams). */
+#define LONG_ROW_BYTES ((size_t)1024)
 #define STREAMING_MATRIX_BYTES ((size_t)16 << 20)
 
 #if LLMEM_X86

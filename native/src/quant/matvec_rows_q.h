@@ -35,12 +35,16 @@ ROWS_Q_ATTR static inline __attribute__((always_inline)) __m256 ROWS_Q_NAME(fold
 
 ROWS_Q_ATTR static inline __attribute__((always_inline)) void ROWS_Q_NAME(rows4_dot_q)(int format, const uint8_t *const w[4],
                                                                                const uint8_t *xq, const float *xd,
-                                                                               size_t nb, float out[4]) {
+                                                                               size_t nb, int prefetch, float out[4]) {
   const size_t bb = format == LLMEM_Q8_0 ? Q8_0_BYTES : format == LLMEM_Q4_0 ? Q4_0_BYTES : Q5_0_BYTES;
   __m256 acc = _mm256_setzero_ps();
   for (size_t b = 0; b < nb; b++, xq += Q8_0_BYTES) {
     const __m256i qx = _mm256_loadu_si256((const __m256i *)(xq + 2));
     const uint8_t *w0 = w[0] + b * bb, *w1 = w[1] + b * bb, *w2 = w[2] + b * bb, *w3 = w[3] + b * bb;
+    if (prefetch && (b & 1) == 0) {
+      _mm_prefetch((const char *)w0 + 16384, _MM_HINT_T0), _mm_prefetch((const char *)w1 + 16384, _MM_HINT_T0);
+      _mm_prefetch((const char *)w2 + 16384, _MM_HINT_T0), _mm_prefetch((const char *)w3 + 16384, _MM_HINT_T0);
+    }
     acc = ROWS_Q_NAME(fold4)(format, w0, w1, w2, w3, qx, xd[b], acc);
   }
   if (format == LLMEM_Q5_0) _mm_storeu_ps(out, _mm256_castps256_ps128(acc));
@@ -59,7 +63,7 @@ ROWS_Q_ATTR static inline __attribute__((always_inline)) void ROWS_Q_NAME(rows_q
     const uint8_t *w[4];
     for (size_t k = 0; k < 4; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
     float out[4];
-    ROWS_Q_NAME(rows4_dot_q)(format, w, j->xq, j->xd, j->cols / 32, out);
+    ROWS_Q_NAME(rows4_dot_q)(format, w, j->xq, j->xd, j->cols / 32, j->row_bytes >= LONG_ROW_BYTES, out);
     for (size_t k = 0; k < 4 && r + k < r1; k++) j->y[r + k] = out[k];
   }
 }
