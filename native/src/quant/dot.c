@@ -100,25 +100,32 @@ LLMEM_AVX2 float dot_q8_0_q8_0_avx2(const void *vx, const void *vy, size_t n) {
   return hsum_avx2(_mm256_add_ps(acc0, acc1));
 }
 
+/* Σ(q-8)·y of one block from the unsigned nibbles q: maddubs(q, y) - maddubs(8, y) per int16 pair
+ * (each at most 2·15·127 and 2·8·127 in magnitude: exact), then one madd. The same exact int32
+ * sums as dot_i8_avx2 of q-8 (so the same float result) in one instruction fewer per block than
+ * its sign fix-ups. */
+LLMEM_AVX2 static inline __m256i dot_q4_q8_avx2(const uint8_t *qs, const uint8_t *ys) {
+  const __m256i yv = _mm256_loadu_si256((const __m256i *)ys);
+  const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(unpack_q4_avx2(qs), yv),
+                                     _mm256_maddubs_epi16(_mm256_set1_epi8(8), yv));
+  return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
 LLMEM_AVX2 float dot_q4_0_q8_0_avx2(const void *vx, const void *vy, size_t n) {
   const uint8_t *x = vx, *y = vy;
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  const __m256i eight = _mm256_set1_epi8(8);
   const size_t nb = n / 32;
   size_t b = 0;
   for (; b + 2 <= nb; b += 2, x += 2 * Q4_0_BYTES, y += 2 * Q8_0_BYTES) {
-    const __m256i q0 = _mm256_sub_epi8(unpack_q4_avx2(x + 2), eight);
-    const __m256i q1 = _mm256_sub_epi8(unpack_q4_avx2(x + Q4_0_BYTES + 2), eight);
-    const __m256i s0 = dot_i8_avx2(q0, _mm256_loadu_si256((const __m256i *)(y + 2)));
-    const __m256i s1 = dot_i8_avx2(q1, _mm256_loadu_si256((const __m256i *)(y + Q8_0_BYTES + 2)));
+    const __m256i s0 = dot_q4_q8_avx2(x + 2, y + 2);
+    const __m256i s1 = dot_q4_q8_avx2(x + Q4_0_BYTES + 2, y + Q8_0_BYTES + 2);
     __m256 d0, d1;
     scales2_avx2(x, x + Q4_0_BYTES, y, y + Q8_0_BYTES, &d0, &d1);
     acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(s0), acc0);
     acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(s1), acc1);
   }
   if (b < nb) {
-    const __m256i q0 = _mm256_sub_epi8(unpack_q4_avx2(x + 2), eight);
-    const __m256i s0 = dot_i8_avx2(q0, _mm256_loadu_si256((const __m256i *)(y + 2)));
+    const __m256i s0 = dot_q4_q8_avx2(x + 2, y + 2);
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(scale_at_avx2(x) * scale_at_avx2(y)), _mm256_cvtepi32_ps(s0), acc0);
   }
   return hsum_avx2(_mm256_add_ps(acc0, acc1));
