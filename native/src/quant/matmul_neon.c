@@ -115,20 +115,25 @@ static inline float wf_at_neon(int format, const uint8_t *w, size_t i) {
 static inline __attribute__((always_inline)) void tile_f_neon(int format, const uint8_t *const w[4],
                                                               const float *const x[TILE_TOKENS], size_t n,
                                                               float out[TILE_TOKENS][4]) {
-  float32x4_t acc[TILE_TOKENS][4];
-  for (int t = 0; t < TILE_TOKENS; t++)
-    for (int r = 0; r < 4; r++) acc[t][r] = vdupq_n_f32(0);
+  /* One array of four per token, never address-taken, not one [4][4] array: GCC kept that in
+   * memory and stored all 16 accumulators to the stack on every step. */
+  float32x4_t a0[4], a1[4], a2[4], a3[4];
+  for (int r = 0; r < 4; r++) a0[r] = a1[r] = a2[r] = a3[r] = vdupq_n_f32(0);
   size_t i = 0;
   for (; i + 4 <= n; i += 4) {
-    float32x4_t xv[TILE_TOKENS];
-    for (int t = 0; t < TILE_TOKENS; t++) xv[t] = vld1q_f32(x[t] + i);
+    const float32x4_t x0 = vld1q_f32(x[0] + i), x1 = vld1q_f32(x[1] + i), x2 = vld1q_f32(x[2] + i),
+                      x3 = vld1q_f32(x[3] + i);
     for (int r = 0; r < 4; r++) {
       const float32x4_t wv = load_wf_neon(format, w[r], i);
-      for (int t = 0; t < TILE_TOKENS; t++) acc[t][r] = vfmaq_f32(acc[t][r], wv, xv[t]);
+      a0[r] = vfmaq_f32(a0[r], wv, x0), a1[r] = vfmaq_f32(a1[r], wv, x1);
+      a2[r] = vfmaq_f32(a2[r], wv, x2), a3[r] = vfmaq_f32(a3[r], wv, x3);
     }
   }
+#define TOTALS4(a) vpaddq_f32(vpaddq_f32(a[0], a[1]), vpaddq_f32(a[2], a[3])) /* lane r: row r's sum */
+  vst1q_f32(out[0], TOTALS4(a0)), vst1q_f32(out[1], TOTALS4(a1));
+  vst1q_f32(out[2], TOTALS4(a2)), vst1q_f32(out[3], TOTALS4(a3));
+#undef TOTALS4
   for (int t = 0; t < TILE_TOKENS; t++) {
-    vst1q_f32(out[t], vpaddq_f32(vpaddq_f32(acc[t][0], acc[t][1]), vpaddq_f32(acc[t][2], acc[t][3])));
     for (size_t k = i; k < n; k++)
       for (int r = 0; r < 4; r++) out[t][r] += wf_at_neon(format, w[r], k) * x[t][k];
   }

@@ -70,11 +70,13 @@ int main(int argc, char **argv) {
   float *wf = malloc(b.rows * b.cols * 4);
   b.x = malloc(b.n * b.cols * 4), b.y = malloc(b.n * b.rows * 4);
   b.w = malloc(b.rows * b.cols * 4);
-  b.scratch = malloc(b.n * llmem_matmul_scratch_stride(b.format, b.cols));
+  b.scratch = malloc(b.n * llmem_matmul_scratch_stride(b.format, b.cols) + 64);
   b.vscratch = malloc(b.cols / 32 * 38 + 1024);
   for (size_t i = 0; i < b.rows * b.cols; i++) wf[i] = frand();
   for (size_t i = 0; i < b.n * b.cols; i++) b.x[i] = frand();
-  if (llmem_quantize(b.format, wf, b.w, b.rows * b.cols) != 0) return fprintf(stderr, "quantize failed\n"), 1;
+  if (b.format == LLMEM_F32) memcpy(b.w, wf, b.rows * b.cols * 4);
+  else if (b.format == LLMEM_F16) llmem_f32_to_f16(wf, (uint16_t *)(void *)b.w, b.rows * b.cols);
+  else if (llmem_quantize(b.format, wf, b.w, b.rows * b.cols) != 0) return fprintf(stderr, "quantize failed\n"), 1;
   for (int m = 0; m < NMODES; m++)
     if (strcmp(mode, MODES[m]) == 0) {
       run(&b, m);
