@@ -9,7 +9,8 @@ static const char *fname(int f) { return (void)QT_NAMES, llmem_format_name(f); }
 int main(void) {
   const int nisa = t_isa_count();
   const int has_vnni = llmem_use_vnni(1) == 0;
-  const size_t shapes[][2] = {{1, 32}, {3, 64}, {17, 96}, {64, 256}, {70, 768}, {257, 1024}};
+  /* {5, 37}: f32/f16 only (a column tail past the tiles' vector steps) */
+  const size_t shapes[][2] = {{1, 32}, {3, 64}, {17, 96}, {64, 256}, {70, 768}, {257, 1024}, {5, 37}};
   const size_t counts[] = {1, 2, 3, 5, 8, 17, 40}; /* 40: two of the transposed tile's 32-token passes, the last short */
   const int formats[] = {LLMEM_F32, LLMEM_F16, LLMEM_Q8_0, LLMEM_Q4_0, LLMEM_Q4_K, LLMEM_Q6_K, LLMEM_Q5_0};
   const size_t nmax = 40;
@@ -65,7 +66,7 @@ int main(void) {
       free(scratch);
     }
     CHECK(llmem_matmul(LLMEM_Q4_1, w, rows, cols, x, 1, got, vscratch) == -1, "q4_1 rows are not a matmul format");
-    CHECK(llmem_matmul(LLMEM_Q8_0, w, rows, cols, x, 0, got, vscratch) == 0, "n = 0 is a no-op");
+    if (cols % 32 == 0) CHECK(llmem_matmul(LLMEM_Q8_0, w, rows, cols, x, 0, got, vscratch) == 0, "n = 0 is a no-op");
     llmem_set_threads(1);
     free(wf), free(x), free(want), free(got), free(w), free(vscratch);
   }

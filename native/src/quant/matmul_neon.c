@@ -1,7 +1,8 @@
 /* The NEON (AArch64) matvec and matmul kernels, chosen once in formats.c's ISA table: four weight
  * rows per pass for decode (each activation block loaded once for the four rows) and register
  * tiles of 4 rows × 4 tokens for batched prefill (each weight block unpacked once for four
- * tokens, each activation block once for four rows). Their scalar references are
+ * tokens, each activation block once for four rows); Q4_K/Q6_K through q4_k.c's / q6_k.c's
+ * tiles, f32/f16 matmul through tile_f_neon below (f32/f16 matvec stays the per-row dot). Their scalar references are
  * matvec_range_generic (matvec.c) and matmul_range_generic (matmul.c): the format's vec_dot per
  * (row, token); formats without a kernel here go to them.
  *
@@ -97,6 +98,61 @@ void matvec_range_neon(const llmem_matvec_job *j, size_t r0, size_t r1) {
   }
 }
 
+/* 4 weights of an f32 or f16 row from column i, as f32 (fp16 -> f32 exact). */
+static inline float32x4_t load_wf_neon(int format, const uint8_t *w, size_t i) {
+  if (format == LLMEM_F32) return vld1q_f32((const float *)(const void *)w + i);
+  return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)(const void *)w + i)));
+}
+static inline float wf_at_neon(int format, const uint8_t *w, size_t i) {
+  if (format == LLMEM_F32) return ((const float *)(const void *)w)[i];
+  return fp16_to_fp32(((const uint16_t *)(const void *)w)[i]);
+}
+
+/* A 4 × 4 tile of f32/f16 rows against f32 tokens: one 4-lane FMA accumulator per (row, token)
+ * (16 of the 32 registers), 4 columns per step, the tail past a multiple of 4 in scalar.
+ * out[t][r]. dot_f32_neon (matvec's path) keeps four accumulators per row instead, so the sums
+ * differ from matvec's in the last bits, as the AVX2 f32/f16 tiles' do (test_matmul's bound). */
+static inline __attribute__((always_inline)) void tile_f_neon(int format, const uint8_t *const w[4],
+                                                              const float *const x[TILE_TOKENS], size_t n,
+                                                              float out[TILE_TOKENS][4]) {
+  float32x4_t acc[TILE_TOKENS][4];
+  for (int t = 0; t < TILE_TOKENS; t++)
+    for (int r = 0; r < 4; r++) acc[t][r] = vdupq_n_f32(0);
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    float32x4_t xv[TILE_TOKENS];
+    for (int t = 0; t < TILE_TOKENS; t++) xv[t] = vld1q_f32(x[t] + i);
+    for (int r = 0; r < 4; r++) {
+      const float32x4_t wv = load_wf_neon(format, w[r], i);
+      for (int t = 0; t < TILE_TOKENS; t++) acc[t][r] = vfmaq_f32(acc[t][r], wv, xv[t]);
+    }
+  }
+  for (int t = 0; t < TILE_TOKENS; t++) {
+    vst1q_f32(out[t], vpaddq_f32(vpaddq_f32(acc[t][0], acc[t][1]), vpaddq_f32(acc[t][2], acc[t][3])));
+    for (size_t k = i; k < n; k++)
+      for (int r = 0; r < 4; r++) out[t][r] += wf_at_neon(format, w[r], k) * x[t][k];
+  }
+}
+
+/* Rows [r0, r1) of an f32/f16 matmul, every token, tile by tile (short groups repeat their last
+ * member: computed, not stored). */
+static inline __attribute__((always_inline)) void range_f_neon(int format, const llmem_matmul_job *j, size_t r0,
+                                                               size_t r1) {
+  const size_t n = j->n;
+  for (size_t r = r0; r < r1; r += 4) {
+    const uint8_t *w[4];
+    for (size_t k = 0; k < 4; k++) w[k] = j->w + (r + k < r1 ? r + k : r1 - 1) * j->row_bytes;
+    for (size_t t = 0; t < n; t += TILE_TOKENS) {
+      const float *x[TILE_TOKENS];
+      for (size_t k = 0; k < TILE_TOKENS; k++) x[k] = j->x + (t + k < n ? t + k : n - 1) * j->cols;
+      float out[TILE_TOKENS][4];
+      tile_f_neon(format, w, x, j->cols, out);
+      for (size_t a = 0; a < TILE_TOKENS && t + a < n; a++)
+        for (size_t k = 0; k < 4 && r + k < r1; k++) j->y[(t + a) * j->rows + r + k] = out[a][k];
+    }
+  }
+}
+
 #define RANGE_Q_MATMUL(format)                                                                                  \
   range_q_neon(format, TILE_TOKENS, j->w, j->row_bytes, r0, r1, j->xq, j->xq_stride, j->xd, j->xd_stride, j->n, \
                j->cols, j->y, j->rows)
@@ -105,6 +161,8 @@ void matmul_range_neon(const llmem_matmul_job *j, size_t r0, size_t r1) {
   case LLMEM_Q8_0: RANGE_Q_MATMUL(LLMEM_Q8_0); return;
   case LLMEM_Q4_0: RANGE_Q_MATMUL(LLMEM_Q4_0); return;
   case LLMEM_Q5_0: RANGE_Q_MATMUL(LLMEM_Q5_0); return;
+  case LLMEM_F32: range_f_neon(LLMEM_F32, j, r0, r1); return;
+  case LLMEM_F16: range_f_neon(LLMEM_F16, j, r0, r1); return;
   case LLMEM_Q4_K: rows_q4_k_neon(j->w, j->row_bytes, r0, r1, j->xq, j->xq_stride, j->n, j->cols, j->y, j->rows); return;
   case LLMEM_Q6_K: rows_q6_k_neon(j->w, j->row_bytes, r0, r1, j->xq, j->xq_stride, j->n, j->cols, j->y, j->rows); return;
   default: matmul_range_generic(j, r0, r1);
