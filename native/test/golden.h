@@ -32,4 +32,20 @@ static uint64_t fnv256(const float *y) {
   return v;
 }
 
+
+/* llmem_matvec of `format` rows wq (rb bytes each) against x, compared row by row with the
+ * format's one-row dot of x quantized to `act` (in xq): the first row that differs, -1 when none
+ * does, -2 when matvec refused. The per-format golden tests check their matvec with it. */
+static inline int golden_matvec_bad_row(int format, int act, float (*dot)(const void *, const void *, size_t),
+                                        const uint8_t *wq, size_t rb, size_t rows, size_t cols, const float *x,
+                                        uint8_t *xq, float *y, void *scratch) {
+  llmem_quantize(act, x, xq, cols);
+  if (llmem_matvec(format, wq, rows, cols, x, y, scratch) != 0) return -2;
+  for (size_t r = 0; r < rows; r++) {
+    const float want = dot(wq + r * rb, xq, cols);
+    if (memcmp(&want, y + r, 4)) return (int)r;
+  }
+  return -1;
+}
+
 #endif

@@ -155,14 +155,9 @@ static void matvec_rows(void) {
     for (int k = 0; k < t_isa_count(); k++) {
       llmem_set_isa(t_isas[k]);
       llmem_quantize(F[f].format, w, wq, rows * cols);
-      llmem_quantize(F[f].act, x, xq, cols);
-      CHECK(llmem_matvec(F[f].format, wq, rows, cols, x, y, scratch) == 0, "matvec %s", F[f].name);
-      int bad = -1;
-      for (size_t r = 0; r < rows && bad < 0; r++) {
-        const float want = F[f].dot(wq + r * rb, xq, cols);
-        if (memcmp(&want, y + r, 4)) bad = (int)r;
-      }
-      CHECK(bad < 0, "[%s] matvec %s row %d differs from its dot", llmem_isa_name(t_isas[k]), F[f].name, bad);
+      const int bad = golden_matvec_bad_row(F[f].format, F[f].act, F[f].dot, wq, rb, rows, cols, x, xq, y, scratch);
+      CHECK(bad == -1, "[%s] matvec %s: row %d differs from its dot (-2: refused)", llmem_isa_name(t_isas[k]),
+            F[f].name, bad);
       CHECK(llmem_matvec(F[f].format, wq, rows, cols - 32 * (F[f].block / 32 > 1), x, y, scratch) ==
                 (F[f].block == 32 ? 0 : -1),
             "matvec %s: cols not a whole number of blocks refused", F[f].name);
