@@ -127,6 +127,26 @@ static inline float k_fold(float acc, float d, int32_t isum, float dmin, int32_t
       for (size_t k = 0; k < 4 && r + k < r1; k++) y[r + k] = out[k];                                     \
     }                                                                                                     \
   }
+
+/* Rows [r0, r1) of a K-quant matrix against n Q8_K tokens (token t at xq + t*xq_stride, its
+ * results at y + t*y_stride), in tiles of NROWS rows × up to TOKENS tokens through
+ * TILE(rows, xq, xq_stride, tokens, super-blocks, out[TOKENS][NROWS]); ATTR is the tile's target.
+ * A short last group of rows repeats its last row (computed, not stored). */
+#define K_MATMUL_ROWS(name, ATTR, NROWS, TOKENS, TILE)                                                        \
+  ATTR void name(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq, size_t xq_stride, \
+                 size_t n, size_t cols, float *y, size_t y_stride) {                                          \
+    for (size_t r = r0; r < r1; r += NROWS) {                                                                 \
+      const uint8_t *rows[NROWS];                                                                             \
+      for (size_t k = 0; k < NROWS; k++) rows[k] = w + (r + k < r1 ? r + k : r1 - 1) * row_bytes;            \
+      for (size_t t0 = 0; t0 < n; t0 += TOKENS) {                                                             \
+        const size_t nt = n - t0 < TOKENS ? n - t0 : TOKENS;                                                  \
+        float out[TOKENS][NROWS];                                                                             \
+        TILE(rows, xq + t0 * xq_stride, xq_stride, nt, cols / QK_K, out);                                    \
+        for (size_t t = 0; t < nt; t++)                                                                       \
+          for (size_t k = 0; k < NROWS && r + k < r1; k++) y[(t0 + t) * y_stride + r + k] = out[t][k];       \
+      }                                                                                                       \
+    }                                                                                                         \
+  }
 #endif
 
 #if LLMEM_ARM

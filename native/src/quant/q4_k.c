@@ -378,23 +378,8 @@ LLMEM_AVX2 static void rows4_tile_q4_k_avx2(const uint8_t *const w[4], const uin
   for (size_t t = 0; t < nt; t++) _mm_storeu_ps(out[t], acc[t]);
 }
 
-/* Rows [r0, r1) of a Q4_K matrix against n Q8_K tokens (token t at xq + t*xq_stride; its
- * results at y + t*y_stride): four rows × up to Q4_K_MM_TOKENS tokens per tile. A short last
- * group of rows repeats its last row (computed, not stored). */
-LLMEM_AVX2 void matmul_rows_q4_k_avx2(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1, const uint8_t *xq,
-                                      size_t xq_stride, size_t n, size_t cols, float *y, size_t y_stride) {
-  for (size_t r = r0; r < r1; r += 4) {
-    const uint8_t *rows[4];
-    for (size_t k = 0; k < 4; k++) rows[k] = w + (r + k < r1 ? r + k : r1 - 1) * row_bytes;
-    for (size_t t0 = 0; t0 < n; t0 += Q4_K_MM_TOKENS) {
-      const size_t nt = n - t0 < Q4_K_MM_TOKENS ? n - t0 : Q4_K_MM_TOKENS;
-      float out[Q4_K_MM_TOKENS][4];
-      rows4_tile_q4_k_avx2(rows, xq + t0 * xq_stride, xq_stride, nt, cols / QK_K, out);
-      for (size_t t = 0; t < nt; t++)
-        for (size_t k = 0; k < 4 && r + k < r1; k++) y[(t0 + t) * y_stride + r + k] = out[t][k];
-    }
-  }
-}
+/* Q4_K matmul rows on AVX2: four rows × up to Q4_K_MM_TOKENS tokens per tile. */
+K_MATMUL_ROWS(matmul_rows_q4_k_avx2, LLMEM_AVX2, 4, Q4_K_MM_TOKENS, rows4_tile_q4_k_avx2)
 #endif
 
 #if LLMEM_X86
@@ -464,23 +449,8 @@ LLMEM_AVX512VNNI static void rows8_tile_q4_k_vnni(const uint8_t *const w[8], con
   for (size_t t = 0; t < nt; t++) _mm256_storeu_ps(out[t], acc[t]);
 }
 
-/* matmul_rows_q4_k_avx2 with the VNNI tile: rows [r0, r1) in groups of 8 (a short last group
- * repeats its last row: computed, not stored). */
-LLMEM_AVX512VNNI void matmul_rows_q4_k_vnni(const uint8_t *w, size_t row_bytes, size_t r0, size_t r1,
-                                            const uint8_t *xq, size_t xq_stride, size_t n, size_t cols, float *y,
-                                            size_t y_stride) {
-  for (size_t r = r0; r < r1; r += 8) {
-    const uint8_t *rows[8];
-    for (size_t k = 0; k < 8; k++) rows[k] = w + (r + k < r1 ? r + k : r1 - 1) * row_bytes;
-    for (size_t t0 = 0; t0 < n; t0 += Q4_K_MM_TOKENS) {
-      const size_t nt = n - t0 < Q4_K_MM_TOKENS ? n - t0 : Q4_K_MM_TOKENS;
-      float out[Q4_K_MM_TOKENS][8];
-      rows8_tile_q4_k_vnni(rows, xq + t0 * xq_stride, xq_stride, nt, cols / QK_K, out);
-      for (size_t t = 0; t < nt; t++)
-        for (size_t k = 0; k < 8 && r + k < r1; k++) y[(t0 + t) * y_stride + r + k] = out[t][k];
-    }
-  }
-}
+/* matmul_rows_q4_k_avx2 with the VNNI tile: 8 rows per group. */
+K_MATMUL_ROWS(matmul_rows_q4_k_vnni, LLMEM_AVX512VNNI, 8, Q4_K_MM_TOKENS, rows8_tile_q4_k_vnni)
 #endif
 
 #if LLMEM_ARM
