@@ -78,6 +78,7 @@ typedef struct {
 } llmem_matmul_job;
 
 struct kv_q4_ops; /* paged/kv_quant.c: the refined 4-bit encoder's vector kernels */
+struct kv_chunk_job; /* paged/kv_rows.h: a prefill chunk's causal attention */
 
 typedef struct {
   uint64_t (*read_bytes)(const uint8_t *p, size_t bytes);
@@ -95,6 +96,8 @@ typedef struct {
   void (*kv_weighted_rows_f16)(const uint16_t *rows, size_t stride, const float *w, size_t n, float *out,
                                size_t head_dim);
   float (*kv_softmax)(float *s, size_t n);
+  /* Queries [i0, i0+nq) of a prefill chunk's attention (paged/kv_chunk_queries.c). */
+  void (*kv_chunk_queries)(const struct kv_chunk_job *j, size_t i0, size_t nq, float *scratch);
   const struct kv_q4_ops *kv_q4;
   /* Rows [r0, r1) of a matvec. */
   void (*matvec_range)(const llmem_matvec_job *j, size_t r0, size_t r1);
@@ -143,6 +146,7 @@ int llmem_use_vnni(int on);
   void kv_weighted_rows_f16_##isa(const uint16_t *rows, size_t stride, const float *w, size_t n, float *out,    \
                                   size_t head_dim);                                                               \
   float kv_softmax_##isa(float *s, size_t n);                                                                     \
+  void kv_chunk_queries_##isa(const struct kv_chunk_job *j, size_t i0, size_t nq, float *scratch);             \
   void swiglu_range_##isa(int style, float *gate, const float *up, size_t i0, size_t i1);                        \
   extern const struct kv_q4_ops kv_q4_ops_##isa;
 LLMEM_DECLARE_PER_ISA(LLMEM_FORMAT_DECLS)

@@ -91,6 +91,21 @@ static void chunk_matches_one_query_kernel(void) {
     pool_init(&p, fmt, 6, 6, 32, 16); /* MHA, as the stories models */
     chunk_case(&p, 3, 33, 2);
     pool_free(&p);
+    /* stories15M's heads (48 values: one 32-value pass and one of 16), a group of 3 queries per
+     * head, and a block larger than the chunk; one and two heads cap the group at the heads */
+    static const size_t heads[] = {6, 2, 1};
+    for (size_t h = 0; h < 3; h++) {
+      pool_init(&p, fmt, heads[h], heads[h] == 6 ? 3 : heads[h], fmt == LLMEM_F32 || fmt == LLMEM_F16 ? 48 : 64, 32);
+      chunk_case(&p, 1, 17, 1);
+      chunk_case(&p, 2, 10, 2);
+      pool_free(&p);
+    }
+    if (fmt == LLMEM_F32 || fmt == LLMEM_F16) { /* values past a multiple of 8 (one by one) */
+      pool_init(&p, fmt, 4, 4, 13, 3);
+      chunk_case(&p, 1, 11, 2);
+      chunk_case(&p, 5, 7, 1);
+      pool_free(&p);
+    }
   }
   CHECK(formats >= 6, "KV formats checked: %d", formats);
 }

@@ -63,6 +63,24 @@ float kv_softmax_avx2(float *s, size_t n);
 float kv_softmax_neon(float *s, size_t n);
 #endif
 
+/* A prefill chunk's causal attention (llmem_paged_attention_chunk): query i (queries + i·num_heads·head_dim)
+ * attends over the first first_tokens + i tokens of the block table. */
+typedef struct kv_chunk_job {
+  int format;
+  const float *queries;
+  size_t num_queries, num_heads, num_kv_heads, head_dim, block_size, first_tokens;
+  const void *k_pool, *v_pool;
+  const uint32_t *block_table;
+  float scale;
+  float *out, *lse;
+  kv_softmax_fn softmax; /* the active ISA's */
+} kv_chunk_job;
+
+/* Queries i0 .. i0+nq-1 of the chunk (nq <= KV_CHUNK_QUERIES and <= num_heads: the scratch is one
+ * slot of llmem_paged_attention_chunk_slot floats), each bit for bit llmem_paged_attention alone
+ * (kv_chunk_queries.c). */
+#define KV_CHUNK_QUERIES 3
+
 /* llmem_paged_attention on the calling thread alone (same arguments, same bits): the chunk kernel
  * runs one per query inside its own pool tasks, where a nested pool job would deadlock. */
 void kv_paged_attention_serial(int format, const float *query, size_t num_heads, size_t num_kv_heads, size_t head_dim,
