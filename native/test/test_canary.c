@@ -265,6 +265,14 @@ static int c_matmul(gbuf *b, const size_t *c, const void *x) {
   return llmem_matmul_checked(m->format, b[0].p, c[0], m->rows, m->cols, (float *)(void *)b[1].p, c[1], m->n,
                               (float *)(void *)b[2].p, c[2], b[3].p, c[3]);
 }
+/* Three parts of 5, 3 and 2 rows: b = w0, w1, w2, x, y0, y1, y2, scratch. */
+static const size_t PART_ROWS[3] = {5, 3, 2};
+static int c_matmul3(gbuf *b, const size_t *c, const void *x) {
+  const matrix_case *m = x;
+  return llmem_matmul3_checked(m->format, m->cols, (float *)(void *)b[3].p, c[3], m->n, b[7].p, c[7], b[0].p, c[0],
+                               PART_ROWS[0], (float *)(void *)b[4].p, c[4], b[1].p, c[1], PART_ROWS[1],
+                               (float *)(void *)b[5].p, c[5], b[2].p, c[2], PART_ROWS[2], (float *)(void *)b[6].p, c[6]);
+}
 static int c_metal_matvec(gbuf *b, const size_t *c, const void *x) {
   const matrix_case *m = x;
   return llmem_metal_matvec_checked(m->format, b[0].p, c[0], m->rows, m->cols, (float *)(void *)b[1].p, c[1],
@@ -297,6 +305,30 @@ static void matrix_canaries(void) {
       g_f32(&b[1]);
       canary("llmem_matmul_checked", 4, b, c_matmul, &m, 0);
       for (int i = 0; i < 4; i++) g_free(&b[i]);
+    }
+    {
+      gbuf b[8];
+      for (int p = 0; p < 3; p++) {
+        b[p] = g_new(PART_ROWS[p] * fmt_bytes(f, m.cols));
+        b[4 + p] = g_new(m.n * PART_ROWS[p] * 4);
+        if (f == LLMEM_F32) g_f32(&b[p]);
+      }
+      b[3] = g_new(m.n * m.cols * 4);
+      b[7] = g_new(m.n * llmem_matmul_scratch_stride(f, m.cols));
+      g_f32(&b[3]);
+      canary("llmem_matmul3_checked", 8, b, c_matmul3, &m, 0);
+      /* Parts in use come first: a used part after an unused one, or one without its Y, is refused. */
+      CHECK(llmem_matmul3_checked(f, m.cols, (float *)(void *)b[3].p, b[3].bytes, m.n, b[7].p, b[7].bytes, b[0].p,
+                                  b[0].bytes, PART_ROWS[0], (float *)(void *)b[4].p, b[4].bytes, NULL, 0, 0, NULL, 0,
+                                  b[2].p, b[2].bytes, PART_ROWS[2], (float *)(void *)b[6].p, b[6].bytes) == LLMEM_EINVAL,
+            "%s matmul3 with a gap", llmem_format_name(f));
+      CHECK(llmem_matmul3_checked(f, m.cols, (float *)(void *)b[3].p, b[3].bytes, m.n, b[7].p, b[7].bytes, b[0].p,
+                                  b[0].bytes, PART_ROWS[0], NULL, 0, NULL, 0, 0, NULL, 0, NULL, 0, 0, NULL, 0) == LLMEM_EINVAL,
+            "%s matmul3 without y0", llmem_format_name(f));
+      CHECK(llmem_matmul3_checked(f, m.cols, (float *)(void *)b[3].p, b[3].bytes, m.n, b[7].p, b[7].bytes, NULL, 0, 0,
+                                  NULL, 0, NULL, 0, 0, NULL, 0, NULL, 0, 0, NULL, 0) == LLMEM_EINVAL,
+            "%s matmul3 without parts", llmem_format_name(f));
+      for (int i = 0; i < 8; i++) g_free(&b[i]);
     }
   }
 }

@@ -1,4 +1,5 @@
-/* llmem_matmul (batched prefill) against llmem_matvec token by token: every matrix format,
+/* llmem_matmul (batched prefill) against llmem_matvec token by token, and llmem_matmul_parts
+ * against llmem_matmul: every matrix format,
  * every ISA (on AVX2 with and without its AVX-512 VNNI tiles when the CPU has them), 1..3
  * threads, chunks whose token and row counts leave short last tiles. */
 #include "../src/formats.h" /* llmem_use_vnni: internal */
@@ -17,7 +18,7 @@ int main(void) {
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     const size_t rows = shapes[s][0], cols = shapes[s][1];
     float *wf = malloc(rows * cols * 4), *x = malloc(nmax * cols * 4);
-    float *want = malloc(nmax * rows * 4), *got = malloc(nmax * rows * 4);
+    float *want = malloc(nmax * rows * 4), *got = malloc(nmax * rows * 4), *parts_y = malloc(3 * nmax * rows * 4);
     uint8_t *w = malloc(rows * cols * 4), *vscratch = malloc(cols / 32 * 38 + 400);
     for (size_t i = 0; i < rows * cols; i++) wf[i] = t_rand_f32(-1, 1);
     for (size_t i = 0; i < nmax * cols; i++) x[i] = t_rand_f32(-1, 1);
@@ -56,6 +57,24 @@ int main(void) {
               const double tol = exact ? 0 : 1e-6 * (double)cols;
               CHECK(worst <= tol, "%s%s %s %zux%zu n=%zu threads=%d: error %g vs matvec", llmem_isa_name(t_isas[k]),
                     vnni ? "+vnni" : "", fname(fmt), rows, cols, n, threads, worst);
+              /* The same rows as three parts of one llmem_matmul_parts call (some empty when rows < 3):
+               * each part's Y is exactly its rows of the whole matmul's. */
+              const size_t cut[4] = {0, rows / 3, 2 * rows / 3, rows}, row_bytes = cols / desc[0] * desc[1];
+              const void *pw[3];
+              size_t prows[3];
+              float *py[3];
+              for (int p = 0; p < 3; p++) {
+                pw[p] = w + cut[p] * row_bytes, prows[p] = cut[p + 1] - cut[p];
+                py[p] = parts_y + p * nmax * rows;
+                for (size_t i = 0; i < n * prows[p]; i++) py[p][i] = NAN;
+              }
+              CHECK(llmem_matmul_parts(fmt, cols, x, n, scratch, 3, pw, prows, py) == 0, "matmul parts %s", fname(fmt));
+              size_t differ = 0;
+              for (int p = 0; p < 3; p++)
+                for (size_t t = 0; t < n; t++)
+                  differ += memcmp(py[p] + t * prows[p], got + t * rows + cut[p], prows[p] * sizeof(float)) != 0;
+              CHECK(differ == 0, "%s%s %s %zux%zu n=%zu threads=%d: %zu part rows differ from matmul",
+                    llmem_isa_name(t_isas[k]), vnni ? "+vnni" : "", fname(fmt), rows, cols, n, threads, differ);
             }
           }
         }
@@ -66,9 +85,16 @@ int main(void) {
       free(scratch);
     }
     CHECK(llmem_matmul(LLMEM_Q4_1, w, rows, cols, x, 1, got, vscratch) == -1, "q4_1 rows are not a matmul format");
+    {
+      const void *pw[4] = {w, w, w, w};
+      const size_t pr[4] = {rows, rows, rows, rows};
+      float *py[4] = {got, got, got, got};
+      CHECK(llmem_matmul_parts(LLMEM_F32, cols, x, 1, NULL, 0, pw, pr, py) == -1, "no parts");
+      CHECK(llmem_matmul_parts(LLMEM_F32, cols, x, 1, NULL, 4, pw, pr, py) == -1, "four parts");
+    }
     if (cols % 32 == 0) CHECK(llmem_matmul(LLMEM_Q8_0, w, rows, cols, x, 0, got, vscratch) == 0, "n = 0 is a no-op");
     llmem_set_threads(1);
-    free(wf), free(x), free(want), free(got), free(w), free(vscratch);
+    free(wf), free(x), free(want), free(got), free(parts_y), free(w), free(vscratch);
   }
   llmem_use_vnni(has_vnni);
   printf("matmul tiles ran on %s%s (against matvec on the same ISA)\n", llmem_isa_name(t_isas[nisa - 1]),

@@ -2,7 +2,7 @@
  * The matvec kernels: @llmem/quant-kernels (native SIMD, quantized formats and threads when
  * libllmem is loaded; its TS path otherwise).
  */
-import { getThreads, matmul, matvec, prepareMatrix, setThreads } from "@llmem/quant-kernels";
+import { getThreads, matmul, matmulParts, matvec, prepareMatrix, setThreads } from "@llmem/quant-kernels";
 import type { MatvecKernels } from "./matvec.ts";
 
 /**
@@ -20,6 +20,7 @@ export const quantKernels: MatvecKernels = {
   },
   matvec,
   matmul,
+  matmulParts,
   setThreads,
   threads: getThreads,
 };

@@ -43,6 +43,48 @@ export function applyLinearChunk(
   }
 }
 
+/**
+ * applyLinearChunk for matrices that read the same input (a layer's Q, K and V; its gate and
+ * up): one kernels.matmulParts call when the kernels have it and the matrices share format, width
+ * and input rounding (the input rounded once), else one applyLinearChunk each. Same results.
+ */
+export function applyLinearsChunk(
+  kernels: MatvecKernels,
+  ms: readonly Linear[],
+  x: Float32Array,
+  n: number,
+  ys: readonly Float32Array[],
+  scratch: LinearScratch,
+): void {
+  const m0 = ms[0]!;
+  const fused =
+    kernels.matmulParts !== undefined &&
+    ms.every((m) => m.w.format === m0.w.format && m.w.cols === m0.w.cols && m.round === m0.round);
+  if (!fused) {
+    for (const [k, m] of ms.entries()) applyLinearChunk(kernels, m, x, n, ys[k]!, scratch);
+    return;
+  }
+  let input = x;
+  if (m0.round !== undefined) {
+    const halves = scratch.halves.subarray(0, x.length);
+    input = scratch.rounded.subarray(0, x.length);
+    if (m0.round === "f16") fromF16(toF16(x, halves), input);
+    else fromBf16(toBf16(x, halves), input);
+  }
+  kernels.matmulParts!(
+    ms.map((m) => m.w),
+    input,
+    n,
+    ys,
+  );
+  for (const [k, m] of ms.entries()) {
+    if (!m.bias) continue;
+    const rows = m.w.rows;
+    const y = ys[k]!;
+    for (let t = 0; t < n; t++) addBias(y.subarray(t * rows, (t + 1) * rows), m.bias);
+  }
+}
+
 export function applyLinear(
   kernels: MatvecKernels,
   m: Linear,

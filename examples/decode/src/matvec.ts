@@ -18,6 +18,11 @@ export interface MatvecKernels {
   matvec(w: WeightMatrix, x: Float32Array, y: Float32Array): void;
   /** A prefill chunk: y[t·rows ..] = W x[t·cols ..] for t < n, each token as matvec gives it. */
   matmul(w: WeightMatrix, x: Float32Array, n: number, y: Float32Array): void;
+  /**
+   * Optional: matmul for 2-3 matrices of one format and width over the same chunk (a layer's Q, K
+   * and V; its gate and up), ys[k] exactly matmul(ws[k], x, n, ys[k]), in one pass.
+   */
+  matmulParts?(ws: readonly WeightMatrix[], x: Float32Array, n: number, ys: readonly Float32Array[]): void;
   setThreads(n: number): void;
   threads(): number;
 }

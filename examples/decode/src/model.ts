@@ -11,7 +11,7 @@ import { ChunkBuffers, firstRows } from "./chunk.ts";
 import { addAll, normRow, normRows, ropeRow, ropeRows, swigluAll } from "./chunk-steps.ts";
 import { headSize, kvDim, type ModelConfig } from "./config.ts";
 import type { KvSequence } from "./kv.ts";
-import { applyLinear, applyLinearChunk, LinearScratch } from "./linear.ts";
+import { applyLinear, applyLinearChunk, applyLinearsChunk, LinearScratch } from "./linear.ts";
 import { ropeTable, ropeTableGgml } from "./math.ts";
 import type { MatvecKernels, WeightFormat, WeightMatrix } from "./matvec.ts";
 import {
@@ -207,13 +207,14 @@ export class Transformer {
     const v = firstRows(b.v, n);
     const linear = (m: Linear, input: Float32Array, out: Float32Array) =>
       applyLinearChunk(this.kernels, m, input, n, out, b.linear);
+    // Matrices reading the same input: one matmul pass (x converted once) where they can share it.
+    const linears = (ms: readonly Linear[], input: Float32Array, outs: readonly Float32Array[]) =>
+      applyLinearsChunk(this.kernels, ms, input, n, outs, b.linear);
     kv.beginStep(tokens);
     for (let l = 0; l < c.nLayers; l++) {
       const w = this.layers[l]!;
       normRows(nm, b.xb, b.x, w.rmsAtt, n);
-      linear(w.wq, xb, q);
-      linear(w.wk, xb, k);
-      linear(w.wv, xb, v);
+      linears([w.wq, w.wk, w.wv], xb, [q, k, v]);
       ropeRows(nm, b.q, n, hs, b.cos, b.sin);
       ropeRows(nm, b.k, n, hs, b.cos, b.sin);
       kv.write(l, k, v);
@@ -221,8 +222,7 @@ export class Transformer {
       linear(w.wo, xb, xb2);
       addAll(x, xb2, n * dim);
       normRows(nm, b.xb, b.x, w.rmsFfn, n);
-      linear(w.w1, xb, hb);
-      linear(w.w3, xb, hb2);
+      linears([w.w1, w.w3], xb, [hb, hb2]);
       swigluAll(nm, hb, hb2, n * hiddenDim);
       linear(w.w2, hb, xb);
       addAll(x, xb, n * dim);

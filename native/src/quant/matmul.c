@@ -225,38 +225,70 @@ static void matmul_prep(void *ctx, size_t task) {
   }
 }
 
-int llmem_matmul(int format, const void *w, size_t rows, size_t cols, const float *x, size_t n, float *y,
-                 void *scratch) {
-  if (!llmem_format_has(format, LLMEM_FORMAT_MATRIX)) return -1;
+/* The pool's view of llmem_matmul_parts: part p's tasks are [first_task[p], first_task[p+1]). */
+typedef struct {
+  llmem_matmul_job part[LLMEM_MATMUL_PARTS];
+  size_t first_task[LLMEM_MATMUL_PARTS + 1];
+} matmul_parts_job;
+
+static void matmul_parts_rows(void *ctx, size_t task) {
+  const matmul_parts_job *m = ctx;
+  size_t p = 0;
+  while (task >= m->first_task[p + 1]) p++;
+  matmul_rows((void *)&m->part[p], task - m->first_task[p]);
+}
+
+int llmem_matmul_parts(int format, size_t cols, const float *x, size_t n, void *scratch, size_t parts,
+                       const void *const w[], const size_t rows[], float *const y[]) {
+  if (!llmem_format_has(format, LLMEM_FORMAT_MATRIX) || parts == 0 || parts > LLMEM_MATMUL_PARTS) return -1;
   const llmem_format_traits *f = &llmem_formats[format];
   if (cols == 0 || cols % (size_t)f->block_size) return -1;
-  llmem_matmul_job j = {.format = format, .w = w, .rows = rows, .cols = cols, .x = x, .n = n, .y = y,
-                        .row_bytes = cols / (size_t)f->block_size * f->block_bytes};
+  const llmem_matmul_job base = {.format = format, .cols = cols, .x = x, .n = n,
+                                 .row_bytes = cols / (size_t)f->block_size * f->block_bytes};
+  matmul_parts_job m;
+  for (size_t p = 0; p < parts; p++) {
+    m.part[p] = base;
+    m.part[p].w = w[p], m.part[p].rows = rows[p], m.part[p].y = y[p];
+  }
   const size_t threads = (size_t)llmem_get_threads();
   const int vf = f->vec_dot_format;
   if (vf != LLMEM_F32) {
     if (!scratch || cols % LLMEM_QK) return -1;
     const size_t stride = llmem_matmul_scratch_stride(format, cols);
-    matmul_prep_job p = {.x = x, .cols = cols, .n = n, .stride = stride, .scales = scales_bytes(cols),
-                         .sums = sums_bytes(vf, cols), .vec_dot_format = vf, .scratch = scratch};
+    matmul_prep_job prep = {.x = x, .cols = cols, .n = n, .stride = stride, .scales = scales_bytes(cols),
+                            .sums = sums_bytes(vf, cols), .vec_dot_format = vf, .scratch = scratch};
     /* A few tokens per task: converting one is ~0.1-0.4 µs, a pool hand-off ~1 µs. */
     const size_t tasks = threads == 1 || n < 16 ? 1 : threads * 4 < n / 4 ? threads * 4 : n / 4;
-    p.per_task = (n + tasks - 1) / tasks;
-    if (n > 0) llmem_pool_run(matmul_prep, &p, (n + p.per_task - 1) / p.per_task);
-    j.xq = (const uint8_t *)scratch + p.scales + p.sums;
-    j.xq_stride = stride;
-    j.xd = scratch;
-    j.xd_stride = stride / sizeof(float);
-    if (p.sums) {
-      j.xs = (const int32_t *)(const void *)((const uint8_t *)scratch + p.scales);
-      j.xs_stride = stride / sizeof(int32_t);
+    prep.per_task = (n + tasks - 1) / tasks;
+    if (n > 0) llmem_pool_run(matmul_prep, &prep, (n + prep.per_task - 1) / prep.per_task);
+    for (size_t p = 0; p < parts; p++) {
+      llmem_matmul_job *j = &m.part[p];
+      j->xq = (const uint8_t *)scratch + prep.scales + prep.sums;
+      j->xq_stride = stride;
+      j->xd = scratch;
+      j->xd_stride = stride / sizeof(float);
+      if (prep.sums) {
+        j->xs = (const int32_t *)(const void *)((const uint8_t *)scratch + prep.scales);
+        j->xs_stride = stride / sizeof(int32_t);
+      }
     }
   }
-  if (rows == 0 || n == 0) return 0;
+  if (n == 0) return 0;
   /* Every matrix of a chunk is worth splitting (n tokens of work per row): a few tasks per
-   * thread, whole groups of eight rows each (the VNNI tile's; the others take four). */
-  const size_t tasks = threads == 1 ? 1 : threads * 4 < rows ? threads * 4 : rows;
-  j.chunk = ((rows + tasks - 1) / tasks + 7) & ~(size_t)7;
-  llmem_pool_run(matmul_rows, &j, (rows + j.chunk - 1) / j.chunk);
+   * thread and part, whole groups of eight rows each (the VNNI tile's; the others take four). */
+  m.first_task[0] = 0;
+  for (size_t p = 0; p < parts; p++) {
+    llmem_matmul_job *j = &m.part[p];
+    const size_t tasks = threads == 1 ? 1 : threads * 4 < j->rows ? threads * 4 : j->rows;
+    j->chunk = j->rows == 0 ? 1 : ((j->rows + tasks - 1) / tasks + 7) & ~(size_t)7;
+    m.first_task[p + 1] = m.first_task[p] + (j->rows + j->chunk - 1) / j->chunk;
+  }
+  for (size_t p = parts; p < LLMEM_MATMUL_PARTS; p++) m.first_task[p + 1] = m.first_task[parts];
+  llmem_pool_run(matmul_parts_rows, &m, m.first_task[parts]);
   return 0;
+}
+
+int llmem_matmul(int format, const void *w, size_t rows, size_t cols, const float *x, size_t n, float *y,
+                 void *scratch) {
+  return llmem_matmul_parts(format, cols, x, n, scratch, 1, &w, &rows, &y);
 }

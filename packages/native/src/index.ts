@@ -29,6 +29,7 @@ export {
   nativeLoadError,
 } from "./library.ts";
 export {
+  type MatmulPart,
   matmulScratchStride,
   matvecNative,
   matvecScratchBytes,
@@ -36,6 +37,7 @@ export {
   nativeAttnScores,
   nativeAttnWeightedSum,
   nativeMatmul,
+  nativeMatmulParts,
   nativeMatmulScratchStride,
   nativeMatvec,
   nativeSetThreads,

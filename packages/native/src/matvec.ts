@@ -15,7 +15,15 @@ import {
   type TypedArray,
 } from "@llmem/core";
 import { loaded } from "./loaded.ts";
-import { alignedViewPtr, checkU32, lastCapacity, throwRefusal, typedPtr, viewPtr } from "./pointers.ts";
+import {
+  alignedViewPtr,
+  checkU32,
+  lastCapacity,
+  type NativePtr,
+  throwRefusal,
+  typedPtr,
+  viewPtr,
+} from "./pointers.ts";
 import { bytesHold, byteView, engineElementBytes, ProvenView, plainF32Holds } from "./views.ts";
 
 /** matvec's row/column counts and view capacities go to C as u32 (llmem.h says why). */
@@ -245,6 +253,89 @@ export function nativeMatmul(
     stride === 0 ? 0 : lastCapacity(),
   );
   if (code !== 0) throwRefusal(code, `llmem_matmul ${format}`, "UNSUPPORTED");
+}
+
+/** One matrix of nativeMatmulParts: rows × cols of the call's format in `elements` elements of w, into y. */
+export interface MatmulPart {
+  w: TypedArray;
+  elements: number;
+  rows: number;
+  y: Float32Array;
+}
+
+/**
+ * nativeMatmul for 1-3 matrices of one format and width that multiply the same chunk x (a layer's
+ * Q, K and V; its gate and up): x is converted once and all their rows are one pool job; each
+ * part's y gets exactly what nativeMatmul would give it. Bounded as nativeMatmul, part by part.
+ */
+export function nativeMatmulParts(
+  format: MatrixFormat,
+  cols: number,
+  x: Float32Array,
+  n: number,
+  parts: readonly MatmulPart[],
+  scratch: Uint8Array | null,
+): void {
+  if (!(parts.length >= 1 && parts.length <= 3)) {
+    throw new LlmemError(
+      "OUT_OF_RANGE",
+      `matmul parts must number 1 to 3, got ${describeValue(parts.length)}`,
+      {
+        argument: "parts",
+      },
+    );
+  }
+  const stride = matmulScratchStride(format, cols);
+  if (stride > 0 && scratch === null) {
+    throw new LlmemError("INVALID_ARGUMENT", `${format} matmul needs ${n * stride} bytes of scratch`, {
+      argument: "scratch",
+    });
+  }
+  const [w0, wBytes0, rows0, y0, yBytes0] = partArgs(parts, 0, n);
+  const [w1, wBytes1, rows1, y1, yBytes1] = partArgs(parts, 1, n);
+  const [w2, wBytes2, rows2, y2, yBytes2] = partArgs(parts, 2, n);
+  const xp = typedPtr("x", x, "Float32Array", 0, n * cols);
+  const xBytes = lastCapacity();
+  const sp = stride === 0 ? null : alignedViewPtr("scratch", scratch!, 4, 0, n * stride);
+  const code = loaded()!.llmem_matmul3_checked(
+    FORMATS[format].id,
+    cols,
+    xp,
+    xBytes,
+    n,
+    sp,
+    stride === 0 ? 0 : lastCapacity(),
+    w0,
+    wBytes0,
+    rows0,
+    y0,
+    yBytes0,
+    w1,
+    wBytes1,
+    rows1,
+    y1,
+    yBytes1,
+    w2,
+    wBytes2,
+    rows2,
+    y2,
+    yBytes2,
+  );
+  if (code !== 0) throwRefusal(code, `llmem_matmul_parts ${format}`, "UNSUPPORTED");
+}
+
+/** Part k's W pointer and proven bytes, rows, Y pointer and proven bytes; null, 0 for an absent part. */
+function partArgs(
+  parts: readonly MatmulPart[],
+  k: number,
+  n: number,
+): [NativePtr | null, number, number, NativePtr | null, number] {
+  const p = parts[k];
+  if (p === undefined) return [null, 0, 0, null, 0];
+  const w = viewPtr(`parts[${k}].w`, p.w, 0, p.elements);
+  const wBytes = lastCapacity();
+  const y = typedPtr(`parts[${k}].y`, p.y, "Float32Array", 0, n * p.rows);
+  return [w, wBytes, p.rows, y, lastCapacity()];
 }
 
 /** Threads libllmem's matvec uses (1..64); false when they could not start (native off: true). */

@@ -38,6 +38,7 @@ export {
   getThreads,
   type Matrix,
   matmul,
+  matmulParts,
   matvec,
   matvecReference,
   prepareMatrix,

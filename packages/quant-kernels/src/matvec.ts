@@ -15,6 +15,7 @@ import {
   matvecScratchBytes,
   NativeMatrix,
   nativeMatmul,
+  nativeMatmulParts,
   nativeSetThreads,
   type TypedArrayKind,
   typedArrayKind,
@@ -236,6 +237,63 @@ export function matmul(matrix: Matrix, x: Float32Array, n: number, y: Float32Arr
   for (let t = 0; t < n; t++) {
     matvec(w, x.subarray(t * w.cols, (t + 1) * w.cols), y.subarray(t * w.rows, (t + 1) * w.rows));
   }
+}
+
+/**
+ * matmul for 1-3 matrices of one format and width that multiply the same chunk x (a layer's Q, K
+ * and V; its gate and up): ys[k] gets exactly what matmul(matrices[k], x, n, ys[k]) gives it.
+ * Natively x is quantized once for all of them and their rows share one pass of the thread pool
+ * (one hand-off instead of one per matrix); without libllmem, matmul per matrix.
+ */
+export function matmulParts(
+  matrices: readonly Matrix[],
+  x: Float32Array,
+  n: number,
+  ys: readonly Float32Array[],
+): void {
+  if (!Array.isArray(matrices) || !(matrices.length >= 1 && matrices.length <= 3)) {
+    throw new LlmemError("OUT_OF_RANGE", "matrices must be an array of 1 to 3 matrices", {
+      argument: "matrices",
+    });
+  }
+  if (!Array.isArray(ys) || ys.length !== matrices.length) {
+    throw new LlmemError("INVALID_ARGUMENT", `ys must hold one output per matrix (${matrices.length})`, {
+      argument: "ys",
+    });
+  }
+  checkInt("n", n, 1, MAX_DIM);
+  const parts = matrices.map((m, k) => {
+    const w = snapshotMatrix(m);
+    return { w, elements: checkMatrix(w), format: checkMatrixFormat(w.format), name: `matrices[${k}]` };
+  });
+  const first = parts[0]!;
+  for (const p of parts) {
+    if (p.format !== first.format || p.w.cols !== first.w.cols) {
+      throw new LlmemError(
+        "INVALID_ARGUMENT",
+        `${p.name} is ${p.w.rows}×${p.w.cols} ${p.format}; every matrix must be ${first.format} with ${first.w.cols} columns like matrices[0]`,
+        { argument: p.name },
+      );
+    }
+  }
+  const cols = first.w.cols;
+  checkVector("x", x, n * cols, "n · w.cols");
+  for (const [k, p] of parts.entries())
+    checkVector(`ys[${k}]`, ys[k]!, n * p.w.rows, `n · matrices[${k}].rows`);
+  if (!matvecNative()) {
+    for (const [k, p] of parts.entries()) matmul(p.w, x, n, ys[k]!);
+    return;
+  }
+  const need = n * matmulScratchStride(first.format, cols);
+  if (chunkScratch.length < need) chunkScratch = new Uint8Array(Math.max(need, chunkScratch.length * 2));
+  nativeMatmulParts(
+    first.format,
+    cols,
+    x,
+    n,
+    parts.map((p, k) => ({ w: p.w.data, elements: p.elements, rows: p.w.rows, y: ys[k]! })),
+    need > 0 ? chunkScratch : null,
+  );
 }
 
 /**
