@@ -174,11 +174,18 @@ LLMEM_TRUSTED int llmem_matvec(int format, const void *w, size_t rows, size_t co
  * an unsupported format or cols, or a missing scratch. */
 LLMEM_TRUSTED int llmem_matmul(int format, const void *w, size_t rows, size_t cols, const float *x, size_t n, float *y,
                            void *scratch);
+/* Matrices one llmem_matvec_parts / llmem_matmul_parts call takes at most. */
+#define LLMEM_MATMUL_PARTS 3
+/* llmem_matvec for up to LLMEM_MATMUL_PARTS matrices of one format and width that multiply the
+ * same x (a layer's Q, K and V; its gate and up): x is converted once, and all their rows are one
+ * pool job. Part k is W w[k] (rows[k] × cols) into y[k]; each y is exactly llmem_matvec's for
+ * that part alone. Returns as llmem_matvec; -1 also for parts outside 1..3. */
+LLMEM_TRUSTED int llmem_matvec_parts(int format, size_t cols, const float *x, void *scratch, size_t parts,
+                                 const void *const w[], const size_t rows[], float *const y[]);
 /* llmem_matmul for up to LLMEM_MATMUL_PARTS matrices of one format and width that multiply the
  * same X (a layer's Q, K and V; its gate and up): X is converted once, and all their rows are one
  * pool job. Part k is W w[k] (rows[k] × cols) into Y y[k] (n × rows[k]); each Y is exactly
  * llmem_matmul's for that part alone. Returns as llmem_matmul; -1 also for parts outside 1..3. */
-#define LLMEM_MATMUL_PARTS 3
 LLMEM_TRUSTED int llmem_matmul_parts(int format, size_t cols, const float *x, size_t n, void *scratch, size_t parts,
                                  const void *const w[], const size_t rows[], float *const y[]);
 /* Scratch bytes per token of llmem_matmul (a multiple of 64); 0 for f32/f16 or a non-matrix format. */
@@ -378,6 +385,13 @@ LLMEM_API int llmem_matvec_checked(int format, const void *w, size_t w_bytes, ui
 LLMEM_API int llmem_matmul_checked(int format, const void *w, size_t w_bytes, size_t rows, size_t cols,
                                    const float *x, size_t x_bytes, size_t n, float *y, size_t y_bytes,
                                    void *scratch, size_t scratch_bytes);
+/* llmem_matvec_parts with each part's bounds (32-bit sizes beside W's, as llmem_matvec_checked):
+ * part k is used when w_k is not NULL (parts 0..k-1 must be used too). */
+LLMEM_API int llmem_matvec3_checked(int format, uint32_t cols, const float *x, uint32_t x_bytes, void *scratch,
+                                    uint32_t scratch_bytes, const void *w0, size_t w0_bytes, uint32_t rows0, float *y0,
+                                    uint32_t y0_bytes, const void *w1, size_t w1_bytes, uint32_t rows1, float *y1,
+                                    uint32_t y1_bytes, const void *w2, size_t w2_bytes, uint32_t rows2, float *y2,
+                                    uint32_t y2_bytes);
 /* llmem_matmul_parts with each part's bounds: part k is used when w_k is not NULL (parts 0..k-1
  * must be used too); its W holds w_k_bytes, its Y y_k_bytes. */
 LLMEM_API int llmem_matmul3_checked(int format, size_t cols, const float *x, size_t x_bytes, size_t n, void *scratch,

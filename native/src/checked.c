@@ -170,6 +170,37 @@ int llmem_matmul_checked(int format, const void *w, size_t w_bytes, size_t rows,
   return llmem_matmul(format, w, rows, cols, x, n, y, scratch);
 }
 
+/* The used parts of a three-part call (a NULL w ends them; none may follow): their count, or
+ * -1 for none or a gap, or a used part without its y. */
+static int used_parts(const void *const w[LLMEM_MATMUL_PARTS], float *const y[LLMEM_MATMUL_PARTS]) {
+  int parts = 0;
+  while (parts < LLMEM_MATMUL_PARTS && w[parts]) parts++;
+  for (int k = parts; k < LLMEM_MATMUL_PARTS; k++)
+    if (w[k]) return -1;
+  for (int k = 0; k < parts; k++)
+    if (!y[k]) return -1;
+  return parts == 0 ? -1 : parts;
+}
+
+int llmem_matvec3_checked(int format, uint32_t cols, const float *x, uint32_t x_bytes, void *scratch,
+                          uint32_t scratch_bytes, const void *w0, size_t w0_bytes, uint32_t rows0, float *y0,
+                          uint32_t y0_bytes, const void *w1, size_t w1_bytes, uint32_t rows1, float *y1,
+                          uint32_t y1_bytes, const void *w2, size_t w2_bytes, uint32_t rows2, float *y2,
+                          uint32_t y2_bytes) {
+  const void *const w[LLMEM_MATMUL_PARTS] = {w0, w1, w2};
+  const size_t w_bytes[LLMEM_MATMUL_PARTS] = {w0_bytes, w1_bytes, w2_bytes}, rows[LLMEM_MATMUL_PARTS] = {rows0, rows1, rows2};
+  float *const y[LLMEM_MATMUL_PARTS] = {y0, y1, y2};
+  const size_t y_bytes[LLMEM_MATMUL_PARTS] = {y0_bytes, y1_bytes, y2_bytes};
+  const int parts = used_parts(w, y);
+  if (parts < 0) return LLMEM_EINVAL;
+  for (int k = 0; k < parts; k++) {
+    const int e = matrix_fit(format, w_bytes[k], rows[k], cols, x_bytes, 1, y_bytes[k]);
+    if (e) return e;
+  }
+  if (matvec_scratch_need(format, cols) > (scratch ? scratch_bytes : 0)) return LLMEM_EBOUNDS;
+  return llmem_matvec_parts(format, cols, x, scratch, (size_t)parts, w, rows, y);
+}
+
 int llmem_matmul3_checked(int format, size_t cols, const float *x, size_t x_bytes, size_t n, void *scratch,
                           size_t scratch_bytes, const void *w0, size_t w0_bytes, size_t rows0, float *y0,
                           size_t y0_bytes, const void *w1, size_t w1_bytes, size_t rows1, float *y1, size_t y1_bytes,
@@ -178,18 +209,14 @@ int llmem_matmul3_checked(int format, size_t cols, const float *x, size_t x_byte
   const size_t w_bytes[LLMEM_MATMUL_PARTS] = {w0_bytes, w1_bytes, w2_bytes}, rows[LLMEM_MATMUL_PARTS] = {rows0, rows1, rows2};
   float *const y[LLMEM_MATMUL_PARTS] = {y0, y1, y2};
   const size_t y_bytes[LLMEM_MATMUL_PARTS] = {y0_bytes, y1_bytes, y2_bytes};
-  size_t parts = 0;
-  while (parts < LLMEM_MATMUL_PARTS && w[parts]) parts++;
-  for (size_t k = parts; k < LLMEM_MATMUL_PARTS; k++)
-    if (w[k]) return LLMEM_EINVAL; /* a used part after an unused one */
-  if (parts == 0) return LLMEM_EINVAL;
-  for (size_t k = 0; k < parts; k++) {
-    if (!y[k]) return LLMEM_EINVAL;
+  const int parts = used_parts(w, y);
+  if (parts < 0) return LLMEM_EINVAL;
+  for (int k = 0; k < parts; k++) {
     const int e = matrix_fit(format, w_bytes[k], rows[k], cols, x_bytes, n, y_bytes[k]);
     if (e) return e;
   }
   if (!fits(n, llmem_matmul_scratch_stride(format, cols), scratch ? scratch_bytes : 0)) return LLMEM_EBOUNDS;
-  return llmem_matmul_parts(format, cols, x, n, scratch, parts, w, rows, y);
+  return llmem_matmul_parts(format, cols, x, n, scratch, (size_t)parts, w, rows, y);
 }
 
 int llmem_metal_matvec_checked(int format, const void *w, size_t w_bytes, size_t rows, size_t cols, const float *x,

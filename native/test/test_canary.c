@@ -273,6 +273,15 @@ static int c_matmul3(gbuf *b, const size_t *c, const void *x) {
                                PART_ROWS[0], (float *)(void *)b[4].p, c[4], b[1].p, c[1], PART_ROWS[1],
                                (float *)(void *)b[5].p, c[5], b[2].p, c[2], PART_ROWS[2], (float *)(void *)b[6].p, c[6]);
 }
+/* The same three parts for one token: b = w0, w1, w2, x, y0, y1, y2, scratch. */
+static int c_matvec3(gbuf *b, const size_t *c, const void *x) {
+  const matrix_case *m = x;
+  return llmem_matvec3_checked(m->format, (uint32_t)m->cols, (float *)(void *)b[3].p, (uint32_t)c[3], b[7].p,
+                               (uint32_t)c[7], b[0].p, c[0], (uint32_t)PART_ROWS[0], (float *)(void *)b[4].p,
+                               (uint32_t)c[4], b[1].p, c[1], (uint32_t)PART_ROWS[1], (float *)(void *)b[5].p,
+                               (uint32_t)c[5], b[2].p, c[2], (uint32_t)PART_ROWS[2], (float *)(void *)b[6].p,
+                               (uint32_t)c[6]);
+}
 static int c_metal_matvec(gbuf *b, const size_t *c, const void *x) {
   const matrix_case *m = x;
   return llmem_metal_matvec_checked(m->format, b[0].p, c[0], m->rows, m->cols, (float *)(void *)b[1].p, c[1],
@@ -328,6 +337,21 @@ static void matrix_canaries(void) {
       CHECK(llmem_matmul3_checked(f, m.cols, (float *)(void *)b[3].p, b[3].bytes, m.n, b[7].p, b[7].bytes, NULL, 0, 0,
                                   NULL, 0, NULL, 0, 0, NULL, 0, NULL, 0, 0, NULL, 0) == LLMEM_EINVAL,
             "%s matmul3 without parts", llmem_format_name(f));
+      for (int i = 0; i < 8; i++) g_free(&b[i]);
+      const matrix_case one = {f, m.rows, m.cols, 1};
+      for (int p = 0; p < 3; p++) {
+        b[p] = g_new(PART_ROWS[p] * fmt_bytes(f, m.cols));
+        b[4 + p] = g_new(PART_ROWS[p] * 4);
+        if (f == LLMEM_F32) g_f32(&b[p]);
+      }
+      b[3] = g_new(m.cols * 4);
+      b[7] = g_new(matvec_scratch(f, m.cols));
+      g_f32(&b[3]);
+      canary("llmem_matvec3_checked", 8, b, c_matvec3, &one, 0);
+      CHECK(llmem_matvec3_checked(f, (uint32_t)m.cols, (float *)(void *)b[3].p, (uint32_t)b[3].bytes, b[7].p,
+                                  (uint32_t)b[7].bytes, NULL, 0, 0, NULL, 0, b[1].p, b[1].bytes, (uint32_t)PART_ROWS[1],
+                                  (float *)(void *)b[5].p, (uint32_t)b[5].bytes, NULL, 0, 0, NULL, 0) == LLMEM_EINVAL,
+            "%s matvec3 with a gap", llmem_format_name(f));
       for (int i = 0; i < 8; i++) g_free(&b[i]);
     }
   }

@@ -2,7 +2,63 @@
 #include "quant_test_util.h"
 #include "../src/formats.h" /* llmem_use_vnni: internal */
 
+/* llmem_matvec_parts against llmem_matvec per part, bit for bit: every matrix format, ISA (with
+ * and without VNNI), 1..3 threads; part row counts off a multiple of four, and parts large enough
+ * to be split over the pool (their tasks cut across part boundaries). */
+static void parts_match_matvec(void) {
+  const int has_vnni = llmem_use_vnni(1) == 0;
+  const int formats[] = {LLMEM_F32, LLMEM_F16, LLMEM_Q8_0, LLMEM_Q4_0, LLMEM_Q5_0, LLMEM_Q4_K, LLMEM_Q6_K, LLMEM_IQ4_XS};
+  const size_t sets[][3] = {{5, 3, 7}, {300, 129, 64}, {1, 0, 2}};
+  const size_t cols = 1024;
+  float *x = malloc(cols * 4), *want = malloc(512 * 4), *got = malloc(512 * 4);
+  uint8_t *scratch = malloc(cols / 32 * 4 + cols / 256 * 292 + cols / 32 * 34);
+  for (size_t i = 0; i < cols; i++) x[i] = t_rand_f32(-1, 1);
+  for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++)
+    for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {
+      const int fmt = formats[f];
+      uint32_t d[LLMEM_FORMAT_FIELDS];
+      llmem_format_describe(fmt, d);
+      const size_t row_bytes = cols / d[0] * d[1];
+      const void *w[3];
+      size_t rows[3], off[4] = {0};
+      float *y[3];
+      for (int p = 0; p < 3; p++) rows[p] = sets[s][p], off[p + 1] = off[p] + rows[p];
+      float *wf = malloc(off[3] * cols * 4);
+      uint8_t *wq = malloc(off[3] * row_bytes + 1);
+      for (size_t i = 0; i < off[3] * cols; i++) wf[i] = t_rand_f32(-1, 1);
+      llmem_set_isa(LLMEM_ISA_SCALAR);
+      if (fmt == LLMEM_F32) memcpy(wq, wf, off[3] * cols * 4);
+      else if (fmt == LLMEM_F16) llmem_f32_to_f16(wf, (uint16_t *)(void *)wq, off[3] * cols);
+      else llmem_quantize(fmt, wf, wq, off[3] * cols);
+      for (int p = 0; p < 3; p++) w[p] = wq + off[p] * row_bytes, y[p] = got + off[p];
+      for (int k = 0; k < t_isa_count(); k++)
+        for (int vnni = t_isas[k] == LLMEM_ISA_AVX2 && has_vnni; vnni >= 0; vnni--)
+          for (int threads = 1; threads <= 3; threads++) {
+            llmem_set_isa(t_isas[k]);
+            llmem_use_vnni(vnni);
+            llmem_set_threads(threads);
+            for (int p = 0; p < 3; p++) llmem_matvec(fmt, w[p], rows[p], cols, x, want + off[p], scratch);
+            for (size_t r = 0; r < off[3]; r++) got[r] = NAN;
+            const int rc = llmem_matvec_parts(fmt, cols, x, scratch, 3, w, rows, y);
+            CHECK(rc == 0 && memcmp(got, want, off[3] * 4) == 0, "%s%s %s parts %zu/%zu/%zu threads %d: rc %d, rows differ from matvec",
+                  llmem_isa_name(t_isas[k]), vnni ? "+vnni" : "", llmem_format_name(fmt), rows[0], rows[1], rows[2],
+                  threads, rc);
+          }
+      free(wf), free(wq);
+    }
+  const void *w4[4] = {x, x, x, x};
+  const size_t r4[4] = {1, 1, 1, 1};
+  float *y4[4] = {got, got, got, got};
+  CHECK(llmem_matvec_parts(LLMEM_F32, 32, x, NULL, 0, w4, r4, y4) == -1, "no parts refused");
+  CHECK(llmem_matvec_parts(LLMEM_F32, 32, x, NULL, 4, w4, r4, y4) == -1, "four parts refused");
+  llmem_set_threads(1);
+  llmem_use_vnni(has_vnni);
+  llmem_set_isa(llmem_detect_isa());
+  free(x), free(want), free(got), free(scratch);
+}
+
 int main(void) {
+  parts_match_matvec();
   const int nisa = t_isa_count();
   const size_t shapes[][2] = {{1, 32}, {3, 64}, {17, 96}, {64, 256}, {257, 1024}};
   const int formats[] = {LLMEM_F32, LLMEM_F16, LLMEM_Q8_0, LLMEM_Q4_0};

@@ -2,7 +2,15 @@
  * The matvec kernels: @llmem/quant-kernels (native SIMD, quantized formats and threads when
  * libllmem is loaded; its TS path otherwise).
  */
-import { getThreads, matmul, matmulParts, matvec, prepareMatrix, setThreads } from "@llmem/quant-kernels";
+import {
+  getThreads,
+  matmul,
+  matmulParts,
+  matvec,
+  matvecParts,
+  prepareMatrix,
+  setThreads,
+} from "@llmem/quant-kernels";
 import type { MatvecKernels } from "./matvec.ts";
 
 /**
@@ -19,6 +27,7 @@ export const quantKernels: MatvecKernels = {
     return prepareMatrix(format, weights, rows, cols);
   },
   matvec,
+  matvecParts,
   matmul,
   matmulParts,
   setThreads,

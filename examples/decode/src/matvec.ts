@@ -18,6 +18,8 @@ export interface MatvecKernels {
   matvec(w: WeightMatrix, x: Float32Array, y: Float32Array): void;
   /** A prefill chunk: y[t·rows ..] = W x[t·cols ..] for t < n, each token as matvec gives it. */
   matmul(w: WeightMatrix, x: Float32Array, n: number, y: Float32Array): void;
+  /** Optional: matvec for 2-3 matrices of one format and width over the same x, ys[k] exactly matvec(ws[k], x, ys[k]). */
+  matvecParts?(ws: readonly WeightMatrix[], x: Float32Array, ys: readonly Float32Array[]): void;
   /**
    * Optional: matmul for 2-3 matrices of one format and width over the same chunk (a layer's Q, K
    * and V; its gate and up), ys[k] exactly matmul(ws[k], x, n, ys[k]), in one pass.

@@ -11,7 +11,7 @@ import { ChunkBuffers, firstRows } from "./chunk.ts";
 import { addAll, normRow, normRows, ropeRow, ropeRows, swigluAll } from "./chunk-steps.ts";
 import { headSize, kvDim, type ModelConfig } from "./config.ts";
 import type { KvSequence } from "./kv.ts";
-import { applyLinear, applyLinearChunk, applyLinearsChunk, LinearScratch } from "./linear.ts";
+import { applyLinear, applyLinearChunk, applyLinears, applyLinearsChunk, LinearScratch } from "./linear.ts";
 import { ropeTable, ropeTableGgml } from "./math.ts";
 import type { MatvecKernels, WeightFormat, WeightMatrix } from "./matvec.ts";
 import {
@@ -52,6 +52,13 @@ export class Transformer {
   private readonly rmsFinal: Float32Array;
   private readonly layers: LayerWeights[];
   private readonly classifier: Linear;
+  /** Per layer, the matrices that read the same input: [wq, wk, wv] and [w1, w3] (one pass each). */
+  private readonly qkv: readonly (readonly Linear[])[];
+  private readonly gateUp: readonly (readonly Linear[])[];
+  /** The Activations the output lists below were built for (forward is usually given the same one). */
+  private outsFor: Activations | null = null;
+  private qkvOut: Float32Array[] = [];
+  private gateUpOut: Float32Array[] = [];
   private readonly scratch: LinearScratch;
   /** The prefill chunk's buffers, built at the first chunk (and again for a larger one). */
   private chunk: ChunkBuffers | null = null;
@@ -76,6 +83,8 @@ export class Transformer {
     this.embedding = w.embedding;
     this.layers = w.layers;
     this.classifier = w.classifier;
+    this.qkv = w.layers.map((l) => [l.wq, l.wk, l.wv]);
+    this.gateUp = w.layers.map((l) => [l.w1, l.w3]);
     this.rmsFinal = w.rmsFinal;
     let matrixBytes = 0;
     let biasBytes = 0;
@@ -147,13 +156,16 @@ export class Transformer {
     if (ggml) ropeTableGgml(pos, n.ropeDims, n.ropeTheta, s.cos, s.sin);
     else ropeTable(pos, hs, s.cos, s.sin);
     // Element-wise steps: chunk-steps.ts as one-row chunks (one native call each, bit for bit math.ts).
+    if (this.outsFor !== s) {
+      this.outsFor = s;
+      this.qkvOut = [s.q, s.k, s.v];
+      this.gateUpOut = [s.hb, s.hb2];
+    }
     kv.beginStep(token);
     for (let l = 0; l < c.nLayers; l++) {
       const w = this.layers[l]!;
       normRow(n, s.xb, x, w.rmsAtt, dim);
-      this.linear(w.wq, s.xb, s.q);
-      this.linear(w.wk, s.xb, s.k);
-      this.linear(w.wv, s.xb, s.v);
+      applyLinears(this.kernels, this.qkv[l]!, s.xb, this.qkvOut, this.scratch);
       ropeRow(n, s.q, dim, hs, s.cos, s.sin);
       ropeRow(n, s.k, kvd, hs, s.cos, s.sin);
       kv.write(l, s.k, s.v);
@@ -161,8 +173,7 @@ export class Transformer {
       this.linear(w.wo, s.xb, s.xb2);
       addAll(x, s.xb2, dim);
       normRow(n, s.xb, x, w.rmsFfn, dim);
-      this.linear(w.w1, s.xb, s.hb);
-      this.linear(w.w3, s.xb, s.hb2);
+      applyLinears(this.kernels, this.gateUp[l]!, s.xb, this.gateUpOut, this.scratch);
       swigluAll(n, s.hb, s.hb2, hiddenDim);
       this.linear(w.w2, s.hb, s.xb);
       addAll(x, s.xb, dim);
@@ -214,7 +225,7 @@ export class Transformer {
     for (let l = 0; l < c.nLayers; l++) {
       const w = this.layers[l]!;
       normRows(nm, b.xb, b.x, w.rmsAtt, n);
-      linears([w.wq, w.wk, w.wv], xb, [q, k, v]);
+      linears(this.qkv[l]!, xb, [q, k, v]);
       ropeRows(nm, b.q, n, hs, b.cos, b.sin);
       ropeRows(nm, b.k, n, hs, b.cos, b.sin);
       kv.write(l, k, v);
@@ -222,7 +233,7 @@ export class Transformer {
       linear(w.wo, xb, xb2);
       addAll(x, xb2, n * dim);
       normRows(nm, b.xb, b.x, w.rmsFfn, n);
-      linears([w.w1, w.w3], xb, [hb, hb2]);
+      linears(this.gateUp[l]!, xb, [hb, hb2]);
       swigluAll(nm, hb, hb2, n * hiddenDim);
       linear(w.w2, hb, xb);
       addAll(x, xb, n * dim);

@@ -191,45 +191,73 @@ LLMEM_AVX512VNNI void matvec_range_avx2_vnni(const llmem_matvec_job *j, size_t r
 }
 #endif
 
-static void matvec_rows(void *ctx, size_t task) {
-  const llmem_matvec_job *j = ctx;
-  const size_t r1 = (task + 1) * j->chunk < j->rows ? (task + 1) * j->chunk : j->rows;
-  llmem_isa_kernels_active.matvec_range(j, task * j->chunk, r1);
+/* The pool's view of llmem_matvec_parts: the parts' rows laid end to end, each part starting at a
+ * multiple of four (base[p]), cut into tasks of `chunk` rows (a multiple of four): a task's rows
+ * of a part start on a four-row group of that part, so every row takes the same kernel path
+ * whatever the task and thread count. */
+typedef struct {
+  llmem_matvec_job part[LLMEM_MATMUL_PARTS];
+  size_t base[LLMEM_MATMUL_PARTS + 1], parts, chunk;
+} matvec_parts_job;
+
+static void matvec_parts_rows(void *ctx, size_t task) {
+  const matvec_parts_job *m = ctx;
+  const size_t g0 = task * m->chunk, g1 = g0 + m->chunk;
+  for (size_t p = 0; p < m->parts; p++) {
+    const llmem_matvec_job *j = &m->part[p];
+    if (g1 <= m->base[p] || g0 >= m->base[p] + j->rows) continue;
+    const size_t lo = g0 > m->base[p] ? g0 - m->base[p] : 0;
+    const size_t hi = g1 - m->base[p] < j->rows ? g1 - m->base[p] : j->rows;
+    llmem_isa_kernels_active.matvec_range(j, lo, hi);
+  }
 }
 
-int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const float *x, float *y, void *scratch) {
-  if (!llmem_format_has(format, LLMEM_FORMAT_MATRIX)) return -1;
+int llmem_matvec_parts(int format, size_t cols, const float *x, void *scratch, size_t parts, const void *const w[],
+                       const size_t rows[], float *const y[]) {
+  if (!llmem_format_has(format, LLMEM_FORMAT_MATRIX) || parts == 0 || parts > LLMEM_MATMUL_PARTS) return -1;
   const llmem_format_traits *f = &llmem_formats[format];
   if (cols % (size_t)f->block_size) return -1;
-  llmem_matvec_job j = {.format = format, .w = w, .rows = rows, .cols = cols, .x = x, .y = y,
-                        .row_bytes = cols / (size_t)f->block_size * f->block_bytes};
+  const llmem_matvec_job base = {.format = format, .cols = cols, .x = x,
+                                 .row_bytes = cols / (size_t)f->block_size * f->block_bytes};
+  matvec_parts_job m = {.parts = parts};
+  for (size_t p = 0; p < parts; p++) m.part[p] = base;
   if (f->vec_dot_format != LLMEM_F32) {
     /* x in the vec_dot format (its blocks after cols/32 floats of scratch); for Q8_0 the floats
      * hold its block scales as f32, so the AVX2 rows do not convert them per row. */
     if (!scratch || cols % LLMEM_QK) return -1;
     uint8_t *xq = (uint8_t *)scratch + cols / 32 * sizeof(float);
     llmem_format_kernels_active[f->vec_dot_format].from_float(x, xq, cols);
-    j.xq = xq;
+    float *xd = NULL;
     if (f->vec_dot_format == LLMEM_Q8_0) {
-      float *xd = scratch;
+      xd = scratch;
       for (size_t b = 0; b < cols / 32; b++) xd[b] = scale_at(xq + b * Q8_0_BYTES);
-      j.xd = xd;
     }
+    for (size_t p = 0; p < parts; p++) m.part[p].xq = xq, m.part[p].xd = xd;
   }
-  if (rows == 0) return 0;
-  j.streams = rows * j.row_bytes >= STREAMING_MATRIX_BYTES;
-  /* A few tasks per thread, so a thread slowed by other load hands rows to the others. A matrix
-   * under SMALL_MATRIX_BYTES runs on the calling thread (a hand-off to a spinning worker costs
-   * ~1 µs). Measured (steady-state decode, 2 threads, paired runs): lowering the bound from
+  size_t bytes = 0;
+  for (size_t p = 0; p < parts; p++) {
+    llmem_matvec_job *j = &m.part[p];
+    j->w = w[p], j->rows = rows[p], j->y = y[p];
+    j->streams = j->rows * j->row_bytes >= STREAMING_MATRIX_BYTES;
+    m.base[p + 1] = m.base[p] + ((j->rows + 3) & ~(size_t)3);
+    bytes += j->rows * j->row_bytes;
+  }
+  const size_t total = m.base[parts];
+  if (total == 0) return 0;
+  /* A few tasks per thread, so a thread slowed by other load hands rows to the others. Matrices
+   * under SMALL_MATRIX_BYTES in all run on the calling thread (a hand-off to a spinning worker
+   * costs ~1 µs). Measured (steady-state decode, 2 threads, paired runs): lowering the bound from
    * 128 KB to 16 KB, so that stories15M-shaped layer matrices (46-124 KB) split too, took
    * s15m q4_0 from 897-1014 to 809-867 µs per token; 1-thread runs are unaffected. */
-  const size_t threads = rows * j.row_bytes < SMALL_MATRIX_BYTES ? 1 : (size_t)llmem_get_threads();
-  const size_t tasks = threads == 1 ? 1 : threads * 4 < rows ? threads * 4 : rows;
-  j.chunk = (rows + tasks - 1) / tasks;
-  j.chunk = (j.chunk + 3) & ~(size_t)3; /* whole groups of four rows per task */
-  const size_t used = (rows + j.chunk - 1) / j.chunk;
-  llmem_pool_run(matvec_rows, &j, used);
+  const size_t threads = bytes < SMALL_MATRIX_BYTES ? 1 : (size_t)llmem_get_threads();
+  const size_t tasks = threads == 1 ? 1 : threads * 4 < total / 4 ? threads * 4 : total / 4;
+  m.chunk = ((total + tasks - 1) / tasks + 3) & ~(size_t)3; /* whole groups of four rows per task */
+  llmem_pool_run(matvec_parts_rows, &m, (total + m.chunk - 1) / m.chunk);
   return 0;
+}
+
+int llmem_matvec(int format, const void *w, size_t rows, size_t cols, const float *x, float *y, void *scratch) {
+  return llmem_matvec_parts(format, cols, x, scratch, 1, &w, &rows, &y);
 }
 
 LLMEM_SCALAR uint64_t read_bytes_scalar(const uint8_t *p, size_t bytes) {

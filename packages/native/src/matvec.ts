@@ -195,6 +195,132 @@ export class NativeMatrix {
     }
     if (code !== 0) throwRefusal(code, `llmem_matvec ${this.#format}`, "UNSUPPORTED");
   }
+
+  /**
+   * ys[k] = W_k x for 1-3 matrices of one format and width (a layer's Q, K and V; its gate and
+   * up): x is converted once and all their rows are one pool job; each ys[k] gets exactly what
+   * ms[k].matvec(x, ys[k], scratch) gives it. Checked as matvec, matrix by matrix.
+   */
+  static matvecParts(
+    ms: readonly NativeMatrix[],
+    x: Float32Array,
+    ys: readonly Float32Array[],
+    scratch: Uint8Array | null,
+  ): void {
+    if (!(Array.isArray(ms) && ms.length >= 1 && ms.length <= 3)) {
+      throw new LlmemError("OUT_OF_RANGE", "matvecParts takes an array of 1 to 3 matrices", {
+        argument: "ms",
+      });
+    }
+    if (!(Array.isArray(ys) && ys.length === ms.length)) {
+      throw new LlmemError("INVALID_ARGUMENT", `ys must hold one output per matrix (${ms.length})`, {
+        argument: "ys",
+      });
+    }
+    const m0 = ms[0]!;
+    for (const [k, m] of ms.entries()) {
+      if (!(typeof m === "object" && m !== null && #data in m)) {
+        throw new LlmemError("INVALID_ARGUMENT", `ms[${k}] must be a NativeMatrix`, { argument: `ms[${k}]` });
+      }
+      if (m.#id !== m0.#id || m.#cols !== m0.#cols) {
+        throw new LlmemError(
+          "INVALID_ARGUMENT",
+          `ms[${k}] is ${m.#rows}×${m.#cols} ${m.#format}; every matrix must be ${m0.#format} with ${m0.#cols} columns like ms[0]`,
+          { argument: `ms[${k}]` },
+        );
+      }
+      if (m.#data[m.#last] === undefined) {
+        throw new LlmemError(
+          "STALE_HANDLE",
+          `ms[${k}].data was detached or shrunk after the matrix was prepared`,
+          {
+            argument: `ms[${k}].data`,
+          },
+        );
+      }
+    }
+    const scratchBytes = m0.#scratchBytes;
+    if (scratchBytes > 0 && scratch === null) {
+      throw new LlmemError(
+        "INVALID_ARGUMENT",
+        `${m0.#format} matvec needs ${scratchBytes} bytes of scratch`,
+        {
+          argument: "scratch",
+        },
+      );
+    }
+    const cols = m0.#cols;
+    const m1 = ms[1];
+    const m2 = ms[2];
+    // As matvec: plain views are vouched for in a few ns each and reach C with the bytes proven.
+    if (
+      plainF32Holds(x, cols) &&
+      ms.every((m, k) => plainF32Holds(ys[k], m.#rows)) &&
+      (scratchBytes === 0 || bytesHold(scratch, scratchBytes))
+    ) {
+      const code = loaded()!.llmem_matvec3_checked(
+        m0.#id,
+        cols,
+        x,
+        4 * cols,
+        scratchBytes === 0 ? null : scratch,
+        scratchBytes,
+        m0.#data,
+        m0.#bytes,
+        m0.#rows,
+        ys[0]!,
+        4 * m0.#rows,
+        m1 === undefined ? null : m1.#data,
+        m1 === undefined ? 0 : m1.#bytes,
+        m1 === undefined ? 0 : m1.#rows,
+        m1 === undefined ? null : ys[1]!,
+        m1 === undefined ? 0 : 4 * m1.#rows,
+        m2 === undefined ? null : m2.#data,
+        m2 === undefined ? 0 : m2.#bytes,
+        m2 === undefined ? 0 : m2.#rows,
+        m2 === undefined ? null : ys[2]!,
+        m2 === undefined ? 0 : 4 * m2.#rows,
+      );
+      if (code !== 0) throwRefusal(code, `llmem_matvec_parts ${m0.#format}`, "UNSUPPORTED");
+      return;
+    }
+    const yPtr = (k: number): [NativePtr | null, number] => {
+      const m = ms[k];
+      if (m === undefined) return [null, 0];
+      const y = typedPtr(`ys[${k}]`, ys[k]!, "Float32Array", 0, m.#rows);
+      return [y, Math.min(lastCapacity(), U32_MAX)];
+    };
+    const [y0, y0Bytes] = yPtr(0);
+    const [y1, y1Bytes] = yPtr(1);
+    const [y2, y2Bytes] = yPtr(2);
+    const xp = typedPtr("x", x, "Float32Array", 0, cols);
+    const xBytes = Math.min(lastCapacity(), U32_MAX);
+    const sp = scratchBytes === 0 ? null : viewPtr("scratch", scratch!, 0, scratchBytes);
+    const code = loaded()!.llmem_matvec3_checked(
+      m0.#id,
+      cols,
+      xp,
+      xBytes,
+      sp,
+      scratchBytes === 0 ? 0 : Math.min(lastCapacity(), U32_MAX),
+      m0.#data,
+      m0.#bytes,
+      m0.#rows,
+      y0,
+      y0Bytes,
+      m1 === undefined ? null : m1.#data,
+      m1 === undefined ? 0 : m1.#bytes,
+      m1 === undefined ? 0 : m1.#rows,
+      y1,
+      y1Bytes,
+      m2 === undefined ? null : m2.#data,
+      m2 === undefined ? 0 : m2.#bytes,
+      m2 === undefined ? 0 : m2.#rows,
+      y2,
+      y2Bytes,
+    );
+    if (code !== 0) throwRefusal(code, `llmem_matvec_parts ${m0.#format}`, "UNSUPPORTED");
+  }
 }
 
 /**

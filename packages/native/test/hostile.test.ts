@@ -287,6 +287,60 @@ describe("views reaching C are measured by the engine", () => {
     },
   );
 
+  test.if(matvecNative())(
+    "NativeMatrix.matvecParts: forged, stale or mismatched parts and lying outputs never reach C",
+    () => {
+      const cols = 32;
+      const a = new NativeMatrix("f32", new Float32Array(4 * cols).fill(1), 4 * cols, 4, cols);
+      const b = new NativeMatrix("f32", new Float32Array(2 * cols).fill(2), 2 * cols, 2, cols);
+      const x = guarded(Float32Array, cols);
+      x.view.fill(0.5);
+      const ya = guarded(Float32Array, 4);
+      const yb = guarded(Float32Array, 2);
+      NativeMatrix.matvecParts([a, b], x.view, [ya.view, yb.view], null);
+      expect([...ya.view, ...yb.view]).toEqual([16, 16, 16, 16, 32, 32]);
+      expect(x.intact() && ya.intact() && yb.intact()).toBe(true);
+      ya.view.fill(7);
+      yb.view.fill(7);
+      const untouched = () => [...ya.view, ...yb.view].every((v) => v === 7) && ya.intact() && yb.intact();
+      const q = new NativeMatrix("q8_0", new Uint8Array(34 * 2), 34 * 2, 2, cols);
+      const wide = new NativeMatrix("f32", new Float32Array(2 * 64), 2 * 64, 2, 64);
+      expectRefused(
+        () => NativeMatrix.matvecParts([a, q], x.view, [ya.view, yb.view], null),
+        undefined,
+        "INVALID_ARGUMENT",
+      );
+      expectRefused(
+        () => NativeMatrix.matvecParts([a, wide], x.view, [ya.view, yb.view], null),
+        undefined,
+        "INVALID_ARGUMENT",
+      );
+      expectRefused(() =>
+        NativeMatrix.matvecParts([a, {} as NativeMatrix], x.view, [ya.view, yb.view], null),
+      );
+      expectRefused(() => NativeMatrix.matvecParts([a, b], x.view, [ya.view], null));
+      expectRefused(() => NativeMatrix.matvecParts([], x.view, [], null), undefined, "OUT_OF_RANGE");
+      expectRefused(() =>
+        NativeMatrix.matvecParts([a, b, a, b], x.view, [ya.view, yb.view, ya.view, yb.view], null),
+      );
+      // An output shorter than its matrix's rows, by its length or by a lying view.
+      expectRefused(() => NativeMatrix.matvecParts([a, b], x.view, [ya.view, yb.view.subarray(1)], null));
+      for (const [, v] of lyingViews(Float32Array, 1, 2)) {
+        expectRefused(() => NativeMatrix.matvecParts([a, b], x.view, [ya.view, v as Float32Array], null));
+      }
+      // A part's buffer detached after its check.
+      const w2 = new Float32Array(2 * cols).fill(1);
+      const stale = new NativeMatrix("f32", w2, 2 * cols, 2, cols);
+      w2.buffer.transfer();
+      expectRefused(
+        () => NativeMatrix.matvecParts([a, stale], x.view, [ya.view, yb.view], null),
+        undefined,
+        "STALE_HANDLE",
+      );
+      expect(untouched()).toBe(true);
+    },
+  );
+
   test.if(matvecNative())("attention: hostile counts, sizes and offsets are refused before C", () => {
     const q = new Float32Array(32);
     const rows = new Float32Array(64);

@@ -40,6 +40,7 @@ export {
   matmul,
   matmulParts,
   matvec,
+  matvecParts,
   matvecReference,
   prepareMatrix,
   setThreads,

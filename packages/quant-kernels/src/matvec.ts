@@ -210,6 +210,52 @@ export function matvec(matrix: Matrix, x: Float32Array, y: Float32Array): void {
   else matvecReference(w, x, y, s ?? undefined);
 }
 
+/**
+ * matvec for 1-3 matrices of one format and width that multiply the same x (a layer's Q, K and
+ * V; its gate and up): ys[k] gets exactly what matvec(matrices[k], x, ys[k]) gives it. Natively
+ * x is quantized once for all of them and their rows share one pass of the thread pool (one
+ * hand-off instead of one per matrix); without libllmem, matvec per matrix. Allocation-free
+ * after the first call of a size.
+ */
+export function matvecParts(matrices: readonly Matrix[], x: Float32Array, ys: readonly Float32Array[]): void {
+  if (!(Array.isArray(matrices) && matrices.length >= 1 && matrices.length <= 3)) {
+    throw new LlmemError("OUT_OF_RANGE", "matrices must be an array of 1 to 3 matrices", {
+      argument: "matrices",
+    });
+  }
+  if (!(Array.isArray(ys) && ys.length === matrices.length)) {
+    throw new LlmemError("INVALID_ARGUMENT", `ys must hold one output per matrix (${matrices.length})`, {
+      argument: "ys",
+    });
+  }
+  const w0 = checked(matrices[0]!);
+  let native = w0.native !== null;
+  for (let k = 0; k < matrices.length; k++) {
+    const w = checked(matrices[k]!);
+    if (w.format !== w0.format || w.cols !== w0.cols) {
+      throw new LlmemError(
+        "INVALID_ARGUMENT",
+        `matrices[${k}] is ${w.rows}×${w.cols} ${w.format}; every matrix must be ${w0.format} with ${w0.cols} columns like matrices[0]`,
+        { argument: `matrices[${k}]` },
+      );
+    }
+    checkVector(`ys[${k}]`, ys[k], w.rows, `matrices[${k}].rows`);
+    native &&= w.native !== null;
+  }
+  checkVector("x", x, w0.cols, "w.cols");
+  if (!native) {
+    for (let k = 0; k < matrices.length; k++) matvec(matrices[k]!, x, ys[k]!);
+    return;
+  }
+  partsScratch.length = matrices.length;
+  for (let k = 0; k < matrices.length; k++) partsScratch[k] = checked(matrices[k]!).native!;
+  const need = w0.native!.scratchBytes;
+  NativeMatrix.matvecParts(partsScratch, x, ys, need > 0 ? scratchFor(need) : null);
+}
+
+/** matvecParts' list of native matrices, reused (decode calls it a few times per layer). */
+const partsScratch: NativeMatrix[] = [];
+
 /** The chunk's quantized activations (matmul), kept apart from matvec's scratch. */
 let chunkScratch = new Uint8Array(0);
 

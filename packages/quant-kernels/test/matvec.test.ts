@@ -5,6 +5,7 @@ import {
   type Matrix,
   type MatrixFormat,
   matvec,
+  matvecParts,
   matvecReference,
   prepareMatrix,
   setThreads,
@@ -187,4 +188,54 @@ describe("matvec checks a matrix once and still sees every change to it", () => 
       expect([...y]).toEqual([5, 5, 5]);
     });
   }
+});
+
+describe("matvecParts", () => {
+  const PART_FORMATS: MatrixFormat[] = ["f32", "f16", "q8_0", "q4_0", "q5_0", "q4_K", "q6_K", "iq4_xs"];
+  for (const format of PART_FORMATS) {
+    test(`${format}: each part's y is exactly matvec of that matrix (every ISA, 1-3 threads)`, () => {
+      // Part row counts off a multiple of four; the second set large enough to be split over the pool.
+      for (const rowsList of [[5, 3, 7], [300, 129], [1]]) {
+        const cols = 512;
+        const ws = rowsList.map((rows, k) =>
+          prepareMatrix(format, randomF32(rows * cols, 11 + k, 1), rows, cols),
+        );
+        const x = randomF32(cols, 5, 1);
+        for (const threads of hasNative ? [1, 2, 3] : [1]) {
+          setThreads(threads);
+          const check = () => {
+            const ys = ws.map((w) => new Float32Array(w.rows).fill(Number.NaN));
+            matvecParts(ws, x, ys);
+            for (const [k, w] of ws.entries()) {
+              const want = new Float32Array(w.rows);
+              matvec(w, x, want);
+              expect(Array.from(ys[k]!)).toEqual(Array.from(want));
+            }
+          };
+          if (hasNative) eachIsa(check);
+          else check();
+        }
+        setThreads(1);
+      }
+    });
+  }
+
+  test("bad parts throw LlmemError and leave every y untouched", () => {
+    const a = prepareMatrix("q8_0", randomF32(4 * 64), 4, 64);
+    const b = prepareMatrix("q8_0", randomF32(3 * 64, 2), 3, 64);
+    const other = prepareMatrix("q4_0", randomF32(3 * 64, 3), 3, 64);
+    const wide = prepareMatrix("q8_0", randomF32(3 * 128, 4), 3, 128);
+    const x = randomF32(64);
+    const ya = new Float32Array(4).fill(9);
+    const yb = new Float32Array(3).fill(9);
+    expect(codeOf(() => matvecParts([a, other], x, [ya, yb]))).toBe("INVALID_ARGUMENT"); // formats differ
+    expect(codeOf(() => matvecParts([a, wide], x, [ya, yb]))).toBe("INVALID_ARGUMENT"); // widths differ
+    expect(codeOf(() => matvecParts([a, b], x, [ya]))).toBe("INVALID_ARGUMENT"); // one y for two
+    expect(codeOf(() => matvecParts([a, b], x, [ya, yb.subarray(1)]))).toBe("INVALID_ARGUMENT"); // y short
+    expect(codeOf(() => matvecParts([a, b], x.subarray(1), [ya, yb]))).toBe("INVALID_ARGUMENT"); // x short
+    expect(codeOf(() => matvecParts([], x, []))).toBe("OUT_OF_RANGE");
+    expect(codeOf(() => matvecParts([a, b, a, b], x, [ya, yb, ya, yb]))).toBe("OUT_OF_RANGE");
+    expect(codeOf(() => matvecParts([a, { ...b, rows: 4 } as Matrix], x, [ya, ya]))).toBe("OUT_OF_BOUNDS");
+    expect(ya.every((v) => v === 9) && yb.every((v) => v === 9)).toBe(true);
+  });
 });
