@@ -88,8 +88,6 @@ const llmem_format_traits llmem_formats[LLMEM_FORMAT_COUNT] = {
   {read_bytes_##isa, lh64_block_##isa, lh64_chain_##isa, attn_scores_##isa, attn_weighted_sum_##isa,      \
    kv_scores_##isa, kv_weighted_rows_##isa, kv_weighted_rows_f16_##isa, kv_softmax_##isa, kv_chunk_queries_##isa, &kv_q4_ops_##isa, matvec, matmul, \
    swiglu_range_##isa}
-/* NEON's SwiGLU is the scalar loop (no vector double-precision e^x for it yet). */
-#define swiglu_range_neon NULL
 /* NEON's chunk attention runs the one-query kernel per query (the scalar entry). */
 #define kv_chunk_queries_neon NULL
 static const llmem_isa_kernels ISA_KERNELS_TABLE[LLMEM_ISA_COUNT] = {

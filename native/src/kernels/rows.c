@@ -130,8 +130,7 @@ LLMEM_SCALAR void swiglu_range_scalar(int style, float *gate, const float *up, s
   for (size_t i = i0; i < i1; i++) gate[i] = swiglu_one(style, gate[i], (float)exp(-(double)gate[i]), up[i]);
 }
 
-#if LLMEM_X86
-/* 2^(j/32), j < 32, each rounded to double: exp_pd_avx2's table. */
+/* 2^(j/32), j < 32, each rounded to double: the vector e^x's table (AVX2 and NEON). */
 static const double exp2_32nds[32] = {
     0x1.0000000000000p+0, 0x1.059b0d3158574p+0, 0x1.0b5586cf9890fp+0, 0x1.11301d0125b51p+0,
     0x1.172b83c7d517bp+0, 0x1.1d4873168b9aap+0, 0x1.2387a6e756238p+0, 0x1.29e9df51fdee1p+0,
@@ -141,6 +140,8 @@ static const double exp2_32nds[32] = {
     0x1.8ace5422aa0dbp+0, 0x1.93737b0cdc5e5p+0, 0x1.9c49182a3f090p+0, 0x1.a5503b23e255dp+0,
     0x1.ae89f995ad3adp+0, 0x1.b7f76f2fb5e47p+0, 0x1.c199bdd85529cp+0, 0x1.cb720dcef9069p+0,
     0x1.d5818dcfba487p+0, 0x1.dfc97337b9b5fp+0, 0x1.ea4afa2a490dap+0, 0x1.f50765b6e4540p+0};
+
+#if LLMEM_X86
 
 /* e^x in double on 4 lanes, for |x| <= 708: x = (32m + j)·ln2/32 + r with |r| <= ln2/64 (ln2/32
  * split in fdlibm's hi/lo parts), e^r by its Taylor series to r^6/6! (truncation below 2^-58
@@ -199,6 +200,54 @@ LLMEM_AVX2 void swiglu_range_avx2(int style, float *gate, const float *up, size_
     const __m256 d = _mm256_add_ps(one, e);
     const __m256 silu = style == LLMEM_NORM_RUNC ? _mm256_mul_ps(g, _mm256_div_ps(one, d)) : _mm256_div_ps(g, d);
     _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+  }
+  swiglu_range_scalar(style, gate, up, i, i1);
+}
+#endif
+
+#if LLMEM_ARM
+/* exp_pd_avx2 on NEON's two double lanes: the same reduction, series and table, so the same
+ * error bound (below 2^-50; the fallback test below relies on it). */
+static inline float64x2_t exp_pd_neon(float64x2_t x) {
+  const float64x2_t k = vrndnq_f64(vmulq_n_f64(x, 32 * 1.4426950408889634));
+  float64x2_t r = vfmsq_f64(x, k, vdupq_n_f64(6.93147180369123816490e-01 / 32)); /* x - k·c, fused */
+  r = vfmsq_f64(r, k, vdupq_n_f64(1.90821492927058770002e-10 / 32));
+  float64x2_t p = vdupq_n_f64(1.0 / 720);
+  p = vfmaq_f64(vdupq_n_f64(1.0 / 120), p, r);
+  p = vfmaq_f64(vdupq_n_f64(1.0 / 24), p, r);
+  p = vfmaq_f64(vdupq_n_f64(1.0 / 6), p, r);
+  p = vfmaq_f64(vdupq_n_f64(1.0 / 2), p, r);
+  p = vfmaq_f64(vdupq_n_f64(1.0), p, r);
+  p = vfmaq_f64(vdupq_n_f64(1.0), p, r);
+  const int64x2_t ki = vcvtq_s64_f64(k); /* k is a whole number: exact */
+  const float64x2_t t = vcombine_f64(vld1_f64(&exp2_32nds[vgetq_lane_s64(ki, 0) & 31]),
+                                     vld1_f64(&exp2_32nds[vgetq_lane_s64(ki, 1) & 31]));
+  const int64x2_t e = vshlq_n_s64(vaddq_s64(vshrq_n_s64(ki, 5), vdupq_n_s64(1023)), 52);
+  return vmulq_f64(vmulq_f64(p, t), vreinterpretq_f64_s64(e));
+}
+
+/* swiglu_range_avx2's proof and fallback, four values per pass (two exps of two lanes). */
+void swiglu_range_neon(int style, float *gate, const float *up, size_t i0, size_t i1) {
+  const float64x2_t below = vdupq_n_f64(1.0 - 0x1p-46), above = vdupq_n_f64(1.0 + 0x1p-46);
+  const float64x2_t limit = vdupq_n_f64(708.0);
+  const float32x4_t one = vdupq_n_f32(1.0f);
+  size_t i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const float32x4_t g = vld1q_f32(gate + i);
+    const float64x2_t x0 = vnegq_f64(vcvt_f64_f32(vget_low_f32(g))), x1 = vnegq_f64(vcvt_high_f64_f32(g));
+    /* |x| <= 708 is false for NaN too */
+    const uint64x2_t near = vandq_u64(vcleq_f64(vabsq_f64(x0), limit), vcleq_f64(vabsq_f64(x1), limit));
+    const float64x2_t y0 = exp_pd_neon(x0), y1 = exp_pd_neon(x1);
+    const float32x4_t e = vcvt_high_f32_f64(vcvt_f32_f64(y0), y1);
+    const float32x4_t lo = vcvt_high_f32_f64(vcvt_f32_f64(vmulq_f64(y0, below)), vmulq_f64(y1, below));
+    const float32x4_t hi = vcvt_high_f32_f64(vcvt_f32_f64(vmulq_f64(y0, above)), vmulq_f64(y1, above));
+    if (vminvq_u32(vceqq_f32(lo, hi)) == 0 || (vgetq_lane_u64(near, 0) & vgetq_lane_u64(near, 1)) == 0) {
+      swiglu_range_scalar(style, gate, up, i, i + 4);
+      continue;
+    }
+    const float32x4_t d = vaddq_f32(one, e);
+    const float32x4_t silu = style == LLMEM_NORM_RUNC ? vmulq_f32(g, vdivq_f32(one, d)) : vdivq_f32(g, d);
+    vst1q_f32(gate + i, vmulq_f32(silu, vld1q_f32(up + i)));
   }
   swiglu_range_scalar(style, gate, up, i, i1);
 }
