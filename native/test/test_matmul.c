@@ -57,6 +57,15 @@ int main(void) {
               const double tol = exact ? 0 : 1e-6 * (double)cols;
               CHECK(worst <= tol, "%s%s %s %zux%zu n=%zu threads=%d: error %g vs matvec", llmem_isa_name(t_isas[k]),
                     vnni ? "+vnni" : "", fname(fmt), rows, cols, n, threads, worst);
+              /* With and without the VNNI kernels (8-row tiles, dpbusd, 8 × 3 f32/f16 tiles): the same bits. */
+              if (vnni) {
+                llmem_use_vnni(0);
+                for (size_t i = 0; i < n * rows; i++) parts_y[i] = NAN;
+                llmem_matmul(fmt, w, rows, cols, x, n, parts_y, scratch);
+                llmem_use_vnni(1);
+                CHECK(memcmp(parts_y, got, n * rows * sizeof(float)) == 0, "%s %zux%zu n=%zu threads=%d: VNNI changes the bits",
+                      fname(fmt), rows, cols, n, threads);
+              }
               /* The same rows as three parts of one llmem_matmul_parts call (some empty when rows < 3):
                * each part's Y is exactly its rows of the whole matmul's. */
               const size_t cut[4] = {0, rows / 3, 2 * rows / 3, rows}, row_bytes = cols / desc[0] * desc[1];
