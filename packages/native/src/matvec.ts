@@ -218,7 +218,9 @@ export class NativeMatrix {
       });
     }
     const m0 = ms[0]!;
-    for (const [k, m] of ms.entries()) {
+    const count = ms.length;
+    for (let k = 0; k < count; k++) {
+      const m = ms[k]!;
       if (!(typeof m === "object" && m !== null && #data in m)) {
         throw new LlmemError("INVALID_ARGUMENT", `ms[${k}] must be a NativeMatrix`, { argument: `ms[${k}]` });
       }
@@ -253,11 +255,9 @@ export class NativeMatrix {
     const m1 = ms[1];
     const m2 = ms[2];
     // As matvec: plain views are vouched for in a few ns each and reach C with the bytes proven.
-    if (
-      plainF32Holds(x, cols) &&
-      ms.every((m, k) => plainF32Holds(ys[k], m.#rows)) &&
-      (scratchBytes === 0 || bytesHold(scratch, scratchBytes))
-    ) {
+    let plain = plainF32Holds(x, cols) && (scratchBytes === 0 || bytesHold(scratch, scratchBytes));
+    for (let k = 0; plain && k < count; k++) plain = plainF32Holds(ys[k], ms[k]!.#rows);
+    if (plain) {
       const code = loaded()!.llmem_matvec3_checked(
         m0.#id,
         cols,

@@ -228,10 +228,12 @@ export function matvecParts(matrices: readonly Matrix[], x: Float32Array, ys: re
       argument: "ys",
     });
   }
+  const count = matrices.length;
   const w0 = checked(matrices[0]!);
   let native = w0.native !== null;
-  for (let k = 0; k < matrices.length; k++) {
-    const w = checked(matrices[k]!);
+  partsScratch.length = count;
+  for (let k = 0; k < count; k++) {
+    const w = k === 0 ? w0 : checked(matrices[k]!);
     if (w.format !== w0.format || w.cols !== w0.cols) {
       throw new LlmemError(
         "INVALID_ARGUMENT",
@@ -240,15 +242,14 @@ export function matvecParts(matrices: readonly Matrix[], x: Float32Array, ys: re
       );
     }
     checkVector(`ys[${k}]`, ys[k], w.rows, `matrices[${k}].rows`);
-    native &&= w.native !== null;
+    if (w.native === null) native = false;
+    else partsScratch[k] = w.native;
   }
   checkVector("x", x, w0.cols, "w.cols");
   if (!native) {
-    for (let k = 0; k < matrices.length; k++) matvec(matrices[k]!, x, ys[k]!);
+    for (let k = 0; k < count; k++) matvec(matrices[k]!, x, ys[k]!);
     return;
   }
-  partsScratch.length = matrices.length;
-  for (let k = 0; k < matrices.length; k++) partsScratch[k] = checked(matrices[k]!).native!;
   const need = w0.native!.scratchBytes;
   NativeMatrix.matvecParts(partsScratch, x, ys, need > 0 ? scratchFor(need) : null);
 }
