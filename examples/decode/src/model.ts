@@ -22,6 +22,7 @@ import {
   type ModelWeights,
   type Numerics,
 } from "./model-weights.ts";
+import { RopeCache } from "./rope-cache.ts";
 
 export interface Activations {
   x: Float32Array;
@@ -60,6 +61,8 @@ export class Transformer {
   private readonly qkvOut: Float32Array[] = [];
   private readonly gateUpOut: Float32Array[] = [];
   private readonly scratch: LinearScratch;
+  /** Every position's rope angles (cos/sin), computed once. */
+  private readonly rope: RopeCache;
   /** The prefill chunk's buffers, built at the first chunk (and again for a larger one). */
   private chunk: ChunkBuffers | null = null;
 
@@ -96,6 +99,13 @@ export class Transformer {
     const norms = this.layers.reduce((n, l) => n + l.rmsAtt.byteLength + l.rmsFfn.byteLength, 0);
     this.weightBytes = matrixBytes + biasBytes + this.embedding.bytes + norms + this.rmsFinal.byteLength;
     this.scratch = new LinearScratch(Math.max(c.dim, c.hiddenDim));
+    const hs = headSize(c);
+    const nm = this.numerics;
+    // Up to 4096 positions cached (2 MB of tables at 128-wide heads); later ones computed per call.
+    this.rope = new RopeCache(hs / 2, Math.min(c.seqLen, 4096), (pos, cos, sin) => {
+      if (nm.style === "ggml") ropeTableGgml(pos, nm.ropeDims, nm.ropeTheta, cos, sin);
+      else ropeTable(pos, hs, cos, sin);
+    });
     // One decode step's activations (hiddenDim: the widest of them); reset after every step.
     this.arena = Arena.forModel({
       hiddenDim: Math.max(c.dim, c.hiddenDim),
@@ -150,11 +160,9 @@ export class Transformer {
     const hs = headSize(c);
     const kvd = kvDim(c);
     const n = this.numerics;
-    const ggml = n.style === "ggml";
     const x = s.x;
     this.embedding.row(token, x);
-    if (ggml) ropeTableGgml(pos, n.ropeDims, n.ropeTheta, s.cos, s.sin);
-    else ropeTable(pos, hs, s.cos, s.sin);
+    this.rope.copy(pos, 1, s.cos, s.sin);
     // Element-wise steps: chunk-steps.ts as one-row chunks (one native call each, bit for bit math.ts).
     if (this.outsFor !== s) {
       // Refilled in place: the same two arrays for every step (no allocation per token).
@@ -217,14 +225,10 @@ export class Transformer {
     const { dim, hiddenDim } = c;
     const hs = headSize(c);
     const nm = this.numerics;
-    const ggml = nm.style === "ggml";
     if (this.chunk === null || this.chunk.capacity < n) this.chunk = new ChunkBuffers(c, n);
     const b = this.chunk;
-    for (let t = 0; t < n; t++) {
-      this.embedding.row(tokens[t]!, b.x.rows[t]!);
-      if (ggml) ropeTableGgml(pos + t, nm.ropeDims, nm.ropeTheta, b.cos.rows[t]!, b.sin.rows[t]!);
-      else ropeTable(pos + t, hs, b.cos.rows[t]!, b.sin.rows[t]!);
-    }
+    for (let t = 0; t < n; t++) this.embedding.row(tokens[t]!, b.x.rows[t]!);
+    this.rope.copy(pos, n, b.cos.all, b.sin.all);
     const x = firstRows(b.x, n);
     const xb = firstRows(b.xb, n);
     const xb2 = firstRows(b.xb2, n);
