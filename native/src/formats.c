@@ -87,9 +87,11 @@ const llmem_format_traits llmem_formats[LLMEM_FORMAT_COUNT] = {
 #define ISA_KERNELS(isa, matvec, matmul)                                                                        \
   {read_bytes_##isa, lh64_block_##isa, lh64_chain_##isa, attn_scores_##isa, attn_weighted_sum_##isa,      \
    kv_scores_##isa, kv_weighted_rows_##isa, kv_weighted_rows_f16_##isa, kv_softmax_##isa, kv_chunk_queries_##isa, &kv_q4_ops_##isa, matvec, matmul, \
-   swiglu_range_##isa}
-/* NEON's chunk attention runs the one-query kernel per query (the scalar entry). */
+   swiglu_range_##isa, q8_0_half_sums_##isa}
+/* NEON's chunk attention runs the one-query kernel per query (the scalar entry), and its Q8_0
+ * half-block sums are the scalar loop's. */
 #define kv_chunk_queries_neon NULL
+#define q8_0_half_sums_neon NULL
 static const llmem_isa_kernels ISA_KERNELS_TABLE[LLMEM_ISA_COUNT] = {
     [LLMEM_ISA_SCALAR] = ISA_KERNELS(scalar, matvec_range_generic, matmul_range_generic),
 #if LLMEM_X86
@@ -118,7 +120,7 @@ void llmem_select_kernels(int isa) {
   llmem_isa_kernels_active = (llmem_isa_kernels){
       PICK(read_bytes),   PICK(hash64),           PICK(hash64_chain), PICK(attn_scores), PICK(attn_weighted_sum),
       PICK(kv_scores),    PICK(kv_weighted_rows), PICK(kv_weighted_rows_f16), PICK(kv_softmax),   PICK(kv_chunk_queries), PICK(kv_q4),       PICK(matvec_range),
-      PICK(matmul_range), PICK(swiglu_range)};
+      PICK(matmul_range), PICK(swiglu_range), PICK(q8_0_half_sums)};
 #if LLMEM_X86
   if (isa == LLMEM_ISA_AVX2 && vnni_wanted && llmem_cpu_has_vnni()) {
     llmem_isa_kernels_active.matvec_range = matvec_range_avx2_vnni;

@@ -105,6 +105,9 @@ typedef struct {
   void (*matmul_range)(const llmem_matmul_job *j, size_t r0, size_t r1);
   /* gate[i] = silu(gate[i]) · up[i] for i in [i0, i1) (kernels/rows.c; style checked). */
   void (*swiglu_range)(int style, float *gate, const float *up, size_t i0, size_t i1);
+  /* A row of nb Q8_0 blocks: per block, the sums of its values 0..15 and 16..31 (xs[2b], xs[2b+1];
+   * quant/matmul.c, the transposed tile's o·Σx terms). */
+  void (*q8_0_half_sums)(const uint8_t *xq, size_t nb, int32_t *xs);
 } llmem_isa_kernels;
 
 extern llmem_isa_kernels llmem_isa_kernels_active;
@@ -148,6 +151,7 @@ int llmem_use_vnni(int on);
   float kv_softmax_##isa(float *s, size_t n);                                                                     \
   void kv_chunk_queries_##isa(const struct kv_chunk_job *j, size_t i0, size_t nq, float *scratch);             \
   void swiglu_range_##isa(int style, float *gate, const float *up, size_t i0, size_t i1);                        \
+  void q8_0_half_sums_##isa(const uint8_t *xq, size_t nb, int32_t *xs);                                        \
   extern const struct kv_q4_ops kv_q4_ops_##isa;
 LLMEM_DECLARE_PER_ISA(LLMEM_FORMAT_DECLS)
 /* The K-quants (src/quant/q8_k.c, q4_k.c, q5_k.c, q6_k.c). Q4_K/Q6_K quantize only in the scalar

@@ -222,17 +222,42 @@ static void matmul_prep(void *ctx, size_t task) {
     quantize(p->x + t * p->cols, xq, p->cols);
     if (p->vec_dot_format != LLMEM_Q8_0) continue;
     float *xd = (float *)(void *)s;
-    int32_t *xs = (int32_t *)(void *)(s + p->scales);
-    for (size_t b = 0; b < p->cols / 32; b++) {
-      const uint8_t *blk = xq + b * Q8_0_BYTES;
-      const int8_t *v = (const int8_t *)(blk + 2);
-      int32_t lo = 0, hi = 0;
-      for (int e = 0; e < 16; e++) lo += v[e], hi += v[16 + e];
-      xd[b] = scale_at(blk);
-      xs[2 * b] = lo, xs[2 * b + 1] = hi;
-    }
+    for (size_t b = 0; b < p->cols / 32; b++) xd[b] = scale_at(xq + b * Q8_0_BYTES);
+    llmem_isa_kernels_active.q8_0_half_sums(xq, p->cols / 32, (int32_t *)(void *)(s + p->scales));
   }
 }
+
+LLMEM_SCALAR void q8_0_half_sums_scalar(const uint8_t *xq, size_t nb, int32_t *xs) {
+  for (size_t b = 0; b < nb; b++) {
+    const int8_t *v = (const int8_t *)(xq + b * Q8_0_BYTES + 2);
+    int32_t lo = 0, hi = 0;
+    for (int e = 0; e < 16; e++) lo += v[e], hi += v[16 + e];
+    xs[2 * b] = lo, xs[2 * b + 1] = hi;
+  }
+}
+
+#if LLMEM_X86
+/* Per block: maddubs with 1s sums pairs (exact in int16), madd sums those into 8 int32 lanes
+ * (lanes 0-3 the first 16 values, 4-7 the last), two hadds fold each half: exact integer sums,
+ * the scalar loop's values. */
+LLMEM_AVX2 void q8_0_half_sums_avx2(const uint8_t *xq, size_t nb, int32_t *xs) {
+  const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+  size_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    const __m256i v0 = _mm256_loadu_si256((const __m256i *)(xq + b * Q8_0_BYTES + 2));
+    const __m256i v1 = _mm256_loadu_si256((const __m256i *)(xq + (b + 1) * Q8_0_BYTES + 2));
+    const __m256i s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, v0), ones16);
+    const __m256i s1 = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, v1), ones16);
+    /* hadd within 128-bit lanes: [s0 a0+a1, a2+a3, s1 a0+a1, a2+a3 | the same for lanes 4-7] */
+    const __m256i h = _mm256_hadd_epi32(s0, s1);
+    const __m256i h2 = _mm256_hadd_epi32(h, h); /* [s0 lo, s1 lo, .., .. | s0 hi, s1 hi, .., ..] */
+    const __m128i lo = _mm256_castsi256_si128(h2), hi = _mm256_extracti128_si256(h2, 1);
+    /* xs: s0 lo, s0 hi, s1 lo, s1 hi */
+    _mm_storeu_si128((__m128i *)(void *)(xs + 2 * b), _mm_unpacklo_epi32(lo, hi));
+  }
+  q8_0_half_sums_scalar(xq + b * Q8_0_BYTES, nb - b, xs + 2 * b);
+}
+#endif
 
 /* The pool's view of llmem_matmul_parts: part p's tasks are [first_task[p], first_task[p+1]). */
 typedef struct {
