@@ -182,6 +182,20 @@ static int used_parts(const void *const w[LLMEM_MATMUL_PARTS], float *const y[LL
   return parts == 0 ? -1 : parts;
 }
 
+/* The used parts of a three-part call, each part's W, X (n tokens) and Y fitting: their count,
+ * or LLMEM_EINVAL / LLMEM_EBOUNDS. */
+static int parts_fit(int format, size_t cols, size_t x_bytes, size_t n, const void *const w[LLMEM_MATMUL_PARTS],
+                     const size_t w_bytes[LLMEM_MATMUL_PARTS], const size_t rows[LLMEM_MATMUL_PARTS],
+                     float *const y[LLMEM_MATMUL_PARTS], const size_t y_bytes[LLMEM_MATMUL_PARTS]) {
+  const int parts = used_parts(w, y);
+  if (parts < 0) return LLMEM_EINVAL;
+  for (int k = 0; k < parts; k++) {
+    const int e = matrix_fit(format, w_bytes[k], rows[k], cols, x_bytes, n, y_bytes[k]);
+    if (e) return e;
+  }
+  return parts;
+}
+
 int llmem_matvec3_checked(int format, uint32_t cols, const float *x, uint32_t x_bytes, void *scratch,
                           uint32_t scratch_bytes, const void *w0, size_t w0_bytes, uint32_t rows0, float *y0,
                           uint32_t y0_bytes, const void *w1, size_t w1_bytes, uint32_t rows1, float *y1,
@@ -191,12 +205,8 @@ int llmem_matvec3_checked(int format, uint32_t cols, const float *x, uint32_t x_
   const size_t w_bytes[LLMEM_MATMUL_PARTS] = {w0_bytes, w1_bytes, w2_bytes}, rows[LLMEM_MATMUL_PARTS] = {rows0, rows1, rows2};
   float *const y[LLMEM_MATMUL_PARTS] = {y0, y1, y2};
   const size_t y_bytes[LLMEM_MATMUL_PARTS] = {y0_bytes, y1_bytes, y2_bytes};
-  const int parts = used_parts(w, y);
-  if (parts < 0) return LLMEM_EINVAL;
-  for (int k = 0; k < parts; k++) {
-    const int e = matrix_fit(format, w_bytes[k], rows[k], cols, x_bytes, 1, y_bytes[k]);
-    if (e) return e;
-  }
+  const int parts = parts_fit(format, cols, x_bytes, 1, w, w_bytes, rows, y, y_bytes);
+  if (parts < 0) return parts;
   if (matvec_scratch_need(format, cols) > (scratch ? scratch_bytes : 0)) return LLMEM_EBOUNDS;
   return llmem_matvec_parts(format, cols, x, scratch, (size_t)parts, w, rows, y);
 }
@@ -209,12 +219,8 @@ int llmem_matmul3_checked(int format, size_t cols, const float *x, size_t x_byte
   const size_t w_bytes[LLMEM_MATMUL_PARTS] = {w0_bytes, w1_bytes, w2_bytes}, rows[LLMEM_MATMUL_PARTS] = {rows0, rows1, rows2};
   float *const y[LLMEM_MATMUL_PARTS] = {y0, y1, y2};
   const size_t y_bytes[LLMEM_MATMUL_PARTS] = {y0_bytes, y1_bytes, y2_bytes};
-  const int parts = used_parts(w, y);
-  if (parts < 0) return LLMEM_EINVAL;
-  for (int k = 0; k < parts; k++) {
-    const int e = matrix_fit(format, w_bytes[k], rows[k], cols, x_bytes, n, y_bytes[k]);
-    if (e) return e;
-  }
+  const int parts = parts_fit(format, cols, x_bytes, n, w, w_bytes, rows, y, y_bytes);
+  if (parts < 0) return parts;
   if (!fits(n, llmem_matmul_scratch_stride(format, cols), scratch ? scratch_bytes : 0)) return LLMEM_EBOUNDS;
   return llmem_matmul_parts(format, cols, x, n, scratch, (size_t)parts, w, rows, y);
 }
