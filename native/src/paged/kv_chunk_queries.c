@@ -27,15 +27,6 @@ void kv_chunk_queries_scalar(const kv_chunk_job *j, size_t i0, size_t nq, float 
 }
 
 #if LLMEM_X86
-/* Eight values of an f32 or f16 row from value d on (exact: vcvtph2ps). */
-LLMEM_AVX2 static inline __m256 load8_avx2(int format, const uint8_t *row, size_t d) {
-  if (format == LLMEM_F32) return _mm256_loadu_ps((const float *)(const void *)row + d);
-  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(row + 2 * d)));
-}
-LLMEM_AVX2 static inline float load1(int format, const uint8_t *row, size_t d) {
-  return format == LLMEM_F32 ? ((const float *)(const void *)row)[d] : _cvtsh_ss(((const uint16_t *)(const void *)row)[d]);
-}
-
 typedef struct {
   int format;
   const uint8_t *pool;
@@ -68,8 +59,8 @@ LLMEM_AVX2 static inline __attribute__((always_inline)) void scores_queries(cons
       for (size_t i = 0; i < KV_CHUNK_QUERIES; i++)
         for (int c = 0; c < 4; c++) a[i][c] = _mm256_setzero_ps();
       for (size_t d = 0; d < vec; d += 8) {
-        const __m256 k0 = load8_avx2(format, r[0], d), k1 = load8_avx2(format, r[1], d);
-        const __m256 k2 = load8_avx2(format, r[2], d), k3 = load8_avx2(format, r[3], d);
+        const __m256 k0 = kv_load8_avx2(format, r[0], d), k1 = kv_load8_avx2(format, r[1], d);
+        const __m256 k2 = kv_load8_avx2(format, r[2], d), k3 = kv_load8_avx2(format, r[3], d);
         for (size_t i = 0; i < KV_CHUNK_QUERIES; i++) {
           if (i >= nq) break;
           const __m256 qv = _mm256_loadu_ps(q[i] + d);
@@ -85,7 +76,7 @@ LLMEM_AVX2 static inline __attribute__((always_inline)) void scores_queries(cons
         _mm_storeu_ps(sums, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
         for (size_t c = 0; c < 4 && pos + t + c < n[i]; c++) {
           float v = sums[c];
-          for (size_t d = vec; d < head_dim; d++) v += q[i][d] * load1(format, r[c], d);
+          for (size_t d = vec; d < head_dim; d++) v += q[i][d] * kv_load1_avx2(format, r[c], d);
           s[i][pos + t + c] = scale * v;
         }
       }
@@ -105,7 +96,7 @@ LLMEM_AVX2 static inline __attribute__((always_inline)) void weighted_span(const
     for (size_t t = pos; t < pos + m; t++, row += v->token_bytes) {
       for (size_t c = 0; c < 4; c++) {
         if (c >= w) break;
-        const __m256 x = load8_avx2(v->format, row, d + 8 * c);
+        const __m256 x = kv_load8_avx2(v->format, row, d + 8 * c);
         for (size_t k = 0; k < KV_CHUNK_QUERIES; k++)
           if (k >= k0 && k < nq) acc[k][c] = _mm256_fmadd_ps(_mm256_set1_ps(p[k][t]), x, acc[k][c]);
       }
@@ -136,7 +127,7 @@ LLMEM_AVX2 static inline __attribute__((always_inline)) void weighted_queries(co
   for (size_t d = vec; d < head_dim; d++)
     for (size_t i = 0; i < nq; i++) {
       float a = 0.0f;
-      for (size_t t = 0; t < n[i]; t++) a += p[i][t] * load1(v->format, row_of(v, t), d);
+      for (size_t t = 0; t < n[i]; t++) a += p[i][t] * kv_load1_avx2(v->format, row_of(v, t), d);
       out[i][d] = a;
     }
 }

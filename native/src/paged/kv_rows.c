@@ -92,11 +92,6 @@ LLMEM_AVX2 static void kv_dot_group_avx2(const float *q, size_t group, size_t he
   }
 }
 
-/* Eight values of an f32 or f16 row from value d on. */
-LLMEM_AVX2 static inline __m256 kv_load8_avx2(int format, const uint8_t *row, size_t d) {
-  if (format == LLMEM_F32) return _mm256_loadu_ps((const float *)(const void *)row + d);
-  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(row + 2 * d)));
-}
 
 /* f32 and f16 rows are scored in place, four tokens per pass (a short last pass repeats its last
  * token, computed and not stored): each query slice is loaded once for four rows and the four
@@ -126,9 +121,7 @@ LLMEM_AVX2 static inline __attribute__((always_inline)) void kv_scores_float_avx
       for (size_t k = 0; k < 4 && t + k < n; k++) {
         float v = sums[k];
         for (size_t d = vec; d < head_dim; d++) {
-          const float rv = format == LLMEM_F32 ? ((const float *)(const void *)r[k])[d]
-                                               : _cvtsh_ss(((const uint16_t *)(const void *)r[k])[d]);
-          v += qj[d] * rv;
+          v += qj[d] * kv_load1_avx2(format, r[k], d);
         }
         out[j * out_stride + t + k] = scale * v;
       }

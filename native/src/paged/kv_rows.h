@@ -53,6 +53,17 @@ void kv_weighted_rows_f16_neon(const uint16_t *rows, size_t stride, const float 
                                size_t head_dim);
 #endif
 
+#if LLMEM_X86
+/* Eight values of an f32 or f16 row from value d on, and value d alone (exact: vcvtph2ps). */
+LLMEM_AVX2 static inline __m256 kv_load8_avx2(int format, const uint8_t *row, size_t d) {
+  if (format == LLMEM_F32) return _mm256_loadu_ps((const float *)(const void *)row + d);
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(row + 2 * d)));
+}
+LLMEM_AVX2 static inline float kv_load1_avx2(int format, const uint8_t *row, size_t d) {
+  return format == LLMEM_F32 ? ((const float *)(const void *)row)[d] : _cvtsh_ss(((const uint16_t *)(const void *)row)[d]);
+}
+#endif
+
 /* In place s[i] = exp(s[i] - max) / Σ; returns max + log Σ (the log-sum-exp). */
 typedef float (*kv_softmax_fn)(float *s, size_t n);
 float kv_softmax_scalar(float *s, size_t n);
